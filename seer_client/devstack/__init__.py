@@ -1,0 +1,1 @@
+"""Docker-free local Supabase-compatible stack (optional extra: ``seer-client[devstack]``)."""

@@ -1,0 +1,328 @@
+"""A throw-away (or reusable) Postgres 15 cluster with the Supabase platform bootstrap,
+our migrations and the seed applied.
+
+Used by ``make test`` (``python -m seer_client.devstack.postgres exec -- CMD``), by the pytest
+fixtures and by the devstack. It shells out to the Debian Postgres binaries (initdb, pg_ctl,
+psql) because those are the tools that give exact ``file:line`` errors for a failing
+migration, and it runs the server as the unprivileged ``postgres`` OS user when started as
+root, since Postgres refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_MAJOR = "15"
+INSTALL_HINT = (
+    "Postgres 15 was not found. On Debian/Ubuntu install it with:\n"
+    "  sudo apt-get install postgresql-15 postgresql-15-pgtap postgresql-15-cron "
+    "postgresql-15-plpgsql-check\n"
+    "or point PG_BINDIR at a directory holding initdb, pg_ctl and psql."
+)
+
+BOOTSTRAP_DIR = Path(__file__).with_name("bootstrap")
+
+
+class PostgresError(RuntimeError):
+    """A cluster could not be created, started or migrated. The message is for humans."""
+
+
+def project_root() -> Path:
+    """The repository root (the folder holding ``supabase/``)."""
+    env = os.environ.get("SEER_PROJECT_ROOT")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "supabase" / "migrations").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def find_bindir() -> Path:
+    candidates: list[Path] = []
+    if os.environ.get("PG_BINDIR"):
+        candidates.append(Path(os.environ["PG_BINDIR"]))
+    candidates.append(Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin"))
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
+            candidates.append(Path(out.stdout.strip()))
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    for c in candidates:
+        if (c / "initdb").exists() and (c / "pg_ctl").exists() and (c / "postgres").exists():
+            return c
+    raise PostgresError(INSTALL_HINT)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def _extension_available(bindir: Path, name: str) -> bool:
+    sharedir = bindir.parent.parent.parent.parent / "share" / "postgresql" / PG_MAJOR / "extension"
+    if not sharedir.is_dir():
+        try:
+            out = subprocess.run(
+                [str(bindir / "pg_config"), "--sharedir"], capture_output=True, text=True, check=True
+            )
+            sharedir = Path(out.stdout.strip()) / "extension"
+        except (OSError, subprocess.CalledProcessError):
+            return False
+    return (sharedir / f"{name}.control").exists()
+
+
+@dataclass
+class PostgresCluster:
+    """One Postgres cluster on 127.0.0.1.
+
+    ``data_dir=None`` makes a temporary cluster that :meth:`stop` deletes; a given
+    ``data_dir`` is created on first use and reused afterwards.
+    """
+
+    data_dir: Path | None = None
+    port: int | None = None
+    host: str = "127.0.0.1"
+    user: str = "postgres"
+    password: str = "postgres"
+    database: str = "postgres"
+    bindir: Path = field(default_factory=find_bindir)
+    _temp: bool = field(default=False, init=False)
+    _os_user: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.data_dir is None:
+            base = Path(tempfile.mkdtemp(prefix="seer-pg-"))
+            self.data_dir = base / "data"
+            self._temp = True
+        self.data_dir = Path(self.data_dir).resolve()
+        if os.geteuid() == 0:
+            # Postgres refuses to run as root: run it as the distribution's postgres user.
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise PostgresError(
+                    "running as root needs an unprivileged 'postgres' OS user "
+                    "(created by the postgresql-15 package)"
+                ) from exc
+            self._os_user = "postgres"
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
+
+    def env(self) -> dict[str, str]:
+        """libpq environment for tools (psql, pgbench) and for child processes."""
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGDATABASE": self.database,
+            "DATABASE_URL": self.dsn,
+        }
+
+    def _as_pg(self, argv: list[str]) -> list[str]:
+        if self._os_user:
+            return ["runuser", "-u", self._os_user, "--", *argv]
+        return argv
+
+    def _run(self, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+
+    @property
+    def initialized(self) -> bool:
+        assert self.data_dir is not None
+        return (self.data_dir / "PG_VERSION").exists()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def init(self) -> None:
+        assert self.data_dir is not None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pwdir = Path(tempfile.mkdtemp(prefix="seer-pgpass-"))
+        pwfile = pwdir / "pw"
+        pwfile.write_text(self.password + "\n")
+        if self._os_user:
+            pw = pwd.getpwnam(self._os_user)
+            owned = [self.data_dir, pwdir, pwfile] + ([self.data_dir.parent] if self._temp else [])
+            for p in owned:
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+        try:
+            res = self._run(
+                self._as_pg(
+                    [
+                        str(self.bindir / "initdb"),
+                        "-D", str(self.data_dir),
+                        "-U", self.user,
+                        "--pwfile", str(pwfile),
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "-E", "UTF8",
+                        "--locale=C.UTF-8",
+                    ]
+                )
+            )
+        finally:
+            shutil.rmtree(pwdir, ignore_errors=True)
+        if res.returncode != 0:
+            raise PostgresError(f"initdb failed:\n{res.stderr or res.stdout}")
+        conf = [
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.data_dir}'",
+            "max_connections = 300",
+            "shared_buffers = 256MB",
+            # A throw-away development cluster: durability is not worth the fsyncs.
+            "fsync = off",
+            "synchronous_commit = off",
+            "full_page_writes = off",
+            "wal_level = logical",
+            "log_min_messages = warning",
+            "shared_preload_libraries = 'pg_stat_statements"
+            + (",pg_cron'" if _extension_available(self.bindir, "pg_cron") else "'"),
+            f"cron.database_name = '{self.database}'",
+        ]
+        with open(self.data_dir / "postgresql.conf", "a") as fh:
+            fh.write("\n# seer devstack\n" + "\n".join(conf) + "\n")
+
+    def start(self) -> None:
+        if self.port is None:
+            self.port = free_port(self.host)
+        elif port_in_use(self.port, self.host):
+            raise PostgresError(f"port {self.port} on {self.host} is already in use (choose another with --db-port)")
+        if not self.initialized:
+            self.init()
+        assert self.data_dir is not None
+        res = self._run(
+            self._as_pg(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D", str(self.data_dir),
+                    "-o", f"-p {self.port}",
+                    "-l", str(self.data_dir / "server.log"),
+                    "-w", "-t", "60",
+                    "start",
+                ]
+            )
+        )
+        if res.returncode != 0:
+            log = ""
+            try:
+                log = (self.data_dir / "server.log").read_text()[-2000:]
+            except OSError:
+                pass
+            raise PostgresError(f"could not start Postgres on port {self.port}:\n{res.stderr}{log}")
+
+    def stop(self, *, remove: bool | None = None) -> None:
+        assert self.data_dir is not None
+        if self.initialized and (self.data_dir / "postmaster.pid").exists():
+            self._run(self._as_pg([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]))
+        if remove if remove is not None else self._temp:
+            shutil.rmtree(self.data_dir.parent if self._temp else self.data_dir, ignore_errors=True)
+
+    def running(self) -> bool:
+        assert self.data_dir is not None
+        res = self._run(self._as_pg([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "status"]))
+        return res.returncode == 0
+
+    # -- SQL -----------------------------------------------------------------------------
+    def psql(self, *args: str, database: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.env()}
+        if database:
+            env["PGDATABASE"] = database
+        res = subprocess.run(
+            [str(self.bindir / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-q", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if check and res.returncode != 0:
+            raise PostgresError(res.stderr.strip() or res.stdout.strip())
+        return res
+
+    def apply_file(self, path: Path) -> None:
+        """Apply one SQL file in one transaction; errors name the file and line."""
+        res = self.psql("--single-transaction", "-f", str(path), check=False)
+        if res.returncode != 0:
+            raise PostgresError(f"applying {path} failed:\n{res.stderr.strip()}")
+
+    def setup(self, root: Path | None = None, *, seed: bool = True) -> list[Path]:
+        """Bootstrap, migrations (in name order) and seed. Returns the files applied."""
+        root = root or project_root()
+        files = sorted(BOOTSTRAP_DIR.glob("*.sql"))
+        files += sorted((root / "supabase" / "migrations").glob("*.sql"))
+        if seed and (root / "supabase" / "seed.sql").exists():
+            files.append(root / "supabase" / "seed.sql")
+        for f in files:
+            self.apply_file(f)
+        return files
+
+    def __enter__(self) -> PostgresCluster:
+        self.start()
+        try:
+            self.setup()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m seer_client.devstack.postgres",
+        description="Run a command against a throw-away Postgres 15 with bootstrap, migrations and seed.",
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("exec", help="start a temp cluster, run CMD with PG*/DATABASE_URL set, tear down")
+    ex.add_argument("--no-seed", action="store_true")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = [c for c in args.command if c != "--"] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("exec needs a command after --")
+    try:
+        cluster = PostgresCluster()
+        cluster.start()
+    except PostgresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            cluster.setup(seed=not args.no_seed)
+        except PostgresError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        env = {**os.environ, **cluster.env(), "SEER_TEST_DB_EXTERNAL": "1"}
+        return subprocess.call(command, env=env)
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
