@@ -108,6 +108,9 @@ class PostgresCluster:
     host: str = "127.0.0.1"
     user: str = "postgres"
     password: str = "postgres"
+    #: The cluster superuser, as on the Supabase image; bootstrap SQL runs as this role,
+    #: migrations, seed and tests as ``user`` (a non-superuser, like ``postgres`` there).
+    superuser: str = "supabase_admin"
     database: str = "postgres"
     bindir: Path = field(default_factory=find_bindir)
     _temp: bool = field(default=False, init=False)
@@ -134,6 +137,10 @@ class PostgresCluster:
     @property
     def dsn(self) -> str:
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://{self.superuser}:{self.password}@{self.host}:{self.port}/{self.database}"
 
     def env(self) -> dict[str, str]:
         """libpq environment for tools (psql, pgbench) and for child processes."""
@@ -176,12 +183,16 @@ class PostgresCluster:
                 self._as_pg(
                     [
                         str(self.bindir / "initdb"),
-                        "-D", str(self.data_dir),
-                        "-U", self.user,
-                        "--pwfile", str(pwfile),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        self.superuser,
+                        "--pwfile",
+                        str(pwfile),
                         "--auth-local=trust",
                         "--auth-host=scram-sha-256",
-                        "-E", "UTF8",
+                        "-E",
+                        "UTF8",
                         "--locale=C.UTF-8",
                     ]
                 )
@@ -212,7 +223,9 @@ class PostgresCluster:
         if self.port is None:
             self.port = free_port(self.host)
         elif port_in_use(self.port, self.host):
-            raise PostgresError(f"port {self.port} on {self.host} is already in use (choose another with --db-port)")
+            raise PostgresError(
+                f"port {self.port} on {self.host} is already in use (choose another with --db-port)"
+            )
         if not self.initialized:
             self.init()
         assert self.data_dir is not None
@@ -220,10 +233,15 @@ class PostgresCluster:
             self._as_pg(
                 [
                     str(self.bindir / "pg_ctl"),
-                    "-D", str(self.data_dir),
-                    "-o", f"-p {self.port}",
-                    "-l", str(self.data_dir / "server.log"),
-                    "-w", "-t", "60",
+                    "-D",
+                    str(self.data_dir),
+                    "-o",
+                    f"-p {self.port}",
+                    "-l",
+                    str(self.data_dir / "server.log"),
+                    "-w",
+                    "-t",
+                    "60",
                     "start",
                 ]
             )
@@ -239,7 +257,11 @@ class PostgresCluster:
     def stop(self, *, remove: bool | None = None) -> None:
         assert self.data_dir is not None
         if self.initialized and (self.data_dir / "postmaster.pid").exists():
-            self._run(self._as_pg([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]))
+            self._run(
+                self._as_pg(
+                    [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+                )
+            )
         if remove if remove is not None else self._temp:
             shutil.rmtree(self.data_dir.parent if self._temp else self.data_dir, ignore_errors=True)
 
@@ -249,10 +271,14 @@ class PostgresCluster:
         return res.returncode == 0
 
     # -- SQL -----------------------------------------------------------------------------
-    def psql(self, *args: str, database: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def psql(
+        self, *args: str, database: str | None = None, admin: bool = False, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.env()}
         if database:
             env["PGDATABASE"] = database
+        if admin:
+            env["PGUSER"] = self.superuser
         res = subprocess.run(
             [str(self.bindir / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-q", *args],
             capture_output=True,
@@ -263,22 +289,24 @@ class PostgresCluster:
             raise PostgresError(res.stderr.strip() or res.stdout.strip())
         return res
 
-    def apply_file(self, path: Path) -> None:
+    def apply_file(self, path: Path, *, admin: bool = False) -> None:
         """Apply one SQL file in one transaction; errors name the file and line."""
-        res = self.psql("--single-transaction", "-f", str(path), check=False)
+        res = self.psql("--single-transaction", "-f", str(path), admin=admin, check=False)
         if res.returncode != 0:
             raise PostgresError(f"applying {path} failed:\n{res.stderr.strip()}")
 
     def setup(self, root: Path | None = None, *, seed: bool = True) -> list[Path]:
         """Bootstrap, migrations (in name order) and seed. Returns the files applied."""
         root = root or project_root()
-        files = sorted(BOOTSTRAP_DIR.glob("*.sql"))
-        files += sorted((root / "supabase" / "migrations").glob("*.sql"))
+        bootstrap = sorted(BOOTSTRAP_DIR.glob("*.sql"))
+        files = sorted((root / "supabase" / "migrations").glob("*.sql"))
         if seed and (root / "supabase" / "seed.sql").exists():
             files.append(root / "supabase" / "seed.sql")
+        for f in bootstrap:
+            self.apply_file(f, admin=True)
         for f in files:
             self.apply_file(f)
-        return files
+        return bootstrap + files
 
     def __enter__(self) -> PostgresCluster:
         self.start()

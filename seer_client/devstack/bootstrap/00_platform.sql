@@ -7,9 +7,17 @@
 -- Definitions follow the upstream sources; where we simplify, a comment says how.
 
 -- Roles -----------------------------------------------------------------------------------
--- On Supabase `postgres` is the role migrations run as; here it is the cluster superuser.
+-- This file runs as the cluster superuser `supabase_admin`, as Supabase's own init scripts
+-- do. Migrations and the seed then run as `postgres`, which on Supabase is NOT a superuser
+-- (supabase/postgres migration 10000000000000_demote-postgres): CREATEDB CREATEROLE
+-- REPLICATION BYPASSRLS. So a migration that needs superuser fails here as it would there.
 do $$
 begin
+  if not exists (select 1 from pg_roles where rolname = 'postgres') then
+    create role postgres login nosuperuser createdb createrole replication bypassrls password 'postgres';
+  else
+    alter role postgres nosuperuser createdb createrole replication bypassrls;
+  end if;
   if not exists (select 1 from pg_roles where rolname = 'anon') then
     create role anon nologin noinherit;
   end if;
@@ -39,6 +47,12 @@ $$;
 
 grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
+grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;
+alter role postgres set search_path to "$user", public, extensions;
+
+-- On Supabase the project database and its public schema belong to postgres.
+alter database postgres owner to postgres;
+alter schema public owner to postgres;
 
 -- PostgREST-facing statement timeouts, as on Supabase.
 alter role anon set statement_timeout = '3s';
@@ -60,6 +74,9 @@ alter default privileges for role supabase_admin in schema public grant all on s
 
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
+grant all on schema extensions to postgres;
+grant all on all tables in schema extensions to postgres;
+grant all on all routines in schema extensions to postgres;
 alter database postgres set search_path to "$user", public, extensions;
 
 -- auth (GoTrue) ----------------------------------------------------------------------------
@@ -172,6 +189,10 @@ create table if not exists realtime.messages (
 alter table realtime.messages enable row level security;
 grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
 grant all on realtime.messages to supabase_realtime_admin;
+-- As Realtime's own migrations do: the table belongs to supabase_realtime_admin and
+-- postgres is a member, which is what lets project migrations create policies on it.
+alter table realtime.messages owner to supabase_realtime_admin;
+grant supabase_realtime_admin to postgres;
 
 -- The topic being authorized: the Realtime server sets `realtime.topic` before it
 -- evaluates the RLS policies on realtime.messages for a joining user.
@@ -180,6 +201,7 @@ language sql stable
 as $$
   select nullif(current_setting('realtime.topic', true), '')::text;
 $$;
+alter function realtime.topic() owner to supabase_realtime_admin;
 grant execute on function realtime.topic() to postgres, anon, authenticated, service_role;
 
 create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true)
@@ -209,5 +231,30 @@ $function$;
 revoke all on function realtime.send(jsonb, text, text, boolean) from public;
 grant execute on function realtime.send(jsonb, text, text, boolean) to postgres, dashboard_user, supabase_admin;
 
--- pg_cron: installed by the image when its library is preloaded (Supabase enables it from
--- the dashboard or a migration; our migration creates the extension only if available).
+-- Extensions a project may enable. On Supabase `postgres` may create these although it is
+-- not a superuser (supautils' privileged extensions); plain Postgres has no such allowance,
+-- so we create them here as superuser and a migration's `create extension if not exists`
+-- is then a no-op, as it is on a project where the extension was enabled before.
+do $$
+begin
+  if exists (select 1 from pg_available_extensions where name = 'pg_cron')
+     and current_setting('shared_preload_libraries') like '%pg_cron%' then
+    create extension if not exists pg_cron with schema pg_catalog;
+    -- what Supabase's grant_pg_cron_access event trigger grants
+    grant usage on schema cron to postgres with grant option;
+    grant all privileges on all tables in schema cron to postgres with grant option;
+    grant all privileges on all routines in schema cron to postgres with grant option;
+    grant all privileges on all sequences in schema cron to postgres with grant option;
+  end if;
+  if exists (select 1 from pg_available_extensions where name = 'pgtap') then
+    create extension if not exists pgtap with schema extensions;
+  end if;
+  if exists (select 1 from pg_available_extensions where name = 'plpgsql_check') then
+    create extension if not exists plpgsql_check with schema extensions;
+  end if;
+  if exists (select 1 from pg_available_extensions where name = 'pg_stat_statements') then
+    create extension if not exists pg_stat_statements with schema extensions;
+  end if;
+end
+$$;
+grant all on all routines in schema extensions to postgres;
