@@ -10,6 +10,11 @@ need=()
 [ -f "$PG_EXT_DIR/pg_cron.control" ] || need+=(postgresql-15-cron)
 [ -f "$PG_EXT_DIR/plpgsql_check.control" ] || need+=(postgresql-15-plpgsql-check)
 command -v runuser >/dev/null || need+=(util-linux)
+# Headless browser for tests/functions (the invite page is loaded and screenshotted), and a font for it.
+command -v chromium >/dev/null || need+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# Deno (npm package, pinned in package-lock.json) for supabase/functions; not an apt package.
+bash "$(dirname "$0")/install-deno.sh"
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,39 @@
+// Supabase Edge Function `invite`: turns <api>/functions/v1/invite/<CODE> into a shareable preview
+// page (HTML for people and chat-app link previews, JSON for apps). Declared with verify_jwt = false
+// in supabase/config.toml so the link opens without signing in. See docs/invite.md.
+
+import { createInviteHandler } from "./handler.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { supabasePreviewSource } from "./source.ts";
+
+function requireEnv(name: string): string {
+  const value = Deno.env.get(name);
+  if (!value) throw new Error(`invite: environment variable ${name} is not set`);
+  return value;
+}
+
+function intEnv(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`invite: ${name} must be a whole number, got ${raw}`);
+  }
+  return value;
+}
+
+export function handlerFromEnv() {
+  return createInviteHandler({
+    source: supabasePreviewSource(requireEnv("SUPABASE_URL"), requireEnv("SUPABASE_SERVICE_ROLE_KEY")),
+    limiter: new RateLimiter({
+      max: intEnv("INVITE_RATE_LIMIT", 30),
+      windowMs: intEnv("INVITE_RATE_WINDOW_SECONDS", 60) * 1000,
+    }),
+    trustedProxyHops: intEnv("INVITE_TRUSTED_PROXY_HOPS", 1),
+    publicBaseUrl: Deno.env.get("INVITE_PUBLIC_URL") || undefined,
+  });
+}
+
+if (import.meta.main) {
+  Deno.serve(handlerFromEnv());
+}
