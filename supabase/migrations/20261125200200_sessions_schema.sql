@@ -1,0 +1,125 @@
+-- Sessions, seats, the per-session event log and feedback.
+-- Defects of the PRD schema fixed here: codes are unique among live sessions only (so the
+-- 887M code space is reusable), "one live seat per character" and "one live seat per user
+-- and session" are partial unique indexes (the PRD's UNIQUE ... WHERE is not valid SQL and
+-- its table-wide (session_id, user_id) unique would forbid rejoining after leaving).
+
+create table public.sessions (
+  id uuid primary key default gen_random_uuid(),
+  code text not null check (code ~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$'),
+  seer_id uuid not null references auth.users (id),
+  seer_name text not null,
+  adventure_id uuid not null references public.adventures (id),
+  adventure_name text not null,
+
+  status text not null default 'waiting'
+    check (status in ('waiting', 'active', 'paused', 'completed', 'cancelled')),
+  max_players int not null default 6 check (max_players between 1 and 6),
+  min_players int not null default 1 check (min_players >= 1),
+
+  current_node_id uuid references public.adventure_nodes (id),
+  visited_node_ids uuid[] not null default '{}',
+  game_state jsonb not null
+    default '{"inventory": [], "variables": {}, "turnHistory": [], "flags": [], "combatState": null}',
+  state_version int not null default 0,
+  dice_rolled bigint not null default 0,
+  combats_completed int not null default 0,
+
+  created_at timestamptz not null default now(),
+  started_at timestamptz,
+  paused_at timestamptz,
+  completed_at timestamptz,
+  ended_at timestamptz,
+  -- total time spent paused, so durationMinutes counts play time only
+  paused_seconds double precision not null default 0,
+  outcome text check (outcome in ('completed', 'cancelled')),
+  notes text,
+  stats jsonb,
+  estimated_duration_minutes int not null default 60,
+  settings jsonb not null default
+    '{"allowLateJoin": false, "showDiceRolls": true, "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}',
+
+  -- last allocated event seq; bumped under this row's lock, so seqs are gap-free
+  last_seq bigint not null default 0,
+
+  check (min_players <= max_players),
+  check ((status in ('completed', 'cancelled')) = (ended_at is not null)),
+  check ((status = 'paused') = (paused_at is not null))
+);
+
+create unique index sessions_live_code_key on public.sessions (code)
+  where status in ('waiting', 'active', 'paused');
+create index sessions_seer_idx on public.sessions (seer_id, created_at desc);
+create index sessions_adventure_idx on public.sessions (adventure_id);
+-- the sweeper's two session timeouts only ever look at these rows
+create index sessions_waiting_created_idx on public.sessions (created_at) where status = 'waiting';
+create index sessions_paused_at_idx on public.sessions (paused_at) where status = 'paused';
+
+create table public.session_players (
+  id uuid primary key default gen_random_uuid(),
+  session_id uuid not null references public.sessions (id) on delete cascade,
+  user_id uuid not null references auth.users (id),
+  character_id uuid not null references public.characters (id),
+
+  joined_at timestamptz not null default now(),
+  last_activity_at timestamptz not null default now(),
+  -- connected/disconnected/inactive: live seat (left_at null); left/kicked: seat released
+  status text not null default 'connected'
+    check (status in ('connected', 'disconnected', 'inactive', 'left', 'kicked')),
+  disconnected_at timestamptz,
+  inactive_at timestamptz,
+  left_at timestamptz,
+  left_reason text check (left_reason in ('left', 'kicked')),
+  kick_reason text,
+  -- set when the session ends: the seat stays as history but no longer holds the character
+  session_ended boolean not null default false,
+
+  check ((status in ('left', 'kicked')) = (left_at is not null)),
+  check ((status = 'kicked') = (coalesce(left_reason, '') = 'kicked'))
+);
+
+create unique index session_players_live_user_key on public.session_players (session_id, user_id)
+  where left_at is null;
+create unique index session_players_live_character_key on public.session_players (character_id)
+  where left_at is null and not session_ended;
+create index session_players_session_idx on public.session_players (session_id, joined_at);
+create index session_players_user_idx on public.session_players (user_id);
+-- sweeper: seats that can become due for "disconnected" / "inactive"
+create index session_players_connected_due_idx on public.session_players (last_activity_at)
+  where status = 'connected' and not session_ended;
+create index session_players_disconnected_due_idx on public.session_players (disconnected_at)
+  where status = 'disconnected' and not session_ended;
+
+create table public.session_events (
+  session_id uuid not null references public.sessions (id) on delete cascade,
+  seq bigint not null check (seq >= 1),
+  type text not null,
+  -- the full event JSON exactly as broadcast: {seq, type, sessionId, timestamp, actor, ...}
+  payload jsonb not null,
+  actor uuid,
+  created_at timestamptz not null default now(),
+  primary key (session_id, seq)
+);
+
+create table public.session_feedback (
+  session_id uuid not null references public.sessions (id) on delete cascade,
+  user_id uuid not null references auth.users (id),
+  player_id uuid not null references public.session_players (id) on delete cascade,
+  rating int not null check (rating between 1 and 5),
+  comment text check (length(comment) <= 2000),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  primary key (session_id, user_id)
+);
+
+-- All writes go through the RPCs (security definer); API roles may at most read under RLS.
+revoke all on public.sessions, public.session_players, public.session_events, public.session_feedback
+  from anon;
+revoke insert, update, delete, truncate, references, trigger
+  on public.sessions, public.session_players, public.session_events, public.session_feedback
+  from authenticated;
+
+alter table public.sessions enable row level security;
+alter table public.session_players enable row level security;
+alter table public.session_events enable row level security;
+alter table public.session_feedback enable row level security;

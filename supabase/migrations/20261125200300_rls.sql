@@ -1,0 +1,101 @@
+-- Row level security for everything the REST API can read.
+--
+-- Participation is decided by security definer helpers in seer_private: a policy on
+-- sessions that queried session_players (and vice versa) would recurse. The helpers are
+-- the only seer_private objects the API role can execute; `usage` on the schema lets
+-- policies call them and grants nothing else (every other function has EXECUTE revoked,
+-- the error table has no grants). PostgREST does not expose seer_private at all.
+
+-- Seer, or a seat that was never released (connected, disconnected, inactive; also after
+-- the session ended, so participants keep their history).
+create function seer_private.is_session_participant(p_session_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+      select 1 from public.sessions s
+      where s.id = p_session_id and s.seer_id = auth.uid())
+    or exists (
+      select 1 from public.session_players sp
+      where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null)
+$$;
+
+-- A character is visible to the participants of a session it sits in.
+create function seer_private.can_see_character(p_character_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.session_players sp
+    where sp.character_id = p_character_id
+      and sp.left_at is null
+      and seer_private.is_session_participant(sp.session_id))
+$$;
+
+-- A profile is visible to people who share a session with its owner.
+create function seer_private.shares_session_with(p_user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+      select 1 from public.sessions s
+      where s.seer_id = p_user_id and seer_private.is_session_participant(s.id))
+    or exists (
+      select 1 from public.session_players sp
+      where sp.user_id = p_user_id and sp.left_at is null
+        and seer_private.is_session_participant(sp.session_id))
+$$;
+
+grant usage on schema seer_private to authenticated;
+revoke execute on all functions in schema seer_private from public, anon, authenticated;
+grant execute on function
+  seer_private.is_session_participant(uuid),
+  seer_private.can_see_character(uuid),
+  seer_private.shares_session_with(uuid)
+  to authenticated;
+
+create policy "participants read their sessions" on public.sessions
+  for select to authenticated
+  using (seer_private.is_session_participant(id));
+
+create policy "participants read the seats of their sessions" on public.session_players
+  for select to authenticated
+  using (seer_private.is_session_participant(session_id));
+
+create policy "participants read the events of their sessions" on public.session_events
+  for select to authenticated
+  using (seer_private.is_session_participant(session_id));
+
+create policy "players read their own feedback, the Seer reads all" on public.session_feedback
+  for select to authenticated
+  using (
+    user_id = (select auth.uid())
+    or exists (select 1 from public.sessions s
+               where s.id = session_id and s.seer_id = (select auth.uid())));
+
+create policy "owners and session companions read characters" on public.characters
+  for select to authenticated
+  using (owner_id = (select auth.uid()) or seer_private.can_see_character(id));
+
+create policy "own profile and session companions" on public.profiles
+  for select to authenticated
+  using (id = (select auth.uid()) or seer_private.shares_session_with(id));
+
+create policy "signed-in users read published adventures" on public.adventures
+  for select to authenticated
+  using (is_published or created_by = (select auth.uid()));
+
+create policy "signed-in users read nodes of readable adventures" on public.adventure_nodes
+  for select to authenticated
+  using (exists (
+    select 1 from public.adventures a
+    where a.id = adventure_id and (a.is_published or a.created_by = (select auth.uid()))));

@@ -1,0 +1,1041 @@
+-- Session lifecycle RPCs: create, look up, join, leave, kick, start, pause, resume, end,
+-- heartbeat, event replay, feedback, listings and characters.
+--
+-- Every state-changing RPC first locks the session row (`for update`); that single lock
+-- serialises seat counting (max players), status transitions and event seq allocation.
+-- Errors go through seer_private.raise_error, so PostgREST answers with the PRD status.
+
+-- JSON shapes (docs/contract.md) ------------------------------------------------------------
+
+create function seer_private.character_json(p_character public.characters)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', (p_character).id, 'ownerId', (p_character).owner_id, 'name', (p_character).name,
+    'class', (p_character).class, 'level', (p_character).level,
+    'experience', (p_character).experience)
+$$;
+
+create function seer_private.player_json(p_player public.session_players)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', (p_player).id,
+    'sessionId', (p_player).session_id,
+    'userId', (p_player).user_id,
+    'characterId', (p_player).character_id,
+    'character', (select seer_private.character_json(c) from public.characters c
+                  where c.id = (p_player).character_id),
+    'displayName', (select pr.display_name from public.profiles pr where pr.id = (p_player).user_id),
+    'joinedAt', (p_player).joined_at,
+    'lastActivityAt', (p_player).last_activity_at,
+    'leftAt', (p_player).left_at,
+    'status', (p_player).status,
+    'isConnected', (p_player).status = 'connected',
+    'controlledBySeer', (p_player).status = 'inactive',
+    'leftReason', (p_player).left_reason,
+    'kickReason', (p_player).kick_reason)
+$$;
+
+create function seer_private.game_state_json(p_session public.sessions)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
+    'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
+    'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
+    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', '[]'::jsonb),
+    'combatState', (p_session).game_state -> 'combatState',
+    'version', (p_session).state_version,
+    'currentNodeId', (p_session).current_node_id,
+    'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
+$$;
+
+create function seer_private.session_json(p_session_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', s.id,
+    'code', s.code,
+    'seerId', s.seer_id,
+    'seerName', s.seer_name,
+    'adventureId', s.adventure_id,
+    'adventureName', s.adventure_name,
+    'adventureDescription', a.description,
+    'status', s.status,
+    'players', coalesce((
+      select jsonb_agg(seer_private.player_json(sp) order by sp.joined_at, sp.id)
+      from public.session_players sp
+      where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+    'maxPlayers', s.max_players,
+    'minPlayers', s.min_players,
+    'recommendedMinPlayers', a.recommended_min_players,
+    'recommendedMaxPlayers', a.recommended_max_players,
+    'currentNodeId', s.current_node_id,
+    'visitedNodeIds', to_jsonb(s.visited_node_ids),
+    'gameState', seer_private.game_state_json(s),
+    'createdAt', s.created_at,
+    'startedAt', s.started_at,
+    'pausedAt', s.paused_at,
+    'completedAt', s.completed_at,
+    'endedAt', s.ended_at,
+    'outcome', s.outcome,
+    'notes', s.notes,
+    'estimatedDurationMinutes', s.estimated_duration_minutes,
+    'settings', s.settings,
+    'lastSeq', s.last_seq)
+  from public.sessions s
+  join public.adventures a on a.id = s.adventure_id
+  where s.id = p_session_id
+$$;
+
+create function seer_private.live_seat_count(p_session_id uuid)
+returns int
+language sql
+stable
+set search_path = ''
+as $$
+  select count(*)::int from public.session_players sp
+  where sp.session_id = p_session_id and sp.left_at is null
+$$;
+
+create function seer_private.preview_json(p_session public.sessions)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', (p_session).id,
+    'code', (p_session).code,
+    'status', (p_session).status,
+    'seerName', (p_session).seer_name,
+    'adventureId', (p_session).adventure_id,
+    'adventureName', (p_session).adventure_name,
+    'adventureDescription', (select a.description from public.adventures a
+                             where a.id = (p_session).adventure_id),
+    'playerCount', seer_private.live_seat_count((p_session).id),
+    'maxPlayers', (p_session).max_players,
+    'minPlayers', (p_session).min_players,
+    'settings', (p_session).settings)
+$$;
+
+-- Internals ----------------------------------------------------------------------------------
+
+-- Uniform over the 31-letter alphabet: bytes >= 248 (= 8 * 31) are rejected, so byte % 31
+-- has no modulo bias (the PRD's `% chars.length` on a byte favours the first 8 letters).
+create function seer_private.generate_join_code()
+returns text
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  c_alphabet constant text := 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+  v_code text := '';
+  v_bytes bytea;
+  v_byte int;
+  i int;
+begin
+  while length(v_code) < 6 loop
+    v_bytes := extensions.gen_random_bytes(12);
+    for i in 0 .. length(v_bytes) - 1 loop
+      v_byte := get_byte(v_bytes, i);
+      if v_byte < 248 then
+        v_code := v_code || substr(c_alphabet, (v_byte % 31) + 1, 1);
+        exit when length(v_code) = 6;
+      end if;
+    end loop;
+  end loop;
+  return v_code;
+end
+$$;
+
+-- The one writer of events: allocates the next seq from the (already locked) session row,
+-- stores the event and broadcasts the identical JSON in the same transaction, so a
+-- rolled-back change is never announced and every broadcast has its row.
+create function seer_private.write_event(
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_seq bigint;
+  v_event jsonb;
+begin
+  update public.sessions set last_seq = last_seq + 1
+  where id = p_session_id
+  returning last_seq into v_seq;
+  if v_seq is null then
+    raise exception 'write_event: session % does not exist', p_session_id;
+  end if;
+  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
+    'seq', v_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  values (p_session_id, v_seq, p_type, v_event, p_actor, p_at);
+  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
+  return v_event;
+end
+$$;
+
+create function seer_private.lock_session(p_session_id uuid)
+returns public.sessions
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+begin
+  if p_session_id is null then
+    perform seer_private.raise_error('SESSION_000', 'sessionId is required');
+  end if;
+  select * into v_s from public.sessions s where s.id = p_session_id for update;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_s;
+end
+$$;
+
+-- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
+create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select case
+    when p_seer_id = p_uid then 'seer'
+    when exists (select 1 from public.session_players sp
+                 where sp.session_id = p_session_id and sp.user_id = p_uid and sp.left_at is null)
+      then 'player'
+    when exists (select 1 from public.session_players sp
+                 where sp.session_id = p_session_id and sp.user_id = p_uid)
+      then 'former'
+    else 'stranger'
+  end
+$$;
+
+-- Seer-only actions: players learn they are not the Seer, everyone else that there is no
+-- such session (existence is not disclosed to outsiders).
+create function seer_private.require_seer(p_session public.sessions, p_uid uuid)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+begin
+  if v_role = 'seer' then
+    return;
+  elsif v_role = 'player' then
+    perform seer_private.raise_error('SESSION_007');
+  else
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+end
+$$;
+
+create function seer_private.require_participant(p_session public.sessions, p_uid uuid)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+begin
+  if v_role not in ('seer', 'player') then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_role;
+end
+$$;
+
+create function seer_private.validate_settings(p_settings jsonb)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  c_defaults constant jsonb := '{"allowLateJoin": false, "showDiceRolls": true,
+    "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}';
+  v_key text;
+  v_val jsonb;
+begin
+  if p_settings is null or p_settings = 'null'::jsonb then
+    return c_defaults;
+  end if;
+  if jsonb_typeof(p_settings) <> 'object' then
+    perform seer_private.raise_error('SESSION_000', 'settings must be an object');
+  end if;
+  for v_key, v_val in select e.key, e.value from jsonb_each(p_settings) e loop
+    if not c_defaults ? v_key then
+      perform seer_private.raise_error('SESSION_000', 'settings.' || left(v_key, 60) || ' is not a setting');
+    end if;
+    if jsonb_typeof(v_val) <> 'boolean' then
+      perform seer_private.raise_error('SESSION_000', 'settings.' || v_key || ' must be a boolean');
+    end if;
+  end loop;
+  return c_defaults || p_settings;
+end
+$$;
+
+create function seer_private.assert_transition(p_from text, p_to text)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  -- The PRD's diagram plus "complete from paused" (issue 3: end from active or paused).
+  if (p_from, p_to) not in (
+      ('waiting', 'active'), ('waiting', 'cancelled'),
+      ('active', 'paused'), ('active', 'completed'), ('active', 'cancelled'),
+      ('paused', 'active'), ('paused', 'completed'), ('paused', 'cancelled')) then
+    perform seer_private.raise_error('SESSION_010', p_from || ' -> ' || p_to);
+  end if;
+end
+$$;
+
+-- Brings a disconnected/inactive seat back; caller holds the session lock.
+create function seer_private.restore_seat(p_player_id uuid, p_actor uuid, p_at timestamptz)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_p public.session_players%rowtype;
+begin
+  update public.session_players
+  set status = 'connected', disconnected_at = null, inactive_at = null, left_reason = null,
+      last_activity_at = p_at
+  where id = p_player_id
+  returning * into v_p;
+  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor, jsonb_build_object(
+    'playerId', v_p.id, 'userId', v_p.user_id, 'isConnected', true, 'status', 'connected'), p_at);
+end
+$$;
+
+-- Ends a locked session whose transition was checked: stats, experience, events.
+-- XP rule: on `completed` every character seated at the end (left_at null, including
+-- inactive seats) earns the same amount = sum of xp_reward over the distinct visited nodes
+-- of the adventure + 25 per completed combat; level = max(level, 1 + experience / 1000).
+-- `cancelled` earns nothing.
+create function seer_private.finish_session(
+  p_session_id uuid, p_outcome text, p_notes text, p_actor uuid, p_at timestamptz)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+  v_paused double precision;
+  v_duration int;
+  v_xp int;
+  v_stats jsonb;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  v_paused := v_s.paused_seconds
+    + case when v_s.status = 'paused' then greatest(0, extract(epoch from p_at - v_s.paused_at)) else 0 end;
+  v_duration := case when v_s.started_at is null then 0
+    else greatest(0, floor((extract(epoch from p_at - v_s.started_at) - v_paused) / 60))::int end;
+  v_xp := case when p_outcome = 'completed' then
+      coalesce((select sum(n.xp_reward) from public.adventure_nodes n
+                where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::int
+      + 25 * v_s.combats_completed
+    else 0 end;
+  v_stats := jsonb_build_object(
+    'durationMinutes', v_duration,
+    'nodesVisited', cardinality(v_s.visited_node_ids),
+    'diceRolled', v_s.dice_rolled,
+    'combatsCompleted', v_s.combats_completed,
+    'experienceEarned', v_xp);
+
+  update public.sessions
+  set status = p_outcome, outcome = p_outcome, notes = p_notes, stats = v_stats,
+      ended_at = p_at, completed_at = case when p_outcome = 'completed' then p_at end,
+      paused_at = null, paused_seconds = v_paused
+  where id = p_session_id;
+
+  if v_xp > 0 then
+    update public.characters c
+    set experience = c.experience + v_xp,
+        level = greatest(c.level, 1 + (c.experience + v_xp) / 1000),
+        updated_at = p_at
+    where c.id in (select sp.character_id from public.session_players sp
+                   where sp.session_id = p_session_id and sp.left_at is null);
+  end if;
+
+  -- Seats stay as history but release their characters for other sessions.
+  update public.session_players set session_ended = true where session_id = p_session_id;
+
+  perform seer_private.write_event(p_session_id, 'session_status', p_actor,
+    jsonb_build_object('oldStatus', v_s.status, 'newStatus', p_outcome), p_at);
+  perform seer_private.write_event(p_session_id, 'session_ended', p_actor,
+    jsonb_build_object('outcome', p_outcome, 'stats', v_stats, 'notes', p_notes), p_at);
+  return v_stats;
+end
+$$;
+
+-- Public RPCs ---------------------------------------------------------------------------------
+
+create function public.create_session(
+  p_adventure_id uuid, p_settings jsonb default '{}', p_max_players int default 6)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_adv public.adventures%rowtype;
+  v_settings jsonb;
+  v_id uuid;
+  v_attempt int := 0;
+  v_constraint text;
+begin
+  if p_adventure_id is null then
+    perform seer_private.raise_error('SESSION_000', 'adventureId is required');
+  end if;
+  v_settings := seer_private.validate_settings(p_settings);
+  if p_max_players is null or p_max_players not between 1 and 6 then
+    perform seer_private.raise_error('SESSION_000', 'maxPlayers must be between 1 and 6');
+  end if;
+  select a.* into v_adv from public.adventures a
+  where a.id = p_adventure_id and (a.is_published or a.created_by = v_uid);
+  if not found then
+    perform seer_private.raise_error('SESSION_013');
+  end if;
+  if p_max_players < v_adv.min_players then
+    perform seer_private.raise_error('SESSION_000',
+      'maxPlayers is below the adventure minimum of ' || v_adv.min_players);
+  end if;
+
+  -- A code collides with a live session about once in 887M / live sessions; retry then.
+  loop
+    begin
+      insert into public.sessions (code, seer_id, seer_name, adventure_id, adventure_name,
+        max_players, min_players, estimated_duration_minutes, settings)
+      values (seer_private.generate_join_code(), v_uid,
+        coalesce((select p.display_name from public.profiles p where p.id = v_uid), 'Seer'),
+        v_adv.id, v_adv.title, p_max_players, v_adv.min_players,
+        v_adv.estimated_duration_minutes, v_settings)
+      returning id into v_id;
+      exit;
+    exception when unique_violation then
+      get stacked diagnostics v_constraint = constraint_name;
+      if v_constraint <> 'sessions_live_code_key' or v_attempt >= 20 then
+        raise;
+      end if;
+      v_attempt := v_attempt + 1;
+    end;
+  end loop;
+
+  perform seer_private.write_event(v_id, 'session_created', v_uid,
+    jsonb_build_object('status', 'waiting'));
+  return seer_private.session_json(v_id);
+end
+$$;
+
+create function public.get_session(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  perform seer_private.require_participant(v_s, v_uid);
+  return seer_private.session_json(v_s.id);
+end
+$$;
+
+-- The join page's lookup: a preview without player identities, plus whether the caller
+-- could join right now and why not.
+create function public.get_session_by_code(p_code text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_code text := upper(btrim(left(p_code, 64)));
+  v_s public.sessions%rowtype;
+  v_role text;
+  v_reason text;
+begin
+  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
+    perform seer_private.raise_error('SESSION_002');
+  end if;
+  select * into v_s from public.sessions s
+  where s.code = v_code and s.status in ('waiting', 'active', 'paused');
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  v_role := seer_private.role_in(v_s.id, v_s.seer_id, v_uid);
+  v_reason := case
+    when v_role = 'seer' then 'You are the Seer of this session'
+    when v_role = 'player' then 'You are already in this session'
+    when exists (select 1 from public.session_players sp
+                 where sp.session_id = v_s.id and sp.user_id = v_uid and sp.status = 'kicked')
+      then 'You were removed from this session'
+    when v_s.status = 'paused'
+      or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false))
+      then 'Session has already started'
+    when seer_private.live_seat_count(v_s.id) >= v_s.max_players then 'Session is full'
+  end;
+  return jsonb_build_object(
+    'session', seer_private.preview_json(v_s), 'canJoin', v_reason is null, 'reason', v_reason);
+end
+$$;
+
+create function public.join_session(p_session_id uuid, p_character_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_char public.characters%rowtype;
+  v_constraint text;
+begin
+  if p_character_id is null then
+    perform seer_private.raise_error('SESSION_000', 'characterId is required');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  if v_s.seer_id = v_uid then
+    perform seer_private.raise_error('SESSION_008', 'the Seer cannot take a player seat');
+  end if;
+  if exists (select 1 from public.session_players sp
+             where sp.session_id = v_s.id and sp.user_id = v_uid and sp.status = 'kicked') then
+    perform seer_private.raise_error('SESSION_006', 'kicked');
+  end if;
+
+  select * into v_seat from public.session_players sp
+  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
+  for update;
+  if found then
+    -- Coming back to a running game with the same character restores the seat.
+    if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive')
+       and v_seat.character_id = p_character_id then
+      perform seer_private.restore_seat(v_seat.id, v_uid, now());
+      select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+      return jsonb_build_object('player', seer_private.player_json(v_seat),
+                                'session', seer_private.session_json(v_s.id));
+    end if;
+    perform seer_private.raise_error('SESSION_008');
+  end if;
+
+  if v_s.status in ('completed', 'cancelled') then
+    perform seer_private.raise_error('SESSION_005');
+  end if;
+  if v_s.status = 'paused'
+     or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false)) then
+    perform seer_private.raise_error('SESSION_004');
+  end if;
+
+  select * into v_char from public.characters c where c.id = p_character_id and c.owner_id = v_uid;
+  if not found then
+    perform seer_private.raise_error('SESSION_000', 'characterId');
+  end if;
+  if exists (select 1 from public.session_players sp
+             where sp.character_id = v_char.id and sp.left_at is null and not sp.session_ended) then
+    perform seer_private.raise_error('SESSION_009');
+  end if;
+  if seer_private.live_seat_count(v_s.id) >= v_s.max_players then
+    perform seer_private.raise_error('SESSION_003');
+  end if;
+
+  begin
+    insert into public.session_players (session_id, user_id, character_id)
+    values (v_s.id, v_uid, v_char.id)
+    returning * into v_seat;
+  exception when unique_violation then
+    -- the same character joining another session at this very moment
+    get stacked diagnostics v_constraint = constraint_name;
+    if v_constraint = 'session_players_live_character_key' then
+      perform seer_private.raise_error('SESSION_009');
+    end if;
+    raise;
+  end;
+
+  perform seer_private.write_event(v_s.id, 'player_joined', v_uid,
+    jsonb_build_object('player', seer_private.player_json(v_seat)));
+  return jsonb_build_object('player', seer_private.player_json(v_seat),
+                            'session', seer_private.session_json(v_s.id));
+end
+$$;
+
+create function public.leave_session(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+begin
+  v_s := seer_private.lock_session(p_session_id);
+  if v_s.seer_id = v_uid then
+    perform seer_private.raise_error('SESSION_012');
+  end if;
+  select * into v_seat from public.session_players sp
+  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
+  for update;
+  if not found then
+    if seer_private.role_in(v_s.id, v_s.seer_id, v_uid) = 'former' then
+      perform seer_private.raise_error('SESSION_006');
+    end if;
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  if v_s.status in ('completed', 'cancelled') then
+    perform seer_private.raise_error('SESSION_010', 'the session has ended');
+  end if;
+
+  if v_s.status = 'waiting' then
+    update public.session_players
+    set status = 'left', left_at = now(), left_reason = 'left', last_activity_at = now()
+    where id = v_seat.id;
+  elsif v_seat.status = 'inactive' and v_seat.left_reason = 'left' then
+    return jsonb_build_object('left', true);  -- already left; nothing new to announce
+  else
+    -- In a running game the character stays in the party, played by the Seer.
+    update public.session_players
+    set status = 'inactive', inactive_at = now(), disconnected_at = coalesce(disconnected_at, now()),
+        left_reason = 'left'
+    where id = v_seat.id;
+  end if;
+  perform seer_private.write_event(v_s.id, 'player_left', v_uid, jsonb_build_object(
+    'playerId', v_seat.id, 'userId', v_seat.user_id, 'characterId', v_seat.character_id,
+    'reason', 'left', 'kickReason', null));
+  return jsonb_build_object('left', true);
+end
+$$;
+
+create function public.kick_player(p_session_id uuid, p_player_id uuid, p_reason text default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_reason text := seer_private.clean_text(p_reason, 'reason', 500);
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+begin
+  if p_player_id is null then
+    perform seer_private.raise_error('SESSION_000', 'playerId is required');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status in ('completed', 'cancelled') then
+    perform seer_private.raise_error('SESSION_010', 'the session has ended');
+  end if;
+  select * into v_seat from public.session_players sp
+  where sp.id = p_player_id and sp.session_id = v_s.id and sp.left_at is null
+  for update;
+  if not found then
+    perform seer_private.raise_error('SESSION_000', 'playerId is not a seated player of this session');
+  end if;
+  update public.session_players
+  set status = 'kicked', left_at = now(), left_reason = 'kicked', kick_reason = v_reason
+  where id = v_seat.id;
+  perform seer_private.write_event(v_s.id, 'player_left', v_uid, jsonb_build_object(
+    'playerId', v_seat.id, 'userId', v_seat.user_id, 'characterId', v_seat.character_id,
+    'reason', 'kicked', 'kickReason', v_reason));
+  return jsonb_build_object('kicked', true);
+end
+$$;
+
+create function public.start_session(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_adv public.adventures%rowtype;
+  v_node public.adventure_nodes%rowtype;
+  v_count int;
+  v_warnings jsonb := '[]'::jsonb;
+begin
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status <> 'waiting' then
+    perform seer_private.raise_error('SESSION_010', v_s.status || ' -> active (start)');
+  end if;
+  v_count := seer_private.live_seat_count(v_s.id);
+  if v_count < v_s.min_players then
+    perform seer_private.raise_error('SESSION_011',
+      v_count || ' of at least ' || v_s.min_players || ' players');
+  end if;
+  select * into v_adv from public.adventures a where a.id = v_s.adventure_id;
+  if v_count < v_adv.recommended_min_players then
+    v_warnings := v_warnings || to_jsonb(format(
+      'Party of %s is below the recommended %s-%s players',
+      v_count, v_adv.recommended_min_players, v_adv.recommended_max_players));
+  elsif v_count > v_adv.recommended_max_players then
+    v_warnings := v_warnings || to_jsonb(format(
+      'Party of %s is above the recommended %s-%s players',
+      v_count, v_adv.recommended_min_players, v_adv.recommended_max_players));
+  end if;
+
+  update public.sessions
+  set status = 'active', started_at = now(), current_node_id = v_adv.start_node_id,
+      visited_node_ids = case when v_adv.start_node_id is null then '{}'::uuid[]
+                              else array[v_adv.start_node_id] end
+  where id = v_s.id;
+  -- Lobby time without heartbeats must not count against the players once play starts.
+  update public.session_players set last_activity_at = now()
+  where session_id = v_s.id and left_at is null and status = 'connected';
+
+  perform seer_private.write_event(v_s.id, 'session_status', v_uid,
+    jsonb_build_object('oldStatus', 'waiting', 'newStatus', 'active'));
+  if v_adv.start_node_id is not null then
+    select * into v_node from public.adventure_nodes n where n.id = v_adv.start_node_id;
+    perform seer_private.write_event(v_s.id, 'node_change', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeType', v_node.node_type, 'nodeTitle', v_node.title));
+  end if;
+  return jsonb_build_object('session', seer_private.session_json(v_s.id), 'warnings', v_warnings);
+end
+$$;
+
+create function public.pause_session(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status <> 'active' then
+    perform seer_private.raise_error('SESSION_010', v_s.status || ' -> paused');
+  end if;
+  update public.sessions set status = 'paused', paused_at = now() where id = v_s.id;
+  perform seer_private.write_event(v_s.id, 'session_status', v_uid,
+    jsonb_build_object('oldStatus', 'active', 'newStatus', 'paused'));
+  return seer_private.session_json(v_s.id);
+end
+$$;
+
+create function public.resume_session(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status <> 'paused' then
+    perform seer_private.raise_error('SESSION_010', v_s.status || ' -> active (resume)');
+  end if;
+  update public.sessions
+  set status = 'active', paused_at = null,
+      paused_seconds = paused_seconds + greatest(0, extract(epoch from now() - paused_at))
+  where id = v_s.id;
+  perform seer_private.write_event(v_s.id, 'session_status', v_uid,
+    jsonb_build_object('oldStatus', 'paused', 'newStatus', 'active'));
+  return seer_private.session_json(v_s.id);
+end
+$$;
+
+create function public.end_session(p_session_id uuid, p_outcome text, p_notes text default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_outcome text := lower(btrim(left(p_outcome, 20)));
+  v_notes text := seer_private.clean_text(p_notes, 'notes', 2000);
+  v_s public.sessions%rowtype;
+  v_stats jsonb;
+begin
+  if v_outcome is null or v_outcome not in ('completed', 'cancelled') then
+    perform seer_private.raise_error('SESSION_000', 'outcome must be completed or cancelled');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  perform seer_private.assert_transition(v_s.status, v_outcome);
+  v_stats := seer_private.finish_session(v_s.id, v_outcome, v_notes, v_uid, now());
+  return jsonb_build_object('session', seer_private.session_json(v_s.id), 'stats', v_stats);
+end
+$$;
+
+create function public.get_game_state(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  perform seer_private.require_participant(v_s, v_uid);
+  return seer_private.game_state_json(v_s);
+end
+$$;
+
+create function public.heartbeat(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_restored boolean := false;
+begin
+  v_s := seer_private.lock_session(p_session_id);
+  if v_s.seer_id = v_uid then
+    return jsonb_build_object('sessionId', v_s.id, 'playerId', null, 'status', 'seer',
+                              'restored', false, 'serverTime', now());
+  end if;
+  select * into v_seat from public.session_players sp
+  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
+  for update;
+  if not found then
+    if seer_private.role_in(v_s.id, v_s.seer_id, v_uid) = 'former' then
+      perform seer_private.raise_error('SESSION_006');
+    end if;
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive') then
+    perform seer_private.restore_seat(v_seat.id, v_uid, now());
+    v_restored := true;
+  elsif v_s.status not in ('completed', 'cancelled') then
+    update public.session_players set last_activity_at = now() where id = v_seat.id;
+  end if;
+  select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+  return jsonb_build_object('sessionId', v_s.id, 'playerId', v_seat.id, 'status', v_seat.status,
+                            'restored', v_restored, 'serverTime', now());
+end
+$$;
+
+create function public.session_events_since(
+  p_session_id uuid, p_after_seq bigint, p_limit int default 500)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_limit int := coalesce(p_limit, 500);
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  perform seer_private.require_participant(v_s, v_uid);
+  if p_after_seq < 0 then
+    perform seer_private.raise_error('SESSION_000', 'afterSeq must be >= 0');
+  end if;
+  if v_limit < 1 then
+    perform seer_private.raise_error('SESSION_000', 'limit must be >= 1');
+  end if;
+  return coalesce((
+    select jsonb_agg(e.payload order by e.seq)
+    from (select ev.payload, ev.seq from public.session_events ev
+          where ev.session_id = v_s.id and ev.seq > coalesce(p_after_seq, 0)
+          order by ev.seq
+          limit least(v_limit, 1000)) e), '[]'::jsonb);
+end
+$$;
+
+create function public.submit_feedback(p_session_id uuid, p_rating int, p_comment text default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_comment text := seer_private.clean_text(p_comment, 'comment', 2000);
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_fb public.session_feedback%rowtype;
+begin
+  if p_rating is null or p_rating not between 1 and 5 then
+    perform seer_private.raise_error('SESSION_000', 'rating must be between 1 and 5');
+  end if;
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  select * into v_seat from public.session_players sp
+  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null;
+  if not found then
+    if seer_private.role_in(v_s.id, v_s.seer_id, v_uid) in ('seer', 'former') then
+      perform seer_private.raise_error('SESSION_006');
+    end if;
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  if v_s.status not in ('completed', 'cancelled') then
+    perform seer_private.raise_error('SESSION_010', 'feedback opens when the session has ended');
+  end if;
+  insert into public.session_feedback (session_id, user_id, player_id, rating, comment)
+  values (v_s.id, v_uid, v_seat.id, p_rating, v_comment)
+  on conflict (session_id, user_id) do update
+    set rating = excluded.rating, comment = excluded.comment, updated_at = now()
+  returning * into v_fb;
+  return jsonb_build_object('sessionId', v_fb.session_id, 'rating', v_fb.rating,
+                            'comment', v_fb.comment, 'createdAt', v_fb.created_at);
+end
+$$;
+
+create function public.list_my_sessions(p_status text[] default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+begin
+  if p_status is not null and exists (
+      select 1 from unnest(p_status) x
+      where x is null or x not in ('waiting', 'active', 'paused', 'completed', 'cancelled')) then
+    perform seer_private.raise_error('SESSION_000', 'status must be a list of session statuses');
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+        'id', s.id, 'code', s.code, 'status', s.status,
+        'role', case when s.seer_id = v_uid then 'seer' else 'player' end,
+        'adventureName', s.adventure_name, 'seerName', s.seer_name,
+        'playerCount', seer_private.live_seat_count(s.id), 'maxPlayers', s.max_players,
+        'createdAt', s.created_at, 'startedAt', s.started_at, 'endedAt', s.ended_at)
+      order by s.created_at desc, s.id)
+    from (select * from public.sessions s0
+          where (s0.seer_id = v_uid or exists (
+                  select 1 from public.session_players sp
+                  where sp.session_id = s0.id and sp.user_id = v_uid and sp.left_at is null))
+            and (p_status is null or s0.status = any (p_status))
+          order by s0.created_at desc, s0.id
+          limit 200) s), '[]'::jsonb);
+end
+$$;
+
+create function public.create_character(p_name text, p_class text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_name text := seer_private.clean_text(p_name, 'name', 60, true);
+  v_class text := seer_private.clean_text(p_class, 'class', 40, true);
+  v_char public.characters%rowtype;
+begin
+  if (select count(*) from public.characters c where c.owner_id = v_uid) >= 100 then
+    perform seer_private.raise_error('SESSION_000', 'at most 100 characters per user');
+  end if;
+  insert into public.characters (owner_id, name, class)
+  values (v_uid, v_name, v_class)
+  returning * into v_char;
+  return seer_private.character_json(v_char);
+end
+$$;
+
+create function public.list_my_characters()
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+begin
+  return coalesce((
+    select jsonb_agg(seer_private.character_json(c) || jsonb_build_object('activeSessionId', (
+        select sp.session_id from public.session_players sp
+        where sp.character_id = c.id and sp.left_at is null and not sp.session_ended))
+      order by c.created_at, c.id)
+    from public.characters c
+    where c.owner_id = v_uid), '[]'::jsonb);
+end
+$$;
+
+-- Privileges: internals are private; RPCs are for signed-in users (service_role for tools).
+revoke execute on all functions in schema seer_private from public, anon, authenticated;
+grant execute on function
+  seer_private.is_session_participant(uuid),
+  seer_private.can_see_character(uuid),
+  seer_private.shares_session_with(uuid)
+  to authenticated;
+
+revoke execute on function
+  public.create_session(uuid, jsonb, int), public.get_session(uuid), public.get_session_by_code(text),
+  public.join_session(uuid, uuid), public.leave_session(uuid), public.kick_player(uuid, uuid, text),
+  public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
+  public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
+  public.session_events_since(uuid, bigint, int), public.submit_feedback(uuid, int, text),
+  public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters()
+  from public, anon;
+grant execute on function
+  public.create_session(uuid, jsonb, int), public.get_session(uuid), public.get_session_by_code(text),
+  public.join_session(uuid, uuid), public.leave_session(uuid), public.kick_player(uuid, uuid, text),
+  public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
+  public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
+  public.session_events_since(uuid, bigint, int), public.submit_feedback(uuid, int, text),
+  public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters()
+  to authenticated, service_role;

@@ -1,0 +1,215 @@
+-- update_game_state: the PRD's PATCH /sessions/:id/state with optimistic concurrency.
+-- The whole patch is validated while it is applied to local copies; any invalid key raises
+-- before the single UPDATE, so a bad patch (or a stale version) changes nothing.
+
+create function seer_private.jtype(p_value jsonb)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce(jsonb_typeof(p_value), 'missing')
+$$;
+
+-- A JSON number that is a whole number in [p_min, p_max].
+create function seer_private.is_int_between(p_value jsonb, p_min numeric, p_max numeric)
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select seer_private.jtype(p_value) = 'number'
+    and (p_value #>> '{}')::numeric between p_min and p_max
+    and (p_value #>> '{}')::numeric = trunc((p_value #>> '{}')::numeric)
+$$;
+
+create function seer_private.is_string_array(p_value jsonb, p_max_len int)
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select seer_private.jtype(p_value) = 'array'
+    and not exists (
+      select 1 from jsonb_array_elements(p_value) e
+      where jsonb_typeof(e) <> 'string' or length(e #>> '{}') not between 1 and p_max_len)
+$$;
+
+create function public.update_game_state(
+  p_session_id uuid, p_patch jsonb, p_expected_version int default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_key text;
+  v_val jsonb;
+  v_elem jsonb;
+  v_node public.adventure_nodes%rowtype;
+  v_node_id uuid;
+  v_visited uuid[];
+  v_inv jsonb;
+  v_vars jsonb;
+  v_flags jsonb;
+  v_turns jsonb;
+  v_combat jsonb;
+  v_dice bigint := 0;
+  v_combats int := 0;
+  v_version int;
+begin
+  if p_patch is null or jsonb_typeof(p_patch) <> 'object' then
+    perform seer_private.raise_error('SESSION_000', 'patch must be a JSON object');
+  end if;
+  if octet_length(p_patch::text) > 65536 then
+    perform seer_private.raise_error('SESSION_000', 'patch is larger than 64 KiB');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status <> 'active' then
+    perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
+  end if;
+  if p_expected_version is not null and p_expected_version <> v_s.state_version then
+    perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
+  end if;
+  if p_patch = '{}'::jsonb then
+    return seer_private.game_state_json(v_s);
+  end if;
+
+  v_node_id := v_s.current_node_id;
+  v_visited := v_s.visited_node_ids;
+  v_inv := coalesce(v_s.game_state -> 'inventory', '[]'::jsonb);
+  v_vars := coalesce(v_s.game_state -> 'variables', '{}'::jsonb);
+  v_flags := coalesce(v_s.game_state -> 'flags', '[]'::jsonb);
+  v_turns := coalesce(v_s.game_state -> 'turnHistory', '[]'::jsonb);
+  v_combat := coalesce(v_s.game_state -> 'combatState', 'null'::jsonb);
+
+  for v_key, v_val in select e.key, e.value from jsonb_each(p_patch) e loop
+    case v_key
+    when 'currentNodeId' then
+      v_node_id := seer_private.try_uuid(case when jsonb_typeof(v_val) = 'string' then v_val #>> '{}' end);
+      select * into v_node from public.adventure_nodes n
+      where n.id = v_node_id and n.adventure_id = v_s.adventure_id;
+      if not found then
+        perform seer_private.raise_error('SESSION_000', 'currentNodeId must be a node of this adventure');
+      end if;
+      if not (v_node_id = any (v_visited)) then
+        v_visited := v_visited || v_node_id;
+      end if;
+    when 'addInventory' then
+      if seer_private.jtype(v_val) <> 'array' then
+        perform seer_private.raise_error('SESSION_000', 'addInventory must be an array');
+      end if;
+      for v_elem in select e from jsonb_array_elements(v_val) e loop
+        if seer_private.jtype(v_elem) <> 'object'
+           or seer_private.jtype(v_elem -> 'id') <> 'string'
+           or seer_private.jtype(v_elem -> 'name') <> 'string'
+           or length(v_elem ->> 'id') not between 1 and 100
+           or length(v_elem ->> 'name') not between 1 and 200 then
+          perform seer_private.raise_error('SESSION_000',
+            'addInventory items need a string id (1-100) and name (1-200)');
+        end if;
+        if v_elem ? 'quantity' and not seer_private.is_int_between(v_elem -> 'quantity', 0, 1000000) then
+          perform seer_private.raise_error('SESSION_000', 'addInventory quantity must be an integer >= 0');
+        end if;
+        -- an item with the same id is replaced
+        v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
+                           where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
+      end loop;
+    when 'removeInventory' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'removeInventory must be an array of item ids');
+      end if;
+      v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
+                         where not (v_val @> jsonb_build_array(i -> 'id'))), '[]'::jsonb);
+    when 'setVariables' then
+      if seer_private.jtype(v_val) <> 'object' or exists (
+          select 1 from jsonb_each(v_val) e
+          where length(e.key) not between 1 and 100
+             or jsonb_typeof(e.value) not in ('string', 'number', 'boolean')
+             or (jsonb_typeof(e.value) = 'string' and length(e.value #>> '{}') > 2000)) then
+        perform seer_private.raise_error('SESSION_000',
+          'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
+      end if;
+      v_vars := v_vars || v_val;
+    when 'addFlags' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'addFlags must be an array of strings (1-100)');
+      end if;
+      for v_elem in select e from jsonb_array_elements(v_val) e loop
+        if not (v_flags @> jsonb_build_array(v_elem)) then
+          v_flags := v_flags || jsonb_build_array(v_elem);
+        end if;
+      end loop;
+    when 'removeFlags' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'removeFlags must be an array of strings (1-100)');
+      end if;
+      v_flags := coalesce((select jsonb_agg(f order by o) from jsonb_array_elements(v_flags) with ordinality t(f, o)
+                           where not (v_val @> jsonb_build_array(f))), '[]'::jsonb);
+    when 'diceRolls' then
+      if not seer_private.is_int_between(v_val, 0, 1000000) then
+        perform seer_private.raise_error('SESSION_000', 'diceRolls must be an integer between 0 and 1000000');
+      end if;
+      v_dice := v_dice + (v_val #>> '{}')::bigint;
+    when 'combatState' then
+      if seer_private.jtype(v_val) not in ('object', 'null') then
+        perform seer_private.raise_error('SESSION_000', 'combatState must be an object or null');
+      end if;
+      -- clearing a running combat is what "a combat was completed" means
+      if v_val = 'null'::jsonb and v_combat <> 'null'::jsonb then
+        v_combats := v_combats + 1;
+      end if;
+      v_combat := v_val;
+    when 'turn' then
+      if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
+        perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
+      end if;
+      v_turns := v_turns || jsonb_build_array(v_val);
+    else
+      perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
+    end case;
+  end loop;
+
+  if jsonb_array_length(v_inv) > 500 or jsonb_array_length(v_flags) > 500
+     or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
+    perform seer_private.raise_error('SESSION_000', 'inventory, flags and variables hold at most 500 entries');
+  end if;
+  -- keep the newest 1000 turns so the state row stays bounded
+  if jsonb_array_length(v_turns) > 1000 then
+    v_turns := (select jsonb_agg(t order by o) from jsonb_array_elements(v_turns) with ordinality x(t, o)
+                where o > jsonb_array_length(v_turns) - 1000);
+  end if;
+
+  update public.sessions
+  set game_state = jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
+                                      'turnHistory', v_turns, 'combatState', v_combat),
+      state_version = state_version + 1,
+      current_node_id = v_node_id,
+      visited_node_ids = v_visited,
+      dice_rolled = dice_rolled + v_dice,
+      combats_completed = combats_completed + v_combats
+  where id = v_s.id
+  returning state_version into v_version;
+
+  perform seer_private.write_event(v_s.id, 'game_state', v_uid,
+    jsonb_build_object('changes', p_patch, 'version', v_version));
+  if v_node_id is distinct from v_s.current_node_id then
+    perform seer_private.write_event(v_s.id, 'node_change', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeType', v_node.node_type, 'nodeTitle', v_node.title));
+  end if;
+  select * into v_s from public.sessions s where s.id = v_s.id;
+  return seer_private.game_state_json(v_s);
+end
+$$;
+
+revoke execute on all functions in schema seer_private from public, anon, authenticated;
+grant execute on function
+  seer_private.is_session_participant(uuid),
+  seer_private.can_see_character(uuid),
+  seer_private.shares_session_with(uuid)
+  to authenticated;
+revoke execute on function public.update_game_state(uuid, jsonb, int) from public, anon;
+grant execute on function public.update_game_state(uuid, jsonb, int) to authenticated, service_role;

@@ -1,0 +1,108 @@
+-- The sweeper: presence timeouts for seats and the PRD appendix's session timeouts.
+--
+--   connected seat, no heartbeat for 60 s      -> disconnected (player_connection false)
+--   disconnected for 5 min                     -> inactive, character played by the Seer
+--                                                 (player_inactive: the "kick or wait" prompt)
+--   waiting session older than 24 h            -> cancelled
+--   paused session paused for more than 7 days -> cancelled (the appendix wins over US-05)
+--
+-- p_now is a parameter so tests can travel in time. Each candidate query is served by a
+-- partial index (see the _sessions_schema migration), so an idle system costs four empty
+-- index scans per run. Sessions are locked one at a time with `skip locked`: a session
+-- busy in an RPC is simply picked up by the next run.
+
+create function seer_private.sweep(p_now timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_sid uuid;
+  v_s public.sessions%rowtype;
+  v_p public.session_players%rowtype;
+  v_disconnected int := 0;
+  v_inactive int := 0;
+  v_waiting int := 0;
+  v_paused int := 0;
+begin
+  for v_sid in
+    select distinct sp.session_id
+    from public.session_players sp
+    join public.sessions s on s.id = sp.session_id and s.status in ('active', 'paused')
+    where (sp.status = 'connected' and not sp.session_ended and sp.last_activity_at < p_now - interval '60 seconds')
+       or (sp.status = 'disconnected' and not sp.session_ended and sp.disconnected_at < p_now - interval '5 minutes')
+  loop
+    select * into v_s from public.sessions s
+    where s.id = v_sid and s.status in ('active', 'paused')
+    for update skip locked;
+    continue when not found;
+
+    for v_p in
+      update public.session_players sp
+      set status = 'disconnected', disconnected_at = p_now
+      where sp.session_id = v_sid and sp.status = 'connected' and not sp.session_ended
+        and sp.last_activity_at < p_now - interval '60 seconds'
+      returning sp.*
+    loop
+      v_disconnected := v_disconnected + 1;
+      perform seer_private.write_event(v_sid, 'player_connection', null, jsonb_build_object(
+        'playerId', v_p.id, 'userId', v_p.user_id, 'isConnected', false, 'status', 'disconnected'), p_now);
+    end loop;
+
+    for v_p in
+      update public.session_players sp
+      set status = 'inactive', inactive_at = p_now
+      where sp.session_id = v_sid and sp.status = 'disconnected' and not sp.session_ended
+        and sp.disconnected_at < p_now - interval '5 minutes'
+      returning sp.*
+    loop
+      v_inactive := v_inactive + 1;
+      perform seer_private.write_event(v_sid, 'player_inactive', null, jsonb_build_object(
+        'playerId', v_p.id, 'userId', v_p.user_id, 'characterId', v_p.character_id,
+        'characterName', (select c.name from public.characters c where c.id = v_p.character_id),
+        'disconnectedAt', v_p.disconnected_at), p_now);
+    end loop;
+  end loop;
+
+  for v_s in
+    select * from public.sessions s
+    where s.status = 'waiting' and s.created_at < p_now - interval '24 hours'
+    for update skip locked
+  loop
+    perform seer_private.finish_session(v_s.id, 'cancelled', 'Cancelled automatically: not started within 24 hours', null, p_now);
+    v_waiting := v_waiting + 1;
+  end loop;
+
+  for v_s in
+    select * from public.sessions s
+    where s.status = 'paused' and s.paused_at < p_now - interval '7 days'
+    for update skip locked
+  loop
+    perform seer_private.finish_session(v_s.id, 'cancelled', 'Cancelled automatically: paused for more than 7 days', null, p_now);
+    v_paused := v_paused + 1;
+  end loop;
+
+  return jsonb_build_object('disconnected', v_disconnected, 'inactive', v_inactive,
+                            'waitingCancelled', v_waiting, 'pausedCancelled', v_paused);
+end
+$$;
+
+-- For operators and tests over the API: service_role only.
+create function public.sweep_sessions(p_now timestamptz default now())
+returns jsonb
+language sql
+security definer
+set search_path = ''
+as $$
+  select seer_private.sweep(p_now)
+$$;
+
+revoke execute on all functions in schema seer_private from public, anon, authenticated;
+grant execute on function
+  seer_private.is_session_participant(uuid),
+  seer_private.can_see_character(uuid),
+  seer_private.shares_session_with(uuid)
+  to authenticated;
+revoke execute on function public.sweep_sessions(timestamptz) from public, anon, authenticated;
+grant execute on function public.sweep_sessions(timestamptz) to service_role;
