@@ -1,0 +1,443 @@
+"""The async :class:`SeerClient`: one typed method per RPC of docs/contract.md."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .errors import (
+    AuthError,
+    SeerError,
+    TransportError,
+    ValidationError,
+    error_from_api_error,
+    error_from_response,
+)
+from .events import BaseEvent, parse_events
+from .models import (
+    Character,
+    CreateSessionResult,
+    EndResult,
+    Feedback,
+    GameState,
+    GameStatePatch,
+    HeartbeatResult,
+    JoinPreview,
+    JoinResult,
+    KickResult,
+    LeaveResult,
+    MyCharacter,
+    Session,
+    SessionSettings,
+    SessionSummary,
+    StartResult,
+    normalize_join_code,
+    validate_uuid,
+)
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient
+
+    from .connection import SessionConnection
+
+__all__ = ["SeerClient"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_OUTCOMES = ("completed", "cancelled")
+_STATUSES = ("waiting", "active", "paused", "completed", "cancelled")
+_SETTINGS_KEYS = frozenset(
+    {"allowLateJoin", "showDiceRolls", "autoResolveSimpleCombat", "enableAISeer", "voiceChatEnabled"}
+)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransportError) and (exc.status is None or exc.status >= 500)
+
+
+class SeerClient:
+    """Async client for Seer sessions on Supabase.
+
+    Build it from an existing ``supabase.AsyncClient`` (``SeerClient(supabase)``) or with
+    ``await SeerClient.create(url, key)``. Every RPC is a keyword-argument method returning a
+    pydantic model; errors are :mod:`seer_client.errors` exceptions.
+    """
+
+    def __init__(
+        self,
+        supabase: AsyncClient,
+        *,
+        join_url_base: str | None = None,
+        retries: int = 3,
+        owns_supabase: bool = False,
+    ) -> None:
+        self.supabase = supabase
+        base = join_url_base or str(supabase.supabase_url)
+        self.join_url_base = base.rstrip("/")
+        self.retries = max(1, retries)
+        self._owns_supabase = owns_supabase
+        self._connections: set[SessionConnection] = set()
+
+    @classmethod
+    async def create(
+        cls,
+        url: str,
+        key: str,
+        *,
+        join_url_base: str | None = None,
+        retries: int = 3,
+        options: Any = None,
+    ) -> SeerClient:
+        """Create the underlying ``supabase.AsyncClient`` too."""
+        from supabase import AsyncClient
+
+        supabase = await AsyncClient.create(url, key, options)
+        return cls(supabase, join_url_base=join_url_base, retries=retries, owns_supabase=True)
+
+    # ----------------------------------------------------------------- auth pass-through
+    async def sign_up(self, email: str, password: str, *, display_name: str | None = None) -> str:
+        """Create an account (and sign in when the project auto-confirms). Returns the user id."""
+        data = {"display_name": display_name} if display_name else {}
+        response = await self._auth_call(
+            self.supabase.auth.sign_up({"email": email, "password": password, "options": {"data": data}})
+        )
+        if response.user is None:
+            raise AuthError("sign-up returned no user", status=None)
+        return str(response.user.id)
+
+    async def sign_in(self, email: str, password: str) -> str:
+        """Sign in with email and password. Returns the user id."""
+        response = await self._auth_call(
+            self.supabase.auth.sign_in_with_password({"email": email, "password": password})
+        )
+        if response.user is None:
+            raise AuthError("sign-in returned no user")
+        return str(response.user.id)
+
+    async def sign_out(self) -> None:
+        await self._auth_call(self.supabase.auth.sign_out())
+
+    async def user_id(self) -> str:
+        """The signed-in user's id (raises :class:`AuthError` when signed out)."""
+        session = await self._auth_call(self.supabase.auth.get_session())
+        if session is None or session.user is None:
+            raise AuthError("not signed in", status=401)
+        return str(session.user.id)
+
+    async def access_token(self, *, refresh: bool = False) -> str | None:
+        """The current access token (refreshed first when ``refresh`` or when expired)."""
+        if refresh:
+            try:
+                response = await self._auth_call(self.supabase.auth.refresh_session())
+                return response.session.access_token if response.session else None
+            except AuthError:
+                return None
+        session = await self._auth_call(self.supabase.auth.get_session())
+        return session.access_token if session else None
+
+    async def _auth_call(self, awaitable: Any) -> Any:
+        from supabase_auth.errors import AuthError as GoTrueError
+
+        try:
+            return await awaitable
+        except GoTrueError as exc:
+            status = getattr(exc, "status", None)
+            if status is not None and status >= 500:
+                raise TransportError(exc.message, status=status, code=exc.code) from exc
+            raise AuthError(exc.message, status=status, code=exc.code) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"auth request failed: {exc}") from exc
+
+    # ----------------------------------------------------------------- RPC plumbing
+    async def _send_once(self, fn: str, params: dict[str, Any]) -> Any:
+        from httpx import Headers
+        from postgrest.exceptions import APIError
+
+        builder = self.supabase.rpc(fn, params)
+        request = getattr(builder, "request", None)
+        try:
+            if request is not None and hasattr(request, "send"):
+                # Send through postgrest's request config so we see the HTTP status, which
+                # postgrest's APIError drops; auth headers and URL stay supabase's.
+                response: httpx.Response = await request.send(Headers())
+                if response.is_success:
+                    if not response.content:
+                        return None
+                    return response.json()
+                try:
+                    body: Any = response.json()
+                except ValueError:
+                    body = None
+                raise error_from_response(response.status_code, body, text=response.text or None)
+            result = await builder.execute()
+            return result.data
+        except SeerError:
+            raise
+        except APIError as exc:
+            raise error_from_api_error(exc) from exc
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"{fn}: request timed out") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{fn}: {type(exc).__name__}: {exc}") from exc
+
+    async def _rpc(self, fn: str, params: dict[str, Any], *, idempotent: bool = False) -> Any:
+        """Call an RPC. Only idempotent calls are retried, and only on transport/5xx errors."""
+        if not idempotent:
+            return await self._send_once(fn, params)
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.retries),
+            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        ):
+            with attempt:
+                return await self._send_once(fn, params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _parse(model: type[M], data: Any) -> M:
+        return model.model_validate(data)
+
+    # ----------------------------------------------------------------- sessions
+    def join_url(self, code: str) -> str:
+        return f"{self.join_url_base}/functions/v1/invite/{code}"
+
+    async def create_session(
+        self,
+        adventure_id: str | uuid.UUID,
+        *,
+        settings: SessionSettings | dict[str, Any] | None = None,
+        max_players: int = 6,
+    ) -> CreateSessionResult:
+        """Create a session (the caller becomes its Seer); returns it with its join URL."""
+        adventure = validate_uuid(adventure_id, "adventureId")
+        if isinstance(max_players, bool) or not isinstance(max_players, int) or not 1 <= max_players <= 6:
+            raise ValidationError(details="maxPlayers")
+        settings_json: dict[str, Any] = {}
+        if isinstance(settings, SessionSettings):
+            settings_json = settings.model_dump(by_alias=True, exclude_unset=True)
+        elif isinstance(settings, dict):
+            for key, value in settings.items():
+                camel = key if key in _SETTINGS_KEYS else _snake_settings_key(key)
+                if camel not in _SETTINGS_KEYS or not isinstance(value, bool):
+                    raise ValidationError(details=f"settings.{key}")
+                settings_json[camel] = value
+        elif settings is not None:
+            raise ValidationError(details="settings")
+        data = await self._rpc(
+            "create_session",
+            {"p_adventure_id": adventure, "p_settings": settings_json, "p_max_players": max_players},
+        )
+        session = Session.model_validate(data)
+        return CreateSessionResult(session=session, join_url=self.join_url(session.code))
+
+    async def get_session(self, session_id: str | uuid.UUID) -> Session:
+        sid = validate_uuid(session_id, "sessionId")
+        return Session.model_validate(await self._rpc("get_session", {"p_session_id": sid}, idempotent=True))
+
+    async def get_session_by_code(self, code: str) -> JoinPreview:
+        normalized = normalize_join_code(code)
+        data = await self._rpc("get_session_by_code", {"p_code": normalized}, idempotent=True)
+        return JoinPreview.model_validate(data)
+
+    async def join_session(self, session_id: str | uuid.UUID, *, character_id: str | uuid.UUID) -> JoinResult:
+        sid = validate_uuid(session_id, "sessionId")
+        cid = validate_uuid(character_id, "characterId")
+        data = await self._rpc("join_session", {"p_session_id": sid, "p_character_id": cid})
+        return JoinResult.model_validate(data)
+
+    async def join_by_code(self, code: str, *, character_id: str | uuid.UUID) -> JoinResult:
+        """Look the code up, then join (the PRD's join flow in one call)."""
+        preview = await self.get_session_by_code(code)
+        return await self.join_session(preview.session.id, character_id=character_id)
+
+    async def leave_session(self, session_id: str | uuid.UUID) -> LeaveResult:
+        sid = validate_uuid(session_id, "sessionId")
+        return LeaveResult.model_validate(await self._rpc("leave_session", {"p_session_id": sid}))
+
+    async def kick_player(
+        self, session_id: str | uuid.UUID, *, player_id: str | uuid.UUID, reason: str | None = None
+    ) -> KickResult:
+        """Kick a seat (``player_id`` is the ``SessionPlayer.id``). Seer only."""
+        sid = validate_uuid(session_id, "sessionId")
+        pid = validate_uuid(player_id, "playerId")
+        data = await self._rpc("kick_player", {"p_session_id": sid, "p_player_id": pid, "p_reason": reason})
+        return KickResult.model_validate(data)
+
+    async def start_session(self, session_id: str | uuid.UUID) -> StartResult:
+        sid = validate_uuid(session_id, "sessionId")
+        return StartResult.model_validate(await self._rpc("start_session", {"p_session_id": sid}))
+
+    async def pause_session(self, session_id: str | uuid.UUID) -> Session:
+        sid = validate_uuid(session_id, "sessionId")
+        return Session.model_validate(await self._rpc("pause_session", {"p_session_id": sid}))
+
+    async def resume_session(self, session_id: str | uuid.UUID) -> Session:
+        sid = validate_uuid(session_id, "sessionId")
+        return Session.model_validate(await self._rpc("resume_session", {"p_session_id": sid}))
+
+    async def end_session(
+        self, session_id: str | uuid.UUID, *, outcome: str, notes: str | None = None
+    ) -> EndResult:
+        sid = validate_uuid(session_id, "sessionId")
+        if outcome not in _OUTCOMES:
+            raise ValidationError(details="outcome")
+        data = await self._rpc("end_session", {"p_session_id": sid, "p_outcome": outcome, "p_notes": notes})
+        return EndResult.model_validate(data)
+
+    async def get_game_state(self, session_id: str | uuid.UUID) -> GameState:
+        sid = validate_uuid(session_id, "sessionId")
+        return GameState.model_validate(
+            await self._rpc("get_game_state", {"p_session_id": sid}, idempotent=True)
+        )
+
+    async def update_game_state(
+        self,
+        session_id: str | uuid.UUID,
+        patch: GameStatePatch | dict[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+        **fields: Any,
+    ) -> GameState:
+        """Apply a patch (model, dict, or keyword fields such as ``current_node_id=...``).
+
+        With ``expected_version`` a concurrent change raises :class:`StateVersionConflict`.
+        """
+        sid = validate_uuid(session_id, "sessionId")
+        built = GameStatePatch.build(patch, **fields)
+        if expected_version is not None and (
+            isinstance(expected_version, bool)
+            or not isinstance(expected_version, int)
+            or expected_version < 0
+        ):
+            raise ValidationError(details="expectedVersion")
+        data = await self._rpc(
+            "update_game_state",
+            {"p_session_id": sid, "p_patch": built.to_wire(), "p_expected_version": expected_version},
+        )
+        return GameState.model_validate(data)
+
+    async def heartbeat(self, session_id: str | uuid.UUID) -> HeartbeatResult:
+        sid = validate_uuid(session_id, "sessionId")
+        return HeartbeatResult.model_validate(
+            await self._rpc("heartbeat", {"p_session_id": sid}, idempotent=True)
+        )
+
+    async def session_events_since(
+        self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
+    ) -> list[BaseEvent]:
+        """One page of events with ``seq > after_seq``, oldest first (server caps at 1000)."""
+        sid = validate_uuid(session_id, "sessionId")
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+            raise ValidationError(details="afterSeq")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValidationError(details="limit")
+        data = await self._rpc(
+            "session_events_since",
+            {"p_session_id": sid, "p_after_seq": after_seq, "p_limit": limit},
+            idempotent=True,
+        )
+        return parse_events(data or [])
+
+    async def all_events_since(
+        self, session_id: str | uuid.UUID, *, after_seq: int = 0, page_size: int = 500
+    ) -> list[BaseEvent]:
+        """Every event after ``after_seq``, paging through ``session_events_since``."""
+        events: list[BaseEvent] = []
+        cursor = after_seq
+        while True:
+            page = await self.session_events_since(session_id, after_seq=cursor, limit=page_size)
+            events.extend(page)
+            if len(page) < page_size:
+                return events
+            cursor = page[-1].seq
+
+    async def submit_feedback(
+        self, session_id: str | uuid.UUID, *, rating: int, comment: str | None = None
+    ) -> Feedback:
+        sid = validate_uuid(session_id, "sessionId")
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValidationError(details="rating")
+        data = await self._rpc(
+            "submit_feedback", {"p_session_id": sid, "p_rating": rating, "p_comment": comment}
+        )
+        return Feedback.model_validate(data)
+
+    async def list_my_sessions(self, *, status: Sequence[str] | None = None) -> list[SessionSummary]:
+        statuses: list[str] | None = None
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            if any(s not in _STATUSES for s in statuses):
+                raise ValidationError(details="status")
+        data = await self._rpc("list_my_sessions", {"p_status": statuses}, idempotent=True)
+        return TypeAdapter(list[SessionSummary]).validate_python(data or [])
+
+    async def create_character(self, *, name: str, character_class: str) -> Character:
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError(details="name")
+        if not isinstance(character_class, str) or not character_class.strip():
+            raise ValidationError(details="class")
+        data = await self._rpc("create_character", {"p_name": name, "p_class": character_class})
+        return Character.model_validate(data)
+
+    async def list_my_characters(self) -> list[MyCharacter]:
+        data = await self._rpc("list_my_characters", {}, idempotent=True)
+        return TypeAdapter(list[MyCharacter]).validate_python(data or [])
+
+    # ----------------------------------------------------------------- realtime
+    def connect(
+        self,
+        session_id: str | uuid.UUID,
+        *,
+        character_id: str | uuid.UUID | None = None,
+        heartbeat_interval: float = 30.0,
+        max_reconnect_attempts: int = 5,
+        **options: Any,
+    ) -> SessionConnection:
+        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``."""
+        from .connection import SessionConnection
+
+        sid = validate_uuid(session_id, "sessionId")
+        cid = validate_uuid(character_id, "characterId") if character_id is not None else None
+        return SessionConnection(
+            self,
+            sid,
+            character_id=cid,
+            heartbeat_interval=heartbeat_interval,
+            max_reconnect_attempts=max_reconnect_attempts,
+            **options,
+        )
+
+    async def close(self) -> None:
+        """Close open connections (and the supabase client's sockets when we created it)."""
+        for conn in list(self._connections):
+            await conn.close()
+        if self._owns_supabase:
+            try:
+                await self.supabase.realtime.close()
+            except Exception:  # pragma: no cover - best effort
+                pass
+
+    async def __aenter__(self) -> SeerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _snake_settings_key(key: str) -> str:
+    from pydantic.alias_generators import to_camel
+
+    if key == "enable_ai_seer":
+        return "enableAISeer"
+    return to_camel(key)

@@ -1,0 +1,858 @@
+"""SessionConnection: a reliable realtime link to one session.
+
+What the ``realtime`` client under supabase-py does not do, this class does itself (see
+shared/research/realtime.md):
+
+* It owns one ``AsyncRealtimeClient`` per connection attempt with ``auto_reconnect=False``
+  and runs its own supervisor: jittered exponential backoff capped at ``backoff_max``, at
+  most ``max_reconnect_attempts`` attempts, then ``on_max_reconnect_failed`` and status
+  ``disconnected`` (the library would give up silently after about 15 s).
+* A rejected join (``Unauthorized``/``InvalidJWTToken``/``PrivateOnly``) stops the library's
+  endless rejoin timer, refreshes the token once and retries with a new channel object; a
+  second refusal is final (:class:`AuthError`), never a loop.
+* A channel the server closed (``system`` error + ``phx_close``) or errored is replaced by a
+  new socket and channel (``subscribe()`` works once per channel object).
+* Presence is tracked again after every ``SUBSCRIBED`` with a stable key (the user id).
+* Library callbacks only hand data to the SDK and never raise; user callbacks run in the
+  SDK's dispatcher and their exceptions are logged and reported to ``on_error``.
+* Events carry ``seq``; an :class:`EventSequencer` plus ``session_events_since`` catch-up
+  after every (re)connect and on any detected gap give exactly-once, in-order delivery.
+* ``close()`` untracks, leaves the channel, stops the heartbeat and awaits every task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from .errors import AuthError, RealtimeError, SeerError, SessionError, TransportError
+from .events import (
+    BaseEvent,
+    EventSequencer,
+    GameStateEvent,
+    NodeChangeEvent,
+    PlayerConnectionEvent,
+    PlayerInactiveEvent,
+    PlayerJoinedEvent,
+    PlayerLeftEvent,
+    SessionEndedEvent,
+    SessionStatusEvent,
+    UnknownEvent,
+    parse_event,
+)
+from .models import Session, SessionPlayer
+
+if TYPE_CHECKING:
+    from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
+
+    from .client import SeerClient
+    from .view import SessionView
+
+__all__ = ["ConnectionStatus", "PresenceEntry", "SessionConnection"]
+
+logger = logging.getLogger("seer_client.connection")
+
+Callback = Callable[..., Any]
+
+# Join refusals that a token refresh may cure (realtime.md §1, §3).
+_AUTH_REASONS = ("Unauthorized", "InvalidJWTToken", "PrivateOnly")
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class PresenceEntry:
+    """One participant as this client sees them right now."""
+
+    user_id: str
+    role: str  # "seer" | "player"
+    state: str  # "online" | "reconnecting" | "inactive" | "offline"
+    player_id: str | None = None
+    character_id: str | None = None
+    character_name: str | None = None
+    display_name: str | None = None
+    seat_status: str | None = None
+
+
+class _JoinRefused(Exception):
+    def __init__(self, reason: str, status: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+    @property
+    def is_auth(self) -> bool:
+        return self.reason.startswith(_AUTH_REASONS) or "Unauthorized" in self.reason
+
+
+class _Closed:
+    pass
+
+
+_CLOSED = _Closed()
+
+
+def _reason_of(error: Exception | None) -> str:
+    if error is None:
+        return ""
+    text = str(error)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(data, dict):
+        return str(data.get("reason") or data.get("message") or text)
+    return text
+
+
+class SessionConnection:
+    """Realtime link to a session. Use ``async with client.connect(session_id) as conn:``.
+
+    Event callbacks receive the typed event (``PlayerJoinedEvent`` etc.) and may be plain
+    functions or coroutines. They run one at a time, in ``seq`` order, exactly once each.
+    ``on_status_change`` receives a :class:`ConnectionStatus`; ``on_error`` an exception;
+    ``on_presence_change`` the list returned by :meth:`presence`.
+    """
+
+    def __init__(
+        self,
+        client: SeerClient,
+        session_id: str,
+        *,
+        character_id: str | None = None,
+        heartbeat_interval: float = 30.0,
+        max_reconnect_attempts: int = 5,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        join_timeout: float = 10.0,
+        since_seq: int | None = None,
+        catch_up_page_size: int = 500,
+        history_size: int = 10_000,
+        realtime_heartbeat_interval: int = 15,
+        on_player_joined: Callback | None = None,
+        on_player_left: Callback | None = None,
+        on_player_connection: Callback | None = None,
+        on_player_inactive: Callback | None = None,
+        on_session_status: Callback | None = None,
+        on_session_ended: Callback | None = None,
+        on_game_state: Callback | None = None,
+        on_node_change: Callback | None = None,
+        on_event: Callback | None = None,
+        on_status_change: Callback | None = None,
+        on_presence_change: Callback | None = None,
+        on_max_reconnect_failed: Callback | None = None,
+        on_error: Callback | None = None,
+    ) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.character_id = character_id
+        self.heartbeat_interval = heartbeat_interval
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.join_timeout = join_timeout
+        self.since_seq = since_seq
+        self.catch_up_page_size = catch_up_page_size
+        self.realtime_heartbeat_interval = realtime_heartbeat_interval
+
+        self.on_player_joined = on_player_joined
+        self.on_player_left = on_player_left
+        self.on_player_connection = on_player_connection
+        self.on_player_inactive = on_player_inactive
+        self.on_session_status = on_session_status
+        self.on_session_ended = on_session_ended
+        self.on_game_state = on_game_state
+        self.on_node_change = on_node_change
+        self.on_event = on_event
+        self.on_status_change = on_status_change
+        self.on_presence_change = on_presence_change
+        self.on_max_reconnect_failed = on_max_reconnect_failed
+        self.on_error = on_error
+
+        self.status = ConnectionStatus.DISCONNECTED
+        self.error: BaseException | None = None
+        self.user_id: str | None = None
+        self.player_id: str | None = None
+        self.character_name: str | None = None
+        self.role: str = "player"
+        self.reconnects = 0  # successful reconnects after the first connect
+        self.connects = 0
+        self.callback_errors = 0
+
+        self.sequencer = EventSequencer(0)
+        self.history: deque[BaseEvent] = deque(maxlen=history_size)
+        self.seer_id: str | None = None
+        self.session_status: str | None = None
+        self.current_node_id: str | None = None
+        self.adventure_name: str | None = None
+        self.code: str | None = None
+        self.seats: dict[str, SessionPlayer] = {}
+        self._online: set[str] = set()
+        self._seen_online: set[str] = set()
+
+        self._socket: AsyncRealtimeClient | None = None
+        self._channel: AsyncRealtimeChannel | None = None
+        self._join_outcome: asyncio.Future[None] | None = None
+        self._trouble: asyncio.Future[str] | None = None
+        self._first_connected: asyncio.Future[None] | None = None
+        self._out: asyncio.Queue[BaseEvent | _Closed] = asyncio.Queue()
+        self._subscribers: set[asyncio.Queue[BaseEvent | _Closed]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._gap_task: asyncio.Task[None] | None = None
+        self._catch_up_lock = asyncio.Lock()
+        self._auth_subscription: Any = None
+        self._closing = False
+        self._closed = False
+        self._ended = False  # iterators were told the stream ended
+
+    # ------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> SessionConnection:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect; returns once subscribed and caught up (raises if that never happens)."""
+        if self._supervisor is not None:
+            raise RuntimeError("SessionConnection.open() called twice")
+        loop = asyncio.get_running_loop()
+        self.client._connections.add(self)
+        self._dispatcher = loop.create_task(self._dispatch_loop(), name="seer-dispatch")
+        try:
+            self.user_id = await self.client.user_id()
+            session = await self.client.get_session(self.session_id)
+            self._apply_snapshot(session)
+            start = session.last_seq if self.since_seq is None else self.since_seq
+            self.sequencer = EventSequencer(start)
+            self._auth_subscription = self.client.supabase.auth.on_auth_state_change(self._on_auth_change)
+            self._first_connected = loop.create_future()
+            self._set_status(ConnectionStatus.CONNECTING)
+            self._supervisor = loop.create_task(self._supervise(), name="seer-supervisor")
+            self._heartbeat_task = loop.create_task(self._heartbeat_loop(), name="seer-heartbeat")
+            await asyncio.shield(self._first_connected)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Untrack presence, leave the channel, stop the heartbeat, cancel and await all tasks."""
+        if self._closed:
+            return
+        self._closing = True
+        for task in (self._heartbeat_task, self._gap_task, self._supervisor):
+            if task is not None and task is not asyncio.current_task() and not task.done():
+                task.cancel()
+        for task in (self._heartbeat_task, self._gap_task, self._supervisor):
+            if task is not None and task is not asyncio.current_task():
+                with contextlib.suppress(BaseException):
+                    await task
+        await self._teardown(graceful=True)
+        if self._auth_subscription is not None:
+            with contextlib.suppress(Exception):
+                self._auth_subscription.unsubscribe()
+            self._auth_subscription = None
+        self._set_status(ConnectionStatus.DISCONNECTED)
+        if self._first_connected is not None and not self._first_connected.done():
+            self._first_connected.set_exception(RealtimeError("connection closed before it was established"))
+            self._first_connected.exception()  # mark retrieved
+        self._end_stream()
+        if self._dispatcher is not None:
+            with contextlib.suppress(BaseException):
+                await self._dispatcher
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        self.client._connections.discard(self)
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last event delivered to callbacks and iterators."""
+        return self.sequencer.last_seq
+
+    @property
+    def delivered_seqs(self) -> list[int]:
+        return [e.seq for e in self.history]
+
+    # ------------------------------------------------------------------ public views
+    def presence(self) -> list[PresenceEntry]:
+        """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline."""
+        entries: list[PresenceEntry] = []
+        if self.seer_id:
+            entries.append(
+                PresenceEntry(
+                    user_id=self.seer_id,
+                    role="seer",
+                    state="online" if self.seer_id in self._online else "offline",
+                )
+            )
+        for seat in self.seats.values():
+            if seat.status in ("left", "kicked"):
+                continue
+            if seat.user_id in self._online:
+                state = "online"
+            elif seat.status == "inactive":
+                state = "inactive"
+            elif seat.status == "disconnected" or seat.user_id in self._seen_online:
+                # Socket gone but the seat is held: inside the 5-minute rejoin window.
+                state = "reconnecting"
+            else:
+                state = "offline"
+            entries.append(
+                PresenceEntry(
+                    user_id=seat.user_id,
+                    role="player",
+                    state=state,
+                    player_id=seat.id,
+                    character_id=seat.character_id,
+                    character_name=seat.character_name,
+                    display_name=seat.display_name,
+                    seat_status=seat.status,
+                )
+            )
+        return entries
+
+    def view(self) -> SessionView:
+        """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""
+        from .view import SessionView
+
+        return SessionView.from_connection(self)
+
+    def _repr_html_(self) -> str:
+        return self.view()._repr_html_()
+
+    async def events(self, *, replay: bool = True) -> AsyncIterator[BaseEvent]:
+        """Iterate over delivered events in seq order; ends when the connection closes.
+
+        With ``replay`` (default) the iterator first yields the events already delivered
+        since connect (from :attr:`history`), so nothing is missed between ``connect`` and
+        the start of the loop.
+        """
+        queue: asyncio.Queue[BaseEvent | _Closed] = asyncio.Queue()
+        if replay:
+            for event in self.history:
+                queue.put_nowait(event)
+        if self._ended:
+            queue.put_nowait(_CLOSED)
+        else:
+            self._subscribers.add(queue)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Closed):
+                    return
+                yield item
+        finally:
+            self._subscribers.discard(queue)
+
+    async def wait_for(
+        self,
+        predicate: Callable[[BaseEvent], bool],
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - also used through the blocking facade
+        replay: bool = True,
+    ) -> BaseEvent:
+        """Wait for the first delivered event matching ``predicate``."""
+
+        async def _scan() -> BaseEvent:
+            async for event in self.events(replay=replay):
+                if predicate(event):
+                    return event
+            raise RealtimeError("connection closed while waiting for an event")
+
+        return await asyncio.wait_for(_scan(), timeout)
+
+    async def wait_for_seq(self, seq: int, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until every event up to ``seq`` has been delivered."""
+        if self.last_seq >= seq:
+            return
+        await self.wait_for(lambda e: e.seq >= seq, timeout=timeout)
+
+    async def sync(self, *, timeout: float = 10.0) -> int:  # noqa: ASYNC109
+        """Fetch anything missed now (as after a reconnect); returns the last delivered seq."""
+        await asyncio.wait_for(self._catch_up(), timeout)
+        return self.last_seq
+
+    # ------------------------------------------------------------------ supervisor
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
+        return delay * random.uniform(0.5, 1.0)
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        refreshed_for_auth = False
+        last_error: BaseException | None = None
+        try:
+            while not self._closing:
+                try:
+                    await self._establish(refresh_token=refreshed_for_auth)
+                except _JoinRefused as exc:
+                    await self._teardown(graceful=False)
+                    if exc.is_auth:
+                        if not refreshed_for_auth:
+                            # First refusal: the token may be stale (after standby or expiry).
+                            refreshed_for_auth = True
+                            last_error = exc
+                            continue
+                        self._fail(AuthError(f"realtime join refused: {exc.reason}", status=403))
+                        return
+                    last_error = RealtimeError(f"realtime join failed: {exc.reason or exc.status}")
+                except SessionError as exc:
+                    # Not (or no longer) a participant: reconnecting cannot help.
+                    await self._teardown(graceful=False)
+                    self._fail(exc)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    await self._teardown(graceful=False)
+                    logger.info("connect attempt failed: %r", exc)
+                    last_error = exc
+                else:
+                    if self.connects > 0:
+                        self.reconnects += 1
+                    self.connects += 1
+                    attempt = 0
+                    refreshed_for_auth = False
+                    self._set_status(ConnectionStatus.CONNECTED)
+                    if self._first_connected is not None and not self._first_connected.done():
+                        self._first_connected.set_result(None)
+                    reason = await self._watch()
+                    logger.info("connection lost: %s", reason)
+                    await self._teardown(graceful=False)
+                    if self._closing:
+                        return
+                    last_error = TransportError(f"realtime connection lost: {reason}")
+                    self._set_status(ConnectionStatus.RECONNECTING)
+                attempt += 1
+                if attempt > self.max_reconnect_attempts:
+                    self._give_up(last_error)
+                    return
+                self._set_status(
+                    ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING
+                )
+                await asyncio.sleep(self._backoff(attempt))
+        except asyncio.CancelledError:
+            pass
+
+    async def _establish(self, *, refresh_token: bool) -> None:
+        from realtime import AsyncRealtimeClient
+
+        token = await self.client.access_token(refresh=refresh_token)
+        # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
+        # (SessionError) before we touch the socket.
+        beat = await self.client.heartbeat(self.session_id)
+        if beat.player_id:
+            self.player_id = beat.player_id
+        supabase = self.client.supabase
+        socket = AsyncRealtimeClient(
+            str(supabase.realtime_url),
+            token=supabase.supabase_key,
+            auto_reconnect=False,
+            max_retries=1,
+            hb_interval=self.realtime_heartbeat_interval,
+            timeout=int(self.join_timeout),
+        )
+        if token:
+            socket.access_token = token
+        self._socket = socket
+        await asyncio.wait_for(socket.connect(), self.join_timeout)
+        channel = socket.channel(
+            f"session:{self.session_id}",
+            {
+                "config": {
+                    "broadcast": {"ack": False, "self": False},
+                    "presence": {"key": self.user_id or "", "enabled": True},
+                    "private": True,
+                }
+            },
+        )
+        channel.on_broadcast("*", self._on_broadcast)
+        channel.on_presence_sync(self._on_presence_sync)
+        self._channel = channel
+        loop = asyncio.get_running_loop()
+        self._join_outcome = loop.create_future()
+        self._trouble = loop.create_future()
+        await asyncio.wait_for(channel.subscribe(self._subscribe_callback(channel)), self.join_timeout + 1)
+        await asyncio.wait_for(asyncio.shield(self._join_outcome), self.join_timeout + 1)
+        # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
+        await channel.track(
+            {
+                "user_id": self.user_id,
+                "player_id": self.player_id,
+                "character_id": self.character_id,
+                "character_name": self.character_name,
+                "role": self.role,
+                "status": "online",
+            }
+        )
+        # Catch up on what happened while we were away before live events are delivered
+        # (the sequencer holds back live events newer than the hole).
+        await self._catch_up()
+
+    def _subscribe_callback(self, channel: AsyncRealtimeChannel) -> Callable[[Any, Exception | None], None]:
+        def callback(state: Any, error: Exception | None) -> None:
+            try:
+                if channel is not self._channel:
+                    return
+                name = getattr(state, "value", str(state))
+                if name == "SUBSCRIBED":
+                    if self._join_outcome is not None and not self._join_outcome.done():
+                        self._join_outcome.set_result(None)
+                    return
+                # Stop the library's own rejoin loop (1, 2, 5, 10 s... forever); we decide.
+                channel.rejoin_timer.reset()
+                reason = _reason_of(error) or name
+                if self._join_outcome is not None and not self._join_outcome.done():
+                    self._join_outcome.set_exception(_JoinRefused(reason, name))
+                    self._join_outcome.exception()
+                else:
+                    self._signal_trouble(f"{name}: {reason}")
+            except Exception:  # never let anything escape into the library's listen task
+                logger.exception("subscribe callback failed")
+
+        return callback
+
+    def _signal_trouble(self, reason: str) -> None:
+        if self._trouble is not None and not self._trouble.done():
+            self._trouble.set_result(reason)
+
+    async def _watch(self) -> str:
+        socket, channel, trouble = self._socket, self._channel, self._trouble
+        assert socket is not None and channel is not None and trouble is not None
+        while not self._closing:
+            waiters: list[asyncio.Future[Any]] = [trouble]
+            listen = socket._listen_task
+            if listen is not None:
+                waiters.append(listen)
+            await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            if trouble.done():
+                return trouble.result()
+            if listen is not None and listen.done():
+                return "listen task ended"
+            if not socket.is_connected:
+                return "socket closed"
+            if not channel.is_joined:
+                return f"channel {channel.state}"
+        return "closing"
+
+    async def _teardown(self, *, graceful: bool) -> None:
+        channel, socket = self._channel, self._socket
+        self._channel = None
+        self._socket = None
+        if self._trouble is not None and not self._trouble.done():
+            self._trouble.cancel()
+        if channel is not None:
+            channel.rejoin_timer.reset()
+            if graceful and socket is not None and socket.is_connected and channel.is_joined:
+                with contextlib.suppress(Exception):
+                    await channel.untrack()
+                with contextlib.suppress(Exception):
+                    await channel.unsubscribe()
+                    for _ in range(20):  # wait (briefly) for the leave reply
+                        if channel.is_closed:
+                            break
+                        await asyncio.sleep(0.05)
+            channel.rejoin_timer.reset()
+            channel.join_push.destroy()
+            for push in list(channel.messages_waiting_for_ack.values()):
+                push.destroy()
+            channel.messages_waiting_for_ack.clear()
+            for push in channel._push_buffer:
+                push.destroy()
+            channel._push_buffer.clear()
+            pending = list(channel._background_tasks)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(BaseException):
+                    await task
+            if socket is not None:
+                socket._remove_channel(channel)
+        if socket is not None:
+            tasks = [t for t in (socket._listen_task, socket._heartbeat_task) if t is not None]
+            with contextlib.suppress(Exception):
+                await socket.close()
+            for task in tasks:
+                if task is not asyncio.current_task():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+            socket.send_buffer.clear()
+        self._online.clear()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = exc
+        self._set_status(ConnectionStatus.DISCONNECTED)
+        self._fire(self.on_error, exc)
+        if self._first_connected is not None and not self._first_connected.done():
+            self._first_connected.set_exception(exc)
+        self._end_stream()
+
+    def _give_up(self, last_error: BaseException | None) -> None:
+        exc = TransportError(
+            f"could not (re)connect after {self.max_reconnect_attempts} attempts: {last_error}"
+        )
+        exc.__cause__ = last_error
+        self.error = exc
+        self._set_status(ConnectionStatus.DISCONNECTED)
+        self._fire(self.on_max_reconnect_failed)
+        if self._first_connected is not None and not self._first_connected.done():
+            self._first_connected.set_exception(exc)
+        self._end_stream()
+
+    def _set_status(self, status: ConnectionStatus) -> None:
+        if status == self.status:
+            return
+        self.status = status
+        self._fire(self.on_status_change, status)
+
+    # ------------------------------------------------------------------ heartbeat, token
+    async def _heartbeat_loop(self) -> None:
+        try:
+            while not self._closing:
+                await asyncio.sleep(self.heartbeat_interval)
+                if self.status != ConnectionStatus.CONNECTED:
+                    continue
+                try:
+                    await self.client.heartbeat(self.session_id)
+                except SessionError as exc:
+                    # e.g. kicked or session gone: report, the socket stays (events still flow).
+                    self._fire(self.on_error, exc)
+                except SeerError as exc:
+                    self._fire(self.on_error, exc)
+                    self._signal_trouble(f"heartbeat failed: {exc}")
+        except asyncio.CancelledError:
+            pass
+
+    def _on_auth_change(self, event: Any, session: Any) -> None:
+        socket = self._socket
+        token = getattr(session, "access_token", None)
+        if socket is None or not token or self._closing:
+            return
+        self._spawn(socket.set_auth(token))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        async def runner() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("background task failed: %r", exc)
+
+        task = asyncio.get_running_loop().create_task(runner())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ inbound
+    def _on_broadcast(self, payload: dict[str, Any]) -> None:
+        try:
+            data = payload.get("payload")
+            if not isinstance(data, dict) or "seq" not in data:
+                return
+            event = self._parse(data)
+            if event is None or event.session_id != self.session_id:
+                return
+            self._feed([event])
+            if self.sequencer.has_gap:
+                self._schedule_gap_fill()
+        except Exception:
+            logger.exception("could not handle broadcast")
+
+    def _parse(self, data: dict[str, Any]) -> BaseEvent | None:
+        try:
+            return parse_event(data)
+        except Exception:
+            try:
+                # Keep the seq even when a known type fails validation: never leave a hole.
+                return UnknownEvent.model_validate(data)
+            except Exception:
+                logger.exception("unparseable event %r", data)
+                return None
+
+    def _feed(self, events: list[BaseEvent]) -> None:
+        for event in sorted(events, key=lambda e: e.seq):
+            for ready in self.sequencer.push(event):
+                self._out.put_nowait(ready)
+
+    def _schedule_gap_fill(self) -> None:
+        if self._gap_task is not None and not self._gap_task.done():
+            return
+        if self._closing:
+            return
+        self._gap_task = asyncio.get_running_loop().create_task(self._gap_fill())
+
+    async def _gap_fill(self) -> None:
+        try:
+            await asyncio.sleep(0.05)  # a reordered live event may still be in flight
+            if self.sequencer.has_gap:
+                await self._catch_up()
+        except asyncio.CancelledError:
+            pass
+        except SeerError as exc:
+            self._fire(self.on_error, exc)
+
+    async def _catch_up(self) -> None:
+        async with self._catch_up_lock:
+            while True:
+                page = await self.client.session_events_since(
+                    self.session_id, after_seq=self.sequencer.last_seq, limit=self.catch_up_page_size
+                )
+                self._feed(page)
+                if len(page) < self.catch_up_page_size:
+                    return
+
+    def _on_presence_sync(self) -> None:
+        try:
+            channel = self._channel
+            if channel is None:
+                return
+            self._online = {key for key, metas in channel.presence.state.items() if metas}
+            self._seen_online |= self._online
+            if self.on_presence_change is not None:
+                self._fire(self.on_presence_change, self.presence())
+        except Exception:
+            logger.exception("presence sync failed")
+
+    # ------------------------------------------------------------------ dispatch
+    def _apply_snapshot(self, session: Session) -> None:
+        self.seer_id = session.seer_id
+        self.session_status = str(session.status)
+        self.current_node_id = session.current_node_id
+        self.adventure_name = session.adventure_name
+        self.code = session.code
+        self.seats = {p.id: p for p in session.players if p.left_at is None}
+        if self.user_id == session.seer_id:
+            self.role = "seer"
+        for seat in self.seats.values():
+            if seat.user_id == self.user_id:
+                self.player_id = seat.id
+                self.character_id = self.character_id or seat.character_id
+                self.character_name = seat.character_name
+
+    def _apply_event(self, event: BaseEvent) -> None:
+        if isinstance(event, PlayerJoinedEvent):
+            self.seats[event.player.id] = event.player
+        elif isinstance(event, PlayerLeftEvent):
+            seat = self.seats.get(event.player_id)
+            if seat is not None:
+                if event.reason == "kicked" or self.session_status == "waiting":
+                    self.seats.pop(event.player_id, None)
+                else:
+                    new = "disconnected" if event.reason == "disconnected" else "inactive"
+                    self.seats[event.player_id] = seat.model_copy(
+                        update={"status": new, "is_connected": False, "controlled_by_seer": new == "inactive"}
+                    )
+        elif isinstance(event, PlayerConnectionEvent):
+            seat = self.seats.get(event.player_id)
+            if seat is not None:
+                status = event.status or ("connected" if event.is_connected else "disconnected")
+                self.seats[event.player_id] = seat.model_copy(
+                    update={"status": status, "is_connected": event.is_connected, "controlled_by_seer": False}
+                )
+        elif isinstance(event, PlayerInactiveEvent):
+            seat = self.seats.get(event.player_id)
+            if seat is not None:
+                self.seats[event.player_id] = seat.model_copy(
+                    update={"status": "inactive", "is_connected": False, "controlled_by_seer": True}
+                )
+        elif isinstance(event, SessionStatusEvent):
+            self.session_status = event.new_status
+        elif isinstance(event, NodeChangeEvent):
+            self.current_node_id = event.node_id
+        elif isinstance(event, GameStateEvent):
+            node = event.changes.get("currentNodeId")
+            if isinstance(node, str):
+                self.current_node_id = node
+        elif isinstance(event, SessionEndedEvent):
+            self.session_status = event.outcome
+
+    def _callback_for(self, event: BaseEvent) -> Callback | None:
+        return {
+            PlayerJoinedEvent: self.on_player_joined,
+            PlayerLeftEvent: self.on_player_left,
+            PlayerConnectionEvent: self.on_player_connection,
+            PlayerInactiveEvent: self.on_player_inactive,
+            SessionStatusEvent: self.on_session_status,
+            SessionEndedEvent: self.on_session_ended,
+            GameStateEvent: self.on_game_state,
+            NodeChangeEvent: self.on_node_change,
+        }.get(type(event))
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            item = await self._out.get()
+            if isinstance(item, _Closed):
+                for queue in list(self._subscribers):
+                    queue.put_nowait(_CLOSED)
+                return
+            try:
+                self._apply_event(item)
+            except Exception:
+                logger.exception("could not apply event %s", item.seq)
+            self.history.append(item)
+            await self._invoke(self._callback_for(item), item)
+            await self._invoke(self.on_event, item)
+            for queue in list(self._subscribers):
+                queue.put_nowait(item)
+
+    async def _invoke(self, callback: Callback | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            result = callback(*args)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.callback_errors += 1
+            logger.exception("callback %r raised; delivery continues", callback)
+            if callback is not self.on_error:
+                await self._invoke(self.on_error, exc)
+
+    def _fire(self, callback: Callback | None, *args: Any) -> None:
+        """Call a status-type callback from anywhere without letting it raise."""
+        if callback is None:
+            return
+        try:
+            result = callback(*args)
+            if inspect.isawaitable(result):
+                self._spawn(result)
+        except Exception as exc:
+            self.callback_errors += 1
+            logger.exception("callback %r raised", callback)
+            if callback is not self.on_error:
+                self._fire(self.on_error, exc)
+
+    def _end_stream(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._out.put_nowait(_CLOSED)

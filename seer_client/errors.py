@@ -1,0 +1,323 @@
+"""Exceptions raised by the SDK, catchable by kind.
+
+* :class:`SessionError` and one subclass per ``SESSION_xxx`` code (``except SessionFull:``).
+* :class:`AuthError`: not signed in, expired/invalid JWT, wrong password, realtime refusal.
+* :class:`TransportError`: the network failed or the server answered 5xx (after retries).
+* :class:`ApiError`: any other error answer (e.g. an unknown function, PostgREST 4xx).
+
+All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``message`` and
+``details`` (any of which may be ``None`` when the failure had no HTTP answer).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "AdventureNotFound",
+    "AlreadyInSession",
+    "ApiError",
+    "AuthError",
+    "CharacterInSession",
+    "InvalidJoinCode",
+    "InvalidStatusTransition",
+    "MinPlayersNotMet",
+    "NotInSession",
+    "NotSeer",
+    "RealtimeError",
+    "SeerCannotLeave",
+    "SeerError",
+    "SessionError",
+    "SessionErrorCode",
+    "SessionFull",
+    "SessionNotFound",
+    "SessionNotWaiting",
+    "SessionStarted",
+    "StateVersionConflict",
+    "TransportError",
+    "ValidationError",
+    "error_from_api_error",
+    "error_from_response",
+]
+
+
+class SessionErrorCode(StrEnum):
+    """The PRD's error codes plus SESSION_000 (validation) and SESSION_014 (version conflict)."""
+
+    VALIDATION_ERROR = "SESSION_000"
+    SESSION_NOT_FOUND = "SESSION_001"
+    INVALID_JOIN_CODE = "SESSION_002"
+    SESSION_FULL = "SESSION_003"
+    SESSION_STARTED = "SESSION_004"
+    SESSION_NOT_WAITING = "SESSION_005"
+    NOT_IN_SESSION = "SESSION_006"
+    NOT_SEER = "SESSION_007"
+    ALREADY_IN_SESSION = "SESSION_008"
+    CHARACTER_IN_SESSION = "SESSION_009"
+    INVALID_STATUS_TRANSITION = "SESSION_010"
+    MIN_PLAYERS_NOT_MET = "SESSION_011"
+    SEER_CANNOT_LEAVE = "SESSION_012"
+    ADVENTURE_NOT_FOUND = "SESSION_013"
+    STATE_VERSION_CONFLICT = "SESSION_014"
+
+
+# (status, message) exactly as docs/contract.md and the PRD list them.
+ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
+    SessionErrorCode.VALIDATION_ERROR: (400, "Invalid input"),
+    SessionErrorCode.SESSION_NOT_FOUND: (404, "Session not found"),
+    SessionErrorCode.INVALID_JOIN_CODE: (400, "Invalid session code format"),
+    SessionErrorCode.SESSION_FULL: (422, "Session is full"),
+    SessionErrorCode.SESSION_STARTED: (422, "Session has already started"),
+    SessionErrorCode.SESSION_NOT_WAITING: (422, "Session is not in waiting state"),
+    SessionErrorCode.NOT_IN_SESSION: (403, "You are not in this session"),
+    SessionErrorCode.NOT_SEER: (403, "Only the Seer can perform this action"),
+    SessionErrorCode.ALREADY_IN_SESSION: (409, "You are already in this session"),
+    SessionErrorCode.CHARACTER_IN_SESSION: (409, "This character is already in another session"),
+    SessionErrorCode.INVALID_STATUS_TRANSITION: (422, "Invalid session status transition"),
+    SessionErrorCode.MIN_PLAYERS_NOT_MET: (422, "Minimum player count not met"),
+    SessionErrorCode.SEER_CANNOT_LEAVE: (422, "Seer cannot leave session. End it instead."),
+    SessionErrorCode.ADVENTURE_NOT_FOUND: (404, "Adventure not found"),
+    SessionErrorCode.STATE_VERSION_CONFLICT: (409, "Game state has changed; reload and retry"),
+}
+
+
+class SeerError(Exception):
+    """Base class of every error the SDK raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        details: Any = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.details = details
+        self.hint = hint
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code:
+            parts.insert(0, f"[{self.code}]")
+        if self.status:
+            parts.append(f"(HTTP {self.status})")
+        if self.details not in (None, ""):
+            parts.append(f"details={self.details!r}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, "
+            f"message={self.message!r}, details={self.details!r})"
+        )
+
+
+class TransportError(SeerError):
+    """The request did not get a usable answer: connection failure, timeout, or 5xx."""
+
+
+class AuthError(SeerError):
+    """Authentication or authorization failed outside the session rules (401/403, bad JWT)."""
+
+
+class RealtimeError(SeerError):
+    """A realtime channel could not be joined or kept (not an authorization problem)."""
+
+
+class ApiError(SeerError):
+    """An error answer that is neither a session rule, auth, nor transport failure."""
+
+
+class SessionError(SeerError):
+    """A session rule was violated; ``code`` is a :class:`SessionErrorCode`."""
+
+    error_code: SessionErrorCode | None = None
+    code: SessionErrorCode  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: SessionErrorCode | str | None = None,
+        status: int | None = None,
+        details: Any = None,
+        hint: str | None = None,
+    ) -> None:
+        resolved = SessionErrorCode(code) if code is not None else self.error_code
+        if resolved is None:
+            raise TypeError("SessionError needs a code")
+        default_status, default_message = ERROR_TABLE[resolved]
+        super().__init__(
+            message or default_message,
+            status=status if status is not None else default_status,
+            code=resolved,
+            details=details,
+            hint=hint,
+        )
+        self.code = resolved
+
+
+class ValidationError(SessionError):
+    error_code = SessionErrorCode.VALIDATION_ERROR
+
+
+class SessionNotFound(SessionError):
+    error_code = SessionErrorCode.SESSION_NOT_FOUND
+
+
+class InvalidJoinCode(SessionError):
+    error_code = SessionErrorCode.INVALID_JOIN_CODE
+
+
+class SessionFull(SessionError):
+    error_code = SessionErrorCode.SESSION_FULL
+
+
+class SessionStarted(SessionError):
+    error_code = SessionErrorCode.SESSION_STARTED
+
+
+class SessionNotWaiting(SessionError):
+    error_code = SessionErrorCode.SESSION_NOT_WAITING
+
+
+class NotInSession(SessionError):
+    error_code = SessionErrorCode.NOT_IN_SESSION
+
+
+class NotSeer(SessionError):
+    error_code = SessionErrorCode.NOT_SEER
+
+
+class AlreadyInSession(SessionError):
+    error_code = SessionErrorCode.ALREADY_IN_SESSION
+
+
+class CharacterInSession(SessionError):
+    error_code = SessionErrorCode.CHARACTER_IN_SESSION
+
+
+class InvalidStatusTransition(SessionError):
+    error_code = SessionErrorCode.INVALID_STATUS_TRANSITION
+
+
+class MinPlayersNotMet(SessionError):
+    error_code = SessionErrorCode.MIN_PLAYERS_NOT_MET
+
+
+class SeerCannotLeave(SessionError):
+    error_code = SessionErrorCode.SEER_CANNOT_LEAVE
+
+
+class AdventureNotFound(SessionError):
+    error_code = SessionErrorCode.ADVENTURE_NOT_FOUND
+
+
+class StateVersionConflict(SessionError):
+    error_code = SessionErrorCode.STATE_VERSION_CONFLICT
+
+    @property
+    def current_version(self) -> int | None:
+        """The server's version, parsed from ``details`` (``currentVersion=N``)."""
+        match = re.search(r"currentVersion=(\d+)", str(self.details or ""))
+        return int(match.group(1)) if match else None
+
+
+SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
+    cls.error_code: cls
+    for cls in (
+        ValidationError,
+        SessionNotFound,
+        InvalidJoinCode,
+        SessionFull,
+        SessionStarted,
+        SessionNotWaiting,
+        NotInSession,
+        NotSeer,
+        AlreadyInSession,
+        CharacterInSession,
+        InvalidStatusTransition,
+        MinPlayersNotMet,
+        SeerCannotLeave,
+        AdventureNotFound,
+        StateVersionConflict,
+    )
+    if cls.error_code is not None
+}
+
+_SESSION_CODE = re.compile(r"^SESSION_\d{3}$")
+# PostgREST's JWT/auth error codes (PGRST300-series) and Postgres "insufficient privilege".
+_AUTH_CODES = re.compile(r"^(PGRST30\d|42501)$")
+
+
+def session_error(
+    code: SessionErrorCode | str, details: Any = None, message: str | None = None
+) -> SessionError:
+    """Build the subclass for ``code`` (used by client-side validation too)."""
+    resolved = SessionErrorCode(code)
+    return SESSION_ERROR_CLASSES[resolved](message, details=details)
+
+
+def error_from_response(status: int | None, body: Any, *, text: str | None = None) -> SeerError:
+    """Map an HTTP error answer (status + decoded JSON body, PostgREST shape) to an exception."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            text, body = body, None
+    data: dict[str, Any] = body if isinstance(body, dict) else {}
+    code = data.get("code")
+    code = str(code) if code is not None else None
+    message = data.get("message") or data.get("msg") or data.get("error_description") or data.get("error")
+    details = data.get("details")
+    hint = data.get("hint")
+    if code and _SESSION_CODE.match(code):
+        try:
+            enum_code = SessionErrorCode(code)
+        except ValueError:
+            enum_code = None
+        if enum_code is not None:
+            cls = SESSION_ERROR_CLASSES[enum_code]
+            return cls(message or None, status=status, details=details, hint=hint)
+    message = str(message) if message else (text or f"HTTP {status}")
+    if status in (401, 403) or (code and _AUTH_CODES.match(code)):
+        return AuthError(message, status=status, code=code, details=details, hint=hint)
+    if status is not None and status >= 500:
+        return TransportError(message, status=status, code=code, details=details, hint=hint)
+    return ApiError(message, status=status, code=code, details=details, hint=hint)
+
+
+def error_from_api_error(exc: Any, status: int | None = None) -> SeerError:
+    """Map a ``postgrest.exceptions.APIError`` (which does not carry the HTTP status).
+
+    postgrest 2.34 builds ``APIError`` from the JSON body only; when the body is not
+    PostgREST JSON it puts the HTTP status in ``code`` (e.g. ``"503"``). SESSION codes carry
+    their status in the error table, so ``status`` is only needed for the generic cases.
+    """
+    raw: dict[str, Any] = {}
+    if hasattr(exc, "json"):
+        try:
+            raw = dict(exc.json())
+        except Exception:
+            raw = {}
+    if not raw:
+        raw = {
+            "code": getattr(exc, "code", None),
+            "message": getattr(exc, "message", None),
+            "details": getattr(exc, "details", None),
+            "hint": getattr(exc, "hint", None),
+        }
+    code = raw.get("code")
+    if status is None and isinstance(code, str) and code.isdigit() and len(code) == 3:
+        status = int(code)
+    if status is None and isinstance(code, str) and _AUTH_CODES.match(code):
+        status = 401
+    return error_from_response(status, raw)

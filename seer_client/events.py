@@ -1,0 +1,236 @@
+"""Session events (a discriminated union on ``type``) and the :class:`EventSequencer`.
+
+Every event the server writes has a per-session, gap-free ``seq``. Events reach a client
+two ways: live over the realtime channel (may be lost while the socket is down, may be
+duplicated by a replay) and on demand through ``session_events_since``. The sequencer turns
+that into exactly-once, in-order delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+from .models import SessionPlayer, SessionStats
+
+__all__ = [
+    "KNOWN_EVENT_TYPES",
+    "EventSequencer",
+    "GameStateEvent",
+    "NodeChangeEvent",
+    "PlayerConnectionEvent",
+    "PlayerInactiveEvent",
+    "PlayerJoinedEvent",
+    "PlayerLeftEvent",
+    "SessionCreatedEvent",
+    "SessionEndedEvent",
+    "SessionEvent",
+    "SessionStatusEvent",
+    "UnknownEvent",
+    "parse_event",
+]
+
+
+class BaseEvent(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    seq: int
+    type: str
+    session_id: str
+    timestamp: datetime | None = None
+    actor: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class SessionCreatedEvent(BaseEvent):
+    type: Literal["session_created"] = "session_created"
+    status: str | None = None
+
+
+class PlayerJoinedEvent(BaseEvent):
+    type: Literal["player_joined"] = "player_joined"
+    player: SessionPlayer
+
+
+class PlayerLeftEvent(BaseEvent):
+    type: Literal["player_left"] = "player_left"
+    player_id: str
+    user_id: str | None = None
+    character_id: str | None = None
+    reason: Literal["left", "kicked", "disconnected"] | str
+    kick_reason: str | None = None
+
+
+class PlayerConnectionEvent(BaseEvent):
+    type: Literal["player_connection"] = "player_connection"
+    player_id: str
+    user_id: str | None = None
+    is_connected: bool
+    status: str | None = None
+
+
+class PlayerInactiveEvent(BaseEvent):
+    type: Literal["player_inactive"] = "player_inactive"
+    player_id: str
+    user_id: str | None = None
+    character_id: str | None = None
+    character_name: str | None = None
+    disconnected_at: datetime | None = None
+
+
+class SessionStatusEvent(BaseEvent):
+    type: Literal["session_status"] = "session_status"
+    old_status: str | None = None
+    new_status: str
+
+
+class GameStateEvent(BaseEvent):
+    type: Literal["game_state"] = "game_state"
+    changes: dict[str, Any]
+    version: int | None = None
+
+
+class NodeChangeEvent(BaseEvent):
+    type: Literal["node_change"] = "node_change"
+    node_id: str
+    node_type: str | None = None
+    node_title: str | None = None
+
+
+class SessionEndedEvent(BaseEvent):
+    type: Literal["session_ended"] = "session_ended"
+    outcome: str
+    stats: SessionStats | None = None
+    notes: str | None = None
+
+
+class UnknownEvent(BaseEvent):
+    """An event type this SDK version does not know; all fields are kept (``model_extra``)."""
+
+
+_EVENT_CLASSES: dict[str, type[BaseEvent]] = {
+    "session_created": SessionCreatedEvent,
+    "player_joined": PlayerJoinedEvent,
+    "player_left": PlayerLeftEvent,
+    "player_connection": PlayerConnectionEvent,
+    "player_inactive": PlayerInactiveEvent,
+    "session_status": SessionStatusEvent,
+    "game_state": GameStateEvent,
+    "node_change": NodeChangeEvent,
+    "session_ended": SessionEndedEvent,
+}
+KNOWN_EVENT_TYPES: frozenset[str] = frozenset(_EVENT_CLASSES)
+
+
+def _event_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _EVENT_CLASSES else "unknown"
+
+
+SessionEvent = Annotated[
+    Annotated[SessionCreatedEvent, Tag("session_created")]
+    | Annotated[PlayerJoinedEvent, Tag("player_joined")]
+    | Annotated[PlayerLeftEvent, Tag("player_left")]
+    | Annotated[PlayerConnectionEvent, Tag("player_connection")]
+    | Annotated[PlayerInactiveEvent, Tag("player_inactive")]
+    | Annotated[SessionStatusEvent, Tag("session_status")]
+    | Annotated[GameStateEvent, Tag("game_state")]
+    | Annotated[NodeChangeEvent, Tag("node_change")]
+    | Annotated[SessionEndedEvent, Tag("session_ended")]
+    | Annotated[UnknownEvent, Tag("unknown")],
+    Discriminator(_event_tag),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(SessionEvent)
+_LIST_ADAPTER: TypeAdapter[list[Any]] = TypeAdapter(list[SessionEvent])
+
+
+def parse_event(data: dict[str, Any] | str | bytes) -> BaseEvent:
+    """Parse one event JSON (dict or text) into its typed model."""
+    if isinstance(data, str | bytes):
+        return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
+    return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+
+
+def parse_events(data: list[dict[str, Any]]) -> list[BaseEvent]:
+    return _LIST_ADAPTER.validate_python(data)
+
+
+class EventSequencer:
+    """Exactly-once, in-order release of events that arrive out of order or more than once.
+
+    ``push(event)`` returns the events that became deliverable (possibly none, possibly many).
+    Events with ``seq <= last_seq`` are duplicates and are dropped; events beyond the next
+    expected ``seq`` wait in a buffer until the hole is filled (by a catch-up fetch).
+    The sequencer never invents or skips events: ``reset`` is the only way to move past a hole.
+    """
+
+    def __init__(self, last_seq: int = 0) -> None:
+        self.last_seq = last_seq
+        self._buffer: dict[int, BaseEvent] = {}
+        self.delivered = 0
+        self.duplicates = 0
+        self.gaps_detected = 0
+
+    @property
+    def expected_seq(self) -> int:
+        return self.last_seq + 1
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def has_gap(self) -> bool:
+        """True when events are waiting behind a missing ``seq``."""
+        return bool(self._buffer)
+
+    def missing(self) -> list[int]:
+        """The seqs known to be missing (between ``last_seq`` and the highest buffered)."""
+        if not self._buffer:
+            return []
+        top = max(self._buffer)
+        return [s for s in range(self.expected_seq, top) if s not in self._buffer]
+
+    def push(self, event: BaseEvent) -> list[BaseEvent]:
+        seq = event.seq
+        if seq <= self.last_seq or seq in self._buffer:
+            self.duplicates += 1
+            return []
+        if seq != self.expected_seq:
+            if not self._buffer:
+                self.gaps_detected += 1
+            self._buffer[seq] = event
+            return []
+        released = [event]
+        self.last_seq = seq
+        while self.expected_seq in self._buffer:
+            nxt = self._buffer.pop(self.expected_seq)
+            released.append(nxt)
+            self.last_seq = nxt.seq
+        self.delivered += len(released)
+        return released
+
+    def push_many(self, events: list[BaseEvent]) -> list[BaseEvent]:
+        released: list[BaseEvent] = []
+        for event in sorted(events, key=lambda e: e.seq):
+            released.extend(self.push(event))
+        return released
+
+    def reset(self, last_seq: int) -> list[BaseEvent]:
+        """Jump to ``last_seq`` (dropping older buffered events) and release what follows."""
+        self.last_seq = last_seq
+        for seq in [s for s in self._buffer if s <= last_seq]:
+            del self._buffer[seq]
+        released: list[BaseEvent] = []
+        while self.expected_seq in self._buffer:
+            nxt = self._buffer.pop(self.expected_seq)
+            released.append(nxt)
+            self.last_seq = nxt.seq
+        self.delivered += len(released)
+        return released

@@ -1,0 +1,361 @@
+"""Pydantic v2 models for the JSON the RPCs return (docs/contract.md).
+
+Attributes are snake_case; the wire uses camelCase (aliases). ``populate_by_name`` lets you
+build models with either spelling. Unknown keys are ignored, so a newer server does not
+break an older SDK.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from .errors import InvalidJoinCode, ValidationError
+
+__all__ = [
+    "JOIN_CODE_ALPHABET",
+    "Character",
+    "CreateSessionResult",
+    "EndResult",
+    "Feedback",
+    "GameState",
+    "GameStatePatch",
+    "HeartbeatResult",
+    "InventoryItem",
+    "JoinPreview",
+    "JoinResult",
+    "KickResult",
+    "LeaveResult",
+    "MyCharacter",
+    "PlayerStatus",
+    "Session",
+    "SessionPlayer",
+    "SessionPreview",
+    "SessionSettings",
+    "SessionStats",
+    "SessionStatus",
+    "SessionSummary",
+    "StartResult",
+    "normalize_join_code",
+    "validate_uuid",
+]
+
+SessionStatus = Literal["waiting", "active", "paused", "completed", "cancelled"]
+PlayerStatus = Literal["connected", "disconnected", "inactive", "left", "kicked"]
+LIVE_STATUSES: frozenset[str] = frozenset({"waiting", "active", "paused"})
+
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_JOIN_CODE = re.compile(rf"^[{JOIN_CODE_ALPHABET}]{{6}}$")
+
+
+def normalize_join_code(code: str) -> str:
+    """Upper-case ``code`` and check the PRD format; raise :class:`InvalidJoinCode` otherwise."""
+    if not isinstance(code, str):
+        raise InvalidJoinCode(details="code")
+    normalized = code.strip().upper()
+    if not _JOIN_CODE.match(normalized):
+        raise InvalidJoinCode(details="code")
+    return normalized
+
+
+def validate_uuid(value: str | uuid.UUID, field: str) -> str:
+    """Return the canonical text of a uuid or raise :class:`ValidationError` naming ``field``."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, TypeError, AttributeError):
+        raise ValidationError(details=field) from None
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The camelCase JSON dict, as the server speaks it."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class Character(Model):
+    id: str
+    owner_id: str | None = None
+    name: str
+    character_class: str | None = Field(default=None, alias="class")
+    level: int = 1
+    experience: int = 0
+
+
+class MyCharacter(Character):
+    active_session_id: str | None = None
+
+
+class SessionSettings(Model):
+    allow_late_join: bool = False
+    show_dice_rolls: bool = True
+    auto_resolve_simple_combat: bool = False
+    enable_ai_seer: bool = Field(default=True, alias="enableAISeer")
+    voice_chat_enabled: bool = False
+
+
+class SessionPlayer(Model):
+    id: str
+    session_id: str
+    user_id: str
+    character_id: str
+    character: Character | None = None
+    display_name: str | None = None
+    joined_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    left_at: datetime | None = None
+    status: PlayerStatus | str = "connected"
+    is_connected: bool = True
+    controlled_by_seer: bool = False
+    left_reason: str | None = None
+    kick_reason: str | None = None
+
+    @property
+    def character_name(self) -> str | None:
+        return self.character.name if self.character else None
+
+
+class InventoryItem(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    id: str
+    name: str
+    quantity: int | None = None
+
+
+class GameState(Model):
+    inventory: list[InventoryItem] = Field(default_factory=list)
+    variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    flags: list[str] = Field(default_factory=list)
+    turn_history: list[dict[str, Any]] = Field(default_factory=list)
+    combat_state: dict[str, Any] | None = None
+    version: int = 0
+    current_node_id: str | None = None
+    visited_node_ids: list[str] = Field(default_factory=list)
+
+
+class Session(Model):
+    id: str
+    code: str
+    seer_id: str
+    seer_name: str | None = None
+    adventure_id: str
+    adventure_name: str | None = None
+    adventure_description: str | None = None
+    status: SessionStatus | str
+    players: list[SessionPlayer] = Field(default_factory=list)
+    max_players: int = 6
+    min_players: int = 1
+    recommended_min_players: int | None = None
+    recommended_max_players: int | None = None
+    current_node_id: str | None = None
+    visited_node_ids: list[str] = Field(default_factory=list)
+    game_state: GameState = Field(default_factory=GameState)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    paused_at: datetime | None = None
+    completed_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    notes: str | None = None
+    estimated_duration_minutes: int | None = None
+    settings: SessionSettings = Field(default_factory=SessionSettings)
+    last_seq: int = 0
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def player(self, player_id: str) -> SessionPlayer | None:
+        return next((p for p in self.players if p.id == player_id), None)
+
+    def _repr_html_(self) -> str:
+        from .view import session_html
+
+        return session_html(self)
+
+    def __rich__(self) -> Any:
+        from .view import session_rich
+
+        return session_rich(self)
+
+
+class SessionPreview(Model):
+    id: str
+    code: str
+    status: SessionStatus | str
+    seer_name: str | None = None
+    adventure_id: str | None = None
+    adventure_name: str | None = None
+    adventure_description: str | None = None
+    player_count: int = 0
+    max_players: int = 6
+    min_players: int = 1
+    settings: SessionSettings = Field(default_factory=SessionSettings)
+
+
+class JoinPreview(Model):
+    session: SessionPreview
+    can_join: bool
+    reason: str | None = None
+
+
+class CreateSessionResult(Model):
+    session: Session
+    join_url: str
+
+
+class JoinResult(Model):
+    player: SessionPlayer
+    session: Session
+
+
+class LeaveResult(Model):
+    left: bool = True
+
+
+class KickResult(Model):
+    kicked: bool = True
+
+
+class StartResult(Model):
+    session: Session
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SessionStats(Model):
+    duration_minutes: int = 0
+    nodes_visited: int = 0
+    dice_rolled: int = 0
+    combats_completed: int = 0
+    experience_earned: int = 0
+
+
+class EndResult(Model):
+    session: Session
+    stats: SessionStats
+
+
+class HeartbeatResult(Model):
+    session_id: str
+    player_id: str | None = None
+    status: str | None = None
+    restored: bool = False
+    server_time: datetime | None = None
+
+
+class Feedback(Model):
+    session_id: str
+    rating: int
+    comment: str | None = None
+    created_at: datetime | None = None
+
+
+class SessionSummary(Model):
+    id: str
+    code: str
+    status: SessionStatus | str
+    role: Literal["seer", "player"] | str
+    adventure_name: str | None = None
+    seer_name: str | None = None
+    player_count: int = 0
+    max_players: int = 6
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+_PATCH_FIELDS = (
+    "currentNodeId",
+    "addInventory",
+    "removeInventory",
+    "setVariables",
+    "addFlags",
+    "removeFlags",
+    "diceRolls",
+    "combatState",
+    "turn",
+)
+
+
+class GameStatePatch(Model):
+    """The ``p_patch`` of ``update_game_state``; validated here with the server's rules.
+
+    ``combat_state`` distinguishes "not set" from "set to null": pass ``combat_state=None``
+    explicitly to clear combat (which counts a completed combat on the server).
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True
+    )
+
+    current_node_id: str | None = None
+    add_inventory: list[InventoryItem] | None = None
+    remove_inventory: list[str] | None = None
+    set_variables: dict[str, str | int | float | bool] | None = None
+    add_flags: list[str] | None = None
+    remove_flags: list[str] | None = None
+    dice_rolls: int | None = Field(default=None, ge=0)
+    combat_state: dict[str, Any] | None = None
+    turn: dict[str, Any] | None = None
+
+    @field_validator("current_node_id")
+    @classmethod
+    def _node_uuid(cls, value: str | None) -> str | None:
+        return None if value is None else validate_uuid(value, "currentNodeId")
+
+    @field_validator("set_variables", mode="before")
+    @classmethod
+    def _scalar_variables(cls, value: Any) -> Any:
+        # bool is an int subclass; reject containers and None explicitly.
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or not isinstance(item, str | int | float | bool):
+                    raise ValueError("setVariables values must be string, number or boolean")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> GameStatePatch:
+        if not self.model_fields_set:
+            raise ValueError("empty patch")
+        return self
+
+    def to_wire(self) -> dict[str, Any]:
+        data = self.model_dump(by_alias=True, mode="json", exclude_unset=True)
+        # Keys explicitly set to None mean "not given", except combatState (None clears it).
+        return {k: v for k, v in data.items() if v is not None or k == "combatState"}
+
+    @classmethod
+    def build(cls, patch: GameStatePatch | dict[str, Any] | None = None, **fields: Any) -> GameStatePatch:
+        """Build and validate a patch from a model, a camelCase/snake_case dict and/or kwargs.
+
+        Any problem raises :class:`seer_client.errors.ValidationError` (SESSION_000) whose
+        ``details`` name the offending field, like the server does.
+        """
+        from pydantic import ValidationError as PydanticValidationError
+
+        data: dict[str, Any] = {}
+        if isinstance(patch, GameStatePatch):
+            data.update(patch.model_dump(exclude_unset=True))
+        elif isinstance(patch, dict):
+            data.update(patch)
+        elif patch is not None:
+            raise ValidationError(details="patch")
+        data.update(fields)
+        try:
+            return cls.model_validate(data)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            loc = first.get("loc") or ("patch",)
+            field = str(loc[0]) if loc else "patch"
+            field = to_camel(field) if "_" in field else field
+            if first.get("type") == "value_error" and not loc:
+                field = "patch"
+            raise ValidationError(details=field) from None
