@@ -1,0 +1,37 @@
+"""Runs the Edge Functions' own `deno test` suites inside pytest, so they are part of `make test`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from seer_client.devstack.functions import DEFAULT_FUNCTIONS_DIR
+
+SUITES = sorted(p.parent for p in DEFAULT_FUNCTIONS_DIR.glob("*/*_test.ts"))
+
+
+def test_every_function_has_deno_tests() -> None:
+    functions = sorted(p.parent for p in DEFAULT_FUNCTIONS_DIR.glob("*/index.ts"))
+    assert functions, "no functions found"
+    assert [f for f in functions if f not in SUITES] == []
+
+
+@pytest.mark.parametrize("function_dir", SUITES, ids=lambda p: p.name)
+def test_deno_unit_tests(deno: str, function_dir: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1"}
+    proc = subprocess.run(
+        [deno, "test", "--no-prompt", "--allow-env", "--allow-net=127.0.0.1", "--config=deno.json"],
+        cwd=function_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    summary = [line for line in output.splitlines() if line.startswith("ok |")]
+    assert summary and " 0 failed" in summary[-1], output[-3000:]
+    print(f"{function_dir.name}: {summary[-1]}")
