@@ -54,10 +54,11 @@ begin
     -- A typo in our own code must still be an error, and a loud one.
     raise exception 'unknown error code %', p_code;
   end if;
+  -- compact JSON exactly as in docs/contract.md
   raise sqlstate 'PGRST' using
-    message = json_build_object(
-      'code', p_code, 'message', v_message, 'details', left(p_details, 500), 'hint', null)::text,
-    detail = json_build_object('status', v_status, 'headers', json_build_object())::text;
+    message = format('{"code":%s,"message":%s,"details":%s,"hint":null}',
+      to_json(p_code), to_json(v_message), coalesce(to_json(left(p_details, 500))::text, 'null')),
+    detail = format('{"status":%s,"headers":{}}', v_status);
 end
 $$;
 

@@ -99,3 +99,13 @@ create policy "signed-in users read nodes of readable adventures" on public.adve
   using (exists (
     select 1 from public.adventures a
     where a.id = adventure_id and (a.is_published or a.created_by = (select auth.uid()))));
+
+-- Reads are allowed (and filtered by the policies above) for signed-in users; the service
+-- role keeps full access as on any Supabase table. Explicit, rather than relying on the
+-- platform's default privileges.
+grant select on public.profiles, public.characters, public.adventures, public.adventure_nodes,
+  public.sessions, public.session_players, public.session_events, public.session_feedback
+  to authenticated;
+grant all on public.profiles, public.characters, public.adventures, public.adventure_nodes,
+  public.sessions, public.session_players, public.session_events, public.session_feedback
+  to service_role;

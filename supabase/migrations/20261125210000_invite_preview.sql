@@ -1,0 +1,74 @@
+-- Public preview of a join code, for the `invite` Edge Function (supabase/functions/invite).
+--
+-- An invite link can be opened by anyone, so this returns only what that page shows: adventure
+-- title and description, the Seer's display name, seats left, status and whether a join would be
+-- accepted. No session id, user ids, player names or character ids. Only service_role may call it:
+-- the Edge Function holds that key and rate-limits lookups per client address, whereas granting
+-- it to anon would let anyone enumerate codes through PostgREST at full speed.
+
+-- Codes are unique among live sessions only (sessions_live_code_key); this index lets a stale
+-- link to an ended session be recognised (410) without scanning every session ever played.
+create index sessions_ended_code_idx on public.sessions (code, ended_at desc)
+  where status in ('completed', 'cancelled');
+
+create function public.invite_preview(p_code text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_code text := upper(btrim(left(p_code, 64)));
+  v_s public.sessions%rowtype;
+  v_seats_left int;
+  v_reason_code text;
+begin
+  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
+    perform seer_private.raise_error('SESSION_002');
+  end if;
+
+  select * into v_s from public.sessions s
+  where s.code = v_code and s.status in ('waiting', 'active', 'paused');
+  if not found then
+    select * into v_s from public.sessions s
+    where s.code = v_code and s.status in ('completed', 'cancelled')
+    order by s.ended_at desc
+    limit 1;
+    if not found then
+      return null;  -- no session ever had this code: 404
+    end if;
+    -- An ended session's link says only that it ended (410); nothing about what was played.
+    return jsonb_build_object(
+      'code', v_s.code, 'status', v_s.status,
+      'adventureTitle', null, 'adventureDescription', null, 'seerName', null,
+      'seatsLeft', null, 'maxPlayers', null,
+      'canJoin', false, 'reasonCode', 'SESSION_005',
+      'reason', (select e.message from seer_private.error_codes e where e.code = 'SESSION_005'));
+  end if;
+
+  v_seats_left := greatest(v_s.max_players - seer_private.live_seat_count(v_s.id), 0);
+  -- The same order of checks as join_session, so the page predicts what a join would answer.
+  v_reason_code := case
+    when v_s.status = 'paused'
+      or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false))
+      then 'SESSION_004'
+    when v_seats_left = 0 then 'SESSION_003'
+  end;
+  return jsonb_build_object(
+    'code', v_s.code,
+    'status', v_s.status,
+    'adventureTitle', v_s.adventure_name,
+    'adventureDescription', (select nullif(a.description, '') from public.adventures a
+                             where a.id = v_s.adventure_id),
+    'seerName', v_s.seer_name,
+    'seatsLeft', v_seats_left,
+    'maxPlayers', v_s.max_players,
+    'canJoin', v_reason_code is null,
+    'reasonCode', v_reason_code,
+    'reason', (select e.message from seer_private.error_codes e where e.code = v_reason_code));
+end
+$$;
+
+revoke execute on function public.invite_preview(text) from public, anon, authenticated;
+grant execute on function public.invite_preview(text) to service_role;
