@@ -1,0 +1,97 @@
+"""Gateway settings and the JWT helpers shared by the Auth, REST and Realtime emulations."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+#: The Supabase CLI's well-known local JWT secret (`supabase status` prints it).
+DEFAULT_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+#: Expiry of the CLI's anon/service_role keys (2032-11-12), as `supabase status` shows them.
+DEMO_KEY_EXP = 1983812996
+
+
+def make_api_key(secret: str, role: str) -> str:
+    """An API key shaped like the CLI's: HS256 JWT with ``iss`` supabase-demo and a role."""
+    return jwt.encode({"iss": "supabase-demo", "role": role, "exp": DEMO_KEY_EXP}, secret, algorithm="HS256")
+
+
+@dataclass
+class GatewayConfig:
+    """Everything the gateway needs besides the database."""
+
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = 54321
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    #: Access token lifetime in seconds (GoTrue's GOTRUE_JWT_EXP, default 3600).
+    jwt_expiry: int = 3600
+    #: GoTrue hashes with bcrypt at cost 10 (bcrypt.DefaultCost).
+    bcrypt_rounds: int = 10
+    #: Realtime: close a socket that sent no frame for this long (Phoenix's 60 s default).
+    idle_timeout: float = 60.0
+    #: Realtime: presence track/untrack calls allowed per window (CLIENT_PRESENCE_MAX_CALLS).
+    presence_max_calls: int = 5
+    presence_window: float = 30.0
+    #: Realtime sleeps CHANNEL_ERROR_BACKOFF_MS (5 s) before a join error; 0 here by default
+    #: so tests of refused joins stay fast.
+    join_error_backoff: float = 0.0
+    #: Pool size for REST/Auth/authorization queries.
+    pool_max_size: int = 20
+    anon_key: str = field(init=False)
+    service_role_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.anon_key = make_api_key(self.jwt_secret, "anon")
+        self.service_role_key = make_api_key(self.jwt_secret, "service_role")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def auth_issuer(self) -> str:
+        return f"{self.url}/auth/v1"
+
+
+class JwtError(Exception):
+    """A token that does not verify. ``kind`` says why (for protocol-specific messages)."""
+
+    def __init__(self, kind: str, message: str, *, expired_for: int = 0) -> None:
+        super().__init__(message)
+        self.kind = kind  # "parts" | "malformed" | "signature" | "expired" | "claims"
+        self.message = message
+        self.expired_for = expired_for
+
+
+def decode_token(token: str, secret: str) -> dict[str, Any]:
+    """Verify an HS256 token. Raises :class:`JwtError`; messages follow PostgREST's wording."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise JwtError("parts", f"Expected 3 parts in JWT; got {len(parts)}")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise JwtError("signature", "JWT cryptographic operation failed") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise JwtError("signature", "Wrong or unsupported encoding algorithm") from exc
+    except jwt.PyJWTError as exc:
+        raise JwtError("malformed", "JWT couldn't be decoded") from exc
+    if not isinstance(claims, dict):
+        raise JwtError("claims", "Parsing claims failed")
+    exp = claims.get("exp")
+    if exp is not None:
+        if not isinstance(exp, int | float):
+            raise JwtError("claims", "The JWT 'exp' claim must be a number")
+        now = int(time.time())
+        if now >= exp:
+            raise JwtError("expired", "JWT expired", expired_for=int(now - exp))
+    return claims

@@ -1,0 +1,690 @@
+"""``/rest/v1``: the part of PostgREST (v13) the SDK and the contract tests use.
+
+Each request runs in one transaction on a pooled connection with PostgREST's settings
+(``role``, ``request.jwt.claims``, ``request.headers``, ``request.method``,
+``request.path``), so RLS and grants decide what a caller sees. Errors are rendered as
+PostgREST renders them (same SQLSTATE -> HTTP table, same ``PGRST`` codes and wording).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from .config import GatewayConfig
+from .http_common import Caller, gateway_key_error, json_response, pgrst_error, postgrest_caller
+
+EXPOSED_SCHEMAS = ("public",)
+
+
+def http_status_for(sqlstate: str, message: str, authed: bool) -> int:
+    """PostgREST's ``mapSQLtoHTTP`` (src/PostgREST/Error.hs)."""
+    c = sqlstate
+    exact = {
+        "23503": 409,
+        "23505": 409,
+        "25006": 405,
+        "53400": 500,
+        "57P01": 503,
+        "P0001": 400,
+        "42P01": 404,
+        "42P17": 500,
+    }
+    if c == "21000":
+        return 400 if message.endswith("requires a WHERE clause") else 500
+    if c == "22023":
+        return 401 if message.startswith("role") and message.endswith("does not exist") else 400
+    if c == "42883":
+        return 406 if message.startswith("function xmlagg(") else 404
+    if c == "42501":
+        return 403 if authed else 401
+    if c in exact:
+        return exact[c]
+    prefixes = {
+        "08": 503,
+        "09": 500,
+        "0L": 403,
+        "0P": 403,
+        "25": 500,
+        "28": 403,
+        "2D": 500,
+        "38": 500,
+        "39": 500,
+        "3B": 500,
+        "40": 500,
+        "53": 503,
+        "54": 500,
+        "55": 500,
+        "57": 500,
+        "58": 500,
+        "F0": 500,
+        "HV": 500,
+        "P0": 500,
+        "XX": 500,
+    }
+    if c[:2] in prefixes:
+        return prefixes[c[:2]]
+    if c.startswith("PT") and c[2:].isdigit():
+        return int(c[2:])
+    return 400
+
+
+def pg_error_response(exc: asyncpg.PostgresError, authed: bool) -> web.Response:
+    sqlstate = exc.sqlstate or "XX000"
+    message = getattr(exc, "message", None) or str(exc)
+    detail = getattr(exc, "detail", None)
+    hint = getattr(exc, "hint", None)
+    if sqlstate == "PGRST":
+        try:
+            body = json.loads(message)
+            if not isinstance(body, dict) or "code" not in body or "message" not in body:
+                raise ValueError
+        except ValueError:
+            return pgrst_error(
+                500,
+                "PGRST121",
+                "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
+                f"Invalid JSON value for MESSAGE: '{message}'",
+                "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and "
+                "optional keys: 'details', 'hint'.",
+            )
+        try:
+            if detail is None:
+                raise KeyError
+            spec = json.loads(detail)
+            status = int(spec["status"])
+            headers = spec["headers"]
+            if not isinstance(headers, dict):
+                raise ValueError
+        except (KeyError, ValueError, TypeError):
+            det = (
+                "DETAIL is missing in the RAISE statement"
+                if detail is None
+                else (f"Invalid JSON value for DETAIL: '{detail}'")
+            )
+            return pgrst_error(
+                500,
+                "PGRST121",
+                "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
+                det,
+                "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and "
+                "optional key: 'status_text'.",
+            )
+        out = {
+            "code": body["code"],
+            "details": body.get("details"),
+            "hint": body.get("hint"),
+            "message": body["message"],
+        }
+        return json_response(
+            out,
+            status,
+            {
+                "Proxy-Status": f"PostgREST; error={body['code']}",
+                **{str(k): str(v) for k, v in headers.items()},
+            },
+        )
+    status = http_status_for(sqlstate, message, authed)
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return pgrst_error(status, sqlstate, message, detail, hint, extra)
+
+
+@dataclass
+class Routine:
+    name: str
+    params: list[tuple[str, str]]  # input params (name, type)
+    n_defaults: int
+    returns_set: bool
+    returns_composite: bool
+    returns_void: bool
+    volatile: str  # i | s | v
+
+    @property
+    def required(self) -> set[str]:
+        cut = len(self.params) - self.n_defaults
+        return {n for n, _ in self.params[:cut]}
+
+    @property
+    def names(self) -> set[str]:
+        return {n for n, _ in self.params}
+
+
+ROUTINES_SQL = """
+select p.proname, p.proargnames, p.proargmodes, p.pronargdefaults, p.proretset, p.provolatile,
+       array(select format_type(x, null) from unnest(p.proargtypes::oid[]) x) as argtypes,
+       t.typtype, t.typname, p.prorettype = 'record'::regtype as returns_record
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_type t on t.oid = p.prorettype
+where n.nspname = $1 and p.prokind = 'f'
+"""
+
+COLUMNS_SQL = """
+select c.relname, a.attname, format_type(a.atttypid, a.atttypmod) as type
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+where n.nspname = $1 and c.relkind in ('r', 'v', 'm', 'f', 'p')
+order by c.relname, a.attnum
+"""
+
+
+class SchemaCache:
+    """Function signatures and table columns of the exposed schema, reloaded on a miss."""
+
+    def __init__(self) -> None:
+        self.routines: dict[str, list[Routine]] = {}
+        self.tables: dict[str, dict[str, str]] = {}
+        self.role_timeouts: dict[str, str] = {}
+
+    async def load(self, conn: asyncpg.Connection) -> None:
+        routines: dict[str, list[Routine]] = {}
+        for r in await conn.fetch(ROUTINES_SQL, "public"):
+            names = list(r["proargnames"] or [])
+            modes = list(r["proargmodes"] or [])
+            argtypes = list(r["argtypes"])
+            if modes:
+                in_names = [n for n, m in zip(names, modes, strict=False) if m in ("i", "b", "v")]
+            else:
+                in_names = names[: len(argtypes)]
+            in_names += [""] * (len(argtypes) - len(in_names))
+            composite = r["typtype"] == "c" or r["returns_record"]
+            routines.setdefault(r["proname"], []).append(
+                Routine(
+                    name=r["proname"],
+                    params=list(zip(in_names, argtypes, strict=False)),
+                    n_defaults=r["pronargdefaults"],
+                    returns_set=r["proretset"],
+                    returns_composite=bool(composite),
+                    returns_void=r["typname"] == "void",
+                    volatile=r["provolatile"],
+                )
+            )
+        tables: dict[str, dict[str, str]] = {}
+        for r in await conn.fetch(COLUMNS_SQL, "public"):
+            cols = tables.setdefault(r["relname"], {})
+            if r["attname"] is not None:
+                cols[r["attname"]] = r["type"]
+        timeouts: dict[str, str] = {}
+        for r in await conn.fetch(
+            """
+            select r.rolname, s.cfg
+            from pg_db_role_setting d
+            join pg_roles r on r.oid = d.setrole
+            cross join lateral unnest(d.setconfig) as s(cfg)
+            where d.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+              and s.cfg like 'statement_timeout=%'
+            """
+        ):
+            timeouts[r["rolname"]] = r["cfg"].split("=", 1)[1]
+        self.routines, self.tables, self.role_timeouts = routines, tables, timeouts
+
+
+def qident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qliteral(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class RestApi:
+    def __init__(self, config: GatewayConfig, pool: asyncpg.Pool) -> None:
+        self.config = config
+        self.pool = pool
+        self.cache = SchemaCache()
+        self._loaded = False
+
+    async def reload(self) -> None:
+        async with self.pool.acquire() as conn:
+            await self.cache.load(conn)
+        self._loaded = True
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.route("*", "/rest/v1/rpc/{fn}", self.handle_rpc),
+            web.route("*", "/rest/v1/{table}", self.handle_table),
+            web.route("*", "/rest/v1/", self.handle_root),
+        ]
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _preflight(self, request: web.Request) -> Caller | web.Response:
+        err = gateway_key_error(request, self.config)
+        if err is not None:
+            return err
+        for header in ("Accept-Profile", "Content-Profile"):
+            schema = request.headers.get(header)
+            if schema and schema not in EXPOSED_SCHEMAS:
+                return pgrst_error(
+                    406,
+                    "PGRST106",
+                    f"Invalid schema: {schema}",
+                    None,
+                    "Only the following schemas are exposed: " + ", ".join(EXPOSED_SCHEMAS),
+                )
+        return postgrest_caller(request, self.config)
+
+    async def _begin(self, conn: asyncpg.Connection, request: web.Request, caller: Caller) -> None:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        timeout = self.cache.role_timeouts.get(caller.role)
+        await conn.execute(
+            "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true),"
+            " set_config('request.method', $3, true), set_config('request.path', $4, true),"
+            " set_config('request.headers', $5, true), set_config('request.cookies', '{}', true)"
+            + (", set_config('statement_timeout', $6, true)" if timeout else ""),
+            caller.role,
+            json.dumps(caller.claims),
+            request.method,
+            request.path.removeprefix("/rest/v1"),
+            json.dumps(headers),
+            *([timeout] if timeout else []),
+        )
+
+    async def _run(
+        self,
+        request: web.Request,
+        caller: Caller,
+        sql: str,
+        args: list[Any],
+        *,
+        readonly: bool,
+        count_sql: str | None = None,
+    ) -> tuple[str | None, int | None] | web.Response:
+        authed = caller.role != "anon"
+        try:
+            async with self.pool.acquire() as conn, conn.transaction(readonly=readonly):
+                await self._begin(conn, request, caller)
+                body = await conn.fetchval(sql, *args)
+                total = await conn.fetchval(count_sql, *args) if count_sql else None
+                return body, total
+        except asyncpg.PostgresError as exc:
+            return pg_error_response(exc, authed)
+
+    # -- /rpc/<fn> ----------------------------------------------------------------------
+    async def handle_root(self, request: web.Request) -> web.Response:
+        pre = self._preflight(request)
+        if isinstance(pre, web.Response):
+            return pre
+        return pgrst_error(404, "PGRST126", "Root endpoint metadata is disabled")
+
+    def _find_routine(self, fn: str, keys: list[str]) -> Routine | None:
+        best: Routine | None = None
+        for r in self.cache.routines.get(fn, []):
+            if set(keys) <= r.names and r.required <= set(keys):
+                if best is None or len(r.params) < len(best.params):
+                    best = r
+        return best
+
+    def _no_rpc(self, fn: str, keys: list[str], post: bool) -> web.Response:
+        prms = ", ".join(sorted(keys))
+        func = f"public.{fn}"
+        msg = f"Could not find the function {func}" + (f"({prms})" if keys else " without parameters")
+        with_params = (
+            (" with parameter" + ("s " if len(keys) > 1 else " ") + prms) if keys else " without parameters"
+        )
+        details = (
+            f"Searched for the function {func}{with_params}"
+            + (" or with a single unnamed json/jsonb parameter" if post else "")
+            + ", but no matches were found in the schema cache."
+        )
+        hint = None
+        overloads = self.cache.routines.get(fn)
+        if overloads:
+            best = min(overloads, key=lambda r: len(r.names ^ set(keys)))
+            hint = f"Perhaps you meant to call the function {func}(" + ", ".join(sorted(best.names)) + ")"
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(fn, list(self.cache.routines), n=1, cutoff=0.75)
+            if close:
+                hint = f"Perhaps you meant to call the function public.{close[0]}"
+        return pgrst_error(404, "PGRST202", msg + " in the schema cache", details, hint)
+
+    async def handle_rpc(self, request: web.Request) -> web.Response:
+        pre = self._preflight(request)
+        if isinstance(pre, web.Response):
+            return pre
+        caller = pre
+        fn = request.match_info["fn"]
+        if request.method in ("GET", "HEAD"):
+            args: dict[str, Any] = {k: v for k, v in request.query.items() if k != "apikey"}
+        elif request.method == "POST":
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    args = json.loads(raw)
+                except ValueError as exc:
+                    return pgrst_error(400, "PGRST102", f"Empty or invalid json: {exc}")
+                if not isinstance(args, dict):
+                    return pgrst_error(400, "PGRST102", "All object keys must match")
+            else:
+                args = {}
+        else:
+            return pgrst_error(405, "PGRST101", f"Cannot use the {request.method} method on RPC")
+        keys = list(args)
+        if not self._loaded:
+            await self.reload()
+        routine = self._find_routine(fn, keys)
+        if routine is None:
+            await self.reload()
+            routine = self._find_routine(fn, keys)
+        if routine is None:
+            return self._no_rpc(fn, keys, request.method == "POST")
+        readonly = request.method in ("GET", "HEAD")
+        sql = self._rpc_sql(routine, keys)
+        params = [json.dumps(args)] if keys else []
+        res = await self._run(request, caller, sql, params, readonly=readonly)
+        if isinstance(res, web.Response):
+            if res.status == 404 and '"42883"' in (res.text or ""):
+                await self.reload()
+            return res
+        body, _ = res
+        if routine.returns_void:
+            return web.Response(status=204)
+        if request.method == "HEAD":
+            return web.Response(status=200, headers={"Content-Type": "application/json; charset=utf-8"})
+        if body is None:
+            body = "null"
+        if routine.returns_set and _wants_object(request):
+            return _single(body)
+        return json_response(None, 200, raw=body)
+
+    @staticmethod
+    def _rpc_sql(routine: Routine, keys: list[str]) -> str:
+        fn = f"public.{qident(routine.name)}"
+        by_name = dict(routine.params)
+        if keys:
+            cols = ", ".join(f"{qident(k)} {by_name[k]}" for k in keys)
+            call_args = ", ".join(f"{qident(k)} => _a.{qident(k)}" for k in keys)
+            source = f" from json_to_record($1::json) as _a({cols})"
+        else:
+            call_args, source = "", ""
+        call = f"{fn}({call_args})"
+        if routine.returns_set:
+            lateral = f"{source}, lateral {call} _t" if source else f" from {call} _t"
+            return f"select coalesce(json_agg(_t), '[]')::text{lateral}"
+        if routine.returns_composite:
+            lateral = f"{source}, lateral {call} _t" if source else f" from {call} _t"
+            return f"select to_json(_t)::text{lateral}"
+        if routine.returns_void:
+            return f"select {call}::text{source}"
+        return f"select to_json({call})::text{source}"
+
+    # -- /<table> -----------------------------------------------------------------------
+    async def handle_table(self, request: web.Request) -> web.Response:
+        pre = self._preflight(request)
+        if isinstance(pre, web.Response):
+            return pre
+        caller = pre
+        table = request.match_info["table"]
+        if request.method not in ("GET", "HEAD"):
+            return pgrst_error(
+                501 if request.method in ("POST", "PATCH", "PUT", "DELETE") else 405,
+                "PGRST127" if request.method in ("POST", "PATCH", "PUT", "DELETE") else "PGRST117",
+                "Feature not implemented"
+                if request.method in ("POST", "PATCH", "PUT", "DELETE")
+                else f"Unsupported HTTP method: {request.method}",
+                f"devstack serves table reads only; write through RPCs ({request.method} /{table})",
+            )
+        if not self._loaded or table not in self.cache.tables:
+            await self.reload()
+        columns = self.cache.tables.get(table)
+        if columns is None:
+            import difflib
+
+            close = difflib.get_close_matches(table, list(self.cache.tables), n=1, cutoff=0.75)
+            return pgrst_error(
+                404,
+                "PGRST205",
+                f"Could not find the table 'public.{table}' in the schema cache",
+                None,
+                f"Perhaps you meant the table 'public.{close[0]}'" if close else None,
+            )
+        try:
+            query = build_select(table, columns, request)
+        except QueryError as exc:
+            return pgrst_error(400, exc.code, exc.message, exc.details, exc.hint)
+        res = await self._run(
+            request,
+            caller,
+            query.sql,
+            query.args,
+            readonly=True,
+            count_sql=query.count_sql if _wants_count(request) else None,
+        )
+        if isinstance(res, web.Response):
+            return res
+        body, total = res
+        body = body or "[]"
+        n = len(json.loads(body))
+        lower = query.offset
+        upper = lower + n - 1
+        total_s = str(total) if total is not None else "*"
+        content_range = f"{lower}-{upper}/{total_s}" if n else f"*/{total_s}"
+        status = 200
+        if total is not None and n and (lower > 0 or upper + 1 < total):
+            status = 206
+        headers = {"Content-Range": content_range}
+        if _wants_object(request):
+            return _single(body)
+        if request.method == "HEAD":
+            return web.Response(
+                status=status, headers={"Content-Type": "application/json; charset=utf-8", **headers}
+            )
+        return json_response(None, status, headers, raw=body)
+
+
+def _wants_object(request: web.Request) -> bool:
+    return "application/vnd.pgrst.object+json" in request.headers.get("Accept", "")
+
+
+def _wants_count(request: web.Request) -> bool:
+    prefer = request.headers.get("Prefer", "")
+    return bool(re.search(r"count=(exact|planned|estimated)", prefer))
+
+
+def _single(body: str) -> web.Response:
+    rows = json.loads(body)
+    if isinstance(rows, list):
+        if len(rows) != 1:
+            return pgrst_error(
+                406,
+                "PGRST116",
+                "Cannot coerce the result to a single JSON object",
+                f"The result contains {len(rows)} rows",
+            )
+        return json_response(rows[0])
+    return json_response(rows)
+
+
+class QueryError(Exception):
+    def __init__(
+        self, message: str, details: str | None = None, code: str = "PGRST100", hint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message, self.details, self.code, self.hint = message, details, code, hint
+
+
+@dataclass
+class SelectQuery:
+    sql: str
+    count_sql: str
+    args: list[Any]
+    offset: int
+
+
+OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+RESERVED = {"select", "order", "limit", "offset", "apikey", "columns", "on_conflict"}
+
+
+def _split_list(value: str) -> list[str]:
+    """Items of PostgREST's ``(a,b,"c,d")`` list syntax."""
+    items: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if quoted:
+            if ch == "\\" and i + 1 < len(value):
+                cur.append(value[i + 1])
+                i += 1
+            elif ch == '"':
+                quoted = False
+            else:
+                cur.append(ch)
+        elif ch == '"':
+            quoted = True
+        elif ch == ",":
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    items.append("".join(cur))
+    return items
+
+
+def build_select(table: str, columns: dict[str, str], request: web.Request) -> SelectQuery:
+    q = request.query
+    args: list[Any] = []
+
+    def param(value: Any, cast: str | None) -> str:
+        args.append(value)
+        ref = f"${len(args)}"
+        if isinstance(value, list):
+            return f"{ref}::text[]" + (f"::{cast}[]" if cast else "")
+        return f"{ref}::text" + (f"::{cast}" if cast else "")
+
+    # select list
+    sel = (q.get("select") or "*").strip()
+    parts: list[str] = []
+    for raw in _split_list(sel) if sel else ["*"]:
+        item = raw.strip()
+        if not item:
+            continue
+        if "(" in item:
+            raise QueryError(
+                "devstack does not support resource embedding",
+                f"'{item}' in select; read related rows with a second request or an RPC",
+                "PGRST100",
+            )
+        if item == "*":
+            parts.append("*")
+            continue
+        alias = None
+        if ":" in item and "::" not in item.split(":", 1)[0] + ":":
+            head, rest = item.split(":", 1)
+            if not rest.startswith(":"):
+                alias, item = head, rest
+        cast = None
+        if "::" in item:
+            item, cast = item.split("::", 1)
+        expr = qident(item)
+        if cast:
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_ \[\]]*", cast):
+                raise QueryError(f"invalid cast {cast!r}")
+            expr = f"{expr}::{cast}"
+        parts.append(f"{expr} as {qident(alias or item)}")
+    select_list = ", ".join(parts) or "*"
+
+    # filters
+    where: list[str] = []
+    for key in q:
+        if key in RESERVED or key in ("or", "and", "not.or", "not.and"):
+            if key in ("or", "and", "not.or", "not.and"):
+                raise QueryError("devstack does not support logical filter trees", f"'{key}' filter")
+            continue
+    for key, value in q.items():
+        if key in RESERVED:
+            continue
+        col = key
+        cast = columns.get(col)
+        negate = False
+        v = value
+        if v.startswith("not."):
+            negate, v = True, v[4:]
+        op, sep, operand = v.partition(".")
+        if not sep:
+            raise QueryError(
+                '"failed to parse filter (' + value + ')" (line 1, column ' + str(len(value) + 1) + ")",
+                "unexpected end of input expecting operator",
+                "PGRST100",
+            )
+        target = qident(col)
+        if op in OPS:
+            cond = f"{target} {OPS[op]} {param(operand, cast)}"
+        elif op in ("like", "ilike"):
+            pattern = param(operand.replace("*", "%"), None)
+            cond = f"{target}::text {'ilike' if op == 'ilike' else 'like'} {pattern}"
+        elif op == "in":
+            if not (operand.startswith("(") and operand.endswith(")")):
+                raise QueryError(f'"failed to parse filter ({value})"', 'expecting "("')
+            items = _split_list(operand[1:-1]) if operand[1:-1] else []
+            cond = f"{target} = any({param(items, cast)})"
+        elif op == "is":
+            word = operand.lower()
+            if word not in ("null", "true", "false", "unknown", "not_null"):
+                raise QueryError(
+                    f'"failed to parse filter ({value})"', 'unexpected "' + operand + '" expecting null'
+                )
+            cond = f"{target} is not null" if word == "not_null" else f"{target} is {word}"
+        else:
+            raise QueryError(f'"failed to parse filter ({value})"', f"unknown operator '{op}'")
+        where.append(f"not ({cond})" if negate else cond)
+
+    # order
+    order_sql = ""
+    if q.get("order"):
+        terms = []
+        for term in q["order"].split(","):
+            bits = term.strip().split(".")
+            if not bits[0]:
+                continue
+            t = qident(bits[0])
+            for mod in bits[1:]:
+                m = mod.lower()
+                if m in ("asc", "desc"):
+                    t += f" {m}"
+                elif m == "nullsfirst":
+                    t += " nulls first"
+                elif m == "nullslast":
+                    t += " nulls last"
+                else:
+                    raise QueryError(f'"failed to parse order ({q["order"]})"', f"unexpected '{mod}'")
+            terms.append(t)
+        if terms:
+            order_sql = " order by " + ", ".join(terms)
+
+    # range
+    offset = 0
+    limit: int | None = None
+    rng = request.headers.get("Range")
+    try:
+        if rng and re.fullmatch(r"\d+-\d*", rng.strip()):
+            lo, _, hi = rng.strip().partition("-")
+            offset = int(lo)
+            if hi:
+                limit = int(hi) - offset + 1
+        if q.get("offset"):
+            offset = int(q["offset"])
+        if q.get("limit"):
+            limit = int(q["limit"])
+    except ValueError as exc:
+        raise QueryError('"failed to parse limit/offset"', str(exc)) from exc
+    if limit is not None and limit < 0:
+        raise QueryError(
+            "Requested range not satisfiable", "Limit should be greater than or equal to zero.", "PGRST103"
+        )
+
+    where_sql = (" where " + " and ".join(where)) if where else ""
+    base = f"from public.{qident(table)}{where_sql}"
+    page = (f" limit {limit}" if limit is not None else "") + (f" offset {offset}" if offset else "")
+    sql = f"select coalesce(json_agg(_t), '[]')::text from (select {select_list} {base}{order_sql}{page}) _t"
+    count_sql = f"select count(*) {base}"
+    return SelectQuery(sql, count_sql, args, offset)

@@ -1,0 +1,291 @@
+"""``DevStack``: Postgres (with bootstrap, migrations and seed) plus the gateway.
+
+Async::
+
+    async with DevStack() as stack:
+        client = await supabase.acreate_client(stack.url, stack.anon_key)
+
+Sync (the gateway runs on its own event loop in a background thread)::
+
+    with DevStack() as stack:
+        client = supabase.create_client(stack.url, stack.anon_key)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .config import DEFAULT_JWT_SECRET, GatewayConfig
+from .gateway import Gateway, GatewayError
+from .postgres import BOOTSTRAP_DIR, PostgresCluster, PostgresError, free_port, port_in_use, project_root
+
+T = TypeVar("T")
+
+
+class DevStackError(RuntimeError):
+    """The stack could not start. The message is one line (or a few) for humans."""
+
+
+class RealtimeControl:
+    """Test hooks on the Realtime emulation, callable from any event loop or thread."""
+
+    def __init__(self, stack: DevStack) -> None:
+        self._stack = stack
+
+    async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self._stack._loop
+        assert loop is not None, "the stack is not running"
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    def _hub(self) -> Any:
+        gw = self._stack._gateway
+        assert gw is not None and gw.realtime is not None, "the stack is not running"
+        return gw.realtime
+
+    async def drop_all_sockets(self, *, code: int = 1011) -> int:
+        """Close every Realtime websocket from the server side. Returns how many were open."""
+        result: int = await self._call(self._hub().drop_all_sockets(code=code))
+        return result
+
+    async def drop_sockets(self, user_id: str, *, code: int = 1011) -> int:
+        """Close the websockets with a channel joined by ``user_id``."""
+        result: int = await self._call(self._hub().drop_sockets(user_id, code=code))
+        return result
+
+    def socket_count(self) -> int:
+        return int(self._hub().socket_count())
+
+
+class DevStack:
+    """A local Supabase-compatible stack. See the module docstring."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        data_dir: str | Path | None = None,
+        port: int | None = None,
+        db_port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        jwt_secret: str = DEFAULT_JWT_SECRET,
+        jwt_expiry: int = 3600,
+        idle_timeout: float = 60.0,
+        presence_max_calls: int = 5,
+        presence_window: float = 30.0,
+        join_error_backoff: float = 0.0,
+        bcrypt_rounds: int = 10,
+    ) -> None:
+        self._database_url = database_url
+        self._data_dir = Path(data_dir) if data_dir else None
+        self._requested_port = port
+        self._db_port = db_port
+        self._settings = dict(
+            host=host,
+            jwt_secret=jwt_secret,
+            jwt_expiry=jwt_expiry,
+            idle_timeout=idle_timeout,
+            presence_max_calls=presence_max_calls,
+            presence_window=presence_window,
+            join_error_backoff=join_error_backoff,
+            bcrypt_rounds=bcrypt_rounds,
+        )
+        self.cluster: PostgresCluster | None = None
+        self.config: GatewayConfig | None = None
+        self._gateway: Gateway | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop_event: asyncio.Event | None = None
+        self.realtime = RealtimeControl(self)
+
+    # -- what `supabase status` prints ------------------------------------------------------
+    def _cfg(self) -> GatewayConfig:
+        if self.config is None:
+            raise DevStackError("the stack is not running")
+        return self.config
+
+    @property
+    def url(self) -> str:
+        return self._cfg().url
+
+    @property
+    def anon_key(self) -> str:
+        return self._cfg().anon_key
+
+    @property
+    def service_role_key(self) -> str:
+        return self._cfg().service_role_key
+
+    @property
+    def jwt_secret(self) -> str:
+        return self._cfg().jwt_secret
+
+    @property
+    def db_url(self) -> str:
+        return self._cfg().db_url
+
+    def status(self) -> dict[str, str]:
+        return {
+            "API URL": self.url,
+            "REST URL": f"{self.url}/rest/v1",
+            "Realtime URL": f"{self.url.replace('http', 'ws', 1)}/realtime/v1",
+            "DB URL": self.db_url,
+            "JWT secret": self.jwt_secret,
+            "anon key": self.anon_key,
+            "service_role key": self.service_role_key,
+        }
+
+    # -- database -------------------------------------------------------------------------------
+    def _prepare_database(self) -> str:
+        """Blocking: start (and migrate) the cluster unless attached to a database."""
+        if self._database_url:
+            return self._database_url
+        try:
+            cluster = PostgresCluster(data_dir=self._data_dir, port=self._db_port)
+            fresh = not cluster.initialized
+            cluster.start()
+        except PostgresError as exc:
+            raise DevStackError(str(exc)) from exc
+        self.cluster = cluster
+        try:
+            if fresh or self._data_dir is None:
+                cluster.setup()
+                if self._data_dir is not None:
+                    _record_applied(cluster, _all_files(seed=False))
+            else:
+                _apply_new(cluster)
+        except PostgresError as exc:
+            cluster.stop()
+            self.cluster = None
+            raise DevStackError(str(exc)) from exc
+        return cluster.dsn
+
+    # -- async lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        port = self._requested_port
+        host = str(self._settings["host"])
+        if port is not None and port_in_use(port, host):
+            raise DevStackError(f"port {port} on {host} is already in use (choose another with --port)")
+        db_url = await asyncio.to_thread(self._prepare_database)
+        self.config = GatewayConfig(db_url=db_url, port=port or free_port(host), **self._settings)  # type: ignore[arg-type]
+        self._gateway = Gateway(self.config)
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._gateway.start()
+        except GatewayError as exc:
+            await asyncio.to_thread(self._stop_cluster)
+            raise DevStackError(str(exc)) from exc
+
+    async def stop(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.stop()
+            self._gateway = None
+        await asyncio.to_thread(self._stop_cluster)
+
+    def _stop_cluster(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+            self.cluster = None
+
+    async def __aenter__(self) -> DevStack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- sync lifecycle (background thread) ----------------------------------------------------
+    def __enter__(self) -> DevStack:
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+
+            async def main() -> None:
+                self._stop_event = asyncio.Event()
+                try:
+                    await self.start()
+                except BaseException as exc:
+                    started.set_exception(exc)
+                    return
+                started.set_result(None)
+                await self._stop_event.wait()
+                await self.stop()
+
+            try:
+                loop.run_until_complete(main())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="seer-devstack", daemon=True)
+        self._thread.start()
+        started.result()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop_event is not None:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the stack's loop from another thread (sync mode helpers)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+# -- migrations on a reused data directory ----------------------------------------------------
+# A reused cluster keeps what it has; only files not applied before are applied (like
+# `supabase migration up`). The seed runs once, on the first start.
+TRACK_SQL = """
+create schema if not exists seer_devstack;
+create table if not exists seer_devstack.applied_files (
+  name text primary key, sha256 text not null, applied_at timestamptz not null default now()
+);
+"""
+
+
+def _all_files(*, seed: bool) -> list[tuple[Path, bool]]:
+    root = project_root()
+    files = [(f, True) for f in sorted(BOOTSTRAP_DIR.glob("*.sql"))]
+    files += [(f, False) for f in sorted((root / "supabase" / "migrations").glob("*.sql"))]
+    if seed and (root / "supabase" / "seed.sql").exists():
+        files.append((root / "supabase" / "seed.sql", False))
+    return files
+
+
+def _key(path: Path, admin: bool) -> str:
+    return ("bootstrap/" if admin else "migrations/") + path.name
+
+
+def _record_applied(cluster: PostgresCluster, files: list[tuple[Path, bool]]) -> None:
+    values = ",".join(f"('{_key(p, a)}', '{hashlib.sha256(p.read_bytes()).hexdigest()}')" for p, a in files)
+    sql = TRACK_SQL + (
+        f"insert into seer_devstack.applied_files (name, sha256) values {values} on conflict do nothing;"
+        if values
+        else ""
+    )
+    cluster.psql("-c", sql, admin=True)
+
+
+def _apply_new(cluster: PostgresCluster) -> None:
+    cluster.psql("-c", TRACK_SQL, admin=True)
+    res = cluster.psql("-At", "-c", "select name from seer_devstack.applied_files", admin=True)
+    done = set(res.stdout.split())
+    for path, admin in _all_files(seed=False):
+        if _key(path, admin) not in done:
+            cluster.apply_file(path, admin=admin)
+            _record_applied(cluster, [(path, admin)])
