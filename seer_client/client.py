@@ -12,7 +12,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from .errors import (
@@ -196,7 +196,7 @@ class SeerClient:
             return await self._send_once(fn, params)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.retries),
-            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+            wait=wait_random_exponential(multiplier=0.2, max=2.0),
             retry=retry_if_exception(_retryable),
             reraise=True,
         ):

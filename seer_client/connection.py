@@ -192,6 +192,7 @@ class SessionConnection:
         self.reconnects = 0  # successful reconnects after the first connect
         self.connects = 0
         self.callback_errors = 0
+        self.recovered = 0  # events first received through a catch-up fetch, not live
 
         self.sequencer = EventSequencer(0)
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
@@ -502,19 +503,42 @@ class SessionConnection:
         await asyncio.wait_for(channel.subscribe(self._subscribe_callback(channel)), self.join_timeout + 1)
         await asyncio.wait_for(asyncio.shield(self._join_outcome), self.join_timeout + 1)
         # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
-        await channel.track(
-            {
-                "user_id": self.user_id,
-                "player_id": self.player_id,
-                "character_id": self.character_id,
-                "character_name": self.character_name,
-                "role": self.role,
-                "status": "online",
-            }
-        )
+        await self._track(channel)
         # Catch up on what happened while we were away before live events are delivered
         # (the sequencer holds back live events newer than the hole).
         await self._catch_up()
+
+    async def _track(self, channel: AsyncRealtimeChannel) -> None:
+        from realtime.types import RealtimeAcknowledgementStatus
+
+        payload = {
+            "user_id": self.user_id,
+            "player_id": self.player_id,
+            "character_id": self.character_id,
+            "character_name": self.character_name,
+            "role": self.role,
+            "status": "online",
+        }
+        # channel.track() is fire-and-forget; push ourselves so we can wait for the reply.
+        acked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def settle(ok: bool) -> Callable[..., None]:
+            def done(*_: Any) -> None:
+                if not acked.done():
+                    acked.set_result(ok)
+
+            return done
+
+        push = await channel.push("presence", {"event": "track", "payload": payload})
+        push.receive(RealtimeAcknowledgementStatus.Ok, settle(True))
+        push.receive(RealtimeAcknowledgementStatus.Error, settle(False))
+        push.receive(RealtimeAcknowledgementStatus.Timeout, settle(False))
+        try:
+            ok = await asyncio.wait_for(acked, self.join_timeout)
+        except TimeoutError:
+            ok = False
+        if not ok:
+            logger.warning("presence track was not acknowledged")
 
     def _subscribe_callback(self, channel: AsyncRealtimeChannel) -> Callable[[Any, Exception | None], None]:
         def callback(state: Any, error: Exception | None) -> None:
@@ -722,8 +746,12 @@ class SessionConnection:
     async def _catch_up(self) -> None:
         async with self._catch_up_lock:
             while True:
+                before = self.sequencer.last_seq
                 page = await self.client.session_events_since(
-                    self.session_id, after_seq=self.sequencer.last_seq, limit=self.catch_up_page_size
+                    self.session_id, after_seq=before, limit=self.catch_up_page_size
+                )
+                self.recovered += sum(
+                    1 for e in page if e.seq > before and not self.sequencer.is_buffered(e.seq)
                 )
                 self._feed(page)
                 if len(page) < self.catch_up_page_size:

@@ -190,6 +190,9 @@ class EventSequencer:
         """True when events are waiting behind a missing ``seq``."""
         return bool(self._buffer)
 
+    def is_buffered(self, seq: int) -> bool:
+        return seq in self._buffer
+
     def missing(self) -> list[int]:
         """The seqs known to be missing (between ``last_seq`` and the highest buffered)."""
         if not self._buffer:

@@ -93,7 +93,9 @@ def run(awaitable: Awaitable[T]) -> T:
 def _needs_proxy(value: Any) -> bool:
     if isinstance(value, type):
         return False
-    return hasattr(value, "__aenter__") or type(value).__module__.startswith("seer_client.connection")
+    # Async resources (the client, SessionConnection) get a blocking proxy; plain data
+    # (pydantic models, enums, lists) is returned as is.
+    return hasattr(value, "__aenter__")
 
 
 def _wrap(value: Any) -> Any:

@@ -1,0 +1,49 @@
+"""Fixtures for SDK unit tests: fake GoTrue/PostgREST (httpx MockTransport) + fake Realtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from seer_client import SeerClient
+from supabase import AsyncClient, AsyncClientOptions
+
+from .fakes import FakeBackend, FakeRealtime
+
+ClientFactory = Callable[..., Awaitable[SeerClient]]
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[FakeBackend]:
+    fake = FakeBackend()
+    rt = FakeRealtime(fake)
+    await rt.start()
+    yield fake
+    await rt.stop()
+
+
+@pytest.fixture
+async def make_client(backend: FakeBackend) -> AsyncIterator[ClientFactory]:
+    made: list[tuple[SeerClient, httpx.AsyncClient]] = []
+    assert backend.realtime is not None
+    url = backend.realtime.url
+
+    async def factory(email: str | None = None, *, retries: int = 3, sign_in: bool = True) -> SeerClient:
+        http = httpx.AsyncClient(transport=backend.transport())
+        supabase = AsyncClient(
+            url, "anon-key", AsyncClientOptions(httpx_client=http, auto_refresh_token=False)
+        )
+        client = SeerClient(supabase, retries=retries)
+        made.append((client, http))
+        if email and sign_in:
+            if email not in backend.users:
+                backend.add_user(email)
+            await client.sign_in(email, backend.users[email]["password"])
+        return client
+
+    yield factory
+    for client, http in made:
+        await client.close()
+        await http.aclose()

@@ -1,0 +1,345 @@
+"""SessionConnection against the fake Realtime server: each failure mode of realtime.md.
+
+These reproduce: socket killed mid-session while events are produced (no loss, no
+duplicates, presence re-tracked), a lost live broadcast (gap fill), a raising callback
+(delivery continues), an unauthorized join (no endless rejoin), a server-closed channel
+(new channel object), the reconnect budget running out, heartbeats, and clean close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from seer_client import (
+    AuthError,
+    ConnectionStatus,
+    PlayerJoinedEvent,
+    SessionNotFound,
+    TransportError,
+)
+from seer_client.connection import SessionConnection
+
+from . import samples as s
+from .conftest import ClientFactory
+from .fakes import FakeBackend
+
+TOPIC = f"session:{s.SESSION_ID}"
+FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "join_timeout": 3.0, "heartbeat_interval": 30.0}
+
+
+async def until(predicate, limit: float = 5.0) -> None:
+    """Poll a condition on state the SDK mutates (no event exists for most of them)."""
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def seer_and_player(backend: FakeBackend, make_client: ClientFactory):
+    seer = await make_client("seer@example.com")
+    backend.make_seer(backend.users["seer@example.com"]["id"])
+    player = await make_client("pia@example.com")
+    backend.seat(backend.users["pia@example.com"]["id"], "Pia")
+    return seer, player
+
+
+async def test_connect_tracks_presence_and_delivers_in_order(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    statuses: list[str] = []
+    seen: list[int] = []
+    async with player.connect(
+        s.SESSION_ID, on_status_change=statuses.append, on_event=lambda e: seen.append(e.seq), **FAST
+    ) as conn:
+        assert conn.status is ConnectionStatus.CONNECTED
+        assert statuses == ["connecting", "connected"]
+        uid = backend.users["pia@example.com"]["id"]
+        assert backend.realtime.tracks[-1][0] == uid  # presence key = user id
+        tracked = backend.realtime.tracks[-1][1]
+        assert tracked["user_id"] == uid and tracked["status"] == "online"
+        assert tracked["player_id"] == backend.players[uid]["id"]
+        assert tracked["character_name"] == "Pia"
+        for _ in range(5):
+            backend.emit()
+        await conn.wait_for_seq(5)
+        assert seen == [1, 2, 3, 4, 5]
+        assert conn.delivered_seqs == [1, 2, 3, 4, 5]
+    assert conn.status is ConnectionStatus.DISCONNECTED
+    assert statuses[-1] == "disconnected"
+
+
+async def test_stranger_cannot_connect(backend: FakeBackend, make_client: ClientFactory) -> None:
+    await seer_and_player(backend, make_client)
+    stranger = await make_client("zed@example.com")
+    with pytest.raises(SessionNotFound):
+        async with stranger.connect(s.SESSION_ID, **FAST):
+            pass
+
+
+async def test_socket_killed_mid_session_loses_and_duplicates_nothing(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    seer, player = await seer_and_player(backend, make_client)
+    got: list[int] = []
+    status: list[str] = []
+    seer_conn = await seer.connect(s.SESSION_ID, **FAST).__aenter__()
+    try:
+        async with player.connect(
+            s.SESSION_ID, on_event=lambda e: got.append(e.seq), on_status_change=status.append, **FAST
+        ) as conn:
+            uid = backend.users["pia@example.com"]["id"]
+            await until(lambda: uid in seer_conn._online)
+            stop = asyncio.Event()
+
+            async def producer() -> None:
+                while not stop.is_set():
+                    backend.emit()
+                    await asyncio.sleep(0.005)
+
+            task = asyncio.create_task(producer())
+            await asyncio.sleep(0.1)
+            assert backend.realtime.kill(uid) == 1
+            # the seer sees the player as reconnecting while its socket is down
+            await until(lambda: any(p.state == "reconnecting" for p in seer_conn.presence()))
+            await until(lambda: conn.reconnects >= 1)
+            await asyncio.sleep(0.1)
+            assert backend.realtime.kill(uid) == 1  # and once more
+            await until(lambda: conn.reconnects >= 2)
+            await asyncio.sleep(0.1)
+            stop.set()
+            await task
+            last = len(backend.events)
+            await conn.wait_for_seq(last)
+            assert got == list(range(1, last + 1))
+            assert conn.recovered > 0  # some events really were missed live and fetched
+            # presence was tracked again after every SUBSCRIBED (3 subscribes)
+            assert sum(1 for key, _ in backend.realtime.tracks if key == uid) == 3
+            assert "reconnecting" in status
+            await until(lambda: any(p.state == "online" and p.role == "player" for p in seer_conn.presence()))
+            await seer_conn.wait_for_seq(last)
+            assert seer_conn.delivered_seqs == list(range(1, last + 1))
+    finally:
+        await seer_conn.close()
+
+
+async def test_lost_live_broadcast_is_fetched(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        backend.drop_live = {2, 3}
+        for _ in range(4):
+            backend.emit()
+        await conn.wait_for_seq(4)
+        assert conn.delivered_seqs == [1, 2, 3, 4]
+        assert conn.sequencer.gaps_detected == 1
+        assert conn.recovered == 2
+
+
+async def test_catch_up_after_connect_covers_events_before_subscribe(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    for _ in range(3):
+        backend.emit(live=False)
+    async with player.connect(s.SESSION_ID, since_seq=0, catch_up_page_size=2, **FAST) as conn:
+        assert conn.delivered_seqs == [1, 2, 3]  # paged: 2 + 1
+        backend.emit()
+        await conn.wait_for_seq(4)
+        events = [e.seq async for e in _take(conn.events(), 4)]
+        assert events == [1, 2, 3, 4]
+
+
+async def _take(aiter, n: int):
+    count = 0
+    async for item in aiter:
+        yield item
+        count += 1
+        if count == n:
+            return
+
+
+async def test_raising_callback_does_not_stop_delivery(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def bad(event) -> None:
+        seen.append(event.seq)
+        raise RuntimeError("boom")
+
+    async def also_async(event) -> None:
+        await asyncio.sleep(0)
+        if event.seq == 2:
+            raise ValueError("async boom")
+
+    async with player.connect(
+        s.SESSION_ID, on_game_state=bad, on_event=also_async, on_error=errors.append, **FAST
+    ) as conn:
+        for _ in range(3):
+            backend.emit()
+        await conn.wait_for_seq(3)
+        assert seen == [1, 2, 3]
+        assert conn.callback_errors == 4
+        assert [type(e) for e in errors].count(RuntimeError) == 3 and len(errors) == 4
+        # the connection is still healthy: more events flow
+        backend.emit()
+        await conn.wait_for_seq(4)
+        assert seen == [1, 2, 3, 4]
+
+
+async def test_unauthorized_join_does_not_loop(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    backend.realtime.refuse_reason = lambda topic, uid: (
+        f"Unauthorized: You do not have permissions to read from this Channel topic: {topic}"
+    )
+    errors: list[BaseException] = []
+    with pytest.raises(AuthError) as info:
+        async with player.connect(s.SESSION_ID, on_error=errors.append, **FAST):
+            pass
+    assert "Unauthorized" in str(info.value)
+    assert len(backend.realtime.joins) == 2  # first try + one after a token refresh
+    tokens = {uid for _, uid, _ in backend.realtime.joins}
+    assert len(tokens) == 1
+    await asyncio.sleep(1.5)  # the library would have rejoined after 1 s
+    assert len(backend.realtime.joins) == 2
+    assert errors and isinstance(errors[0], AuthError)
+
+
+async def test_first_refusal_cured_by_token_refresh(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    refusals = ["InvalidJWTToken: Token has expired 5 seconds ago"]
+    backend.realtime.refuse_reason = lambda topic, uid: refusals.pop() if refusals else None
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        assert conn.status is ConnectionStatus.CONNECTED
+        assert [ok for *_, ok in backend.realtime.joins] == [False, True]
+
+
+async def test_channel_closed_by_server_is_replaced(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        backend.emit()
+        await conn.wait_for_seq(1)
+        first_channel = conn._channel
+        backend.realtime.close_channel(TOPIC)
+        backend.emit(live=False)  # happens while we are out
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED)
+        assert conn._channel is not first_channel
+        backend.emit()
+        await conn.wait_for_seq(3)
+        assert conn.delivered_seqs == [1, 2, 3]
+
+
+async def test_gives_up_after_max_attempts(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    failed = asyncio.Event()
+    statuses: list[str] = []
+    conn = player.connect(
+        s.SESSION_ID,
+        max_reconnect_attempts=3,
+        on_max_reconnect_failed=failed.set,
+        on_status_change=statuses.append,
+        **FAST,
+    )
+    async with conn:
+        collected: list[int] = []
+
+        async def consume() -> None:
+            async for event in conn.events():
+                collected.append(event.seq)
+
+        consumer = asyncio.create_task(consume())
+        backend.emit()
+        await conn.wait_for_seq(1)
+        await backend.realtime.stop()  # the server is gone for good
+        async with asyncio.timeout(10):
+            await failed.wait()
+        assert conn.status is ConnectionStatus.DISCONNECTED
+        assert isinstance(conn.error, TransportError)
+        assert statuses[-2:] == ["reconnecting", "disconnected"]
+        async with asyncio.timeout(2):
+            await consumer  # the iterator ends instead of hanging
+        assert collected == [1]
+        attempts = len(backend.rpc_calls("heartbeat"))
+        await asyncio.sleep(0.5)
+        assert len(backend.rpc_calls("heartbeat")) == attempts  # no more attempts
+
+
+async def test_initial_connect_failure_raises_after_budget(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    await backend.realtime.stop()
+    with pytest.raises(TransportError):
+        async with player.connect(s.SESSION_ID, max_reconnect_attempts=2, **FAST):
+            pass
+
+
+async def test_heartbeat_runs_and_failure_reconnects(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    opts = {**FAST, "heartbeat_interval": 0.05}
+    async with player.connect(s.SESSION_ID, **opts) as conn:
+        start = backend.heartbeats[uid]
+        await until(lambda: backend.heartbeats[uid] >= start + 3)
+        backend.fail["heartbeat"] = [503, 503, 503]  # one heartbeat fails after its retries
+        await until(lambda: conn.reconnects >= 1 and conn.status is ConnectionStatus.CONNECTED)
+
+
+async def test_clean_close_leaves_nothing_running(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    before = set(asyncio.all_tasks())
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **{**FAST, "heartbeat_interval": 0.05}) as conn:
+        backend.emit()
+        await conn.wait_for_seq(1)
+        iterator = conn.events()
+        assert (await anext(iterator)).seq == 1
+    assert backend.realtime.untracks == [uid]
+    assert backend.realtime.leaves == [uid]
+    await asyncio.sleep(0.05)
+    leftover = {t for t in asyncio.all_tasks() - before if not t.done()}
+    # only the fake server's own per-socket handler tasks may remain while its sockets close
+    leftover = {t for t in leftover if "websockets" not in repr(t.get_coro())}
+    assert leftover == set(), leftover
+    with contextlib.suppress(StopAsyncIteration):
+        await anext(iterator)
+    await iterator.aclose()
+
+
+async def test_presence_view_and_player_events(backend: FakeBackend, make_client: ClientFactory) -> None:
+    seer, player = await seer_and_player(backend, make_client)
+    joined: list[PlayerJoinedEvent] = []
+    async with seer.connect(s.SESSION_ID, on_player_joined=joined.append, **FAST) as seer_conn:
+        async with player.connect(s.SESSION_ID, **FAST):
+            await until(lambda: len([p for p in seer_conn.presence() if p.state == "online"]) == 2)
+        late = s.player(name="Quin")
+        backend.emit("player_joined", player=late)
+        await seer_conn.wait_for_seq(1)
+        assert joined and joined[0].player.character_name == "Quin"
+        states = {p.character_name: p.state for p in seer_conn.presence() if p.role == "player"}
+        # Pia left cleanly (untracked) but holds a seat -> reconnecting; Quin never came online
+        assert states == {"Pia": "reconnecting", "Quin": "offline"}
+        backend.emit(
+            "player_left",
+            playerId=late["id"],
+            userId=late["userId"],
+            characterId=late["characterId"],
+            reason="kicked",
+            kickReason="afk",
+        )
+        await seer_conn.wait_for_seq(2)
+        assert "Quin" not in {p.character_name for p in seer_conn.presence()}
+        html = seer_conn._repr_html_()
+        assert "Pia" in html and "reconnecting" in html
+        assert "Pia" in str(seer_conn.view())
+
+
+def test_connection_is_constructible_without_loop() -> None:
+    # the blocking facade may construct objects outside the loop thread
+    SessionConnection.__init__  # noqa: B018
