@@ -238,7 +238,9 @@ class RealtimeHub:
         except JwtError:
             return web.json_response({"message": "Invalid API key"}, status=403)
         vsn = 2 if request.query.get("vsn", "1.0.0").startswith("2") else 1
-        ws = web.WebSocketResponse(max_msg_size=8 * 1024 * 1024, autoping=True)
+        # autoping off: a client's websocket pings count as activity for the idle timeout, as in
+        # Phoenix (Cowboy's idle_timeout sees every frame).
+        ws = web.WebSocketResponse(max_msg_size=8 * 1024 * 1024, autoping=False)
         await ws.prepare(request)
         conn = Connection(self, ws, vsn, api_claims, key, {k.lower(): v for k, v in request.headers.items()})
         conn.writer = asyncio.create_task(conn.write_loop())
@@ -250,6 +252,8 @@ class RealtimeHub:
                     await self._on_text(conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     await self._on_binary(conn, msg.data)
+                elif msg.type == WSMsgType.PING:
+                    await ws.pong(msg.data)
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:

@@ -20,9 +20,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from supabase import AsyncClient, acreate_client
 
 from seer_client.devstack.stack import DevStack
+from supabase import AsyncClient, acreate_client
 
 ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"
 PASSWORD = "correct-horse-42"

@@ -9,10 +9,10 @@ import httpx
 import jwt
 import pytest
 from postgrest.exceptions import APIError
-from supabase import create_client
 from supabase_auth.errors import AuthApiError
 
 from seer_client.devstack.stack import DevStack
+from supabase import create_client
 
 from .conftest import ADVENTURE_ID, PASSWORD, Clients, Target, external_target
 
