@@ -281,14 +281,17 @@ class FunctionsGateway:
         worker.output.clear()
         worker.port = _free_port()
         started = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            *self._command(worker, settings.entrypoint),
-            cwd=worker.directory,
-            env=self._function_env(worker.port, supabase_url),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._command(worker, settings.entrypoint),
+                cwd=worker.directory,
+                env=self._function_env(worker.port, supabase_url),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        except OSError as exc:
+            raise FunctionStartError(worker.name, f"cannot run {self.deno}", str(exc)) from exc
         worker.process = proc
         worker.starts += 1
         worker.readers = [asyncio.create_task(self._drain(worker, proc.stdout))]

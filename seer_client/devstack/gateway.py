@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from . import functions
 from .auth import AuthApi
 from .config import GatewayConfig
 from .http_common import json_response
@@ -86,6 +87,7 @@ class Gateway:
         app.router.add_routes(auth.routes())
         app.router.add_get("/realtime/v1/websocket", self.realtime.handle_ws)
         app.router.add_routes(self.rest.routes())
+        functions.setup(app, self.config)  # Edge Functions: /functions/v1/<name> (functions.py, issue 7)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port, reuse_address=True)

@@ -1,0 +1,316 @@
+"""The `invite` Edge Function end to end: devstack (Postgres + gateway + Deno), the SDK's joinUrl,
+supabase-py ``functions.invoke``, plain HTTP for every status, headless Chromium, and the
+cold-start / warm-latency measurement quoted in docs/invite.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import pytest
+import pytest_asyncio
+from multidict import CIMultiDict
+from supabase_functions.errors import FunctionsHttpError
+
+from seer_client.client import SeerClient
+from seer_client.devstack import functions
+from seer_client.devstack.stack import DevStack
+from supabase import AsyncClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ADVENTURE = "00000000-0000-4000-8000-00000000a001"  # supabase/seed.sql: The Sunken Lantern
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "invite.png"
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass
+class Env:
+    stack: DevStack
+    db_url: str
+
+    def gateway(self) -> functions.FunctionsGateway:
+        gw = self.stack._gateway
+        assert gw is not None and gw.runner is not None
+        return gw.runner.app[functions.APP_KEY]
+
+    async def user(self, name: str) -> SeerClient:
+        client = await SeerClient.create(self.stack.url, self.stack.anon_key)
+        await client.sign_up(f"user-{uuid.uuid4().hex}@seer.test", "correct horse 42", display_name=name)
+        return client
+
+    async def player_joins(self, session_id: str, name: str) -> SeerClient:
+        player = await self.user(name)
+        hero = await player.create_character(name=f"{name}'s hero", character_class="Ranger")
+        await player.join_session(session_id, character_id=hero.id)
+        return player
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def env(database_url: str, deno: str) -> AsyncIterator[Env]:
+    async with DevStack(database_url=database_url) as stack:
+        env = Env(stack, database_url)
+        # Every test talks from 127.0.0.1, one client for the limiter: lift the limit here (as a
+        # deployment would with `supabase secrets set`); the rate-limit test restores the default.
+        env.gateway().extra_env["INVITE_RATE_LIMIT"] = "100000"
+        yield env
+
+
+async def http(
+    url: str, *, accept: str = BROWSER_ACCEPT, local_addr: str | None = None, method: str = "GET"
+) -> tuple[int, CIMultiDict[str], str]:
+    connector = aiohttp.TCPConnector(local_addr=(local_addr, 0) if local_addr else None)
+    async with (
+        aiohttp.ClientSession(connector=connector) as s,
+        s.request(method, url, headers={"Accept": accept}) as r,
+    ):
+        return r.status, CIMultiDict(r.headers), await r.text()
+
+
+def invoke_get(supabase: AsyncClient, path: str) -> Any:
+    return supabase.functions.invoke(
+        path, {"method": "GET", "headers": {"Accept": "application/json"}, "responseType": "json"}
+    )
+
+
+async def test_join_url_opens_the_invite_page_and_json(env: Env) -> None:
+    seer = await env.user("Morgana")
+    created = await seer.create_session(ADVENTURE, max_players=4)
+    code = created.session.code
+    assert created.join_url == f"{env.stack.url}/functions/v1/invite/{code}"
+    await env.player_joins(str(created.session.id), "Piper")
+
+    status, headers, html = await http(created.join_url)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert '<h1 data-testid="adventure-title">The Sunken Lantern</h1>' in html
+    assert 'data-testid="seer-name">Morgana<' in html
+    assert 'data-testid="seats-left">3 of 4<' in html
+    assert f'data-testid="join-code">{code}<' in html
+    assert f'href="seer://join/{code}"' in html
+    assert '<meta property="og:title" content="Join “The Sunken Lantern” on Seer">' in html
+    assert "Piper" not in html and str(created.session.id) not in html
+
+    # supabase-py functions.invoke: GET with Accept JSON, and POST {code} (its default method).
+    data = await invoke_get(seer.supabase, f"invite/{code}")
+    assert data["code"] == code
+    assert (data["seatsLeft"], data["maxPlayers"], data["canJoin"]) == (3, 4, True)
+    assert data["seerName"] == "Morgana"
+    assert data["joinDeepLink"] == f"seer://join/{code}"
+    assert not UUID_RE.search(json.dumps(data)), "the preview carries no ids"
+    posted = await seer.supabase.functions.invoke(
+        "invite", {"body": {"code": code.lower()}, "responseType": "json"}
+    )
+    assert posted == data
+    # ?code= works too, and without any API key (verify_jwt = false).
+    status, _, body = await http(
+        f"{env.stack.url}/functions/v1/invite?code={code}", accept="application/json"
+    )
+    assert status == 200 and json.loads(body)["code"] == code
+
+
+async def test_every_status_case_over_http_and_invoke(env: Env) -> None:
+    seer = await env.user("Seer")
+    base = f"{env.stack.url}/functions/v1/invite"
+
+    full = await seer.create_session(ADVENTURE, max_players=1)
+    await env.player_joins(str(full.session.id), "Quill")
+    started = await seer.create_session(ADVENTURE, max_players=3)
+    await env.player_joins(str(started.session.id), "Rook")
+    await seer.start_session(started.session.id)
+    cancelled = await seer.create_session(ADVENTURE)
+    await seer.end_session(cancelled.session.id, outcome="cancelled")
+    completed = await seer.create_session(ADVENTURE)
+    await env.player_joins(str(completed.session.id), "Sage")
+    await seer.start_session(completed.session.id)
+    await seer.end_session(completed.session.id, outcome="completed")
+
+    cases: list[tuple[str, int, bool | None, str]] = [
+        (full.session.code, 200, False, "Session is full"),
+        (started.session.code, 200, False, "Session has already started"),
+        (cancelled.session.code, 410, None, "This session has ended"),
+        (completed.session.code, 410, None, "This session has ended"),
+        ("ZZZZZZ", 404, None, "Session not found"),
+        ("H7NK0B", 400, None, "doesn&#39;t look right"),
+        ("TOOLONGCODE", 400, None, "doesn&#39;t look right"),
+    ]
+    for code, status, can_join, text in cases:
+        got, _, html = await http(f"{base}/{code}")
+        assert got == status, (code, got, html[:300])
+        assert text in html, (code, html[:600])
+        got, _, body = await http(f"{base}/{code}", accept="application/json")
+        assert got == status, code
+        payload = json.loads(body)
+        if status == 200:
+            assert payload["canJoin"] is can_join and payload["reason"] == text
+        else:
+            assert payload["code"] == {400: "SESSION_002", 404: "SESSION_001", 410: "SESSION_005"}[status]
+        # supabase-py raises FunctionsHttpError with the status for non-2xx answers.
+        if status != 200:
+            with pytest.raises(FunctionsHttpError) as err:
+                await invoke_get(seer.supabase, f"invite/{code}")
+            assert err.value.status == status
+        else:
+            assert (await invoke_get(seer.supabase, f"invite/{code}"))["canJoin"] is False
+    assert "seer://join/" not in (await http(f"{base}/{full.session.code}"))[2]
+
+
+async def test_user_text_is_escaped_end_to_end(env: Env) -> None:
+    title = "<script>alert('title')</script> & Co"
+    description = '</p><img src=x onerror="alert(1)">'
+    adventure = str(uuid.uuid4())
+    with psycopg.connect(env.db_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into public.adventures (id, title, description) values (%s, %s, %s)",
+            (adventure, title, description),
+        )
+    seer = await env.user('<b onmouseover="x">Mallory</b>')
+    created = await seer.create_session(adventure)
+    status, _, html = await http(created.join_url)
+    assert status == 200
+    assert "<script" not in html and "<img" not in html and "<b " not in html
+    assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt; &amp; Co" in html
+    assert "&lt;b onmouseover=&quot;x&quot;&gt;Mallory&lt;/b&gt;" in html
+    data = await invoke_get(seer.supabase, f"invite/{created.session.code}")
+    assert data["adventureTitle"] == title  # JSON carries the raw text; only HTML escapes it
+
+
+async def restart_invite(env: Env) -> None:
+    gateway = env.gateway()
+    worker = gateway.workers.get("invite")
+    if worker is not None:
+        await gateway._stop(worker)
+
+
+async def test_lookups_are_rate_limited_per_client_address(env: Env) -> None:
+    """The documented default, 30 lookups a minute per address, in the real Deno process."""
+    env.gateway().extra_env.pop("INVITE_RATE_LIMIT")
+    await restart_invite(env)
+    try:
+        # Each loopback source address is another client: the gateway writes the TCP peer into
+        # X-Forwarded-For, and the function trusts only that last entry.
+        url = f"{env.stack.url}/functions/v1/invite/ZZZZZZ"
+        statuses = []
+        for _ in range(31):
+            status, headers, _ = await http(url, accept="application/json", local_addr="127.0.0.3")
+            statuses.append(status)
+        assert statuses[:30] == [404] * 30
+        assert statuses[30] == 429
+        assert int(headers["Retry-After"]) >= 1
+        assert headers["Ratelimit-Limit"] == "30"
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.3", 0))) as s,
+            s.get(url, headers={"Accept": "application/json", "X-Forwarded-For": "203.0.113.99"}) as r,
+        ):
+            assert r.status == 429, "a forged X-Forwarded-For does not buy a new budget"
+        status, _, _ = await http(url, accept="application/json", local_addr="127.0.0.4")
+        assert status == 404, "another address still has its whole budget"
+        status, _, html = await http(url, local_addr="127.0.0.3")
+        assert status == 429 and "Slow down" in html
+    finally:
+        env.gateway().extra_env["INVITE_RATE_LIMIT"] = "100000"
+        await restart_invite(env)
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "chromium is not installed: run `bash scripts/install-system-deps.sh`"
+    return path
+
+
+def run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
+
+
+async def test_page_in_headless_chromium(env: Env, tmp_path: Path) -> None:
+    seer = await env.user("Morgana")
+    created = await seer.create_session(ADVENTURE, max_players=5)
+    await env.player_joins(str(created.session.id), "Piper")
+    code = created.session.code
+
+    dom = await asyncio.to_thread(
+        run_chromium, ["--virtual-time-budget=3000", "--dump-dom", created.join_url], tmp_path / "profile-dom"
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = re.sub(r"<[^>]+>", " ", dom.stdout)
+    assert "The Sunken Lantern" in text
+    assert code in text
+    assert re.search(r"Seats left\s+4 of 5", text), text[:2000]
+    assert "Morgana" in text
+
+    shot = tmp_path / "invite.png"
+    result = await asyncio.to_thread(
+        run_chromium,
+        ["--window-size=430,900", f"--screenshot={shot}", created.join_url],
+        tmp_path / "profile-shot",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000, "a rendered page, not a blank image"
+    if os.environ.get("SEER_UPDATE_DOCS_SCREENSHOT"):
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+
+async def test_cold_start_and_warm_latency(env: Env) -> None:
+    """Measures what docs/invite.md quotes; the bounds only catch a broken setup, not slowness."""
+    seer = await env.user("Timer")
+    created = await seer.create_session(ADVENTURE)
+    url = f"{created.join_url}?format=json"
+    gateway = env.gateway()
+    await restart_invite(env)
+
+    async with aiohttp.ClientSession() as s:
+        t0 = time.perf_counter()
+        async with s.get(url) as r:
+            assert r.status == 200
+            await r.read()
+        cold = time.perf_counter() - t0
+        boot = gateway.workers["invite"].boot_seconds
+        warm: list[float] = []
+        for _ in range(40):
+            t0 = time.perf_counter()
+            async with s.get(url) as r:
+                assert r.status == 200
+                await r.read()
+            warm.append(time.perf_counter() - t0)
+    warm.sort()
+    p50 = statistics.median(warm)
+    p95 = warm[int(len(warm) * 0.95) - 1]
+    print(
+        f"\ninvite through the devstack: cold first request {cold * 1000:.0f} ms "
+        f"(Deno listening after {boot * 1000 if boot else float('nan'):.0f} ms); "
+        f"warm p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms over {len(warm)} requests"
+    )
+    assert cold < 30
+    assert p50 < 1.0
