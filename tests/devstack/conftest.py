@@ -128,8 +128,8 @@ async def clients(target: Target) -> AsyncIterator[Clients]:
     await c.close()
 
 
-async def wait_for(pred: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(pred: Callable[[], Any], within: float = 5.0, what: str = "condition") -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not pred():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

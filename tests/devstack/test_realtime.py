@@ -132,7 +132,7 @@ async def test_dropped_socket_reconnects_and_presence_leaves(
     clients: Clients, devstack_only: DevStack, db: asyncpg.Pool
 ) -> None:
     seer, player, sid = await _session_with_player(clients)
-    seer_ch, a = await _subscribe(seer, f"session:{sid}")
+    seer_ch, _a = await _subscribe(seer, f"session:{sid}")
     player_ch, b = await _subscribe(player, f"session:{sid}")
     await player_ch.track({"role": "player"})
     await wait_for(lambda: player.id in seer_ch.presence_state(), what="player presence")
@@ -141,7 +141,7 @@ async def test_dropped_socket_reconnects_and_presence_leaves(
     assert dropped == 1
     await wait_for(lambda: player.id not in seer_ch.presence_state(), what="leave diff after the drop")
     # realtime-py reconnects and rejoins on its own.
-    await wait_for(lambda: b.statuses.count(("SUBSCRIBED", None)) >= 2, timeout=8, what="rejoin")
+    await wait_for(lambda: b.statuses.count(("SUBSCRIBED", None)) >= 2, within=8, what="rejoin")
     async with db.acquire() as conn:
         await conn.execute(
             "select realtime.send('{\"after\": true}'::jsonb, 'x', $1, true)", f"session:{sid}"
@@ -171,7 +171,7 @@ async def test_token_refresh_on_an_open_socket(clients: Clients, database_url: s
             Target(short.url, short.anon_key, short.service_role_key, short.jwt_secret, short.db_url, short)
         )
         try:
-            seer, player, sid = await _session_with_player(short_clients)
+            _seer, player, sid = await _session_with_player(short_clients)
             channel, probe = await _subscribe(player, f"session:{sid}")
             hub = short._gateway.realtime  # type: ignore[union-attr]
             first_token = player.access_token
