@@ -65,6 +65,25 @@ HOP_BY_HOP = frozenset(
         "host",
     }
 )
+#: Host variables a function process inherits: network/TLS setup for npm downloads, locale, zone.
+PASS_THROUGH_ENV = frozenset(
+    {
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "DENO_CERT",
+        "NODE_EXTRA_CA_CERTS",
+        "DENO_TLS_CA_STORE",
+        "NPM_CONFIG_REGISTRY",
+        "TZ",
+        "LANG",
+    }
+)
 #: Wall-clock limit of one request, as Supabase's (150 s).
 REQUEST_TIMEOUT = 150.0
 APP_KEY = web.AppKey("seer_functions", "FunctionsGateway")
@@ -222,7 +241,10 @@ class FunctionsGateway:
     # -- starting a function ------------------------------------------------------------------
 
     def _function_env(self, port: int, supabase_url: str) -> dict[str, str]:
-        env = {
+        # A clean environment, as on Supabase, except what Deno needs to fetch npm packages here
+        # (proxy and CA settings) should its cache lack one.
+        env = {k: v for k, v in os.environ.items() if k in PASS_THROUGH_ENV}
+        env |= {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
             "DENO_DIR": str(self.deno_dir),
