@@ -195,10 +195,13 @@ class SessionConnection:
         self.recovered = 0  # events first received through a catch-up fetch, not live
 
         self.sequencer = EventSequencer(0)
+        self.start_seq = 0  # events after this seq are delivered
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
         self.seer_id: str | None = None
         self.session_status: str | None = None
         self.current_node_id: str | None = None
+        self.current_node_title: str | None = None
+        self.seer_name: str | None = None
         self.adventure_name: str | None = None
         self.code: str | None = None
         self.seats: dict[str, SessionPlayer] = {}
@@ -243,6 +246,7 @@ class SessionConnection:
             session = await self.client.get_session(self.session_id)
             self._apply_snapshot(session)
             start = session.last_seq if self.since_seq is None else self.since_seq
+            self.start_seq = start
             self.sequencer = EventSequencer(start)
             self._auth_subscription = self.client.supabase.auth.on_auth_state_change(self._on_auth_change)
             self._first_connected = loop.create_future()
@@ -772,6 +776,7 @@ class SessionConnection:
     # ------------------------------------------------------------------ dispatch
     def _apply_snapshot(self, session: Session) -> None:
         self.seer_id = session.seer_id
+        self.seer_name = session.seer_name
         self.session_status = str(session.status)
         self.current_node_id = session.current_node_id
         self.adventure_name = session.adventure_name
@@ -815,10 +820,12 @@ class SessionConnection:
             self.session_status = event.new_status
         elif isinstance(event, NodeChangeEvent):
             self.current_node_id = event.node_id
+            self.current_node_title = event.node_title
         elif isinstance(event, GameStateEvent):
             node = event.changes.get("currentNodeId")
-            if isinstance(node, str):
+            if isinstance(node, str) and node != self.current_node_id:
                 self.current_node_id = node
+                self.current_node_title = None  # the node_change event that follows names it
         elif isinstance(event, SessionEndedEvent):
             self.session_status = event.outcome
 

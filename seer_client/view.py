@@ -78,8 +78,8 @@ class SessionView:
             title=conn.adventure_name or conn.session_id,
             code=conn.code or "",
             status=conn.session_status or "",
-            current_node=conn.current_node_id,
-            seer=f"{(conn.seer_id or '')[:8]} ({seer_state})",
+            current_node=conn.current_node_title or conn.current_node_id,
+            seer=f"{conn.seer_name or (conn.seer_id or '')[:8]} ({seer_state})",
             connection=str(conn.status),
             rows=rows,
         )

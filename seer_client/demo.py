@@ -1,0 +1,417 @@
+"""``python -m seer_client.demo`` (``make demo``): one full session on the local stack.
+
+A Seer and three players sign up and make characters; the Seer opens a session of the seeded
+adventure; players join by code while the lobby updates live; the Seer starts (with the
+party-size warning), a third player joins late, the party moves through nodes with game-state
+patches, the Seer pauses and resumes, one player's socket is cut server-side and comes back
+inside the rejoin window (the others see "reconnecting"), a player is kicked, the session
+ends as completed with stats and XP, and players leave feedback.
+
+Every participant prints what it saw. The demo exits 0 only if each participant received
+every event of its time in the session exactly once and in order (checked against
+``session_events_since``).
+
+Options: ``--url URL --key ANON_KEY`` runs against an existing stack instead of starting the
+devstack (it needs the seeded adventure; the socket cut uses a devstack hook and is skipped
+elsewhere). ``--quiet`` prints only the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import SeerClient
+from .connection import ConnectionStatus, PresenceEntry, SessionConnection
+from .errors import SeerError
+from .events import (
+    BaseEvent,
+    GameStateEvent,
+    NodeChangeEvent,
+    PlayerConnectionEvent,
+    PlayerInactiveEvent,
+    PlayerJoinedEvent,
+    PlayerLeftEvent,
+    SessionCreatedEvent,
+    SessionEndedEvent,
+    SessionStatusEvent,
+)
+from .models import Character
+
+ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"
+NODES = {
+    "b001": "00000000-0000-4000-8000-00000000b001",
+    "b002": "00000000-0000-4000-8000-00000000b002",
+    "b003": "00000000-0000-4000-8000-00000000b003",
+    "b004": "00000000-0000-4000-8000-00000000b004",
+    "b005": "00000000-0000-4000-8000-00000000b005",
+}
+PASSWORD = "demo-password-42"
+
+
+@dataclass
+class Participant:
+    name: str
+    role: str
+    client: SeerClient
+    user_id: str = ""
+    character: Character | None = None
+    conn: SessionConnection | None = None
+    start_seq: int = 0
+    end_seq: int | None = None  # last seq this participant is entitled to (kicked players)
+    presence_seen: dict[str, str] = field(default_factory=dict)
+    lines: int = 0
+
+
+class Demo:
+    def __init__(self, url: str, key: str, *, stack: Any = None, quiet: bool = False) -> None:
+        self.url = url
+        self.key = key
+        self.stack = stack
+        self.quiet = quiet
+        self.t0 = time.monotonic()
+        self.people: list[Participant] = []
+        self.session_id = ""
+        self.names: dict[str, str] = {}  # player id -> character name
+        self.finished = False
+
+    # ------------------------------------------------------------------ output
+    def say(self, who: str, text: str) -> None:
+        if not self.quiet and not self.finished:
+            print(f"{time.monotonic() - self.t0:6.2f}s  {who:<6}| {text}", flush=True)
+
+    def banner(self, text: str) -> None:
+        if not self.quiet:
+            print(f"\n== {text} ==", flush=True)
+
+    def describe(self, event: BaseEvent) -> str:
+        name = self.names
+        if isinstance(event, PlayerJoinedEvent):
+            p = event.player
+            self.names[p.id] = p.character_name or p.display_name or p.id[:8]
+            klass = p.character.character_class if p.character else "?"
+            return f"player_joined   {p.display_name} takes a seat as {p.character_name} the {klass}"
+        if isinstance(event, PlayerLeftEvent):
+            extra = f" ({event.kick_reason})" if event.kick_reason else ""
+            return f"player_left     {name.get(event.player_id, event.player_id[:8])}: {event.reason}{extra}"
+        if isinstance(event, PlayerConnectionEvent):
+            state = "connected" if event.is_connected else "disconnected"
+            return f"player_connection {name.get(event.player_id, event.player_id[:8])} {state}"
+        if isinstance(event, PlayerInactiveEvent):
+            return f"player_inactive {event.character_name}: Seer controls the character (kick or wait?)"
+        if isinstance(event, SessionStatusEvent):
+            return f"session_status  {event.old_status} -> {event.new_status}"
+        if isinstance(event, NodeChangeEvent):
+            return f"node_change     -> {event.node_title} ({event.node_type})"
+        if isinstance(event, GameStateEvent):
+            return f"game_state      v{event.version} {sorted(event.changes)}"
+        if isinstance(event, SessionEndedEvent):
+            xp = event.stats.experience_earned if event.stats else "?"
+            return f"session_ended   {event.outcome}, {xp} XP earned"
+        if isinstance(event, SessionCreatedEvent):
+            return f"session_created {event.status}"
+        return f"{event.type}"
+
+    # ------------------------------------------------------------------ participants
+    async def participant(self, name: str, role: str, character_class: str | None) -> Participant:
+        client = await SeerClient.create(self.url, self.key)
+        person = Participant(name=name, role=role, client=client)
+        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@demo.seer.local"
+        person.user_id = await client.sign_up(email, PASSWORD, display_name=name)
+        if character_class:
+            person.character = await client.create_character(name=name, character_class=character_class)
+            self.say(name, f"signed up; created {person.character.name} the {character_class}")
+        else:
+            self.say(name, "signed up (Seer)")
+        self.people.append(person)
+        return person
+
+    async def connect(self, person: Participant, *, since_seq: int | None = None) -> SessionConnection:
+        def on_event(event: BaseEvent) -> None:
+            self.say(person.name, f"#{event.seq:<3} {self.describe(event)}")
+
+        def on_status(status: ConnectionStatus) -> None:
+            self.say(person.name, f"link {status}")
+
+        def on_presence(entries: list[PresenceEntry]) -> None:
+            for entry in entries:
+                if entry.role != "player" or entry.user_id == person.user_id:
+                    continue
+                label = entry.character_name or entry.user_id[:8]
+                if person.presence_seen.get(label) != entry.state:
+                    person.presence_seen[label] = entry.state
+                    self.say(person.name, f"sees {label}: {entry.state}")
+
+        conn = person.client.connect(
+            self.session_id,
+            on_event=on_event,
+            on_status_change=on_status,
+            on_presence_change=on_presence,
+            heartbeat_interval=10.0,
+            since_seq=since_seq,
+        )
+        await conn.open()
+        person.conn = conn
+        person.start_seq = conn.start_seq
+        return conn
+
+    @property
+    def seer(self) -> Participant:
+        return self.people[0]
+
+    async def settle(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109
+        """Wait until every connected participant has delivered every event so far."""
+        last = (await self.seer.client.get_session(self.session_id)).last_seq
+        for person in self.people:
+            conn = person.conn
+            if conn is None or conn.closed:
+                continue
+            target = last if person.end_seq is None else min(last, person.end_seq)
+            await conn.wait_for_seq(target, timeout=timeout)
+        return last
+
+    def lobby(self) -> None:
+        conn = self.seer.conn
+        if conn is not None and not self.quiet:
+            print(str(conn.view()), flush=True)
+
+    # ------------------------------------------------------------------ the story
+    async def run(self) -> bool:
+        self.banner("Sign up")
+        seer = await self.participant("Sage", "seer", None)
+        aria = await self.participant("Aria", "player", "ranger")
+        bram = await self.participant("Bram", "player", "warrior")
+        cora = await self.participant("Cora", "player", "mage")
+        assert aria.character and bram.character and cora.character
+
+        self.banner("Seer creates a session of the seeded adventure")
+        created = await seer.client.create_session(
+            ADVENTURE_ID, settings={"allowLateJoin": True}, max_players=4
+        )
+        session = created.session
+        self.session_id = session.id
+        self.say("Sage", f"'{session.adventure_name}' is {session.status}; code {session.code}")
+        self.say("Sage", f"invite link: {created.join_url}")
+        await self.connect(seer, since_seq=0)  # the Seer replays the log from the start
+
+        self.banner("Players join by code; the lobby updates live")
+        for person in (aria, bram):
+            assert person.character is not None
+            preview = await person.client.get_session_by_code(session.code.lower())
+            self.say(
+                person.name,
+                f"code {session.code}: '{preview.session.adventure_name}' by {preview.session.seer_name}, "
+                f"{preview.session.player_count}/{preview.session.max_players} seated, "
+                f"can_join={preview.can_join}",
+            )
+            joined = await person.client.join_session(preview.session.id, character_id=person.character.id)
+            self.names[joined.player.id] = person.character.name
+            await self.connect(person)
+            await self.settle()
+        self.lobby()
+
+        self.banner("Start")
+        started = await seer.client.start_session(self.session_id)
+        for warning in started.warnings:
+            self.say("Sage", f"WARNING: {warning}")
+        await self.settle()
+
+        self.banner("A third player joins late (allowLateJoin)")
+        preview = await cora.client.get_session_by_code(session.code)
+        self.say("Cora", f"session is {preview.session.status}, can_join={preview.can_join}")
+        cora_seat = await cora.client.join_session(self.session_id, character_id=cora.character.id)
+        await self.connect(cora)
+        await self.settle()
+        self.lobby()
+
+        self.banner("Through the adventure with game-state patches")
+        await seer.client.update_game_state(
+            self.session_id,
+            current_node_id=NODES["b002"],
+            turn={"actor": "Aria", "action": "rows out to the green light"},
+        )
+        await seer.client.update_game_state(
+            self.session_id, dice_rolls=2, set_variables={"route": "stairwell", "tide": 3}
+        )
+        state = await seer.client.update_game_state(
+            self.session_id, current_node_id=NODES["b003"], combat_state={"enemy": "Eel Warden", "hp": 30}
+        )
+        await seer.client.update_game_state(
+            self.session_id,
+            combat_state=None,
+            dice_rolls=4,
+            add_inventory=[{"id": "brass-key", "name": "Brass key", "quantity": 1}],
+            add_flags=["warden_defeated"],
+            expected_version=state.version,
+        )
+        await self.settle()
+
+        self.banner("Pause and resume")
+        paused = await seer.client.pause_session(self.session_id)
+        self.say("Sage", f"paused at {paused.paused_at:%H:%M:%S}; node {paused.current_node_id}")
+        await self.settle()
+        resumed = await seer.client.resume_session(self.session_id)
+        self.say("Sage", f"resumed at node {resumed.current_node_id} (state v{resumed.game_state.version})")
+        await self.settle()
+
+        self.banner("Bram's socket is cut by the server; the game goes on")
+        if self.stack is not None:
+            assert bram.conn is not None
+            reconnects = bram.conn.reconnects
+            dropped = await self.stack.realtime.drop_sockets(bram.user_id)
+            self.say("stack", f"dropped {dropped} socket(s) of Bram")
+            await seer.client.update_game_state(
+                self.session_id, current_node_id=NODES["b004"], set_variables={"dials": "3-1-4"}
+            )
+            await _until(
+                lambda: seer.presence_seen.get("Bram") == "reconnecting" or bram.conn.reconnects > reconnects,
+                5.0,
+            )
+            await _until(lambda: bram.conn.reconnects > reconnects, 35.0)
+            self.say("Bram", f"back after a reconnect; {bram.conn.recovered} missed event(s) fetched")
+        else:
+            self.say("demo", "not on the devstack: no server-side socket cut hook, skipping the drop")
+            await seer.client.update_game_state(self.session_id, current_node_id=NODES["b004"])
+        await self.settle()
+        self.lobby()
+
+        self.banner("Cora went AFK: the Seer kicks her")
+        await seer.client.kick_player(self.session_id, player_id=cora_seat.player.id, reason="went AFK")
+        kick_seq = (await seer.client.get_session(self.session_id)).last_seq
+        cora.end_seq = kick_seq
+        await self.settle()
+        if cora.conn is not None:
+            await cora.conn.close()
+        self.lobby()
+
+        self.banner("The lantern goes out: end as completed")
+        await seer.client.update_game_state(self.session_id, current_node_id=NODES["b005"])
+        ended = await seer.client.end_session(self.session_id, outcome="completed", notes="Ships sail home.")
+        stats = ended.stats
+        self.say(
+            "Sage",
+            f"ended {ended.session.outcome}: {stats.duration_minutes} min, {stats.nodes_visited} nodes,"
+            f" {stats.dice_rolled} dice, {stats.combats_completed} combat(s), {stats.experience_earned} XP",
+        )
+        await self.settle()
+
+        self.banner("Feedback and experience")
+        for person, rating, comment in ((aria, 5, "Loved the eel!"), (bram, 4, "Lag aside, great.")):
+            fb = await person.client.submit_feedback(self.session_id, rating=rating, comment=comment)
+            self.say(person.name, f"feedback {fb.rating}/5: {fb.comment}")
+        try:
+            await cora.client.submit_feedback(self.session_id, rating=1)
+            self.say("Cora", "feedback accepted (unexpected)")
+        except SeerError as exc:
+            self.say("Cora", f"feedback refused as expected: {type(exc).__name__} {exc.code}")
+        for person in (aria, bram, cora):
+            mine = await person.client.list_my_characters()
+            for char in mine:
+                self.say(person.name, f"{char.name}: level {char.level}, {char.experience} XP")
+        return await self.verify()
+
+    async def verify(self) -> bool:
+        """Compare what each participant delivered with the server's event log."""
+        everything = await self.seer.client.all_events_since(self.session_id, after_seq=0)
+        ok = True
+        self.finished = True
+        print("\n== Delivery check (delivered vs session_events_since) ==")
+        for person in self.people:
+            conn = person.conn
+            delivered = conn.delivered_seqs if conn else []
+            expected = [
+                e.seq
+                for e in everything
+                if e.seq > person.start_seq and (person.end_seq is None or e.seq <= person.end_seq)
+            ]
+            good = delivered == expected
+            ok = ok and good
+            span = f"#{expected[0]}..#{expected[-1]}" if expected else "-"
+            extra = ""
+            if conn is not None:
+                extra = f", reconnects {conn.reconnects}, fetched {conn.recovered}, dupes dropped"
+                extra += f" {conn.sequencer.duplicates}, callback errors {conn.callback_errors}"
+            print(
+                f"  {person.name:<5} {len(delivered):>2}/{len(expected):<2} events {span:<10} "
+                f"{'in order, exactly once' if good else 'MISMATCH'}{extra}"
+            )
+            if not good:
+                print(f"        delivered {delivered}\n        expected  {expected}")
+        return ok
+
+    async def close(self) -> None:
+        for person in self.people:
+            if person.conn is not None:
+                await person.conn.close()
+            await person.client.close()
+
+
+async def _until(predicate: Any, limit: float) -> None:
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 - polling SDK state
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def _stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str, Any]]:
+    if args.url:
+        yield args.url, args.key, None
+        return
+    try:
+        from .devstack.stack import DevStack
+    except ImportError as exc:  # pragma: no cover - extra not installed
+        raise SystemExit(
+            f"the devstack extra is missing ({exc}); pip install 'seer-client[devstack]'"
+        ) from exc
+    stack = DevStack(bcrypt_rounds=4)
+    await stack.start()
+    try:
+        print(f"devstack up at {stack.url} (Postgres {stack.db_url.rsplit('@', 1)[-1]})", flush=True)
+        yield stack.url, stack.anon_key, stack
+    finally:
+        await stack.stop()
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    async with _stack(args) as (url, key, stack):
+        demo = Demo(url, key, stack=stack, quiet=args.quiet)
+        try:
+            ok = await asyncio.wait_for(demo.run(), args.timeout)
+        finally:
+            await demo.close()
+    print(f"\n{'PASS' if ok else 'FAIL'}: demo finished in {time.monotonic() - t0:.1f}s")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seer_client.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=None, help="existing stack URL (default: start the devstack)")
+    parser.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"), help="anon key for --url")
+    parser.add_argument("--quiet", action="store_true", help="print only the delivery check")
+    parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    args = parser.parse_args(argv)
+    if args.url and not args.key:
+        parser.error("--url needs --key (or SUPABASE_ANON_KEY)")
+    try:
+        return asyncio.run(main_async(args))
+    except SeerError as exc:
+        print(f"FAIL: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print("FAIL: the demo timed out", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
