@@ -173,7 +173,8 @@ select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'max_cha
   'no joining an ended session');
 select tests.act_as(:'pia');
 select is(tests.err(format('select public.leave_session(%L)', :'s')), 'SESSION_010:422', 'no leaving an ended session');
-select is(public.list_my_characters() -> 0 ->> 'activeSessionId', :'other', 'list_my_characters shows the live session');
+select is((select c ->> 'activeSessionId' from jsonb_array_elements(public.list_my_characters()) c where c ->> 'id' = :'pia_char'),
+  :'other', 'list_my_characters shows the live session');
 
 -- leaving a running game keeps the seat (inactive, Seer controls); heartbeat/join restores
 select tests.reset_role();
