@@ -98,6 +98,10 @@ class FunctionStartError(Exception):
         self.name = name
 
 
+class _WorkerGone(aiohttp.ClientConnectionError):
+    """The function's process exited before the request could be sent to it."""
+
+
 def find_deno() -> str | None:
     """The Deno binary: ``$SEER_DENO``, the project's npm-installed one, then PATH."""
     explicit = os.environ.get("SEER_DENO")
@@ -175,6 +179,8 @@ class _Worker:
     output: deque[str] = field(default_factory=lambda: deque(maxlen=40))
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     readers: list[asyncio.Task[None]] = field(default_factory=list)
+    #: Keep-alive connections to this process only, dropped as soon as it exits.
+    session: aiohttp.ClientSession | None = None
     #: Seconds from spawn to accepting connections, for the last start.
     boot_seconds: float | None = None
     starts: int = 0
@@ -206,15 +212,11 @@ class FunctionsGateway:
         self.extra_env = dict(extra_env or {})
         self.boot_timeout = boot_timeout
         self.workers: dict[str, _Worker] = {}
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def close(self) -> None:
         await asyncio.gather(*(self._stop(w) for w in self.workers.values()))
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def _stop(self, worker: _Worker) -> None:
         proc = worker.process
@@ -228,15 +230,33 @@ class FunctionsGateway:
         for task in worker.readers:
             task.cancel()
         worker.readers.clear()
+        await self._drop_connections(worker)
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                auto_decompress=False,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
-                connector=aiohttp.TCPConnector(limit=100, force_close=False),
-            )
-        return self._session
+    @staticmethod
+    async def _drop_connections(worker: _Worker) -> None:
+        if worker.session is not None:
+            session, worker.session = worker.session, None
+            await session.close()
+
+    @staticmethod
+    def _new_session() -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(limit=100),
+        )
+        # aiohttp resends an idempotent request once when the server drops the connection;
+        # a gateway must not run a function twice for one request (the attribute is private
+        # but has existed since aiohttp 3.9; without it we only lose that guarantee).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
+
+    async def _watch(self, worker: _Worker, proc: asyncio.subprocess.Process) -> None:
+        """Drops pooled connections the moment the process exits, so none is reused dead."""
+        await proc.wait()
+        if worker.process is proc:
+            await self._drop_connections(worker)
 
     # -- starting a function ------------------------------------------------------------------
 
@@ -316,7 +336,12 @@ class FunctionsGateway:
             raise FunctionStartError(worker.name, f"cannot run {self.deno}", str(exc)) from exc
         worker.process = proc
         worker.starts += 1
-        worker.readers = [asyncio.create_task(self._drain(worker, proc.stdout))]
+        await self._drop_connections(worker)
+        worker.session = self._new_session()
+        worker.readers = [
+            asyncio.create_task(self._drain(worker, proc.stdout)),
+            asyncio.create_task(self._watch(worker, proc)),
+        ]
         deadline = started + self.boot_timeout
         while True:
             if proc.returncode is not None:
@@ -391,8 +416,24 @@ class FunctionsGateway:
             return json_response({"code": "BOOT_ERROR", "message": str(exc)}, 503)
         body = await request.read()
         try:
-            return await self._proxy(request, worker, body)
-        except aiohttp.ClientConnectionError as exc:
+            try:
+                return await self._proxy(request, worker, body)
+            except (aiohttp.ClientConnectorError, _WorkerGone):
+                # The request never reached the function: its process is gone or going (e.g. it
+                # exited after the previous request). Start it again and retry once.
+                worker = await self._restart(name, worker, self._supabase_url(request))
+                return await self._proxy(request, worker, body)
+        except FunctionStartError as exc:
+            log.error("%s", exc)
+            return json_response({"code": "BOOT_ERROR", "message": str(exc)}, 503)
+        except (aiohttp.ClientConnectionError, _WorkerGone) as exc:
+            # The connection dropped mid-request: if the process is exiting, let it finish (and
+            # its connections be dropped) before answering, so the next request starts it anew.
+            if worker.process is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(worker.process.wait(), 1.0)
+                if not worker.running:
+                    await self._drop_connections(worker)
             if worker.running:
                 message = f"Edge function '{name}' did not answer: {exc}"
             else:
@@ -404,6 +445,17 @@ class FunctionsGateway:
             return json_response(
                 {"code": "WORKER_TIMEOUT", "message": f"Edge function '{name}' took longer than 150 s"}, 504
             )
+
+    async def _restart(self, name: str, worker: _Worker, supabase_url: str) -> _Worker:
+        failed = worker.process
+        async with worker.lock:
+            # Another request may have restarted it already: only stop the process that failed us.
+            if failed is not None and worker.process is failed and failed.returncode is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(failed.wait(), 0.5)
+                if failed.returncode is None:
+                    await self._stop(worker)
+        return await self.ensure_running(name, supabase_url)
 
     async def _proxy(self, request: web.Request, worker: _Worker, body: bytes) -> web.StreamResponse:
         # The function sees /<name>/<tail>?<query>, as behind Supabase's gateway, byte for byte.
@@ -424,7 +476,9 @@ class FunctionsGateway:
             ("X-Forwarded-Host", request.host),
             ("X-Forwarded-Proto", request.scheme),
         ]
-        async with self._client().request(
+        if worker.session is None:
+            raise _WorkerGone(f"Edge function '{worker.name}' is not running")
+        async with worker.session.request(
             request.method,
             url,
             headers=headers,
@@ -437,9 +491,17 @@ class FunctionsGateway:
                 if key.lower() not in HOP_BY_HOP:
                     response.headers.add(key, value)
             await response.prepare(request)
-            if request.method != "HEAD":
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
+            try:
+                if request.method != "HEAD":
+                    async for chunk in upstream.content.iter_any():
+                        await response.write(chunk)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # Status and headers are gone already: cut the connection so the client sees a
+                # truncated response rather than a complete-looking one.
+                log.error("Edge function '%s' broke off its response: %s", worker.name, exc)
+                if request.transport is not None:
+                    request.transport.close()
+                return response
             await response.write_eof()
             return response
 
