@@ -37,6 +37,7 @@ from .errors import (
     SessionNotWaiting,
     SessionStarted,
     StateVersionConflict,
+    TooManyAttempts,
     TransportError,
     ValidationError,
 )
@@ -138,6 +139,7 @@ __all__ = [
     "SessionView",
     "StartResult",
     "StateVersionConflict",
+    "TooManyAttempts",
     "TransportError",
     "UnknownEvent",
     "ValidationError",

@@ -37,6 +37,7 @@ __all__ = [
     "SessionNotWaiting",
     "SessionStarted",
     "StateVersionConflict",
+    "TooManyAttempts",
     "TransportError",
     "ValidationError",
     "error_from_api_error",
@@ -62,6 +63,7 @@ class SessionErrorCode(StrEnum):
     SEER_CANNOT_LEAVE = "SESSION_012"
     ADVENTURE_NOT_FOUND = "SESSION_013"
     STATE_VERSION_CONFLICT = "SESSION_014"
+    TOO_MANY_ATTEMPTS = "SESSION_015"
 
 
 # (status, message) exactly as docs/contract.md and the PRD list them.
@@ -81,6 +83,7 @@ ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
     SessionErrorCode.SEER_CANNOT_LEAVE: (422, "Seer cannot leave session. End it instead."),
     SessionErrorCode.ADVENTURE_NOT_FOUND: (404, "Adventure not found"),
     SessionErrorCode.STATE_VERSION_CONFLICT: (409, "Game state has changed; reload and retry"),
+    SessionErrorCode.TOO_MANY_ATTEMPTS: (429, "Too many failed attempts; try again later"),
 }
 
 
@@ -231,6 +234,12 @@ class StateVersionConflict(SessionError):
         return int(match.group(1)) if match else None
 
 
+class TooManyAttempts(SessionError):
+    """Too many unknown join codes looked up recently (rate limit; see docs/security.md)."""
+
+    error_code = SessionErrorCode.TOO_MANY_ATTEMPTS
+
+
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
     cls.error_code: cls
     for cls in (
@@ -249,6 +258,7 @@ SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
         SeerCannotLeave,
         AdventureNotFound,
         StateVersionConflict,
+        TooManyAttempts,
     )
     if cls.error_code is not None
 }

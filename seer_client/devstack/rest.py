@@ -301,6 +301,11 @@ class RestApi:
                 await self._begin(conn, request, caller)
                 body = await conn.fetchval(sql, *args)
                 total = await conn.fetchval(count_sql, *args) if count_sql else None
+                # PostgREST honours `response.status` set by the function (used by
+                # get_session_by_code to answer 404 without rolling back its failure count)
+                request["response_status"] = await conn.fetchval(
+                    "select nullif(current_setting('response.status', true), '')"
+                )
                 return body, total
         except asyncpg.PostgresError as exc:
             return pg_error_response(exc, authed)
@@ -392,7 +397,8 @@ class RestApi:
             body = "null"
         if routine.returns_set and _wants_object(request):
             return _single(body)
-        return json_response(None, 200, raw=body)
+        status = request.get("response_status")
+        return json_response(None, int(status) if status and str(status).isdigit() else 200, raw=body)
 
     @staticmethod
     def _rpc_sql(routine: Routine, keys: list[str]) -> str:

@@ -109,8 +109,9 @@ select results_eq(
     ('SESSION_011', 422, 'Minimum player count not met'),
     ('SESSION_012', 422, 'Seer cannot leave session. End it instead.'),
     ('SESSION_013', 404, 'Adventure not found'),
-    ('SESSION_014', 409, 'Game state has changed; reload and retry')$$,
-  'error catalogue matches the contract (PRD codes + 000 + 014)');
+    ('SESSION_014', 409, 'Game state has changed; reload and retry'),
+    ('SESSION_015', 429, 'Too many failed attempts; try again later')$$,
+  'error catalogue matches the contract (PRD codes + 000 + 014 + 015)');
 
 select throws_ok(
   $$select seer_private.raise_error('SESSION_003')$$,

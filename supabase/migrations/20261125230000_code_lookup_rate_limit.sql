@@ -1,0 +1,124 @@
+-- Join-code guessing: a user who keeps looking up codes that do not exist is refused for a
+-- while (SESSION_015 TOO_MANY_ATTEMPTS, HTTP 429).
+--
+-- Limit: 10 failed lookups (unknown code, SESSION_001) per user in a sliding 10-minute
+-- window. The 11th lookup inside the window is refused before the code is even looked at,
+-- so a refused attacker learns nothing; it is allowed again once the oldest failure is
+-- older than 10 minutes. Successful lookups are never counted and never reset the window
+-- (otherwise an attacker could interleave lookups of their own session's code). Badly
+-- formatted codes (SESSION_002) are not counted: they cannot match a session, and a user
+-- mistyping a code must not be locked out by format slips. 887M codes / 10 guesses per
+-- 10 minutes makes enumerating codes by one account hopeless; many accounts are a matter
+-- for sign-up abuse controls (GoTrue's captcha / rate limits), not this function.
+--
+-- Why the failure path does not raise: an error rolls back the whole transaction, including
+-- the failure we just recorded. So when called through the API (PostgREST sets the
+-- `request.method` setting on every request) an unknown code records the failure, sets
+-- PostgREST's `response.status` to 404 and *returns* the very body the SESSION_001 error
+-- would have produced; the client sees exactly the same HTTP answer as before, and the
+-- failure row commits. Plain SQL callers (no request context: psql, pgTAP, cron) keep the
+-- raised SESSION_001 and are not counted - they are not the attack surface.
+--
+-- GET /rpc runs in a read-only transaction where the failure cannot be recorded; rather than
+-- leave an uncounted side door, lookups through a read-only API transaction are refused
+-- with PostgREST's 405 (use POST, as supabase-js/supabase-py do by default).
+
+insert into seer_private.error_codes (code, name, status, message) values
+  ('SESSION_015', 'TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts; try again later')
+on conflict (code) do nothing;
+
+create table seer_private.code_lookup_failures (
+  user_id uuid not null,
+  failed_at timestamptz not null default clock_timestamp()
+);
+-- the only query: this user's failures inside the window
+create index code_lookup_failures_user_idx on seer_private.code_lookup_failures (user_id, failed_at);
+revoke all on seer_private.code_lookup_failures from public;
+
+create function seer_private.code_lookup_limit()
+returns int
+language sql
+immutable
+set search_path = ''
+as $$ select 10 $$;
+
+create function seer_private.code_lookup_window()
+returns interval
+language sql
+immutable
+set search_path = ''
+as $$ select interval '10 minutes' $$;
+
+create or replace function public.get_session_by_code(p_code text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_code text := upper(btrim(left(p_code, 64)));
+  v_via_api boolean := coalesce(current_setting('request.method', true), '') <> '';
+  v_failures int;
+  v_s public.sessions%rowtype;
+  v_role text;
+  v_reason text;
+begin
+  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
+    perform seer_private.raise_error('SESSION_002');
+  end if;
+  if v_via_api and current_setting('transaction_read_only') = 'on' then
+    raise sqlstate 'PGRST' using
+      message = '{"code":"PGRST101","message":"get_session_by_code must be called with POST","details":null,"hint":null}',
+      detail = '{"status":405,"headers":{}}';
+  end if;
+  if v_via_api then
+    -- Serialise one user's lookups so parallel guesses cannot all pass the check at once.
+    perform pg_advisory_xact_lock(hashtextextended('seer.code_lookup:' || v_uid::text, 0));
+    select count(*) into v_failures from seer_private.code_lookup_failures f
+    where f.user_id = v_uid and f.failed_at > clock_timestamp() - seer_private.code_lookup_window();
+    if v_failures >= seer_private.code_lookup_limit() then
+      perform seer_private.raise_error('SESSION_015',
+        'at most ' || seer_private.code_lookup_limit() || ' unknown codes per '
+        || seer_private.code_lookup_window()::text);
+    end if;
+  end if;
+
+  select * into v_s from public.sessions s
+  where s.code = v_code and s.status in ('waiting', 'active', 'paused');
+  if not found then
+    if not v_via_api then
+      perform seer_private.raise_error('SESSION_001');
+    end if;
+    -- keep the table small: this user's rows older than the window are useless
+    delete from seer_private.code_lookup_failures f
+    where f.user_id = v_uid and f.failed_at <= clock_timestamp() - seer_private.code_lookup_window();
+    insert into seer_private.code_lookup_failures (user_id) values (v_uid);
+    perform set_config('response.status', '404', true);
+    return (select jsonb_build_object('code', e.code, 'message', e.message, 'details', null, 'hint', null)
+            from seer_private.error_codes e where e.code = 'SESSION_001');
+  end if;
+  v_role := seer_private.role_in(v_s.id, v_s.seer_id, v_uid);
+  v_reason := case
+    when v_role = 'seer' then 'You are the Seer of this session'
+    when v_role = 'player' then 'You are already in this session'
+    when exists (select 1 from public.session_players sp
+                 where sp.session_id = v_s.id and sp.user_id = v_uid and sp.status = 'kicked')
+      then 'You were removed from this session'
+    when v_s.status = 'paused'
+      or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false))
+      then 'Session has already started'
+    when seer_private.live_seat_count(v_s.id) >= v_s.max_players then 'Session is full'
+  end;
+  return jsonb_build_object(
+    'session', seer_private.preview_json(v_s), 'canJoin', v_reason is null, 'reason', v_reason);
+end
+$$;
+
+-- new seer_private functions are not executable by API roles (default privileges of the
+-- _private_schema migration); the RPC keeps its grants, restated here for clarity.
+revoke execute on function public.get_session_by_code(text) from public, anon;
+grant execute on function public.get_session_by_code(text) to authenticated, service_role;
+revoke execute on function seer_private.code_lookup_limit(), seer_private.code_lookup_window()
+  from public, anon, authenticated;
