@@ -3,6 +3,7 @@ proxying, the function environment, verify_jwt, boot errors, restarts, supabase-
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -175,3 +176,53 @@ async def test_supabase_py_functions_invoke(stack: Stack) -> None:
     with pytest.raises(FunctionsHttpError) as err:
         await unsigned.invoke("secure", {"responseType": "json"})
     assert err.value.status == 401
+
+
+async def test_concurrent_cold_requests_start_one_process(stack: Stack) -> None:
+    worker = stack.gateway.workers.get("echo")
+    if worker is not None:
+        await stack.gateway._stop(worker)
+    before = worker.starts if worker is not None else 0
+    results = await asyncio.gather(*(call("GET", f"{stack.url}/functions/v1/echo?i={i}") for i in range(12)))
+    assert [status for status, _, _ in results] == [200] * 12
+    assert sorted(json.loads(raw)["search"] for _, _, raw in results) == sorted(f"?i={i}" for i in range(12))
+    assert stack.gateway.workers["echo"].starts == before + 1
+
+
+async def one_off_request(path: str, *, deno: str | None, boot_timeout: float) -> tuple[int, dict[str, Any]]:
+    """One request through a fresh gateway (its own settings), torn down afterwards."""
+    app = web.Application()
+    config = GatewayConfig(db_url="postgresql://fixture@127.0.0.1:1/none", port=0)
+    gateway = functions.setup(
+        app,
+        config,
+        functions_dir=FIXTURES / "functions",
+        config_toml=FIXTURES / "config.toml",
+        boot_timeout=boot_timeout,
+    )
+    gateway.deno = deno
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        status, _, raw = await call("GET", f"http://127.0.0.1:{runner.addresses[0][1]}{path}")
+    finally:
+        await runner.cleanup()
+    return status, json.loads(raw)
+
+
+async def test_function_that_never_listens_times_out_with_its_name(deno: str) -> None:
+    status, body = await one_off_request("/functions/v1/silent", deno=deno, boot_timeout=1.5)
+    assert status == 503
+    assert body["code"] == "BOOT_ERROR"
+    assert "Edge function 'silent' failed to start (not listening after 2 s)" in body["message"]
+    assert "silent: waiting forever" in body["message"]
+
+
+async def test_missing_deno_is_a_clear_boot_error() -> None:
+    status, body = await one_off_request("/functions/v1/echo", deno=None, boot_timeout=5)
+    assert status == 503
+    assert body["code"] == "BOOT_ERROR"
+    assert "Edge function 'echo' failed to start (deno not found)" in body["message"]
+    assert "install-deno.sh" in body["message"]
