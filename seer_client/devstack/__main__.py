@@ -1,0 +1,7 @@
+"""``python -m seer_client.devstack start|stop|status|reset``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The command line: background start/status/stop, and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from seer_client.devstack.postgres import free_port, port_in_use
+
+pytestmark = pytest.mark.devstack
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "seer_client.devstack", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=timeout,
+    )
+
+
+def test_detached_start_status_stop(tmp_path: Path) -> None:
+    env = {"SEER_DEVSTACK_STATE_DIR": str(tmp_path / "state")}
+    port, db_port = free_port(), free_port()
+    res = run(["start", "--detach", "--port", str(port), "--db-port", str(db_port)], env)
+    try:
+        assert res.returncode == 0, res.stderr
+        assert f"API URL: http://127.0.0.1:{port}" in res.stdout
+        assert f"DB URL: postgresql://postgres:postgres@127.0.0.1:{db_port}/postgres" in res.stdout
+        assert "anon key: eyJ" in res.stdout and "service_role key: eyJ" in res.stdout
+        status = run(["status"], env)
+        assert status.returncode == 0 and f"127.0.0.1:{port}" in status.stdout
+        health = httpx.get(f"http://127.0.0.1:{port}/auth/v1/health")
+        assert health.status_code == 200
+    finally:
+        stop = run(["stop"], env)
+    assert stop.returncode == 0 and "Stopped" in stop.stdout
+    assert run(["status"], env).returncode == 1
+    # Nothing is left listening (TIME_WAIT leftovers are fine, hence SO_REUSEADDR in port_in_use).
+    assert not port_in_use(port) and not port_in_use(db_port)
+
+
+def test_port_taken_and_migration_failure_are_one_line_errors(tmp_path: Path) -> None:
+    env = {"SEER_DEVSTACK_STATE_DIR": str(tmp_path / "state")}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = run(["start", "--port", str(port), "--db-port", str(free_port())], env)
+    assert res.returncode == 1
+    assert (
+        res.stderr.strip()
+        == f"error: port {port} on 127.0.0.1 is already in use (choose another with --port)"
+    )
+
+    project = tmp_path / "project"
+    (project / "supabase" / "migrations").mkdir(parents=True)
+    (project / "supabase" / "migrations" / "001_bad.sql").write_text("-- broken\nselect nope_column;\n")
+    res = run(
+        ["start", "--port", str(free_port()), "--db-port", str(free_port())],
+        {**env, "SEER_PROJECT_ROOT": str(project)},
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith("error: applying ") and "001_bad.sql:2: ERROR:" in res.stderr
