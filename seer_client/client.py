@@ -61,6 +61,15 @@ _SETTINGS_KEYS = frozenset(
 )
 
 
+def _is_error_body(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and set(data) == {"code", "message", "details", "hint"}
+        and isinstance(data.get("code"), str)
+        and data["code"].startswith("SESSION_")
+    )
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, TransportError) and (exc.status is None or exc.status >= 500)
 
@@ -173,7 +182,13 @@ class SeerClient:
                 if response.is_success:
                     if not response.content:
                         return None
-                    return response.json()
+                    data = response.json()
+                    if _is_error_body(data):
+                        # A function may answer its error body itself and set PostgREST's
+                        # response.status (get_session_by_code does, to keep its rate-limit
+                        # count); never hand such a body back as a result.
+                        raise error_from_response(None, data)
+                    return data
                 try:
                     body: Any = response.json()
                 except ValueError:

@@ -47,3 +47,22 @@ async def make_client(backend: FakeBackend) -> AsyncIterator[ClientFactory]:
     for client, http in made:
         await client.close()
         await http.aclose()
+
+
+# ---------------------------------------------------------------- devstack (integration)
+@pytest.fixture(scope="session")
+async def devstack(database_url: str) -> AsyncIterator[object]:
+    """The local stack (gateway) on the session's test database, shared by SDK integration tests."""
+    from seer_client.devstack.stack import DevStack
+
+    async with DevStack(database_url=database_url, bcrypt_rounds=4) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+async def db(devstack: object) -> AsyncIterator[object]:
+    import asyncpg
+
+    pool = await asyncpg.create_pool(devstack.db_url, min_size=1, max_size=3)  # type: ignore[attr-defined]
+    yield pool
+    await pool.close()

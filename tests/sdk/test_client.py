@@ -203,3 +203,18 @@ async def test_all_events_since_pages(backend: FakeBackend, make_client: ClientF
     events = await client.all_events_since(s.SESSION_ID, after_seq=1, page_size=3)
     assert [e.seq for e in events] == [2, 3, 4, 5, 6, 7]
     assert len(backend.rpc_calls("session_events_since")) == 2 + 1  # 3 + 3 + 0
+
+
+async def test_error_body_with_success_status_still_raises(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    # get_session_by_code answers its SESSION_001 body itself (response.status = 404); even if a
+    # proxy loses that status the SDK must not parse the error body as a result.
+    client = await make_client("no@example.com")
+    backend.handlers["get_session_by_code"] = lambda uid, body: (
+        200,
+        {"code": "SESSION_001", "message": "Session not found", "details": None, "hint": None},
+    )
+    with pytest.raises(SessionNotFound) as info:
+        await client.get_session_by_code("ZZZZZZ")
+    assert info.value.status == 404

@@ -1,0 +1,348 @@
+"""The SDK against the devstack (real Postgres with our migrations + the Supabase-compatible gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from yarl import URL
+
+from seer_client import (
+    AdventureNotFound,
+    AlreadyInSession,
+    AuthError,
+    CharacterInSession,
+    ConnectionStatus,
+    InvalidStatusTransition,
+    MinPlayersNotMet,
+    NotInSession,
+    NotSeer,
+    PlayerConnectionEvent,
+    PlayerInactiveEvent,
+    SeerCannotLeave,
+    SeerClient,
+    SessionFull,
+    SessionNotFound,
+    StateVersionConflict,
+    TransportError,
+    ValidationError,
+)
+from seer_client.models import Character
+
+pytestmark = pytest.mark.devstack
+
+ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"
+NODE = {n: f"00000000-0000-4000-8000-00000000b00{n}" for n in range(1, 6)}
+PASSWORD = "integration-pw-42"
+FAST = {"backoff_base": 0.1, "backoff_max": 0.5, "join_timeout": 5.0}
+
+
+@dataclass
+class Person:
+    name: str
+    client: SeerClient
+    user_id: str
+    character: Character
+
+
+Factory = Callable[[str], Awaitable[Person]]
+
+
+@pytest.fixture
+async def person(devstack) -> AsyncIterator[Factory]:
+    made: list[SeerClient] = []
+
+    async def factory(name: str) -> Person:
+        client = await SeerClient.create(devstack.url, devstack.anon_key)
+        made.append(client)
+        uid = await client.sign_up(
+            f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, display_name=name
+        )
+        character = await client.create_character(name=name, character_class="ranger")
+        return Person(name, client, uid, character)
+
+    yield factory
+    for client in made:
+        await client.close()
+
+
+async def until(predicate, limit: float = 10.0) -> None:
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 - polling SDK state
+            await asyncio.sleep(0.02)
+
+
+async def test_every_method_through_a_whole_session(person: Factory) -> None:
+    seer, aria, bram = await person("Seer"), await person("Aria"), await person("Bram")
+    created = await seer.client.create_session(ADVENTURE_ID, settings={"showDiceRolls": False}, max_players=2)
+    session = created.session
+    assert session.status == "waiting" and session.seer_id == seer.user_id
+    assert session.settings.show_dice_rolls is False and session.max_players == 2
+    assert created.join_url.endswith(f"/functions/v1/invite/{session.code}")
+
+    preview = await aria.client.get_session_by_code(session.code.lower())
+    assert preview.can_join and preview.session.id == session.id and preview.session.player_count == 0
+    joined = await aria.client.join_by_code(session.code, character_id=aria.character.id)
+    assert joined.player.character_id == aria.character.id and joined.player.character is not None
+    with pytest.raises(AlreadyInSession):
+        await aria.client.join_session(session.id, character_id=aria.character.id)
+    bram_seat = await bram.client.join_session(session.id, character_id=bram.character.id)
+    assert len(bram_seat.session.players) == 2
+
+    with pytest.raises(NotSeer) as not_seer:
+        await aria.client.start_session(session.id)
+    assert not_seer.value.status == 403
+    await bram.client.leave_session(session.id)  # waiting: the seat is released
+    assert [p.user_id for p in (await seer.client.get_session(session.id)).players] == [aria.user_id]
+    await bram.client.join_session(session.id, character_id=bram.character.id)  # may come back
+
+    started = await seer.client.start_session(session.id)
+    assert started.session.status == "active" and started.session.current_node_id == NODE[1]
+    assert any("recommended" in w for w in started.warnings)  # party of 2, recommended 3-5
+
+    state = await seer.client.update_game_state(
+        session.id, current_node_id=NODE[2], add_flags=["shore"], set_variables={"tide": 2}, dice_rolls=3
+    )
+    assert state.current_node_id == NODE[2] and "shore" in state.flags and state.variables["tide"] == 2
+    with pytest.raises(StateVersionConflict) as conflict:
+        await seer.client.update_game_state(
+            session.id, add_flags=["late"], expected_version=state.version - 1
+        )
+    assert conflict.value.status == 409 and conflict.value.current_version == state.version
+    assert (await aria.client.get_game_state(session.id)).version == state.version
+    with pytest.raises(NotSeer):
+        await aria.client.update_game_state(session.id, add_flags=["cheat"])
+
+    paused = await seer.client.pause_session(session.id)
+    assert paused.status == "paused"
+    with pytest.raises(InvalidStatusTransition):
+        await seer.client.pause_session(session.id)
+    resumed = await seer.client.resume_session(session.id)
+    assert resumed.status == "active" and resumed.game_state.version == state.version
+
+    beat = await aria.client.heartbeat(session.id)
+    assert beat.player_id == joined.player.id and beat.status == "connected"
+    with pytest.raises(SeerCannotLeave):
+        await seer.client.leave_session(session.id)
+
+    bram_player = next(p for p in resumed.players if p.user_id == bram.user_id)
+    await seer.client.kick_player(session.id, player_id=bram_player.id, reason="rude")
+    with pytest.raises(NotInSession):
+        await bram.client.join_session(session.id, character_id=bram.character.id)
+
+    ended = await seer.client.end_session(session.id, outcome="completed", notes="gg")
+    assert ended.session.status == "completed" and ended.session.outcome == "completed"
+    assert ended.stats.nodes_visited >= 2 and ended.stats.dice_rolled == 3
+    assert ended.stats.experience_earned > 0
+    feedback = await aria.client.submit_feedback(session.id, rating=5, comment="fun")
+    assert feedback.rating == 5
+    chars = await aria.client.list_my_characters()
+    assert chars[0].experience == ended.stats.experience_earned and chars[0].active_session_id is None
+
+    events = await seer.client.all_events_since(session.id, page_size=4)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    types = [e.type for e in events]
+    assert types[0] == "session_created" and types[-1] == "session_ended"
+    assert {"player_joined", "player_left", "session_status", "game_state", "node_change"} <= set(types)
+    kicked = [e for e in events if e.type == "player_left" and e.reason == "kicked"]
+    assert kicked and kicked[0].kick_reason == "rude"
+
+    mine = await seer.client.list_my_sessions(status=["completed"])
+    assert [s.id for s in mine] == [session.id] and mine[0].role == "seer"
+    assert (await aria.client.list_my_sessions())[0].role == "player"
+
+
+async def test_server_errors_map_to_classes(person: Factory, devstack) -> None:
+    seer, aria, bram = await person("Seer"), await person("Aria"), await person("Bram")
+    with pytest.raises(AdventureNotFound) as missing:
+        await seer.client.create_session(str(uuid.uuid4()))
+    assert missing.value.status == 404
+    one = (await seer.client.create_session(ADVENTURE_ID, max_players=1)).session
+    with pytest.raises(MinPlayersNotMet):
+        await seer.client.start_session(one.id)
+    with pytest.raises(SessionNotFound):
+        await aria.client.get_session(one.id)
+    await aria.client.join_session(one.id, character_id=aria.character.id)
+    with pytest.raises(SessionFull) as full:
+        await bram.client.join_session(one.id, character_id=bram.character.id)
+    assert full.value.status == 422
+    other = (await seer.client.create_session(ADVENTURE_ID)).session
+    with pytest.raises(CharacterInSession):
+        await aria.client.join_session(other.id, character_id=aria.character.id)
+    with pytest.raises(ValidationError) as not_mine:
+        await bram.client.join_session(other.id, character_id=aria.character.id)
+    assert not_mine.value.details == "characterId"
+    with pytest.raises(SessionNotFound):
+        await aria.client.get_session_by_code("ZZZZZZ")
+    anon = await SeerClient.create(devstack.url, devstack.anon_key)
+    try:
+        with pytest.raises(AuthError):
+            await anon.get_session(one.id)
+    finally:
+        await anon.close()
+
+
+async def test_socket_killed_server_side_mid_session_loses_nothing(person: Factory, devstack) -> None:
+    seer, aria, bram = await person("Seer"), await person("Aria"), await person("Bram")
+    session = (await seer.client.create_session(ADVENTURE_ID, settings={"allowLateJoin": True})).session
+    for p in (aria, bram):
+        await p.client.join_session(session.id, character_id=p.character.id)
+    await seer.client.start_session(session.id)
+    async with (
+        seer.client.connect(session.id, since_seq=0, **FAST) as seer_conn,
+        aria.client.connect(session.id, since_seq=0, **FAST) as aria_conn,
+        bram.client.connect(session.id, since_seq=0, **FAST) as bram_conn,
+    ):
+        await until(lambda: sum(p.state == "online" for p in seer_conn.presence()) == 3)
+        stop = asyncio.Event()
+
+        async def produce() -> int:
+            n = 0
+            while not stop.is_set():
+                await seer.client.update_game_state(session.id, set_variables={"n": n})
+                n += 1
+            return n
+
+        producer = asyncio.create_task(produce())
+        await asyncio.sleep(0.2)
+        assert await devstack.realtime.drop_sockets(aria.user_id) == 1
+        await until(
+            lambda: any(p.user_id == aria.user_id and p.state == "reconnecting" for p in bram_conn.presence())
+        )
+        await until(lambda: aria_conn.reconnects == 1 and aria_conn.status is ConnectionStatus.CONNECTED)
+        await asyncio.sleep(0.2)
+        assert await devstack.realtime.drop_all_sockets() == 3
+        await until(
+            lambda: all(c.reconnects >= 1 for c in (seer_conn, bram_conn)) and aria_conn.reconnects == 2
+        )
+        await asyncio.sleep(0.2)
+        stop.set()
+        produced = await producer
+        assert produced > 10
+        expected = [e.seq for e in await seer.client.all_events_since(session.id)]
+        for conn in (seer_conn, aria_conn, bram_conn):
+            await conn.wait_for_seq(expected[-1])
+            assert conn.delivered_seqs == expected
+        assert aria_conn.recovered > 0
+        await until(lambda: sum(p.state == "online" for p in seer_conn.presence()) == 3)
+
+
+async def test_realtime_unreachable_gives_up_after_max_attempts(person: Factory, devstack) -> None:
+    seer = await person("Seer")
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    failed = asyncio.Event()
+    conn = seer.client.connect(
+        session.id, max_reconnect_attempts=3, on_max_reconnect_failed=failed.set, **FAST
+    )
+    async with conn:
+        # Realtime is now unreachable (REST still works): every reconnect attempt fails.
+        seer.client.supabase.realtime_url = URL("ws://127.0.0.1:9/realtime/v1")
+        await devstack.realtime.drop_sockets(seer.user_id)
+        t0 = time.monotonic()
+        async with asyncio.timeout(15):
+            await failed.wait()
+        assert time.monotonic() - t0 < 10
+        assert conn.status is ConnectionStatus.DISCONNECTED and isinstance(conn.error, TransportError)
+
+
+async def test_raising_callback_does_not_stop_delivery(person: Factory) -> None:
+    seer, aria = await person("Seer"), await person("Aria")
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    seen: list[int] = []
+
+    def explode(event) -> None:
+        seen.append(event.seq)
+        raise RuntimeError("user bug")
+
+    async with seer.client.connect(session.id, since_seq=0, on_event=explode, **FAST) as conn:
+        await aria.client.join_session(session.id, character_id=aria.character.id)
+        await seer.client.start_session(session.id)
+        for n in range(3):
+            await seer.client.update_game_state(session.id, set_variables={"n": n})
+        await seer.client.end_session(session.id, outcome="cancelled")
+        last = (await seer.client.get_session(session.id)).last_seq
+        await conn.wait_for_seq(last)
+        assert seen == list(range(1, last + 1)) and conn.callback_errors == last
+        assert conn.status is ConnectionStatus.CONNECTED
+
+
+async def test_unauthorized_channel_join_does_not_loop(person: Factory, devstack, monkeypatch) -> None:
+    seer, stranger = await person("Seer"), await person("Zed")
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    # Let the stranger past the RPC preflight so the realtime join itself is refused by RLS.
+    snapshot = await seer.client.get_session(session.id)
+    beat = await seer.client.heartbeat(session.id)
+
+    async def fake_get_session(_sid):
+        return snapshot
+
+    async def fake_heartbeat(_sid):
+        return beat
+
+    monkeypatch.setattr(stranger.client, "get_session", fake_get_session)
+    monkeypatch.setattr(stranger.client, "heartbeat", fake_heartbeat)
+    before = devstack.realtime.socket_count()
+    t0 = time.monotonic()
+    with pytest.raises(AuthError) as refused:
+        async with stranger.client.connect(session.id, **FAST):
+            pass
+    assert "Unauthorized" in str(refused.value)
+    assert time.monotonic() - t0 < 8
+    await asyncio.sleep(1.5)  # the library alone would rejoin after 1 s and forever
+    assert devstack.realtime.socket_count() == before
+
+
+async def test_heartbeat_keeps_seat_and_silence_lets_sweeper_disconnect(person: Factory, db) -> None:
+    seer, aria, bram = await person("Seer"), await person("Aria"), await person("Bram")
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    for p in (aria, bram):
+        await p.client.join_session(session.id, character_id=p.character.id)
+    await seer.client.start_session(session.id)
+    async with (
+        seer.client.connect(session.id, **FAST) as seer_conn,
+        aria.client.connect(session.id, heartbeat_interval=0.2, **FAST),
+        bram.client.connect(session.id, heartbeat_interval=3600, **FAST),
+    ):
+        await asyncio.sleep(3.0)
+        # Travel: "now" is 59 s ahead, so anything silent for more than ~1 s is overdue.
+        await db.execute("select seer_private.sweep(now() + interval '59 seconds')")
+        event = await seer_conn.wait_for(lambda e: isinstance(e, PlayerConnectionEvent), timeout=5)
+        assert event.user_id == bram.user_id and event.is_connected is False
+        players = {p.user_id: p.status for p in (await seer.client.get_session(session.id)).players}
+        assert players == {aria.user_id: "connected", bram.user_id: "disconnected"}
+        # 5 minutes later Bram is inactive and the Seer is prompted (kick or wait)
+        await db.execute("select seer_private.sweep(now() + interval '6 minutes')")
+        inactive = await seer_conn.wait_for(lambda e: isinstance(e, PlayerInactiveEvent), timeout=5)
+        assert inactive.user_id == bram.user_id
+        states = {p.user_id: p.state for p in seer_conn.presence() if p.role == "player"}
+        assert states[bram.user_id] == "online"  # his socket is still up, only heartbeats stopped
+        assert seer_conn.seats[inactive.player_id].controlled_by_seer is True
+        # a heartbeat inside the window restores the seat
+        restored = await bram.client.heartbeat(session.id)
+        assert restored.restored is True and restored.status == "connected"
+        # (the 6-minute jump also caught Aria between two heartbeats; hers restore her too)
+        back = await seer_conn.wait_for(
+            lambda e: (
+                e.seq > inactive.seq
+                and isinstance(e, PlayerConnectionEvent)
+                and e.is_connected
+                and e.user_id == bram.user_id
+            ),
+            timeout=5,
+        )
+        assert back.status == "connected"
+        await until(lambda: seer_conn.seats[inactive.player_id].status == "connected")
+
+
+async def test_demo_passes_on_the_devstack(devstack) -> None:
+    from seer_client.demo import Demo
+
+    demo = Demo(devstack.url, devstack.anon_key, stack=devstack, quiet=True)
+    try:
+        assert await asyncio.wait_for(demo.run(), 60)
+    finally:
+        await demo.close()
