@@ -59,9 +59,7 @@ async def test_concurrent_join_race_seats_exactly_max_players(pool: asyncpg.Pool
 
     assert outcomes == Counter({"seated": 6, "SESSION_003:422": 58})
     async with pool.acquire() as conn:
-        seats = await conn.fetchval(
-            "select count(*) from public.session_players where session_id = $1", sid
-        )
+        seats = await conn.fetchval("select count(*) from public.session_players where session_id = $1", sid)
         live = await conn.fetchval(
             "select count(*) from public.session_players where session_id = $1 and left_at is null", sid
         )
@@ -104,13 +102,17 @@ async def test_seq_is_gap_free_under_concurrent_writers(pool: asyncpg.Pool) -> N
 
     async def seer_writer() -> None:
         for i in range(30):
-            await attempt(seer, "select public.update_game_state($1, $2::jsonb)", sid,
-                          json.dumps({"addFlags": [f"f{i}"], "diceRolls": 1}))
+            await attempt(
+                seer,
+                "select public.update_game_state($1, $2::jsonb)",
+                sid,
+                json.dumps({"addFlags": [f"f{i}"], "diceRolls": 1}),
+            )
 
     async def player(uid: str, char: str) -> None:
         for _ in range(8):
-            await attempt(uid, "select public.leave_session($1)", sid)        # -> inactive, event
-            await attempt(uid, "select public.heartbeat($1)", sid)            # -> restored, event
+            await attempt(uid, "select public.leave_session($1)", sid)  # -> inactive, event
+            await attempt(uid, "select public.heartbeat($1)", sid)  # -> restored, event
             await attempt(uid, "select public.join_session($1, $2)", sid, char)  # usually 008 now
             await asyncio.sleep(random.random() / 100)
 
@@ -133,8 +135,12 @@ async def test_seq_is_gap_free_under_concurrent_writers(pool: asyncpg.Pool) -> N
     assert set(outcomes) <= {"ok", "SESSION_003", "SESSION_008"}, outcomes
 
     async with pool.acquire() as conn:
-        seqs = [r["seq"] for r in await conn.fetch(
-            "select seq from public.session_events where session_id = $1 order by seq", sid)]
+        seqs = [
+            r["seq"]
+            for r in await conn.fetch(
+                "select seq from public.session_events where session_id = $1 order by seq", sid
+            )
+        ]
         last_seq = await conn.fetchval("select last_seq from public.sessions where id = $1", sid)
         broadcast = await conn.fetch(
             """select (m.payload ->> 'seq')::bigint as seq, m.event, m.payload - 'id' as payload
@@ -169,10 +175,16 @@ async def test_optimistic_concurrency_loses_no_update(pool: asyncpg.Pool) -> Non
     # Round 1: everybody sends the same expected version at once: exactly one wins.
     conns = [await pool.acquire() for _ in range(16)]
     try:
+
         async def stale(conn: asyncpg.Connection, i: int) -> str:
             try:
-                await call_as(conn, seer, "select public.update_game_state($1, $2::jsonb, 0)", sid,
-                              json.dumps({"setVariables": {"winner": i}}))
+                await call_as(
+                    conn,
+                    seer,
+                    "select public.update_game_state($1, $2::jsonb, 0)",
+                    sid,
+                    json.dumps({"setVariables": {"winner": i}}),
+                )
             except RpcError as err:
                 return err.code
             return "ok"
@@ -195,7 +207,10 @@ async def test_optimistic_concurrency_loses_no_update(pool: asyncpg.Pool) -> Non
                     counter = int(state["variables"].get("counter", 0))
                     try:
                         await call_as(
-                            conn, seer, "select public.update_game_state($1, $2::jsonb, $3)", sid,
+                            conn,
+                            seer,
+                            "select public.update_game_state($1, $2::jsonb, $3)",
+                            sid,
                             json.dumps({"setVariables": {"counter": counter + 1}, "addFlags": [f"w{w}-{i}"]}),
                             state["version"],
                         )
