@@ -1,5 +1,6 @@
 -- Demo content: one published adventure with its nodes. Nothing user-specific; fixed ids so
--- docs, the SDK demo and tests can refer to it. Idempotent.
+-- docs, the SDK demo and tests can refer to it. Idempotent, and correct whether or not the
+-- seed runs in one transaction (the start node is set after the nodes exist).
 
 insert into public.adventures (id, title, description, min_players, max_players,
   recommended_min_players, recommended_max_players, start_node_id, estimated_duration_minutes)
@@ -9,7 +10,7 @@ values (
   'A drowned lighthouse still burns beneath the bay, and ships vanish wherever its light falls. '
     || 'Dive into the flooded tower, outwit its keeper and put the lantern out before the tide turns.',
   1, 6, 3, 5,
-  '00000000-0000-4000-8000-00000000b001',
+  null,
   90)
 on conflict (id) do nothing;
 
@@ -25,3 +26,7 @@ insert into public.adventure_nodes (id, adventure_id, node_type, title, body, xp
   ('00000000-0000-4000-8000-00000000b005', '00000000-0000-4000-8000-00000000a001', 'ending',
    'Lights Out', 'The lantern gutters and dies. Above, the bay is dark and the ships sail home.', 200, 5)
 on conflict (id) do nothing;
+
+update public.adventures
+set start_node_id = '00000000-0000-4000-8000-00000000b001'
+where id = '00000000-0000-4000-8000-00000000a001' and start_node_id is null;
