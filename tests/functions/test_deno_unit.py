@@ -35,3 +35,13 @@ def test_deno_unit_tests(deno: str, function_dir: Path) -> None:
     summary = [line for line in output.splitlines() if line.startswith("ok |")]
     assert summary and " 0 failed" in summary[-1], output[-3000:]
     print(f"{function_dir.name}: {summary[-1]}")
+
+
+@pytest.mark.parametrize("function_dir", SUITES, ids=lambda p: p.name)
+def test_deno_check_lint_and_fmt(deno: str, function_dir: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1"}
+    for args in (["check", "index.ts"], ["lint"], ["fmt", "--check"]):
+        proc = subprocess.run(
+            [deno, *args], cwd=function_dir, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, f"deno {' '.join(args)}:\n{(proc.stdout + proc.stderr)[-4000:]}"
