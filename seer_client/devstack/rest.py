@@ -22,6 +22,10 @@ from .http_common import Caller, gateway_key_error, json_response, pgrst_error, 
 EXPOSED_SCHEMAS = ("public",)
 
 
+# the `response.status` a function set (PostgREST lets functions choose the HTTP status)
+RESPONSE_STATUS = web.RequestKey("response_status", str)
+
+
 def http_status_for(sqlstate: str, message: str, authed: bool) -> int:
     """PostgREST's ``mapSQLtoHTTP`` (src/PostgREST/Error.hs)."""
     c = sqlstate
@@ -303,7 +307,7 @@ class RestApi:
                 total = await conn.fetchval(count_sql, *args) if count_sql else None
                 # PostgREST honours `response.status` set by the function (used by
                 # get_session_by_code to answer 404 without rolling back its failure count)
-                request["response_status"] = await conn.fetchval(
+                request[RESPONSE_STATUS] = await conn.fetchval(
                     "select nullif(current_setting('response.status', true), '')"
                 )
                 return body, total
@@ -397,7 +401,7 @@ class RestApi:
             body = "null"
         if routine.returns_set and _wants_object(request):
             return _single(body)
-        status = request.get("response_status")
+        status = request.get(RESPONSE_STATUS)
         return json_response(None, int(status) if status and str(status).isdigit() else 200, raw=body)
 
     @staticmethod
