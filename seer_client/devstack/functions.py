@@ -287,7 +287,10 @@ class FunctionsGateway:
 
     def _command(self, worker: _Worker, entrypoint: str) -> list[str]:
         assert self.deno is not None
-        cmd = [
+        # If the gateway's process dies without cleaning up (SIGKILL), take Deno with it.
+        setpriv = shutil.which("setpriv")
+        cmd = [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+        cmd += [
             self.deno,
             "run",
             "--no-prompt",
@@ -356,7 +359,7 @@ class FunctionsGateway:
                     await self._stop(worker)
                     raise FunctionStartError(
                         worker.name,
-                        f"not listening after {self.boot_timeout:.0f} s",
+                        f"not listening after {self.boot_timeout:g} s",
                         "\n".join(list(worker.output)[-15:]),
                     ) from None
                 await asyncio.sleep(0.02)

@@ -216,7 +216,7 @@ async def test_function_that_never_listens_times_out_with_its_name(deno: str) ->
     status, body = await one_off_request("/functions/v1/silent", deno=deno, boot_timeout=1.5)
     assert status == 503
     assert body["code"] == "BOOT_ERROR"
-    assert "Edge function 'silent' failed to start (not listening after 2 s)" in body["message"]
+    assert "Edge function 'silent' failed to start (not listening after 1.5 s)" in body["message"]
     assert "silent: waiting forever" in body["message"]
 
 
