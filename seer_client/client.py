@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -438,10 +439,13 @@ class SeerClient:
         for conn in list(self._connections):
             await conn.close()
         if self._owns_supabase:
-            try:
+            # Stop supabase-auth's auto-refresh timer task and the (unused) realtime socket.
+            timer = getattr(self.supabase.auth, "_refresh_token_timer", None)
+            if timer is not None:
+                with contextlib.suppress(Exception):
+                    timer.cancel()
+            with contextlib.suppress(Exception):
                 await self.supabase.realtime.close()
-            except Exception:  # pragma: no cover - best effort
-                pass
 
     async def __aenter__(self) -> SeerClient:
         return self

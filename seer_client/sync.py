@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import inspect
 import threading
@@ -72,9 +73,23 @@ class _LoopThread:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is not None and thread is not None and thread.is_alive():
+
+            async def drain() -> None:
+                # Cancel what is still pending (e.g. supabase-auth's refresh timer) so the
+                # interpreter does not warn about destroyed pending tasks at exit.
+                current = asyncio.current_task()
+                pending = [t for t in asyncio.all_tasks() if t is not current]
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                await loop.shutdown_asyncgens()
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout=5)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=5)
-            loop.close()
+            if not thread.is_alive():
+                loop.close()
 
 
 _RUNNER = _LoopThread()

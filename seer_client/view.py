@@ -22,7 +22,7 @@ class Row:
     seat: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SessionView:
     """A snapshot of a lobby or running session, renderable anywhere."""
 
@@ -91,6 +91,9 @@ class SessionView:
         return _rich(self)
 
     def __str__(self) -> str:
+        return _text(self)
+
+    def __repr__(self) -> str:
         return _text(self)
 
 

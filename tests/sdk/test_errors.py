@@ -46,6 +46,7 @@ CONTRACT_TABLE = [
         "Game state has changed; reload and retry",
         e.StateVersionConflict,
     ),
+    ("SESSION_015", "TOO_MANY_ATTEMPTS", 429, "Too many failed attempts; try again later", e.TooManyAttempts),
 ]
 
 

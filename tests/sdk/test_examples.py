@@ -1,0 +1,55 @@
+"""The examples run against the devstack: the script (sync facade) and the notebook (real kernel)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.devstack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(devstack) -> dict[str, str]:
+    return {**os.environ, "SUPABASE_URL": devstack.url, "SUPABASE_ANON_KEY": devstack.anon_key}
+
+
+async def test_quickstart_script(devstack) -> None:
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "examples" / "quickstart.py"),
+        env=_env(devstack),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 90)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "player_joined" in text and "Ended: 2 nodes" in text and "Aria now has 100 XP" in text
+    assert "Task was destroyed" not in text and "never awaited" not in text
+
+
+async def test_notebook_runs_in_a_jupyter_kernel(devstack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("SUPABASE_URL", devstack.url)
+    monkeypatch.setenv("SUPABASE_ANON_KEY", devstack.anon_key)
+    nb = nbformat.read(ROOT / "examples" / "session.ipynb", as_version=4)
+    client = NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
+    await client.async_execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("<table>" in h and "Aria" in h and "online" in h for h in html)
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "SessionStarted SESSION_004 422" in text
+    assert "16 events" in text
