@@ -22,3 +22,17 @@ def database_url() -> Iterator[str]:
     with PostgresCluster() as cluster:
         os.environ.update(cluster.env())
         yield cluster.dsn
+
+
+@pytest.fixture(scope="session")
+async def devstack(database_url: str):  # -> AsyncIterator[seer_client.devstack.DevStack]
+    """One in-process devstack (gateway on a free port) attached to the session's test database.
+
+    ``devstack.url``/``.anon_key``/``.service_role_key`` for supabase clients;
+    ``await devstack.realtime.drop_all_sockets()`` / ``drop_sockets(user_id)`` /
+    ``stall_sockets()`` / ``refuse_connections()`` to test reconnects.
+    """
+    from seer_client.devstack.stack import DevStack
+
+    async with DevStack(database_url=database_url, bcrypt_rounds=4) as stack:
+        yield stack

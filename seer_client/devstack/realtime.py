@@ -104,10 +104,11 @@ class Connection:
         self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
+        self.stalled = False
 
     # -- output -----------------------------------------------------------------------------
     def send_raw(self, frame: str | bytes) -> None:
-        if not self.closed:
+        if not self.closed and not self.stalled:
             self.queue.put_nowait(frame)
 
     def push(
@@ -149,6 +150,8 @@ class RealtimeHub:
         self._notify_queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
+        #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
+        self.accepting = True
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -228,8 +231,22 @@ class RealtimeHub:
     def socket_count(self) -> int:
         return len(self.connections)
 
+    def stall_sockets(self, user_id: str | None = None) -> int:
+        """Make sockets half-open: inbound frames (heartbeats, pings) are ignored and nothing is
+        sent any more, until the idle timeout or the client gives up. Returns the count."""
+        conns = [
+            c
+            for c in self.connections
+            if user_id is None or any(ch.user_id == user_id for ch in c.channels.values())
+        ]
+        for conn in conns:
+            conn.stalled = True
+        return len(conns)
+
     # -- websocket endpoint -----------------------------------------------------------------
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        if not self.accepting:
+            return web.json_response({"message": "devstack: refusing connections"}, status=503)
         key = request.query.get("apikey") or request.headers.get("apikey") or ""
         if not key and request.headers.get("Authorization", "").lower().startswith("bearer "):
             key = request.headers["Authorization"][7:]
@@ -247,6 +264,8 @@ class RealtimeHub:
         self.connections.add(conn)
         try:
             async for msg in ws:
+                if conn.stalled:
+                    continue
                 conn.last_seen = time.monotonic()
                 if msg.type == WSMsgType.TEXT:
                     await self._on_text(conn, msg.data)

@@ -67,6 +67,22 @@ class RealtimeControl:
     def socket_count(self) -> int:
         return int(self._hub().socket_count())
 
+    async def stall_sockets(self, user_id: str | None = None) -> int:
+        """Half-open sockets (all, or ``user_id``'s): the server stops reading and writing them."""
+
+        async def stall() -> int:
+            return int(self._hub().stall_sockets(user_id))
+
+        return await self._call(stall())
+
+    async def refuse_connections(self, refuse: bool = True) -> None:
+        """While on, new websocket connections get HTTP 503 (client reconnects fail)."""
+
+        async def flip() -> None:
+            self._hub().accepting = not refuse
+
+        await self._call(flip())
+
 
 class DevStack:
     """A local Supabase-compatible stack. See the module docstring."""

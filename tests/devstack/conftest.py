@@ -58,13 +58,12 @@ def external_target() -> Target | None:
 
 
 @pytest.fixture(scope="session")
-async def target(database_url: str) -> AsyncIterator[Target]:
+def target(request: pytest.FixtureRequest) -> Target:
     ext = external_target()
     if ext is not None:
-        yield ext
-        return
-    async with DevStack(database_url=database_url, bcrypt_rounds=4) as stack:
-        yield Target(stack.url, stack.anon_key, stack.service_role_key, stack.jwt_secret, stack.db_url, stack)
+        return ext
+    stack: DevStack = request.getfixturevalue("devstack")  # tests/conftest.py, one per session
+    return Target(stack.url, stack.anon_key, stack.service_role_key, stack.jwt_secret, stack.db_url, stack)
 
 
 @pytest.fixture

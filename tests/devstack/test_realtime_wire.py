@@ -201,3 +201,27 @@ async def test_idle_sockets_are_closed(database_url: str, target: Target) -> Non
                 reply = json.loads(await ws.recv())
                 assert reply["event"] == "phx_reply" and reply["ref"] == str(i)
                 await asyncio.sleep(0.5)
+
+
+async def test_stall_and_refuse_hooks(database_url: str, target: Target) -> None:
+    if not target.is_devstack:
+        pytest.skip("devstack test hooks")
+    async with DevStack(database_url=database_url, idle_timeout=1.5) as stack:
+        url = f"{stack.url.replace('http', 'ws', 1)}/realtime/v1/websocket?apikey={stack.anon_key}&vsn=1.0.0"
+        beat = json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": "1"})
+        async with websockets.connect(url, ping_interval=None) as ws:
+            await ws.send(beat)
+            assert json.loads(await ws.recv())["ref"] == "1"
+            assert await stack.realtime.stall_sockets() == 1
+            await ws.send(beat)  # a half-open socket: no reply, then the idle timeout closes it
+            with pytest.raises(websockets.ConnectionClosed):
+                async with asyncio.timeout(5):
+                    await ws.recv()
+        await stack.realtime.refuse_connections(True)
+        with pytest.raises(websockets.InvalidStatus) as err:
+            await websockets.connect(url)
+        assert err.value.response.status_code == 503
+        await stack.realtime.refuse_connections(False)
+        async with websockets.connect(url) as ws:
+            await ws.send(beat)
+            assert json.loads(await ws.recv())["event"] == "phx_reply"

@@ -1,0 +1,5 @@
+"""``python -m bench``: the gateway benchmark."""
+
+from .gateway import main
+
+main()
