@@ -34,7 +34,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthError, RealtimeError, SeerError, SessionError, TransportError
+from .errors import (
+    AuthError,
+    NotInSession,
+    RealtimeError,
+    SeerError,
+    SessionError,
+    SessionNotFound,
+    TransportError,
+)
 from .events import (
     BaseEvent,
     EventSequencer,
@@ -224,6 +232,8 @@ class SessionConnection:
         self._auth_subscription: Any = None
         self._closing = False
         self._closed = False
+        self._closer: asyncio.Task[None] | None = None
+        self._close_done: asyncio.Future[None] | None = None
         self._ended = False  # iterators were told the stream ended
 
     # ------------------------------------------------------------------ lifecycle
@@ -262,6 +272,16 @@ class SessionConnection:
         """Untrack presence, leave the channel, stop the heartbeat, cancel and await all tasks."""
         if self._closed:
             return
+        if self._close_done is not None:  # a close is already running: wait for it
+            await asyncio.shield(self._close_done)
+            return
+        self._close_done = asyncio.get_running_loop().create_future()
+        try:
+            await self._close()
+        finally:
+            self._close_done.set_result(None)
+
+    async def _close(self) -> None:
         self._closing = True
         for task in (self._heartbeat_task, self._gap_task, self._supervisor):
             if task is not None and task is not asyncio.current_task() and not task.done():
@@ -283,11 +303,14 @@ class SessionConnection:
         if self._dispatcher is not None:
             with contextlib.suppress(BaseException):
                 await self._dispatcher
+        me = asyncio.current_task()
         for task in list(self._tasks):
-            task.cancel()
+            if task is not me:
+                task.cancel()
         for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+            if task is not me:
+                with contextlib.suppress(BaseException):
+                    await task
         self._tasks.clear()
         self.client._connections.discard(self)
         self._closed = True
@@ -643,6 +666,14 @@ class SessionConnection:
             self._first_connected.set_exception(exc)
         self._end_stream()
 
+    def _terminate(self, exc: SessionError) -> None:
+        """We are no longer a participant: report once, then close (from a separate task)."""
+        if self._closing or self._closer is not None:
+            return
+        self.error = exc
+        self._fire(self.on_error, exc)
+        self._closer = asyncio.get_running_loop().create_task(self.close(), name="seer-close")
+
     def _give_up(self, last_error: BaseException | None) -> None:
         exc = TransportError(
             f"could not (re)connect after {self.max_reconnect_attempts} attempts: {last_error}"
@@ -670,8 +701,11 @@ class SessionConnection:
                     continue
                 try:
                     await self.client.heartbeat(self.session_id)
+                except (NotInSession, SessionNotFound) as exc:
+                    # Kicked, or the session is gone for us: reconnecting cannot help.
+                    self._terminate(exc)
+                    return
                 except SessionError as exc:
-                    # e.g. kicked or session gone: report, the socket stays (events still flow).
                     self._fire(self.on_error, exc)
                 except SeerError as exc:
                     self._fire(self.on_error, exc)
@@ -857,6 +891,13 @@ class SessionConnection:
             await self._invoke(self.on_event, item)
             for queue in list(self._subscribers):
                 queue.put_nowait(item)
+            if (
+                isinstance(item, PlayerLeftEvent)
+                and item.reason == "kicked"
+                and (item.player_id == self.player_id or item.user_id == self.user_id)
+            ):
+                # The kick is our last event: deliver it, then stop (no rejoin is possible).
+                self._terminate(NotInSession(details="kicked"))
 
     async def _invoke(self, callback: Callback | None, *args: Any) -> None:
         if callback is None:

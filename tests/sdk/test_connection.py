@@ -16,6 +16,7 @@ import pytest
 from seer_client import (
     AuthError,
     ConnectionStatus,
+    NotInSession,
     PlayerJoinedEvent,
     SessionNotFound,
     TransportError,
@@ -343,3 +344,60 @@ async def test_presence_view_and_player_events(backend: FakeBackend, make_client
 def test_connection_is_constructible_without_loop() -> None:
     # the blocking facade may construct objects outside the loop thread
     SessionConnection.__init__  # noqa: B018
+
+
+async def test_kicked_player_connection_stops_after_the_kick_event(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    seat = backend.players[uid]
+    errors: list[BaseException] = []
+    statuses: list[str] = []
+    async with player.connect(
+        s.SESSION_ID, on_error=errors.append, on_status_change=statuses.append, **FAST
+    ) as conn:
+        backend.participants.discard(uid)  # the server-side kick
+        backend.emit("player_left", playerId=seat["id"], userId=uid, reason="kicked", kickReason="afk")
+        await until(lambda: conn.closed)
+        assert conn.delivered_seqs == [1]  # the kick itself is delivered
+        assert isinstance(conn.error, NotInSession) and conn.error.details == "kicked"
+        assert [type(e) for e in errors] == [NotInSession]
+        assert statuses[-1] == "disconnected"
+        assert [e.seq async for e in conn.events()] == [1]  # the stream has ended
+    assert backend.realtime.leaves == [uid]
+
+
+async def test_heartbeat_not_in_session_stops_the_connection(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **{**FAST, "heartbeat_interval": 0.05}) as conn:
+        backend.handlers["heartbeat"] = lambda u, body: FakeBackend.err(
+            "SESSION_006", 403, "not in session", "kicked"
+        )
+        await until(lambda: conn.closed)
+        assert isinstance(conn.error, NotInSession)
+        heartbeats = len(backend.rpc_calls("heartbeat"))
+        await asyncio.sleep(0.2)
+        assert len(backend.rpc_calls("heartbeat")) == heartbeats
+    assert uid in backend.realtime.leaves
+
+
+async def test_refreshed_token_is_pushed_to_the_open_channel(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        response = await player.supabase.auth.refresh_session()
+        assert response.session is not None
+        new_token = response.session.access_token
+        await until(lambda: new_token in backend.realtime.token_pushes)
+        backend.emit()
+        await conn.wait_for_seq(1)
+        assert conn.reconnects == 0
+        # a later reconnect joins with the new token, not the stale one from connect time
+        backend.realtime.kill()
+        await until(lambda: conn.reconnects == 1)
+        assert backend.realtime.joins[-1] == (TOPIC, backend.tokens[new_token], True)

@@ -346,3 +346,18 @@ async def test_demo_passes_on_the_devstack(devstack) -> None:
         assert await asyncio.wait_for(demo.run(), 60)
     finally:
         await demo.close()
+
+
+async def test_kicked_player_connection_ends_with_not_in_session(person: Factory) -> None:
+    seer, aria = await person("Seer"), await person("Aria")
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    seat = await aria.client.join_session(session.id, character_id=aria.character.id)
+    async with aria.client.connect(session.id, **FAST) as conn:
+        await seer.client.kick_player(session.id, player_id=seat.player.id, reason="spam")
+        await until(lambda: conn.closed)
+        last = conn.history[-1]
+        assert last.type == "player_left" and last.reason == "kicked" and last.kick_reason == "spam"
+        assert isinstance(conn.error, NotInSession) and conn.status is ConnectionStatus.DISCONNECTED
+    with pytest.raises(SessionNotFound):  # a former participant no longer sees the session
+        async with aria.client.connect(session.id, **FAST):
+            pass
