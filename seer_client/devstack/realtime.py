@@ -152,15 +152,38 @@ class RealtimeHub:
         self.delivered = 0
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
+        self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        self._listen_conn = await asyncpg.connect(self.config.db_url)
-        await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        await self._listen()
         self._tasks.append(asyncio.create_task(self._dispatch_loop()))
         self._tasks.append(asyncio.create_task(self._idle_loop()))
 
+    async def _listen(self) -> None:
+        self._listen_conn = await asyncpg.connect(self.config.db_url)
+        await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        self._listen_conn.add_termination_listener(self._on_listen_lost)
+
+    def _on_listen_lost(self, _conn: Any) -> None:
+        if self._stopping:
+            return
+        log.warning("realtime: lost the LISTEN connection; reconnecting")
+        self._tasks.append(asyncio.create_task(self._relisten()))
+
+    async def _relisten(self) -> None:
+        # Sends committed while disconnected are not replayed (Realtime has the same gap
+        # without replay); clients catch up from their own event log.
+        while not self._stopping:
+            try:
+                await self._listen()
+                log.warning("realtime: LISTEN connection restored")
+                return
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(1)
+
     async def stop(self) -> None:
+        self._stopping = True
         await self.drop_all_sockets(code=1001, message="server shutting down")
         self._notify_queue.put_nowait(None)
         for t in self._tasks:
@@ -267,11 +290,15 @@ class RealtimeHub:
                 if conn.stalled:
                     continue
                 conn.last_seen = time.monotonic()
-                if msg.type == WSMsgType.TEXT:
-                    await self._on_text(conn, msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await self._on_binary(conn, msg.data)
-                elif msg.type == WSMsgType.PING:
+                try:
+                    if msg.type == WSMsgType.TEXT:
+                        await self._on_text(conn, msg.data)
+                    elif msg.type == WSMsgType.BINARY:
+                        await self._on_binary(conn, msg.data)
+                except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
+                    log.info("realtime: ignored a malformed frame")
+                    continue
+                if msg.type == WSMsgType.PING:
                     await ws.pong(msg.data)
                 elif msg.type == WSMsgType.ERROR:
                     break

@@ -178,12 +178,24 @@ order by c.relname, a.attnum
 """
 
 
+PKS_SQL = """
+select c.relname, array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum)) as cols
+from pg_index i
+join pg_class c on c.oid = i.indrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attnum = any(i.indkey::int2[])
+where n.nspname = $1 and i.indisprimary
+group by c.relname
+"""
+
+
 class SchemaCache:
     """Function signatures and table columns of the exposed schema, reloaded on a miss."""
 
     def __init__(self) -> None:
         self.routines: dict[str, list[Routine]] = {}
         self.tables: dict[str, dict[str, str]] = {}
+        self.primary_keys: dict[str, list[str]] = {}
         self.role_timeouts: dict[str, str] = {}
 
     async def load(self, conn: asyncpg.Connection) -> None:
@@ -214,6 +226,7 @@ class SchemaCache:
             cols = tables.setdefault(r["relname"], {})
             if r["attname"] is not None:
                 cols[r["attname"]] = r["type"]
+        pks = {r["relname"]: list(r["cols"]) for r in await conn.fetch(PKS_SQL, "public")}
         timeouts: dict[str, str] = {}
         for r in await conn.fetch(
             """
@@ -227,6 +240,7 @@ class SchemaCache:
         ):
             timeouts[r["rolname"]] = r["cfg"].split("=", 1)[1]
         self.routines, self.tables, self.role_timeouts = routines, tables, timeouts
+        self.primary_keys = pks
 
 
 def qident(name: str) -> str:
@@ -432,15 +446,8 @@ class RestApi:
             return pre
         caller = pre
         table = request.match_info["table"]
-        if request.method not in ("GET", "HEAD"):
-            return pgrst_error(
-                501 if request.method in ("POST", "PATCH", "PUT", "DELETE") else 405,
-                "PGRST127" if request.method in ("POST", "PATCH", "PUT", "DELETE") else "PGRST117",
-                "Feature not implemented"
-                if request.method in ("POST", "PATCH", "PUT", "DELETE")
-                else f"Unsupported HTTP method: {request.method}",
-                f"devstack serves table reads only; write through RPCs ({request.method} /{table})",
-            )
+        if request.method not in ("GET", "HEAD", "POST", "PATCH", "DELETE"):
+            return pgrst_error(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
         if not self._loaded or table not in self.cache.tables:
             await self.reload()
         columns = self.cache.tables.get(table)
@@ -455,6 +462,8 @@ class RestApi:
                 None,
                 f"Perhaps you meant the table 'public.{close[0]}'" if close else None,
             )
+        if request.method in ("POST", "PATCH", "DELETE"):
+            return await self._write(request, caller, table, columns)
         try:
             query = build_select(table, columns, request)
         except QueryError as exc:
@@ -487,6 +496,124 @@ class RestApi:
                 status=status, headers={"Content-Type": "application/json; charset=utf-8", **headers}
             )
         return json_response(None, status, headers, raw=body)
+
+    async def _write(
+        self, request: web.Request, caller: Caller, table: str, columns: dict[str, str]
+    ) -> web.Response:
+        """POST (insert/upsert), PATCH (update) and DELETE on a table, as PostgREST does them."""
+        prefer = {p.strip() for p in request.headers.get("Prefer", "").split(",") if p.strip()}
+        representation = "return=representation" in prefer
+        body: Any = None
+        if request.method in ("POST", "PATCH"):
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError as exc:
+                return pgrst_error(400, "PGRST102", f"Empty or invalid json: {exc}")
+            rows = body if isinstance(body, list) else [body]
+            if not rows or not all(isinstance(r, dict) for r in rows):
+                return pgrst_error(400, "PGRST102", "Empty or invalid json")
+            keys: list[str] = []
+            if request.query.get("columns"):
+                keys = [c.strip() for c in _split_list(request.query["columns"]) if c.strip()]
+            else:
+                for r in rows:
+                    keys += [k for k in r if k not in keys]
+            for k in keys:
+                if k not in columns:
+                    return pgrst_error(
+                        400, "PGRST204", f"Could not find the '{k}' column of '{table}' in the schema cache"
+                    )
+            if request.method == "PATCH" and isinstance(body, list):
+                return pgrst_error(400, "PGRST102", "Expected a single JSON object for PATCH")
+        args: list[Any] = []
+
+        def param(value: Any, cast: str | None) -> str:
+            args.append(value)
+            ref = f"${len(args)}"
+            if isinstance(value, list):
+                return f"{ref}::text[]" + (f"::{cast}[]" if cast else "")
+            return f"{ref}::text" + (f"::{cast}" if cast else "")
+
+        rel = f"public.{qident(table)}"
+        try:
+            if request.method == "POST":
+                args.append(json.dumps(rows))
+                cols = ", ".join(qident(k) for k in keys)
+                conflict = ""
+                if "resolution=merge-duplicates" in prefer or "resolution=ignore-duplicates" in prefer:
+                    target = [
+                        c.strip() for c in _split_list(request.query.get("on_conflict", "")) if c.strip()
+                    ]
+                    target = target or self.cache.primary_keys.get(table, [])
+                    if not target:
+                        return pgrst_error(
+                            400, "PGRST100", "on_conflict needs a primary key or unique columns"
+                        )
+                    if "resolution=ignore-duplicates" in prefer or not keys:
+                        conflict = f" on conflict ({', '.join(qident(c) for c in target)}) do nothing"
+                    else:
+                        sets = ", ".join(f"{qident(k)} = excluded.{qident(k)}" for k in keys)
+                        conflict = (
+                            f" on conflict ({', '.join(qident(c) for c in target)}) do update set {sets}"
+                        )
+                if not keys:
+                    stmt = f"insert into {rel} default values returning *"
+                elif "missing=default" in prefer:
+                    # Keys a row lacks take the column default (PostgREST's Prefer: missing=default).
+                    args.pop()
+                    values = []
+                    for row in rows:
+                        args.append(json.dumps(row))
+                        ref = f"(json_populate_record(null::{rel}, ${len(args)}::json))"
+                        values.append(
+                            "("
+                            + ", ".join(f"{ref}.{qident(k)}" if k in row else "default" for k in keys)
+                            + ")"
+                        )
+                    stmt = f"insert into {rel} ({cols}) values {', '.join(values)}{conflict} returning *"
+                else:
+                    stmt = (
+                        f"insert into {rel} ({cols}) select {cols}"
+                        f" from json_populate_recordset(null::{rel}, $1::json){conflict} returning *"
+                    )
+                status = 201
+            elif request.method == "PATCH":
+                args.append(json.dumps(body))
+                where = build_where(request.query, columns, param)
+                cols = ", ".join(qident(k) for k in keys)
+                if not keys:
+                    return json_response([], 200) if representation else web.Response(status=204)
+                lhs = f"({cols})" if len(keys) > 1 else cols
+                rhs = f"(select {cols} from json_populate_record(null::{rel}, $1::json))"
+                stmt = (
+                    f"update {rel} set {lhs} = {rhs}"
+                    + (" where " + " and ".join(where) if where else "")
+                    + " returning *"
+                )
+                status = 200
+            else:
+                where = build_where(request.query, columns, param)
+                stmt = (
+                    f"delete from {rel}" + (" where " + " and ".join(where) if where else "") + " returning *"
+                )
+                status = 200
+        except QueryError as exc:
+            return pgrst_error(400, exc.code, exc.message, exc.details, exc.hint)
+        sql = f"with _w as ({stmt}) select coalesce(json_agg(_w), '[]')::text from _w"
+        res = await self._run(request, caller, sql, args, readonly=False)
+        if isinstance(res, web.Response):
+            return res
+        out, _ = res
+        n = len(json.loads(out or "[]"))
+        headers = {
+            "Content-Range": f"*/{n}" if request.method != "POST" else (f"0-{n - 1}/*" if n else "*/*")
+        }
+        if not representation:
+            return web.Response(status=201 if status == 201 else 204, headers=headers)
+        if _wants_object(request):
+            return _single(out or "[]")
+        return json_response(None, status, headers, raw=out or "[]")
 
 
 def _wants_object(request: web.Request) -> bool:
@@ -603,50 +730,7 @@ def build_select(table: str, columns: dict[str, str], request: web.Request) -> S
         parts.append(f"{expr} as {qident(alias or item)}")
     select_list = ", ".join(parts) or "*"
 
-    # filters
-    where: list[str] = []
-    for key in q:
-        if key in RESERVED or key in ("or", "and", "not.or", "not.and"):
-            if key in ("or", "and", "not.or", "not.and"):
-                raise QueryError("devstack does not support logical filter trees", f"'{key}' filter")
-            continue
-    for key, value in q.items():
-        if key in RESERVED:
-            continue
-        col = key
-        cast = columns.get(col)
-        negate = False
-        v = value
-        if v.startswith("not."):
-            negate, v = True, v[4:]
-        op, sep, operand = v.partition(".")
-        if not sep:
-            raise QueryError(
-                '"failed to parse filter (' + value + ')" (line 1, column ' + str(len(value) + 1) + ")",
-                "unexpected end of input expecting operator",
-                "PGRST100",
-            )
-        target = qident(col)
-        if op in OPS:
-            cond = f"{target} {OPS[op]} {param(operand, cast)}"
-        elif op in ("like", "ilike"):
-            pattern = param(operand.replace("*", "%"), None)
-            cond = f"{target}::text {'ilike' if op == 'ilike' else 'like'} {pattern}"
-        elif op == "in":
-            if not (operand.startswith("(") and operand.endswith(")")):
-                raise QueryError(f'"failed to parse filter ({value})"', 'expecting "("')
-            items = _split_list(operand[1:-1]) if operand[1:-1] else []
-            cond = f"{target} = any({param(items, cast)})"
-        elif op == "is":
-            word = operand.lower()
-            if word not in ("null", "true", "false", "unknown", "not_null"):
-                raise QueryError(
-                    f'"failed to parse filter ({value})"', 'unexpected "' + operand + '" expecting null'
-                )
-            cond = f"{target} is not null" if word == "not_null" else f"{target} is {word}"
-        else:
-            raise QueryError(f'"failed to parse filter ({value})"', f"unknown operator '{op}'")
-        where.append(f"not ({cond})" if negate else cond)
+    where = build_where(q, columns, param)
 
     # order
     order_sql = ""
@@ -698,3 +782,51 @@ def build_select(table: str, columns: dict[str, str], request: web.Request) -> S
     sql = f"select coalesce(json_agg(_t), '[]')::text from (select {select_list} {base}{order_sql}{page}) _t"
     count_sql = f"select count(*) {base}"
     return SelectQuery(sql, count_sql, args, offset)
+
+
+def build_where(q: Any, columns: dict[str, str], param: Any) -> list[str]:
+    """PostgREST horizontal filters (``col=op.value``) as SQL conditions with parameters."""
+    where: list[str] = []
+    for key in q:
+        if key in RESERVED or key in ("or", "and", "not.or", "not.and"):
+            if key in ("or", "and", "not.or", "not.and"):
+                raise QueryError("devstack does not support logical filter trees", f"'{key}' filter")
+            continue
+    for key, value in q.items():
+        if key in RESERVED:
+            continue
+        col = key
+        cast = columns.get(col)
+        negate = False
+        v = value
+        if v.startswith("not."):
+            negate, v = True, v[4:]
+        op, sep, operand = v.partition(".")
+        if not sep:
+            raise QueryError(
+                '"failed to parse filter (' + value + ')" (line 1, column ' + str(len(value) + 1) + ")",
+                "unexpected end of input expecting operator",
+                "PGRST100",
+            )
+        target = qident(col)
+        if op in OPS:
+            cond = f"{target} {OPS[op]} {param(operand, cast)}"
+        elif op in ("like", "ilike"):
+            pattern = param(operand.replace("*", "%"), None)
+            cond = f"{target}::text {'ilike' if op == 'ilike' else 'like'} {pattern}"
+        elif op == "in":
+            if not (operand.startswith("(") and operand.endswith(")")):
+                raise QueryError(f'"failed to parse filter ({value})"', 'expecting "("')
+            items = _split_list(operand[1:-1]) if operand[1:-1] else []
+            cond = f"{target} = any({param(items, cast)})"
+        elif op == "is":
+            word = operand.lower()
+            if word not in ("null", "true", "false", "unknown", "not_null"):
+                raise QueryError(
+                    f'"failed to parse filter ({value})"', 'unexpected "' + operand + '" expecting null'
+                )
+            cond = f"{target} is not null" if word == "not_null" else f"{target} is {word}"
+        else:
+            raise QueryError(f'"failed to parse filter ({value})"', f"unknown operator '{op}'")
+        where.append(f"not ({cond})" if negate else cond)
+    return where
