@@ -97,6 +97,7 @@ class SeerClient:
         self.retries = max(1, retries)
         self._owns_supabase = owns_supabase
         self._connections: set[SessionConnection] = set()
+        self._postgrest_clients: list[Any] = []
 
     @classmethod
     async def create(
@@ -173,7 +174,12 @@ class SeerClient:
         from httpx import Headers
         from postgrest.exceptions import APIError
 
-        builder = self.supabase.rpc(fn, params)
+        postgrest = self.supabase.postgrest
+        if postgrest not in self._postgrest_clients:
+            # supabase-py builds a new PostgREST client after every auth event and drops the
+            # old one unclosed; keep them so close() can release their connections.
+            self._postgrest_clients.append(postgrest)
+        builder = postgrest.rpc(fn, params)
         request = getattr(builder, "request", None)
         try:
             if request is not None and hasattr(request, "send"):
@@ -446,6 +452,12 @@ class SeerClient:
                     timer.cancel()
             with contextlib.suppress(Exception):
                 await self.supabase.realtime.close()
+            for postgrest in self._postgrest_clients:
+                with contextlib.suppress(Exception):
+                    await postgrest.aclose()
+            self._postgrest_clients.clear()
+            with contextlib.suppress(Exception):
+                await self.supabase.auth.close()
 
     async def __aenter__(self) -> SeerClient:
         return self
