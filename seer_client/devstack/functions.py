@@ -86,7 +86,6 @@ PASS_THROUGH_ENV = frozenset(
 )
 #: Wall-clock limit of one request, as Supabase's (150 s).
 REQUEST_TIMEOUT = 150.0
-APP_KEY = web.AppKey("seer_functions", "FunctionsGateway")
 
 
 class FunctionStartError(Exception):
@@ -376,9 +375,16 @@ class FunctionsGateway:
         if worker.running:
             return worker
         async with worker.lock:
-            if not worker.running:
+            for attempt in range(3):
+                if worker.running:
+                    break
                 await self._stop(worker)
-                await self._start(worker, self.toml.settings(name), supabase_url)
+                try:
+                    await self._start(worker, self.toml.settings(name), supabase_url)
+                except FunctionStartError as exc:
+                    # The free port we picked was taken before Deno bound it: pick another.
+                    if "AddrInUse" not in str(exc) or attempt == 2:
+                        raise
         return worker
 
     # -- requests -----------------------------------------------------------------------------
@@ -507,6 +513,9 @@ class FunctionsGateway:
                 return response
             await response.write_eof()
             return response
+
+
+APP_KEY: web.AppKey[FunctionsGateway] = web.AppKey("seer_functions", FunctionsGateway)
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
