@@ -173,20 +173,26 @@ async def test_user_text_is_escaped_end_to_end(env: Env) -> None:
     title = "<script>alert('title')</script> & Co"
     description = '</p><img src=x onerror="alert(1)">'
     adventure = str(uuid.uuid4())
-    with psycopg.connect(env.db_url, autocommit=True) as conn:
-        conn.execute(
-            "insert into public.adventures (id, title, description) values (%s, %s, %s)",
-            (adventure, title, description),
-        )
     seer = await env.user('<b onmouseover="x">Mallory</b>')
-    created = await seer.create_session(adventure)
-    status, _, html = await http(created.join_url)
-    assert status == 200
-    assert "<script" not in html and "<img" not in html and "<b " not in html
-    assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt; &amp; Co" in html
-    assert "&lt;b onmouseover=&quot;x&quot;&gt;Mallory&lt;/b&gt;" in html
-    data = await invoke_get(seer.supabase, f"invite/{created.session.code}")
-    assert data["adventureTitle"] == title  # JSON carries the raw text; only HTML escapes it
+    # An unpublished adventure of the Seer's own, so no other test ever lists it; removed after.
+    async with await psycopg.AsyncConnection.connect(env.db_url, autocommit=True) as conn:
+        await conn.execute(
+            "insert into public.adventures (id, title, description, is_published, created_by) "
+            "values (%s, %s, %s, false, %s)",
+            (adventure, title, description, await seer.user_id()),
+        )
+        try:
+            created = await seer.create_session(adventure)
+            status, _, html = await http(created.join_url)
+            assert status == 200
+            assert "<script" not in html and "<img" not in html and "<b " not in html
+            assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt; &amp; Co" in html
+            assert "&lt;b onmouseover=&quot;x&quot;&gt;Mallory&lt;/b&gt;" in html
+            data = await invoke_get(seer.supabase, f"invite/{created.session.code}")
+            assert data["adventureTitle"] == title  # JSON carries the raw text; only HTML escapes it
+        finally:
+            await conn.execute("delete from public.sessions where adventure_id = %s", (adventure,))
+            await conn.execute("delete from public.adventures where id = %s", (adventure,))
 
 
 async def restart_invite(env: Env) -> None:
