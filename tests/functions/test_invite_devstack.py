@@ -132,6 +132,13 @@ async def test_every_status_case_over_http_and_invoke(env: Env) -> None:
     started = await seer.create_session(ADVENTURE, max_players=3)
     await env.player_joins(str(started.session.id), "Rook")
     await seer.start_session(started.session.id)
+    paused = await seer.create_session(ADVENTURE, max_players=3)
+    await env.player_joins(str(paused.session.id), "Tam")
+    await seer.start_session(paused.session.id)
+    await seer.pause_session(paused.session.id)
+    late = await seer.create_session(ADVENTURE, max_players=3, settings={"allowLateJoin": True})
+    await env.player_joins(str(late.session.id), "Uma")
+    await seer.start_session(late.session.id)
     cancelled = await seer.create_session(ADVENTURE)
     await seer.end_session(cancelled.session.id, outcome="cancelled")
     completed = await seer.create_session(ADVENTURE)
@@ -142,6 +149,8 @@ async def test_every_status_case_over_http_and_invoke(env: Env) -> None:
     cases: list[tuple[str, int, bool | None, str]] = [
         (full.session.code, 200, False, "Session is full"),
         (started.session.code, 200, False, "Session has already started"),
+        (paused.session.code, 200, False, "Session has already started"),
+        (late.session.code, 200, True, "Open in Seer"),
         (cancelled.session.code, 410, None, "This session has ended"),
         (completed.session.code, 410, None, "This session has ended"),
         ("ZZZZZZ", 404, None, "Session not found"),
@@ -156,7 +165,8 @@ async def test_every_status_case_over_http_and_invoke(env: Env) -> None:
         assert got == status, code
         payload = json.loads(body)
         if status == 200:
-            assert payload["canJoin"] is can_join and payload["reason"] == text
+            assert payload["canJoin"] is can_join
+            assert payload["reason"] == (None if can_join else text)
         else:
             assert payload["code"] == {400: "SESSION_002", 404: "SESSION_001", 410: "SESSION_005"}[status]
         # supabase-py raises FunctionsHttpError with the status for non-2xx answers.
@@ -165,7 +175,7 @@ async def test_every_status_case_over_http_and_invoke(env: Env) -> None:
                 await invoke_get(seer.supabase, f"invite/{code}")
             assert err.value.status == status
         else:
-            assert (await invoke_get(seer.supabase, f"invite/{code}"))["canJoin"] is False
+            assert (await invoke_get(seer.supabase, f"invite/{code}"))["canJoin"] is can_join
     assert "seer://join/" not in (await http(f"{base}/{full.session.code}"))[2]
 
 
