@@ -76,6 +76,17 @@ class Gateway:
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise GatewayError(f"cannot connect to the database {self.config.db_url}: {exc}") from exc
+        missing = await self.pool.fetchval(
+            "select string_agg(t, ', ') from unnest(array['auth.users', 'auth.sessions',"
+            " 'auth.refresh_tokens', 'auth.identities', 'realtime.messages']) t where to_regclass(t) is null"
+        )
+        if missing:
+            await self.pool.close()
+            self.pool = None
+            raise GatewayError(
+                f"the database lacks the platform bootstrap ({missing}); apply "
+                "seer_client/devstack/bootstrap/*.sql first (PostgresCluster.setup() does)"
+            )
         auth = AuthApi(self.config, self.pool)
         self.rest = RestApi(self.config, self.pool)
         self.realtime = RealtimeHub(self.config, self.pool)

@@ -157,6 +157,14 @@ class RealtimeHub:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         await self._listen()
+        assert self._listen_conn is not None
+        if not await self._listen_conn.fetchval(
+            "select exists (select 1 from pg_trigger where tgname = 'devstack_notify_broadcast')"
+        ):
+            log.warning(
+                "realtime: realtime.messages has no devstack_notify_broadcast trigger, so realtime.send() "
+                "will not reach subscribers; apply seer_client/devstack/bootstrap/20_devstack_realtime.sql"
+            )
         self._tasks.append(asyncio.create_task(self._dispatch_loop()))
         self._tasks.append(asyncio.create_task(self._idle_loop()))
 

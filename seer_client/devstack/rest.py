@@ -558,6 +558,7 @@ class RestApi:
                             f" on conflict ({', '.join(qident(c) for c in target)}) do update set {sets}"
                         )
                 if not keys:
+                    args.clear()
                     stmt = f"insert into {rel} default values returning *"
                 elif "missing=default" in prefer:
                     # Keys a row lacks take the column default (PostgREST's Prefer: missing=default).

@@ -322,6 +322,9 @@ async def test_client_mistakes_are_4xx(clients: Clients, target: Target) -> None
             ),
             http.post("/auth/v1/signup", json={"email": "short@example.com", "password": "123"}, headers=h),
             http.get("/auth/v1/user", headers={"apikey": target.anon_key}),
+            http.post("/rest/v1/sessions", json={}, headers=h),  # default values; writes are revoked
+            http.patch("/rest/v1/sessions?id=eq.x", json={"status": "active"}, headers=h),
+            http.delete("/rest/v1/sessions?nope=like.*", headers=h),
         ]
         for resp in await asyncio.gather(*cases):
             assert 400 <= resp.status_code < 500, (resp.request.url, resp.status_code, resp.text)
