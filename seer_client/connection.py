@@ -204,6 +204,7 @@ class SessionConnection:
 
         self.sequencer = EventSequencer(0)
         self.start_seq = 0  # events after this seq are delivered
+        self._delivered_seq = 0
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
         self.seer_id: str | None = None
         self.session_status: str | None = None
@@ -257,6 +258,7 @@ class SessionConnection:
             self._apply_snapshot(session)
             start = session.last_seq if self.since_seq is None else self.since_seq
             self.start_seq = start
+            self._delivered_seq = start
             self.sequencer = EventSequencer(start)
             self._auth_subscription = self.client.supabase.auth.on_auth_state_change(self._on_auth_change)
             self._first_connected = loop.create_future()
@@ -264,6 +266,8 @@ class SessionConnection:
             self._supervisor = loop.create_task(self._supervise(), name="seer-supervisor")
             self._heartbeat_task = loop.create_task(self._heartbeat_loop(), name="seer-heartbeat")
             await asyncio.shield(self._first_connected)
+            # Return only once what the catch-up fetched has reached the callbacks.
+            await self._out.join()
         except BaseException:
             await self.close()
             raise
@@ -322,7 +326,7 @@ class SessionConnection:
     @property
     def last_seq(self) -> int:
         """The seq of the last event delivered to callbacks and iterators."""
-        return self.sequencer.last_seq
+        return self._delivered_seq
 
     @property
     def delivered_seqs(self) -> list[int]:
@@ -881,23 +885,33 @@ class SessionConnection:
             if isinstance(item, _Closed):
                 for queue in list(self._subscribers):
                     queue.put_nowait(_CLOSED)
+                self._out.task_done()
                 return
             try:
-                self._apply_event(item)
-            except Exception:
-                logger.exception("could not apply event %s", item.seq)
-            self.history.append(item)
-            await self._invoke(self._callback_for(item), item)
-            await self._invoke(self.on_event, item)
-            for queue in list(self._subscribers):
-                queue.put_nowait(item)
-            if (
-                isinstance(item, PlayerLeftEvent)
-                and item.reason == "kicked"
-                and (item.player_id == self.player_id or item.user_id == self.user_id)
-            ):
-                # The kick is our last event: deliver it, then stop (no rejoin is possible).
-                self._terminate(NotInSession(details="kicked"))
+                await self._deliver(item)
+            finally:
+                self._out.task_done()
+
+    async def _deliver(self, item: BaseEvent) -> None:
+        try:
+            self._apply_event(item)
+        except Exception:
+            logger.exception("could not apply event %s", item.seq)
+        await self._invoke(self._callback_for(item), item)
+        await self._invoke(self.on_event, item)
+        # history, delivered seq and iterator fan-out change together (no await in between),
+        # so a new events() iterator sees each event exactly once.
+        self.history.append(item)
+        self._delivered_seq = item.seq
+        for queue in list(self._subscribers):
+            queue.put_nowait(item)
+        if (
+            isinstance(item, PlayerLeftEvent)
+            and item.reason == "kicked"
+            and (item.player_id == self.player_id or item.user_id == self.user_id)
+        ):
+            # The kick is our last event: deliver it, then stop (no rejoin is possible).
+            self._terminate(NotInSession(details="kicked"))
 
     async def _invoke(self, callback: Callback | None, *args: Any) -> None:
         if callback is None:

@@ -401,3 +401,33 @@ async def test_refreshed_token_is_pushed_to_the_open_channel(
         backend.realtime.kill()
         await until(lambda: conn.reconnects == 1)
         assert backend.realtime.joins[-1] == (TOPIC, backend.tokens[new_token], True)
+
+
+async def test_iterator_started_during_a_slow_callback_sees_each_event_once(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    gate = asyncio.Event()
+
+    async def slow(event) -> None:
+        if event.seq == 2:
+            await gate.wait()
+
+    async with player.connect(s.SESSION_ID, on_event=slow, **FAST) as conn:
+        for _ in range(3):
+            backend.emit()
+        await until(lambda: conn.last_seq == 1)
+        got: list[int] = []
+
+        async def consume() -> None:
+            async for event in conn.events():
+                got.append(event.seq)
+                if event.seq == 3:
+                    return
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.05)
+        assert conn.last_seq == 1 and conn.delivered_seqs == [1]  # 2 is still in its callback
+        gate.set()
+        await asyncio.wait_for(consumer, 5)
+        assert got == [1, 2, 3]
