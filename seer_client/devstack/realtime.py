@@ -63,6 +63,7 @@ class Channel:
     presence_meta: dict[str, Any] | None = None
     presence_payload: dict[str, Any] | None = None
     presence_calls: list[float] = field(default_factory=list)
+    replayed_ids: set[str] = field(default_factory=set)
     exp_task: asyncio.Task[None] | None = None
 
     @property
@@ -458,9 +459,6 @@ class RealtimeHub:
                 "use broadcast (realtime.send) instead"
             )
             return
-        if isinstance(broadcast.get("replay"), dict):
-            await refuse("UnableToReplayMessages: devstack does not support broadcast replay")
-            return
         key = presence.get("key")
         ch = Channel(
             conn=conn,
@@ -486,11 +484,55 @@ class RealtimeHub:
                     f"Unauthorized: You do not have permissions to read from this Channel topic: {sub_topic}"
                 )
                 return
+        replay = broadcast.get("replay")
+        replayed: list[asyncpg.Record] = []
+        if replay is not None:
+            # Realtime: private channels only, DB-originated messages, the newest `limit`
+            # (at most 25) since `since` (ms epoch), delivered oldest first (messages.ex).
+            if not private:
+                await refuse("UnableToReplayMessages: Replay is not allowed for public channels")
+                return
+            if not (ch.policies and ch.policies.broadcast_read):
+                await refuse(
+                    f"Unauthorized: You do not have permissions to read from this Channel topic: {sub_topic}"
+                )
+                return
+            since = replay.get("since") if isinstance(replay, dict) else None
+            limit = replay.get("limit", 25) if isinstance(replay, dict) else None
+            if not isinstance(since, int) or not isinstance(limit, int) or isinstance(since, bool):
+                await refuse("UnableToReplayMessages: Replay params are not valid")
+                return
+            async with self.pool.acquire() as db:
+                replayed = await db.fetch(
+                    "select id, event, payload::text as payload from realtime.messages"
+                    " where topic = $1 and private and extension = 'broadcast'"
+                    " and inserted_at >= (to_timestamp($2 / 1000.0) at time zone current_setting('TimeZone'))"
+                    " order by inserted_at desc limit $3",
+                    sub_topic,
+                    since,
+                    max(min(limit, 25), 1),
+                )
+            replayed.reverse()
+            ch.replayed_ids = {str(r["id"]) for r in replayed}
         if conn.closed:
             return
         conn.channels[topic] = ch
         self.rooms.setdefault(ch.room, set()).add(ch)
         conn.reply(topic, ref, join_ref, "ok", {"postgres_changes": []})
+        for r in replayed:  # pushed as JSON (also to vsn 2 sockets), after the join reply
+            payload = json.loads(r["payload"] or "{}")
+            conn.push(
+                topic,
+                "broadcast",
+                {
+                    "payload": payload,
+                    "event": r["event"],
+                    "type": "broadcast",
+                    "meta": {"replayed": True, "id": str(r["id"])},
+                },
+                None,
+                join_ref,
+            )
         if ch.presence_enabled and ch.can_read_presence():
             conn.push(topic, "presence_state", self._presence_state(ch.room), None, join_ref)
         self._arm_expiry(ch)
@@ -612,6 +654,7 @@ class RealtimeHub:
         is_json: bool,
         meta: dict[str, Any] | None,
         exclude: Channel | None = None,
+        msg_id: str | None = None,
     ) -> None:
         """A UserBroadcast: binary frame for vsn 2 sockets, JSON object for vsn 1 (json payloads only)."""
         meta_bytes = _dumps(meta).encode() if meta else b""
@@ -619,6 +662,8 @@ class RealtimeHub:
         for peer in list(self.rooms.get(room, ())):
             if peer is exclude or not peer.can_read_broadcast():
                 continue
+            if msg_id is not None and msg_id in peer.replayed_ids:
+                continue  # already delivered by this join's replay
             if peer.conn.vsn == 2:
                 topic_b, event_b = peer.topic.encode(), event.encode()
                 header = bytes(
@@ -639,7 +684,12 @@ class RealtimeHub:
             payload = {} if payload is None else {"value": payload}
         room = (str(msg["topic"]), bool(msg.get("private")))
         self._fanout_user(
-            room, str(msg.get("event") or ""), _dumps(payload).encode(), True, {"id": msg["id"]}
+            room,
+            str(msg.get("event") or ""),
+            _dumps(payload).encode(),
+            True,
+            {"id": msg["id"]},
+            msg_id=str(msg["id"]),
         )
 
     # -- presence ---------------------------------------------------------------------------

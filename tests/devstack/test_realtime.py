@@ -187,3 +187,33 @@ async def test_token_refresh_on_an_open_socket(clients: Clients, database_url: s
             assert channel.is_joined
         finally:
             await short_clients.close()
+
+
+async def test_broadcast_replay_on_private_channels(clients: Clients, db: asyncpg.Pool) -> None:
+    seer, _player, sid = await _session_with_player(clients)
+    topic = f"session:{sid}"
+    async with db.acquire() as conn:
+        since = int((await conn.fetchval("select extract(epoch from now())")) * 1000) - 1000
+        for i in range(30):
+            await conn.execute(
+                "select realtime.send($1::jsonb, 'old', $2, true)", json.dumps({"n": i}), topic
+            )
+    _, probe = await _subscribe(
+        seer, topic, broadcast={"self": False, "ack": False, "replay": {"since": since, "limit": 100}}
+    )
+    await wait_for(lambda: len([m for m in probe.broadcasts if m["event"] == "old"]) >= 25, what="replay")
+    old = [m for m in probe.broadcasts if m["event"] == "old"]
+    assert [m["payload"]["n"] for m in old] == list(range(5, 30))  # the newest 25, oldest first
+    assert all(m["meta"]["replayed"] is True and m["meta"]["id"] == m["payload"]["id"] for m in old)
+    async with db.acquire() as conn:
+        await conn.execute("select realtime.send('{\"n\": 99}'::jsonb, 'new', $1, true)", topic)
+    await wait_for(lambda: any(m["event"] == "new" for m in probe.broadcasts), what="live after replay")
+    live = next(m for m in probe.broadcasts if m["event"] == "new")
+    assert "replayed" not in live["meta"]
+
+    public = seer.client.channel(f"room-{sid}", {"config": {"broadcast": {"replay": {"since": since}}}})  # type: ignore[typeddict-item]
+    p2 = Probe()
+    await public.subscribe(p2.on_status)
+    assert p2.statuses[0][0] == "CHANNEL_ERROR"
+    assert "UnableToReplayMessages: Replay is not allowed for public channels" in (p2.statuses[0][1] or "")
+    await seer.client.remove_channel(public)
