@@ -510,6 +510,8 @@ class RestApi:
                 body = json.loads(raw) if raw.strip() else None
             except ValueError as exc:
                 return pgrst_error(400, "PGRST102", f"Empty or invalid json: {exc}")
+            if request.method == "PATCH" and body in ([], [{}]):
+                body = {}  # PostgREST: an empty PATCH payload updates nothing (204, */*)
             rows = body if isinstance(body, list) else [body]
             if not rows or not all(isinstance(r, dict) for r in rows):
                 return pgrst_error(400, "PGRST102", "Empty or invalid json")
@@ -584,7 +586,10 @@ class RestApi:
                 where = build_where(request.query, columns, param)
                 cols = ", ".join(qident(k) for k in keys)
                 if not keys:
-                    return json_response([], 200) if representation else web.Response(status=204)
+                    empty = {"Content-Range": "*/*"}
+                    if representation:
+                        return json_response([], 200, empty)
+                    return web.Response(status=204, headers=empty)
                 lhs = f"({cols})" if len(keys) > 1 else cols
                 rhs = f"(select {cols} from json_populate_record(null::{rel}, $1::json))"
                 stmt = (
@@ -607,9 +612,7 @@ class RestApi:
             return res
         out, _ = res
         n = len(json.loads(out or "[]"))
-        headers = {
-            "Content-Range": f"*/{n}" if request.method != "POST" else (f"0-{n - 1}/*" if n else "*/*")
-        }
+        headers = {"Content-Range": f"0-{n - 1}/*" if n else "*/*"}
         if not representation:
             return web.Response(status=201 if status == 201 else 204, headers=headers)
         if _wants_object(request):

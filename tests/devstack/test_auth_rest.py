@@ -295,7 +295,14 @@ async def test_table_writes_respect_rls(clients: Clients, target: Target, notes_
         r = await http.post(
             f"{target.url}/rest/v1/{t}", json={"body": "anon"}, headers={"apikey": target.anon_key}
         )
-    assert r.status_code == 401 and r.json()["code"] == "42501"
+        assert r.status_code == 401 and r.json()["code"] == "42501"
+        # PostgREST (test/spec/Feature/Query/UpdateSpec.hs): an empty PATCH updates nothing.
+        h = {"apikey": target.anon_key, "Authorization": f"Bearer {alice.access_token}"}
+        for empty in ({}, [], [{}]):
+            r = await http.patch(f"{target.url}/rest/v1/{t}", json=empty, headers=h)
+            assert r.status_code == 204 and r.headers["Content-Range"] == "*/*"
+        r = await http.patch(f"{target.url}/rest/v1/{t}", content=b"", headers=h)
+        assert r.status_code == 400 and r.json()["code"] == "PGRST102"
     assert anon is not None
 
 
