@@ -24,6 +24,7 @@ EXPOSED_SCHEMAS = ("public",)
 
 # the `response.status` a function set (PostgREST lets functions choose the HTTP status)
 RESPONSE_STATUS = web.RequestKey("response_status", str)
+STATUS_SQL = "nullif(current_setting('response.status', true), '')"
 
 
 def http_status_for(sqlstate: str, message: str, authed: bool) -> int:
@@ -317,13 +318,18 @@ class RestApi:
         try:
             async with self.pool.acquire() as conn, conn.transaction(readonly=readonly):
                 await self._begin(conn, request, caller)
-                body = await conn.fetchval(sql, *args)
-                total = await conn.fetchval(count_sql, *args) if count_sql else None
                 # PostgREST honours `response.status` set by the function (used by
-                # get_session_by_code to answer 404 without rolling back its failure count)
-                request[RESPONSE_STATUS] = await conn.fetchval(
-                    "select nullif(current_setting('response.status', true), '')"
-                )
+                # get_session_by_code to answer 404 without rolling back its failure count).
+                # Like PostgREST it is read in the same statement, after the body is computed.
+                if sql.startswith("with _w as"):  # a data-modifying CTE must stay top level
+                    query = sql.replace(" from _w", f", {STATUS_SQL} from _w", 1)
+                else:
+                    query = f"select _r.b, {STATUS_SQL} from ({sql}) _r(b)"
+                row = await conn.fetchrow(query, *args)
+                body = row[0] if row else None
+                if row and row[1] is not None:
+                    request[RESPONSE_STATUS] = row[1]
+                total = await conn.fetchval(count_sql, *args) if count_sql else None
                 return body, total
         except asyncpg.PostgresError as exc:
             return pg_error_response(exc, authed)
