@@ -1,0 +1,153 @@
+"""Shared pieces of the benchmark suite: sizes, percentiles, the cluster and gateway processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seer_client.devstack.postgres import PostgresCluster, find_bindir, free_port
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+@dataclass
+class Sizes:
+    """Every size is an env var so `make bench` fits a slow machine (defaults fit 2 cores in < 10 min)."""
+
+    sessions: int = field(default_factory=lambda: env_int("BENCH_SESSIONS", 1000))  # active, 6 players each
+    clients: int = field(default_factory=lambda: env_int("BENCH_CLIENTS", 8))
+    pgbench_seconds: int = field(default_factory=lambda: env_int("BENCH_PGBENCH_SECONDS", 8))
+    joins: int = field(default_factory=lambda: env_int("BENCH_JOINS", 4800))
+    gateway_seconds: float = field(default_factory=lambda: env_float("BENCH_GATEWAY_SECONDS", 5))
+    gateway_concurrency: int = field(default_factory=lambda: env_int("BENCH_GATEWAY_CONCURRENCY", 16))
+    fanout_sessions: int = field(default_factory=lambda: env_int("BENCH_FANOUT_SESSIONS", 1000))
+    fanout_events: int = field(default_factory=lambda: env_int("BENCH_FANOUT_EVENTS", 3000))
+    fanout_rate: float = field(default_factory=lambda: env_float("BENCH_FANOUT_RATE", 300))
+    scale_sessions: int = field(default_factory=lambda: env_int("BENCH_SCALE_SESSIONS", 1_000_000))
+    scale_small: int = field(default_factory=lambda: env_int("BENCH_SCALE_SMALL", 100_000))
+    scale_players: int = field(default_factory=lambda: env_int("BENCH_SCALE_PLAYERS", 100_000))
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(q / 100 * (len(s) - 1))))
+    return s[k]
+
+
+@dataclass
+class Row:
+    """One line of the final table: a figure next to its same-run baseline."""
+
+    section: str
+    what: str
+    value: str
+    baseline: str = ""
+    ratio: str = ""
+    target: str = ""
+    verdict: str = ""
+
+
+def raise_fd_limit(want: int = 65536) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new = min(want, hard) if hard != resource.RLIM_INFINITY else want
+    if new > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def pg_bin(name: str) -> str:
+    return str(find_bindir() / name)
+
+
+@contextmanager
+def bench_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        cluster.setup()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+class GatewayProcess:
+    """The devstack gateway in a process of its own (as `supabase start` runs Kong/PostgREST/
+    Realtime apart from the clients), attached to the bench cluster; its RSS is measurable."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+
+    def __enter__(self) -> GatewayProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._gateway_proc", self.db_url, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the gateway process did not start")
+        self.info = json.loads(line)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def url(self) -> str:
+        return str(self.info["url"])
+
+    @property
+    def anon_key(self) -> str:
+        return str(self.info["anon_key"])
+
+    @property
+    def jwt_secret(self) -> str:
+        return str(self.info["jwt_secret"])
+
+    def rss_mib(self) -> float:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+async def timed(coro: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    result = await coro
+    return result, time.perf_counter() - t0
+
+
+def run_async(coro: Any) -> Any:
+    return asyncio.run(coro)

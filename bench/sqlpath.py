@@ -1,0 +1,180 @@
+"""1. The SQL path with pgbench: our RPCs as `authenticated` users against pgbench's own
+TPC-B-like (write) and select-only (read) scripts, same cluster, same run, same settings.
+
+Each RPC transaction is what PostgREST sends: begin; set role + request.jwt.claims (one
+set_config statement); the function call; commit. The claims come from bench.map (a primary
+key lookup folded into the statements), the session and user are random per transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from .common import Row, Sizes, pg_bin
+
+PROLOGUE = (
+    "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', {claims}, true)"
+)
+
+SCRIPTS: dict[str, str] = {
+    "update_game_state": f"""\\set s random(1, :nsessions)
+\\set hp random(1, 1000)
+begin;
+{PROLOGUE.format(claims="seer_claims")} from bench.map where i = :s;
+select public.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int), 'diceRolls', 1))
+  from bench.map where i = :s;
+commit;
+""",
+    "heartbeat": f"""\\set s random(1, :nsessions)
+\\set k random(1, 6)
+begin;
+{PROLOGUE.format(claims="player_claims[(:k)::int]")} from bench.map where i = :s;
+select public.heartbeat(sid) from bench.map where i = :s;
+commit;
+""",
+    "join_session": f"""begin;
+select nextval('bench.join_seq') as n \\gset
+{PROLOGUE.format(claims="claims")} from bench.joins where n = :n;
+select public.join_session(sid, cid) from bench.joins where n = :n;
+commit;
+""",
+    "get_session": f"""\\set s random(1, :nsessions)
+\\set k random(1, 6)
+begin;
+{PROLOGUE.format(claims="player_claims[(:k)::int]")} from bench.map where i = :s;
+select public.get_session(sid) from bench.map where i = :s;
+commit;
+""",
+    "session_events_since": f"""\\set s random(1, :nsessions)
+\\set k random(1, 6)
+\\set after random(0, 8)
+begin;
+{PROLOGUE.format(claims="player_claims[(:k)::int]")} from bench.map where i = :s;
+select public.session_events_since(sid, (:after)::bigint, 10) from bench.map where i = :s;
+commit;
+""",
+}
+WRITES = ["update_game_state", "heartbeat", "join_session"]
+READS = ["get_session", "session_events_since"]
+
+
+@dataclass
+class PgbenchResult:
+    tps: float
+    latency_ms: float
+    failed: int
+    transactions: int
+
+
+def _parse(out: str) -> PgbenchResult:
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
+    lat = re.search(r"latency average = ([\d.]+) ms", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    done = re.search(r"number of transactions actually processed: (\d+)", out)
+    if not tps:
+        raise RuntimeError("pgbench output not understood:\n" + out)
+    return PgbenchResult(
+        float(tps.group(1)),
+        float(lat.group(1)) if lat else float("nan"),
+        int(failed.group(1)) if failed else 0,
+        int(done.group(1)) if done else 0,
+    )
+
+
+def pgbench(db_url: str, args: list[str], *, timeout: float = 300) -> PgbenchResult:
+    res = subprocess.run(
+        [pg_bin("pgbench"), "-n", "-M", "prepared", *args, db_url],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if res.returncode not in (0, 2) or "tps =" not in res.stdout:
+        raise RuntimeError(f"pgbench {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
+    return _parse(res.stdout)
+
+
+async def top_statements(admin_dsn: str, limit: int = 6) -> list[tuple[str, float, int, float]]:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "select regexp_replace(query, '\\s+', ' ', 'g') as q, total_exec_time, calls,"
+            " total_exec_time / nullif(calls, 0) as mean"
+            " from pg_stat_statements where query !~* '^(begin|commit|select set_config|select nextval)'"
+            " order by total_exec_time desc limit $1",
+            limit,
+        )
+        return [(r["q"][:110], r["total_exec_time"], r["calls"], r["mean"] or 0.0) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def reset_statements(admin_dsn: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute("select pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
+async def run(
+    db_url: str, tpcb_url: str, admin_dsn: str, sizes: Sizes, rows: list[Row], log: list[str]
+) -> dict[str, float]:
+    c, secs = sizes.clients, sizes.pgbench_seconds
+    common = ["-c", str(c), "-j", "2"]
+    tpcb = pgbench(tpcb_url, [*common, "-T", str(secs)])
+    select_only = pgbench(tpcb_url, [*common, "-T", str(secs), "-S"])
+    results: dict[str, PgbenchResult] = {}
+    with tempfile.TemporaryDirectory(prefix="seer-pgbench-") as tmp:
+        for name in WRITES + READS:
+            path = Path(tmp) / f"{name}.sql"
+            path.write_text(SCRIPTS[name])
+            await reset_statements(admin_dsn)
+            if name == "join_session":
+                per_client = max(1, sizes.joins // c)
+                args = [*common, "-t", str(per_client), "-f", str(path)]
+            else:
+                args = [*common, "-T", str(secs), "-D", f"nsessions={sizes.sessions}", "-f", str(path)]
+            results[name] = pgbench(db_url, args)
+            log.append(f"\n  where the time goes in {name} (pg_stat_statements, track=all; ms):")
+            for q, total, calls, mean in await top_statements(admin_dsn):
+                log.append(f"    {total:9.0f} total {calls:8d} calls {mean:7.3f} mean  {q}")
+    rows.append(Row("1 SQL (pgbench)", "TPC-B-like (baseline, writes)", f"{tpcb.tps:.0f} tps"))
+    rows.append(Row("1 SQL (pgbench)", "select-only -S (baseline, reads)", f"{select_only.tps:.0f} tps"))
+    tps: dict[str, float] = {}
+    for name, r in results.items():
+        write = name in WRITES
+        base = tpcb if write else select_only
+        ratio = r.tps / base.tps
+        target = 0.5 if write else 0.25
+        fail = f", {r.failed} failed" if r.failed else ""
+        rows.append(
+            Row(
+                "1 SQL (pgbench)",
+                f"{name} ({'write' if write else 'read'})",
+                f"{r.tps:.0f} tps, {r.latency_ms:.2f} ms{fail}",
+                f"{base.tps:.0f} tps",
+                f"{ratio:.0%}",
+                f">= {target:.0%}",
+                "ok" if ratio >= target and not r.failed else "BELOW",
+            )
+        )
+        tps[name] = r.tps
+    tps["tpcb"], tps["select_only"] = tpcb.tps, select_only.tps
+    return tps
+
+
+def init_tpcb(cluster_dsn_for: str, scale: int = 10) -> None:
+    res = subprocess.run(
+        [pg_bin("pgbench"), "-i", "-q", "-s", str(scale), cluster_dsn_for],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"pgbench -i failed:\n{res.stderr}")
