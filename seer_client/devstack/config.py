@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,21 @@ def decode_token(token: str, secret: str) -> dict[str, Any]:
     parts = token.split(".")
     if len(parts) != 3:
         raise JwtError("parts", f"Expected 3 parts in JWT; got {len(parts)}")
+    claims = dict(_verified_claims(token, secret))  # a copy: the cached dict stays pristine
+    exp = claims.get("exp")
+    if exp is not None:
+        if not isinstance(exp, int | float):
+            raise JwtError("claims", "The JWT 'exp' claim must be a number")
+        now = int(time.time())
+        if now >= exp:
+            raise JwtError("expired", "JWT expired", expired_for=int(now - exp))
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> dict[str, Any]:
+    """Signature check and decoding, cached per (token, secret): every request carries the
+    same few tokens (apikey and the user's JWT). Expiry is checked on each use by the caller."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -87,11 +103,4 @@ def decode_token(token: str, secret: str) -> dict[str, Any]:
         raise JwtError("malformed", "JWT couldn't be decoded") from exc
     if not isinstance(claims, dict):
         raise JwtError("claims", "Parsing claims failed")
-    exp = claims.get("exp")
-    if exp is not None:
-        if not isinstance(exp, int | float):
-            raise JwtError("claims", "The JWT 'exp' claim must be a number")
-        now = int(time.time())
-        if now >= exp:
-            raise JwtError("expired", "JWT expired", expired_for=int(now - exp))
     return claims
