@@ -307,16 +307,17 @@ async def test_heartbeat_keeps_seat_and_silence_lets_sweeper_disconnect(person: 
         aria.client.connect(session.id, heartbeat_interval=0.2, **FAST),
         bram.client.connect(session.id, heartbeat_interval=3600, **FAST),
     ):
-        await asyncio.sleep(3.0)
-        # Travel: "now" is 59 s ahead, so anything silent for more than ~1 s is overdue.
-        await db.execute("select seer_private.sweep(now() + interval '59 seconds')")
-        event = await seer_conn.wait_for(lambda e: isinstance(e, PlayerConnectionEvent), timeout=5)
+        await asyncio.sleep(4.0)
+        # Travel: "now" is 57 s ahead, so a seat silent for more than ~3 s is overdue: Bram
+        # (no heartbeat since connect, 4 s ago) but not Aria (one every 0.2 s).
+        await db.execute("select seer_private.sweep(now() + interval '57 seconds')")
+        event = await seer_conn.wait_for(lambda e: isinstance(e, PlayerConnectionEvent), timeout=10)
         assert event.user_id == bram.user_id and event.is_connected is False
         players = {p.user_id: p.status for p in (await seer.client.get_session(session.id)).players}
         assert players == {aria.user_id: "connected", bram.user_id: "disconnected"}
         # 5 minutes later Bram is inactive and the Seer is prompted (kick or wait)
         await db.execute("select seer_private.sweep(now() + interval '6 minutes')")
-        inactive = await seer_conn.wait_for(lambda e: isinstance(e, PlayerInactiveEvent), timeout=5)
+        inactive = await seer_conn.wait_for(lambda e: isinstance(e, PlayerInactiveEvent), timeout=10)
         assert inactive.user_id == bram.user_id
         states = {p.user_id: p.state for p in seer_conn.presence() if p.role == "player"}
         assert states[bram.user_id] == "online"  # his socket is still up, only heartbeats stopped
@@ -332,7 +333,7 @@ async def test_heartbeat_keeps_seat_and_silence_lets_sweeper_disconnect(person: 
                 and e.is_connected
                 and e.user_id == bram.user_id
             ),
-            timeout=5,
+            timeout=10,
         )
         assert back.status == "connected"
         await until(lambda: seer_conn.seats[inactive.player_id].status == "connected")
