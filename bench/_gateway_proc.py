@@ -14,7 +14,7 @@ from seer_client.devstack.stack import DevStack
 
 
 async def main(db_url: str, port: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(65536, hard), hard))
     async with DevStack(database_url=db_url, port=port, idle_timeout=600.0) as stack:
         info = {"url": stack.url, "anon_key": stack.anon_key, "jwt_secret": stack.jwt_secret}

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from seer_client.devstack.gateway import _keep_session
 from seer_client.devstack.postgres import free_port
 
 
@@ -85,7 +86,10 @@ async def bench_rpc(status: dict[str, str], n_requests: int, concurrency: int) -
         await _load(50, 4, via_gateway, 10)  # warm-up
         gw_rps, gw_lat = await _load(n_requests, concurrency, via_gateway, 30)
 
-    pool = await asyncpg.create_pool(status["DB URL"], min_size=concurrency, max_size=concurrency)
+    # Same pool settings as the gateway (no per-release RESET round trip).
+    pool = await asyncpg.create_pool(
+        status["DB URL"], min_size=concurrency, max_size=concurrency, reset=_keep_session
+    )
     claims_json = json.dumps(claims)
 
     async def direct() -> None:

@@ -33,10 +33,13 @@ $$;
 
 -- active sessions: i -> session id, Seer claims, the six players' claims
 create table if not exists bench.map (
-  i int primary key, sid uuid not null, code text not null, seer_claims text not null, player_claims text[] not null
+  i int primary key, sid uuid not null, code text not null,
+  seer_claims text not null, player_claims text[] not null
 );
 -- the join benchmark consumes n = 1, 2, 3 ... (a sequence): joiner n takes the next free seat
-create table if not exists bench.joins (n bigint primary key, sid uuid not null, claims text not null, cid uuid not null);
+create table if not exists bench.joins (
+  n bigint primary key, sid uuid not null, claims text not null, cid uuid not null
+);
 create sequence if not exists bench.join_seq;
 grant select on bench.map, bench.joins to authenticated;
 grant usage on sequence bench.join_seq to authenticated;
@@ -103,7 +106,8 @@ create table if not exists bench.joins_raw (i int primary key, sid uuid not null
 create or replace function bench.number_joins() returns void
 language sql as $$
   truncate bench.joins;
-  with r as (select i, sid, row_number() over (order by i) - 1 as idx, count(*) over () as j from bench.joins_raw)
+  with r as (select i, sid, row_number() over (order by i) - 1 as idx, count(*) over () as j
+             from bench.joins_raw)
   insert into bench.joins
   select (kk - 1) * r.j + r.idx + 1, r.sid, bench.claims(r.i, kk), bench.cid(r.i, kk)
   from r, generate_series(1, 6) kk;

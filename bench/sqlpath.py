@@ -27,7 +27,8 @@ SCRIPTS: dict[str, str] = {
 \\set hp random(1, 1000)
 begin;
 {PROLOGUE.format(claims="seer_claims")} from bench.map where i = :s;
-select public.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int), 'diceRolls', 1))
+select public.update_game_state(
+    sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int), 'diceRolls', 1))
   from bench.map where i = :s;
 commit;
 """,

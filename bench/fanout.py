@@ -1,0 +1,205 @@
+"""3. Realtime fan-out and 5. gateway memory.
+
+N sessions x 6 players, each player with its own websocket joined to the private channel
+``session:<id>`` with its own JWT (authorized by the realtime.messages RLS policy, as on
+Supabase). Events are produced by the real RPC (update_game_state as the Seer, through SQL so
+the commit instant is known): commit-to-delivery latency = time a socket reads the frame -
+time just before COMMIT was sent. Expected deliveries = events x 6; duplicates are counted.
+Gateway RSS is read from /proc before any socket and with every socket open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import aiohttp
+import asyncpg
+import jwt
+
+from .common import GatewayProcess, Row, Sizes, pct
+
+
+def tok(secret: str, claims_json: str) -> str:
+    claims = json.loads(claims_json)
+    claims["exp"] = int(time.time()) + 3600
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        sessions = await conn.fetch(
+            "select i, sid, seer_claims, player_claims from bench.map where i <= $1 order by i",
+            sizes.fanout_sessions,
+        )
+    finally:
+        await conn.close()
+    n_sessions = len(sessions)
+    ws_url = f"{gw.url.replace('http', 'ws', 1)}/realtime/v1/websocket?apikey={gw.anon_key}&vsn=1.0.0"
+    await asyncio.sleep(1.0)
+    rss_idle = gw.rss_mib()
+
+    received: dict[tuple[str, int], list[float]] = {}
+    commits: dict[tuple[str, int], float] = {}
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    readers: list[asyncio.Task[None]] = []
+    failed_joins = 0
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    http = aiohttp.ClientSession(connector=connector)
+
+    async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            now = time.time()
+            data = json.loads(msg.data)
+            if data.get("event") != "broadcast":
+                continue
+            ev = data["payload"].get("payload") or {}
+            if ev.get("type") == "game_state":
+                received.setdefault((ev["sessionId"], int(ev["version"])), []).append(now)
+
+    async def open_socket(sid: str, claims: str) -> None:
+        nonlocal failed_joins
+        try:
+            ws = await http.ws_connect(ws_url, max_msg_size=0, heartbeat=None)
+        except (aiohttp.ClientError, OSError):
+            failed_joins += 1
+            return
+        topic = f"realtime:session:{sid}"
+        join = {
+            "config": {"broadcast": {"self": False}, "presence": {"key": ""}, "private": True},
+            "access_token": tok(gw.jwt_secret, claims),
+        }
+        await ws.send_str(
+            json.dumps({"topic": topic, "event": "phx_join", "payload": join, "ref": "1", "join_ref": "1"})
+        )
+        while True:
+            msg = await ws.receive(timeout=30)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                failed_joins += 1
+                return
+            reply = json.loads(msg.data)
+            if reply.get("event") == "phx_reply" and reply.get("ref") == "1":
+                break
+        if reply["payload"]["status"] != "ok":
+            failed_joins += 1
+            await ws.close()
+            return
+        sockets.append(ws)
+        readers.append(asyncio.create_task(reader(ws)))
+
+    t0 = time.perf_counter()
+    sem = asyncio.Semaphore(64)
+
+    async def guarded(sid: str, claims: str) -> None:
+        async with sem:
+            await open_socket(sid, claims)
+
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(guarded(str(s["sid"]), c) for s in sessions for c in s["player_claims"])),
+            timeout=max(60.0, n_sessions * 0.12),
+        )
+    except TimeoutError:
+        log.append("  warning: not every socket joined within the time limit")
+    join_seconds = time.perf_counter() - t0
+    await asyncio.sleep(1.0)
+    rss_full = gw.rss_mib()
+    n_sockets = len(sockets)
+
+    # producers: update_game_state as each session's Seer, round robin, paced
+    pool = await asyncpg.create_pool(db_url, min_size=4, max_size=4)
+    events = sizes.fanout_events
+    interval = 1.0 / sizes.fanout_rate
+    order = [sessions[e % n_sessions] for e in range(events)]
+    next_event = iter(range(events))
+    start = time.perf_counter()
+
+    async def producer() -> None:
+        async with pool.acquire() as c:
+            for e in next_event:
+                due = start + e * interval
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                s = order[e]
+                tx = c.transaction()
+                await tx.start()
+                await c.execute(
+                    "select set_config('role', 'authenticated', true),"
+                    " set_config('request.jwt.claims', $1, true)",
+                    s["seer_claims"],
+                )
+                state = await c.fetchval(
+                    "select public.update_game_state($1,"
+                    " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))::text",
+                    s["sid"],
+                    e,
+                )
+                key = (str(s["sid"]), int(json.loads(state)["version"]))
+                commits[key] = time.time()
+                await tx.commit()
+
+    await asyncio.gather(*(producer() for _ in range(4)))
+    produce_seconds = time.perf_counter() - start
+    expected = events * 6 if n_sockets == n_sessions * 6 else None
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        got = sum(len(v) for k, v in received.items() if k in commits)
+        if expected is not None and got >= expected:
+            break
+        await asyncio.sleep(0.2)
+    await pool.close()
+
+    lat = [t - commits[k] for k, ts in received.items() if k in commits for t in ts]
+    delivered = len(lat)
+    dupes = sum(max(0, len(ts) - 6) for k, ts in received.items() if k in commits)
+    expected_n = sum(6 for _ in commits)  # every session has six sockets
+    for ws in sockets:
+        await ws.close()
+    for t in readers:
+        t.cancel()
+    await http.close()
+
+    ms = [x * 1000 for x in lat]
+    p99 = pct(ms, 99)
+    rows.append(
+        Row(
+            "3 realtime fan-out",
+            f"{n_sessions} sessions x 6 = {n_sockets} sockets, {events} events @ {sizes.fanout_rate:.0f}/s",
+            f"p50 {pct(ms, 50):.1f} / p95 {pct(ms, 95):.1f} / p99 {p99:.1f} ms",
+            "Supabase published p99 159 ms",
+            f"{p99 / 159:.2f}x",
+            "p99 < 50 ms",
+            "ok" if p99 < 50 else "ABOVE",
+        )
+    )
+    rows.append(
+        Row(
+            "3 realtime fan-out",
+            "delivered / expected (duplicates)",
+            f"{delivered} / {expected_n} ({dupes} dup)",
+            "",
+            f"{delivered / expected_n:.2%}" if expected_n else "",
+            "zero loss",
+            "ok" if delivered == expected_n and not dupes and failed_joins == 0 else "LOSS",
+        )
+    )
+    rows.append(
+        Row(
+            "5 memory",
+            f"gateway RSS with {n_sockets} open sockets",
+            f"{rss_full:.0f} MiB",
+            f"{rss_idle:.0f} MiB idle",
+            f"+{(rss_full - rss_idle) * 1024 / max(1, n_sockets):.0f} KiB/socket",
+        )
+    )
+    log.append(
+        f"\n  fan-out: {n_sockets} sockets joined in {join_seconds:.1f} s ({failed_joins} failed joins);"
+        f" {events} events produced in {produce_seconds:.1f} s by 4 producers;"
+        f" the load generator, the gateway and Postgres share {os.cpu_count()} cores"
+    )
