@@ -47,6 +47,7 @@ class Person:
     client: SeerClient
     user_id: str
     character: Character
+    email: str
 
 
 Factory = Callable[[str], Awaitable[Person]]
@@ -59,11 +60,10 @@ async def person(devstack) -> AsyncIterator[Factory]:
     async def factory(name: str) -> Person:
         client = await SeerClient.create(devstack.url, devstack.anon_key)
         made.append(client)
-        uid = await client.sign_up(
-            f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, display_name=name
-        )
+        email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
+        uid = await client.sign_up(email, PASSWORD, display_name=name)
         character = await client.create_character(name=name, character_class="ranger")
-        return Person(name, client, uid, character)
+        return Person(name, client, uid, character, email)
 
     yield factory
     for client in made:
@@ -154,6 +154,14 @@ async def test_every_method_through_a_whole_session(person: Factory) -> None:
     mine = await seer.client.list_my_sessions(status=["completed"])
     assert [s.id for s in mine] == [session.id] and mine[0].role == "seer"
     assert (await aria.client.list_my_sessions())[0].role == "player"
+
+    await aria.client.sign_out()
+    with pytest.raises(AuthError):
+        await aria.client.user_id()
+    with pytest.raises(AuthError):
+        await aria.client.sign_in(aria.email, "wrong password")
+    assert await aria.client.sign_in(aria.email, PASSWORD) == aria.user_id
+    assert (await aria.client.get_session(session.id)).status == "completed"  # history stays readable
 
 
 async def test_server_errors_map_to_classes(person: Factory, devstack) -> None:
