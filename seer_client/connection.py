@@ -114,6 +114,11 @@ class _Closed:
 _CLOSED = _Closed()
 
 
+def _is_rate_limited(reason: str) -> bool:
+    text = reason.lower()
+    return "rate limit" in text or "ratelimit" in text or "too many" in text
+
+
 def _reason_of(error: Exception | None) -> str:
     if error is None:
         return ""
@@ -151,6 +156,7 @@ class SessionConnection:
         catch_up_page_size: int = 500,
         history_size: int = 10_000,
         realtime_heartbeat_interval: int = 15,
+        rate_limit_backoff: float = 30.0,
         on_player_joined: Callback | None = None,
         on_player_left: Callback | None = None,
         on_player_connection: Callback | None = None,
@@ -176,6 +182,7 @@ class SessionConnection:
         self.since_seq = since_seq
         self.catch_up_page_size = catch_up_page_size
         self.realtime_heartbeat_interval = realtime_heartbeat_interval
+        self.rate_limit_backoff = rate_limit_backoff
 
         self.on_player_joined = on_player_joined
         self.on_player_left = on_player_left
@@ -489,7 +496,12 @@ class SessionConnection:
                 self._set_status(
                     ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING
                 )
-                await asyncio.sleep(self._backoff(attempt))
+                delay = self._backoff(attempt)
+                if _is_rate_limited(str(last_error)):
+                    # The server closed us for a rate limit (e.g. 5 presence calls per 30 s):
+                    # rejoining sooner would only be closed again.
+                    delay = max(delay, self.rate_limit_backoff)
+                await asyncio.sleep(delay)
         except asyncio.CancelledError:
             pass
 

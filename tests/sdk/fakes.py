@@ -272,7 +272,7 @@ class FakeRealtime:
                 killed += 1
         return killed
 
-    def close_channel(self, topic: str, message: str = "Too many messages per second") -> None:
+    def close_channel(self, topic: str, message: str = "Track message size exceeded") -> None:
         """The real server's fatal path: a system error, then phx_close."""
         full = f"realtime:{topic}"
         for ws in list(self.members.get(full, {})):

@@ -431,3 +431,17 @@ async def test_iterator_started_during_a_slow_callback_sees_each_event_once(
         gate.set()
         await asyncio.wait_for(consumer, 5)
         assert got == [1, 2, 3]
+
+
+async def test_rate_limit_close_waits_before_rejoining(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    async with player.connect(s.SESSION_ID, rate_limit_backoff=1.0, **FAST) as conn:
+        joins = len(backend.realtime.joins)
+        backend.realtime.close_channel(TOPIC, "Client presence rate limit exceeded")
+        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
+        await asyncio.sleep(0.6)  # FAST backoff is at most 0.2 s; the rate-limit pause is 1 s
+        assert len(backend.realtime.joins) == joins
+        await until(lambda: conn.reconnects == 1)
+        assert len(backend.realtime.joins) == joins + 1
