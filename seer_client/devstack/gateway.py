@@ -104,6 +104,10 @@ class Gateway:
         )
         app.router.add_routes(auth.routes())
         app.router.add_get("/realtime/v1/websocket", self.realtime.handle_ws)
+        app.router.add_post(
+            "/realtime/v1/api/broadcast/{topic}/events/{event}", self.realtime.handle_broadcast_single
+        )
+        app.router.add_post("/realtime/v1/api/broadcast", self.realtime.handle_broadcast_batch)
         app.router.add_routes(self.rest.routes())
         functions.setup(app, self.config)  # Edge Functions: /functions/v1/<name> (functions.py, issue 7)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)

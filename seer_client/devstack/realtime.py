@@ -561,15 +561,22 @@ class RealtimeHub:
                 await tr.rollback()
 
     async def _set_conn_config(self, conn: asyncpg.Connection, ch: Channel) -> None:
+        await self._set_auth_config(conn, ch.claims, ch.sub_topic, ch.conn.headers)
+
+    @staticmethod
+    async def _set_auth_config(
+        conn: asyncpg.Connection, claims: dict[str, Any], topic: str, headers: dict[str, str]
+    ) -> None:
+        """Authorization.set_conn_config: what RLS policies on realtime.messages can see."""
         await conn.execute(
             "select set_config('role', $1, true), set_config('realtime.topic', $2, true),"
             " set_config('request.jwt.claims', $3, true), set_config('request.jwt.claim.sub', $4, true),"
             " set_config('request.jwt.claim.role', $1, true), set_config('request.headers', $5, true)",
-            str(ch.claims.get("role")),
-            ch.sub_topic,
-            _dumps(ch.claims),
-            str(ch.claims.get("sub") or ""),
-            _dumps(ch.conn.headers),
+            str(claims.get("role")),
+            topic,
+            _dumps(claims),
+            str(claims.get("sub") or ""),
+            _dumps(headers),
         )
 
     async def _read_policies(self, ch: Channel, *, presence: bool) -> Policies:
@@ -601,13 +608,20 @@ class RealtimeHub:
         return result
 
     async def _write_policies(self, ch: Channel, ext: str) -> bool:
+        return await self._write_allowed(ch.claims, ch.sub_topic, ch.conn.headers, ext)
+
+    async def _write_allowed(
+        self, claims: dict[str, Any], topic: str, headers: dict[str, str], ext: str
+    ) -> bool:
+        """May these claims INSERT a probe row for `topic` (rolled back)? = may send/track."""
+
         async def body(conn: asyncpg.Connection) -> bool:
-            await self._set_conn_config(conn, ch)
+            await self._set_auth_config(conn, claims, topic, headers)
             try:
                 async with conn.transaction():  # savepoint, as Repo.insert(mode: :savepoint)
                     await conn.execute(
                         "insert into realtime.messages (topic, extension, private) values ($1, $2, true)",
-                        ch.sub_topic,
+                        topic,
                         ext,
                     )
                 return True
@@ -615,11 +629,81 @@ class RealtimeHub:
                 return False
 
         try:
-            allowed: bool = await self._authz_tx(ch, body)
+            async with self.pool.acquire() as conn:
+                tr = conn.transaction()
+                await tr.start()
+                try:
+                    allowed: bool = await body(conn)
+                finally:
+                    await tr.rollback()
         except asyncpg.PostgresError as exc:
-            log.warning("realtime: RLS policy error on %s: %s", ch.sub_topic, exc)
+            log.warning("realtime: RLS policy error on %s: %s", topic, exc)
             return False
         return allowed
+
+    # -- REST broadcast API (realtime-py http_send, supabase-js httpSend) ------------------------
+    def _http_claims(self, request: web.Request) -> dict[str, Any] | None:
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else (request.headers.get("apikey") or "")
+        try:
+            return decode_token(token, self.config.jwt_secret)
+        except JwtError:
+            return None
+
+    async def handle_broadcast_single(self, request: web.Request) -> web.Response:
+        """POST /api/broadcast/{topic}/events/{event}[?private=true] (BroadcastSingleController)."""
+        claims = self._http_claims(request)
+        if claims is None:
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        topic, event = request.match_info["topic"], request.match_info["event"]
+        private = request.query.get("private", "false").lower() in ("true", "1")
+        ctype = request.content_type
+        raw = await request.read()
+        if ctype == "application/octet-stream":
+            user_payload, is_json = raw, False
+        elif ctype == "application/json":
+            try:
+                json.loads(raw)
+            except ValueError:
+                return web.json_response({"message": "Invalid JSON"}, status=400)
+            user_payload, is_json = raw, True
+        else:
+            return web.json_response({"message": "Unsupported Media Type"}, status=415)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if private and not await self._write_allowed(claims, topic, headers, "broadcast"):
+            return web.json_response({"message": "Unauthorized"}, status=403)
+        self._fanout_user((topic, private), event, user_payload, is_json, None)
+        return web.Response(status=202)
+
+    async def handle_broadcast_batch(self, request: web.Request) -> web.Response:
+        """POST /api/broadcast with {"messages": [{topic, event, payload, private}]} (BroadcastController).
+        Messages to private topics the caller may not write to are skipped."""
+        claims = self._http_claims(request)
+        if claims is None:
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        try:
+            body = await request.json()
+            messages = body["messages"]
+            if not isinstance(messages, list):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"errors": {"messages": ["can't be blank"]}}, status=422)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        allowed: dict[str, bool] = {}
+        for m in messages:
+            if not isinstance(m, dict) or not isinstance(m.get("topic"), str):
+                continue
+            topic, private = m["topic"], bool(m.get("private", False))
+            if private:
+                if topic not in allowed:
+                    allowed[topic] = await self._write_allowed(claims, topic, headers, "broadcast")
+                if not allowed[topic]:
+                    continue
+            payload = m.get("payload", {})
+            self._fanout_user(
+                (topic, private), str(m.get("event") or ""), _dumps(payload).encode(), True, None
+            )
+        return web.Response(status=202)
 
     # -- broadcast --------------------------------------------------------------------------
     async def _client_broadcast(self, ch: Channel, ref: str | None, payload: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from realtime import RealtimeSubscribeStates
+from realtime.exceptions import RealtimeHTTPError
 
 from seer_client.devstack.stack import DevStack
 
@@ -217,3 +218,22 @@ async def test_broadcast_replay_on_private_channels(clients: Clients, db: asyncp
     assert p2.statuses[0][0] == "CHANNEL_ERROR"
     assert "UnableToReplayMessages: Replay is not allowed for public channels" in (p2.statuses[0][1] or "")
     await seer.client.remove_channel(public)
+
+
+async def test_http_send_rest_broadcast(clients: Clients) -> None:
+    seer, player, sid = await _session_with_player(clients)
+    stranger = await clients.user("stranger")
+    seer_ch, a = await _subscribe(seer, f"session:{sid}")
+    player_ch, _b = await _subscribe(player, f"session:{sid}")
+    await player_ch.http_send("shout", {"via": "http"})
+    await wait_for(lambda: any(m["event"] == "shout" for m in a.broadcasts), what="http_send broadcast")
+    assert next(m for m in a.broadcasts if m["event"] == "shout")["payload"] == {"via": "http"}
+
+    await stranger.client.realtime.set_auth(stranger.access_token)
+    stranger_ch = stranger.client.channel(f"session:{sid}", {"config": {"private": True}})  # type: ignore[typeddict-item]
+    with pytest.raises(RealtimeHTTPError) as err:
+        await stranger_ch.http_send("shout", {"via": "stranger"})
+    assert err.value.status == 403
+    await asyncio.sleep(0.2)
+    assert not any(m["payload"].get("via") == "stranger" for m in a.broadcasts)
+    assert seer_ch.is_joined
