@@ -370,3 +370,54 @@ async def test_kicked_player_connection_ends_with_not_in_session(person: Factory
     with pytest.raises(SessionNotFound):  # a former participant no longer sees the session
         async with aria.client.connect(session.id, **FAST):
             pass
+
+
+async def test_chaos_random_socket_drops_under_load(person: Factory, devstack) -> None:
+    """Five participants, a steady stream of events, and sockets cut at random for 3 s."""
+    import random
+
+    rng = random.Random(20261125)
+    seer = await person("Seer")
+    players = [await person(f"P{i}") for i in range(4)]
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    for p in players:
+        await p.client.join_session(session.id, character_id=p.character.id)
+    await seer.client.start_session(session.id)
+    everyone = [seer, *players]
+    conns = [await p.client.connect(session.id, since_seq=0, **FAST).__aenter__() for p in everyone]
+    try:
+        stop = asyncio.Event()
+
+        async def produce() -> None:
+            n = 0
+            while not stop.is_set():
+                await seer.client.update_game_state(session.id, set_variables={"n": n})
+                n += 1
+
+        producer = asyncio.create_task(produce())
+        drops = 0
+        victims: set[str] = set()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(rng.uniform(0.1, 0.4))
+            victim = rng.choice(everyone)
+            dropped = await devstack.realtime.drop_sockets(victim.user_id)
+            drops += dropped
+            if dropped:
+                victims.add(victim.user_id)
+        stop.set()
+        await producer
+        assert drops >= 5
+        expected = [e.seq for e in await seer.client.all_events_since(session.id)]
+        for p, conn in zip(everyone, conns, strict=True):
+            await conn.wait_for_seq(expected[-1], timeout=30)
+            assert conn.delivered_seqs == expected, p.name
+            await until(
+                lambda c=conn: c.status is ConnectionStatus.CONNECTED, 15
+            )  # a late drop may be healing
+            assert conn.error is None
+        for p, conn in zip(everyone, conns, strict=True):
+            assert (conn.reconnects >= 1) == (p.user_id in victims), p.name
+    finally:
+        for conn in conns:
+            await conn.close()
