@@ -91,6 +91,13 @@ class SeerClient:
         retries: int = 3,
         owns_supabase: bool = False,
     ) -> None:
+        from supabase import Client as SyncSupabaseClient
+
+        if isinstance(supabase, SyncSupabaseClient):
+            raise TypeError(
+                "SeerClient needs supabase's AsyncClient (await supabase.acreate_client(url, key)); "
+                "for blocking code use seer_client.sync.SeerClient(url, key)"
+            )
         self.supabase = supabase
         base = join_url_base or str(supabase.supabase_url)
         self.join_url_base = base.rstrip("/")

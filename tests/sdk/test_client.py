@@ -9,6 +9,7 @@ from seer_client import (
     AuthError,
     InvalidJoinCode,
     NotSeer,
+    SeerClient,
     SessionFull,
     SessionNotFound,
     TransportError,
@@ -218,3 +219,10 @@ async def test_error_body_with_success_status_still_raises(
     with pytest.raises(SessionNotFound) as info:
         await client.get_session_by_code("ZZZZZZ")
     assert info.value.status == 404
+
+
+def test_sync_supabase_client_is_refused_with_a_hint() -> None:
+    from supabase import Client
+
+    with pytest.raises(TypeError, match="AsyncClient"):
+        SeerClient(Client("http://127.0.0.1:9", "anon-key"))
