@@ -165,13 +165,18 @@ class SeerClient:
 
     async def _auth_call(self, awaitable: Any) -> Any:
         from supabase_auth.errors import AuthError as GoTrueError
+        from supabase_auth.errors import AuthRetryableError, AuthUnknownError
 
         try:
             return await awaitable
         except GoTrueError as exc:
             status = getattr(exc, "status", None)
-            if status is not None and status >= 500:
-                raise TransportError(exc.message, status=status, code=exc.code) from exc
+            # supabase-auth reports network failures as AuthRetryableError(status 0) and
+            # gateway errors (5xx) the same way: those are transport problems, not auth.
+            if isinstance(exc, AuthRetryableError) or (status is not None and status >= 500):
+                raise TransportError(exc.message, status=status or None, code=exc.code) from exc
+            if isinstance(exc, AuthUnknownError) and isinstance(exc.original_error, httpx.HTTPError):
+                raise TransportError(exc.message) from exc
             raise AuthError(exc.message, status=status, code=exc.code) from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"auth request failed: {exc}") from exc

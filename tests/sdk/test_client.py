@@ -226,3 +226,12 @@ def test_sync_supabase_client_is_refused_with_a_hint() -> None:
 
     with pytest.raises(TypeError, match="AsyncClient"):
         SeerClient(Client("http://127.0.0.1:9", "anon-key"))
+
+
+async def test_unreachable_auth_is_transport_error() -> None:
+    from supabase import AsyncClient
+
+    client = SeerClient(AsyncClient("http://127.0.0.1:9", "anon-key"))
+    with pytest.raises(TransportError):
+        await client.sign_in("a@example.com", "pw")
+    await client.supabase.auth.close()
