@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Deno runtime that runs supabase/functions (devstack and tests): the npm registry's
+# Installs the npm side (package.json): the Deno runtime that runs supabase/functions and
+# supabase-js for the JavaScript contract test. Deno comes from the npm registry's
 # `deno` package, pinned by package.json/package-lock.json, into ./node_modules (the binary ships
 # inside @deno/<platform>, so nothing is downloaded from anywhere else). Then caches the functions'
 # npm dependencies in .seer/deno so tests don't fetch them. Does nothing when already in place.
@@ -11,7 +12,10 @@ have=""
 if [ -x node_modules/.bin/deno ]; then
   have=$(node_modules/.bin/deno --version 2>/dev/null | sed -n '1s/^deno \([^ ]*\).*/\1/p')
 fi
-if [ "$have" != "$want" ]; then
+# Re-run npm ci when package-lock.json changed since the last install (e.g. supabase-js added).
+stamp=node_modules/.seer-lock.sha
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$have" != "$want" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
   if ! command -v npm >/dev/null; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
@@ -21,6 +25,7 @@ if [ "$have" != "$want" ]; then
   fi
   echo "installing deno $want (npm package) into node_modules"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > "$stamp"
 fi
 
 # Each function's deno.json pins its npm dependencies; fetch them once into the project's DENO_DIR.

@@ -1,7 +1,7 @@
 """supabase-js (the game's web front end) against the devstack: vsn 2.0.0 end to end.
 
-Needs Node and an installed @supabase/supabase-js; set SEER_SUPABASE_JS_DIR to a folder whose
-node_modules holds @supabase/supabase-js and ws. Skipped otherwise (no network in tests).
+Needs Node and @supabase/supabase-js + ws, which `make test` installs from package.json into the
+project's node_modules (SEER_SUPABASE_JS_DIR may point at another folder holding them).
 """
 
 from __future__ import annotations
@@ -13,17 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from seer_client.devstack.postgres import project_root
+
 from .conftest import Target
 
 SCRIPT = Path(__file__).with_name("js") / "supabase_js_smoke.mjs"
 
 
 async def test_supabase_js_end_to_end(target: Target) -> None:
-    js_dir = os.environ.get("SEER_SUPABASE_JS_DIR")
+    js_dir = os.environ.get("SEER_SUPABASE_JS_DIR") or str(project_root())
     node = shutil.which("node")
-    if not js_dir or not node or not (Path(js_dir) / "node_modules" / "@supabase" / "supabase-js").is_dir():
-        pytest.skip("set SEER_SUPABASE_JS_DIR to a folder with node_modules/@supabase/supabase-js and ws")
-    script = Path(js_dir) / "seer_supabase_js_smoke.mjs"  # resolve imports from that node_modules
+    if not node or not (Path(js_dir) / "node_modules" / "@supabase" / "supabase-js").is_dir():
+        pytest.fail("node and node_modules/@supabase/supabase-js are missing: run scripts/install-deno.sh")
+    # Placed under node_modules so its imports resolve there, without leaving files in the tree.
+    script = Path(js_dir) / "node_modules" / ".seer-tests" / "supabase_js_smoke.mjs"
+    script.parent.mkdir(exist_ok=True)
     script.write_text(SCRIPT.read_text())
     proc = await asyncio.create_subprocess_exec(
         node,
