@@ -70,8 +70,6 @@ async def main_async(sections: set[str]) -> int:
         t0 = time.perf_counter()
         await prepare(cluster.dsn, cluster.admin_dsn, sizes)
         print(f"  prepared in {time.perf_counter() - t0:.1f} s")
-        if "scale" in sections and sections == {"scale"}:
-            pass
         tps: dict[str, float] = {}
         if "sql" in sections:
             print("1. SQL path (pgbench) ...")

@@ -1,0 +1,237 @@
+-- Performance: update_game_state wrote its session row twice per call.
+--
+-- It updated the state, then write_event bumped sessions.last_seq in a second UPDATE of the
+-- same row: a second full row version (the row carries the whole game state), and because
+-- the row had already been changed by this transaction, Postgres re-ran all three foreign
+-- key checks of sessions on the second update. pg_stat_statements (bench/, docs/performance.md)
+-- put that second UPDATE plus the checks at ~0.15 ms of the ~0.66 ms the RPC took.
+--
+-- Now the state UPDATE also allocates the seqs of the events it causes and the events are
+-- written with those seqs by write_event_at. Seqs stay gap-free and allocated under the row
+-- lock (the UPDATE runs while lock_session's FOR UPDATE is held); write_event keeps its
+-- contract and is now "allocate, then write_event_at", so there is one event writer.
+
+-- Stores and broadcasts one event whose seq the caller already allocated (last_seq was
+-- advanced past it under the session row lock in the caller's transaction).
+create function seer_private.write_event_at(
+  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_event jsonb;
+begin
+  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
+    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
+  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
+  return v_event;
+end
+$$;
+
+create or replace function seer_private.write_event(
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_seq bigint;
+begin
+  update public.sessions set last_seq = last_seq + 1
+  where id = p_session_id
+  returning last_seq into v_seq;
+  if v_seq is null then
+    raise exception 'write_event: session % does not exist', p_session_id;
+  end if;
+  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+end
+$$;
+
+create or replace function public.update_game_state(
+  p_session_id uuid, p_patch jsonb, p_expected_version int default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_key text;
+  v_val jsonb;
+  v_elem jsonb;
+  v_node public.adventure_nodes%rowtype;
+  v_node_id uuid;
+  v_visited uuid[];
+  v_inv jsonb;
+  v_vars jsonb;
+  v_flags jsonb;
+  v_turns jsonb;
+  v_combat jsonb;
+  v_dice bigint := 0;
+  v_combats int := 0;
+  v_version int;
+  v_events int;
+  v_last bigint;
+begin
+  if p_patch is null or jsonb_typeof(p_patch) <> 'object' then
+    perform seer_private.raise_error('SESSION_000', 'patch must be a JSON object');
+  end if;
+  if octet_length(p_patch::text) > 65536 then
+    perform seer_private.raise_error('SESSION_000', 'patch is larger than 64 KiB');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status <> 'active' then
+    perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
+  end if;
+  if p_expected_version is not null and p_expected_version <> v_s.state_version then
+    perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
+  end if;
+  if p_patch = '{}'::jsonb then
+    return seer_private.game_state_json(v_s);
+  end if;
+
+  v_node_id := v_s.current_node_id;
+  v_visited := v_s.visited_node_ids;
+  v_inv := coalesce(v_s.game_state -> 'inventory', '[]'::jsonb);
+  v_vars := coalesce(v_s.game_state -> 'variables', '{}'::jsonb);
+  v_flags := coalesce(v_s.game_state -> 'flags', '[]'::jsonb);
+  v_turns := coalesce(v_s.game_state -> 'turnHistory', '[]'::jsonb);
+  v_combat := coalesce(v_s.game_state -> 'combatState', 'null'::jsonb);
+
+  for v_key, v_val in select e.key, e.value from jsonb_each(p_patch) e loop
+    case v_key
+    when 'currentNodeId' then
+      v_node_id := seer_private.try_uuid(case when jsonb_typeof(v_val) = 'string' then v_val #>> '{}' end);
+      select * into v_node from public.adventure_nodes n
+      where n.id = v_node_id and n.adventure_id = v_s.adventure_id;
+      if not found then
+        perform seer_private.raise_error('SESSION_000', 'currentNodeId must be a node of this adventure');
+      end if;
+      if not (v_node_id = any (v_visited)) then
+        v_visited := v_visited || v_node_id;
+      end if;
+    when 'addInventory' then
+      if seer_private.jtype(v_val) <> 'array' then
+        perform seer_private.raise_error('SESSION_000', 'addInventory must be an array');
+      end if;
+      for v_elem in select e from jsonb_array_elements(v_val) e loop
+        if seer_private.jtype(v_elem) <> 'object'
+           or seer_private.jtype(v_elem -> 'id') <> 'string'
+           or seer_private.jtype(v_elem -> 'name') <> 'string'
+           or length(v_elem ->> 'id') not between 1 and 100
+           or length(v_elem ->> 'name') not between 1 and 200 then
+          perform seer_private.raise_error('SESSION_000',
+            'addInventory items need a string id (1-100) and name (1-200)');
+        end if;
+        if v_elem ? 'quantity' and not seer_private.is_int_between(v_elem -> 'quantity', 0, 1000000) then
+          perform seer_private.raise_error('SESSION_000', 'addInventory quantity must be an integer >= 0');
+        end if;
+        -- an item with the same id is replaced
+        v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
+                           where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
+      end loop;
+    when 'removeInventory' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'removeInventory must be an array of item ids');
+      end if;
+      v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
+                         where not (v_val @> jsonb_build_array(i -> 'id'))), '[]'::jsonb);
+    when 'setVariables' then
+      if seer_private.jtype(v_val) <> 'object' or exists (
+          select 1 from jsonb_each(v_val) e
+          where length(e.key) not between 1 and 100
+             or jsonb_typeof(e.value) not in ('string', 'number', 'boolean')
+             or (jsonb_typeof(e.value) = 'string' and length(e.value #>> '{}') > 2000)) then
+        perform seer_private.raise_error('SESSION_000',
+          'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
+      end if;
+      v_vars := v_vars || v_val;
+    when 'addFlags' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'addFlags must be an array of strings (1-100)');
+      end if;
+      for v_elem in select e from jsonb_array_elements(v_val) e loop
+        if not (v_flags @> jsonb_build_array(v_elem)) then
+          v_flags := v_flags || jsonb_build_array(v_elem);
+        end if;
+      end loop;
+    when 'removeFlags' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'removeFlags must be an array of strings (1-100)');
+      end if;
+      v_flags := coalesce((select jsonb_agg(f order by o) from jsonb_array_elements(v_flags) with ordinality t(f, o)
+                           where not (v_val @> jsonb_build_array(f))), '[]'::jsonb);
+    when 'diceRolls' then
+      if not seer_private.is_int_between(v_val, 0, 1000000) then
+        perform seer_private.raise_error('SESSION_000', 'diceRolls must be an integer between 0 and 1000000');
+      end if;
+      v_dice := v_dice + (v_val #>> '{}')::bigint;
+    when 'combatState' then
+      if seer_private.jtype(v_val) not in ('object', 'null') then
+        perform seer_private.raise_error('SESSION_000', 'combatState must be an object or null');
+      end if;
+      -- clearing a running combat is what "a combat was completed" means
+      if v_val = 'null'::jsonb and v_combat <> 'null'::jsonb then
+        v_combats := v_combats + 1;
+      end if;
+      v_combat := v_val;
+    when 'turn' then
+      if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
+        perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
+      end if;
+      v_turns := v_turns || jsonb_build_array(v_val);
+    else
+      perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
+    end case;
+  end loop;
+
+  if jsonb_array_length(v_inv) > 500 or jsonb_array_length(v_flags) > 500
+     or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
+    perform seer_private.raise_error('SESSION_000', 'inventory, flags and variables hold at most 500 entries');
+  end if;
+  -- keep the newest 1000 turns so the state row stays bounded
+  if jsonb_array_length(v_turns) > 1000 then
+    v_turns := (select jsonb_agg(t order by o) from jsonb_array_elements(v_turns) with ordinality x(t, o)
+                where o > jsonb_array_length(v_turns) - 1000);
+  end if;
+
+  -- One UPDATE writes the state and allocates the seqs of the events it causes (1, or 2 with
+  -- a node change), instead of write_event bumping last_seq in a second UPDATE of the same row.
+  v_events := case when v_node_id is distinct from v_s.current_node_id then 2 else 1 end;
+  update public.sessions
+  set game_state = jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
+                                      'turnHistory', v_turns, 'combatState', v_combat),
+      state_version = state_version + 1,
+      current_node_id = v_node_id,
+      visited_node_ids = v_visited,
+      dice_rolled = dice_rolled + v_dice,
+      combats_completed = combats_completed + v_combats,
+      last_seq = last_seq + v_events
+  where id = v_s.id
+  returning * into v_s;
+  v_version := v_s.state_version;
+  v_last := v_s.last_seq;
+
+  perform seer_private.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
+    jsonb_build_object('changes', p_patch, 'version', v_version));
+  if v_events = 2 then
+    perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeType', v_node.node_type, 'nodeTitle', v_node.title));
+  end if;
+  return seer_private.game_state_json(v_s);
+end
+$$;
+
+revoke execute on function
+  seer_private.write_event_at(uuid, bigint, text, uuid, jsonb, timestamptz),
+  seer_private.write_event(uuid, text, uuid, jsonb, timestamptz)
+  from public, anon, authenticated;
+revoke execute on function public.update_game_state(uuid, jsonb, int) from public, anon;
+grant execute on function public.update_game_state(uuid, jsonb, int) to authenticated, service_role;
