@@ -123,6 +123,9 @@ async def _sweep_with_due(conn: asyncpg.Connection, t: Any, slice_no: int, due: 
 
 
 async def _measure(conn: asyncpg.Connection, t: Any, label: str, slice_no: int, due: int) -> dict[str, Any]:
+    # whatever the other sections left due (their sessions' heartbeats are minutes old at T)
+    await conn.fetchval("select seer_private.sweep($1)::text", t)
+    await conn.execute("vacuum analyze public.sessions, public.session_players")
     t0 = time.perf_counter()
     idle = await conn.fetchval("select seer_private.sweep($1)::text", t)
     idle_ms = (time.perf_counter() - t0) * 1000
