@@ -54,7 +54,9 @@ async def _no_500_for_client_mistakes(request: web.Request, handler: Any) -> web
         return await handler(request)  # type: ignore[no-any-return]
     except web.HTTPException:
         raise
-    except (asyncpg.InterfaceError, OSError) as exc:
+    # InternalClientError: a pooled connection whose backend was terminated mid-operation
+    # (found by tests/reliability/test_faults.py); the pool replaces it, the client retries.
+    except (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError) as exc:
         return json_response(
             {
                 "code": "PGRST000",
