@@ -39,6 +39,8 @@ class Sizes:
     fanout_sessions: int = field(default_factory=lambda: env_int("BENCH_FANOUT_SESSIONS", 1000))
     fanout_events: int = field(default_factory=lambda: env_int("BENCH_FANOUT_EVENTS", 3000))
     fanout_rate: float = field(default_factory=lambda: env_float("BENCH_FANOUT_RATE", 300))
+    # a second, harder phase to show where fan-out latency breaks down (0 = skip)
+    fanout_stress_rate: float = field(default_factory=lambda: env_float("BENCH_FANOUT_STRESS_RATE", 1200))
     scale_sessions: int = field(default_factory=lambda: env_int("BENCH_SCALE_SESSIONS", 1_000_000))
     scale_small: int = field(default_factory=lambda: env_int("BENCH_SCALE_SMALL", 100_000))
     scale_players: int = field(default_factory=lambda: env_int("BENCH_SCALE_PLAYERS", 100_000))
