@@ -294,7 +294,7 @@ async def run(db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> Non
         await conn.close()
 
 
-# the candidate query inside list_my_sessions (migration ..._perf_list_my_sessions_index_paths)
+# the candidate query inside list_my_sessions (migration ..._session_rpc)
 LIST_QUERY = """
 select s0.id from public.sessions s0
 where s0.id in (

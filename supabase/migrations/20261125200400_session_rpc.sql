@@ -1,17 +1,37 @@
--- Session lifecycle RPCs: create, look up, join, leave, kick, start, pause, resume, end,
--- heartbeat, event replay, feedback, listings and characters.
+-- Session lifecycle RPCs: create, get, join, leave, kick, start, pause, resume, end,
+-- heartbeat, event replay, feedback, listings and characters. (The join-code lookup,
+-- get_session_by_code, lives with its rate limit in the _code_lookup_rate_limit migration.)
 --
 -- Every state-changing RPC first locks the session row (`for update`); that single lock
 -- serialises seat counting (max players), status transitions and event seq allocation.
 -- Errors go through seer_private.raise_error, so PostgREST answers with the PRD status.
 
 -- JSON shapes (docs/contract.md) ------------------------------------------------------------
+--
+-- Every RPC calls these, so how Postgres plans them matters (measured with pgbench, bench/,
+-- docs/performance.md: as plain `language sql` functions with `set search_path` they made
+-- get_session spend ~1.4 ms per call, most of it planning). Two Postgres facts:
+--   * a `language sql` function that cannot be inlined runs through the SQL-function
+--     executor, which parses and plans its body again for every calling query - and from
+--     plpgsql every call is a new calling query (plpgsql caches its own statements' plans,
+--     not those of SQL functions it calls);
+--   * a `language sql` function is only inlined into its caller when it has no SET clause,
+--     no sub-selects and no FROM, and is not declared more strictly than its body
+--     (jsonb_build_object and to_jsonb are stable, and an `immutable` function with a stable
+--     body is never inlined).
+-- So the pure builders (character_json, player_fields, game_state_json) are `stable` sql
+-- functions without a SET clause, which the planner inlines into the calling query - safe,
+-- because they only call pg_catalog functions on their arguments and an inlined body is
+-- parsed in the caller's context, which has search_path = ''. The helpers that read tables
+-- (player_json, session_json, live_seat_count, preview_json, role_in below) are plpgsql, whose
+-- statements' plans are cached for the connection.
+
+-- Pure builders: inlinable (no SET, no FROM, no sub-select).
 
 create function seer_private.character_json(p_character public.characters)
 returns jsonb
 language sql
 stable
-set search_path = ''
 as $$
   select jsonb_build_object(
     'id', (p_character).id, 'ownerId', (p_character).owner_id, 'name', (p_character).name,
@@ -19,20 +39,22 @@ as $$
     'experience', (p_character).experience)
 $$;
 
-create function seer_private.player_json(p_player public.session_players)
+-- The one definition of the SessionPlayer shape, given the seat, its character (null row if
+-- none) and the player's display name.
+create function seer_private.player_fields(
+  p_player public.session_players, p_character public.characters, p_display_name text)
 returns jsonb
 language sql
 stable
-set search_path = ''
 as $$
   select jsonb_build_object(
     'id', (p_player).id,
     'sessionId', (p_player).session_id,
     'userId', (p_player).user_id,
     'characterId', (p_player).character_id,
-    'character', (select seer_private.character_json(c) from public.characters c
-                  where c.id = (p_player).character_id),
-    'displayName', (select pr.display_name from public.profiles pr where pr.id = (p_player).user_id),
+    'character', case when (p_character).id is null then null
+                      else seer_private.character_json(p_character) end,
+    'displayName', p_display_name,
     'joinedAt', (p_player).joined_at,
     'lastActivityAt', (p_player).last_activity_at,
     'leftAt', (p_player).left_at,
@@ -47,7 +69,6 @@ create function seer_private.game_state_json(p_session public.sessions)
 returns jsonb
 language sql
 stable
-set search_path = ''
 as $$
   select jsonb_build_object(
     'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
@@ -60,76 +81,104 @@ as $$
     'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
 $$;
 
-create function seer_private.session_json(p_session_id uuid)
+-- Table readers: plpgsql, so their plans are cached.
+
+create function seer_private.player_json(p_player public.session_players)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select jsonb_build_object(
-    'id', s.id,
-    'code', s.code,
-    'seerId', s.seer_id,
-    'seerName', s.seer_name,
-    'adventureId', s.adventure_id,
-    'adventureName', s.adventure_name,
-    'adventureDescription', a.description,
-    'status', s.status,
-    'players', coalesce((
-      select jsonb_agg(seer_private.player_json(sp) order by sp.joined_at, sp.id)
-      from public.session_players sp
-      where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
-    'maxPlayers', s.max_players,
-    'minPlayers', s.min_players,
-    'recommendedMinPlayers', a.recommended_min_players,
-    'recommendedMaxPlayers', a.recommended_max_players,
-    'currentNodeId', s.current_node_id,
-    'visitedNodeIds', to_jsonb(s.visited_node_ids),
-    'gameState', seer_private.game_state_json(s),
-    'createdAt', s.created_at,
-    'startedAt', s.started_at,
-    'pausedAt', s.paused_at,
-    'completedAt', s.completed_at,
-    'endedAt', s.ended_at,
-    'outcome', s.outcome,
-    'notes', s.notes,
-    'estimatedDurationMinutes', s.estimated_duration_minutes,
-    'settings', s.settings,
-    'lastSeq', s.last_seq)
-  from public.sessions s
-  join public.adventures a on a.id = s.adventure_id
-  where s.id = p_session_id
+declare
+  v_char public.characters;
+  v_name text;
+begin
+  select c.* into v_char from public.characters c where c.id = p_player.character_id;
+  select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
+  return seer_private.player_fields(p_player, v_char, v_name);
+end
+$$;
+
+-- The players come from one join, not from a player_json call per seat.
+create function seer_private.session_json(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'id', s.id,
+      'code', s.code,
+      'seerId', s.seer_id,
+      'seerName', s.seer_name,
+      'adventureId', s.adventure_id,
+      'adventureName', s.adventure_name,
+      'adventureDescription', a.description,
+      'status', s.status,
+      'players', coalesce((
+        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
+        from public.session_players sp
+        left join public.characters c on c.id = sp.character_id
+        left join public.profiles pr on pr.id = sp.user_id
+        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+      'maxPlayers', s.max_players,
+      'minPlayers', s.min_players,
+      'recommendedMinPlayers', a.recommended_min_players,
+      'recommendedMaxPlayers', a.recommended_max_players,
+      'currentNodeId', s.current_node_id,
+      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      'gameState', seer_private.game_state_json(s),
+      'createdAt', s.created_at,
+      'startedAt', s.started_at,
+      'pausedAt', s.paused_at,
+      'completedAt', s.completed_at,
+      'endedAt', s.ended_at,
+      'outcome', s.outcome,
+      'notes', s.notes,
+      'estimatedDurationMinutes', s.estimated_duration_minutes,
+      'settings', s.settings,
+      'lastSeq', s.last_seq)
+    from public.sessions s
+    join public.adventures a on a.id = s.adventure_id
+    where s.id = p_session_id);
+end
 $$;
 
 create function seer_private.live_seat_count(p_session_id uuid)
 returns int
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select count(*)::int from public.session_players sp
-  where sp.session_id = p_session_id and sp.left_at is null
+begin
+  return (select count(*)::int from public.session_players sp
+          where sp.session_id = p_session_id and sp.left_at is null);
+end
 $$;
 
 create function seer_private.preview_json(p_session public.sessions)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select jsonb_build_object(
-    'id', (p_session).id,
-    'code', (p_session).code,
-    'status', (p_session).status,
-    'seerName', (p_session).seer_name,
-    'adventureId', (p_session).adventure_id,
-    'adventureName', (p_session).adventure_name,
+begin
+  return jsonb_build_object(
+    'id', p_session.id,
+    'code', p_session.code,
+    'status', p_session.status,
+    'seerName', p_session.seer_name,
+    'adventureId', p_session.adventure_id,
+    'adventureName', p_session.adventure_name,
     'adventureDescription', (select a.description from public.adventures a
-                             where a.id = (p_session).adventure_id),
-    'playerCount', seer_private.live_seat_count((p_session).id),
-    'maxPlayers', (p_session).max_players,
-    'minPlayers', (p_session).min_players,
-    'settings', (p_session).settings)
+                             where a.id = p_session.adventure_id),
+    'playerCount', seer_private.live_seat_count(p_session.id),
+    'maxPlayers', p_session.max_players,
+    'minPlayers', p_session.min_players,
+    'settings', p_session.settings);
+end
 $$;
 
 -- Internals ----------------------------------------------------------------------------------
@@ -163,9 +212,32 @@ begin
 end
 $$;
 
--- The one writer of events: allocates the next seq from the (already locked) session row,
--- stores the event and broadcasts the identical JSON in the same transaction, so a
--- rolled-back change is never announced and every broadcast has its row.
+-- The one writer of events: stores the event with a seq the caller already allocated (last_seq
+-- was advanced past it under the session row lock in the caller's transaction) and broadcasts
+-- the identical JSON in the same transaction, so a rolled-back change is never announced and
+-- every broadcast has its row. update_game_state allocates its seqs in its own state UPDATE
+-- (one row version instead of two, see the _game_state_rpc migration); everything else goes
+-- through write_event.
+create function seer_private.write_event_at(
+  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_event jsonb;
+begin
+  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
+    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
+  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
+  return v_event;
+end
+$$;
+
+-- Allocates the next seq from the (already locked) session row, then write_event_at.
 create function seer_private.write_event(
   p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
 returns jsonb
@@ -175,7 +247,6 @@ set search_path = ''
 as $$
 declare
   v_seq bigint;
-  v_event jsonb;
 begin
   update public.sessions set last_seq = last_seq + 1
   where id = p_session_id
@@ -183,12 +254,7 @@ begin
   if v_seq is null then
     raise exception 'write_event: session % does not exist', p_session_id;
   end if;
-  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
-    'seq', v_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
-  values (p_session_id, v_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
-  return v_event;
+  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
 end
 $$;
 
@@ -213,22 +279,25 @@ end
 $$;
 
 -- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
+-- plpgsql, like the table readers above: called by nearly every RPC, its plan is cached.
 create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
 returns text
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select case
-    when p_seer_id = p_uid then 'seer'
-    when exists (select 1 from public.session_players sp
-                 where sp.session_id = p_session_id and sp.user_id = p_uid and sp.left_at is null)
-      then 'player'
-    when exists (select 1 from public.session_players sp
-                 where sp.session_id = p_session_id and sp.user_id = p_uid)
-      then 'former'
-    else 'stranger'
-  end
+declare
+  v_live boolean;
+begin
+  if p_seer_id = p_uid then
+    return 'seer';
+  end if;
+  -- one index probe (session_id, user_id) answers both "live seat" and "ever seated"
+  select bool_or(sp.left_at is null) into v_live
+  from public.session_players sp
+  where sp.session_id = p_session_id and sp.user_id = p_uid;
+  return case when v_live then 'player' when v_live is not null then 'former' else 'stranger' end;
+end
 $$;
 
 -- Seer-only actions: players learn they are not the Seer, everyone else that there is no
@@ -474,47 +543,6 @@ begin
   end if;
   perform seer_private.require_participant(v_s, v_uid);
   return seer_private.session_json(v_s.id);
-end
-$$;
-
--- The join page's lookup: a preview without player identities, plus whether the caller
--- could join right now and why not.
-create function public.get_session_by_code(p_code text)
-returns jsonb
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-declare
-  v_uid uuid := seer_private.require_uid();
-  v_code text := upper(btrim(left(p_code, 64)));
-  v_s public.sessions%rowtype;
-  v_role text;
-  v_reason text;
-begin
-  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
-    perform seer_private.raise_error('SESSION_002');
-  end if;
-  select * into v_s from public.sessions s
-  where s.code = v_code and s.status in ('waiting', 'active', 'paused');
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
-  v_role := seer_private.role_in(v_s.id, v_s.seer_id, v_uid);
-  v_reason := case
-    when v_role = 'seer' then 'You are the Seer of this session'
-    when v_role = 'player' then 'You are already in this session'
-    when exists (select 1 from public.session_players sp
-                 where sp.session_id = v_s.id and sp.user_id = v_uid and sp.status = 'kicked')
-      then 'You were removed from this session'
-    when v_s.status = 'paused'
-      or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false))
-      then 'Session has already started'
-    when seer_private.live_seat_count(v_s.id) >= v_s.max_players then 'Session is full'
-  end;
-  return jsonb_build_object(
-    'session', seer_private.preview_json(v_s), 'canJoin', v_reason is null, 'reason', v_reason);
 end
 $$;
 
@@ -940,6 +968,14 @@ begin
 end
 $$;
 
+-- Newest 200 sessions where the caller is the Seer or holds a live seat.
+-- The filter `seer_id = me or exists (a live seat of mine)` cannot use an index (an OR across
+-- two tables): written that way it scanned the whole sessions table, 230 ms per call at 200k
+-- sessions and growing linearly (bench/scale.py, docs/performance.md). The two halves each
+-- have an index, sessions_seer_idx (seer_id, created_at desc) and session_players_user_idx
+-- (user_id), so each half takes its newest 200 from its own index and the newest 200 of their
+-- union are returned: the same answer (the newest 200 of a union are among the newest 200 of
+-- each part), in time that depends on the caller's own history, not on the table.
 create function public.list_my_sessions(p_status text[] default null)
 returns jsonb
 language plpgsql
@@ -963,11 +999,19 @@ begin
         'playerCount', seer_private.live_seat_count(s.id), 'maxPlayers', s.max_players,
         'createdAt', s.created_at, 'startedAt', s.started_at, 'endedAt', s.ended_at)
       order by s.created_at desc, s.id)
-    from (select * from public.sessions s0
-          where (s0.seer_id = v_uid or exists (
-                  select 1 from public.session_players sp
-                  where sp.session_id = s0.id and sp.user_id = v_uid and sp.left_at is null))
-            and (p_status is null or s0.status = any (p_status))
+    from (select s0.* from public.sessions s0
+          where s0.id in (
+              (select s1.id from public.sessions s1
+               where s1.seer_id = v_uid and (p_status is null or s1.status = any (p_status))
+               order by s1.created_at desc, s1.id
+               limit 200)
+              union
+              (select s2.id from public.session_players sp
+               join public.sessions s2 on s2.id = sp.session_id
+               where sp.user_id = v_uid and sp.left_at is null
+                 and (p_status is null or s2.status = any (p_status))
+               order by s2.created_at desc, s2.id
+               limit 200))
           order by s0.created_at desc, s0.id
           limit 200) s), '[]'::jsonb);
 end
@@ -1024,7 +1068,7 @@ grant execute on function
   to authenticated;
 
 revoke execute on function
-  public.create_session(uuid, jsonb, int), public.get_session(uuid), public.get_session_by_code(text),
+  public.create_session(uuid, jsonb, int), public.get_session(uuid),
   public.join_session(uuid, uuid), public.leave_session(uuid), public.kick_player(uuid, uuid, text),
   public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
   public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
@@ -1032,7 +1076,7 @@ revoke execute on function
   public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters()
   from public, anon;
 grant execute on function
-  public.create_session(uuid, jsonb, int), public.get_session(uuid), public.get_session_by_code(text),
+  public.create_session(uuid, jsonb, int), public.get_session(uuid),
   public.join_session(uuid, uuid), public.leave_session(uuid), public.kick_player(uuid, uuid, text),
   public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
   public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),

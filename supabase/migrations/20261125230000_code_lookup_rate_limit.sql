@@ -1,5 +1,9 @@
--- Join-code guessing: a user who keeps looking up codes that do not exist is refused for a
--- while (SESSION_015 TOO_MANY_ATTEMPTS, HTTP 429).
+-- The join page's code lookup, get_session_by_code: a preview without player identities, plus
+-- whether the caller could join right now and why not - and its defence against join-code
+-- guessing: a user who keeps looking up codes that do not exist is refused for a while
+-- (SESSION_015 TOO_MANY_ATTEMPTS, HTTP 429). The function is defined only here (not in the
+-- _session_rpc migration) because its body is mostly the rate limit, which needs the table
+-- and helpers below.
 --
 -- Limit: 10 failed lookups (unknown code, SESSION_001) per user in a sliding 10-minute
 -- window. The 11th lookup inside the window is refused before the code is even looked at,
@@ -49,7 +53,7 @@ immutable
 set search_path = ''
 as $$ select interval '10 minutes' $$;
 
-create or replace function public.get_session_by_code(p_code text)
+create function public.get_session_by_code(p_code text)
 returns jsonb
 language plpgsql
 volatile
@@ -117,7 +121,7 @@ end
 $$;
 
 -- new seer_private functions are not executable by API roles (default privileges of the
--- _private_schema migration); the RPC keeps its grants, restated here for clarity.
+-- _private_schema migration); the RPC is for signed-in users, like the other session RPCs.
 revoke execute on function public.get_session_by_code(text) from public, anon;
 grant execute on function public.get_session_by_code(text) to authenticated, service_role;
 revoke execute on function seer_private.code_lookup_limit(), seer_private.code_lookup_window()
