@@ -40,6 +40,8 @@ select scale.uid(1 + (c % $1)), 'Char ' || c, 'ranger' from generate_series(1, $
 """
 
 # live sessions n = 1..L: 20% waiting, 70% active, 10% paused; 5 connected seats each
+# (the lobbies' seats sent their last heartbeat 10 minutes before T: idle or abandoned
+# lobbies, which only the 24 h timeout ends - the sweeper must not pay for them)
 LIVE = """
 with s as (
   insert into public.sessions (id, code, seer_id, seer_name, adventure_id, adventure_name, status,
@@ -54,8 +56,11 @@ insert into scale.live select (row_number() over ())::int, id, status from s
 """
 
 SEATS = """
-insert into public.session_players (session_id, user_id, character_id, joined_at, last_activity_at, status)
-select l.sid, c.owner_id, c.id, $1::timestamptz - interval '55 minutes', $1::timestamptz, 'connected'
+insert into public.session_players (session_id, user_id, character_id, joined_at, last_activity_at, status,
+  session_running)
+select l.sid, c.owner_id, c.id, $1::timestamptz - interval '55 minutes',
+       case when l.status = 'waiting' then $1::timestamptz - interval '10 minutes' else $1::timestamptz end,
+       'connected', l.status in ('active', 'paused')
 from scale.live l
 cross join generate_series(0, 4) k
 join lateral (select ch.id, ch.owner_id from public.characters ch
@@ -266,9 +271,8 @@ async def run(db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> Non
             ),
             "sweeper: seats that became due": (
                 "select distinct sp.session_id from public.session_players sp"
-                " join public.sessions s on s.id = sp.session_id and s.status in ('active', 'paused')"
-                " where (sp.status = 'connected' and not sp.session_ended and sp.last_activity_at < $1::timestamptz - interval '60 seconds')"
-                " or (sp.status = 'disconnected' and not sp.session_ended and sp.disconnected_at < $1::timestamptz - interval '5 minutes')",
+                " where (sp.status = 'connected' and sp.session_running and sp.last_activity_at < $1::timestamptz - interval '60 seconds')"
+                " or (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < $1::timestamptz - interval '5 minutes')",
                 [t],
             ),
             "sweeper: waiting sessions older than 24 h": (

@@ -73,9 +73,17 @@ create table public.session_players (
   kick_reason text,
   -- set when the session ends: the seat stays as history but no longer holds the character
   session_ended boolean not null default false,
+  -- true while the seat's session is running (active or paused): set by start_session for the
+  -- seated party and by join_session for a late joiner, cleared when the session ends. Only
+  -- these seats are swept for presence (lobby presence is Realtime's), and an index
+  -- predicate cannot look at sessions.status: without this copy the sweeper's index held
+  -- every lobby seat whose last heartbeat was over a minute old, and each idle sweep read
+  -- them all, a cost growing with abandoned lobbies (docs/performance.md).
+  session_running boolean not null default false,
 
   check ((status in ('left', 'kicked')) = (left_at is not null)),
-  check ((status = 'kicked') = (coalesce(left_reason, '') = 'kicked'))
+  check ((status = 'kicked') = (coalesce(left_reason, '') = 'kicked')),
+  check (not (session_running and session_ended))
 );
 
 create unique index session_players_live_user_key on public.session_players (session_id, user_id)
@@ -84,11 +92,12 @@ create unique index session_players_live_character_key on public.session_players
   where left_at is null and not session_ended;
 create index session_players_session_idx on public.session_players (session_id, joined_at);
 create index session_players_user_idx on public.session_players (user_id);
--- sweeper: seats that can become due for "disconnected" / "inactive"
+-- sweeper: seats that can become due for "disconnected" / "inactive"; only seats of running
+-- sessions, so an idle sweep reads nothing however many lobbies are open
 create index session_players_connected_due_idx on public.session_players (last_activity_at)
-  where status = 'connected' and not session_ended;
+  where status = 'connected' and session_running;
 create index session_players_disconnected_due_idx on public.session_players (disconnected_at)
-  where status = 'disconnected' and not session_ended;
+  where status = 'disconnected' and session_running;
 
 create table public.session_events (
   session_id uuid not null references public.sessions (id) on delete cascade,

@@ -455,8 +455,10 @@ begin
                    where sp.session_id = p_session_id and sp.left_at is null);
   end if;
 
-  -- Seats stay as history but release their characters for other sessions.
-  update public.session_players set session_ended = true where session_id = p_session_id;
+  -- Seats stay as history but release their characters for other sessions, and leave the
+  -- sweeper's indexes.
+  update public.session_players set session_ended = true, session_running = false
+  where session_id = p_session_id;
 
   perform seer_private.write_event(p_session_id, 'session_status', p_actor,
     jsonb_build_object('oldStatus', v_s.status, 'newStatus', p_outcome), p_at);
@@ -607,8 +609,9 @@ begin
   end if;
 
   begin
-    insert into public.session_players (session_id, user_id, character_id)
-    values (v_s.id, v_uid, v_char.id)
+    -- a late joiner's seat is in a running session from the start
+    insert into public.session_players (session_id, user_id, character_id, session_running)
+    values (v_s.id, v_uid, v_char.id, v_s.status in ('active', 'paused'))
     returning * into v_seat;
   exception when unique_violation then
     -- the same character joining another session at this very moment
@@ -750,9 +753,12 @@ begin
       visited_node_ids = case when v_adv.start_node_id is null then '{}'::uuid[]
                               else array[v_adv.start_node_id] end
   where id = v_s.id;
-  -- Lobby time without heartbeats must not count against the players once play starts.
-  update public.session_players set last_activity_at = now()
-  where session_id = v_s.id and left_at is null and status = 'connected';
+  -- The party's seats become the sweeper's business (session_running), and lobby time
+  -- without heartbeats must not count against the players once play starts.
+  update public.session_players
+  set session_running = true,
+      last_activity_at = case when status = 'connected' then now() else last_activity_at end
+  where session_id = v_s.id and left_at is null;
 
   perform seer_private.write_event(v_s.id, 'session_status', v_uid,
     jsonb_build_object('oldStatus', 'waiting', 'newStatus', 'active'));

@@ -8,8 +8,10 @@
 --
 -- p_now is a parameter so tests can travel in time. Each candidate query is served by a
 -- partial index (see the _sessions_schema migration), so an idle system costs four empty
--- index scans per run. Sessions are locked one at a time with `skip locked`: a session
--- busy in an RPC is simply picked up by the next run.
+-- index scans per run. The seat indexes hold only seats of running sessions
+-- (session_running), so seats in lobbies, however stale, are never read. Sessions are
+-- locked one at a time with `skip locked`: a session busy in an RPC is simply picked up by
+-- the next run.
 
 create function seer_private.sweep(p_now timestamptz default now())
 returns jsonb
@@ -27,11 +29,12 @@ declare
   v_paused int := 0;
 begin
   for v_sid in
+    -- no join to sessions: session_running already says active or paused, and the status
+    -- is checked again under the lock below
     select distinct sp.session_id
     from public.session_players sp
-    join public.sessions s on s.id = sp.session_id and s.status in ('active', 'paused')
-    where (sp.status = 'connected' and not sp.session_ended and sp.last_activity_at < p_now - interval '60 seconds')
-       or (sp.status = 'disconnected' and not sp.session_ended and sp.disconnected_at < p_now - interval '5 minutes')
+    where (sp.status = 'connected' and sp.session_running and sp.last_activity_at < p_now - interval '60 seconds')
+       or (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < p_now - interval '5 minutes')
   loop
     select * into v_s from public.sessions s
     where s.id = v_sid and s.status in ('active', 'paused')
@@ -41,7 +44,7 @@ begin
     for v_p in
       update public.session_players sp
       set status = 'disconnected', disconnected_at = p_now
-      where sp.session_id = v_sid and sp.status = 'connected' and not sp.session_ended
+      where sp.session_id = v_sid and sp.status = 'connected' and sp.session_running
         and sp.last_activity_at < p_now - interval '60 seconds'
       returning sp.*
     loop
@@ -53,7 +56,7 @@ begin
     for v_p in
       update public.session_players sp
       set status = 'inactive', inactive_at = p_now
-      where sp.session_id = v_sid and sp.status = 'disconnected' and not sp.session_ended
+      where sp.session_id = v_sid and sp.status = 'disconnected' and sp.session_running
         and sp.disconnected_at < p_now - interval '5 minutes'
       returning sp.*
     loop
