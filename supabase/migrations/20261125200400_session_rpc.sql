@@ -337,31 +337,6 @@ begin
 end
 $$;
 
--- The read RPCs' check (get_session, session_events_since): 001 unless the session exists and
--- the caller is its Seer or holds a live seat - require_participant's rule, as one query on
--- the session's primary key and the (session_id, user_id) seat index. Those RPCs need nothing
--- else from the session row, and reading it whole to pass it on as a composite (a row datum,
--- which detoasts the game state - up to 1,000 turns) through require_participant and role_in
--- cost three statements and two nested calls. A/B (docs/performance.md): session_events_since
--- +9% with a 60 KB game state; get_session +4%, within this machine's noise.
-create function seer_private.require_participant_id(p_session_id uuid, p_uid uuid)
-returns void
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-  if not exists (
-      select 1 from public.sessions s
-      where s.id = p_session_id
-        and (s.seer_id = p_uid
-             or exists (select 1 from public.session_players sp
-                        where sp.session_id = s.id and sp.user_id = p_uid and sp.left_at is null))) then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
-end
-$$;
-
 create function seer_private.validate_settings(p_settings jsonb)
 returns jsonb
 language plpgsql
@@ -563,7 +538,21 @@ as $$
 declare
   v_uid uuid := seer_private.require_uid();
 begin
-  perform seer_private.require_participant_id(p_session_id, v_uid);
+  -- require_participant's rule (001 unless the session exists and the caller is its Seer or
+  -- holds a live seat), written out: this RPC needs nothing else from the session row, and
+  -- reading it whole to pass it as a composite (a row datum, which detoasts the game state -
+  -- up to 1,000 turns) through require_participant and role_in cost three statements and two
+  -- nested calls. A/B (docs/performance.md, fix 5): get_session +4% with the check in a helper
+  -- of its own, +5% more with it inline (7 of 8 rounds); session_events_since +9% with a
+  -- 60 KB game state. session_events_since has the same check.
+  if not exists (
+      select 1 from public.sessions s
+      where s.id = p_session_id
+        and (s.seer_id = v_uid
+             or exists (select 1 from public.session_players sp
+                        where sp.session_id = s.id and sp.user_id = v_uid and sp.left_at is null))) then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
   return seer_private.session_json(p_session_id);
 end
 $$;
@@ -932,7 +921,15 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_limit int := coalesce(p_limit, 500);
 begin
-  perform seer_private.require_participant_id(p_session_id, v_uid);
+  -- require_participant's rule without reading the session row (see get_session)
+  if not exists (
+      select 1 from public.sessions s
+      where s.id = p_session_id
+        and (s.seer_id = v_uid
+             or exists (select 1 from public.session_players sp
+                        where sp.session_id = s.id and sp.user_id = v_uid and sp.left_at is null))) then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
   if p_after_seq < 0 then
     perform seer_private.raise_error('SESSION_000', 'afterSeq must be >= 0');
   end if;
