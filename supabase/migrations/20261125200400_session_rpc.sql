@@ -535,22 +535,14 @@ stable
 security definer
 set search_path = ''
 as $$
-declare
-  v_uid uuid := seer_private.require_uid();
 begin
-  -- require_participant's rule (001 unless the session exists and the caller is its Seer or
-  -- holds a live seat), written out: this RPC needs nothing else from the session row, and
-  -- reading it whole to pass it as a composite (a row datum, which detoasts the game state -
-  -- up to 1,000 turns) through require_participant and role_in cost three statements and two
-  -- nested calls. A/B (docs/performance.md, fix 5): get_session +4% with the check in a helper
-  -- of its own, +5% more with it inline (7 of 8 rounds); session_events_since +9% with a
-  -- 60 KB game state. session_events_since has the same check.
-  if not exists (
-      select 1 from public.sessions s
-      where s.id = p_session_id
-        and (s.seer_id = v_uid
-             or exists (select 1 from public.session_players sp
-                        where sp.session_id = s.id and sp.user_id = v_uid and sp.left_at is null))) then
+  perform seer_private.require_uid();
+  -- 001 unless the caller is the Seer or holds a live seat: the same rule (and function) RLS
+  -- uses. This RPC needs nothing else from the session row, and reading it whole to pass it
+  -- as a composite (a row datum, which detoasts the game state - up to 1,000 turns) through
+  -- require_participant and role_in cost three statements and two nested calls
+  -- (docs/performance.md, fix 5). session_events_since does the same.
+  if not seer_private.is_session_participant(p_session_id) then
     perform seer_private.raise_error('SESSION_001');
   end if;
   return seer_private.session_json(p_session_id);
@@ -918,16 +910,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
   v_limit int := coalesce(p_limit, 500);
 begin
-  -- require_participant's rule without reading the session row (see get_session)
-  if not exists (
-      select 1 from public.sessions s
-      where s.id = p_session_id
-        and (s.seer_id = v_uid
-             or exists (select 1 from public.session_players sp
-                        where sp.session_id = s.id and sp.user_id = v_uid and sp.left_at is null))) then
+  perform seer_private.require_uid();
+  -- the participant rule without reading the session row (see get_session)
+  if not seer_private.is_session_participant(p_session_id) then
     perform seer_private.raise_error('SESSION_001');
   end if;
   if p_after_seq < 0 then
