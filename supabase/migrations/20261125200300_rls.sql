@@ -56,7 +56,10 @@ as $$
 $$;
 
 grant usage on schema seer_private to authenticated;
-revoke execute on all functions in schema seer_private from public, anon, authenticated;
+-- Functions are created executable by PUBLIC: take that away from everything in the schema,
+-- then grant the helpers to authenticated directly. Later migrations revoke from PUBLIC only,
+-- so these direct grants are the one list to keep.
+revoke execute on all functions in schema seer_private from public;
 grant execute on function
   seer_private.is_session_participant(uuid),
   seer_private.can_see_character(uuid),

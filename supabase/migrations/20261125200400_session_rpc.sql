@@ -1065,12 +1065,9 @@ end
 $$;
 
 -- Privileges: internals are private; RPCs are for signed-in users (service_role for tools).
-revoke execute on all functions in schema seer_private from public, anon, authenticated;
-grant execute on function
-  seer_private.is_session_participant(uuid),
-  seer_private.can_see_character(uuid),
-  seer_private.shares_session_with(uuid)
-  to authenticated;
+-- New seer_private functions are executable through PUBLIC only; revoking that leaves the RLS
+-- helpers' direct grants to authenticated (20261125200300_rls) alone.
+revoke execute on all functions in schema seer_private from public;
 
 revoke execute on function
   public.create_session(uuid, jsonb, int), public.get_session(uuid),

@@ -223,11 +223,8 @@ begin
 end
 $$;
 
-revoke execute on all functions in schema seer_private from public, anon, authenticated;
-grant execute on function
-  seer_private.is_session_participant(uuid),
-  seer_private.can_see_character(uuid),
-  seer_private.shares_session_with(uuid)
-  to authenticated;
+-- New functions are executable through PUBLIC only; revoking that keeps the internals
+-- private and leaves the RLS helpers' direct grants to authenticated (20261125200300_rls) alone.
+revoke execute on all functions in schema seer_private from public;
 revoke execute on function public.update_game_state(uuid, jsonb, int) from public, anon;
 grant execute on function public.update_game_state(uuid, jsonb, int) to authenticated, service_role;

@@ -101,11 +101,8 @@ as $$
   select seer_private.sweep(p_now)
 $$;
 
-revoke execute on all functions in schema seer_private from public, anon, authenticated;
-grant execute on function
-  seer_private.is_session_participant(uuid),
-  seer_private.can_see_character(uuid),
-  seer_private.shares_session_with(uuid)
-  to authenticated;
+-- New functions are executable through PUBLIC only; revoking that keeps the internals
+-- private and leaves the RLS helpers' direct grants to authenticated (20261125200300_rls) alone.
+revoke execute on all functions in schema seer_private from public;
 revoke execute on function public.sweep_sessions(timestamptz) from public, anon, authenticated;
 grant execute on function public.sweep_sessions(timestamptz) to service_role;
