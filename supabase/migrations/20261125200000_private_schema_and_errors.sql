@@ -125,4 +125,22 @@ begin
 end
 $$;
 
+-- A join code as typed by a person (any case, surrounding spaces) -> the stored form, or
+-- SESSION_002. Capped before upper() so a huge argument costs nothing.
+create function seer_private.join_code(p_code text)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_code text := upper(btrim(left(p_code, 64)));
+begin
+  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
+    perform seer_private.raise_error('SESSION_002');
+  end if;
+  return v_code;
+end
+$$;
+
 revoke execute on all functions in schema seer_private from public, anon, authenticated;

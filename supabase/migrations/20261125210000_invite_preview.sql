@@ -19,15 +19,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_code text := upper(btrim(left(p_code, 64)));
+  v_code text := seer_private.join_code(p_code);
   v_s public.sessions%rowtype;
   v_seats_left int;
   v_reason_code text;
 begin
-  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
-    perform seer_private.raise_error('SESSION_002');
-  end if;
-
   select * into v_s from public.sessions s
   where s.code = v_code and s.status in ('waiting', 'active', 'paused');
   if not found then

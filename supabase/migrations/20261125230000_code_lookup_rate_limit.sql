@@ -62,16 +62,13 @@ set search_path = ''
 as $$
 declare
   v_uid uuid := seer_private.require_uid();
-  v_code text := upper(btrim(left(p_code, 64)));
+  v_code text := seer_private.join_code(p_code);
   v_via_api boolean := coalesce(current_setting('request.method', true), '') <> '';
   v_failures int;
   v_s public.sessions%rowtype;
   v_role text;
   v_reason text;
 begin
-  if v_code is null or v_code !~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$' then
-    perform seer_private.raise_error('SESSION_002');
-  end if;
   if v_via_api and current_setting('transaction_read_only') = 'on' then
     raise sqlstate 'PGRST' using
       message = '{"code":"PGRST101","message":"get_session_by_code must be called with POST","details":null,"hint":null}',
