@@ -534,14 +534,8 @@ class RestApi:
                     )
             if request.method == "PATCH" and isinstance(body, list):
                 return pgrst_error(400, "PGRST102", "Expected a single JSON object for PATCH")
-        args: list[Any] = []
-
-        def param(value: Any, cast: str | None) -> str:
-            args.append(value)
-            ref = f"${len(args)}"
-            if isinstance(value, list):
-                return f"{ref}::text[]" + (f"::{cast}[]" if cast else "")
-            return f"{ref}::text" + (f"::{cast}" if cast else "")
+        args = SqlArgs()
+        param = args.param
 
         rel = f"public.{qident(table)}"
         try:
@@ -697,16 +691,22 @@ def _split_list(value: str) -> list[str]:
     return items
 
 
-def build_select(table: str, columns: dict[str, str], request: web.Request) -> SelectQuery:
-    q = request.query
-    args: list[Any] = []
+class SqlArgs(list[Any]):
+    """The positional arguments of one statement. ``param`` appends a value and returns its
+    ``$n`` reference: values travel as text (lists as text[]) and are cast on the SQL side."""
 
-    def param(value: Any, cast: str | None) -> str:
-        args.append(value)
-        ref = f"${len(args)}"
+    def param(self, value: Any, cast: str | None) -> str:
+        self.append(value)
+        ref = f"${len(self)}"
         if isinstance(value, list):
             return f"{ref}::text[]" + (f"::{cast}[]" if cast else "")
         return f"{ref}::text" + (f"::{cast}" if cast else "")
+
+
+def build_select(table: str, columns: dict[str, str], request: web.Request) -> SelectQuery:
+    q = request.query
+    args = SqlArgs()
+    param = args.param
 
     # select list
     sel = (q.get("select") or "*").strip()
