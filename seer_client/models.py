@@ -249,6 +249,9 @@ class HeartbeatResult(Model):
     status: str | None = None
     restored: bool = False
     server_time: datetime | None = None
+    #: the session's newest event seq: a connection behind it has lost a broadcast
+    last_seq: int | None = None
+    session_status: str | None = None
 
 
 class Feedback(Model):

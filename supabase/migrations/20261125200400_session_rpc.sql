@@ -213,9 +213,13 @@ end
 $$;
 
 -- The one writer of events: stores the event with a seq the caller already allocated (last_seq
--- was advanced past it under the session row lock in the caller's transaction) and broadcasts
--- the identical JSON in the same transaction, so a rolled-back change is never announced and
--- every broadcast has its row. update_game_state allocates its seqs in its own state UPDATE
+-- was advanced past it under the session row lock in the caller's transaction) and announces
+-- it in the same transaction, so a rolled-back change is never announced and every
+-- announcement has its row. The broadcast is a content-free poke ({sessionId, seq, type});
+-- clients read the event itself through session_events_since, which checks participation on
+-- every call. Realtime never evicts an open socket when a policy changes (it re-checks only at
+-- join and on an access_token push), so a kicked player's socket keeps receiving whatever is
+-- broadcast on the topic: pokes carry nothing worth keeping (docs/security.md). update_game_state allocates its seqs in its own state UPDATE
 -- (one row version instead of two, see the _game_state_rpc migration); everything else goes
 -- through write_event.
 create function seer_private.write_event_at(
@@ -232,7 +236,8 @@ begin
     'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
+  perform realtime.send(jsonb_build_object('sessionId', p_session_id, 'seq', p_seq, 'type', p_type),
+                        p_type, 'session:' || p_session_id::text, true);
   return v_event;
 end
 $$;
@@ -876,9 +881,12 @@ declare
   v_restored boolean := false;
 begin
   v_s := seer_private.lock_session(p_session_id);
+  -- lastSeq/sessionStatus let a connection whose last broadcast was lost notice it within
+  -- one heartbeat and catch up (Realtime may drop database broadcasts, see docs/security.md).
   if v_s.seer_id = v_uid then
     return jsonb_build_object('sessionId', v_s.id, 'playerId', null, 'status', 'seer',
-                              'restored', false, 'serverTime', now());
+                              'restored', false, 'serverTime', now(),
+                              'lastSeq', v_s.last_seq, 'sessionStatus', v_s.status);
   end if;
   select * into v_seat from public.session_players sp
   where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
@@ -896,8 +904,12 @@ begin
     update public.session_players set last_activity_at = now() where id = v_seat.id;
   end if;
   select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+  if v_restored then  -- restore_seat wrote an event: report the seq after it
+    select * into v_s from public.sessions s where s.id = v_s.id;
+  end if;
   return jsonb_build_object('sessionId', v_s.id, 'playerId', v_seat.id, 'status', v_seat.status,
-                            'restored', v_restored, 'serverTime', now());
+                            'restored', v_restored, 'serverTime', now(),
+                            'lastSeq', v_s.last_seq, 'sessionStatus', v_s.status);
 end
 $$;
 
