@@ -471,7 +471,10 @@ class SessionConnection:
                 try:
                     if attempt:
                         logger.info(
-                            "session %s: reconnect attempt %d/%d", self.session_id, attempt, self.max_reconnect_attempts
+                            "session %s: reconnect attempt %d/%d",
+                            self.session_id,
+                            attempt,
+                            self.max_reconnect_attempts,
                         )
                     fetched = await self._establish(refresh_token=refreshed_for_auth)
                 except JoinRefused as exc:
@@ -479,7 +482,9 @@ class SessionConnection:
                     if exc.is_auth:
                         if not refreshed_for_auth:
                             # First refusal: the token may be stale (after standby or expiry).
-                            logger.info("session %s: join refused (%s); refreshing the token", self.session_id, exc)
+                            logger.info(
+                                "session %s: join refused (%s); refreshing the token", self.session_id, exc
+                            )
                             refreshed_for_auth = True
                             last_error = exc
                             continue
@@ -525,7 +530,9 @@ class SessionConnection:
                 if attempt > self.max_reconnect_attempts:
                     self._give_up(last_error)
                     return
-                self._set_status(ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING)
+                self._set_status(
+                    ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING
+                )
                 delay = self.backoff_delay(attempt)
                 if is_rate_limited(str(last_error)):
                     # The server closed us for a rate limit (e.g. 5 presence calls per 30 s):
@@ -621,7 +628,9 @@ class SessionConnection:
         self._closer = asyncio.get_running_loop().create_task(self.close(), name="seer-close")
 
     def _give_up(self, last_error: BaseException | None) -> None:
-        exc = TransportError(f"could not (re)connect after {self.max_reconnect_attempts} attempts: {last_error}")
+        exc = TransportError(
+            f"could not (re)connect after {self.max_reconnect_attempts} attempts: {last_error}"
+        )
         exc.__cause__ = last_error
         logger.warning(
             "session %s: giving up after %d reconnect attempts: %s",
@@ -749,7 +758,7 @@ class SessionConnection:
             self._wanted_seq = last
         self.discarded_pokes += max(1, len(bogus))
         logger.warning(
-            "session %s: discarded poke(s) up to seq %d: the log ends at %d (forged or misdirected broadcast)",
+            "session %s: discarded poke(s) up to seq %d: the log ends at %d (forged or misdirected)",
             self.session_id,
             wanted,
             last,
