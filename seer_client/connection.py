@@ -556,7 +556,7 @@ class SessionConnection:
         # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
         # (SessionError) before we touch the socket.
         beat = await self.client.heartbeat(self.session_id)
-        self._note_heartbeat(beat)
+        self._note_heartbeat(beat, fetch=False)  # the catch-up below reads the log anyway
         supabase = self.client.supabase
         link = RealtimeLink(
             url=str(supabase.realtime_url),
@@ -674,11 +674,11 @@ class SessionConnection:
         except asyncio.CancelledError:
             pass
 
-    def _note_heartbeat(self, beat: HeartbeatResult) -> None:
+    def _note_heartbeat(self, beat: HeartbeatResult, *, fetch: bool = True) -> None:
         self.last_heartbeat = beat
         if beat.player_id:
             self.player_id = beat.player_id
-        if beat.last_seq is not None and beat.last_seq > self.sequencer.last_seq:
+        if fetch and beat.last_seq is not None and beat.last_seq > self.sequencer.last_seq:
             # The log is ahead of us: a broadcast was lost (the tail loss no later poke shows).
             self._want(beat.last_seq)
 
