@@ -126,6 +126,9 @@ async def test_every_method_through_a_whole_session(person: Factory) -> None:
 
     beat = await aria.client.heartbeat(session.id)
     assert beat.player_id == joined.player.id and beat.status == "connected"
+    # the session's state rides along: the last seq lets a client see a missed broadcast
+    tail = await aria.client.session_events_since(session.id)
+    assert beat.session_status == "active" and beat.last_seq == tail[-1].seq
     with pytest.raises(SeerCannotLeave):
         await seer.client.leave_session(session.id)
 
