@@ -746,9 +746,21 @@ class SessionConnection:
         except asyncio.CancelledError:
             pass
         except (NotInSession, SessionNotFound) as exc:
-            self._terminate(exc)  # removed from the session: the log is closed to us now
+            # Removed from the session: the log is closed to us now (even our own kick event).
+            self._terminate(await self._removal_reason(exc))
         except SeerError as exc:
             self._fire(self.on_error, exc)
+
+    async def _removal_reason(self, exc: SessionError) -> SessionError:
+        """session_events_since says SESSION_001 to anyone outside; heartbeat tells a former
+        participant apart (SESSION_006, NotInSession), which is the more useful error."""
+        try:
+            await self.client.heartbeat(self.session_id)
+        except SessionError as precise:
+            return precise
+        except SeerError:
+            pass
+        return exc
 
     def _reject_hints_above(self, last: int, wanted: int) -> None:
         bogus = [seq for seq in self._hints if seq > last]

@@ -4,7 +4,8 @@ A Seer and three players sign up and make characters; the Seer opens a session o
 adventure; players join by code while the lobby updates live; the Seer starts (with the
 party-size warning), a third player joins late, the party moves through nodes with game-state
 patches, the Seer pauses and resumes, one player's socket is cut server-side and comes back
-inside the rejoin window (the others see "reconnecting"), a player is kicked, the session
+inside the rejoin window (the others see "reconnecting"), Realtime loses a database broadcast
+(the devstack's fault switch) and the next heartbeat recovers it, a player is kicked, the session
 ends as completed with stats and XP, and players leave feedback.
 
 Every participant prints what it saw. The demo exits 0 only if each participant received
@@ -55,6 +56,9 @@ NODES = {
     "b005": "00000000-0000-4000-8000-00000000b005",
 }
 PASSWORD = "demo-password-42"
+
+#: short, so the lost-broadcast scene recovers quickly (the PRD default is 30 s)
+HEARTBEAT_INTERVAL = 3.0
 
 
 @dataclass
@@ -155,7 +159,7 @@ class Demo:
             on_event=on_event,
             on_status_change=on_status,
             on_presence_change=on_presence,
-            heartbeat_interval=10.0,
+            heartbeat_interval=HEARTBEAT_INTERVAL,
             since_seq=since_seq,
         )
         await conn.open()
@@ -283,13 +287,39 @@ class Demo:
         await self.settle()
         self.lobby()
 
+        self.banner("Realtime loses a database broadcast; heartbeats recover it")
+        if self.stack is not None:
+            before = self.stack.realtime.dropped_db_broadcasts
+            self.stack.realtime.set_drop_db_broadcasts(1.0)  # the fault switch, for one event
+            try:
+                await seer.client.update_game_state(self.session_id, set_variables={"lantern": "flickers"})
+                stack = self.stack
+                await _until(lambda: stack.realtime.dropped_db_broadcasts > before, 5.0)
+            finally:
+                self.stack.realtime.set_drop_db_broadcasts(0.0)
+            lost = (await seer.client.get_session(self.session_id)).last_seq
+            self.say(
+                "stack", f"dropped {self.stack.realtime.dropped_db_broadcasts - before} broadcast(s): #{lost}"
+            )
+            t0 = time.monotonic()
+            await self.settle(timeout=HEARTBEAT_INTERVAL + 5)
+            self.say(
+                "demo",
+                f"#{lost} reached everyone from the log after {time.monotonic() - t0:.1f} s "
+                f"(heartbeat every {HEARTBEAT_INTERVAL:g} s reports lastSeq {lost})",
+            )
+        else:
+            self.say("demo", "not on the devstack: no fault switch, skipping the lost broadcast")
+
         self.banner("Cora went AFK: the Seer kicks her")
         await seer.client.kick_player(self.session_id, player_id=cora_seat.player.id, reason="went AFK")
         kick_seq = (await seer.client.get_session(self.session_id)).last_seq
-        cora.end_seq = kick_seq
-        await self.settle()
+        # A removed player reads nothing more from the log, not even her own kick event.
+        cora.end_seq = kick_seq - 1
         if cora.conn is not None:
-            await cora.conn.close()
+            await _until(lambda: cora.conn is not None and cora.conn.closed, 10.0)
+            self.say("Cora", f"removed: her SDK closed with {type(cora.conn.error).__name__}")
+        await self.settle()
         self.lobby()
 
         self.banner("The lantern goes out: end as completed")
@@ -337,7 +367,7 @@ class Demo:
             span = f"#{expected[0]}..#{expected[-1]}" if expected else "-"
             extra = ""
             if conn is not None:
-                extra = f", reconnects {conn.reconnects}, fetched {conn.recovered}, dupes dropped"
+                extra = f", reconnects {conn.reconnects}, recovered {conn.recovered}, dupes dropped"
                 extra += f" {conn.sequencer.duplicates}, callback errors {conn.callback_errors}"
             print(
                 f"  {person.name:<5} {len(delivered):>2}/{len(expected):<2} events {span:<10} "
