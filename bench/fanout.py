@@ -58,8 +58,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
             if data.get("event") != "broadcast":
                 continue
             ev = data["payload"].get("payload") or {}
-            if ev.get("type") == "game_state":
-                received.setdefault((ev["sessionId"], int(ev["version"])), []).append(now)
+            if ev.get("type") == "game_state":  # a poke {sessionId, seq, type} (bench/stream.py)
+                received.setdefault((ev["sessionId"], int(ev["seq"])), []).append(now)
 
     async def open_socket(sid: str, claims: str) -> None:
         nonlocal failed_joins
@@ -135,13 +135,14 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
                         " set_config('request.jwt.claims', $1, true)",
                         s["seer_claims"],
                     )
-                    state = await c.fetchval(
+                    await c.execute(
                         "select public.update_game_state($1,"
-                        " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))::text",
+                        " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))",
                         s["sid"],
                         e,
                     )
-                    key = (str(s["sid"]), int(json.loads(state)["version"]))
+                    seq = await c.fetchval("select last_seq from public.sessions where id = $1", s["sid"])
+                    key = (str(s["sid"]), int(seq))
                     commits[key] = time.time()
                     await tx.commit()
 
