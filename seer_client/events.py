@@ -62,7 +62,9 @@ class PlayerLeftEvent(BaseEvent):
     player_id: str
     user_id: str | None = None
     character_id: str | None = None
-    reason: Literal["left", "kicked", "disconnected"] | str
+    # 'left' | 'kicked'. A dropped connection is player_connection + player_inactive, never a
+    # player_left (docs/sdk.md); other strings are kept as sent by a newer server.
+    reason: Literal["left", "kicked"] | str
     kick_reason: str | None = None
 
 

@@ -126,9 +126,9 @@ class LobbyState:
         if event.reason == "kicked" or self.session_status == "waiting":
             self.seats.pop(event.player_id, None)
             return
-        new = "disconnected" if event.reason == "disconnected" else "inactive"
+        # left a running game: the seat stays, the Seer plays the character (docs/contract.md)
         self.seats[event.player_id] = seat.model_copy(
-            update={"status": new, "is_connected": False, "controlled_by_seer": new == "inactive"}
+            update={"status": "inactive", "is_connected": False, "controlled_by_seer": True}
         )
 
     def set_presence(self, keys: Iterable[str]) -> None:
