@@ -455,7 +455,7 @@ class SessionConnection:
         with the defaults), made up to ``backoff_jitter`` (10 %) shorter at random so clients
         cut off together do not come back together.
         """
-        delay = min(self.backoff_max, self.backoff_base * (2 ** max(1, attempt)))
+        delay: float = min(self.backoff_max, self.backoff_base * 2.0 ** max(1, attempt))
         return delay * (1.0 - random.uniform(0.0, self.backoff_jitter))
 
     async def _sleep(self, delay: float) -> None:

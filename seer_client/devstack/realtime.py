@@ -35,6 +35,10 @@ USER_BROADCAST_PUSH = 3
 USER_BROADCAST = 4
 
 
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -434,9 +438,9 @@ class RealtimeHub:
             conn.reply(topic, ref, join_ref, "error", {"reason": "unmatched topic"})
             return
         sub_topic = topic[len("realtime:") :]
-        config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
-        broadcast = config.get("broadcast") if isinstance(config.get("broadcast"), dict) else {}
-        presence = config.get("presence") if isinstance(config.get("presence"), dict) else {}
+        config = _as_dict(payload.get("config"))
+        broadcast = _as_dict(config.get("broadcast"))
+        presence = _as_dict(config.get("presence"))
         private = bool(config.get("private", False))
         token = payload.get("access_token") or payload.get("user_token")
         if not isinstance(token, str) or token.startswith("sb_"):
