@@ -230,6 +230,8 @@ declare
 begin
   v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
     'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
+  perform seer_private.require_size(v_event, 'the event', 131072);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
   perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
@@ -468,6 +470,30 @@ begin
 end
 $$;
 
+-- How many sessions one Seer may run and create (docs/contract.md "Limits"): at most 10 live
+-- (waiting + active + paused) at once, SESSION_016, and at most 20 created per rolling hour,
+-- SESSION_017 (429). Both are read from sessions_seer_idx (seer_id, created_at desc). The
+-- per-user advisory lock makes parallel create_session calls of one user count one after the
+-- other, so a burst cannot slip past either limit. The one definition; create_session calls it.
+create function seer_private.require_session_quota(p_uid uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform pg_advisory_xact_lock(hashtextextended('seer.create_session:' || p_uid::text, 0));
+  if (select count(*) from public.sessions s
+      where s.seer_id = p_uid and s.status in ('waiting', 'active', 'paused')) >= 10 then
+    perform seer_private.raise_error('SESSION_016', 'at most 10 live sessions per Seer');
+  end if;
+  if (select count(*) from public.sessions s
+      where s.seer_id = p_uid and s.created_at > now() - interval '1 hour') >= 20 then
+    perform seer_private.raise_error('SESSION_017', 'at most 20 sessions per hour');
+  end if;
+end
+$$;
+
 -- Public RPCs ---------------------------------------------------------------------------------
 
 create function public.create_session(
@@ -478,7 +504,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
+  v_uid uuid := seer_private.require_account();
   v_adv public.adventures%rowtype;
   v_settings jsonb;
   v_id uuid;
@@ -501,6 +527,7 @@ begin
     perform seer_private.raise_error('SESSION_000',
       'maxPlayers is below the adventure minimum of ' || v_adv.min_players);
   end if;
+  perform seer_private.require_session_quota(v_uid);
 
   -- A code collides with a live session about once in 887M / live sessions; retry then.
   loop
@@ -556,7 +583,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
+  v_uid uuid := seer_private.require_account();
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_char public.characters%rowtype;
@@ -828,7 +855,7 @@ as $$
 declare
   v_uid uuid := seer_private.require_uid();
   v_outcome text := lower(btrim(left(p_outcome, 20)));
-  v_notes text := seer_private.clean_text(p_notes, 'notes', 2000);
+  v_notes text := seer_private.clean_text(p_notes, 'notes', 2000, p_multiline => true);
   v_s public.sessions%rowtype;
   v_stats jsonb;
 begin
@@ -940,7 +967,7 @@ set search_path = ''
 as $$
 declare
   v_uid uuid := seer_private.require_uid();
-  v_comment text := seer_private.clean_text(p_comment, 'comment', 2000);
+  v_comment text := seer_private.clean_text(p_comment, 'comment', 2000, p_multiline => true);
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_fb public.session_feedback%rowtype;

@@ -61,7 +61,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
+  v_uid uuid := seer_private.require_account();
   v_code text := seer_private.join_code(p_code);
   v_via_api boolean := coalesce(current_setting('request.method', true), '') <> '';
   v_failures int;
