@@ -229,7 +229,9 @@ async def test_admin_delete_of_players_and_seers_at_any_time(clients: Clients, t
     pia = await clients.user("pia")
     olga = await clients.user("olga")
     char = (await pia.client.rpc("create_character", {"p_name": "Pia", "p_class": "rogue"}).execute()).data
-    olga_char = (await olga.client.rpc("create_character", {"p_name": "Olga", "p_class": "bard"}).execute()).data
+    olga_char = (
+        await olga.client.rpc("create_character", {"p_name": "Olga", "p_class": "bard"}).execute()
+    ).data
     # an ended session with feedback, and a running one
     done = (await seer.client.rpc("create_session", {"p_adventure_id": ADVENTURE_ID}).execute()).data
     await pia.client.rpc("join_session", {"p_session_id": done["id"], "p_character_id": char["id"]}).execute()
@@ -248,9 +250,8 @@ async def test_admin_delete_of_players_and_seers_at_any_time(clients: Clients, t
     await admin.auth.admin.delete_user(pia.id)  # raised on a 500 before
     s = (await seer.client.rpc("get_session", {"p_session_id": live["id"]}).execute()).data
     assert s["status"] == "active" and [p["displayName"] for p in s["players"]] == ["Olga"]
-    events = (
-        await seer.client.rpc("session_events_since", {"p_session_id": live["id"], "p_after_seq": 0}).execute()
-    ).data
+    since = {"p_session_id": live["id"], "p_after_seq": 0}
+    events = (await seer.client.rpc("session_events_since", since).execute()).data
     assert events[-1]["type"] == "player_left" and events[-1]["userId"] is None
     assert pia.id not in str(events)
 

@@ -2,7 +2,7 @@
 -- limits, game-state bounds, event ceiling and account deletion (docs/security.md).
 begin;
 \ir _helpers.psql
-select plan(48);
+select plan(53);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -141,6 +141,19 @@ select tests.reset_role();
 -- every event: 128 KiB
 select is(tests.err(format($$select seer_private.write_event(%L, 'game_state', null, jsonb_build_object('x', repeat('x', 140000)))$$, :'s')),
   'SESSION_019:413', 'an event over 128 KiB -> 019');
+
+-- The invite function's lookups share the failure budget, per network ------------------------
+select tests.act_as_service();
+select is((select count(*)::int from generate_series(1, 10) g
+           where public.invite_preview('QZZZZZ', '2001:db8:1:2::/64') is null), 10,
+  'ten unknown codes from one network: 404 (null) each');
+select is(tests.err($$select public.invite_preview('QZZZZZ', '2001:db8:1:2::/64')$$), 'SESSION_015:429',
+  'the 11th from that network -> 015 (429), as get_session_by_code');
+select is(public.invite_preview('QZZZZZ', '198.51.100.7'), null, 'another network still has its budget');
+select is(public.invite_preview('QZZZZZ'), null, 'without a network (SQL callers) nothing is counted');
+select tests.reset_role();
+select is((select count(*)::int from seer_private.code_lookup_failures where subject = 'net:2001:db8:1:2::/64'), 10,
+  'failures are recorded under the network');
 
 -- Account deletion ---------------------------------------------------------------------------
 select tests.new_session(:'pia') as pia_run \gset
