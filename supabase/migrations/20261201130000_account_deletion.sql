@@ -64,9 +64,9 @@ begin
         where session_id = v_sid and user_id = v_uid and left_at is null
         returning *
       loop
-        perform seer_private.write_event(v_sid, 'player_left', null, jsonb_build_object(
-          'playerId', v_seat.id, 'userId', null, 'characterId', v_seat.character_id,
-          'reason', 'left', 'kickReason', null));
+        v_seat.user_id := null;  -- announced already anonymised
+        perform seer_private.write_event(v_sid, 'player_left', null,
+          seer_private.event_player_left(v_seat, 'left', null));
       end loop;
     end if;
   end loop;
