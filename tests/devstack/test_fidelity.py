@@ -62,7 +62,10 @@ async def scratch(db: asyncpg.Pool) -> AsyncIterator[str]:
     try:
         yield name
     finally:
-        await db.execute(f"drop table public.{name} cascade")
+        await db.execute(
+            f"drop function if exists public.{name}_stable_write(), public.{name}_writer();"
+            f" drop table public.{name} cascade"
+        )
 
 
 async def test_schema_cache_reloads_on_ddl_and_rpc_results_take_select_filters_range_count(
