@@ -619,8 +619,8 @@ begin
 end
 $$;
 
--- Leave and rejoin (docs/server.md "Leave, disconnect, rejoin"; the PRD's US-07): may the
--- player bring this live seat of a running session back by themselves? The one definition,
+-- Leave and rejoin (docs/contract.md "Leave, disconnect, rejoin"; the PRD's US-07): may the
+-- player bring this live seat (of a lobby or a running session) back by themselves? The one definition,
 -- used by heartbeat (p_explicit false: the app's connection) and join_session (true: the
 -- player asks to come back with the same character).
 --   disconnected (no heartbeat for 60 s, not yet 5 minutes)  -> yes, both
@@ -865,7 +865,7 @@ begin
   if v_refusal = 'seated' then
     -- Coming back to a running game with the same character restores the seat.
     v_seat := seer_private.caller_seat(v_s, v_uid);
-    if v_s.status in ('active', 'paused') and seer_private.may_restore_seat(v_seat, true)
+    if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, true)
        and v_seat.character_id = p_character_id then
       perform seer_private.restore_seat(v_seat.id, v_uid, now());
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;
@@ -1194,7 +1194,8 @@ begin
       -- the player left: this connection is done (the SDK stops on SESSION_006)
       perform seer_private.raise_error('SESSION_006', 'left');
     end if;
-    if v_s.status in ('active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
+    -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
+    if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
       perform seer_private.restore_seat(v_seat.id, v_uid, now());
       v_restored := true;
     elsif v_s.status not in ('completed', 'cancelled') then

@@ -2,7 +2,7 @@
 -- limits, game-state bounds, event ceiling and account deletion (docs/security.md).
 begin;
 \ir _helpers.psql
-select plan(53);
+select plan(56);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -141,6 +141,19 @@ select tests.reset_role();
 -- every event: 128 KiB
 select is(tests.err(format($$select seer_private.write_event(%L, 'game_state', null, jsonb_build_object('x', repeat('x', 140000)))$$, :'s')),
   'SESSION_019:413', 'an event over 128 KiB -> 019');
+
+-- A lobby seat that missed heartbeats comes back with the next one ----------------------------
+select tests.create_user('lana') as lana \gset
+select tests.new_session(:'seer') as lobby \gset
+select tests.join(:'lobby', :'lana', tests.make_character(:'lana')) as lana_seat \gset
+update public.session_players set last_activity_at = now() - interval '2 minutes' where id = :'lana_seat';
+select seer_private.sweep() \g /dev/null
+select is((select status from public.session_players where id = :'lana_seat'), 'disconnected',
+  'a lobby seat without heartbeats is disconnected');
+select tests.act_as(:'lana');
+select is(public.heartbeat(:'lobby') ->> 'restored', 'true', 'its next heartbeat restores it');
+select tests.reset_role();
+select is((select status from public.session_players where id = :'lana_seat'), 'connected', 'connected again');
 
 -- The invite function's lookups share the failure budget, per network ------------------------
 select tests.act_as_service();
