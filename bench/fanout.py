@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 import jwt
 
-from .common import GatewayProcess, Row, Sizes, pct
+from .common import GatewayProcess, Row, Sizes, pct, produce_game_states
 
 
 def tok(secret: str, claims_json: str) -> str:
@@ -115,38 +115,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     async def phase(rate: float, events: int) -> tuple[list[float], int, int, float]:
         """update_game_state as each session's Seer, round robin, paced at `rate`; returns
         latencies (ms), duplicates, expected deliveries and the production time."""
-        commits: dict[tuple[str, int], float] = {}
-        interval = 1.0 / rate
-        order = [sessions[e % n_sessions] for e in range(events)]
-        next_event = iter(range(events))
         start = time.perf_counter()
-
-        async def producer() -> None:
-            async with pool.acquire() as c:
-                for e in next_event:
-                    delay = start + e * interval - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    s = order[e]
-                    tx = c.transaction()
-                    await tx.start()
-                    await c.execute(
-                        "select set_config('role', 'authenticated', true),"
-                        " set_config('request.jwt.claims', $1, true)",
-                        s["seer_claims"],
-                    )
-                    await c.execute(
-                        "select public.update_game_state($1,"
-                        " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))",
-                        s["sid"],
-                        e,
-                    )
-                    seq = await c.fetchval("select last_seq from public.sessions where id = $1", s["sid"])
-                    key = (str(s["sid"]), int(seq))
-                    commits[key] = time.time()
-                    await tx.commit()
-
-        await asyncio.gather(*(producer() for _ in range(4)))
+        commits = await produce_game_states(pool, list(sessions), events, rate)
         produce_seconds = time.perf_counter() - start
         expected = len(commits) * 6  # every session has six sockets
         deadline = time.perf_counter() + 30

@@ -27,7 +27,7 @@ import time
 import aiohttp
 import asyncpg
 
-from .common import GatewayProcess, Row, Sizes, env_float, env_int, pct
+from .common import GatewayProcess, Row, Sizes, env_float, env_int, pct, produce_game_states
 from .fanout import tok
 
 # The body write_event_at had before the poke change (the A side of the A/B).
@@ -163,38 +163,9 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         return float(calls), float(xacts)
 
     async def phase() -> tuple[dict[tuple[str, int], float], float, float, float]:
-        commits: dict[tuple[str, int], float] = {}
-        order = [sessions[e % len(sessions)] for e in range(events)]
-        interval = 1.0 / rate
         start = time.perf_counter()
-        next_event = iter(range(events))
-
-        async def producer() -> None:
-            async with pool.acquire() as c:
-                for e in next_event:
-                    delay = start + e * interval - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    s = order[e]
-                    tx = c.transaction()
-                    await tx.start()
-                    await c.execute(
-                        "select set_config('role', 'authenticated', true),"
-                        " set_config('request.jwt.claims', $1, true)",
-                        s["seer_claims"],
-                    )
-                    await c.execute(
-                        "select public.update_game_state($1,"
-                        " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))",
-                        s["sid"],
-                        e,
-                    )
-                    seq = await c.fetchval("select last_seq from public.sessions where id = $1", s["sid"])
-                    commits[(s["sid"], int(seq))] = time.time()
-                    await tx.commit()
-
         calls0, xacts0 = await counters()
-        await asyncio.gather(*(producer() for _ in range(4)))
+        commits = await produce_game_states(pool, list(sessions), events, rate)
         produced = time.perf_counter() - start
         target = frame_at if mode == "A" else content_at
         deadline = time.perf_counter() + 60

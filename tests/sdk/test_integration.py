@@ -53,17 +53,22 @@ class Person:
 Factory = Callable[[str], Awaitable[Person]]
 
 
+async def new_person(url: str, anon_key: str, name: str, made: list[SeerClient]) -> Person:
+    """A signed-up user with a character, on the stack at ``url`` (closed by the caller)."""
+    client = await SeerClient.create(url, anon_key)
+    made.append(client)
+    email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
+    uid = await client.sign_up(email, PASSWORD, display_name=name)
+    character = await client.create_character(name=name, character_class="ranger")
+    return Person(name, client, uid, character, email)
+
+
 @pytest.fixture
 async def person(devstack) -> AsyncIterator[Factory]:
     made: list[SeerClient] = []
 
     async def factory(name: str) -> Person:
-        client = await SeerClient.create(devstack.url, devstack.anon_key)
-        made.append(client)
-        email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
-        uid = await client.sign_up(email, PASSWORD, display_name=name)
-        character = await client.create_character(name=name, character_class="ranger")
-        return Person(name, client, uid, character, email)
+        return await new_person(devstack.url, devstack.anon_key, name, made)
 
     yield factory
     for client in made:

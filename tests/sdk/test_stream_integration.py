@@ -10,7 +10,7 @@ import pytest
 
 from seer_client.devstack.stack import DevStack
 
-from .test_integration import ADVENTURE_ID, FAST, Factory, Person, person, until  # noqa: F401
+from .test_integration import ADVENTURE_ID, FAST, Factory, Person, new_person, person, until  # noqa: F401
 
 pytestmark = pytest.mark.devstack
 
@@ -74,16 +74,7 @@ async def test_db_broadcast_drops_at_100_percent_exactly_once_in_order(
         assert "DB broadcasts dropped" in lossy.status()
 
         async def make(name: str) -> Person:
-            from seer_client import SeerClient
-
-            from .test_integration import PASSWORD
-
-            client = await SeerClient.create(lossy.url, lossy.anon_key)
-            made.append(client)
-            email = f"{name.lower()}-lossy-{id(client)}@example.com"
-            uid = await client.sign_up(email, PASSWORD, display_name=name)
-            character = await client.create_character(name=name, character_class="ranger")
-            return Person(name, client, uid, character, email)
+            return await new_person(lossy.url, lossy.anon_key, name, made)
 
         made: list = []
         try:
