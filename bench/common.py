@@ -193,3 +193,17 @@ async def produce_game_states(
 
     await asyncio.gather(*(producer() for _ in range(4)))
     return commits
+
+
+async def broadcasts(ws: Any) -> Any:
+    """Yield (arrival wall time, inner payload) for every broadcast frame a vsn 1.0.0
+    websocket (aiohttp) receives."""
+    import aiohttp
+
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            continue
+        now = time.time()
+        data = json.loads(msg.data)
+        if data.get("event") == "broadcast":
+            yield now, data["payload"].get("payload") or {}

@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 import jwt
 
-from .common import GatewayProcess, Row, Sizes, pct, produce_game_states
+from .common import GatewayProcess, Row, Sizes, broadcasts, pct, produce_game_states
 
 
 def tok(secret: str, claims_json: str) -> str:
@@ -50,14 +50,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     http = aiohttp.ClientSession(connector=connector)
 
     async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            now = time.time()
-            data = json.loads(msg.data)
-            if data.get("event") != "broadcast":
-                continue
-            ev = data["payload"].get("payload") or {}
+        async for now, ev in broadcasts(ws):
             if ev.get("type") == "game_state":  # a poke {sessionId, seq, type} (bench/stream.py)
                 received.setdefault((ev["sessionId"], int(ev["seq"])), []).append(now)
 

@@ -27,7 +27,7 @@ import time
 import aiohttp
 import asyncpg
 
-from .common import GatewayProcess, Row, Sizes, env_float, env_int, pct, produce_game_states
+from .common import GatewayProcess, Row, Sizes, broadcasts, env_float, env_int, pct, produce_game_states
 from .fanout import tok
 
 # The body write_event_at had before the poke change (the A side of the A/B).
@@ -109,14 +109,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
 
     async def reader(p: Player) -> None:
         assert p.ws is not None
-        async for msg in p.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            now = time.time()
-            data = json.loads(msg.data)
-            if data.get("event") != "broadcast":
-                continue
-            ev = data["payload"].get("payload") or {}
+        async for now, ev in broadcasts(p.ws):
             key = (str(ev.get("sessionId")), int(ev.get("seq", 0)))
             if mode == "A":
                 frame_at.setdefault(key, []).append(now)
