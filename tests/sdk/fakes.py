@@ -4,7 +4,7 @@
   PostgREST RPC (``/rest/v1/rpc/<fn>``) requests with contract-shaped JSON, with failure
   injection per RPC.
 * :class:`FakeRealtime`: a Phoenix (vsn 1.0.0) websocket server on 127.0.0.1 speaking what
-  shared/research/realtime.md says the real Realtime server sends: join replies and
+  the real Realtime server sends: join replies and
   refusals, ``presence_state``/``presence_diff``, DB broadcasts with ``meta.id``, ``system``
   error + ``phx_close``, and abrupt socket kills.
 """
