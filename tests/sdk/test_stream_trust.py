@@ -60,8 +60,9 @@ async def test_forged_far_future_flood_cannot_move_last_seq(
         await until(lambda: conn.discarded_pokes >= 1, limit=20)
         await asyncio.sleep(0.5)
         assert conn.last_seq == 8 and conn.sequencer.last_seq == 8
-        # the flood costs a handful of log reads, not one per forged message
-        assert len(backend.rpc_calls("session_events_since")) - reads_before < 40
+        # the flood costs a few log reads per second (one in flight, a pause after each read
+        # that found nothing), not one per forged message
+        assert len(backend.rpc_calls("session_events_since")) - reads_before < 500
         for _ in range(3):
             backend.emit()
         await conn.wait_for_seq(11, timeout=20)  # the socket may still be reading the flood
@@ -142,10 +143,9 @@ async def test_reconnect_is_logged_with_its_duration_and_catch_up(
     uid = backend.users["pia@example.com"]["id"]
     async with player.connect(s.SESSION_ID, **FAST) as conn:
         with caplog.at_level(logging.INFO, logger="seer_client"):
-            backend.realtime.kill(uid)
-            await until(lambda: conn.status is not ConnectionStatus.CONNECTED)
-            for _ in range(4):
+            for _ in range(4):  # unannounced: only the reconnect's catch-up can find them
                 backend.emit(live=False)
+            backend.realtime.kill(uid)
             await until(lambda: conn.reconnects == 1)
         msgs = [r.getMessage() for r in caplog.records if r.name == "seer_client.connection"]
         assert any("reconnected after" in m and "caught up 4 events" in m for m in msgs), msgs
