@@ -13,6 +13,9 @@ instant is known), paced at BENCH_STREAM_RATE per second.
   gateway's PostgREST with its own token (one read in flight per socket; pokes that arrive
   meanwhile are covered by the next read), as the SDK does. Latency = the read's answer
   holds the event - just before COMMIT.
+* Phase C: as B, but each read is the SQL PostgREST would run (role and JWT claims set in a
+  transaction, then the function) over a pool of 20 backends: the design's database cost
+  without the devstack's Python HTTP layer.
 
 DB cost: pg_stat_statements calls (every statement, nested ones included: track = all) and
 transactions per produced event, per phase.
@@ -50,9 +53,10 @@ $$
 
 
 class Player:
-    def __init__(self, sid: str, token: str) -> None:
+    def __init__(self, sid: str, token: str, claims: str) -> None:
         self.sid = sid
         self.token = token
+        self.claims = claims
         self.last = 0  # highest seq read from the log
         self.wanted = 0
         self.fetching = False
@@ -88,15 +92,31 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     reads = 0
     mode = "A"
 
+    async def read_http(p: Player) -> list[dict[str, object]]:
+        headers = {"apikey": gw.anon_key, "Authorization": f"Bearer {p.token}"}
+        body = {"p_session_id": p.sid, "p_after_seq": p.last, "p_limit": 500}
+        async with http.post(rpc_url, json=body, headers=headers) as resp:
+            page: list[dict[str, object]] = await resp.json()
+        return page
+
+    async def read_sql(p: Player) -> list[dict[str, object]]:
+        # what PostgREST runs for the RPC: role + claims in a transaction, then the function
+        async with read_pool.acquire() as c, c.transaction():
+            await c.execute(
+                "select set_config('role', 'authenticated', true),"
+                " set_config('request.jwt.claims', $1, true)",
+                p.claims,
+            )
+            text = await c.fetchval("select public.session_events_since($1, $2, 500)::text", p.sid, p.last)
+        page: list[dict[str, object]] = json.loads(text)
+        return page
+
     async def fetch(p: Player) -> None:
         nonlocal reads
         p.fetching = True
         try:
             while p.wanted > p.last:
-                headers = {"apikey": gw.anon_key, "Authorization": f"Bearer {p.token}"}
-                body = {"p_session_id": p.sid, "p_after_seq": p.last, "p_limit": 500}
-                async with http.post(rpc_url, json=body, headers=headers) as resp:
-                    page = await resp.json()
+                page = await (read_http(p) if mode == "B" else read_sql(p))
                 reads += 1
                 now = time.time()
                 for ev in page:
@@ -134,7 +154,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
 
     for s in sessions:
         for claims in s["player_claims"]:
-            p = Player(s["sid"], tok(gw.jwt_secret, claims))
+            p = Player(s["sid"], tok(gw.jwt_secret, claims), claims)
             p.last = p.wanted = int(s["last_seq"])
             players.append(p)
     sem = asyncio.Semaphore(64)
@@ -146,6 +166,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     await asyncio.gather(*(guarded(p) for p in players))
     tasks = [asyncio.create_task(reader(p)) for p in players]
     pool = await asyncpg.create_pool(db_url, min_size=5, max_size=5)
+    # phase C's reads (as many backends as the devstack gateway's pool, 20)
+    read_pool = await asyncpg.create_pool(db_url, min_size=20, max_size=20)
 
     async def counters() -> tuple[float, float]:
         async with pool.acquire() as c:
@@ -182,10 +204,17 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         reads_before = reads
         commits_b, calls_b, xacts_b, prod_b = await phase()
         reads_b = reads - reads_before
+        mode = "C"
+        for p in players:  # phase C continues from where B's reads left off
+            p.wanted = p.last
+        content_b = dict(content_at)
+        content_at.clear()
+        commits_c, calls_c, xacts_c, _ = await phase()
     finally:
         async with pool.acquire() as c:
             await c.execute(current)
         await pool.close()
+        await read_pool.close()
         for p in players:
             if p.ws is not None:
                 await p.ws.close()
@@ -197,7 +226,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     def lat(commits: dict[tuple[str, int], float], got: dict[tuple[str, int], list[float]]) -> list[float]:
         return [(t - commits[k]) * 1000 for k in commits for t in got.get(k, ())[:6]]
 
-    ms_a, ms_b = lat(commits_a, frame_at), lat(commits_b, content_at)
+    ms_a, ms_b, ms_c = lat(commits_a, frame_at), lat(commits_b, content_b), lat(commits_c, content_at)
     n_sock = len(players)
     what = f"{len(sessions)} sessions x 6 = {n_sock} sockets, {events} events @ {rate:.0f}/s"
     rows.append(
@@ -207,6 +236,15 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
             f"p50 {pct(ms_b, 50):.1f} / p99 {pct(ms_b, 99):.1f} ms",
             f"content in broadcast p50 {pct(ms_a, 50):.1f} / p99 {pct(ms_a, 99):.1f} ms",
             f"{pct(ms_b, 99) / max(pct(ms_a, 99), 0.001):.2f}x p99",
+        )
+    )
+    rows.append(
+        Row(
+            "3b session stream",
+            "commit-to-content, pokes + log read over SQL (no devstack HTTP layer)",
+            f"p50 {pct(ms_c, 50):.1f} / p99 {pct(ms_c, 99):.1f} ms, {len(ms_c)} / {len(commits_c) * 6}",
+            f"content in broadcast p50 {pct(ms_a, 50):.1f} / p99 {pct(ms_a, 99):.1f} ms",
+            f"{pct(ms_c, 99) / max(pct(ms_a, 99), 0.001):.2f}x p99",
         )
     )
     rows.append(
@@ -230,7 +268,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         Row(
             "3b session stream",
             "DB transactions per event; log reads per event",
-            f"{xacts_b:.1f}; {reads_b / events:.2f} reads",
+            f"{xacts_b:.1f}; {reads_b / events:.2f} reads (C: {calls_c:.1f} stmts, {xacts_c:.1f} xacts)",
             f"{xacts_a:.1f}; 0 reads",
             f"{xacts_b / max(xacts_a, 0.001):.2f}x",
         )
