@@ -33,7 +33,11 @@ insert into seer_private.error_codes (code, name, status, message) values
   ('SESSION_011', 'MIN_PLAYERS_NOT_MET', 422, 'Minimum player count not met'),
   ('SESSION_012', 'SEER_CANNOT_LEAVE', 422, 'Seer cannot leave session. End it instead.'),
   ('SESSION_013', 'ADVENTURE_NOT_FOUND', 404, 'Adventure not found'),
-  ('SESSION_014', 'STATE_VERSION_CONFLICT', 409, 'Game state has changed; reload and retry');
+  ('SESSION_014', 'STATE_VERSION_CONFLICT', 409, 'Game state has changed; reload and retry'),
+  -- the game (issue 11): adventure library, Seer control of characters, combat
+  ('SESSION_025', 'NOT_ADVENTURE_AUTHOR', 403, 'Only the author can change this adventure'),
+  ('SESSION_026', 'CHARACTER_CONNECTED', 409, 'This character''s player is connected and acts for themselves'),
+  ('SESSION_027', 'COMBAT_STATE_CONFLICT', 409, 'A combat is already running, or none is');
 
 -- PostgREST turns sqlstate PGRST into an HTTP response: message is the JSON body,
 -- detail carries the status. Everything else about an error is decided here.
