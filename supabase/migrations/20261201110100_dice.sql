@@ -74,7 +74,8 @@ as $$
 declare
   c_body constant text := '(?:([0-9]{0,3})d([0-9]{1,4})(?:(kh|kl)([0-9]{1,3}))?|([0-9]{1,6}))';
   c_term constant text := '([+-]?)' || c_body;
-  v_expr text := lower(regexp_replace(coalesce(left(p_expression, 200), ''), '\s+', '', 'g'));
+  -- spaces are allowed around + and - only ("2d6 3" is not "2d63")
+  v_expr text := lower(btrim(regexp_replace(coalesce(left(p_expression, 200), ''), '\s*([+-])\s*', '\1', 'g')));
   v_m text[];
   v_term int := 0;
   v_sign int;

@@ -77,7 +77,7 @@ def token_of(api: Api, w: World | None, actor: str) -> str | None:
 
 
 def render(r: Reply, *, rows: bool = False) -> str:
-    if r.status == 200:
+    if 200 <= r.status < 300:
         return f"ok:{len(r.body)}" if rows else "ok"
     return f"{r.status} {r.code}"
 
@@ -282,12 +282,43 @@ ACTIONS: list[Action] = [
         table("adventures", lambda w: f"id=eq.{ADVENTURE_ID}"),
         row(ANON, "ok:1", "ok:1", "ok:1", "ok:1", "ok:1", "ok:1"),
     ),
+    # no spoilers: only the visited start node, and only for the session's participants
     Action(
         "read adventure_nodes",
-        "waiting",
+        "active",
         table("adventure_nodes", lambda w: f"adventure_id=eq.{ADVENTURE_ID}"),
-        row(ANON, "ok:5", "ok:5", "ok:5", "ok:5", "ok:5", "ok:5"),
+        row(ANON, "ok:0", "ok:1", "ok:0", "ok:0", "ok:1", "ok:5"),
     ),
+    Action(
+        "read adventure_links",
+        "active",
+        table("adventure_links", lambda w: f"adventure_id=eq.{ADVENTURE_ID}"),
+        row(ANON, "ok:0", "ok:1", "ok:0", "ok:0", "ok:1", "ok:5"),
+    ),
+    Action("list_adventures", None, rpc("list_adventures", lambda w, a: {}), USER_OK),
+    Action(
+        "roll_dice",
+        "active",
+        rpc("roll_dice", lambda w, a: {"p_session_id": w.sid, "p_expression": "1d20"}),
+        PARTICIPANTS,
+        mutating=True,
+    ),
+    Action(
+        "submit_action",
+        "active",
+        rpc("submit_action", lambda w, a: {"p_session_id": w.sid, "p_text": "I look around"}),
+        row(ANON, NF, "ok", NF, NF, "400 SESSION_000", NO_SUB),
+        mutating=True,
+    ),
+    Action(
+        "start_combat",
+        "active",
+        rpc("start_combat", lambda w, a: {"p_session_id": w.sid, "p_combatants": [{"name": "Eel"}]}),
+        SEER_ONLY,
+        mutating=True,
+    ),
+    Action("list_dice_rolls", "active", rpc("list_dice_rolls", sid), PARTICIPANTS),
+    Action("list_feedback", "completed", rpc("list_feedback", sid), SEER_ONLY),
     Action(
         "join channel session:<id>",
         "active",
