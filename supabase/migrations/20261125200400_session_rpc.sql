@@ -739,6 +739,19 @@ begin
 end
 $$;
 
+-- heartbeat's answer; lastSeq/sessionStatus let a client detect a lost broadcast tail
+create function seer_private.heartbeat_json(
+  p_session public.sessions, p_player_id uuid, p_status text, p_restored boolean)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object('sessionId', (p_session).id, 'playerId', p_player_id, 'status', p_status,
+                            'restored', p_restored, 'serverTime', now(),
+                            'sessionStatus', (p_session).status, 'lastSeq', (p_session).last_seq)
+$$;
+
 -- Public RPCs ---------------------------------------------------------------------------------
 
 create function public.create_session(
@@ -1092,6 +1105,15 @@ begin
 end
 $$;
 
+-- The hottest write: every player, every 30 s. The common case, a connected seat of a
+-- live session, is one UPDATE of last_activity_at alone: no session lock (nothing else
+-- changes, and a lock would write the session row's header and queue the heartbeats behind
+-- the Seer's actions), and a HOT update, since last_activity_at is in no index (see the
+-- _sessions_schema migration). The sweeper's UPDATE re-checks the time under the seat's row
+-- lock, so a heartbeat committed first keeps the seat connected; one that waits behind the
+-- sweeper finds the seat no longer `connected` and takes the slow path, which locks the
+-- session and restores the seat with its event. The answer carries the session's status
+-- and last allocated seq so a client can tell it missed a broadcast (contract.md).
 create function public.heartbeat(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -1104,21 +1126,29 @@ declare
   v_seat public.session_players%rowtype;
   v_restored boolean := false;
 begin
-  v_s := seer_private.lock_session(p_session_id);
-  if v_s.seer_id = v_uid then
-    return jsonb_build_object('sessionId', v_s.id, 'playerId', null, 'status', 'seer',
-                              'restored', false, 'serverTime', now());
+  update public.session_players sp set last_activity_at = now()
+  where sp.session_id = p_session_id and sp.user_id = v_uid and sp.left_at is null
+    and sp.status = 'connected' and not sp.session_ended
+  returning sp.* into v_seat;
+  if found then
+    select * into v_s from public.sessions s where s.id = p_session_id;
+  else
+    v_s := seer_private.lock_session(p_session_id);
+    if v_s.seer_id = v_uid then
+      return seer_private.heartbeat_json(v_s, null, 'seer', false);
+    end if;
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive') then
+      perform seer_private.restore_seat(v_seat.id, v_uid, now());
+      v_restored := true;
+    elsif v_s.status not in ('completed', 'cancelled') then
+      update public.session_players set last_activity_at = now() where id = v_seat.id;
+    end if;
+    select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+    -- the restore's event bumped last_seq
+    select * into v_s from public.sessions s where s.id = v_s.id;
   end if;
-  v_seat := seer_private.caller_seat(v_s, v_uid);
-  if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive') then
-    perform seer_private.restore_seat(v_seat.id, v_uid, now());
-    v_restored := true;
-  elsif v_s.status not in ('completed', 'cancelled') then
-    update public.session_players set last_activity_at = now() where id = v_seat.id;
-  end if;
-  select * into v_seat from public.session_players sp where sp.id = v_seat.id;
-  return jsonb_build_object('sessionId', v_s.id, 'playerId', v_seat.id, 'status', v_seat.status,
-                            'restored', v_restored, 'serverTime', now());
+  return seer_private.heartbeat_json(v_s, v_seat.id, v_seat.status, v_restored);
 end
 $$;
 
