@@ -21,10 +21,13 @@ __all__ = [
     "AlreadyInSession",
     "ApiError",
     "AuthError",
+    "CharacterConnected",
     "CharacterInSession",
+    "CombatStateConflict",
     "InvalidJoinCode",
     "InvalidStatusTransition",
     "MinPlayersNotMet",
+    "NotAdventureAuthor",
     "NotInSession",
     "NotSeer",
     "RealtimeError",
@@ -64,6 +67,9 @@ class SessionErrorCode(StrEnum):
     ADVENTURE_NOT_FOUND = "SESSION_013"
     STATE_VERSION_CONFLICT = "SESSION_014"
     TOO_MANY_ATTEMPTS = "SESSION_015"
+    NOT_ADVENTURE_AUTHOR = "SESSION_025"
+    CHARACTER_CONNECTED = "SESSION_026"
+    COMBAT_STATE_CONFLICT = "SESSION_027"
 
 
 # (status, message) exactly as docs/contract.md and the PRD list them.
@@ -84,6 +90,12 @@ ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
     SessionErrorCode.ADVENTURE_NOT_FOUND: (404, "Adventure not found"),
     SessionErrorCode.STATE_VERSION_CONFLICT: (409, "Game state has changed; reload and retry"),
     SessionErrorCode.TOO_MANY_ATTEMPTS: (429, "Too many failed attempts; try again later"),
+    SessionErrorCode.NOT_ADVENTURE_AUTHOR: (403, "Only the author can change this adventure"),
+    SessionErrorCode.CHARACTER_CONNECTED: (
+        409,
+        "This character's player is connected and acts for themselves",
+    ),
+    SessionErrorCode.COMBAT_STATE_CONFLICT: (409, "A combat is already running, or none is"),
 }
 
 
@@ -240,6 +252,22 @@ class TooManyAttempts(SessionError):
     error_code = SessionErrorCode.TOO_MANY_ATTEMPTS
 
 
+class NotAdventureAuthor(SessionError):
+    error_code = SessionErrorCode.NOT_ADVENTURE_AUTHOR
+
+
+class CharacterConnected(SessionError):
+    """The Seer tried to act for a character whose player is connected."""
+
+    error_code = SessionErrorCode.CHARACTER_CONNECTED
+
+
+class CombatStateConflict(SessionError):
+    """start_combat while a combat runs, or next_turn/end_combat without one."""
+
+    error_code = SessionErrorCode.COMBAT_STATE_CONFLICT
+
+
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
     cls.error_code: cls
     for cls in (
@@ -258,6 +286,9 @@ SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
         SeerCannotLeave,
         AdventureNotFound,
         StateVersionConflict,
+        NotAdventureAuthor,
+        CharacterConnected,
+        CombatStateConflict,
         TooManyAttempts,
     )
     if cls.error_code is not None

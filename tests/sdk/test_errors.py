@@ -47,6 +47,27 @@ CONTRACT_TABLE = [
         e.StateVersionConflict,
     ),
     ("SESSION_015", "TOO_MANY_ATTEMPTS", 429, "Too many failed attempts; try again later", e.TooManyAttempts),
+    (
+        "SESSION_025",
+        "NOT_ADVENTURE_AUTHOR",
+        403,
+        "Only the author can change this adventure",
+        e.NotAdventureAuthor,
+    ),
+    (
+        "SESSION_026",
+        "CHARACTER_CONNECTED",
+        409,
+        "This character's player is connected and acts for themselves",
+        e.CharacterConnected,
+    ),
+    (
+        "SESSION_027",
+        "COMBAT_STATE_CONFLICT",
+        409,
+        "A combat is already running, or none is",
+        e.CombatStateConflict,
+    ),
 ]
 
 

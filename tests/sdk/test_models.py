@@ -171,9 +171,9 @@ def test_player_left_reason_and_kick_reason() -> None:
 
 
 def test_unknown_event_type_is_kept_not_rejected() -> None:
-    event = parse_event(s.event(10, "dice_rolled", roll=17, who="Aria"))
+    event = parse_event(s.event(10, "weather_changed", roll=17, who="Aria"))
     assert isinstance(event, UnknownEvent)
-    assert event.type == "dice_rolled"
+    assert event.type == "weather_changed"
     assert event.model_extra == {"roll": 17, "who": "Aria"}
 
 
@@ -198,22 +198,26 @@ class TestGameStatePatch:
             add_inventory=[{"id": "rope", "name": "Rope"}],
             set_variables={"gold": 3, "lit": True},
             add_flags=["entered"],
-            dice_rolls=2,
+            node_override=True,
         )
         assert patch.to_wire() == {
             "currentNodeId": s.NODE_ID,
             "addInventory": [{"id": "rope", "name": "Rope"}],
             "setVariables": {"gold": 3, "lit": True},
             "addFlags": ["entered"],
-            "diceRolls": 2,
+            "nodeOverride": True,
         }
 
     def test_accepts_camel_case_dict(self) -> None:
         patch = GameStatePatch.build({"removeFlags": ["x"], "turn": {"actor": "Aria", "action": "search"}})
         assert patch.to_wire() == {"removeFlags": ["x"], "turn": {"actor": "Aria", "action": "search"}}
 
-    def test_explicit_null_combat_state_is_sent(self) -> None:
-        assert GameStatePatch.build(combat_state=None).to_wire() == {"combatState": None}
+    def test_dice_and_combat_are_not_patch_keys(self) -> None:
+        # diceRolled and combatsCompleted are counted by roll_dice / end_combat on the server
+        for key in ("diceRolls", "combatState"):
+            with pytest.raises(ValidationError) as info:
+                GameStatePatch.build({key: 1})
+            assert info.value.details == key
 
     @pytest.mark.parametrize(
         ("fields", "detail"),
@@ -224,7 +228,7 @@ class TestGameStatePatch:
             ({"setVariables": {"a": None}}, "setVariables"),
             ({"addInventory": [{"id": "x"}]}, "addInventory"),
             ({"addFlags": "notalist"}, "addFlags"),
-            ({"diceRolls": -1}, "diceRolls"),
+            ({"nodeOverride": "yes"}, "nodeOverride"),
             ({}, "patch"),
         ],
     )
