@@ -391,6 +391,24 @@ begin
 end
 $$;
 
+-- The same without the lock, for read-only RPCs.
+create function seer_private.read_session(p_session_id uuid)
+returns public.sessions
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_s;
+end
+$$;
+
 -- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
 -- plpgsql, like the table readers above: called by nearly every RPC, its plan is cached.
 create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
@@ -1096,10 +1114,7 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
 begin
-  select * into v_s from public.sessions s where s.id = p_session_id;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_s := seer_private.read_session(p_session_id);
   perform seer_private.require_participant(v_s, v_uid);
   return seer_private.game_state_json(v_s);
 end
@@ -1199,10 +1214,7 @@ begin
   if p_rating is null or p_rating not between 1 and 5 then
     perform seer_private.raise_error('SESSION_000', 'rating must be between 1 and 5');
   end if;
-  select * into v_s from public.sessions s where s.id = p_session_id;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_s := seer_private.read_session(p_session_id);
   v_seat := seer_private.caller_seat(v_s, v_uid);
   if v_s.status not in ('completed', 'cancelled') then
     perform seer_private.raise_error('SESSION_010', 'feedback opens when the session has ended');
@@ -1229,10 +1241,7 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
 begin
-  select * into v_s from public.sessions s where s.id = p_session_id;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_s := seer_private.read_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
   return coalesce((
     select jsonb_agg(jsonb_build_object(

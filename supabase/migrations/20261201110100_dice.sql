@@ -187,9 +187,9 @@ begin
 end
 $$;
 
--- The game RPCs' prologue: the locked active session and the caller's role in it
--- ('seer' or 'player', else the usual 001/006). Game actions need an active session.
-create function seer_private.lock_game(p_session_id uuid, p_uid uuid)
+-- The game RPCs' prologue: the locked active session, the caller a participant (or with
+-- p_seer_only the Seer; else the usual 001/007). Game actions need an active session.
+create function seer_private.lock_game(p_session_id uuid, p_uid uuid, p_seer_only boolean default false)
 returns public.sessions
 language plpgsql
 volatile
@@ -198,7 +198,11 @@ as $$
 declare
   v_s public.sessions%rowtype := seer_private.lock_session(p_session_id);
 begin
-  perform seer_private.require_participant(v_s, p_uid);
+  if p_seer_only then
+    perform seer_private.require_seer(v_s, p_uid);
+  else
+    perform seer_private.require_participant(v_s, p_uid);
+  end if;
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
   end if;
@@ -271,10 +275,7 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
 begin
-  select * into v_s from public.sessions s where s.id = p_session_id;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_s := seer_private.read_session(p_session_id);
   perform seer_private.require_participant(v_s, v_uid);
   if coalesce(p_limit, 200) not between 1 and 1000 then
     perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 1000');

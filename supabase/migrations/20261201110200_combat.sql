@@ -30,6 +30,21 @@ as $$
                             'rounds', p_combat -> 'round', 'autoResolved', p_auto)
 $$;
 
+-- The session's running combatState, or SESSION_027.
+create function seer_private.running_combat(p_session public.sessions)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if coalesce((p_session).game_state -> 'combatState', 'null'::jsonb) = 'null'::jsonb then
+    perform seer_private.raise_error('SESSION_027', 'no combat is running');
+  end if;
+  return (p_session).game_state -> 'combatState';
+end
+$$;
+
 -- Closes the running combat of a locked session: counts it, clears combatState, announces.
 create function seer_private.close_combat(
   p_session_id uuid, p_combat jsonb, p_outcome text, p_actor uuid, p_auto boolean)
@@ -68,9 +83,8 @@ declare
   v_party int;
   v_foes int;
 begin
-  v_s := seer_private.lock_game(p_session_id, v_uid);
-  perform seer_private.require_seer(v_s, v_uid);
-  if v_s.game_state -> 'combatState' is not null and v_s.game_state -> 'combatState' <> 'null'::jsonb then
+  v_s := seer_private.lock_game(p_session_id, v_uid, true);
+  if coalesce(v_s.game_state -> 'combatState', 'null'::jsonb) <> 'null'::jsonb then
     perform seer_private.raise_error('SESSION_027', 'a combat is already running');
   end if;
   if seer_private.jtype(p_combatants) <> 'array' or jsonb_array_length(p_combatants) not between 1 and 20 then
@@ -140,12 +154,8 @@ declare
   v_turn int;
   v_round int;
 begin
-  v_s := seer_private.lock_game(p_session_id, v_uid);
-  perform seer_private.require_seer(v_s, v_uid);
-  v_combat := v_s.game_state -> 'combatState';
-  if v_combat is null or v_combat = 'null'::jsonb then
-    perform seer_private.raise_error('SESSION_027', 'no combat is running');
-  end if;
+  v_s := seer_private.lock_game(p_session_id, v_uid, true);
+  v_combat := seer_private.running_combat(v_s);
   v_turn := (v_combat ->> 'turn')::int + 1;
   v_round := (v_combat ->> 'round')::int;
   if v_turn >= jsonb_array_length(v_combat -> 'order') then
@@ -177,12 +187,8 @@ begin
   if v_outcome is null or v_outcome not in ('victory', 'defeat', 'fled', 'truce') then
     perform seer_private.raise_error('SESSION_000', 'outcome must be victory, defeat, fled or truce');
   end if;
-  v_s := seer_private.lock_game(p_session_id, v_uid);
-  perform seer_private.require_seer(v_s, v_uid);
-  v_combat := v_s.game_state -> 'combatState';
-  if v_combat is null or v_combat = 'null'::jsonb then
-    perform seer_private.raise_error('SESSION_027', 'no combat is running');
-  end if;
+  v_s := seer_private.lock_game(p_session_id, v_uid, true);
+  v_combat := seer_private.running_combat(v_s);
   perform seer_private.close_combat(v_s.id, v_combat, v_outcome, v_uid, false);
   return seer_private.game_state_json((select s from public.sessions s where s.id = v_s.id));
 end
