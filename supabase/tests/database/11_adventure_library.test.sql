@@ -2,7 +2,7 @@
 -- publish_adventure by the author only.
 begin;
 \ir _helpers.psql
-select plan(24);
+select plan(25);
 
 select tests.create_user('ada') as ada \gset
 select tests.create_user('bo') as bo \gset
@@ -41,12 +41,12 @@ select tests.act_as(:'ada');
 select is((select array_agg(e ->> 'title' order by e ->> 'title') from jsonb_array_elements(public.list_adventures('mine')) e),
   array['The Gloom Mill'], 'mine: my unpublished adventure');
 select ok(not exists (select 1 from jsonb_array_elements(public.list_adventures('community')) e
-                      where e ->> 'title' = 'The Gloom Mill'), 'community: not before publishing');
-select ok(exists (select 1 from jsonb_array_elements(public.list_adventures('all')) e where e ->> 'title' = 'The Gloom Mill')
+                      where e ->> 'id' = :'imported'::jsonb ->> 'id'), 'community: not before publishing');
+select ok(exists (select 1 from jsonb_array_elements(public.list_adventures('all')) e where e ->> 'id' = :'imported'::jsonb ->> 'id')
   and exists (select 1 from jsonb_array_elements(public.list_adventures('all')) e where e ->> 'title' = 'The Sunken Lantern'),
   'all: mine and the community''s');
 select tests.act_as(:'bo');
-select ok(not exists (select 1 from jsonb_array_elements(public.list_adventures('all')) e where e ->> 'title' = 'The Gloom Mill'),
+select ok(not exists (select 1 from jsonb_array_elements(public.list_adventures('all')) e where e ->> 'id' = :'imported'::jsonb ->> 'id'),
   'another user does not see an unpublished adventure');
 select is(tests.err(format('select public.publish_adventure(%L, true)', :'imported'::jsonb ->> 'id')), 'SESSION_013:404',
   'nor can publish it (it does not exist for them)');
@@ -55,10 +55,14 @@ select is(tests.err(format('select public.create_session(%L)', :'imported'::json
 select tests.act_as(:'ada');
 select is(public.publish_adventure((:'imported'::jsonb ->> 'id')::uuid, true) ->> 'isPublished', 'true', 'the author publishes');
 select tests.act_as(:'bo');
-select is((select array_agg(e ->> 'title') from jsonb_array_elements(public.list_adventures('community', 'GLOOM')) e),
-  array['The Gloom Mill'], 'community + case-insensitive title search');
-select is((select array_agg(e ->> 'title') from jsonb_array_elements(public.list_adventures('all', 'bones')) e),
-  array['The Gloom Mill'], 'search matches the description');
+-- (other tests may have left Gloom Mills of their own behind: look for this one)
+select ok(exists (select 1 from jsonb_array_elements(public.list_adventures('community', 'GLOOM', 200)) e
+                  where e ->> 'id' = :'imported'::jsonb ->> 'id'), 'community + case-insensitive title search');
+select ok(exists (select 1 from jsonb_array_elements(public.list_adventures('all', 'bones', 200)) e
+                  where e ->> 'id' = :'imported'::jsonb ->> 'id'), 'search matches the description');
+select is((select count(*)::int from jsonb_array_elements(public.list_adventures('all', 'bones', 200)) e
+           where e ->> 'title' not ilike '%bones%' and e ->> 'description' not ilike '%bones%'), 0,
+  'and only matching adventures are listed');
 select is(public.list_adventures('all', '%'), '[]'::jsonb, 'LIKE wildcards in the query are literal');
 select is(tests.err(format('select public.publish_adventure(%L, false)', :'imported'::jsonb ->> 'id')), 'SESSION_025:403',
   'only the author may withdraw it');
