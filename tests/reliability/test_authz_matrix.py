@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -369,3 +370,13 @@ async def test_authorization_matrix(api: Api) -> None:
     print("\nAuthorization matrix (actor x action; '!' marks a mismatch)\n" + "\n".join(lines))
     assert not mismatches, "\n".join(mismatches)
     assert len(ACTIONS) * len(ACTORS) >= 200
+
+
+async def test_create_session_answers_201_created(api: Api) -> None:
+    # the PRD's POST /sessions is 201; the function sets PostgREST's response.status
+    seer = await api.user("seer", character=False)
+    created = await api.rpc(seer.token, "create_session", {"p_adventure_id": ADVENTURE_ID})
+    assert created.status == 201 and created.body["status"] == "waiting"
+    refused = await api.rpc(seer.token, "create_session", {"p_adventure_id": str(uuid.uuid4())})
+    assert (refused.status, refused.code) == (404, "SESSION_013")  # errors keep their own status
+    assert (await api.rpc(seer.token, "get_session", {"p_session_id": created.body["id"]})).status == 200
