@@ -76,23 +76,35 @@ begin
 end
 $$;
 
--- For the game RPCs (dice, combat, actions): appends one entry to the locked session's
--- turnHistory, optionally replaces combatState, and counts a state version.
+-- For the game RPCs (dice, combat, actions): the one UPDATE of the locked session row they
+-- need. Appends one entry to turnHistory, optionally replaces combatState, counts a state
+-- version, adds to the dice / combat counters, and allocates p_seqs event seqs (returns the
+-- last one; the caller writes its events with write_event_at). One row version per call,
+-- for the reason update_game_state allocates its own seqs (see above): a second UPDATE of
+-- the row would copy the whole game state again and re-run the foreign key checks.
 create function seer_private.record_turn(
-  p_session_id uuid, p_entry jsonb, p_combat jsonb default null, p_set_combat boolean default false)
-returns void
+  p_session_id uuid, p_entry jsonb, p_combat jsonb default null, p_set_combat boolean default false,
+  p_seqs int default 1, p_dice int default 0, p_combats int default 0)
+returns bigint
 language plpgsql
 volatile
 set search_path = ''
 as $$
+declare
+  v_last bigint;
 begin
   update public.sessions
   set game_state = jsonb_set(
         case when p_set_combat then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
              else game_state end,
         '{turnHistory}', seer_private.append_turn(game_state -> 'turnHistory', p_entry)),
-      state_version = state_version + 1
-  where id = p_session_id;
+      state_version = state_version + 1,
+      last_seq = last_seq + p_seqs,
+      dice_rolled = dice_rolled + p_dice,
+      combats_completed = combats_completed + p_combats
+  where id = p_session_id
+  returning last_seq into v_last;
+  return v_last;
 end
 $$;
 

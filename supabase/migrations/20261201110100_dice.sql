@@ -168,20 +168,24 @@ as $$
 declare
   v_result jsonb := seer_private.roll_expression(p_expression);
   v_roll public.dice_rolls%rowtype;
-  v_hidden boolean := coalesce(p_hidden, false)
-    or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
-  v_seq bigint;
 begin
-  update public.sessions set dice_rolled = dice_rolled + (v_result ->> 'count')::int, last_seq = last_seq + 1
-  where id = (p_session).id
-  returning last_seq into v_seq;
-  insert into public.dice_rolls (session_id, seq, roller_id, character_id, expression, dice, total, reason, hidden)
-  values ((p_session).id, v_seq, p_actor, p_character_id, btrim(p_expression), v_result -> 'dice',
-          (v_result ->> 'total')::int, p_reason, v_hidden)
-  returning * into v_roll;
-  perform seer_private.record_turn((p_session).id, seer_private.turn_entry('roll', p_actor,
-    seer_private.roll_json(v_roll, false) - 'dice'));
-  perform seer_private.write_event_at((p_session).id, v_seq, 'dice_rolled', p_actor,
+  v_roll.id := gen_random_uuid();
+  v_roll.session_id := (p_session).id;
+  v_roll.roller_id := p_actor;
+  v_roll.character_id := p_character_id;
+  v_roll.expression := btrim(p_expression);
+  v_roll.dice := v_result -> 'dice';
+  v_roll.total := (v_result ->> 'total')::int;
+  v_roll.reason := p_reason;
+  v_roll.hidden := coalesce(p_hidden, false)
+    or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
+  v_roll.created_at := now();
+  -- one UPDATE of the session: turn entry, diceRolled and the event's seq
+  v_roll.seq := seer_private.record_turn((p_session).id,
+    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
+    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
+  insert into public.dice_rolls values (v_roll.*);
+  perform seer_private.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
     seer_private.event_dice_rolled(v_roll));
   return v_roll;
 end

@@ -54,11 +54,11 @@ volatile
 set search_path = ''
 as $$
 begin
-  update public.sessions set combats_completed = combats_completed + 1 where id = p_session_id;
-  perform seer_private.record_turn(p_session_id, seer_private.turn_entry('combat', p_actor,
-    jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome)), null, true);
-  perform seer_private.write_event(p_session_id, 'combat_ended', p_actor,
-    seer_private.event_combat_ended(p_combat, p_outcome, p_auto));
+  perform seer_private.write_event_at(p_session_id,
+    seer_private.record_turn(p_session_id, seer_private.turn_entry('combat', p_actor,
+      jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome)),
+      null, true, p_combats => 1),
+    'combat_ended', p_actor, seer_private.event_combat_ended(p_combat, p_outcome, p_auto));
 end
 $$;
 
@@ -124,9 +124,10 @@ begin
              from jsonb_array_elements(v_list) with ordinality t(e, o));
   v_combat := jsonb_build_object('id', gen_random_uuid(), 'round', 1, 'turn', 0, 'order', v_list,
                                  'current', v_list -> 0, 'simple', coalesce(p_simple, false));
-  perform seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
-    jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1)), v_combat, true);
-  perform seer_private.write_event(v_s.id, 'combat_started', v_uid, seer_private.event_combat_started(v_combat));
+  perform seer_private.write_event_at(v_s.id,
+    seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
+      jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1)), v_combat, true),
+    'combat_started', v_uid, seer_private.event_combat_started(v_combat));
 
   if coalesce(p_simple, false) and coalesce((v_s.settings ->> 'autoResolveSimpleCombat')::boolean, false) then
     -- resolved by dice at once: the party's 1d20 per character against the foes' 1d20 each
@@ -164,10 +165,11 @@ begin
   end if;
   v_combat := v_combat || jsonb_build_object('turn', v_turn, 'round', v_round,
                                              'current', v_combat -> 'order' -> v_turn);
-  perform seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
-    jsonb_build_object('combatId', v_combat -> 'id', 'event', 'turn', 'round', v_round,
-                       'current', v_combat -> 'current' -> 'name')), v_combat, true);
-  perform seer_private.write_event(v_s.id, 'combat_turn', v_uid, seer_private.event_combat_turn(v_combat));
+  perform seer_private.write_event_at(v_s.id,
+    seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
+      jsonb_build_object('combatId', v_combat -> 'id', 'event', 'turn', 'round', v_round,
+                         'current', v_combat -> 'current' -> 'name')), v_combat, true),
+    'combat_turn', v_uid, seer_private.event_combat_turn(v_combat));
   return seer_private.game_state_json((select s from public.sessions s where s.id = v_s.id));
 end
 $$;
