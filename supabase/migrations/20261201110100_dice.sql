@@ -15,7 +15,8 @@ create table public.dice_rolls (
   session_id uuid not null references public.sessions (id) on delete cascade,
   -- the dice_rolled event of this roll
   seq bigint not null,
-  roller_id uuid not null references auth.users (id) on delete cascade,
+  -- null once the roller deleted their account (the roll stays in the history)
+  roller_id uuid references auth.users (id) on delete set null,
   character_id uuid references public.characters (id) on delete set null,
   expression text not null,
   dice jsonb not null,

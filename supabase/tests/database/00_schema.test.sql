@@ -117,10 +117,14 @@ select results_eq(
     ('SESSION_013', 404, 'Adventure not found'),
     ('SESSION_014', 409, 'Game state has changed; reload and retry'),
     ('SESSION_015', 429, 'Too many failed attempts; try again later'),
+    ('SESSION_016', 422, 'Too many live sessions; end one first'),
+    ('SESSION_017', 429, 'Too many sessions created; try again later'),
+    ('SESSION_018', 403, 'Sign in with an account to do this'),
+    ('SESSION_019', 413, 'Game state or event is too large'),
     ('SESSION_025', 403, 'Only the author can change this adventure'),
     ('SESSION_026', 409, 'This character''s player is connected and acts for themselves'),
     ('SESSION_027', 409, 'A combat is already running, or none is')$$,
-  'error catalogue matches the contract (PRD codes + 000 + 014 + 015 + the game''s 025-027)');
+  'error catalogue matches the contract (PRD codes + 000 + 014..019 + the game''s 025-027)');
 
 select throws_ok(
   $$select seer_private.raise_error('SESSION_003')$$,
