@@ -238,3 +238,68 @@ class TestGameStatePatch:
         assert info.value.code == "SESSION_000"
         assert info.value.status == 400
         assert info.value.details == detail
+
+
+def test_game_events_parse_to_their_models() -> None:
+    from seer_client import DiceRolledEvent, NodeChangeEvent, PlayerActionEvent
+
+    hidden = parse_event(
+        s.event(
+            20,
+            "dice_rolled",
+            rollId="r1",
+            rollerId=s.SEER_ID,
+            characterId=None,
+            expression="3d6",
+            reason="ambush",
+            hidden=True,
+            dice=None,
+            total=None,
+        )
+    )
+    assert (
+        isinstance(hidden, DiceRolledEvent) and hidden.hidden and hidden.total is None and hidden.dice is None
+    )
+    shown = parse_event(
+        s.event(
+            21,
+            "dice_rolled",
+            rollId="r2",
+            expression="2d6",
+            hidden=False,
+            total=7,
+            dice=[
+                {"term": 1, "sides": 6, "value": 3, "kept": True},
+                {"term": 1, "sides": 6, "value": 4, "kept": True},
+            ],
+        )
+    )
+    assert isinstance(shown, DiceRolledEvent) and [d.value for d in shown.dice or []] == [3, 4]
+    node = parse_event(
+        s.event(
+            22,
+            "node_change",
+            nodeId="n2",
+            nodeType="choice",
+            nodeTitle="Two Ways Down",
+            nodeBody="Dive?",
+            choices=[{"label": "Window", "nodeId": "n4"}],
+            override=True,
+        )
+    )
+    assert isinstance(node, NodeChangeEvent) and node.choices[0].label == "Window" and node.override
+    action = parse_event(
+        s.event(
+            23,
+            "player_action",
+            playerId="p1",
+            characterId="c1",
+            characterName="Aria",
+            text=None,
+            choice={"label": "Window", "nodeId": "n4"},
+            bySeer=False,
+        )
+    )
+    assert (
+        isinstance(action, PlayerActionEvent) and action.choice is not None and action.choice.node_id == "n4"
+    )
