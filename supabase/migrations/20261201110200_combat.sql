@@ -62,6 +62,24 @@ begin
 end
 $$;
 
+-- Auto-resolve: one recorded roll of 1d20 per combatant of a side (0 for an empty side).
+create function seer_private.side_roll(p_session public.sessions, p_actor uuid, p_order jsonb, p_kind text)
+returns int
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_n int := (select count(*) from jsonb_array_elements(p_order) e where e ->> 'kind' = p_kind);
+begin
+  if v_n = 0 then
+    return 0;
+  end if;
+  return (seer_private.record_roll(p_session, p_actor, v_n || 'd20',
+    'auto-resolve: ' || case p_kind when 'foe' then 'foes' else 'party' end, null, false)).total;
+end
+$$;
+
 -- p_combatants: 1-20 of {"characterId": <a seated character>, "bonus"?: int} or
 -- {"name": "Eel Warden", "bonus"?: int}; initiative = 1d20 + bonus (-20..20), highest first.
 create function public.start_combat(p_session_id uuid, p_combatants jsonb, p_simple boolean default false)
@@ -130,11 +148,10 @@ begin
     'combat_started', v_uid, seer_private.event_combat_started(v_combat));
 
   if coalesce(p_simple, false) and coalesce((v_s.settings ->> 'autoResolveSimpleCombat')::boolean, false) then
-    -- resolved by dice at once: the party's 1d20 per character against the foes' 1d20 each
-    v_party := coalesce((select sum(seer_private.random_die(20)) from jsonb_array_elements(v_list) e
-                         where e ->> 'kind' = 'character'), 0);
-    v_foes := coalesce((select sum(seer_private.random_die(20)) from jsonb_array_elements(v_list) e
-                        where e ->> 'kind' = 'foe'), 0);
+    -- resolved by dice at once, rolled and recorded like any roll: the party's 1d20 per
+    -- character against the foes' 1d20 each (a side without combatants rolls nothing)
+    v_party := seer_private.side_roll(v_s, v_uid, v_list, 'character');
+    v_foes := seer_private.side_roll(v_s, v_uid, v_list, 'foe');
     perform seer_private.close_combat(v_s.id, v_combat,
       case when v_party >= v_foes then 'victory' else 'defeat' end, v_uid, true);
   end if;

@@ -2,7 +2,7 @@
 -- control of disconnected characters, items and records at the end.
 begin;
 \ir _helpers.psql
-select plan(40);
+select plan(41);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -81,6 +81,9 @@ select is(public.start_combat(:'s', '[{"name": "Rat"}]'::jsonb, true) -> 'combat
 select tests.reset_role();
 select is((select payload ->> 'autoResolved' from public.session_events where session_id = :'s' and type = 'combat_ended'
            order by seq desc limit 1), 'true', 'and logged as auto-resolved');
+select is((select array_agg(payload ->> 'expression' order by seq) from public.session_events
+           where session_id = :'s' and type = 'dice_rolled' and payload ->> 'reason' like 'auto-resolve%'),
+  array['1d20'], 'by recorded rolls: 1d20 per foe against 1d20 per party member (none here)');
 
 -- XP ceiling: 40 more combats cannot farm more than the adventure holds (550 + 25 x 1 = 575)
 select tests.act_as(:'seer');
