@@ -548,7 +548,8 @@ async def test_the_game_through_the_sdk(person: Factory, tmp_path) -> None:
         session.id, add_inventory=[{"id": "cog", "name": "Brass Cog", "assignedTo": aria.character.id}]
     )
     ended = await seer.client.end_session(session.id, outcome="completed")
-    assert ended.stats.combats_completed == 2 and ended.stats.dice_rolled == 2 + 4 + 3 + 1 + 1  # auto-resolve: the rat's 1d20
+    # dice: hidden 2d6, 4d6kh3, three initiatives, the rat's initiative and its auto-resolve 1d20
+    assert ended.stats.combats_completed == 2 and ended.stats.dice_rolled == 2 + 4 + 3 + 1 + 1
     assert (await aria.client.get_session(session.id)).stats == ended.stats
     mine = {c.id: c for c in await aria.client.list_my_characters()}
     assert [i["id"] for i in mine[aria.character.id].items] == ["cog"]
