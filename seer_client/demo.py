@@ -35,8 +35,13 @@ from .connection import ConnectionStatus, PresenceEntry, SessionConnection
 from .errors import SeerError
 from .events import (
     BaseEvent,
+    CombatEndedEvent,
+    CombatStartedEvent,
+    CombatTurnEvent,
+    DiceRolledEvent,
     GameStateEvent,
     NodeChangeEvent,
+    PlayerActionEvent,
     PlayerConnectionEvent,
     PlayerInactiveEvent,
     PlayerJoinedEvent,
@@ -114,7 +119,17 @@ class Demo:
         if isinstance(event, SessionStatusEvent):
             return f"session_status  {event.old_status} -> {event.new_status}"
         if isinstance(event, NodeChangeEvent):
-            return f"node_change     -> {event.node_title} ({event.node_type})"
+            choices = " | ".join(c.label for c in event.choices) or "the end"
+            return f"node_change     -> {event.node_title} ({event.node_type}); choices: {choices}"
+        if isinstance(event, DiceRolledEvent):
+            shown = "hidden" if event.total is None else str(event.total)
+            return f"dice_rolled     {event.expression} ({event.reason or '-'}): {shown}"
+        if isinstance(event, PlayerActionEvent):
+            what = event.choice.label if event.choice else event.text
+            return f"player_action   {event.character_name}: {what}"
+        if isinstance(event, CombatStartedEvent | CombatTurnEvent | CombatEndedEvent):
+            detail = event.model_dump(include={"outcome", "round", "turn"}, exclude_none=True)
+            return f"{event.type:<15} {detail}"
         if isinstance(event, GameStateEvent):
             return f"game_state      v{event.version} {sorted(event.changes)}"
         if isinstance(event, SessionEndedEvent):
@@ -236,23 +251,43 @@ class Demo:
         await self.settle()
         self.lobby()
 
-        self.banner("Through the adventure with game-state patches")
+        self.banner("Through the adventure: choices, dice and one combat")
+        assert aria.character and bram.character
+        await aria.client.submit_action(
+            self.session_id, "Let's row out to the green light", choice="Row out and dive"
+        )
         await seer.client.update_game_state(
             self.session_id,
             current_node_id=NODES["b002"],
             turn={"actor": "Aria", "action": "rows out to the green light"},
         )
-        await seer.client.update_game_state(
-            self.session_id, dice_rolls=2, set_variables={"route": "stairwell", "tide": 3}
+        await bram.client.submit_action(self.session_id, choice="Follow the kelp-choked stairwell")
+        swim = await bram.client.roll_dice(self.session_id, "1d20+2", reason="swim down the stairwell")
+        self.say("Bram", f"rolls {swim.expression} to swim: {swim.total}")
+        await seer.client.update_game_state(self.session_id, set_variables={"route": "stairwell", "tide": 3})
+        await seer.client.update_game_state(self.session_id, current_node_id=NODES["b003"])
+        fight = await seer.client.start_combat(
+            self.session_id,
+            [
+                {"characterId": aria.character.id},
+                {"characterId": bram.character.id},
+                {"name": "Eel Warden", "bonus": 2},
+            ],
         )
-        state = await seer.client.update_game_state(
-            self.session_id, current_node_id=NODES["b003"], combat_state={"enemy": "Eel Warden", "hp": 30}
-        )
+        order = (fight.combat_state or {}).get("order", [])
+        self.say("Sage", "initiative: " + ", ".join(f"{c['name']} {c['initiative']}" for c in order))
+        await seer.client.next_turn(self.session_id)
+        spear = await aria.client.roll_dice(self.session_id, "2d6+1", reason="spear the eel")
+        self.say("Aria", f"spears the eel: {spear.total} damage")
+        secret = await seer.client.roll_dice(self.session_id, "1d20", reason="the eel's cunning", hidden=True)
+        self.say("Sage", f"rolls hidden: {secret.total} (players see only that a roll happened)")
+        await seer.client.end_combat(self.session_id, "victory")
+        state = await seer.client.get_game_state(self.session_id)
         await seer.client.update_game_state(
             self.session_id,
-            combat_state=None,
-            dice_rolls=4,
-            add_inventory=[{"id": "brass-key", "name": "Brass key", "quantity": 1}],
+            add_inventory=[
+                {"id": "brass-key", "name": "Brass key", "quantity": 1, "assignedTo": aria.character.id}
+            ],
             add_flags=["warden_defeated"],
             expected_version=state.version,
         )

@@ -76,6 +76,8 @@ class LobbyState:
         self.seer_name = session.seer_name
         self.session_status = str(session.status)
         self.current_node_id = session.current_node_id
+        # get_session carries the current node itself, so a late client shows its title
+        self.current_node_title = session.current_node.title if session.current_node else None
         self.adventure_name = session.adventure_name
         self.code = session.code
         self.seats = {p.id: p for p in session.players if p.left_at is None}

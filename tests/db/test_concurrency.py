@@ -106,7 +106,7 @@ async def test_seq_is_gap_free_under_concurrent_writers(pool: asyncpg.Pool) -> N
                 seer,
                 "select public.update_game_state($1, $2::jsonb)",
                 sid,
-                json.dumps({"addFlags": [f"f{i}"], "diceRolls": 1}),
+                json.dumps({"addFlags": [f"f{i}"], "setVariables": {"i": i}}),
             )
 
     async def player(uid: str, char: str) -> None:
