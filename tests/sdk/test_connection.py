@@ -351,12 +351,17 @@ def test_connection_is_constructible_without_loop() -> None:
     SessionConnection.__init__  # noqa: B018
 
 
+async def _pia(backend: FakeBackend, make_client: ClientFactory):
+    """Pia's client, user id and seat (with a Seer in the session)."""
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    return player, uid, backend.players[uid]
+
+
 async def test_kicked_player_connection_stops_after_the_kick_event(
     backend: FakeBackend, make_client: ClientFactory
 ) -> None:
-    _, player = await seer_and_player(backend, make_client)
-    uid = backend.users["pia@example.com"]["id"]
-    seat = backend.players[uid]
+    player, uid, seat = await _pia(backend, make_client)
     errors: list[BaseException] = []
     statuses: list[str] = []
     async with player.connect(
@@ -381,9 +386,7 @@ async def test_kicked_player_connection_stops_after_the_kick_event(
 async def test_removed_player_reads_nothing_after_removal(
     backend: FakeBackend, make_client: ClientFactory
 ) -> None:
-    _, player = await seer_and_player(backend, make_client)
-    uid = backend.users["pia@example.com"]["id"]
-    seat = backend.players[uid]
+    player, uid, seat = await _pia(backend, make_client)
     async with player.connect(s.SESSION_ID, **FAST) as conn:
         backend.participants.discard(uid)  # the server-side kick: the log is closed to her
         backend.emit("player_left", playerId=seat["id"], userId=uid, reason="kicked", kickReason="afk")
