@@ -386,6 +386,20 @@ class SeerClient:
             await self._rpc("heartbeat", {"p_session_id": sid}, idempotent=True)
         )
 
+    async def session_topic(self, session_id: str | uuid.UUID) -> str:
+        """The session's current private realtime topic ``session:<id>:<key>``.
+
+        Participants only (the key is a secret, rotated on every removal: docs/security.md);
+        a removed player gets :class:`NotInSession` (SESSION_006), anyone else
+        :class:`SessionNotFound` (SESSION_001).
+        """
+        sid = validate_uuid(session_id, "sessionId")
+        data = await self._rpc("session_topic", {"p_session_id": sid}, idempotent=True)
+        topic = data.get("topic") if isinstance(data, dict) else None
+        if not isinstance(topic, str) or not topic.startswith(f"session:{sid}:"):
+            raise TransportError(f"session_topic: unexpected reply {data!r}")
+        return topic
+
     async def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
     ) -> list[BaseEvent]:

@@ -8,16 +8,21 @@ The pieces it is built from:
 * :mod:`seer_client.lobby` (:class:`LobbyState`): seats, status, node and presence, pure.
 * :mod:`seer_client.sequencer` (:class:`EventSequencer`): exactly-once, in-order release.
 
-The stream trusts the log, not the wire (docs/security.md):
+The stream (docs/security.md, design (a)):
 
-* The database announces each event with a content-free poke ``{sessionId, seq, type}``
-  on the private topic ``session:<id>``; only the database may broadcast there. Event
-  content is read only through ``session_events_since`` (participation checked on every
-  call), so a forged or misdirected broadcast can at most make the SDK look at the log
-  early: it never delivers anything, never moves :attr:`last_seq` past the log, and a poke
-  that disagrees with the log is discarded and counted (:attr:`discarded_pokes`).
+* The database broadcasts each whole event on the session's private keyed topic
+  ``session:<id>:<key>`` (:attr:`SessionConnection.topic`, read through the
+  ``session_topic`` RPC; only participants may join it and only the database may broadcast
+  there). A live event is delivered only when it is the next one (``seq`` = last delivered
+  + 1, this session, a valid event); anything ahead starts a catch-up through
+  ``session_events_since`` and the log wins: a buffered live event that disagrees with the
+  log is discarded with a WARNING and counted (:attr:`discarded_broadcasts`).
+* Every removal (kick, lobby leave, freed seat) rotates the key and sends one content-free
+  ``{sessionId, seq, type: 'rekey'}`` poke on the old topic: the connection re-reads the
+  topic, joins the new one (presence tracked again) and catches up by seq. A removed
+  player's re-read is refused (SESSION_006): the connection stops with that error.
 * Lost broadcasts (Realtime drops database broadcasts above rate limits and while its
-  replication connection restarts) are noticed by a later poke's seq, by every heartbeat
+  replication connection restarts) are noticed by a later event's seq, by every heartbeat
   (it returns the session's ``lastSeq``) and after every (re)connect.
 
 What the ``realtime`` client under supabase-py does not do, this class does itself:
@@ -62,6 +67,7 @@ from .errors import (
 )
 from .events import (
     BaseEvent,
+    UnknownEvent,
     GameStateEvent,
     NodeChangeEvent,
     PlayerConnectionEvent,
@@ -70,6 +76,7 @@ from .events import (
     PlayerLeftEvent,
     SessionEndedEvent,
     SessionStatusEvent,
+    parse_event,
 )
 from .lobby import LobbyState, PresenceEntry
 from .models import GameState, HeartbeatResult, Session, SessionPlayer
@@ -87,11 +94,13 @@ logger = logging.getLogger("seer_client.connection")
 #: any callable; coroutine functions are awaited (their return value is ignored)
 Callback = Callable[..., object]
 
-#: at most this many poke hints are remembered (a flood of forged pokes cannot grow memory)
+#: at most this many live events ahead of the log are remembered (a flood cannot grow memory)
 _MAX_HINTS = 1024
-#: after a fetch found nothing new, the next poke-triggered fetch waits this long (a flood of
-#: forged pokes costs at most a few reads per second)
+#: after a fetch found nothing new, the next broadcast-triggered fetch waits this long (a
+#: flood of forged broadcasts costs at most a few reads per second)
 _IDLE_FETCH_PAUSE = 0.25
+#: what the supervisor's watch returns when the database rotated the channel key
+_REKEY = "rekey: the session's channel key was rotated"
 
 
 class ConnectionStatus(StrEnum):
@@ -123,7 +132,7 @@ def _lobby_field(name: str) -> Any:
 
 
 def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
-    """``(seq, type)`` of a well-formed poke for ``session_id``, else None."""
+    """``(seq, type)`` of a well-formed broadcast (event or rekey poke) for ``session_id``."""
     if not isinstance(data, dict):
         return None
     seq, kind = data.get("seq"), data.get("type")
@@ -134,6 +143,17 @@ def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
     if data.get("sessionId") != session_id:
         return None
     return seq, kind
+
+
+def _event_of(data: dict[str, Any]) -> BaseEvent | None:
+    """The typed event of a broadcast (unknown types kept), or None when it is no event."""
+    try:
+        return parse_event(data)
+    except Exception:
+        try:
+            return UnknownEvent.model_validate(data)
+        except Exception:
+            return None
 
 
 class SessionConnection:
@@ -220,12 +240,16 @@ class SessionConnection:
         self.callback_errors = 0
         #: events no poke announced, found by a heartbeat, a gap or a reconnect catch-up
         self.recovered = 0
-        #: pokes that disagreed with the log (wrong type) or pointed past it: discarded
-        self.discarded_pokes = 0
-        #: broadcasts on the topic that are no well-formed poke for this session: ignored
+        #: live events that disagreed with the log or pointed past it: discarded (log wins)
+        self.discarded_broadcasts = 0
+        #: broadcasts on the topic that are no well-formed event for this session: ignored
         self.ignored_broadcasts = 0
-        #: pokes that showed a hole (seq beyond the next expected one)
+        #: live events that showed a hole (seq beyond the next expected one)
         self.gaps_detected = 0
+        #: live events delivered straight from the broadcast (the next seq, valid)
+        self.live_delivered = 0
+        #: channel key rotations followed (rekey pokes: rejoined on the new topic)
+        self.rekeys = 0
         #: the last heartbeat's view of the session (lastSeq, status)
         self.last_heartbeat: HeartbeatResult | None = None
 
@@ -236,7 +260,9 @@ class SessionConnection:
         self.lobby = LobbyState(session_id)
 
         self._link: RealtimeLink | None = None
-        self._hints: OrderedDict[int, str] = OrderedDict()  # poke seq -> type, not yet in the log
+        # live events ahead of the log (seq -> event), checked against it when read
+        self._hints: OrderedDict[int, BaseEvent | None] = OrderedDict()
+        self._topic: str | None = None
         self._wanted_seq = 0  # highest seq a poke or heartbeat says exists
         self._game_state_version = -1
         self._first_connected: asyncio.Future[None] | None = None
@@ -365,9 +391,14 @@ class SessionConnection:
 
     @property
     def topic(self) -> str | None:
-        """The realtime topic this connection is joined to (None while not joined)."""
-        link = self._link
-        return link.topic if link is not None else None
+        """The realtime topic ``session:<id>:<key>`` this connection is joined to (or last
+        joined; None before the first join). It changes whenever a removal rotates the key."""
+        return self._topic
+
+    @property
+    def discarded_pokes(self) -> int:
+        """Former name of :attr:`discarded_broadcasts`."""
+        return self.discarded_broadcasts
 
     # ------------------------------------------------------------------ public views
     def presence(self) -> list[PresenceEntry]:
@@ -464,6 +495,7 @@ class SessionConnection:
     async def _supervise(self) -> None:
         attempt = 0
         refreshed_for_auth = False
+        rekeyed = False
         last_error: BaseException | None = None
         lost_at: float | None = None
         try:
@@ -476,7 +508,7 @@ class SessionConnection:
                             attempt,
                             self.max_reconnect_attempts,
                         )
-                    fetched = await self._establish(refresh_token=refreshed_for_auth)
+                    fetched = await self._establish(refresh_token=refreshed_for_auth, rekey=rekeyed)
                 except JoinRefused as exc:
                     await self._teardown(graceful=False)
                     if exc.is_auth:
@@ -494,7 +526,10 @@ class SessionConnection:
                 except SessionError as exc:
                     # Not (or no longer) a participant: reconnecting cannot help.
                     await self._teardown(graceful=False)
-                    self._fail(exc)
+                    if self.connects:
+                        self._terminate(exc)  # removed while connected (e.g. after a rekey)
+                    else:
+                        self._fail(exc)
                     return
                 except asyncio.CancelledError:
                     raise
@@ -503,7 +538,13 @@ class SessionConnection:
                     logger.info("session %s: connect attempt failed: %r", self.session_id, exc)
                     last_error = exc
                 else:
-                    if self.connects > 0:
+                    if rekeyed:
+                        logger.info(
+                            "session %s: moved to the rotated topic, caught up %d events",
+                            self.session_id,
+                            fetched,
+                        )
+                    elif self.connects > 0:
                         self.reconnects += 1
                         away = time.monotonic() - lost_at if lost_at is not None else 0.0
                         logger.info(
@@ -515,10 +556,18 @@ class SessionConnection:
                     self.connects += 1
                     attempt = 0
                     refreshed_for_auth = False
+                    rekeyed = False
                     self._set_status(ConnectionStatus.CONNECTED)
                     if self._first_connected is not None and not self._first_connected.done():
                         self._first_connected.set_result(None)
                     reason = await self._watch()
+                    if reason == _REKEY and not self._closing:
+                        # Not a failure: join the new topic at once (no backoff, not a reconnect).
+                        await self._teardown(graceful=False)
+                        self.rekeys += 1
+                        rekeyed = True
+                        logger.info("session %s: channel key rotated; joining the new topic", self.session_id)
+                        continue
                     logger.info("session %s: connection lost: %s", self.session_id, reason)
                     lost_at = time.monotonic()
                     await self._teardown(graceful=False)
@@ -550,19 +599,24 @@ class SessionConnection:
         except asyncio.CancelledError:
             pass
 
-    async def _establish(self, *, refresh_token: bool) -> int:
+    async def _establish(self, *, refresh_token: bool, rekey: bool = False) -> int:
         """One connection attempt; returns how many events the catch-up fetched."""
         token = await self.client.access_token(refresh=refresh_token)
-        # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
-        # (SessionError) before we touch the socket.
-        beat = await self.client.heartbeat(self.session_id)
-        self._note_heartbeat(beat, fetch=False)  # the catch-up below reads the log anyway
+        if not rekey:
+            # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
+            # (SessionError) before we touch the socket. (After a rekey the seat is live:
+            # session_topic alone tells a removed player apart, SESSION_006.)
+            beat = await self.client.heartbeat(self.session_id)
+            self._note_heartbeat(beat, fetch=False)  # the catch-up below reads the log anyway
+        # The current keyed topic (participants only; the key rotates on every removal).
+        topic = await self.client.session_topic(self.session_id)
+        self._topic = topic
         supabase = self.client.supabase
         link = RealtimeLink(
             url=str(supabase.realtime_url),
             api_key=supabase.supabase_key,
             access_token=token,
-            topic=f"session:{self.session_id}",
+            topic=topic,
             presence_key=self.user_id or "",
             on_broadcast=self._on_broadcast,
             on_presence=self._on_presence_sync,
@@ -573,8 +627,8 @@ class SessionConnection:
         await link.open()
         # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
         await self._track(link)
-        # Catch up on what happened while we were away (pokes that arrive meanwhile only
-        # raise the wanted seq; the log is read in order either way).
+        # Catch up on what happened while we were away (live events that arrive meanwhile
+        # are taken only when they are the next seq; the log is read in order either way).
         return await self._catch_up()
 
     async def _track(self, link: RealtimeLink) -> None:
@@ -704,16 +758,33 @@ class SessionConnection:
 
     # ------------------------------------------------------------------ inbound
     def _on_broadcast(self, payload: dict[str, Any]) -> None:
-        """A broadcast on the session topic: at most a hint that the log has grown."""
-        poke = _poke_of(payload.get("payload"), self.session_id)
+        """A broadcast on the session topic: the next event, a hint that the log has grown,
+        or the rekey poke (move to the new topic)."""
+        data = payload.get("payload")
+        poke = _poke_of(data, self.session_id)
         if poke is None:
             self.ignored_broadcasts += 1
-            logger.debug("session %s: ignored a broadcast that is no poke: %r", self.session_id, payload)
+            logger.debug("session %s: ignored a broadcast that is no event: %r", self.session_id, payload)
             return
         seq, kind = poke
+        assert isinstance(data, dict)
+        if kind == "rekey" and set(data) <= {"sessionId", "seq", "type", "id"}:
+            # The key was rotated (someone was removed): re-read the topic, rejoin and catch
+            # up (its seq is the last event sent on this topic; the catch-up covers it).
+            self._signal_trouble(_REKEY)
+            return
         if seq <= self.sequencer.last_seq:
-            return  # already read from the log
-        self._hints[seq] = kind
+            return  # already delivered
+        event = _event_of(data)
+        if event is not None and seq == self.sequencer.last_seq + 1:
+            self._hints.pop(seq, None)
+            self._wanted_seq = max(self._wanted_seq, seq)
+            self.live_delivered += 1
+            for ready in self.sequencer.push(event):
+                self._out.put_nowait(ready)
+            return
+        # ahead of what we have (or not an event we could read): the log decides
+        self._hints[seq] = event
         while len(self._hints) > _MAX_HINTS:
             self._hints.popitem(last=False)
         if seq > self.sequencer.last_seq + 1 and seq > self._wanted_seq + 1:
@@ -721,7 +792,7 @@ class SessionConnection:
         self._want(seq)
 
     def _want(self, seq: int) -> None:
-        """Something up to ``seq`` exists (says a poke or a heartbeat): read the log."""
+        """Something up to ``seq`` exists (says a broadcast or a heartbeat): read the log."""
         self._wanted_seq = max(self._wanted_seq, seq)
         if self._closing or (self._fetch_task is not None and not self._fetch_task.done()):
             return
@@ -737,7 +808,7 @@ class SessionConnection:
                 wanted = self._wanted_seq
                 got = await self._catch_up()
                 if got == 0 and self.sequencer.last_seq < wanted:
-                    # The log does not have what was announced: the poke was forged or
+                    # The log does not have what was announced: the broadcast was forged or
                     # misdirected. The log wins; forget the claim.
                     self._reject_hints_above(self.sequencer.last_seq, wanted)
                     idle = True
@@ -768,9 +839,9 @@ class SessionConnection:
             del self._hints[seq]
         if self._wanted_seq <= wanted:
             self._wanted_seq = last
-        self.discarded_pokes += max(1, len(bogus))
+        self.discarded_broadcasts += max(1, len(bogus))
         logger.warning(
-            "session %s: discarded poke(s) up to seq %d: the log ends at %d (forged or misdirected)",
+            "session %s: discarded broadcast(s) up to seq %d: the log ends at %d (forged or misdirected)",
             self.session_id,
             wanted,
             last,
@@ -785,7 +856,9 @@ class SessionConnection:
                 page = await self.client.session_events_since(
                     self.session_id, after_seq=before, limit=self.catch_up_page_size
                 )
-                fresh = [e for e in page if e.seq > before and e.session_id == self.session_id]
+                # (live events may have been delivered while the read was in flight)
+                now = self.sequencer.last_seq
+                fresh = [e for e in page if e.seq > now and e.session_id == self.session_id]
                 for event in fresh:
                     self._check_hint(event)
                 fetched += len(fresh)
@@ -795,16 +868,17 @@ class SessionConnection:
                     return fetched
 
     def _check_hint(self, event: BaseEvent) -> None:
-        kind = self._hints.pop(event.seq, None)
-        if kind is None:
-            self.recovered += 1  # no poke announced it: lost broadcast or before (re)connect
-        elif kind != event.type:
-            self.discarded_pokes += 1
+        if event.seq not in self._hints:
+            self.recovered += 1  # no broadcast announced it: lost or before (re)connect
+            return
+        live = self._hints.pop(event.seq)
+        if live is None or live.model_dump() != event.model_dump():
+            self.discarded_broadcasts += 1
             logger.warning(
-                "session %s: discarded a poke for seq %d claiming %r; the log has %r",
+                "session %s: discarded the live event for seq %d (%r); the log has %r",
                 self.session_id,
                 event.seq,
-                kind,
+                live.type if live is not None else "unreadable",
                 event.type,
             )
 

@@ -246,6 +246,9 @@ class Session(Model):
     estimated_duration_minutes: int | None = None
     settings: SessionSettings = Field(default_factory=SessionSettings)
     last_seq: int = 0
+    #: the current private realtime topic ``session:<id>:<key>`` (participants only; the key
+    #: rotates on every removal, so use :meth:`SeerClient.session_topic` for a fresh one)
+    topic: str | None = Field(default=None, repr=False)
 
     @property
     def is_live(self) -> bool:

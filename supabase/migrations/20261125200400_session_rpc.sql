@@ -162,7 +162,9 @@ begin
       'notes', s.notes,
       'estimatedDurationMinutes', s.estimated_duration_minutes,
       'settings', s.settings,
-      'lastSeq', s.last_seq)
+      'lastSeq', s.last_seq,
+      -- the current realtime topic (secret channel key): session_json goes to participants only
+      'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
     from public.sessions s
     join public.adventures a on a.id = s.adventure_id
     where s.id = p_session_id);
@@ -328,11 +330,12 @@ $$;
 -- The one writer of events: stores the event with a seq the caller already allocated (last_seq
 -- was advanced past it under the session row lock in the caller's transaction) and announces
 -- it in the same transaction, so a rolled-back change is never announced and every
--- announcement has its row. The broadcast is a content-free poke ({sessionId, seq, type});
--- clients read the event itself through session_events_since, which checks participation on
--- every call. Realtime never evicts an open socket when a policy changes (it re-checks only at
--- join and on an access_token push), so a kicked player's socket keeps receiving whatever is
--- broadcast on the topic: pokes carry nothing worth keeping (docs/security.md).
+-- announcement has its row. The broadcast is the whole event, on the session's current keyed
+-- topic `session:<id>:<key>` (the realtime authorization migration): Realtime never evicts an
+-- open socket when a policy changes (it re-checks only at join and on an access_token push),
+-- so every removal rotates the key first and a removed player's socket hears nothing more
+-- than one content-free rekey poke (docs/security.md). The topic is a primary-key lookup in
+-- the same statement (no extra statement per event).
 -- update_game_state allocates its seqs in its own state UPDATE (one row version instead of
 -- two, see the _game_state_rpc migration); everything else goes through write_event.
 create function seer_private.write_event_at(
@@ -351,8 +354,8 @@ begin
   perform seer_private.require_size(v_event, 'the event', 131072);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(jsonb_build_object('sessionId', p_session_id, 'seq', p_seq, 'type', p_type),
-                        p_type, 'session:' || p_session_id::text, true);
+  perform realtime.send(v_event, p_type,
+    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id), true);
   return v_event;
 end
 $$;
@@ -999,12 +1002,15 @@ begin
     update public.session_players
     set status = 'left', left_at = now(), left_reason = 'left', last_activity_at = now()
     where id = v_seat.id;
+    -- no longer a participant: later events go to a topic they cannot join
+    perform seer_private.rotate_session_channel(v_s.id);
   elsif v_seat.status = 'inactive' and v_seat.left_reason = 'left' then
     -- Leaving again frees the seat and the character (for another session); the party goes
     -- on without it. (A first leave of a running game keeps it for the Seer to play.)
     update public.session_players
     set status = 'left', left_at = now(), session_running = false
     where id = v_seat.id;
+    perform seer_private.rotate_session_channel(v_s.id);
   else
     -- In a running game the character stays in the party, played by the Seer.
     update public.session_players
@@ -1047,6 +1053,8 @@ begin
   update public.session_players
   set status = 'kicked', left_at = now(), left_reason = 'kicked', kick_reason = v_reason
   where id = v_seat.id;
+  -- before the event: the kicked player's socket gets only the content-free rekey poke
+  perform seer_private.rotate_session_channel(v_s.id);
   perform seer_private.write_event(v_s.id, 'player_left', v_uid,
     seer_private.event_player_left(v_seat, 'kicked', v_reason));
   return jsonb_build_object('kicked', true);

@@ -79,6 +79,8 @@ begin
       returning sp.*
     loop
       v_freed := v_freed + 1;
+      -- a freed seat is a removal: rotate the channel key before the event (docs/security.md)
+      perform seer_private.rotate_session_channel(v_sid);
       perform seer_private.write_event(v_sid, 'player_left', null,
         seer_private.event_player_left(v_p, 'disconnected', null), p_now);
     end loop;

@@ -65,6 +65,8 @@ begin
         returning *
       loop
         v_seat.user_id := null;  -- announced already anonymised
+        -- the seat is released: rotate the channel key before the event (docs/security.md)
+        perform seer_private.rotate_session_channel(v_sid);
         perform seer_private.write_event(v_sid, 'player_left', null,
           seer_private.event_player_left(v_seat, 'left', null));
       end loop;

@@ -126,11 +126,11 @@ select is(
 select is((select last_seq::int from public.sessions where id = :'s'), 6, 'lastSeq matches');
 select is(
   (select count(*)::int from public.session_events e join realtime.messages m
-     on m.topic = 'session:' || e.session_id and m.event = e.type and (m.payload ->> 'seq')::bigint = e.seq
+     on m.topic like 'session:' || e.session_id || ':%' and m.event = e.type and (m.payload ->> 'seq')::bigint = e.seq
         and m.private and m.extension = 'broadcast'
-        and m.payload - 'id' = jsonb_build_object('sessionId', e.session_id, 'seq', e.seq, 'type', e.type)
+        and m.payload - 'id' = e.payload
    where e.session_id = :'s'),
-  6, 'every event was announced privately to session:<id> by a content-free poke {sessionId, seq, type}');
+  6, 'every event was broadcast whole, privately, on a keyed topic session:<id>:<key>');
 select is((select payload ->> 'kickReason' from public.session_events where session_id = :'s' and seq = 6),
   'Spoiling the puzzle', 'the kick event carries the reason');
 
