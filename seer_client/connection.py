@@ -136,7 +136,7 @@ def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
     if not isinstance(data, dict):
         return None
     seq, kind = data.get("seq"), data.get("type")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > 2**53:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq > 2**53:
         return None
     if not isinstance(kind, str) or not 0 < len(kind) <= 64:
         return None
@@ -147,6 +147,7 @@ def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
 
 def _event_of(data: dict[str, Any]) -> BaseEvent | None:
     """The typed event of a broadcast (unknown types kept), or None when it is no event."""
+    data = {k: v for k, v in data.items() if k != "id"}  # realtime.send's message id
     try:
         return parse_event(data)
     except Exception:

@@ -29,8 +29,9 @@ from . import samples as s
 USER_TS = "2026-11-25T20:00:00+00:00"
 
 
-def poke(event: dict[str, Any]) -> dict[str, Any]:
-    return {"sessionId": event["sessionId"], "seq": event["seq"], "type": event["type"]}
+def rekey_poke(seq: int) -> dict[str, Any]:
+    """What rotate_session_channel sends on the old topic: content-free."""
+    return {"sessionId": s.SESSION_ID, "seq": seq, "type": "rekey"}
 
 
 class FakeBackend:
@@ -50,6 +51,25 @@ class FakeBackend:
         self.heartbeats: dict[str, int] = defaultdict(int)
         self.realtime: FakeRealtime | None = None
         self.drop_live: set[int] = set()  # seqs whose broadcast is "lost"
+        self.channel_key = uuid.uuid4().hex  # the session's secret channel key
+        self.removed: dict[str, str] = {}  # former participants -> left_reason
+
+    @property
+    def topic(self) -> str:
+        """The session's current keyed topic (what session_topic answers)."""
+        return f"session:{s.SESSION_ID}:{self.channel_key}"
+
+    def rekey(self, remove: str | None = None, reason: str = "kicked") -> str:
+        """A removal: ``remove`` stops being a participant, the key rotates, and the old
+        topic gets one content-free rekey poke. Returns the old topic."""
+        if remove is not None:
+            self.participants.discard(remove)
+            self.removed[remove] = reason
+        old = self.topic
+        self.channel_key = uuid.uuid4().hex
+        if self.realtime is not None:
+            self.realtime.broadcast(old, rekey_poke(len(self.events)))
+        return old
 
     # -------------------------------------------------------------- test helpers
     def transport(self) -> httpx.MockTransport:
@@ -77,14 +97,14 @@ class FakeBackend:
         self.events.append(event)
         self.session["lastSeq"] = seq
         if live and seq not in self.drop_live and self.realtime is not None:
-            # What write_event_at broadcasts: a content-free poke; the event is in the log.
-            self.realtime.broadcast(f"session:{s.SESSION_ID}", poke(event))
+            # What write_event_at broadcasts: the whole event, on the current keyed topic.
+            self.realtime.broadcast(self.topic, event)
         return event
 
     def forge(self, event: dict[str, Any]) -> None:
         """A broadcast the log does not back (as a misconfigured policy would let through)."""
         assert self.realtime is not None
-        self.realtime.broadcast(f"session:{s.SESSION_ID}", event)
+        self.realtime.broadcast(self.topic, event)
 
     def rpc_calls(self, fn: str) -> list[tuple[str, str | None, dict[str, Any]]]:
         return [c for c in self.calls if c[0] == fn]
@@ -200,6 +220,13 @@ class FakeBackend:
             "lastSeq": len(self.events),
             "sessionStatus": self.session["status"],
         }
+
+    def rpc_session_topic(self, uid: str | None, body: dict[str, Any]) -> tuple[int, Any]:
+        if uid in self.removed and uid not in self.participants:
+            return self.err("SESSION_006", 403, "You are not in this session", self.removed[uid])
+        if uid not in self.participants:
+            return self.err("SESSION_001", 404, "Session not found")
+        return 200, {"topic": self.topic}
 
     def rpc_session_events_since(self, uid: str | None, body: dict[str, Any]) -> tuple[int, Any]:
         if uid not in self.participants:
@@ -370,7 +397,7 @@ class FakeRealtime:
             reason: str | None = None
             if self.refuse_reason is not None:
                 reason = self.refuse_reason(bare, uid)
-            elif uid is None or uid not in self.backend.participants:
+            elif uid is None or uid not in self.backend.participants or bare != self.backend.topic:
                 reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {bare}"
             self.joins.append((bare, uid, reason is None))
             if reason is not None:

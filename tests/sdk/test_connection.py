@@ -27,7 +27,6 @@ from . import samples as s
 from .conftest import ClientFactory
 from .fakes import FakeBackend
 
-TOPIC = f"session:{s.SESSION_ID}"
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "join_timeout": 3.0, "heartbeat_interval": 30.0}
 
 
@@ -225,7 +224,7 @@ async def test_channel_closed_by_server_is_replaced(backend: FakeBackend, make_c
         backend.emit()
         await conn.wait_for_seq(1)
         first_channel = conn._link.channel
-        backend.realtime.close_channel(TOPIC)
+        backend.realtime.close_channel(backend.topic)
         backend.emit(live=False)  # happens while we are out
         await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED)
         assert conn._link.channel is not first_channel
@@ -388,12 +387,40 @@ async def test_removed_player_reads_nothing_after_removal(
 ) -> None:
     player, uid, seat = await _pia(backend, make_client)
     async with player.connect(s.SESSION_ID, **FAST) as conn:
-        backend.participants.discard(uid)  # the server-side kick: the log is closed to her
+        old_topic = conn.topic
+        assert old_topic == backend.topic
+        # the server-side kick: the key rotates (a rekey poke on her topic), the log and the
+        # new topic are closed to her, and the kick event goes to the new topic
+        backend.rekey(remove=uid)
         backend.emit("player_left", playerId=seat["id"], userId=uid, reason="kicked", kickReason="afk")
         backend.emit("game_state", changes={"setVariables": {"secret": "the vault code"}}, version=2)
         await until(lambda: conn.closed)
-        assert conn.delivered_seqs == []  # the poke reached her socket, the content did not
-        assert isinstance(conn.error, SessionNotFound)
+        assert conn.delivered_seqs == []  # the rekey poke reached her socket, no content did
+        assert isinstance(conn.error, NotInSession) and conn.error.details == "kicked"
+        assert all(t == old_topic for t, u, ok in backend.realtime.joins if u == uid and ok)
+
+
+async def test_rekey_moves_to_the_new_topic_and_catches_up(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        backend.emit()
+        await conn.wait_for_seq(1)
+        first = conn.topic
+        assert first == backend.topic and first.startswith(f"session:{s.SESSION_ID}:")
+        tracks = len(backend.realtime.tracks)
+        backend.rekey(remove=None)  # someone else was removed
+        backend.emit(live=False)  # written before we joined the new topic: caught up by seq
+        await until(lambda: conn.rekeys == 1 and conn.topic == backend.topic and conn.last_seq == 2)
+        assert conn.topic != first and conn.status is ConnectionStatus.CONNECTED
+        assert conn.reconnects == 0  # a rekey is no reconnect
+        await until(lambda: len(backend.realtime.tracks) > tracks)  # presence tracked again
+        assert uid in backend.realtime.online(conn.topic)
+        backend.emit()  # live on the new topic
+        await conn.wait_for_seq(3)
+        assert conn.delivered_seqs == [1, 2, 3] and conn.live_delivered >= 2
 
 
 async def test_heartbeat_not_in_session_stops_the_connection(
@@ -428,7 +455,7 @@ async def test_refreshed_token_is_pushed_to_the_open_channel(
         # a later reconnect joins with the new token, not the stale one from connect time
         backend.realtime.kill()
         await until(lambda: conn.reconnects == 1)
-        assert backend.realtime.joins[-1] == (TOPIC, backend.tokens[new_token], True)
+        assert backend.realtime.joins[-1] == (backend.topic, backend.tokens[new_token], True)
 
 
 async def test_iterator_started_during_a_slow_callback_sees_each_event_once(
@@ -467,7 +494,7 @@ async def test_rate_limit_close_waits_before_rejoining(
     _, player = await seer_and_player(backend, make_client)
     async with player.connect(s.SESSION_ID, rate_limit_backoff=1.0, **FAST) as conn:
         joins = len(backend.realtime.joins)
-        backend.realtime.close_channel(TOPIC, "Client presence rate limit exceeded")
+        backend.realtime.close_channel(backend.topic, "Client presence rate limit exceeded")
         await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
         await asyncio.sleep(0.6)  # FAST backoff is at most 0.2 s; the rate-limit pause is 1 s
         assert len(backend.realtime.joins) == joins

@@ -20,7 +20,7 @@ from .fakes import FakeBackend
 from .test_connection import FAST, seer_and_player, until
 
 
-async def test_forged_in_order_event_is_never_delivered(
+async def test_forged_event_ahead_of_the_log_is_never_delivered(
     backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     seer, player = await seer_and_player(backend, make_client)
@@ -30,20 +30,42 @@ async def test_forged_in_order_event_is_never_delivered(
         backend.emit()
         await victim.wait_for_seq(1)
         with caplog.at_level(logging.WARNING, logger="seer_client"):
-            # seq == last + 1, right session, valid shape: a perfect forgery of the next event
-            backend.forge(s.event(2, "session_ended", outcome="completed"))
+            # ahead of the next seq: only a hint, and the log does not back it
+            backend.forge(s.event(3, "session_ended", outcome="completed"))
             # and a forged kick of Pia, which used to make her own SDK close itself
-            backend.forge(s.event(3, "player_left", playerId=seat["id"], userId=uid, reason="kicked"))
-            await until(lambda: victim.discarded_pokes >= 1 and pia.discarded_pokes >= 1)
-        assert "discarded poke" in caplog.text
-        real = backend.emit()  # the real seq 2
-        await victim.wait_for_seq(2)
-        await pia.wait_for_seq(2)
+            backend.forge(s.event(4, "player_left", playerId=seat["id"], userId=uid, reason="kicked"))
+            await until(lambda: victim.discarded_broadcasts >= 1 and pia.discarded_broadcasts >= 1)
+        assert "discarded broadcast" in caplog.text
+        real = [backend.emit(), backend.emit(), backend.emit()]  # the real seqs 2..4
+        await victim.wait_for_seq(4)
+        await pia.wait_for_seq(4)
         for conn in (victim, pia):
-            assert [e.type for e in conn.history] == ["game_state", "game_state"]
-            assert conn.history[-1].to_wire()["changes"] == real["changes"]
+            assert [e.type for e in conn.history] == ["game_state"] * 4
+            assert conn.history[-1].to_wire()["changes"] == real[-1]["changes"]
             assert conn.session_status == "active" and not conn.closed
         assert pia.status is ConnectionStatus.CONNECTED and pia.error is None
+        assert pia.discarded_pokes == pia.discarded_broadcasts  # the former name still reads
+
+
+async def test_buffered_live_event_that_disagrees_with_the_log_is_discarded(
+    backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        backend.emit()
+        await conn.wait_for_seq(1)
+        backend.emit(live=False)  # seq 2: its broadcast was lost
+        real = backend.emit(live=False)  # seq 3, in the log
+        with caplog.at_level(logging.WARNING, logger="seer_client.connection"):
+            # a live seq 3 that disagrees with the log, ahead of the hole at 2: buffered, and
+            # the catch-up it starts finds the log's seq 3 different: the log wins
+            backend.forge(s.event(3, "session_ended", outcome="completed"))
+            await conn.wait_for_seq(3)
+        assert conn.discarded_broadcasts == 1
+        assert any("discarded the live event for seq 3" in r.getMessage() for r in caplog.records)
+        assert [e.type for e in conn.history] == ["game_state"] * 3
+        assert conn.history[-1].to_wire()["changes"] == real["changes"]
+        assert conn.session_status == "active"
 
 
 async def test_forged_far_future_flood_cannot_move_last_seq(
@@ -57,7 +79,7 @@ async def test_forged_far_future_flood_cannot_move_last_seq(
         reads_before = len(backend.rpc_calls("session_events_since"))
         for n in range(20_000):
             backend.forge(s.event(9 + n))
-        await until(lambda: conn.discarded_pokes >= 1, limit=20)
+        await until(lambda: conn.discarded_broadcasts >= 1, limit=20)
         await asyncio.sleep(0.5)
         assert conn.last_seq == 8 and conn.sequencer.last_seq == 8
         # the flood costs a few log reads per second (one in flight, a pause after each read
