@@ -299,8 +299,10 @@ async def test_unauthorized_channel_join_does_not_loop(person: Factory, devstack
     seer, stranger = await person("Seer"), await person("Zed")
     session = (await seer.client.create_session(ADVENTURE_ID)).session
     # Let the stranger past the RPC preflight so the realtime join itself is refused by RLS.
+    # (even with the current key in hand: the policy also wants a participant)
     snapshot = await seer.client.get_session(session.id)
     beat = await seer.client.heartbeat(session.id)
+    topic = await seer.client.session_topic(session.id)
 
     async def fake_get_session(_sid):
         return snapshot
@@ -308,8 +310,12 @@ async def test_unauthorized_channel_join_does_not_loop(person: Factory, devstack
     async def fake_heartbeat(_sid):
         return beat
 
+    async def fake_session_topic(_sid):
+        return topic
+
     monkeypatch.setattr(stranger.client, "get_session", fake_get_session)
     monkeypatch.setattr(stranger.client, "heartbeat", fake_heartbeat)
+    monkeypatch.setattr(stranger.client, "session_topic", fake_session_topic)
     before = devstack.realtime.socket_count()
     t0 = time.monotonic()
     with pytest.raises(AuthError) as refused:

@@ -77,8 +77,8 @@ async def test_forged_far_future_flood_cannot_move_last_seq(
             backend.emit()
         await conn.wait_for_seq(8)
         reads_before = len(backend.rpc_calls("session_events_since"))
-        for n in range(20_000):
-            backend.forge(s.event(9 + n))
+        for n in range(20_000):  # all ahead of the next seq (9): hints the log does not back
+            backend.forge(s.event(10 + n))
         await until(lambda: conn.discarded_broadcasts >= 1, limit=20)
         await asyncio.sleep(0.5)
         assert conn.last_seq == 8 and conn.sequencer.last_seq == 8
