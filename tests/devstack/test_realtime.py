@@ -29,6 +29,13 @@ async def _session_with_player(clients: Clients) -> tuple[User, User, str]:
     return seer, player, sid
 
 
+async def _topic(user: User, sid: str) -> str:
+    """The session's current keyed topic session:<id>:<key>, as a participant reads it."""
+    reply = await user.client.rpc("session_topic", {"p_session_id": sid}).execute()
+    topic: str = reply.data["topic"]
+    return topic
+
+
 class Probe:
     """Collects what a channel reports; callbacks stay synchronous and never raise."""
 
@@ -61,17 +68,18 @@ async def _subscribe(user: User, topic: str, **config: Any) -> tuple[Any, Probe]
 
 async def test_private_channel_participants_join_strangers_are_refused(clients: Clients) -> None:
     seer, player, sid = await _session_with_player(clients)
+    tp = await _topic(seer, sid)
     stranger = await clients.user("stranger")
-    _, seer_probe = await _subscribe(seer, f"session:{sid}")
-    _, player_probe = await _subscribe(player, f"session:{sid}")
+    _, seer_probe = await _subscribe(seer, tp)
+    _, player_probe = await _subscribe(player, tp)
     assert seer_probe.statuses == [("SUBSCRIBED", None)]
     assert player_probe.statuses == [("SUBSCRIBED", None)]
 
-    channel, probe = await _subscribe(stranger, f"session:{sid}")
+    channel, probe = await _subscribe(stranger, tp)
     assert probe.statuses[0][0] == "CHANNEL_ERROR"
     reason = json.loads(probe.statuses[0][1] or "{}")["reason"]
     assert (
-        reason == f"Unauthorized: You do not have permissions to read from this Channel topic: session:{sid}"
+        reason == f"Unauthorized: You do not have permissions to read from this Channel topic: {tp}"
     )
     await stranger.client.remove_channel(channel)  # stop realtime-py's endless rejoin
 
@@ -80,9 +88,10 @@ async def test_realtime_send_from_sql_reaches_both_clients_in_order(
     clients: Clients, db: asyncpg.Pool
 ) -> None:
     seer, player, sid = await _session_with_player(clients)
-    _, a = await _subscribe(seer, f"session:{sid}")
-    _, b = await _subscribe(player, f"session:{sid}")
-    topic = f"session:{sid}"
+    tp = await _topic(seer, sid)
+    _, a = await _subscribe(seer, tp)
+    _, b = await _subscribe(player, tp)
+    topic = tp
     async with db.acquire() as conn:
         for i in range(5):  # separate transactions
             await conn.execute(
@@ -106,8 +115,9 @@ async def test_realtime_send_from_sql_reaches_both_clients_in_order(
 
 async def test_client_broadcast_self_ack_and_presence_between_two_clients(clients: Clients) -> None:
     seer, player, sid = await _session_with_player(clients)
-    seer_ch, a = await _subscribe(seer, f"session:{sid}")
-    player_ch, b = await _subscribe(player, f"session:{sid}")
+    tp = await _topic(seer, sid)
+    seer_ch, a = await _subscribe(seer, tp)
+    player_ch, b = await _subscribe(player, tp)
 
     await seer_ch.track({"role": "seer"})
     await player_ch.track({"role": "player"})
@@ -145,8 +155,9 @@ async def test_dropped_socket_reconnects_and_presence_leaves(
     clients: Clients, devstack_only: DevStack, db: asyncpg.Pool
 ) -> None:
     seer, player, sid = await _session_with_player(clients)
-    seer_ch, _a = await _subscribe(seer, f"session:{sid}")
-    player_ch, b = await _subscribe(player, f"session:{sid}")
+    tp = await _topic(seer, sid)
+    seer_ch, _a = await _subscribe(seer, tp)
+    player_ch, b = await _subscribe(player, tp)
     await player_ch.track({"role": "player"})
     await wait_for(lambda: player.id in seer_ch.presence_state(), what="player presence")
 
@@ -157,7 +168,7 @@ async def test_dropped_socket_reconnects_and_presence_leaves(
     await wait_for(lambda: b.statuses.count(("SUBSCRIBED", None)) >= 2, within=8, what="rejoin")
     async with db.acquire() as conn:
         await conn.execute(
-            "select realtime.send('{\"after\": true}'::jsonb, 'x', $1, true)", f"session:{sid}"
+            "select realtime.send('{\"after\": true}'::jsonb, 'x', $1, true)", tp
         )
     await wait_for(lambda: any(m["event"] == "x" for m in b.broadcasts), what="broadcast after rejoin")
 
@@ -185,7 +196,8 @@ async def test_token_refresh_on_an_open_socket(clients: Clients, database_url: s
         )
         try:
             _seer, player, sid = await _session_with_player(short_clients)
-            channel, probe = await _subscribe(player, f"session:{sid}")
+            tp = await _topic(_seer, sid)
+            channel, probe = await _subscribe(player, tp)
             hub = short._gateway.realtime  # type: ignore[union-attr]
             first_token = player.access_token
             await asyncio.sleep(13.5)  # past the first token's expiry
@@ -194,7 +206,7 @@ async def test_token_refresh_on_an_open_socket(clients: Clients, database_url: s
             assert probe.statuses == [("SUBSCRIBED", None)]
             async with short._gateway.pool.acquire() as conn:  # type: ignore[union-attr]
                 await conn.execute(
-                    "select realtime.send('{\"k\": 1}'::jsonb, 'late', $1, true)", f"session:{sid}"
+                    "select realtime.send('{\"k\": 1}'::jsonb, 'late', $1, true)", tp
                 )
             await wait_for(lambda: any(m["event"] == "late" for m in probe.broadcasts), what="late broadcast")
             assert channel.is_joined
@@ -204,7 +216,8 @@ async def test_token_refresh_on_an_open_socket(clients: Clients, database_url: s
 
 async def test_broadcast_replay_on_private_channels(clients: Clients, db: asyncpg.Pool) -> None:
     seer, _player, sid = await _session_with_player(clients)
-    topic = f"session:{sid}"
+    tp = await _topic(seer, sid)
+    topic = tp
     async with db.acquire() as conn:
         since = int((await conn.fetchval("select extract(epoch from now())")) * 1000) - 1000
         for i in range(30):
@@ -234,9 +247,10 @@ async def test_broadcast_replay_on_private_channels(clients: Clients, db: asyncp
 
 async def test_http_send_rest_broadcast(clients: Clients) -> None:
     seer, player, sid = await _session_with_player(clients)
+    tp = await _topic(seer, sid)
     stranger = await clients.user("stranger")
-    seer_ch, a = await _subscribe(seer, f"session:{sid}")
-    player_ch, _b = await _subscribe(player, f"session:{sid}")
+    seer_ch, a = await _subscribe(seer, tp)
+    player_ch, _b = await _subscribe(player, tp)
     room_ch, r = await _subscribe(seer, f"room-{sid}", private=False)
     player_room = player.client.channel(f"room-{sid}", {"config": {"private": False}})  # type: ignore[typeddict-item]
     await player_room.http_send("shout", {"via": "http"})
@@ -249,7 +263,7 @@ async def test_http_send_rest_broadcast(clients: Clients) -> None:
     await seer.client.remove_channel(room_ch)
 
     await stranger.client.realtime.set_auth(stranger.access_token)
-    stranger_ch = stranger.client.channel(f"session:{sid}", {"config": {"private": True}})  # type: ignore[typeddict-item]
+    stranger_ch = stranger.client.channel(tp, {"config": {"private": True}})  # type: ignore[typeddict-item]
     with pytest.raises(RealtimeHTTPError) as err:
         await stranger_ch.http_send("shout", {"via": "stranger"})
     assert err.value.status == 403

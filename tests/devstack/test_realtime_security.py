@@ -1,11 +1,12 @@
 """Session-topic security on real Realtime semantics (the devstack evaluates the same RLS
 policies Realtime does: read at join, write per channel on first use, HTTP per request).
 
-* Nobody but the database broadcasts on ``session:<id>``: a participant's websocket
+* Nobody but the database broadcasts on ``session:<id>:<key>``: a participant's websocket
   broadcast is dropped and the HTTP broadcast API refuses it.
 * A kicked or left player's socket is not evicted (Realtime only re-checks policies at join
-  and on an access_token push), but it receives no session content: the database only
-  broadcasts content-free pokes and the content (session_events_since) is refused to them.
+  and on an access_token push), but it receives no session content: the removal rotated the
+  channel key, so their old topic gets one content-free rekey poke and nothing more, and the
+  new topic, the key (session_topic) and the log (session_events_since) are refused to them.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ class RawSocket:
 
 
 async def raw_join(
-    http: aiohttp.ClientSession, target: Target, user: User, sub_topic: str, presence_key: str = ""
+    http: aiohttp.ClientSession,
+    target: Target,
+    user: User,
+    sub_topic: str,
+    presence_key: str = "",
+    expect: str = "ok",
 ) -> RawSocket:
     url = f"{target.url.replace('http', 'ws', 1)}/realtime/v1/websocket?apikey={target.anon_key}&vsn=1.0.0"
     ws = await http.ws_connect(url)
@@ -79,7 +85,7 @@ async def raw_join(
         json.dumps({"topic": sock.topic, "event": "phx_join", "payload": join, "ref": "1", "join_ref": "1"})
     )
     await wait_for(lambda: bool(sock.replies("1")), what="join reply")
-    assert sock.replies("1")[0]["payload"]["status"] == "ok", sock.replies("1")
+    assert sock.replies("1")[0]["payload"]["status"] == expect, sock.replies("1")
     return sock
 
 
@@ -93,6 +99,11 @@ async def seat(user: User, sid: str) -> str:
     return str(joined["player"]["id"] if "player" in joined else joined["playerId"])
 
 
+async def topic_of(user: User, sid: str) -> str:
+    """The session's current keyed topic, as a participant reads it."""
+    return str((await rpc(user, "session_topic", {"p_session_id": sid}))["topic"])
+
+
 async def last_seq(user: User, sid: str) -> int:
     return int((await rpc(user, "get_session", {"p_session_id": sid}))["lastSeq"])
 
@@ -102,7 +113,7 @@ async def test_participants_cannot_broadcast_on_the_session_topic(clients: Clien
     sid = (await rpc(seer, "create_session", {"p_adventure_id": ADVENTURE_ID}))["id"]
     await seat(aria, sid)
     await seat(bram, sid)
-    topic = f"session:{sid}"
+    topic = await topic_of(seer, sid)
     async with aiohttp.ClientSession() as http:
         victim = await raw_join(http, target, bram, topic)
         forger = await raw_join(http, target, aria, topic)
@@ -139,29 +150,39 @@ async def test_participants_cannot_broadcast_on_the_session_topic(clients: Clien
 async def _removed_socket_hears_no_content(
     target: Target, seer: User, gone: User, sid: str, remove: Any, then: Any, secret: str
 ) -> None:
-    topic = f"session:{sid}"
+    topic = await topic_of(seer, sid)
     async with aiohttp.ClientSession() as http:
         gone_sock = await raw_join(http, target, gone, topic)
         seer_sock = await raw_join(http, target, seer, topic)
         await remove()
+        new_topic = await topic_of(seer, sid)
+        assert new_topic != topic, "the removal rotated the channel key"
+        seer_new = await raw_join(http, target, seer, new_topic)
         await then()
         final = await last_seq(seer, sid)
         await wait_for(
-            lambda: any(b["payload"]["seq"] == final for b in seer_sock.broadcasts), what="last poke"
+            lambda: any(b["payload"]["seq"] == final for b in seer_new.broadcasts), what="last event"
         )
         await asyncio.sleep(0.2)
         # Real Realtime keeps the open socket (no eviction on a policy change) ...
         assert not gone_sock.ws.closed
-        # ... but what reaches it is pokes: no event content, no secret.
-        assert gone_sock.broadcasts, "the removed socket still gets the topic's broadcasts"
-        for b in gone_sock.broadcasts:
-            assert set(b["payload"]) <= POKE_KEYS, b
-        assert not any(secret in frame for frame in gone_sock.raw)
-        # and the log, where the content is, is closed to them
-        with pytest.raises(Exception) as refused:
-            await rpc(gone, "session_events_since", {"p_session_id": sid, "p_after_seq": 0})
-        assert "SESSION_001" in str(refused.value)
+        # ... but all that reaches it after the removal is one content-free rekey poke (as
+        # on the remaining participants' old socket): every later event went to the new topic
         for sock in (gone_sock, seer_sock):
+            assert [b["payload"]["type"] for b in sock.broadcasts] == ["rekey"], sock.broadcasts
+            assert set(sock.broadcasts[0]["payload"]) <= POKE_KEYS
+        assert not any(secret in frame for frame in gone_sock.raw)
+        assert any(secret in frame for frame in seer_new.raw)  # the whole event, on the new topic
+        # and the removed player can neither fetch the key, nor join the new topic, nor read
+        # the log
+        with pytest.raises(Exception) as refused_key:
+            await topic_of(gone, sid)
+        assert "SESSION_006" in str(refused_key.value)
+        refused = await raw_join(http, target, gone, new_topic, expect="error")
+        with pytest.raises(Exception) as refused_log:
+            await rpc(gone, "session_events_since", {"p_session_id": sid, "p_after_seq": 0})
+        assert "SESSION_001" in str(refused_log.value)
+        for sock in (gone_sock, seer_sock, seer_new, refused):
             await sock.close()
 
 
