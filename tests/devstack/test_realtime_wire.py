@@ -52,7 +52,8 @@ async def test_vsn2_arrays_binary_broadcasts_and_v1_interop(
 ) -> None:
     seer = await clients.user("seer")
     sid = (await seer.client.rpc("create_session", {"p_adventure_id": ADVENTURE_ID}).execute()).data["id"]
-    topic = f"realtime:session:{sid}"
+    sub_topic = (await seer.client.rpc("session_topic", {"p_session_id": sid}).execute()).data["topic"]
+    topic = f"realtime:{sub_topic}"
     async with websockets.connect(ws_url(target, "2.0.0")) as ws:
         await ws.send(json.dumps([None, "1", "phoenix", "heartbeat", {}]))
         assert json.loads(await ws.recv()) == [
@@ -80,7 +81,7 @@ async def test_vsn2_arrays_binary_broadcasts_and_v1_interop(
 
         # realtime.send arrives as a binary user broadcast frame with meta.id.
         async with db.acquire() as conn:
-            await conn.execute("select realtime.send('{\"a\": 1}'::jsonb, 'ev', $1, true)", f"session:{sid}")
+            await conn.execute("select realtime.send('{\"a\": 1}'::jsonb, 'ev', $1, true)", sub_topic)
         frame = await recv_until(ws, lambda m: isinstance(m, bytes))
         ub = decode_user_broadcast(frame)
         payload = json.loads(ub["payload"])

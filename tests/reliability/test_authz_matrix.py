@@ -3,7 +3,7 @@
 Actors: anon (anon key only), stranger (signed in, never seated), player (live seat), kicked
 (seat released by the Seer), left (left the lobby before the start), seer, service_role.
 Actions: every RPC, a read of every API table (rows that concern the world's session), and a
-private Realtime channel join on ``session:<id>``.
+private Realtime channel join on the session's current keyed topic ``session:<id>:<key>``.
 
 Outcomes are rendered as ``ok`` / ``ok:<rows>`` / ``<http status> <code>`` / ``refused``. Each
 mutating action runs against a fresh world (one session, built through the API) per actor, so
@@ -105,7 +105,10 @@ async def channel_join(api: Api, w: World, actor: str) -> str:
     token = token_of(api, w, actor) or api.stack.anon_key
     base = api.stack.url.replace("http", "ws", 1)
     url = f"{base}/realtime/v1/websocket?apikey={api.stack.anon_key}&vsn=1.0.0"
-    topic = f"realtime:session:{w.sid}"
+    # the current key, as a participant would have it: kicked/left players and strangers are
+    # refused even holding it
+    current = await api.db.fetchval("select topic from seer_private.session_channels where session_id = $1", w.sid)
+    topic = f"realtime:{current}"
     async with websockets.connect(url) as ws:
         join = {
             "config": {"broadcast": {"self": False}, "presence": {"key": ""}, "private": True},
@@ -210,6 +213,12 @@ ACTIONS: list[Action] = [
         "active",
         rpc("session_events_since", lambda w, a: {"p_session_id": w.sid, "p_after_seq": 0}),
         PARTICIPANTS,
+    ),
+    Action(
+        "session_topic",
+        "active",
+        rpc("session_topic", sid),
+        row(ANON, NF, "ok", FORMER, FORMER, "ok", NO_SUB),
     ),
     Action(
         "submit_feedback",
@@ -321,7 +330,7 @@ ACTIONS: list[Action] = [
     Action("list_dice_rolls", "active", rpc("list_dice_rolls", sid), PARTICIPANTS),
     Action("list_feedback", "completed", rpc("list_feedback", sid), SEER_ONLY),
     Action(
-        "join channel session:<id>",
+        "join channel session:<id>:<key>",
         "active",
         channel_join,
         row("refused", "refused", "ok", "refused", "refused", "ok", "ok"),

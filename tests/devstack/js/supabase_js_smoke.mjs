@@ -18,7 +18,7 @@ const bad = await seer.auth.signInWithPassword({ email: s1.data.user.email, pass
 log('wrong password ->', bad.error?.status, bad.error?.code, bad.error?.message);
 const { data: session, error: e1 } = await seer.rpc('create_session', { p_adventure_id: ADV });
 if (e1) throw e1;
-const sid = session.id; const topic = `session:${sid}`;
+const sid = session.id; const { data: st } = await seer.rpc('session_topic', { p_session_id: sid }); const topic = st.topic;
 const { error: e404 } = await player.rpc('get_session', { p_session_id: sid });
 log('player get_session before joining ->', e404?.code, e404?.message);
 const seerMsgs = []; let seerSync = {};
