@@ -1,7 +1,7 @@
 """3. Realtime fan-out and 5. gateway memory.
 
 N sessions x 6 players, each player with its own websocket joined to the private channel
-``session:<id>`` with its own JWT (authorized by the realtime.messages RLS policy, as on
+``session:<id>:<key>`` with its own JWT (authorized by the realtime.messages RLS policy, as on
 Supabase). Events are produced by the real RPC (update_game_state as the Seer, through SQL so
 the commit instant is known): commit-to-delivery latency = time a socket reads the frame -
 time just before COMMIT was sent. Expected deliveries = events x 6; duplicates are counted.
@@ -32,7 +32,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     conn = await asyncpg.connect(db_url)
     try:
         sessions = await conn.fetch(
-            "select i, sid, seer_claims, player_claims from bench.map where i <= $1 order by i",
+            "select m.i, m.sid, m.seer_claims, m.player_claims, c.topic from bench.map m"
+            " join seer_private.session_channels c on c.session_id = m.sid where m.i <= $1 order by m.i",
             sizes.fanout_sessions,
         )
     finally:
@@ -51,8 +52,10 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
 
     async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
         async for now, ev in broadcasts(ws):
-            if ev.get("type") == "game_state":  # a poke {sessionId, seq, type} (bench/stream.py)
+            if ev.get("type") == "game_state":  # the whole event (bench/stream.py)
                 received.setdefault((ev["sessionId"], int(ev["seq"])), []).append(now)
+
+    topics = {str(r["sid"]): str(r["topic"]) for r in sessions}
 
     async def open_socket(sid: str, claims: str) -> None:
         nonlocal failed_joins
@@ -61,7 +64,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         except (aiohttp.ClientError, OSError):
             failed_joins += 1
             return
-        topic = f"realtime:session:{sid}"
+        topic = f"realtime:{topics[str(sid)]}"  # the session's keyed topic
         join = {
             "config": {"broadcast": {"self": False}, "presence": {"key": ""}, "private": True},
             "access_token": tok(gw.jwt_secret, claims),

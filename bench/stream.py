@@ -1,21 +1,24 @@
-"""3b. The session stream: content in the broadcast (before) vs content-free pokes + a log
-read (now, docs/security.md), A/B in the same run on the same sockets.
+"""3b. The session stream, three designs A/B/C/D in the same run on the same sockets.
 
-N sessions x 6 players, each player a websocket joined to ``session:<id>`` with its own JWT.
-Events come from the real RPC (update_game_state as the Seer, through SQL so the commit
-instant is known), paced at BENCH_STREAM_RATE per second.
+N sessions x 6 players, each player a websocket with its own JWT joined to two channels: the
+unkeyed ``session:<id>`` (phases A-C; the bench temporarily lets that topic through the
+realtime policy while the sockets join) and the session's keyed topic ``session:<id>:<key>``
+(phase D, the migration's design). Events come from the real RPC (update_game_state as the
+Seer, through SQL so the commit instant is known), paced at BENCH_STREAM_RATE per second.
 
-* Phase A ("before"): ``seer_private.write_event_at`` is temporarily replaced by its previous
-  body, which broadcast the whole event. Latency = the socket reads the frame - just before
-  COMMIT (the content is in the frame).
-* Phase B ("now"): the migration's ``write_event_at`` (a poke ``{sessionId, seq, type}``).
-  Each socket, on a poke beyond what it has, reads ``session_events_since`` through the
+* Phase A (baseline): ``seer_private.write_event_at`` temporarily broadcasts the whole event
+  on ``session:<id>`` (the stream before any removal design). Latency = the socket reads the
+  frame - just before COMMIT (the content is in the frame).
+* Phase B (design (b)): a content-free poke ``{sessionId, seq, type}`` on ``session:<id>``;
+  each socket, on a poke beyond what it has, reads ``session_events_since`` through the
   gateway's PostgREST with its own token (one read in flight per socket; pokes that arrive
-  meanwhile are covered by the next read), as the SDK does. Latency = the read's answer
+  meanwhile are covered by the next read), as that SDK did. Latency = the read's answer
   holds the event - just before COMMIT.
 * Phase C: as B, but each read is the SQL PostgREST would run (role and JWT claims set in a
-  transaction, then the function) over a pool of 20 backends: the design's database cost
-  without the devstack's Python HTTP layer.
+  transaction, then the function) over a pool of 20 backends: (b)'s database cost without
+  the devstack's Python HTTP layer.
+* Phase D (design (a), the migration's ``write_event_at``): the whole event on the keyed
+  topic (the topic found by a primary-key lookup inside the send). Latency as in A.
 
 DB cost: pg_stat_statements calls (every statement, nested ones included: track = all) and
 transactions per produced event, per phase.
@@ -33,7 +36,7 @@ import asyncpg
 from .common import GatewayProcess, Row, Sizes, broadcasts, env_float, env_int, pct, produce_game_states
 from .fanout import tok
 
-# The body write_event_at had before the poke change (the A side of the A/B).
+# Phase A: the body write_event_at had before any removal design (content, unkeyed topic).
 LEGACY_WRITE_EVENT_AT = """
 create or replace function seer_private.write_event_at(
   p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
@@ -51,10 +54,34 @@ end
 $$
 """
 
+# Phases B and C: design (b)'s body (a content-free poke on the unkeyed topic).
+POKE_WRITE_EVENT_AT = LEGACY_WRITE_EVENT_AT.replace(
+    "perform realtime.send(v_event,",
+    "perform realtime.send(jsonb_build_object('sessionId', p_session_id, 'seq', p_seq, 'type', p_type),",
+)
+
+# While the sockets join: the realtime policy also lets participants onto the unkeyed topic
+# (policies are evaluated at join only, so the joins outlive the restore).
+JOIN_BOTH_TOPICS = """
+create or replace function seer_private.can_use_session_topic(p_topic text)
+returns boolean language plpgsql stable security definer set search_path = '' as $$
+begin
+  if p_topic ~ '^session:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    return seer_private.is_session_participant(substr(p_topic, 9)::uuid);
+  end if;
+  return coalesce(p_topic ~ '^session:[0-9a-f-]{36}:[0-9a-f]{32}$', false)
+    and exists (select 1 from seer_private.session_channels c
+                where c.session_id = substr(p_topic, 9, 36)::uuid and c.topic = p_topic)
+    and seer_private.is_session_participant(substr(p_topic, 9, 36)::uuid);
+end
+$$
+"""
+
 
 class Player:
-    def __init__(self, sid: str, token: str, claims: str) -> None:
+    def __init__(self, sid: str, token: str, claims: str, topic: str) -> None:
         self.sid = sid
+        self.topic = topic  # the keyed topic (phase D)
         self.token = token
         self.claims = claims
         self.last = 0  # highest seq read from the log
@@ -70,13 +97,17 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     db = await asyncpg.connect(db_url)
     try:
         sessions = await db.fetch(
-            "select m.i, m.sid::text as sid, m.seer_claims, m.player_claims, s.last_seq"
-            " from bench.map m join public.sessions s on s.id = m.sid where m.i <= $1 order by m.i",
+            "select m.i, m.sid::text as sid, m.seer_claims, m.player_claims, s.last_seq, c.topic"
+            " from bench.map m join public.sessions s on s.id = m.sid"
+            " join seer_private.session_channels c on c.session_id = m.sid where m.i <= $1 order by m.i",
             n_wanted,
         )
         current = await db.fetchval(
             "select pg_get_functiondef('seer_private.write_event_at(uuid,bigint,text,uuid,jsonb,timestamptz)'"
             "::regprocedure)"
+        )
+        current_policy = await db.fetchval(
+            "select pg_get_functiondef('seer_private.can_use_session_topic(text)'::regprocedure)"
         )
     finally:
         await db.close()
@@ -88,6 +119,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
     players: list[Player] = []
     frame_at: dict[tuple[str, int], list[float]] = {}  # phase A: frame with content
+    frame_d: dict[tuple[str, int], list[float]] = {}  # phase D: frame with content, keyed topic
     content_at: dict[tuple[str, int], list[float]] = {}  # phase B: log read with content
     reads = 0
     mode = "A"
@@ -131,8 +163,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         assert p.ws is not None
         async for now, ev in broadcasts(p.ws):
             key = (str(ev.get("sessionId")), int(ev.get("seq", 0)))
-            if mode == "A":
-                frame_at.setdefault(key, []).append(now)
+            if mode in ("A", "D"):
+                (frame_at if mode == "A" else frame_d).setdefault(key, []).append(now)
                 p.last = max(p.last, key[1])
             elif key[1] > p.wanted:
                 p.wanted = key[1]
@@ -141,20 +173,20 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
 
     async def open_socket(p: Player) -> None:
         ws = await wsc.ws_connect(ws_url, max_msg_size=0, heartbeat=None)
-        topic = f"realtime:session:{p.sid}"
         join = {"config": {"broadcast": {"self": False}, "private": True}, "access_token": p.token}
-        await ws.send_str(json.dumps({"topic": topic, "event": "phx_join", "payload": join, "ref": "1"}))
-        while True:
-            reply = json.loads((await ws.receive(timeout=30)).data)
-            if reply.get("event") == "phx_reply" and reply.get("ref") == "1":
-                break
-        if reply["payload"]["status"] != "ok":
-            raise SystemExit(f"bench: join refused: {reply}")
+        for ref, topic in (("1", f"realtime:session:{p.sid}"), ("2", f"realtime:{p.topic}")):
+            await ws.send_str(json.dumps({"topic": topic, "event": "phx_join", "payload": join, "ref": ref}))
+            while True:
+                reply = json.loads((await ws.receive(timeout=30)).data)
+                if reply.get("event") == "phx_reply" and reply.get("ref") == ref:
+                    break
+            if reply["payload"]["status"] != "ok":
+                raise SystemExit(f"bench: join refused: {reply}")
         p.ws = ws
 
     for s in sessions:
         for claims in s["player_claims"]:
-            p = Player(s["sid"], tok(gw.jwt_secret, claims), claims)
+            p = Player(s["sid"], tok(gw.jwt_secret, claims), claims, s["topic"])
             p.last = p.wanted = int(s["last_seq"])
             players.append(p)
     sem = asyncio.Semaphore(64)
@@ -163,9 +195,15 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         async with sem:
             await open_socket(p)
 
-    await asyncio.gather(*(guarded(p) for p in players))
-    tasks = [asyncio.create_task(reader(p)) for p in players]
     pool = await asyncpg.create_pool(db_url, min_size=5, max_size=5)
+    async with pool.acquire() as c:
+        await c.execute(JOIN_BOTH_TOPICS)
+    try:
+        await asyncio.gather(*(guarded(p) for p in players))
+    finally:
+        async with pool.acquire() as c:
+            await c.execute(current_policy)  # back to the migration's policy (keyed topics only)
+    tasks = [asyncio.create_task(reader(p)) for p in players]
     # phase C's reads (as many backends as the devstack gateway's pool, 20)
     read_pool = await asyncpg.create_pool(db_url, min_size=20, max_size=20)
 
@@ -182,7 +220,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         calls0, xacts0 = await counters()
         commits = await produce_game_states(pool, list(sessions), events, rate)
         produced = time.perf_counter() - start
-        target = frame_at if mode == "A" else content_at
+        target = frame_at if mode == "A" else frame_d if mode == "D" else content_at
         deadline = time.perf_counter() + 60
         while time.perf_counter() < deadline:
             if all(len(target.get(k, ())) >= 6 for k in commits):
@@ -199,7 +237,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         mode = "A"
         commits_a, calls_a, xacts_a, prod_a = await phase()
         async with pool.acquire() as c:
-            await c.execute(current)  # back to the migration's poke
+            await c.execute(POKE_WRITE_EVENT_AT)  # design (b)
         mode = "B"
         reads_before = reads
         commits_b, calls_b, xacts_b, prod_b = await phase()
@@ -210,6 +248,12 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         content_b = dict(content_at)
         content_at.clear()
         commits_c, calls_c, xacts_c, _ = await phase()
+        async with pool.acquire() as c:
+            await c.execute(current)  # design (a): the migration's write_event_at
+        mode = "D"
+        for p in players:
+            p.wanted = p.last
+        commits_d, calls_d, xacts_d, prod_d = await phase()
     finally:
         async with pool.acquire() as c:
             await c.execute(current)
@@ -227,12 +271,31 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         return [(t - commits[k]) * 1000 for k in commits for t in got.get(k, ())[:6]]
 
     ms_a, ms_b, ms_c = lat(commits_a, frame_at), lat(commits_b, content_b), lat(commits_c, content_at)
+    ms_d = lat(commits_d, frame_d)
     n_sock = len(players)
     what = f"{len(sessions)} sessions x 6 = {n_sock} sockets, {events} events @ {rate:.0f}/s"
     rows.append(
         Row(
             "3b session stream",
-            f"commit-to-content, pokes + log read ({what})",
+            f"commit-to-content, (a) keyed topic, content in broadcast ({what})",
+            f"p50 {pct(ms_d, 50):.1f} / p99 {pct(ms_d, 99):.1f} ms, {len(ms_d)} / {len(commits_d) * 6}",
+            f"baseline p50 {pct(ms_a, 50):.1f} / p99 {pct(ms_a, 99):.1f} ms",
+            f"{pct(ms_d, 99) / max(pct(ms_a, 99), 0.001):.2f}x p99",
+        )
+    )
+    rows.append(
+        Row(
+            "3b session stream",
+            "DB statements; transactions per event, (a) keyed topic",
+            f"{calls_d:.1f}; {xacts_d:.1f}, 0 reads",
+            f"baseline {calls_a:.1f}; {xacts_a:.1f}",
+            f"{calls_d / max(calls_a, 0.001):.2f}x",
+        )
+    )
+    rows.append(
+        Row(
+            "3b session stream",
+            f"commit-to-content, (b) pokes + log read ({what})",
             f"p50 {pct(ms_b, 50):.1f} / p99 {pct(ms_b, 99):.1f} ms",
             f"content in broadcast p50 {pct(ms_a, 50):.1f} / p99 {pct(ms_a, 99):.1f} ms",
             f"{pct(ms_b, 99) / max(pct(ms_a, 99), 0.001):.2f}x p99",
@@ -274,6 +337,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         )
     )
     log.append(
-        f"\n  stream A/B: {events} events each, produced in {prod_a:.1f} s (A) / {prod_b:.1f} s (B);"
+        f"\n  stream A/B/C/D: {events} events each, produced in {prod_a:.1f} s (A) / {prod_b:.1f} s (B)"
+        f" / {prod_d:.1f} s (D);"
         f" {reads_b} session_events_since reads in B for {len(commits_b) * 6} deliveries"
     )

@@ -67,7 +67,6 @@ from .errors import (
 )
 from .events import (
     BaseEvent,
-    UnknownEvent,
     GameStateEvent,
     NodeChangeEvent,
     PlayerConnectionEvent,
@@ -76,6 +75,7 @@ from .events import (
     PlayerLeftEvent,
     SessionEndedEvent,
     SessionStatusEvent,
+    UnknownEvent,
     parse_event,
 )
 from .lobby import LobbyState, PresenceEntry

@@ -78,9 +78,7 @@ async def test_private_channel_participants_join_strangers_are_refused(clients: 
     channel, probe = await _subscribe(stranger, tp)
     assert probe.statuses[0][0] == "CHANNEL_ERROR"
     reason = json.loads(probe.statuses[0][1] or "{}")["reason"]
-    assert (
-        reason == f"Unauthorized: You do not have permissions to read from this Channel topic: {tp}"
-    )
+    assert reason == f"Unauthorized: You do not have permissions to read from this Channel topic: {tp}"
     await stranger.client.remove_channel(channel)  # stop realtime-py's endless rejoin
 
 
@@ -167,9 +165,7 @@ async def test_dropped_socket_reconnects_and_presence_leaves(
     # realtime-py reconnects and rejoins on its own.
     await wait_for(lambda: b.statuses.count(("SUBSCRIBED", None)) >= 2, within=8, what="rejoin")
     async with db.acquire() as conn:
-        await conn.execute(
-            "select realtime.send('{\"after\": true}'::jsonb, 'x', $1, true)", tp
-        )
+        await conn.execute("select realtime.send('{\"after\": true}'::jsonb, 'x', $1, true)", tp)
     await wait_for(lambda: any(m["event"] == "x" for m in b.broadcasts), what="broadcast after rejoin")
 
 
@@ -205,9 +201,7 @@ async def test_token_refresh_on_an_open_socket(clients: Clients, database_url: s
             assert server_ch.token != first_token
             assert probe.statuses == [("SUBSCRIBED", None)]
             async with short._gateway.pool.acquire() as conn:  # type: ignore[union-attr]
-                await conn.execute(
-                    "select realtime.send('{\"k\": 1}'::jsonb, 'late', $1, true)", tp
-                )
+                await conn.execute("select realtime.send('{\"k\": 1}'::jsonb, 'late', $1, true)", tp)
             await wait_for(lambda: any(m["event"] == "late" for m in probe.broadcasts), what="late broadcast")
             assert channel.is_joined
         finally:

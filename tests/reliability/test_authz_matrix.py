@@ -107,7 +107,9 @@ async def channel_join(api: Api, w: World, actor: str) -> str:
     url = f"{base}/realtime/v1/websocket?apikey={api.stack.anon_key}&vsn=1.0.0"
     # the current key, as a participant would have it: kicked/left players and strangers are
     # refused even holding it
-    current = await api.db.fetchval("select topic from seer_private.session_channels where session_id = $1", w.sid)
+    current = await api.db.fetchval(
+        "select topic from seer_private.session_channels where session_id = $1", w.sid
+    )
     topic = f"realtime:{current}"
     async with websockets.connect(url) as ws:
         join = {
