@@ -1,4 +1,5 @@
-"""3b. The session stream, three designs A/B/C/D in the same run on the same sockets.
+"""3b. The session stream, three designs in the same run on the same sockets (phases in the
+order A, D, B, C).
 
 N sessions x 6 players, each player a websocket with its own JWT joined to two channels: the
 unkeyed ``session:<id>`` (phases A-C; the bench temporarily lets that topic through the
@@ -237,7 +238,13 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         mode = "A"
         commits_a, calls_a, xacts_a, prod_a = await phase()
         async with pool.acquire() as c:
+            await c.execute(current)  # design (a): the migration's write_event_at
+        mode = "D"
+        commits_d, calls_d, xacts_d, prod_d = await phase()
+        async with pool.acquire() as c:
             await c.execute(POKE_WRITE_EVENT_AT)  # design (b)
+        for p in players:  # the log reads start from what the frames delivered
+            p.wanted = p.last
         mode = "B"
         reads_before = reads
         commits_b, calls_b, xacts_b, prod_b = await phase()
@@ -248,12 +255,6 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         content_b = dict(content_at)
         content_at.clear()
         commits_c, calls_c, xacts_c, _ = await phase()
-        async with pool.acquire() as c:
-            await c.execute(current)  # design (a): the migration's write_event_at
-        mode = "D"
-        for p in players:
-            p.wanted = p.last
-        commits_d, calls_d, xacts_d, prod_d = await phase()
     finally:
         async with pool.acquire() as c:
             await c.execute(current)

@@ -96,7 +96,7 @@ async def main_async(sections: set[str]) -> int:
                 if "stream" in sections:
                     from . import stream
 
-                    print("3b. session stream A/B (content in broadcast vs pokes + log read) ...")
+                    print("3b. session stream: baseline vs (b) pokes + log read vs (a) keyed topic ...")
                     await stream.run(gw, cluster.dsn, sizes, rows, log)
         if "scale" in sections:
             from . import scale
