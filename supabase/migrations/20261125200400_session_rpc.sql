@@ -196,7 +196,6 @@ declare
   v_code text := '';
   v_bytes bytea;
   v_byte int;
-  i int;
 begin
   while length(v_code) < 6 loop
     v_bytes := extensions.gen_random_bytes(12);
@@ -345,7 +344,7 @@ set search_path = ''
 as $$
 declare
   c_defaults constant jsonb := '{"allowLateJoin": false, "showDiceRolls": true,
-    "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}';
+    "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}'::jsonb;
   v_key text;
   v_val jsonb;
 begin
