@@ -1,8 +1,13 @@
 """Exceptions raised by the SDK, catchable by kind.
 
 * :class:`SessionError` and one subclass per ``SESSION_xxx`` code (``except SessionFull:``).
-* :class:`AuthError`: not signed in, expired/invalid JWT, wrong password, realtime refusal.
-* :class:`TransportError`: the network failed or the server answered 5xx (after retries).
+* :class:`ConfigError`: a bad URL or key when building the client (wraps supabase's error).
+* :class:`AuthError`: not signed in ("sign in first"), expired/invalid JWT, wrong password,
+  realtime refusal.
+* :class:`TransportError`: the network failed, the URL is not a Supabase API, or the server
+  answered 5xx (after retries); the message names the URL.
+* :class:`TimeoutError`: a :class:`TransportError` (and a builtin ``TimeoutError``) for an RPC
+  without an answer in time or a ``wait_for`` that ran out.
 * :class:`ApiError`: any other error answer (e.g. an unknown function, PostgREST 4xx).
 
 All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``message`` and
@@ -11,6 +16,7 @@ All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``mes
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from enum import StrEnum
@@ -22,6 +28,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "CharacterInSession",
+    "ConfigError",
     "InvalidJoinCode",
     "InvalidStatusTransition",
     "MinPlayersNotMet",
@@ -37,6 +44,7 @@ __all__ = [
     "SessionNotWaiting",
     "SessionStarted",
     "StateVersionConflict",
+    "TimeoutError",
     "TooManyAttempts",
     "TransportError",
     "ValidationError",
@@ -127,6 +135,17 @@ class TransportError(SeerError):
     """The request did not get a usable answer: connection failure, timeout, or 5xx."""
 
 
+class TimeoutError(TransportError, builtins.TimeoutError):
+    """No answer in time: an RPC past its ``timeout``, or ``wait_for``/``wait_for_seq`` ran out.
+
+    Also a builtin :class:`TimeoutError`, so ``except TimeoutError`` keeps working.
+    """
+
+
+class ConfigError(SeerError):
+    """The client could not be built: missing or malformed URL or key (wraps supabase's error)."""
+
+
 class AuthError(SeerError):
     """Authentication or authorization failed outside the session rules (401/403, bad JWT)."""
 
@@ -143,7 +162,7 @@ class SessionError(SeerError):
     """A session rule was violated; ``code`` is a :class:`SessionErrorCode`."""
 
     error_code: SessionErrorCode | None = None
-    code: SessionErrorCode  # type: ignore[assignment]
+    code: SessionErrorCode
 
     def __init__(
         self,
@@ -169,62 +188,92 @@ class SessionError(SeerError):
 
 
 class ValidationError(SessionError):
+    """Invalid input (SESSION_000, HTTP 400)."""
+
     error_code = SessionErrorCode.VALIDATION_ERROR
 
 
 class SessionNotFound(SessionError):
+    """Session not found (SESSION_001, HTTP 404)."""
+
     error_code = SessionErrorCode.SESSION_NOT_FOUND
 
 
 class InvalidJoinCode(SessionError):
+    """Invalid session code format (SESSION_002, HTTP 400)."""
+
     error_code = SessionErrorCode.INVALID_JOIN_CODE
 
 
 class SessionFull(SessionError):
+    """Session is full (SESSION_003, HTTP 422)."""
+
     error_code = SessionErrorCode.SESSION_FULL
 
 
 class SessionStarted(SessionError):
+    """Session has already started (SESSION_004, HTTP 422)."""
+
     error_code = SessionErrorCode.SESSION_STARTED
 
 
 class SessionNotWaiting(SessionError):
+    """Session is not in waiting state (SESSION_005, HTTP 422)."""
+
     error_code = SessionErrorCode.SESSION_NOT_WAITING
 
 
 class NotInSession(SessionError):
+    """You are not in this session (SESSION_006, HTTP 403)."""
+
     error_code = SessionErrorCode.NOT_IN_SESSION
 
 
 class NotSeer(SessionError):
+    """Only the Seer can perform this action (SESSION_007, HTTP 403)."""
+
     error_code = SessionErrorCode.NOT_SEER
 
 
 class AlreadyInSession(SessionError):
+    """You are already in this session (SESSION_008, HTTP 409)."""
+
     error_code = SessionErrorCode.ALREADY_IN_SESSION
 
 
 class CharacterInSession(SessionError):
+    """This character is already in another session (SESSION_009, HTTP 409)."""
+
     error_code = SessionErrorCode.CHARACTER_IN_SESSION
 
 
 class InvalidStatusTransition(SessionError):
+    """Invalid session status transition (SESSION_010, HTTP 422)."""
+
     error_code = SessionErrorCode.INVALID_STATUS_TRANSITION
 
 
 class MinPlayersNotMet(SessionError):
+    """Minimum player count not met (SESSION_011, HTTP 422)."""
+
     error_code = SessionErrorCode.MIN_PLAYERS_NOT_MET
 
 
 class SeerCannotLeave(SessionError):
+    """Seer cannot leave session. End it instead. (SESSION_012, HTTP 422)."""
+
     error_code = SessionErrorCode.SEER_CANNOT_LEAVE
 
 
 class AdventureNotFound(SessionError):
+    """Adventure not found (SESSION_013, HTTP 404)."""
+
     error_code = SessionErrorCode.ADVENTURE_NOT_FOUND
 
 
 class StateVersionConflict(SessionError):
+    """Game state has changed; reload and retry (SESSION_014, HTTP 409)."""
+
     error_code = SessionErrorCode.STATE_VERSION_CONFLICT
 
     @property

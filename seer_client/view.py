@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,14 @@ class SessionView:
         return _text(self)
 
 
+def clean(text: str | None) -> str:
+    """``text`` safe to print: control and format characters (ANSI escapes, BEL, bidi
+    overrides) become U+FFFD, so a name can neither drive the terminal nor reorder a line."""
+    if not text:
+        return ""
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+
+
 _BADGE = {
     "online": "#2e7d32",
     "connected": "#2e7d32",
@@ -108,7 +117,9 @@ _BADGE = {
 
 
 def _html(view: SessionView) -> str:
-    e = html.escape
+    def e(text: str | None) -> str:
+        return html.escape(clean(text))
+
     head = (
         f"<div><b>{e(view.title)}</b> &middot; code <code>{e(view.code)}</code> &middot; "
         f"status <b>{e(view.status)}</b> &middot; node <code>{e(view.current_node or '-')}</code>"
@@ -135,12 +146,15 @@ def _html(view: SessionView) -> str:
 
 
 def _text(view: SessionView) -> str:
+    c = clean
     lines = [
-        f"{view.title}  [code {view.code}]  status={view.status}  node={view.current_node or '-'}"
-        f"  seer={view.seer}" + (f"  link={view.connection}" if view.connection else "")
+        f"{c(view.title)}  [code {c(view.code)}]  status={c(view.status)}  node={c(view.current_node) or '-'}"
+        f"  seer={c(view.seer)}" + (f"  link={c(view.connection)}" if view.connection else "")
     ]
     headers = ("Player", "Character", "Class", "Connection", "Seat")
-    table = [headers] + [(r.name, r.character, r.character_class, r.connection, r.seat) for r in view.rows]
+    table = [headers] + [
+        (c(r.name), c(r.character), c(r.character_class), c(r.connection), c(r.seat)) for r in view.rows
+    ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
     for n, row in enumerate(table):
         lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
@@ -154,17 +168,26 @@ def _text(view: SessionView) -> str:
 def _rich(view: SessionView) -> Any:
     try:
         from rich.table import Table
+        from rich.text import Text
     except ImportError:  # rich is optional (extra "notebook")
         return _text(view)
-    caption = f"status {view.status} · node {view.current_node or '-'} · Seer {view.seer}"
+    # Text objects, never markup strings: a name such as "[/bold]" is shown as typed.
+    c = clean
+    caption = f"status {c(view.status)} · node {c(view.current_node) or '-'} · Seer {c(view.seer)}"
     if view.connection:
-        caption += f" · link {view.connection}"
-    table = Table(title=f"{view.title} [{view.code}]", caption=caption)
+        caption += f" · link {c(view.connection)}"
+    table = Table(title=Text(f"{c(view.title)} [{c(view.code)}]"), caption=Text(caption))
     for header in ("Player", "Character", "Class", "Connection", "Seat"):
         table.add_column(header)
     for r in view.rows:
         color = _BADGE.get(r.connection, "white")
-        table.add_row(r.name, r.character, r.character_class, f"[{color}]●[/] {r.connection}", r.seat)
+        table.add_row(
+            Text(c(r.name)),
+            Text(c(r.character)),
+            Text(c(r.character_class)),
+            Text.assemble(("●", color), " ", c(r.connection)),
+            Text(c(r.seat)),
+        )
     return table
 
 
