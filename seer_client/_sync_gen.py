@@ -29,7 +29,13 @@ RETURNS: dict[str, tuple[str, str]] = {
 #: Public instance attributes (not methods) that the blocking classes expose as properties.
 #: Types come from the ``__init__`` parameter of the same name when there is one.
 ATTRIBUTES: dict[str, dict[str, str | None]] = {
-    "SeerClient": {"supabase": "AsyncClient", "join_url_base": "str", "retries": None},
+    "SeerClient": {
+        "supabase": "AsyncClient",
+        "url": "str",
+        "join_url_base": "str",
+        "timeout": None,
+        "retries": None,
+    },
     "SessionConnection": {
         "session_id": "str",
         "character_id": None,
@@ -58,7 +64,12 @@ ATTRIBUTES: dict[str, dict[str, str | None]] = {
 SETTABLE_PREFIX = "on_"
 #: Methods the blocking classes define by hand (context managers, close, iteration).
 SKIP = {"close", "open"}
-_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_NAME = re.compile(r"(?<![.\w'\"])[A-Za-z_][\w.]*")
+
+
+def _names(text: str) -> set[str]:
+    """The top-level names an annotation refers to (``uuid.UUID`` -> ``uuid``)."""
+    return {m.split(".")[0] for m in _NAME.findall(text)}
 
 
 def _public_methods(cls: type) -> list[tuple[str, typing.Any]]:
@@ -132,8 +143,10 @@ def _method(name: str, fn: typing.Any, used: set[str]) -> list[str]:
     sig = _sig(fn)
     ret = str(sig.return_annotation) if sig.return_annotation is not sig.empty else "None"
     blocking_ret, wrap = RETURNS.get(ret, (ret, "{}"))
-    used.update(_NAME.findall(str(sig)))
-    used.update(_NAME.findall(blocking_ret))
+    for p in sig.parameters.values():
+        if p.annotation is not p.empty:
+            used.update(_names(str(p.annotation)))
+    used.update(_names(blocking_ret))
     args = _call_args(sig.replace(return_annotation=sig.empty))
     is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
     target = f"self._target.{name}({args})"
@@ -156,7 +169,7 @@ def _method(name: str, fn: typing.Any, used: set[str]) -> list[str]:
 
 
 def _property(name: str, annotation: str, doc: str, *, settable: bool, used: set[str]) -> list[str]:
-    used.update(_NAME.findall(annotation))
+    used.update(_names(annotation))
     lines = [
         "    @property",
         f"    def {name}(self) -> {annotation}:",
@@ -364,7 +377,7 @@ def render() -> str:
     from .client import SeerClient
     from .connection import SessionConnection
 
-    used: set[str] = {"Iterator", "BaseEvent", "AsyncClient"}
+    used: set[str] = {"Iterator", "BaseEvent", "AsyncClient", "SessionConnection"}
     client_body = _class_body(SeerClient, used)
     conn_body = _class_body(SessionConnection, used)
     defined = {"SyncSeerClient", "SyncSessionConnection", "SyncIterator"}
@@ -384,14 +397,17 @@ def formatted() -> str:
     """:func:`render`, formatted by ``ruff format`` as the checked-in file is."""
     import subprocess
 
-    res = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
-        input=render(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return res.stdout
+    text = render()
+    for argv in (["check", "--select", "I", "--fix", "--quiet"], ["format"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "ruff", *argv, "--stdin-filename", str(OUT), "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        text = res.stdout
+    return text
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from .connection import SessionConnection
     from .models import Session
 
-__all__ = ["SessionView", "session_html", "session_rich", "session_text"]
+__all__ = ["LiveDisplay", "SessionView", "clean", "display", "session_html", "session_rich", "session_text"]
 
 
 @dataclass(frozen=True)
@@ -201,3 +202,70 @@ def session_rich(session: Session) -> Any:
 
 def session_text(session: Session) -> str:
     return _text(SessionView.from_session(session))
+
+
+# -- live views ---------------------------------------------------------------------------------
+class LiveDisplay:
+    """Keeps a rendering of a connection's lobby current.
+
+    ``update(view)`` is called with a fresh :class:`SessionView` now and after every delivered
+    event, presence change and connection-status change (on the connection's event loop, after
+    the callbacks already registered, which keep working). :meth:`detach` stops it.
+    """
+
+    _HOOKS = ("on_event", "on_presence_change", "on_status_change")
+
+    def __init__(self, conn: SessionConnection, update: Callable[[SessionView], object]) -> None:
+        self.conn = conn
+        self._update = update
+        self._previous: dict[str, Any] = {}
+        self.updates = 0
+
+    def attach(self) -> LiveDisplay:
+        """Hook into the connection's callbacks and render once."""
+        for hook in self._HOOKS:
+            previous = getattr(self.conn, hook)
+            self._previous[hook] = previous
+            setattr(self.conn, hook, self._chain(previous))
+        self.refresh()
+        return self
+
+    def detach(self) -> None:
+        """Give the connection its own callbacks back; the last rendering stays as it is."""
+        for hook, previous in self._previous.items():
+            setattr(self.conn, hook, previous)
+        self._previous.clear()
+
+    def refresh(self) -> None:
+        """Render the connection's current state now."""
+        self.updates += 1
+        self._update(self.conn.view())
+
+    def _chain(self, previous: Callable[..., Any] | None) -> Callable[..., Any]:
+        def hook(*args: Any) -> Any:
+            result = previous(*args) if previous is not None else None
+            self.refresh()
+            return result
+
+        return hook
+
+
+def display(conn: SessionConnection) -> LiveDisplay:
+    """In Jupyter: show the lobby and keep it updated in place (an IPython display handle).
+
+    Needs IPython (the ``notebook`` extra); outside a notebook it prints the text view once.
+    """
+    try:
+        from IPython.display import display as ipython_display
+    except ImportError as exc:  # pragma: no cover - the notebook extra is missing
+        raise RuntimeError("conn.display() needs IPython: pip install 'seer-client[notebook]'") from exc
+    handle: Any = None
+
+    def update(view: SessionView) -> None:
+        nonlocal handle
+        if handle is None:
+            handle = ipython_display(view, display_id=True)
+        else:
+            handle.update(view)
+
+    return LiveDisplay(conn, update).attach()
