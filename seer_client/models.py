@@ -249,6 +249,10 @@ class HeartbeatResult(Model):
     status: str | None = None
     restored: bool = False
     server_time: datetime | None = None
+    # the session's state when the heartbeat ran: a client whose last delivered seq is below
+    # last_seq missed a broadcast and can replay it with session_events_since
+    session_status: SessionStatus | str | None = None
+    last_seq: int | None = None
 
 
 class Feedback(Model):

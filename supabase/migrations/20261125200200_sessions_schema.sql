@@ -62,6 +62,11 @@ create table public.session_players (
   character_id uuid not null references public.characters (id),
 
   joined_at timestamptz not null default now(),
+  -- the last heartbeat (or state change). Deliberately in NO index, not even a predicate: the
+  -- heartbeat of a connected player writes only this column, so its update is HOT (a new
+  -- row version on the same page, no index entries). The sweeper finds due seats through
+  -- session_players_connected_idx instead, a scan bounded by the connected seats of running
+  -- sessions (docs/performance.md, "heartbeat").
   last_activity_at timestamptz not null default now(),
   -- connected/disconnected/inactive: live seat (left_at null); left/kicked: seat released
   status text not null default 'connected'
@@ -84,7 +89,10 @@ create table public.session_players (
   check ((status in ('left', 'kicked')) = (left_at is not null)),
   check ((status = 'kicked') = (coalesce(left_reason, '') = 'kicked')),
   check (not (session_running and session_ended))
-);
+)
+-- room on each page for the heartbeat's new row version (HOT needs the same page); pruning
+-- reclaims the dead versions as the page fills
+with (fillfactor = 70);
 
 create unique index session_players_live_user_key on public.session_players (session_id, user_id)
   where left_at is null;
@@ -93,8 +101,11 @@ create unique index session_players_live_character_key on public.session_players
 create index session_players_session_idx on public.session_players (session_id, joined_at);
 create index session_players_user_idx on public.session_players (user_id);
 -- sweeper: seats that can become due for "disconnected" / "inactive"; only seats of running
--- sessions, so an idle sweep reads nothing however many lobbies are open
-create index session_players_connected_due_idx on public.session_players (last_activity_at)
+-- sessions, so an idle sweep reads nothing however many lobbies are open. The connected seats
+-- are keyed by session, not by last_activity_at (which would make every heartbeat a non-HOT
+-- update writing six index entries): the sweeper reads them all and checks the time on the
+-- heap, a scan bounded by the live seats of running sessions, never by the table's size.
+create index session_players_connected_idx on public.session_players (session_id)
   where status = 'connected' and session_running;
 create index session_players_disconnected_due_idx on public.session_players (disconnected_at)
   where status = 'disconnected' and session_running;

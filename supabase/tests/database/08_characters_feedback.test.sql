@@ -35,8 +35,10 @@ select tests.join(:'s', :'kurt', tests.make_character(:'kurt')) as kurt_seat \gs
 select tests.act_as(:'pia');
 select is(tests.err(format('select public.submit_feedback(%L, 5)', :'s')), 'SESSION_010:422', 'no feedback before the end');
 select tests.act_as(:'seer');
-select is(public.heartbeat(:'s') - 'serverTime', jsonb_build_object('sessionId', :'s', 'playerId', null, 'status', 'seer', 'restored', false),
-  'the Seer''s heartbeat');
+select is(public.heartbeat(:'s') - 'serverTime',
+  jsonb_build_object('sessionId', :'s', 'playerId', null, 'status', 'seer', 'restored', false,
+                     'sessionStatus', 'waiting', 'lastSeq', (select last_seq from public.sessions where id = :'s')),
+  'the Seer''s heartbeat, with the session''s status and last seq');
 select public.kick_player(:'s', :'kurt_seat') \g /dev/null
 select public.start_session(:'s') \g /dev/null
 select public.end_session(:'s', 'completed') \g /dev/null
