@@ -583,6 +583,11 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         """Fetch anything missed now (as after a reconnect); returns the last delivered seq."""
         return self._await(lambda: self._target.sync(timeout=timeout))
 
+    @property
+    def topic(self) -> str | None:
+        """The realtime topic this connection is joined to (None while not joined)."""
+        return self._target.topic
+
     def view(self) -> SessionView:
         """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""
         return self._call(lambda: self._target.view())

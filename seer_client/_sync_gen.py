@@ -198,6 +198,8 @@ def _class_body(cls: type, used: set[str]) -> list[str]:
             doc = f"The ``{p.name}`` callback (runs on the client's event loop thread)."
             out += [*_property(p.name, str(p.annotation), doc, settable=True, used=used), ""]
     for name, raw in _public_methods(cls):
+        if isinstance(raw, property) and name in attrs:
+            continue  # typed by ATTRIBUTES (e.g. connection fields that live in its LobbyState)
         if isinstance(raw, property):
             ann = str(inspect.signature(raw.fget, eval_str=False).return_annotation)  # type: ignore[arg-type]
             out += [*_property(name, ann, _doc(raw.fget, f"``{name}``."), settable=False, used=used), ""]
