@@ -11,7 +11,9 @@ Quick start::
         async for event in conn.events():
             print(event.seq, event.type)
 
-Blocking scripts and notebooks: ``from seer_client.sync import SeerClient``.
+``SeerClient.create()`` reads ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY`` when not given.
+Blocking scripts and notebooks: ``from seer_client.sync import SeerClient`` (the same
+methods, typed, without ``await``; also importable as ``SyncSeerClient``).
 """
 
 from .client import SeerClient
@@ -22,6 +24,7 @@ from .errors import (
     ApiError,
     AuthError,
     CharacterInSession,
+    ConfigError,
     InvalidJoinCode,
     InvalidStatusTransition,
     MinPlayersNotMet,
@@ -37,6 +40,7 @@ from .errors import (
     SessionNotWaiting,
     SessionStarted,
     StateVersionConflict,
+    TimeoutError,
     TooManyAttempts,
     TransportError,
     ValidationError,
@@ -78,7 +82,7 @@ from .models import (
     SessionSummary,
     StartResult,
 )
-from .view import SessionView
+from .view import LiveDisplay, SessionView
 
 __version__ = "0.1.0"
 
@@ -89,6 +93,7 @@ __all__ = [
     "AuthError",
     "Character",
     "CharacterInSession",
+    "ConfigError",
     "ConnectionStatus",
     "CreateSessionResult",
     "EndResult",
@@ -105,6 +110,7 @@ __all__ = [
     "JoinResult",
     "KickResult",
     "LeaveResult",
+    "LiveDisplay",
     "MinPlayersNotMet",
     "MyCharacter",
     "NodeChangeEvent",
@@ -139,6 +145,7 @@ __all__ = [
     "SessionView",
     "StartResult",
     "StateVersionConflict",
+    "TimeoutError",
     "TooManyAttempts",
     "TransportError",
     "UnknownEvent",

@@ -136,7 +136,9 @@ class SeerClient:
         (seconds) bounds every RPC and auth call; idempotent reads are tried ``retries`` times
         on transport errors. A missing or malformed URL or key raises :class:`ConfigError`.
         """
-        from supabase import AsyncClient, AsyncClientOptions, SupabaseException
+        from supabase._async.client import SupabaseException
+
+        from supabase import AsyncClient, AsyncClientOptions
 
         url = url if url is not None else os.environ.get("SUPABASE_URL")
         key = key if key is not None else os.environ.get("SUPABASE_ANON_KEY")
@@ -219,6 +221,9 @@ class SeerClient:
             raise TimeoutError(f"auth request to {self.url} got no answer within {self.timeout:g} s") from exc
         except GoTrueError as exc:
             status = getattr(exc, "status", None)
+            http_error = _http_status_error(exc)
+            if http_error is not None:
+                status = http_error.response.status_code
             if status in (404, 405):
                 # GoTrue answers every route it has; a 404 means this is not a Supabase API.
                 raise TransportError(
@@ -573,6 +578,26 @@ class SeerClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _http_status_error(exc: BaseException) -> httpx.HTTPStatusError | None:
+    """The ``httpx.HTTPStatusError`` behind a supabase-auth error (it nests it differently per case)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, httpx.HTTPStatusError):
+            return current
+        original = getattr(current, "original_error", None)
+        stack += [
+            original if isinstance(original, BaseException) else None,
+            current.__cause__,
+            current.__context__,
+        ]
+    return None
 
 
 def _log_retry(fn: str, state: RetryCallState, attempts: int) -> None:
