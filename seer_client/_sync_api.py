@@ -106,27 +106,32 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
     @property
     def join_url_base(self) -> str:
         """``SeerClient.join_url_base``."""
-        return self._target.join_url_base
+        value: str = self._target.join_url_base
+        return value
 
     @property
     def retries(self) -> int:
         """``SeerClient.retries``."""
-        return self._target.retries
+        value: int = self._target.retries
+        return value
 
     @property
     def supabase(self) -> AsyncClient:
         """``SeerClient.supabase``."""
-        return self._target.supabase
+        value: AsyncClient = self._target.supabase
+        return value
 
     @property
     def timeout(self) -> float:
         """``SeerClient.timeout``."""
-        return self._target.timeout
+        value: float = self._target.timeout
+        return value
 
     @property
     def url(self) -> str:
         """``SeerClient.url``."""
-        return self._target.url
+        value: str = self._target.url
+        return value
 
     def access_token(self, *, refresh: bool = False) -> str | None:
         """The current access token (refreshed first when ``refresh`` or when expired)."""
@@ -337,112 +342,134 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def adventure_name(self) -> str | None:
         """``SessionConnection.adventure_name``."""
-        return self._target.adventure_name
+        value: str | None = self._target.adventure_name
+        return value
 
     @property
     def callback_errors(self) -> int:
         """``SessionConnection.callback_errors``."""
-        return self._target.callback_errors
+        value: int = self._target.callback_errors
+        return value
 
     @property
     def character_id(self) -> str | None:
         """``SessionConnection.character_id``."""
-        return self._target.character_id
+        value: str | None = self._target.character_id
+        return value
 
     @property
     def character_name(self) -> str | None:
         """``SessionConnection.character_name``."""
-        return self._target.character_name
+        value: str | None = self._target.character_name
+        return value
 
     @property
     def code(self) -> str | None:
         """``SessionConnection.code``."""
-        return self._target.code
+        value: str | None = self._target.code
+        return value
 
     @property
     def connects(self) -> int:
         """``SessionConnection.connects``."""
-        return self._target.connects
+        value: int = self._target.connects
+        return value
 
     @property
     def current_node_id(self) -> str | None:
         """``SessionConnection.current_node_id``."""
-        return self._target.current_node_id
+        value: str | None = self._target.current_node_id
+        return value
 
     @property
     def current_node_title(self) -> str | None:
         """``SessionConnection.current_node_title``."""
-        return self._target.current_node_title
+        value: str | None = self._target.current_node_title
+        return value
 
     @property
     def error(self) -> BaseException | None:
         """``SessionConnection.error``."""
-        return self._target.error
+        value: BaseException | None = self._target.error
+        return value
 
     @property
     def history(self) -> deque[BaseEvent]:
         """``SessionConnection.history``."""
-        return self._target.history
+        value: deque[BaseEvent] = self._target.history
+        return value
 
     @property
     def player_id(self) -> str | None:
         """``SessionConnection.player_id``."""
-        return self._target.player_id
+        value: str | None = self._target.player_id
+        return value
 
     @property
     def reconnects(self) -> int:
         """``SessionConnection.reconnects``."""
-        return self._target.reconnects
+        value: int = self._target.reconnects
+        return value
 
     @property
     def recovered(self) -> int:
         """``SessionConnection.recovered``."""
-        return self._target.recovered
+        value: int = self._target.recovered
+        return value
 
     @property
     def role(self) -> str:
         """``SessionConnection.role``."""
-        return self._target.role
+        value: str = self._target.role
+        return value
 
     @property
     def seats(self) -> dict[str, SessionPlayer]:
         """``SessionConnection.seats``."""
-        return self._target.seats
+        value: dict[str, SessionPlayer] = self._target.seats
+        return value
 
     @property
     def seer_id(self) -> str | None:
         """``SessionConnection.seer_id``."""
-        return self._target.seer_id
+        value: str | None = self._target.seer_id
+        return value
 
     @property
     def seer_name(self) -> str | None:
         """``SessionConnection.seer_name``."""
-        return self._target.seer_name
+        value: str | None = self._target.seer_name
+        return value
 
     @property
     def session_id(self) -> str:
         """``SessionConnection.session_id``."""
-        return self._target.session_id
+        value: str = self._target.session_id
+        return value
 
     @property
     def session_status(self) -> str | None:
         """``SessionConnection.session_status``."""
-        return self._target.session_status
+        value: str | None = self._target.session_status
+        return value
 
     @property
     def status(self) -> ConnectionStatus:
         """``SessionConnection.status``."""
-        return self._target.status
+        value: ConnectionStatus = self._target.status
+        return value
 
     @property
     def user_id(self) -> str | None:
         """``SessionConnection.user_id``."""
-        return self._target.user_id
+        value: str | None = self._target.user_id
+        return value
 
     @property
     def on_player_joined(self) -> Callback | None:
         """The ``on_player_joined`` callback (runs on the client's event loop thread)."""
-        return self._target.on_player_joined
+        value: Callback | None = self._target.on_player_joined
+        return value
 
     @on_player_joined.setter
     def on_player_joined(self, value: Callback | None) -> None:
@@ -451,7 +478,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_player_left(self) -> Callback | None:
         """The ``on_player_left`` callback (runs on the client's event loop thread)."""
-        return self._target.on_player_left
+        value: Callback | None = self._target.on_player_left
+        return value
 
     @on_player_left.setter
     def on_player_left(self, value: Callback | None) -> None:
@@ -460,7 +488,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_player_connection(self) -> Callback | None:
         """The ``on_player_connection`` callback (runs on the client's event loop thread)."""
-        return self._target.on_player_connection
+        value: Callback | None = self._target.on_player_connection
+        return value
 
     @on_player_connection.setter
     def on_player_connection(self, value: Callback | None) -> None:
@@ -469,7 +498,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_player_inactive(self) -> Callback | None:
         """The ``on_player_inactive`` callback (runs on the client's event loop thread)."""
-        return self._target.on_player_inactive
+        value: Callback | None = self._target.on_player_inactive
+        return value
 
     @on_player_inactive.setter
     def on_player_inactive(self, value: Callback | None) -> None:
@@ -478,7 +508,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_session_status(self) -> Callback | None:
         """The ``on_session_status`` callback (runs on the client's event loop thread)."""
-        return self._target.on_session_status
+        value: Callback | None = self._target.on_session_status
+        return value
 
     @on_session_status.setter
     def on_session_status(self, value: Callback | None) -> None:
@@ -487,7 +518,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_session_ended(self) -> Callback | None:
         """The ``on_session_ended`` callback (runs on the client's event loop thread)."""
-        return self._target.on_session_ended
+        value: Callback | None = self._target.on_session_ended
+        return value
 
     @on_session_ended.setter
     def on_session_ended(self, value: Callback | None) -> None:
@@ -496,7 +528,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_game_state(self) -> Callback | None:
         """The ``on_game_state`` callback (runs on the client's event loop thread)."""
-        return self._target.on_game_state
+        value: Callback | None = self._target.on_game_state
+        return value
 
     @on_game_state.setter
     def on_game_state(self, value: Callback | None) -> None:
@@ -505,7 +538,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_node_change(self) -> Callback | None:
         """The ``on_node_change`` callback (runs on the client's event loop thread)."""
-        return self._target.on_node_change
+        value: Callback | None = self._target.on_node_change
+        return value
 
     @on_node_change.setter
     def on_node_change(self, value: Callback | None) -> None:
@@ -514,7 +548,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_event(self) -> Callback | None:
         """The ``on_event`` callback (runs on the client's event loop thread)."""
-        return self._target.on_event
+        value: Callback | None = self._target.on_event
+        return value
 
     @on_event.setter
     def on_event(self, value: Callback | None) -> None:
@@ -523,7 +558,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_status_change(self) -> Callback | None:
         """The ``on_status_change`` callback (runs on the client's event loop thread)."""
-        return self._target.on_status_change
+        value: Callback | None = self._target.on_status_change
+        return value
 
     @on_status_change.setter
     def on_status_change(self, value: Callback | None) -> None:
@@ -532,7 +568,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_presence_change(self) -> Callback | None:
         """The ``on_presence_change`` callback (runs on the client's event loop thread)."""
-        return self._target.on_presence_change
+        value: Callback | None = self._target.on_presence_change
+        return value
 
     @on_presence_change.setter
     def on_presence_change(self, value: Callback | None) -> None:
@@ -541,7 +578,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_max_reconnect_failed(self) -> Callback | None:
         """The ``on_max_reconnect_failed`` callback (runs on the client's event loop thread)."""
-        return self._target.on_max_reconnect_failed
+        value: Callback | None = self._target.on_max_reconnect_failed
+        return value
 
     @on_max_reconnect_failed.setter
     def on_max_reconnect_failed(self, value: Callback | None) -> None:
@@ -550,7 +588,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def on_error(self) -> Callback | None:
         """The ``on_error`` callback (runs on the client's event loop thread)."""
-        return self._target.on_error
+        value: Callback | None = self._target.on_error
+        return value
 
     @on_error.setter
     def on_error(self, value: Callback | None) -> None:
@@ -559,12 +598,14 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def closed(self) -> bool:
         """``closed``."""
-        return self._target.closed
+        value: bool = self._target.closed
+        return value
 
     @property
     def delivered_seqs(self) -> list[int]:
         """``delivered_seqs``."""
-        return self._target.delivered_seqs
+        value: list[int] = self._target.delivered_seqs
+        return value
 
     def events(self, *, replay: bool = True) -> Iterator[BaseEvent]:
         """Iterate over delivered events in seq order; ends when the connection closes."""
@@ -573,7 +614,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def last_seq(self) -> int:
         """The seq of the last event delivered to callbacks and iterators."""
-        return self._target.last_seq
+        value: int = self._target.last_seq
+        return value
 
     def presence(self) -> list[PresenceEntry]:
         """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline."""
@@ -586,7 +628,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @property
     def topic(self) -> str | None:
         """The realtime topic this connection is joined to (None while not joined)."""
-        return self._target.topic
+        value: str | None = self._target.topic
+        return value
 
     def view(self) -> SessionView:
         """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""

@@ -174,7 +174,9 @@ def _property(name: str, annotation: str, doc: str, *, settable: bool, used: set
         "    @property",
         f"    def {name}(self) -> {annotation}:",
         f'        """{doc}"""',
-        f"        return self._target.{name}",
+        # Through a typed local: some async attributes are untyped properties.
+        f"        value: {annotation} = self._target.{name}",
+        "        return value",
     ]
     if settable:
         lines += [
@@ -234,9 +236,9 @@ def _imports(used: set[str], defined: set[str]) -> list[str]:
         if hasattr(collections.abc, name):
             by_module.setdefault("collections.abc", set()).add(name)
             continue
-        for mod in modules:
-            if name in vars(mod):
-                by_module.setdefault("." + mod.__name__.rsplit(".", 1)[1], set()).add(name)
+        for source in modules:
+            if name in vars(source):
+                by_module.setdefault("." + source.__name__.rsplit(".", 1)[1], set()).add(name)
                 break
         else:
             if hasattr(typing, name):

@@ -381,7 +381,7 @@ class SessionConnection:
 
     # ------------------------------------------------------------------ supervisor
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
+        delay: float = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
         return delay * random.uniform(0.5, 1.0)
 
     async def _supervise(self) -> None:

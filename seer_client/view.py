@@ -263,7 +263,7 @@ def display(conn: SessionConnection) -> LiveDisplay:
     Needs IPython (the ``notebook`` extra); outside a notebook it prints the text view once.
     """
     try:
-        from IPython.display import display as ipython_display
+        from IPython import display as ipython
     except ImportError as exc:  # pragma: no cover - the notebook extra is missing
         raise RuntimeError("conn.display() needs IPython: pip install 'seer-client[notebook]'") from exc
     handle: Any = None
@@ -271,7 +271,8 @@ def display(conn: SessionConnection) -> LiveDisplay:
     def update(view: SessionView) -> None:
         nonlocal handle
         if handle is None:
-            handle = ipython_display(view, display_id=True)
+            show: Callable[..., Any] = ipython.display
+            handle = show(view, display_id=True)
         else:
             handle.update(view)
 

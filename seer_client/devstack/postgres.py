@@ -21,6 +21,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from seer_client import schema
 from seer_client.schema import PACKAGED_ROOT, SchemaFiles, schema_files
@@ -177,8 +178,8 @@ class PostgresCluster:
             return ["runuser", "-u", self._os_user, "--", *argv]
         return argv
 
-    def _run(self, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    def _run(self, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, capture_output=True, text=True, **kw)
 
     @property
     def initialized(self) -> bool:

@@ -429,9 +429,9 @@ class RealtimeHub:
             conn.reply(topic, ref, join_ref, "error", {"reason": "unmatched topic"})
             return
         sub_topic = topic[len("realtime:") :]
-        config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
-        broadcast = config.get("broadcast") if isinstance(config.get("broadcast"), dict) else {}
-        presence = config.get("presence") if isinstance(config.get("presence"), dict) else {}
+        config = _as_dict(payload.get("config"))
+        broadcast = _as_dict(config.get("broadcast"))
+        presence = _as_dict(config.get("presence"))
         private = bool(config.get("private", False))
         token = payload.get("access_token") or payload.get("user_token")
         if not isinstance(token, str) or token.startswith("sb_"):
@@ -906,3 +906,8 @@ class RealtimeHub:
             if not members:
                 self.rooms.pop(ch.room, None)
         self._untrack(ch)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (join payload sections are optional)."""
+    return value if isinstance(value, dict) else {}
