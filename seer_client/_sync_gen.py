@@ -81,7 +81,7 @@ def _public_methods(cls: type) -> list[tuple[str, typing.Any]]:
         if isinstance(raw, property):
             found.append((name, raw))
         elif inspect.isfunction(member) or isinstance(raw, classmethod | staticmethod):
-            found.append((name, raw))
+            found.append((name, typing.cast(typing.Any, raw)))
     return sorted(found)
 
 

@@ -111,9 +111,13 @@ async def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_watch(args: argparse.Namespace) -> int:
+    return asyncio.run(_watch(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``seer-client`` argument parser."""
-    parser = argparse.ArgumentParser(prog="seer-client", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="seer-client", description=(__doc__ or "").split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     sch = sub.add_parser("schema", help="export or apply the database schema this SDK needs")
@@ -136,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"))
     watch.add_argument("--email", default=os.environ.get("SEER_EMAIL"))
     watch.add_argument("--password", default=os.environ.get("SEER_PASSWORD"))
-    watch.set_defaults(func=lambda a: asyncio.run(_watch(a)))
+    watch.set_defaults(func=_run_watch)
     return parser
 
 

@@ -10,7 +10,7 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -73,11 +73,14 @@ _SETTINGS_KEYS = frozenset(
 
 
 def _is_error_body(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    body = cast(dict[str, Any], data)
+    code = body.get("code")
     return (
-        isinstance(data, dict)
-        and set(data) == {"code", "message", "details", "hint"}
-        and isinstance(data.get("code"), str)
-        and data["code"].startswith("SESSION_")
+        set(body) == {"code", "message", "details", "hint"}
+        and isinstance(code, str)
+        and code.startswith("SESSION_")
     )
 
 

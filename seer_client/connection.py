@@ -37,7 +37,7 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import (
     AuthError,
@@ -583,7 +583,7 @@ class SessionConnection:
             data = payload.get("payload")
             if not isinstance(data, dict) or "seq" not in data:
                 return
-            event = self._parse(data)
+            event = self._parse(cast(dict[str, Any], data))
             if event is None or event.session_id != self.session_id:
                 return
             self._feed([event])
@@ -656,7 +656,7 @@ class SessionConnection:
             self.character_name = seat.character_name
 
     def _callback_for(self, event: BaseEvent) -> Callback | None:
-        return {
+        table: dict[type[BaseEvent], Callback | None] = {
             PlayerJoinedEvent: self.on_player_joined,
             PlayerLeftEvent: self.on_player_left,
             PlayerConnectionEvent: self.on_player_connection,
@@ -665,7 +665,8 @@ class SessionConnection:
             SessionEndedEvent: self.on_session_ended,
             GameStateEvent: self.on_game_state,
             NodeChangeEvent: self.on_node_change,
-        }.get(type(event))
+        }
+        return table.get(type(event))
 
     async def _dispatch_loop(self) -> None:
         while True:

@@ -20,7 +20,7 @@ import builtins
 import json
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "AdventureNotFound",
@@ -332,7 +332,7 @@ def error_from_response(status: int | None, body: Any, *, text: str | None = Non
             body = json.loads(body)
         except ValueError:
             text, body = body, None
-    data: dict[str, Any] = body if isinstance(body, dict) else {}
+    data: dict[str, Any] = cast(dict[str, Any], body) if isinstance(body, dict) else {}
     code = data.get("code")
     code = str(code) if code is not None else None
     message = data.get("message") or data.get("msg") or data.get("error_description") or data.get("error")

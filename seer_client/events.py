@@ -8,12 +8,19 @@ out of order or twice into exactly-once, in-order delivery.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from .models import SessionPlayer, SessionStats
+from .models import (
+    LeaveReasonValue,
+    OutcomeValue,
+    PlayerStatusValue,
+    SessionPlayer,
+    SessionStats,
+    SessionStatusValue,
+)
 from .sequencer import EventSequencer
 
 __all__ = [
@@ -34,7 +41,9 @@ __all__ = [
 ]
 
 
-class BaseEvent(BaseModel):
+class BaseEvent(BaseModel, frozen=True):
+    """Fields every event has. Events are immutable (each subclass narrows ``type``)."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
     seq: int
@@ -44,37 +53,48 @@ class BaseEvent(BaseModel):
     actor: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
+        """The event as the server sends it (camelCase JSON)."""
         return self.model_dump(by_alias=True, mode="json")
 
 
-class SessionCreatedEvent(BaseEvent):
+class SessionCreatedEvent(BaseEvent, frozen=True):
+    """The Seer created the session (seq 1)."""
+
     type: Literal["session_created"] = "session_created"
-    status: str | None = None
+    status: SessionStatusValue | None = None
 
 
-class PlayerJoinedEvent(BaseEvent):
+class PlayerJoinedEvent(BaseEvent, frozen=True):
+    """A player took a seat (``player`` is the seat, with its character)."""
+
     type: Literal["player_joined"] = "player_joined"
     player: SessionPlayer
 
 
-class PlayerLeftEvent(BaseEvent):
+class PlayerLeftEvent(BaseEvent, frozen=True):
+    """A seat was vacated: the player left, was kicked, or the sweeper removed them."""
+
     type: Literal["player_left"] = "player_left"
     player_id: str
     user_id: str | None = None
     character_id: str | None = None
-    reason: Literal["left", "kicked", "disconnected"] | str
+    reason: LeaveReasonValue
     kick_reason: str | None = None
 
 
-class PlayerConnectionEvent(BaseEvent):
+class PlayerConnectionEvent(BaseEvent, frozen=True):
+    """A seat's connection state changed (heartbeat resumed, or it went quiet)."""
+
     type: Literal["player_connection"] = "player_connection"
     player_id: str
     user_id: str | None = None
     is_connected: bool
-    status: str | None = None
+    status: PlayerStatusValue | None = None
 
 
-class PlayerInactiveEvent(BaseEvent):
+class PlayerInactiveEvent(BaseEvent, frozen=True):
+    """A disconnected seat passed the rejoin window and is now inactive."""
+
     type: Literal["player_inactive"] = "player_inactive"
     player_id: str
     user_id: str | None = None
@@ -83,33 +103,41 @@ class PlayerInactiveEvent(BaseEvent):
     disconnected_at: datetime | None = None
 
 
-class SessionStatusEvent(BaseEvent):
+class SessionStatusEvent(BaseEvent, frozen=True):
+    """The session moved between waiting/active/paused (see docs/contract.md)."""
+
     type: Literal["session_status"] = "session_status"
-    old_status: str | None = None
-    new_status: str
+    old_status: SessionStatusValue | None = None
+    new_status: SessionStatusValue
 
 
-class GameStateEvent(BaseEvent):
+class GameStateEvent(BaseEvent, frozen=True):
+    """The game state changed; ``changes`` holds the applied patch."""
+
     type: Literal["game_state"] = "game_state"
     changes: dict[str, Any]
     version: int | None = None
 
 
-class NodeChangeEvent(BaseEvent):
+class NodeChangeEvent(BaseEvent, frozen=True):
+    """The party moved to another adventure node."""
+
     type: Literal["node_change"] = "node_change"
     node_id: str
     node_type: str | None = None
     node_title: str | None = None
 
 
-class SessionEndedEvent(BaseEvent):
+class SessionEndedEvent(BaseEvent, frozen=True):
+    """The Seer ended the session (``completed`` or ``cancelled``), with stats."""
+
     type: Literal["session_ended"] = "session_ended"
-    outcome: str
+    outcome: OutcomeValue
     stats: SessionStats | None = None
     notes: str | None = None
 
 
-class UnknownEvent(BaseEvent):
+class UnknownEvent(BaseEvent, frozen=True):
     """An event type this SDK version does not know; all fields are kept (``model_extra``)."""
 
 
@@ -128,8 +156,10 @@ KNOWN_EVENT_TYPES: frozenset[str] = frozenset(_EVENT_CLASSES)
 
 
 def _event_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _EVENT_CLASSES else "unknown"
+    kind: Any = (
+        cast(dict[str, Any], value).get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    )
+    return kind if isinstance(kind, str) and kind in _EVENT_CLASSES else "unknown"
 
 
 SessionEvent = Annotated[

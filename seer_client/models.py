@@ -10,10 +10,19 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema, core_schema
 
 from .errors import InvalidJoinCode, ValidationError
 
@@ -30,9 +39,12 @@ __all__ = [
     "JoinPreview",
     "JoinResult",
     "KickResult",
+    "LeaveReason",
     "LeaveResult",
     "MyCharacter",
+    "Outcome",
     "PlayerStatus",
+    "Role",
     "Session",
     "SessionPlayer",
     "SessionPreview",
@@ -41,12 +53,56 @@ __all__ = [
     "SessionStatus",
     "SessionSummary",
     "StartResult",
+    "Unknown",
     "normalize_join_code",
     "validate_uuid",
 ]
 
 SessionStatus = Literal["waiting", "active", "paused", "completed", "cancelled"]
 PlayerStatus = Literal["connected", "disconnected", "inactive", "left", "kicked"]
+Role = Literal["seer", "player"]
+Outcome = Literal["completed", "cancelled"]
+LeaveReason = Literal["left", "kicked", "disconnected"]
+
+
+class Unknown(str):
+    """A value this SDK version does not know (e.g. a status a newer server added).
+
+    It keeps the raw text (``Unknown("archived") == "archived"``), so comparisons and
+    rendering work; type checkers see it as its own case (``isinstance(x, Unknown)``), so a
+    ``match``/``if`` over the known literals is exhaustive once ``Unknown`` is handled.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
+        )
+
+    def __repr__(self) -> str:
+        return f"Unknown({str.__repr__(self)})"
+
+
+def _known_or_unknown(literal: Any) -> BeforeValidator:
+    allowed = frozenset(get_args(literal))
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, Unknown) and value not in allowed:
+            return Unknown(value)
+        return value
+
+    return BeforeValidator(check)
+
+
+_LEFT_TO_RIGHT = Field(union_mode="left_to_right")
+#: Field types: the known literal values, or :class:`Unknown` for anything else.
+SessionStatusValue = Annotated[SessionStatus | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(SessionStatus)]
+PlayerStatusValue = Annotated[PlayerStatus | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(PlayerStatus)]
+RoleValue = Annotated[Role | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(Role)]
+OutcomeValue = Annotated[Outcome | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(Outcome)]
+LeaveReasonValue = Annotated[LeaveReason | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(LeaveReason)]
 LIVE_STATUSES: frozenset[str] = frozenset({"waiting", "active", "paused"})
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -112,7 +168,7 @@ class SessionPlayer(Model):
     joined_at: datetime | None = None
     last_activity_at: datetime | None = None
     left_at: datetime | None = None
-    status: PlayerStatus | str = "connected"
+    status: PlayerStatusValue = "connected"
     is_connected: bool = True
     controlled_by_seer: bool = False
     left_reason: str | None = None
@@ -131,10 +187,10 @@ class InventoryItem(Model):
 
 
 class GameState(Model):
-    inventory: list[InventoryItem] = Field(default_factory=list)
+    inventory: list[InventoryItem] = Field(default_factory=list[InventoryItem])
     variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
-    turn_history: list[dict[str, Any]] = Field(default_factory=list)
+    turn_history: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
     combat_state: dict[str, Any] | None = None
     version: int = 0
     current_node_id: str | None = None
@@ -149,8 +205,8 @@ class Session(Model):
     adventure_id: str
     adventure_name: str | None = None
     adventure_description: str | None = None
-    status: SessionStatus | str
-    players: list[SessionPlayer] = Field(default_factory=list)
+    status: SessionStatusValue
+    players: list[SessionPlayer] = Field(default_factory=list[SessionPlayer])
     max_players: int = 6
     min_players: int = 1
     recommended_min_players: int | None = None
@@ -190,7 +246,7 @@ class Session(Model):
 class SessionPreview(Model):
     id: str
     code: str
-    status: SessionStatus | str
+    status: SessionStatusValue
     seer_name: str | None = None
     adventure_id: str | None = None
     adventure_name: str | None = None
@@ -251,7 +307,7 @@ class HeartbeatResult(Model):
     server_time: datetime | None = None
     # the session's state when the heartbeat ran: a client whose last delivered seq is below
     # last_seq missed a broadcast and can replay it with session_events_since
-    session_status: SessionStatus | str | None = None
+    session_status: SessionStatusValue | None = None
     last_seq: int | None = None
 
 
@@ -265,8 +321,8 @@ class Feedback(Model):
 class SessionSummary(Model):
     id: str
     code: str
-    status: SessionStatus | str
-    role: Literal["seer", "player"] | str
+    status: SessionStatusValue
+    role: RoleValue
     adventure_name: str | None = None
     seer_name: str | None = None
     player_count: int = 0
@@ -320,10 +376,11 @@ class GameStatePatch(Model):
     def _scalar_variables(cls, value: Any) -> Any:
         # bool is an int subclass; reject containers and None explicitly.
         if isinstance(value, dict):
-            for key, item in value.items():
+            checked: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+            for key, item in checked.items():
                 if not isinstance(key, str) or not isinstance(item, str | int | float | bool):
                     raise ValueError("setVariables values must be string, number or boolean")
-        return value
+        return cast(Any, value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> GameStatePatch:

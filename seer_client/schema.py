@@ -14,12 +14,14 @@ sha256 ``hash``), so the CLI and this command can take turns on the same databas
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "Migration",
@@ -340,7 +342,7 @@ async def apply(db_url: str, *, include_seed: bool = False, source: SchemaFiles 
     the file and the statement and leaves that migration unapplied.
     """
     try:
-        import asyncpg
+        asyncpg: Any = importlib.import_module("asyncpg")  # untyped; ships with the devstack extra
     except ImportError as exc:  # pragma: no cover - asyncpg ships with the devstack extra
         raise RuntimeError("schema apply needs asyncpg: pip install 'seer-client[devstack]'") from exc
 

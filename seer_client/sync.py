@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, cast
 
 from ._sync_api import SyncSeerClient, SyncSessionConnection
 from ._sync_runtime import _RUNNER, SyncIterator, run
@@ -50,7 +50,7 @@ def _wrap(value: Any) -> Any:
     if isinstance(value, SyncProxy):
         return value
     if inspect.isasyncgen(value) or isinstance(value, AsyncIterator):
-        return SyncIterator(value)
+        return SyncIterator(cast(AsyncIterator[Any], value))
     if _needs_proxy(value):
         return SyncProxy(value)
     return value
@@ -98,7 +98,8 @@ class SyncProxy:
         if hasattr(target, "__aenter__"):
 
             async def enter() -> Any:
-                return await target.__aenter__()
+                aenter: Callable[[], Awaitable[Any]] = _attr(target, "__aenter__")
+                return await aenter()
 
             result = _RUNNER.run(enter)
             return self if result is target else _wrap(result)
@@ -109,7 +110,8 @@ class SyncProxy:
         if hasattr(target, "__aexit__"):
 
             async def leave() -> Any:
-                return await target.__aexit__(*exc)
+                aexit: Callable[..., Awaitable[Any]] = _attr(target, "__aexit__")
+                return await aexit(*exc)
 
             _RUNNER.run(leave)
 
@@ -130,3 +132,7 @@ class SyncProxy:
             return render()
 
         return _RUNNER.run(html)  # type: ignore[no-any-return]
+
+
+def _attr(obj: Any, name: str) -> Any:
+    return getattr(obj, name)

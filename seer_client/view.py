@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import importlib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ class SessionView:
     current_node: str | None
     seer: str
     connection: str | None = None
-    rows: list[Row] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list[Row])
 
     @classmethod
     def from_session(cls, session: Session) -> SessionView:
@@ -263,7 +264,7 @@ def display(conn: SessionConnection) -> LiveDisplay:
     Needs IPython (the ``notebook`` extra); outside a notebook it prints the text view once.
     """
     try:
-        from IPython import display as ipython
+        ipython = importlib.import_module("IPython.display")
     except ImportError as exc:  # pragma: no cover - the notebook extra is missing
         raise RuntimeError("conn.display() needs IPython: pip install 'seer-client[notebook]'") from exc
     handle: Any = None
@@ -271,7 +272,7 @@ def display(conn: SessionConnection) -> LiveDisplay:
     def update(view: SessionView) -> None:
         nonlocal handle
         if handle is None:
-            show: Callable[..., Any] = ipython.display
+            show: Callable[..., Any] = vars(ipython)["display"]
             handle = show(view, display_id=True)
         else:
             handle.update(view)

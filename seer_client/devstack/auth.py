@@ -1,3 +1,4 @@
+# pyright: standard
 """``/auth/v1``: the part of GoTrue (supabase/auth) the SDK uses.
 
 Users live in ``auth.users`` (so the project's ``on insert`` triggers run), sessions in

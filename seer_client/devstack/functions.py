@@ -1,3 +1,4 @@
+# pyright: standard
 """Edge Functions for the devstack: ``/functions/v1/<name>/...`` runs ``supabase/functions/<name>``
 under Deno, the way ``supabase functions serve`` does.
 

@@ -1,3 +1,4 @@
+# pyright: standard
 """The gateway: one aiohttp server (HTTP and websockets on one port) in front of Postgres."""
 
 from __future__ import annotations
@@ -80,17 +81,17 @@ class Gateway:
 
     async def start(self) -> None:
         try:
-            self.pool = await asyncpg.create_pool(
+            self.pool = pool = await asyncpg.create_pool(
                 self.config.db_url, min_size=2, max_size=self.config.pool_max_size, reset=_keep_session
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise GatewayError(f"cannot connect to the database {self.config.db_url}: {exc}") from exc
-        missing = await self.pool.fetchval(
+        missing = await pool.fetchval(
             "select string_agg(t, ', ') from unnest(array['auth.users', 'auth.sessions',"
             " 'auth.refresh_tokens', 'auth.identities', 'realtime.messages']) t where to_regclass(t) is null"
         )
         if missing:
-            await self.pool.close()
+            await pool.close()
             self.pool = None
             raise GatewayError(
                 f"the database lacks the platform bootstrap ({missing}); apply "

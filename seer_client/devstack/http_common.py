@@ -1,3 +1,4 @@
+# pyright: standard
 """Request authentication shared by /rest/v1 and /auth/v1: the API gateway's apikey check
 and PostgREST's JWT rules."""
 

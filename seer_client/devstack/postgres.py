@@ -1,3 +1,4 @@
+# pyright: standard
 """A throw-away (or reusable) Postgres 15 cluster with the Supabase platform bootstrap,
 our migrations and the seed applied.
 

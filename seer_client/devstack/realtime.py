@@ -1,3 +1,4 @@
+# pyright: standard
 """``/realtime/v1/websocket``: Supabase Realtime's Phoenix channel protocol.
 
 Both serializers the official clients use are spoken: vsn 1.0.0 (JSON objects, as
@@ -170,9 +171,9 @@ class RealtimeHub:
         self._tasks.append(asyncio.create_task(self._idle_loop()))
 
     async def _listen(self) -> None:
-        self._listen_conn = await asyncpg.connect(self.config.db_url)
-        await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        self._listen_conn.add_termination_listener(self._on_listen_lost)
+        self._listen_conn = conn = await asyncpg.connect(self.config.db_url)
+        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_listen_lost)
 
     def _on_listen_lost(self, _conn: Any) -> None:
         if self._stopping:

@@ -1,3 +1,4 @@
+# pyright: standard
 """``/rest/v1``: the part of PostgREST (v13) the SDK and the contract tests use.
 
 Each request runs in one transaction on a pooled connection with PostgREST's settings
@@ -510,6 +511,8 @@ class RestApi:
         prefer = {p.strip() for p in request.headers.get("Prefer", "").split(",") if p.strip()}
         representation = "return=representation" in prefer
         body: Any = None
+        rows: list[Any] = []  # POST/PATCH only
+        keys: list[str] = []
         if request.method in ("POST", "PATCH"):
             raw = await request.read()
             try:
@@ -521,7 +524,6 @@ class RestApi:
             rows = body if isinstance(body, list) else [body]
             if not rows or not all(isinstance(r, dict) for r in rows):
                 return pgrst_error(400, "PGRST102", "Empty or invalid json")
-            keys: list[str] = []
             if request.query.get("columns"):
                 keys = [c.strip() for c in _split_list(request.query["columns"]) if c.strip()]
             else:

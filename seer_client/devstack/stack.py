@@ -1,3 +1,4 @@
+# pyright: standard
 """``DevStack``: Postgres (with bootstrap, migrations and seed) plus the gateway.
 
 Async::
