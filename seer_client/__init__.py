@@ -81,6 +81,7 @@ from .models import (
     SessionStats,
     SessionSummary,
     StartResult,
+    Unknown,
 )
 from .view import LiveDisplay, SessionView
 
@@ -148,6 +149,7 @@ __all__ = [
     "TimeoutError",
     "TooManyAttempts",
     "TransportError",
+    "Unknown",
     "UnknownEvent",
     "ValidationError",
     "__version__",

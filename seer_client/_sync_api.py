@@ -18,7 +18,7 @@ from ._sync_runtime import BlockingObject as _BlockingClient
 from ._sync_runtime import SyncIterator, run
 from .client import SeerClient as AsyncSeerClient
 from .connection import Callback, ConnectionStatus, PresenceEntry, SessionConnection
-from .events import BaseEvent
+from .events import BaseEvent, SessionEvent
 from .models import (
     Character,
     CreateSessionResult,
@@ -139,7 +139,7 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
 
     def all_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, page_size: int = 500
-    ) -> list[BaseEvent]:
+    ) -> list[SessionEvent]:
         """Every event after ``after_seq``, paging through ``session_events_since``."""
         return self._await(
             lambda: self._target.all_events_since(session_id, after_seq=after_seq, page_size=page_size)
@@ -245,7 +245,7 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
 
     def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
-    ) -> list[BaseEvent]:
+    ) -> list[SessionEvent]:
         """One page of events with ``seq > after_seq``, oldest first (server caps at 1000)."""
         return self._await(
             lambda: self._target.session_events_since(session_id, after_seq=after_seq, limit=limit)
@@ -607,7 +607,7 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         value: list[int] = self._target.delivered_seqs
         return value
 
-    def events(self, *, replay: bool = True) -> Iterator[BaseEvent]:
+    def events(self, *, replay: bool = True) -> Iterator[SessionEvent]:
         """Iterate over delivered events in seq order; ends when the connection closes."""
         return SyncIterator(self._target.events(replay=replay))
 
@@ -636,8 +636,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return self._call(lambda: self._target.view())
 
     def wait_for(
-        self, predicate: Callable[[BaseEvent], bool], *, timeout: float = 10.0, replay: bool = True
-    ) -> BaseEvent:
+        self, predicate: Callable[[SessionEvent], bool], *, timeout: float = 10.0, replay: bool = True
+    ) -> SessionEvent:
         """Wait for the first delivered event matching ``predicate``."""
         return self._await(lambda: self._target.wait_for(predicate, timeout=timeout, replay=replay))
 

@@ -32,7 +32,7 @@ from .errors import (
     error_from_api_error,
     error_from_response,
 )
-from .events import BaseEvent, parse_events
+from .events import SessionEvent, parse_events
 from .models import (
     Character,
     CreateSessionResult,
@@ -470,7 +470,7 @@ class SeerClient:
 
     async def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
-    ) -> list[BaseEvent]:
+    ) -> list[SessionEvent]:
         """One page of events with ``seq > after_seq``, oldest first (server caps at 1000)."""
         sid = validate_uuid(session_id, "sessionId")
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
@@ -486,9 +486,9 @@ class SeerClient:
 
     async def all_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, page_size: int = 500
-    ) -> list[BaseEvent]:
+    ) -> list[SessionEvent]:
         """Every event after ``after_seq``, paging through ``session_events_since``."""
-        events: list[BaseEvent] = []
+        events: list[SessionEvent] = []
         cursor = after_seq
         while True:
             page = await self.session_events_since(session_id, after_seq=cursor, limit=page_size)

@@ -35,7 +35,7 @@ import inspect
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
@@ -57,6 +57,7 @@ from .events import (
     PlayerJoinedEvent,
     PlayerLeftEvent,
     SessionEndedEvent,
+    SessionEvent,
     SessionStatusEvent,
     UnknownEvent,
     parse_event,
@@ -327,7 +328,7 @@ class SessionConnection:
     def _repr_html_(self) -> str:
         return self.view()._repr_html_()
 
-    async def events(self, *, replay: bool = True) -> AsyncIterator[BaseEvent]:
+    async def events(self, *, replay: bool = True) -> AsyncIterator[SessionEvent]:
         """Iterate over delivered events in seq order; ends when the connection closes.
 
         With ``replay`` (default) the iterator first yields the events already delivered
@@ -347,20 +348,20 @@ class SessionConnection:
                 item = await queue.get()
                 if isinstance(item, _Closed):
                     return
-                yield item
+                yield cast("SessionEvent", item)
         finally:
             self._subscribers.discard(queue)
 
     async def wait_for(
         self,
-        predicate: Callable[[BaseEvent], bool],
+        predicate: Callable[[SessionEvent], bool],
         *,
         timeout: float = 10.0,  # noqa: ASYNC109 - also used through the blocking facade
         replay: bool = True,
-    ) -> BaseEvent:
+    ) -> SessionEvent:
         """Wait for the first delivered event matching ``predicate``."""
 
-        async def _scan() -> BaseEvent:
+        async def _scan() -> SessionEvent:
             async for event in self.events(replay=replay):
                 if predicate(event):
                     return event
@@ -603,7 +604,7 @@ class SessionConnection:
                 logger.exception("unparseable event %r", data)
                 return None
 
-    def _feed(self, events: list[BaseEvent]) -> None:
+    def _feed(self, events: Sequence[BaseEvent]) -> None:
         for event in sorted(events, key=lambda e: e.seq):
             for ready in self.sequencer.push(event):
                 self._out.put_nowait(ready)

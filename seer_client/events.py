@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
 
 from .models import (
@@ -138,7 +138,32 @@ class SessionEndedEvent(BaseEvent, frozen=True):
 
 
 class UnknownEvent(BaseEvent, frozen=True):
-    """An event type this SDK version does not know; all fields are kept (``model_extra``)."""
+    """An event this SDK version cannot type: all fields are kept (``model_extra``).
+
+    ``type`` is the literal ``"unknown"`` (so ``if e.type == "player_joined":`` narrows
+    the :data:`SessionEvent` union); the server's own type name is ``event_type``.
+    """
+
+    type: Literal["unknown"] = "unknown"
+    event_type: str = "unknown"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_server_type(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = dict(cast(dict[str, Any], data))
+            raw = fields.get("type")
+            if raw != "unknown" or "eventType" not in fields:
+                fields["eventType"] = raw if isinstance(raw, str) else "unknown"
+            fields["type"] = "unknown"
+            return fields
+        return data
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event as the server sent it (its own ``type``)."""
+        wire = super().to_wire()
+        wire["type"] = wire.pop("eventType", self.event_type)
+        return wire
 
 
 _EVENT_CLASSES: dict[str, type[BaseEvent]] = {
@@ -176,16 +201,21 @@ SessionEvent = Annotated[
     Discriminator(_event_tag),
 ]
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(SessionEvent)
-_LIST_ADAPTER: TypeAdapter[list[Any]] = TypeAdapter(list[SessionEvent])
+_ADAPTER: TypeAdapter[SessionEvent] = TypeAdapter(SessionEvent)
+_LIST_ADAPTER: TypeAdapter[list[SessionEvent]] = TypeAdapter(list[SessionEvent])
 
 
-def parse_event(data: dict[str, Any] | str | bytes) -> BaseEvent:
-    """Parse one event JSON (dict or text) into its typed model."""
+def parse_event(data: dict[str, Any] | str | bytes) -> SessionEvent:
+    """Parse one event JSON (dict or text) into its typed model (:data:`SessionEvent`).
+
+    Narrow it by ``type`` (``if e.type == "player_joined": e.player``) or ``isinstance``;
+    an event type this SDK does not know is an :class:`UnknownEvent`.
+    """
     if isinstance(data, str | bytes):
-        return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
-    return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+        return _ADAPTER.validate_json(data)
+    return _ADAPTER.validate_python(data)
 
 
-def parse_events(data: list[dict[str, Any]]) -> list[BaseEvent]:
+def parse_events(data: list[dict[str, Any]]) -> list[SessionEvent]:
+    """Parse a list of event JSON objects (``session_events_since``'s answer)."""
     return _LIST_ADAPTER.validate_python(data)
