@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seer-client`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"] and argv[1:2] not in (["-h"], ["--help"]):
+        # Everything after `demo` is the demo's own options (--quiet, --url, ...).
+        from .demo import main as demo_main
+
+        return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SeerClient"]
 
-log = logging.getLogger("seer_client.client")
+log: logging.Logger = logging.getLogger("seer_client.client")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -113,11 +113,11 @@ class SeerClient:
                 "for blocking code use seer_client.sync.SeerClient.create(url, key)"
             )
         self.supabase = supabase
-        self.url = str(supabase.supabase_url).rstrip("/")
+        self.url: str = str(supabase.supabase_url).rstrip("/")
         base = join_url_base or self.url
-        self.join_url_base = base.rstrip("/")
-        self.timeout = _check_timeout(timeout)
-        self.retries = max(1, retries)
+        self.join_url_base: str = base.rstrip("/")
+        self.timeout: float = _check_timeout(timeout)
+        self.retries: int = max(1, retries)
         self._owns_supabase = owns_supabase
         self._connections: set[SessionConnection] = set()
         self._postgrest_clients: list[Any] = []

@@ -37,7 +37,7 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from .errors import (
     AuthError,
@@ -63,7 +63,7 @@ from .events import (
     parse_event,
 )
 from .lobby import LobbyState, PresenceEntry
-from .models import Session
+from .models import Session, SessionPlayer
 from .realtime_link import JoinRefused, RealtimeLink, is_rate_limited
 from .sequencer import EventSequencer
 
@@ -73,9 +73,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionStatus", "PresenceEntry", "SessionConnection"]
 
-logger = logging.getLogger("seer_client.connection")
+logger: logging.Logger = logging.getLogger("seer_client.connection")
 
 Callback = Callable[..., Any]
+T = TypeVar("T")
 
 
 class ConnectionStatus(StrEnum):
@@ -92,16 +93,25 @@ class _Closed:
 _CLOSED = _Closed()
 
 
-def _lobby_field(name: str) -> Any:
+class _LobbyField(Generic[T]):
     """A SessionConnection attribute that lives in its LobbyState (kept for compatibility)."""
 
-    def get(self: SessionConnection) -> Any:
-        return getattr(self.lobby, name)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = f"``self.lobby.{name}``"
 
-    def set_(self: SessionConnection, value: Any) -> None:
-        setattr(self.lobby, name, value)
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> _LobbyField[T]: ...
+    @overload
+    def __get__(self, obj: SessionConnection, owner: type[Any]) -> T: ...
+    def __get__(self, obj: SessionConnection | None, owner: type[Any]) -> _LobbyField[T] | T:
+        if obj is None:
+            return self
+        value: T = getattr(obj.lobby, self.name)
+        return value
 
-    return property(get, set_, doc=f"``self.lobby.{name}``")
+    def __set__(self, obj: SessionConnection, value: T) -> None:
+        setattr(obj.lobby, self.name, value)
 
 
 class SessionConnection:
@@ -170,22 +180,22 @@ class SessionConnection:
         self.on_max_reconnect_failed = on_max_reconnect_failed
         self.on_error = on_error
 
-        self.status = ConnectionStatus.DISCONNECTED
+        self.status: ConnectionStatus = ConnectionStatus.DISCONNECTED
         self.error: BaseException | None = None
         self.user_id: str | None = None
         self.player_id: str | None = None
         self.character_name: str | None = None
         self.role: str = "player"
-        self.reconnects = 0  # successful reconnects after the first connect
-        self.connects = 0
-        self.callback_errors = 0
-        self.recovered = 0  # events first received through a catch-up fetch, not live
+        self.reconnects: int = 0  # successful reconnects after the first connect
+        self.connects: int = 0
+        self.callback_errors: int = 0
+        self.recovered: int = 0  # events first received through a catch-up fetch, not live
 
-        self.sequencer = EventSequencer(0)
-        self.start_seq = 0  # events after this seq are delivered
+        self.sequencer: EventSequencer = EventSequencer(0)
+        self.start_seq: int = 0  # events after this seq are delivered
         self._delivered_seq = 0
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
-        self.lobby = LobbyState(session_id)
+        self.lobby: LobbyState = LobbyState(session_id)
 
         self._link: RealtimeLink | None = None
         self._first_connected: asyncio.Future[None] | None = None
@@ -204,14 +214,14 @@ class SessionConnection:
         self._close_done: asyncio.Future[None] | None = None
         self._ended = False  # iterators were told the stream ended
 
-    seer_id = _lobby_field("seer_id")
-    seer_name = _lobby_field("seer_name")
-    session_status = _lobby_field("session_status")
-    current_node_id = _lobby_field("current_node_id")
-    current_node_title = _lobby_field("current_node_title")
-    adventure_name = _lobby_field("adventure_name")
-    code = _lobby_field("code")
-    seats = _lobby_field("seats")
+    seer_id: _LobbyField[str | None] = _LobbyField("seer_id")
+    seer_name: _LobbyField[str | None] = _LobbyField("seer_name")
+    session_status: _LobbyField[str | None] = _LobbyField("session_status")
+    current_node_id: _LobbyField[str | None] = _LobbyField("current_node_id")
+    current_node_title: _LobbyField[str | None] = _LobbyField("current_node_title")
+    adventure_name: _LobbyField[str | None] = _LobbyField("adventure_name")
+    code: _LobbyField[str | None] = _LobbyField("code")
+    seats: _LobbyField[dict[str, SessionPlayer]] = _LobbyField("seats")
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> SessionConnection:

@@ -77,11 +77,11 @@ class Demo:
         self.key = key
         self.stack = stack
         self.quiet = quiet
-        self.t0 = time.monotonic()
+        self.t0: float = time.monotonic()
         self.people: list[Participant] = []
-        self.session_id = ""
+        self.session_id: str = ""
         self.names: dict[str, str] = {}  # player id -> character name
-        self.finished = False
+        self.finished: bool = False
 
     # ------------------------------------------------------------------ output
     def say(self, who: str, text: str) -> None:

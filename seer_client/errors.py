@@ -20,7 +20,7 @@ import builtins
 import json
 import re
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 __all__ = [
     "AdventureNotFound",
@@ -161,7 +161,7 @@ class ApiError(SeerError):
 class SessionError(SeerError):
     """A session rule was violated; ``code`` is a :class:`SessionErrorCode`."""
 
-    error_code: SessionErrorCode | None = None
+    error_code: ClassVar[SessionErrorCode | None] = None
     code: SessionErrorCode
 
     def __init__(
@@ -190,91 +190,91 @@ class SessionError(SeerError):
 class ValidationError(SessionError):
     """Invalid input (SESSION_000, HTTP 400)."""
 
-    error_code = SessionErrorCode.VALIDATION_ERROR
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.VALIDATION_ERROR
 
 
 class SessionNotFound(SessionError):
     """Session not found (SESSION_001, HTTP 404)."""
 
-    error_code = SessionErrorCode.SESSION_NOT_FOUND
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_NOT_FOUND
 
 
 class InvalidJoinCode(SessionError):
     """Invalid session code format (SESSION_002, HTTP 400)."""
 
-    error_code = SessionErrorCode.INVALID_JOIN_CODE
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.INVALID_JOIN_CODE
 
 
 class SessionFull(SessionError):
     """Session is full (SESSION_003, HTTP 422)."""
 
-    error_code = SessionErrorCode.SESSION_FULL
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_FULL
 
 
 class SessionStarted(SessionError):
     """Session has already started (SESSION_004, HTTP 422)."""
 
-    error_code = SessionErrorCode.SESSION_STARTED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_STARTED
 
 
 class SessionNotWaiting(SessionError):
     """Session is not in waiting state (SESSION_005, HTTP 422)."""
 
-    error_code = SessionErrorCode.SESSION_NOT_WAITING
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_NOT_WAITING
 
 
 class NotInSession(SessionError):
     """You are not in this session (SESSION_006, HTTP 403)."""
 
-    error_code = SessionErrorCode.NOT_IN_SESSION
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.NOT_IN_SESSION
 
 
 class NotSeer(SessionError):
     """Only the Seer can perform this action (SESSION_007, HTTP 403)."""
 
-    error_code = SessionErrorCode.NOT_SEER
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.NOT_SEER
 
 
 class AlreadyInSession(SessionError):
     """You are already in this session (SESSION_008, HTTP 409)."""
 
-    error_code = SessionErrorCode.ALREADY_IN_SESSION
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.ALREADY_IN_SESSION
 
 
 class CharacterInSession(SessionError):
     """This character is already in another session (SESSION_009, HTTP 409)."""
 
-    error_code = SessionErrorCode.CHARACTER_IN_SESSION
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.CHARACTER_IN_SESSION
 
 
 class InvalidStatusTransition(SessionError):
     """Invalid session status transition (SESSION_010, HTTP 422)."""
 
-    error_code = SessionErrorCode.INVALID_STATUS_TRANSITION
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.INVALID_STATUS_TRANSITION
 
 
 class MinPlayersNotMet(SessionError):
     """Minimum player count not met (SESSION_011, HTTP 422)."""
 
-    error_code = SessionErrorCode.MIN_PLAYERS_NOT_MET
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.MIN_PLAYERS_NOT_MET
 
 
 class SeerCannotLeave(SessionError):
     """Seer cannot leave session. End it instead. (SESSION_012, HTTP 422)."""
 
-    error_code = SessionErrorCode.SEER_CANNOT_LEAVE
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SEER_CANNOT_LEAVE
 
 
 class AdventureNotFound(SessionError):
     """Adventure not found (SESSION_013, HTTP 404)."""
 
-    error_code = SessionErrorCode.ADVENTURE_NOT_FOUND
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.ADVENTURE_NOT_FOUND
 
 
 class StateVersionConflict(SessionError):
     """Game state has changed; reload and retry (SESSION_014, HTTP 409)."""
 
-    error_code = SessionErrorCode.STATE_VERSION_CONFLICT
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.STATE_VERSION_CONFLICT
 
     @property
     def current_version(self) -> int | None:
@@ -286,7 +286,7 @@ class StateVersionConflict(SessionError):
 class TooManyAttempts(SessionError):
     """Too many unknown join codes looked up recently (rate limit; see docs/security.md)."""
 
-    error_code = SessionErrorCode.TOO_MANY_ATTEMPTS
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.TOO_MANY_ATTEMPTS
 
 
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {

@@ -8,7 +8,7 @@ out of order or twice into exactly-once, in-order delivery.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
@@ -44,7 +44,9 @@ __all__ = [
 class BaseEvent(BaseModel, frozen=True):
     """Fields every event has. Events are immutable (each subclass narrows ``type``)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow"
+    )
 
     seq: int
     type: str

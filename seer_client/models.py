@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import Annotated, Any, ClassVar, Literal, cast, get_args
 
 from pydantic import (
     BaseModel,
@@ -130,7 +130,9 @@ def validate_uuid(value: str | uuid.UUID, field: str) -> str:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore"
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """The camelCase JSON dict, as the server speaks it."""
@@ -180,7 +182,9 @@ class SessionPlayer(Model):
 
 
 class InventoryItem(Model):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow"
+    )
     id: str
     name: str
     quantity: int | None = None
@@ -352,7 +356,7 @@ class GameStatePatch(Model):
     explicitly to clear combat (which counts a completed combat on the server).
     """
 
-    model_config = ConfigDict(
+    model_config: ClassVar[ConfigDict] = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True
     )
 

@@ -32,7 +32,7 @@ __all__ = [
     "is_rate_limited",
 ]
 
-logger = logging.getLogger("seer_client.realtime_link")
+logger: logging.Logger = logging.getLogger("seer_client.realtime_link")
 
 # Join refusals that a token refresh may cure (Realtime's join errors: Unauthorized,
 # InvalidJWTToken, PrivateOnly).

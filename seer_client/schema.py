@@ -32,7 +32,7 @@ __all__ = [
     "split_statements",
 ]
 
-log = logging.getLogger("seer_client.schema")
+log: logging.Logger = logging.getLogger("seer_client.schema")
 
 #: Where a wheel keeps its copy (a Supabase CLI project directory: ``<here>/supabase/...``).
 PACKAGED_ROOT = Path(__file__).with_name("_schema")

@@ -25,11 +25,11 @@ class EventSequencer:
     """
 
     def __init__(self, last_seq: int = 0) -> None:
-        self.last_seq = last_seq
+        self.last_seq: int = last_seq
         self._buffer: dict[int, BaseEvent] = {}
-        self.delivered = 0
-        self.duplicates = 0
-        self.gaps_detected = 0
+        self.delivered: int = 0
+        self.duplicates: int = 0
+        self.gaps_detected: int = 0
 
     @property
     def expected_seq(self) -> int:

@@ -227,7 +227,7 @@ class LiveDisplay:
         self.conn = conn
         self._update = update
         self._previous: dict[str, Any] = {}
-        self.updates = 0
+        self.updates: int = 0
 
     def attach(self) -> LiveDisplay:
         """Hook into the connection's callbacks and render once."""

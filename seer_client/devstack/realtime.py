@@ -28,7 +28,7 @@ from aiohttp import WSMsgType, web
 
 from .config import GatewayConfig, JwtError, decode_token
 
-log = logging.getLogger("seer_client.devstack.realtime")
+log: logging.Logger = logging.getLogger("seer_client.devstack.realtime")
 
 NOTIFY_CHANNEL = "seer_devstack_realtime"
 USER_BROADCAST_PUSH = 3
@@ -102,7 +102,7 @@ class Connection:
         self.api_key = api_key
         self.headers = headers
         self.channels: dict[str, Channel] = {}
-        self.last_seen = time.monotonic()
+        self.last_seen: float = time.monotonic()
         self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
@@ -151,7 +151,7 @@ class RealtimeHub:
         self._listen_conn: asyncpg.Connection | None = None
         self._notify_queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self.delivered = 0
+        self.delivered: int = 0
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
         self._stopping = False

@@ -257,7 +257,7 @@ class RestApi:
     def __init__(self, config: GatewayConfig, pool: asyncpg.Pool) -> None:
         self.config = config
         self.pool = pool
-        self.cache = SchemaCache()
+        self.cache: SchemaCache = SchemaCache()
         self._loaded = False
 
     async def reload(self) -> None:
@@ -650,7 +650,10 @@ class QueryError(Exception):
         self, message: str, details: str | None = None, code: str = "PGRST100", hint: str | None = None
     ) -> None:
         super().__init__(message)
-        self.message, self.details, self.code, self.hint = message, details, code, hint
+        self.message: str = message
+        self.details: str | None = details
+        self.code: str = code
+        self.hint: str | None = hint
 
 
 @dataclass

@@ -123,7 +123,7 @@ class DevStack:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop_event: asyncio.Event | None = None
-        self.realtime = RealtimeControl(self)
+        self.realtime: RealtimeControl = RealtimeControl(self)
 
     # -- what `supabase status` prints ------------------------------------------------------
     def _cfg(self) -> GatewayConfig:
