@@ -239,6 +239,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Pause an active session (Seer only)."""
         return self._await(lambda: self._target.pause_session(session_id))
 
+    def readmit_player(self, session_id: str | uuid.UUID, *, player_id: str | uuid.UUID) -> SessionPlayer:
+        """The Seer's "wait" answer to a ``player_inactive`` prompt: the timed-out seat goes back to
+        ``disconnected``, so the player's next heartbeat restores it. Seer only.
+        """
+        return self._await(lambda: self._target.readmit_player(session_id, player_id=player_id))
+
     def resume_session(self, session_id: str | uuid.UUID) -> Session:
         """Resume a paused session (Seer only)."""
         return self._await(lambda: self._target.resume_session(session_id))

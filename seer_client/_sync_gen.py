@@ -159,13 +159,23 @@ def _method(name: str, fn: typing.Any, used: set[str]) -> list[str]:
     doc = _doc(fn, f"Blocking ``{name}``.")
     lines = [
         f"    def {name}({_params(sig.replace(return_annotation=sig.empty))}) -> {blocking_ret}:",
-        f'        """{doc}"""',
+        *_docstring(doc),
     ]
     if blocking_ret == "None":
         lines.append(f"        {value}")
     else:
         lines.append(f"        return {value}")
     return lines
+
+
+def _docstring(doc: str) -> list[str]:
+    """A method docstring at 8 spaces, wrapped to the project's line length."""
+    import textwrap
+
+    if len(doc) + 14 <= 110:
+        return [f'        """{doc}"""']
+    wrapped = textwrap.wrap(doc, width=100)
+    return [f'        """{wrapped[0]}', *(f"        {line}" for line in wrapped[1:]), '        """']
 
 
 def _property(name: str, annotation: str, doc: str, *, settable: bool, used: set[str]) -> list[str]:

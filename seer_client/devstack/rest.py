@@ -289,8 +289,8 @@ class RestApi:
         """Load the schema cache and, like PostgREST, reload it on ``NOTIFY pgrst`` (payload
         empty or ``reload schema``), which the DDL event triggers send on every schema change."""
         await self.reload()
-        self._listener = await asyncpg.connect(self.config.db_url)
-        await self._listener.add_listener("pgrst", self._on_notify)
+        self._listener = listener = await asyncpg.connect(self.config.db_url)
+        await listener.add_listener("pgrst", self._on_notify)
 
     async def stop(self) -> None:
         if self._listener is not None:

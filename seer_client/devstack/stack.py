@@ -21,6 +21,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..schema import schema_files
 from .config import DEFAULT_JWT_SECRET, GatewayConfig, read_project_config
 from .gateway import Gateway, GatewayError
 from .postgres import PostgresCluster, PostgresError, free_port, port_in_use
@@ -111,7 +112,7 @@ class DevStack:
         self._db_port = db_port
         # supabase/config.toml decides what `supabase start` would (JWT expiry, sign-ups,
         # anonymous sign-ins); arguments given here override it.
-        config_toml = Path(project_config) if project_config else project_root() / "supabase" / "config.toml"
+        config_toml = Path(project_config) if project_config else schema_files().supabase_dir / "config.toml"
         overrides = {"jwt_expiry": jwt_expiry, "anonymous_sign_ins": anonymous_sign_ins}
         self._settings = dict(
             **read_project_config(config_toml),
@@ -196,7 +197,7 @@ class DevStack:
         if port is not None and port_in_use(port, host):
             raise DevStackError(f"port {port} on {host} is already in use (choose another with --port)")
         db_url = await asyncio.to_thread(self._prepare_database)
-        self.config = GatewayConfig(db_url=db_url, port=port or free_port(host), **self._settings)  # type: ignore[arg-type]
+        self.config = GatewayConfig(db_url=db_url, port=port or free_port(host), **self._settings)
         self._gateway = Gateway(self.config)
         self._loop = asyncio.get_running_loop()
         try:
