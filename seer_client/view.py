@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import html
 import importlib
 import unicodedata
@@ -197,6 +198,8 @@ def _rich(view: SessionView) -> Any:
             Text.assemble(("●", color), " ", c(r.connection)),
             Text(c(r.seat)),
         )
+    if not view.rows:
+        table.add_row(Text("no players yet", style="italic"), "", "", "", "")
     return table
 
 
@@ -275,6 +278,10 @@ def display(conn: SessionConnection) -> LiveDisplay:
             show: Callable[..., Any] = vars(ipython)["display"]
             handle = show(view, display_id=True)
         else:
-            handle.update(view)
+            # Updates come from the SDK's thread, whose tasks inherited the context of the cell
+            # that connected; an empty context makes ipykernel attribute the message to the cell
+            # running now (the display id still targets the original output), which is what
+            # frontends and nbclient expect.
+            contextvars.Context().run(handle.update, view)
 
     return LiveDisplay(conn, update).attach()
