@@ -1178,9 +1178,18 @@ declare
   v_seat public.session_players%rowtype;
   v_restored boolean := false;
 begin
+  -- Fast path without the session lock. `skip locked`: a seat another transaction is changing
+  -- (a leave, the sweeper, a restore) goes to the slow path instead of waiting for it here. An
+  -- UPDATE that waited would keep the row lock even when its re-check failed, and then wait for
+  -- the session lock below while the leave holding that lock waits for the seat: a deadlock
+  -- (tests/reliability/test_races.py, heartbeats racing the sweeper and leave). Locks are
+  -- therefore only ever taken session first, seat second.
   update public.session_players sp set last_activity_at = now()
-  where sp.session_id = p_session_id and sp.user_id = v_uid and sp.left_at is null
-    and sp.status = 'connected' and not sp.session_ended
+  where sp.id = (
+    select c.id from public.session_players c
+    where c.session_id = p_session_id and c.user_id = v_uid and c.left_at is null
+      and c.status = 'connected' and not c.session_ended
+    for no key update skip locked)
   returning sp.* into v_seat;
   if found then
     select * into v_s from public.sessions s where s.id = p_session_id;
