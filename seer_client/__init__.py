@@ -16,6 +16,8 @@ Blocking scripts and notebooks: ``from seer_client.sync import SeerClient`` (the
 methods, typed, without ``await``; also importable as ``SyncSeerClient``).
 """
 
+import logging
+
 from .client import SeerClient
 from .connection import ConnectionStatus, PresenceEntry, SessionConnection
 from .errors import (
@@ -90,6 +92,9 @@ from .models import (
 from .view import LiveDisplay, SessionView
 
 __version__ = "0.1.0"
+
+# Library logging: named `seer_client.*` loggers, silent unless the application configures logging.
+logging.getLogger("seer_client").addHandler(logging.NullHandler())
 
 __all__ = [
     "AdventureNotFound",

@@ -304,25 +304,25 @@ class TooManyAttempts(SessionError):
 class TooManyLiveSessions(SessionError):
     """The Seer already runs the maximum number of live sessions (docs/contract.md, Limits)."""
 
-    error_code = SessionErrorCode.TOO_MANY_LIVE_SESSIONS
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.TOO_MANY_LIVE_SESSIONS
 
 
 class SessionRateLimited(SessionError):
     """Too many sessions created recently by this user (docs/contract.md, Limits)."""
 
-    error_code = SessionErrorCode.SESSION_RATE_LIMITED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_RATE_LIMITED
 
 
 class AnonymousNotAllowed(SessionError):
     """Anonymous users cannot create, join or look up sessions (docs/security.md)."""
 
-    error_code = SessionErrorCode.ANONYMOUS_NOT_ALLOWED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.ANONYMOUS_NOT_ALLOWED
 
 
 class PayloadTooLarge(SessionError):
     """The game state or an event would exceed its size ceiling (docs/contract.md, Limits)."""
 
-    error_code = SessionErrorCode.PAYLOAD_TOO_LARGE
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.PAYLOAD_TOO_LARGE
 
 
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {

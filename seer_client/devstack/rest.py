@@ -24,7 +24,7 @@ from .config import GatewayConfig
 from .http_common import Caller, json_response, pgrst_error, postgrest_caller
 
 EXPOSED_SCHEMAS = ("public",)
-log = logging.getLogger(__name__)
+log: logging.Logger = logging.getLogger(__name__)
 
 
 # the `response.status` a function set (PostgREST lets functions choose the HTTP status)
