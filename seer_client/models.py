@@ -130,6 +130,8 @@ def validate_uuid(value: str | uuid.UUID, field: str) -> str:
 
 
 class Model(BaseModel):
+    """Base of the wire models: snake_case attributes, camelCase JSON (``to_wire()``)."""
+
     model_config: ClassVar[ConfigDict] = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore"
     )
@@ -140,6 +142,8 @@ class Model(BaseModel):
 
 
 class Character(Model):
+    """A character: name, class, level and experience."""
+
     id: str
     owner_id: str | None = None
     name: str
@@ -149,10 +153,14 @@ class Character(Model):
 
 
 class MyCharacter(Character):
+    """One of the caller's characters, with the session it is in (if any)."""
+
     active_session_id: str | None = None
 
 
 class SessionSettings(Model):
+    """A session's settings (``allowLateJoin``, ``showDiceRolls``, ...)."""
+
     allow_late_join: bool = False
     show_dice_rolls: bool = True
     auto_resolve_simple_combat: bool = False
@@ -161,6 +169,8 @@ class SessionSettings(Model):
 
 
 class SessionPlayer(Model):
+    """A seat in a session: who, which character, and its connection status."""
+
     id: str
     session_id: str
     user_id: str
@@ -182,6 +192,8 @@ class SessionPlayer(Model):
 
 
 class InventoryItem(Model):
+    """An item in the party inventory (extra fields are kept)."""
+
     model_config: ClassVar[ConfigDict] = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="allow"
     )
@@ -191,6 +203,8 @@ class InventoryItem(Model):
 
 
 class GameState(Model):
+    """A session's game state: node, inventory, variables, flags, combat, turn history, version."""
+
     inventory: list[InventoryItem] = Field(default_factory=list[InventoryItem])
     variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
@@ -202,6 +216,8 @@ class GameState(Model):
 
 
 class Session(Model):
+    """A session with its seats, settings and game state (``get_session``)."""
+
     id: str
     code: str
     seer_id: str
@@ -234,6 +250,7 @@ class Session(Model):
         return self.status in LIVE_STATUSES
 
     def player(self, player_id: str) -> SessionPlayer | None:
+        """The seat with id ``player_id`` (``None`` when there is none)."""
         return next((p for p in self.players if p.id == player_id), None)
 
     def _repr_html_(self) -> str:
@@ -248,6 +265,8 @@ class Session(Model):
 
 
 class SessionPreview(Model):
+    """What a join code reveals before joining (``get_session_by_code``)."""
+
     id: str
     code: str
     status: SessionStatusValue
@@ -262,35 +281,49 @@ class SessionPreview(Model):
 
 
 class JoinPreview(Model):
+    """A join-code lookup: the session preview and whether the caller can join."""
+
     session: SessionPreview
     can_join: bool
     reason: str | None = None
 
 
 class CreateSessionResult(Model):
+    """A new session and its invite link."""
+
     session: Session
     join_url: str
 
 
 class JoinResult(Model):
+    """The seat taken and the session after joining."""
+
     player: SessionPlayer
     session: Session
 
 
 class LeaveResult(Model):
+    """The outcome of leaving a session."""
+
     left: bool = True
 
 
 class KickResult(Model):
+    """The outcome of kicking a seat."""
+
     kicked: bool = True
 
 
 class StartResult(Model):
+    """The started session and any party-size warnings."""
+
     session: Session
     warnings: list[str] = Field(default_factory=list)
 
 
 class SessionStats(Model):
+    """Stats of an ended session (duration, nodes visited, XP earned, ...)."""
+
     duration_minutes: int = 0
     nodes_visited: int = 0
     dice_rolled: int = 0
@@ -299,11 +332,15 @@ class SessionStats(Model):
 
 
 class EndResult(Model):
+    """The ended session and its stats."""
+
     session: Session
     stats: SessionStats
 
 
 class HeartbeatResult(Model):
+    """A heartbeat's answer: the seat's status, the session's status and its last seq."""
+
     session_id: str
     player_id: str | None = None
     status: str | None = None
@@ -316,6 +353,8 @@ class HeartbeatResult(Model):
 
 
 class Feedback(Model):
+    """Feedback a participant left for a session."""
+
     session_id: str
     rating: int
     comment: str | None = None
@@ -323,6 +362,8 @@ class Feedback(Model):
 
 
 class SessionSummary(Model):
+    """One of the caller's sessions (``list_my_sessions``)."""
+
     id: str
     code: str
     status: SessionStatusValue
@@ -393,6 +434,7 @@ class GameStatePatch(Model):
         return self
 
     def to_wire(self) -> dict[str, Any]:
+        """The patch as ``update_game_state`` takes it (camelCase, only the fields given)."""
         data = self.model_dump(by_alias=True, mode="json", exclude_unset=True)
         # Keys explicitly set to None mean "not given", except combatState (None clears it).
         return {k: v for k, v in data.items() if v is not None or k == "combatState"}

@@ -20,6 +20,8 @@ __all__ = ["LiveDisplay", "SessionView", "clean", "display", "session_html", "se
 
 @dataclass(frozen=True)
 class Row:
+    """One player row of a :class:`SessionView`."""
+
     name: str
     character: str
     character_class: str
@@ -41,6 +43,7 @@ class SessionView:
 
     @classmethod
     def from_session(cls, session: Session) -> SessionView:
+        """A snapshot of ``session`` as ``get_session`` returned it."""
         rows = [
             Row(
                 name=p.display_name or p.user_id[:8],
@@ -204,14 +207,17 @@ def _rich(view: SessionView) -> Any:
 
 
 def session_html(session: Session) -> str:
+    """``session`` as an HTML table (what Jupyter shows for a :class:`Session`)."""
     return _html(SessionView.from_session(session))
 
 
 def session_rich(session: Session) -> Any:
+    """``session`` as a rich renderable (a table; plain text when rich is missing)."""
     return _rich(SessionView.from_session(session))
 
 
 def session_text(session: Session) -> str:
+    """``session`` as a plain-text table."""
     return _text(SessionView.from_session(session))
 
 
