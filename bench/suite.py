@@ -4,6 +4,7 @@ Sections (every figure next to a baseline measured in the same run on the same m
 1. SQL path (pgbench): RPCs vs TPC-B-like / select-only.
 2. Gateway path: the same RPCs over HTTP through the devstack vs the SQL path.
 3. Realtime fan-out: sessions x 6 private-channel sockets, commit-to-delivery latency.
+3b. Session stream A/B: content in the broadcast vs content-free pokes + a log read (stream.py).
 4. Scale: 1M sessions / 100k live players: sweeper, code lookup, list_my_sessions.
 5. Memory: gateway RSS idle vs with every fan-out socket open.
 
@@ -82,7 +83,7 @@ async def main_async(sections: set[str]) -> int:
                 rows,
                 log,
             )
-        if sections & {"gateway", "fanout", "memory"}:
+        if sections & {"gateway", "fanout", "memory", "stream"}:
             from . import fanout, gatewaypath
 
             with GatewayProcess(cluster.dsn) as gw:
@@ -92,6 +93,11 @@ async def main_async(sections: set[str]) -> int:
                 if sections & {"fanout", "memory"}:
                     print("3/5. realtime fan-out and gateway memory ...")
                     await fanout.run(gw, cluster.dsn, sizes, rows, log)
+                if "stream" in sections:
+                    from . import stream
+
+                    print("3b. session stream A/B (content in broadcast vs pokes + log read) ...")
+                    await stream.run(gw, cluster.dsn, sizes, rows, log)
         if "scale" in sections:
             from . import scale
 
@@ -108,6 +114,6 @@ async def main_async(sections: set[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    all_sections = {"sql", "gateway", "fanout", "memory", "scale"}
+    all_sections = {"sql", "gateway", "fanout", "memory", "stream", "scale"}
     sections = set(argv) & all_sections or all_sections
     return asyncio.run(main_async(sections))

@@ -10,18 +10,32 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 from supabase import AsyncClient
 
 from ._sync_runtime import BlockingObject as _BlockingClient
 from ._sync_runtime import SyncIterator, run
 from .client import SeerClient as AsyncSeerClient
-from .connection import Callback, ConnectionStatus, PresenceEntry, SessionConnection
-from .events import BaseEvent, SessionEvent
+from .connection import ConnectionStatus, PresenceEntry, SessionConnection
+from .events import (
+    BaseEvent,
+    GameStateEvent,
+    NodeChangeEvent,
+    PlayerConnectionEvent,
+    PlayerInactiveEvent,
+    PlayerJoinedEvent,
+    PlayerLeftEvent,
+    SessionEndedEvent,
+    SessionEvent,
+    SessionStatusEvent,
+)
 from .models import (
+    AdventureSummary,
     Character,
     CreateSessionResult,
+    DiceRoll,
     EndResult,
     Feedback,
     GameState,
@@ -32,6 +46,7 @@ from .models import (
     KickResult,
     LeaveResult,
     MyCharacter,
+    SeerFeedback,
     Session,
     SessionPlayer,
     SessionSettings,
@@ -183,6 +198,10 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
             lambda: self._target.create_session(adventure_id, settings=settings, max_players=max_players)
         )
 
+    def end_combat(self, session_id: str | uuid.UUID, outcome: str = "victory") -> GameState:
+        """Blocking ``end_combat``."""
+        return self._await(lambda: self._target.end_combat(session_id, outcome))
+
     def end_session(
         self, session_id: str | uuid.UUID, *, outcome: str, notes: str | None = None
     ) -> EndResult:
@@ -204,6 +223,10 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
     def heartbeat(self, session_id: str | uuid.UUID) -> HeartbeatResult:
         """Mark the caller's seat connected (the connection calls this periodically)."""
         return self._await(lambda: self._target.heartbeat(session_id))
+
+    def import_adventure(self, document: Mapping[str, Any] | str | Path) -> AdventureSummary:
+        """Import an adventure (unpublished, yours) from a JSON document or a JSON file path."""
+        return self._await(lambda: self._target.import_adventure(document))
 
     def join_by_code(self, code: str, *, character_id: str | uuid.UUID) -> JoinResult:
         """Look the code up, then join (the PRD's join flow in one call)."""
@@ -227,6 +250,22 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Leave the session (a player; the Seer ends it instead)."""
         return self._await(lambda: self._target.leave_session(session_id))
 
+    def list_adventures(
+        self, *, scope: str = "all", query: str | None = None, limit: int = 50
+    ) -> list[AdventureSummary]:
+        """The adventure library: ``mine``, ``community`` (published) or ``all``; ``query`` matches title
+        and description, case-insensitive.
+        """
+        return self._await(lambda: self._target.list_adventures(scope=scope, query=query, limit=limit))
+
+    def list_dice_rolls(self, session_id: str | uuid.UUID, *, limit: int = 200) -> list[DiceRoll]:
+        """The session's rolls as the caller may see them (the Seer: every die)."""
+        return self._await(lambda: self._target.list_dice_rolls(session_id, limit=limit))
+
+    def list_feedback(self, session_id: str | uuid.UUID) -> list[SeerFeedback]:
+        """The feedback players left on the Seer's session."""
+        return self._await(lambda: self._target.list_feedback(session_id))
+
     def list_my_characters(self) -> list[MyCharacter]:
         """The caller's characters, with the session each is in (if any)."""
         return self._await(lambda: self._target.list_my_characters())
@@ -235,9 +274,17 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """The caller's sessions (as Seer or player), optionally filtered by status."""
         return self._await(lambda: self._target.list_my_sessions(status=status))
 
+    def next_turn(self, session_id: str | uuid.UUID) -> GameState:
+        """Blocking ``next_turn``."""
+        return self._await(lambda: self._target.next_turn(session_id))
+
     def pause_session(self, session_id: str | uuid.UUID) -> Session:
         """Pause an active session (Seer only)."""
         return self._await(lambda: self._target.pause_session(session_id))
+
+    def publish_adventure(self, adventure_id: str | uuid.UUID, *, published: bool = True) -> AdventureSummary:
+        """Blocking ``publish_adventure``."""
+        return self._await(lambda: self._target.publish_adventure(adventure_id, published=published))
 
     def readmit_player(self, session_id: str | uuid.UUID, *, player_id: str | uuid.UUID) -> SessionPlayer:
         """The Seer's "wait" answer to a ``player_inactive`` prompt: the timed-out seat goes back to
@@ -248,6 +295,24 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
     def resume_session(self, session_id: str | uuid.UUID) -> Session:
         """Resume a paused session (Seer only)."""
         return self._await(lambda: self._target.resume_session(session_id))
+
+    def roll_dice(
+        self,
+        session_id: str | uuid.UUID,
+        expression: str,
+        *,
+        reason: str | None = None,
+        character_id: str | uuid.UUID | None = None,
+        hidden: bool = False,
+    ) -> DiceRoll:
+        """Roll on the server (``2d6+3``, ``4d6kh3``, ``1d20-1``). Players roll for their own character;
+        the Seer for anyone, and may roll hidden.
+        """
+        return self._await(
+            lambda: self._target.roll_dice(
+                session_id, expression, reason=reason, character_id=character_id, hidden=hidden
+            )
+        )
 
     def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
@@ -269,9 +334,33 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Create an account (and sign in when the project auto-confirms). Returns the user id."""
         return self._await(lambda: self._target.sign_up(email, password, display_name=display_name))
 
+    def start_combat(
+        self, session_id: str | uuid.UUID, combatants: Sequence[Mapping[str, Any]], *, simple: bool = False
+    ) -> GameState:
+        """Start a combat: ``[{"characterId": ...}, {"name": "Eel Warden", "bonus": 2}]``; initiative is
+        rolled on the server. ``simple`` with the session's ``autoResolveSimpleCombat`` resolves it by
+        dice at once.
+        """
+        return self._await(lambda: self._target.start_combat(session_id, combatants, simple=simple))
+
     def start_session(self, session_id: str | uuid.UUID) -> StartResult:
         """Start a waiting session (Seer only); ``warning`` notes a small party."""
         return self._await(lambda: self._target.start_session(session_id))
+
+    def submit_action(
+        self,
+        session_id: str | uuid.UUID,
+        text: str | None = None,
+        *,
+        choice: str | None = None,
+        character_id: str | uuid.UUID | None = None,
+    ) -> SessionEvent:
+        """Propose an action or pick one of the current node's choices (by label). The Seer may act for a
+        disconnected or inactive character (``character_id``). Returns the ``player_action`` event.
+        """
+        return self._await(
+            lambda: self._target.submit_action(session_id, text, choice=choice, character_id=character_id)
+        )
 
     def submit_feedback(
         self, session_id: str | uuid.UUID, *, rating: int, comment: str | None = None
@@ -472,149 +561,163 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
-    def on_player_joined(self) -> Callback | None:
+    def on_player_joined(self) -> Callable[[PlayerJoinedEvent], object] | None:
         """The ``on_player_joined`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_player_joined
+        value: Callable[[PlayerJoinedEvent], object] | None = self._target.on_player_joined
         return value
 
     @on_player_joined.setter
-    def on_player_joined(self, value: Callback | None) -> None:
+    def on_player_joined(self, value: Callable[[PlayerJoinedEvent], object] | None) -> None:
         self._target.on_player_joined = value
 
     @property
-    def on_player_left(self) -> Callback | None:
+    def on_player_left(self) -> Callable[[PlayerLeftEvent], object] | None:
         """The ``on_player_left`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_player_left
+        value: Callable[[PlayerLeftEvent], object] | None = self._target.on_player_left
         return value
 
     @on_player_left.setter
-    def on_player_left(self, value: Callback | None) -> None:
+    def on_player_left(self, value: Callable[[PlayerLeftEvent], object] | None) -> None:
         self._target.on_player_left = value
 
     @property
-    def on_player_connection(self) -> Callback | None:
+    def on_player_connection(self) -> Callable[[PlayerConnectionEvent], object] | None:
         """The ``on_player_connection`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_player_connection
+        value: Callable[[PlayerConnectionEvent], object] | None = self._target.on_player_connection
         return value
 
     @on_player_connection.setter
-    def on_player_connection(self, value: Callback | None) -> None:
+    def on_player_connection(self, value: Callable[[PlayerConnectionEvent], object] | None) -> None:
         self._target.on_player_connection = value
 
     @property
-    def on_player_inactive(self) -> Callback | None:
+    def on_player_inactive(self) -> Callable[[PlayerInactiveEvent], object] | None:
         """The ``on_player_inactive`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_player_inactive
+        value: Callable[[PlayerInactiveEvent], object] | None = self._target.on_player_inactive
         return value
 
     @on_player_inactive.setter
-    def on_player_inactive(self, value: Callback | None) -> None:
+    def on_player_inactive(self, value: Callable[[PlayerInactiveEvent], object] | None) -> None:
         self._target.on_player_inactive = value
 
     @property
-    def on_session_status(self) -> Callback | None:
+    def on_session_status(self) -> Callable[[SessionStatusEvent], object] | None:
         """The ``on_session_status`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_session_status
+        value: Callable[[SessionStatusEvent], object] | None = self._target.on_session_status
         return value
 
     @on_session_status.setter
-    def on_session_status(self, value: Callback | None) -> None:
+    def on_session_status(self, value: Callable[[SessionStatusEvent], object] | None) -> None:
         self._target.on_session_status = value
 
     @property
-    def on_session_ended(self) -> Callback | None:
+    def on_session_ended(self) -> Callable[[SessionEndedEvent], object] | None:
         """The ``on_session_ended`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_session_ended
+        value: Callable[[SessionEndedEvent], object] | None = self._target.on_session_ended
         return value
 
     @on_session_ended.setter
-    def on_session_ended(self, value: Callback | None) -> None:
+    def on_session_ended(self, value: Callable[[SessionEndedEvent], object] | None) -> None:
         self._target.on_session_ended = value
 
     @property
-    def on_game_state(self) -> Callback | None:
+    def on_game_state(self) -> Callable[[GameStateEvent], object] | None:
         """The ``on_game_state`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_game_state
+        value: Callable[[GameStateEvent], object] | None = self._target.on_game_state
         return value
 
     @on_game_state.setter
-    def on_game_state(self, value: Callback | None) -> None:
+    def on_game_state(self, value: Callable[[GameStateEvent], object] | None) -> None:
         self._target.on_game_state = value
 
     @property
-    def on_node_change(self) -> Callback | None:
+    def on_game_state_change(self) -> Callable[[GameState], object] | None:
+        """The ``on_game_state_change`` callback (runs on the client's event loop thread)."""
+        value: Callable[[GameState], object] | None = self._target.on_game_state_change
+        return value
+
+    @on_game_state_change.setter
+    def on_game_state_change(self, value: Callable[[GameState], object] | None) -> None:
+        self._target.on_game_state_change = value
+
+    @property
+    def on_node_change(self) -> Callable[[NodeChangeEvent], object] | None:
         """The ``on_node_change`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_node_change
+        value: Callable[[NodeChangeEvent], object] | None = self._target.on_node_change
         return value
 
     @on_node_change.setter
-    def on_node_change(self, value: Callback | None) -> None:
+    def on_node_change(self, value: Callable[[NodeChangeEvent], object] | None) -> None:
         self._target.on_node_change = value
 
     @property
-    def on_event(self) -> Callback | None:
+    def on_event(self) -> Callable[[BaseEvent], object] | None:
         """The ``on_event`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_event
+        value: Callable[[BaseEvent], object] | None = self._target.on_event
         return value
 
     @on_event.setter
-    def on_event(self, value: Callback | None) -> None:
+    def on_event(self, value: Callable[[BaseEvent], object] | None) -> None:
         self._target.on_event = value
 
     @property
-    def on_status_change(self) -> Callback | None:
+    def on_status_change(self) -> Callable[[ConnectionStatus], object] | None:
         """The ``on_status_change`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_status_change
+        value: Callable[[ConnectionStatus], object] | None = self._target.on_status_change
         return value
 
     @on_status_change.setter
-    def on_status_change(self, value: Callback | None) -> None:
+    def on_status_change(self, value: Callable[[ConnectionStatus], object] | None) -> None:
         self._target.on_status_change = value
 
     @property
-    def on_presence_change(self) -> Callback | None:
+    def on_presence_change(self) -> Callable[[list[PresenceEntry]], object] | None:
         """The ``on_presence_change`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_presence_change
+        value: Callable[[list[PresenceEntry]], object] | None = self._target.on_presence_change
         return value
 
     @on_presence_change.setter
-    def on_presence_change(self, value: Callback | None) -> None:
+    def on_presence_change(self, value: Callable[[list[PresenceEntry]], object] | None) -> None:
         self._target.on_presence_change = value
 
     @property
-    def on_max_reconnect_failed(self) -> Callback | None:
+    def on_max_reconnect_failed(self) -> Callable[[], object] | None:
         """The ``on_max_reconnect_failed`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_max_reconnect_failed
+        value: Callable[[], object] | None = self._target.on_max_reconnect_failed
         return value
 
     @on_max_reconnect_failed.setter
-    def on_max_reconnect_failed(self, value: Callback | None) -> None:
+    def on_max_reconnect_failed(self, value: Callable[[], object] | None) -> None:
         self._target.on_max_reconnect_failed = value
 
     @property
-    def on_error(self) -> Callback | None:
+    def on_error(self) -> Callable[[BaseException], object] | None:
         """The ``on_error`` callback (runs on the client's event loop thread)."""
-        value: Callback | None = self._target.on_error
+        value: Callable[[BaseException], object] | None = self._target.on_error
         return value
 
     @on_error.setter
-    def on_error(self, value: Callback | None) -> None:
+    def on_error(self, value: Callable[[BaseException], object] | None) -> None:
         self._target.on_error = value
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Seconds to wait before reconnect attempt ``attempt`` (1-based), jitter included."""
+        return self._call(lambda: self._target.backoff_delay(attempt))
 
     @property
     def closed(self) -> bool:
-        """``closed``."""
+        """True once :meth:`close` has finished."""
         value: bool = self._target.closed
         return value
 
     @property
     def delivered_seqs(self) -> list[int]:
-        """``delivered_seqs``."""
+        """The seqs in :attr:`history` (the delivered events still remembered), in order."""
         value: list[int] = self._target.delivered_seqs
         return value
 
     def events(self, *, replay: bool = True) -> Iterator[SessionEvent]:
-        """Iterate over delivered events in seq order; ends when the connection closes."""
+        """Iterate over delivered events in seq order."""
         return SyncIterator(self._target.events(replay=replay))
 
     @property
@@ -648,5 +751,5 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return self._await(lambda: self._target.wait_for(predicate, timeout=timeout, replay=replay))
 
     def wait_for_seq(self, seq: int, *, timeout: float = 10.0) -> None:
-        """Wait until every event up to ``seq`` has been delivered."""
+        """Wait until every event up to ``seq`` has been delivered (raises like :meth:`wait_for`)."""
         self._await(lambda: self._target.wait_for_seq(seq, timeout=timeout))

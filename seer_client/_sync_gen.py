@@ -174,7 +174,7 @@ def _docstring(doc: str) -> list[str]:
 
     if len(doc) + 14 <= 110:
         return [f'        """{doc}"""']
-    wrapped = textwrap.wrap(doc, width=100)
+    wrapped = textwrap.wrap(doc, width=96)
     return [f'        """{wrapped[0]}', *(f"        {line}" for line in wrapped[1:]), '        """']
 
 
@@ -233,6 +233,9 @@ def _imports(used: set[str], defined: set[str]) -> list[str]:
             continue
         if name == "uuid":
             plain.add("import uuid")
+            continue
+        if name == "Path":
+            by_module.setdefault("pathlib", set()).add(name)
             continue
         if name == "deque":
             by_module.setdefault("collections", set()).add(name)

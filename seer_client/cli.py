@@ -67,6 +67,7 @@ async def _watch(args: argparse.Namespace) -> int:
         return 2
 
     from .client import SeerClient
+    from .events import SessionEndedEvent
     from .view import LiveDisplay, SessionView
 
     if not args.email or not args.password:
@@ -84,7 +85,7 @@ async def _watch(args: argparse.Namespace) -> int:
             ended = asyncio.Event()
             previous = conn.on_session_ended
 
-            def on_ended(event: object) -> object:
+            def on_ended(event: SessionEndedEvent) -> object:
                 ended.set()
                 return previous(event) if previous is not None else None
 

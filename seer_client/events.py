@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, mod
 from pydantic.alias_generators import to_camel
 
 from .models import (
+    Choice,
+    Die,
     LeaveReasonValue,
     OutcomeValue,
     PlayerStatusValue,
@@ -25,9 +27,14 @@ from .sequencer import EventSequencer
 
 __all__ = [
     "KNOWN_EVENT_TYPES",
+    "CombatEndedEvent",
+    "CombatStartedEvent",
+    "CombatTurnEvent",
+    "DiceRolledEvent",
     "EventSequencer",
     "GameStateEvent",
     "NodeChangeEvent",
+    "PlayerActionEvent",
     "PlayerConnectionEvent",
     "PlayerInactiveEvent",
     "PlayerJoinedEvent",
@@ -80,6 +87,8 @@ class PlayerLeftEvent(BaseEvent, frozen=True):
     player_id: str
     user_id: str | None = None
     character_id: str | None = None
+    # 'left' | 'kicked'. A dropped connection is player_connection + player_inactive, never a
+    # player_left (docs/sdk.md); other strings a newer server sends are Unknown.
     reason: LeaveReasonValue
     kick_reason: str | None = None
 
@@ -128,6 +137,64 @@ class NodeChangeEvent(BaseEvent, frozen=True):
     node_id: str
     node_type: str | None = None
     node_title: str | None = None
+    node_body: str | None = None
+    choices: list[Choice] = []
+    # the Seer moved off the adventure's links on purpose
+    override: bool = False
+
+
+class DiceRolledEvent(BaseEvent, frozen=True):
+    """A server-side roll; ``dice`` and ``total`` are ``None`` when the roll is hidden."""
+
+    type: Literal["dice_rolled"] = "dice_rolled"
+    roll_id: str
+    roller_id: str | None = None
+    character_id: str | None = None
+    expression: str
+    reason: str | None = None
+    hidden: bool = False
+    dice: list[Die] | None = None
+    total: int | None = None
+
+
+class CombatStartedEvent(BaseEvent, frozen=True):
+    """Combat began; ``combat_state`` is the new combat."""
+
+    type: Literal["combat_started"] = "combat_started"
+    combat_state: dict[str, Any]
+
+
+class CombatTurnEvent(BaseEvent, frozen=True):
+    """The next combatant is up (round and turn)."""
+
+    type: Literal["combat_turn"] = "combat_turn"
+    combat_id: str
+    round: int
+    turn: int
+    current: dict[str, Any] | None = None
+
+
+class CombatEndedEvent(BaseEvent, frozen=True):
+    """Combat ended (``outcome``, rounds, whether it was auto-resolved)."""
+
+    type: Literal["combat_ended"] = "combat_ended"
+    combat_id: str
+    outcome: str
+    rounds: int | None = None
+    auto_resolved: bool = False
+
+
+class PlayerActionEvent(BaseEvent, frozen=True):
+    """A player (or the Seer for them) took an action or a choice."""
+
+    type: Literal["player_action"] = "player_action"
+    player_id: str
+    character_id: str | None = None
+    character_name: str | None = None
+    text: str | None = None
+    choice: Choice | None = None
+    # the Seer acted for a disconnected or inactive character
+    by_seer: bool = False
 
 
 class SessionEndedEvent(BaseEvent, frozen=True):
@@ -178,6 +245,11 @@ _EVENT_CLASSES: dict[str, type[BaseEvent]] = {
     "game_state": GameStateEvent,
     "node_change": NodeChangeEvent,
     "session_ended": SessionEndedEvent,
+    "dice_rolled": DiceRolledEvent,
+    "combat_started": CombatStartedEvent,
+    "combat_turn": CombatTurnEvent,
+    "combat_ended": CombatEndedEvent,
+    "player_action": PlayerActionEvent,
 }
 KNOWN_EVENT_TYPES: frozenset[str] = frozenset(_EVENT_CLASSES)
 
@@ -199,6 +271,11 @@ SessionEvent = Annotated[
     | Annotated[GameStateEvent, Tag("game_state")]
     | Annotated[NodeChangeEvent, Tag("node_change")]
     | Annotated[SessionEndedEvent, Tag("session_ended")]
+    | Annotated[DiceRolledEvent, Tag("dice_rolled")]
+    | Annotated[CombatStartedEvent, Tag("combat_started")]
+    | Annotated[CombatTurnEvent, Tag("combat_turn")]
+    | Annotated[CombatEndedEvent, Tag("combat_ended")]
+    | Annotated[PlayerActionEvent, Tag("player_action")]
     | Annotated[UnknownEvent, Tag("unknown")],
     Discriminator(_event_tag),
 ]

@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import logging
+import random
 import struct
 import time
 import uuid
@@ -33,6 +34,10 @@ log: logging.Logger = logging.getLogger("seer_client.devstack.realtime")
 NOTIFY_CHANNEL = "seer_devstack_realtime"
 USER_BROADCAST_PUSH = 3
 USER_BROADCAST = 4
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _dumps(value: Any) -> str:
@@ -152,6 +157,10 @@ class RealtimeHub:
         self._notify_queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered: int = 0
+        #: database broadcasts dropped by the ``drop_db_broadcasts`` fault switch
+        self.dropped_db_broadcasts = 0
+        self.drop_db_broadcasts = config.drop_db_broadcasts
+        self._drop_rng = random.Random()
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
         self._stopping = False
@@ -764,6 +773,11 @@ class RealtimeHub:
             self.delivered += 1
 
     def broadcast_from_db(self, msg: dict[str, Any]) -> None:
+        if self.drop_db_broadcasts > 0 and self._drop_rng.random() < self.drop_db_broadcasts:
+            # Fault switch: lost like a broadcast real Realtime drops (rate limit, replication
+            # restart). The row stays in realtime.messages, as it does there.
+            self.dropped_db_broadcasts += 1
+            return
         payload = msg.get("payload")
         if not isinstance(payload, dict):
             payload = {} if payload is None else {"value": payload}
@@ -907,8 +921,3 @@ class RealtimeHub:
             if not members:
                 self.rooms.pop(ch.room, None)
         self._untrack(ch)
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    """``value`` when it is a JSON object, else an empty one (join payload sections are optional)."""
-    return value if isinstance(value, dict) else {}
