@@ -243,7 +243,7 @@ def _imports(used: set[str], defined: set[str]) -> list[str]:
         if name == "AsyncClient":
             by_module.setdefault("supabase", set()).add(name)
             continue
-        if hasattr(typing, name) and name not in ("Sequence", "Callable", "Iterator", "Awaitable"):
+        if hasattr(typing, name) and name not in ("Sequence", "Callable", "Iterator", "Awaitable", "Mapping"):
             by_module.setdefault("typing", set()).add(name)
             continue
         if hasattr(collections.abc, name):
