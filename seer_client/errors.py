@@ -338,19 +338,21 @@ class PayloadTooLarge(SessionError):
 
 
 class NotAdventureAuthor(SessionError):
-    error_code = SessionErrorCode.NOT_ADVENTURE_AUTHOR
+    """Only the adventure's author may change it."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.NOT_ADVENTURE_AUTHOR
 
 
 class CharacterConnected(SessionError):
     """The Seer tried to act for a character whose player is connected."""
 
-    error_code = SessionErrorCode.CHARACTER_CONNECTED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.CHARACTER_CONNECTED
 
 
 class CombatStateConflict(SessionError):
     """start_combat while a combat runs, or next_turn/end_combat without one."""
 
-    error_code = SessionErrorCode.COMBAT_STATE_CONFLICT
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.COMBAT_STATE_CONFLICT
 
 
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {

@@ -158,8 +158,8 @@ class RealtimeHub:
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered: int = 0
         #: database broadcasts dropped by the ``drop_db_broadcasts`` fault switch
-        self.dropped_db_broadcasts = 0
-        self.drop_db_broadcasts = config.drop_db_broadcasts
+        self.dropped_db_broadcasts: int = 0
+        self.drop_db_broadcasts: float = config.drop_db_broadcasts
         self._drop_rng = random.Random()
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
