@@ -1,7 +1,14 @@
-"""SessionConnection: a reliable realtime link to one session.
+"""SessionConnection: a reliable realtime link to one session (supervisor, heartbeat,
+catch-up, dispatch).
 
-What the ``realtime`` client under supabase-py does not do, this class does itself (see
-shared/research/realtime.md):
+The pieces it is built from:
+
+* :mod:`seer_client.realtime_link` (:class:`RealtimeLink`): the only code that touches
+  realtime-py; one socket + channel per connection attempt.
+* :mod:`seer_client.lobby` (:class:`LobbyState`): seats, status, node and presence, pure.
+* :mod:`seer_client.sequencer` (:class:`EventSequencer`): exactly-once, in-order release.
+
+What the ``realtime`` client under supabase-py does not do, this class does itself:
 
 * It owns one ``AsyncRealtimeClient`` per connection attempt with ``auto_reconnect=False``
   and runs its own supervisor: jittered exponential backoff capped at ``backoff_max``, at
@@ -25,12 +32,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +50,6 @@ from .errors import (
 )
 from .events import (
     BaseEvent,
-    EventSequencer,
     GameStateEvent,
     NodeChangeEvent,
     PlayerConnectionEvent,
@@ -57,11 +61,12 @@ from .events import (
     UnknownEvent,
     parse_event,
 )
-from .models import Session, SessionPlayer
+from .lobby import LobbyState, PresenceEntry
+from .models import Session
+from .realtime_link import JoinRefused, RealtimeLink, is_rate_limited
+from .sequencer import EventSequencer
 
 if TYPE_CHECKING:
-    from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
-
     from .client import SeerClient
     from .view import SessionView
 
@@ -71,40 +76,12 @@ logger = logging.getLogger("seer_client.connection")
 
 Callback = Callable[..., Any]
 
-# Join refusals that a token refresh may cure (realtime.md §1, §3).
-_AUTH_REASONS = ("Unauthorized", "InvalidJWTToken", "PrivateOnly")
-
 
 class ConnectionStatus(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     DISCONNECTED = "disconnected"
-
-
-@dataclass(frozen=True)
-class PresenceEntry:
-    """One participant as this client sees them right now."""
-
-    user_id: str
-    role: str  # "seer" | "player"
-    state: str  # "online" | "reconnecting" | "inactive" | "offline"
-    player_id: str | None = None
-    character_id: str | None = None
-    character_name: str | None = None
-    display_name: str | None = None
-    seat_status: str | None = None
-
-
-class _JoinRefused(Exception):
-    def __init__(self, reason: str, status: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-    @property
-    def is_auth(self) -> bool:
-        return self.reason.startswith(_AUTH_REASONS) or "Unauthorized" in self.reason
 
 
 class _Closed:
@@ -114,22 +91,16 @@ class _Closed:
 _CLOSED = _Closed()
 
 
-def _is_rate_limited(reason: str) -> bool:
-    text = reason.lower()
-    return "rate limit" in text or "ratelimit" in text or "too many" in text
+def _lobby_field(name: str) -> Any:
+    """A SessionConnection attribute that lives in its LobbyState (kept for compatibility)."""
 
+    def get(self: SessionConnection) -> Any:
+        return getattr(self.lobby, name)
 
-def _reason_of(error: Exception | None) -> str:
-    if error is None:
-        return ""
-    text = str(error)
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(data, dict):
-        return str(data.get("reason") or data.get("message") or text)
-    return text
+    def set_(self: SessionConnection, value: Any) -> None:
+        setattr(self.lobby, name, value)
+
+    return property(get, set_, doc=f"``self.lobby.{name}``")
 
 
 class SessionConnection:
@@ -213,21 +184,9 @@ class SessionConnection:
         self.start_seq = 0  # events after this seq are delivered
         self._delivered_seq = 0
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
-        self.seer_id: str | None = None
-        self.session_status: str | None = None
-        self.current_node_id: str | None = None
-        self.current_node_title: str | None = None
-        self.seer_name: str | None = None
-        self.adventure_name: str | None = None
-        self.code: str | None = None
-        self.seats: dict[str, SessionPlayer] = {}
-        self._online: set[str] = set()
-        self._seen_online: set[str] = set()
+        self.lobby = LobbyState(session_id)
 
-        self._socket: AsyncRealtimeClient | None = None
-        self._channel: AsyncRealtimeChannel | None = None
-        self._join_outcome: asyncio.Future[None] | None = None
-        self._trouble: asyncio.Future[str] | None = None
+        self._link: RealtimeLink | None = None
         self._first_connected: asyncio.Future[None] | None = None
         self._out: asyncio.Queue[BaseEvent | _Closed] = asyncio.Queue()
         self._subscribers: set[asyncio.Queue[BaseEvent | _Closed]] = set()
@@ -243,6 +202,15 @@ class SessionConnection:
         self._closer: asyncio.Task[None] | None = None
         self._close_done: asyncio.Future[None] | None = None
         self._ended = False  # iterators were told the stream ended
+
+    seer_id = _lobby_field("seer_id")
+    seer_name = _lobby_field("seer_name")
+    session_status = _lobby_field("session_status")
+    current_node_id = _lobby_field("current_node_id")
+    current_node_title = _lobby_field("current_node_title")
+    adventure_name = _lobby_field("adventure_name")
+    code = _lobby_field("code")
+    seats = _lobby_field("seats")
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> SessionConnection:
@@ -342,40 +310,13 @@ class SessionConnection:
     # ------------------------------------------------------------------ public views
     def presence(self) -> list[PresenceEntry]:
         """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline."""
-        entries: list[PresenceEntry] = []
-        if self.seer_id:
-            entries.append(
-                PresenceEntry(
-                    user_id=self.seer_id,
-                    role="seer",
-                    state="online" if self.seer_id in self._online else "offline",
-                )
-            )
-        for seat in self.seats.values():
-            if seat.status in ("left", "kicked"):
-                continue
-            if seat.user_id in self._online:
-                state = "online"
-            elif seat.status == "inactive":
-                state = "inactive"
-            elif seat.status == "disconnected" or seat.user_id in self._seen_online:
-                # Socket gone but the seat is held: inside the 5-minute rejoin window.
-                state = "reconnecting"
-            else:
-                state = "offline"
-            entries.append(
-                PresenceEntry(
-                    user_id=seat.user_id,
-                    role="player",
-                    state=state,
-                    player_id=seat.id,
-                    character_id=seat.character_id,
-                    character_name=seat.character_name,
-                    display_name=seat.display_name,
-                    seat_status=seat.status,
-                )
-            )
-        return entries
+        return self.lobby.presence()
+
+    @property
+    def topic(self) -> str | None:
+        """The realtime topic this connection is joined to (None while not joined)."""
+        link = self._link
+        return link.topic if link is not None else None
 
     def view(self) -> SessionView:
         """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""
@@ -451,7 +392,7 @@ class SessionConnection:
             while not self._closing:
                 try:
                     await self._establish(refresh_token=refreshed_for_auth)
-                except _JoinRefused as exc:
+                except JoinRefused as exc:
                     await self._teardown(graceful=False)
                     if exc.is_auth:
                         if not refreshed_for_auth:
@@ -497,7 +438,7 @@ class SessionConnection:
                     ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING
                 )
                 delay = self._backoff(attempt)
-                if _is_rate_limited(str(last_error)):
+                if is_rate_limited(str(last_error)):
                     # The server closed us for a rate limit (e.g. 5 presence calls per 30 s):
                     # rejoining sooner would only be closed again.
                     delay = max(delay, self.rate_limit_backoff)
@@ -506,8 +447,6 @@ class SessionConnection:
             pass
 
     async def _establish(self, *, refresh_token: bool) -> None:
-        from realtime import AsyncRealtimeClient
-
         token = await self.client.access_token(refresh=refresh_token)
         # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
         # (SessionError) before we touch the socket.
@@ -515,45 +454,26 @@ class SessionConnection:
         if beat.player_id:
             self.player_id = beat.player_id
         supabase = self.client.supabase
-        socket = AsyncRealtimeClient(
-            str(supabase.realtime_url),
-            token=supabase.supabase_key,
-            auto_reconnect=False,
-            max_retries=1,
-            hb_interval=self.realtime_heartbeat_interval,
-            timeout=int(self.join_timeout),
+        link = RealtimeLink(
+            url=str(supabase.realtime_url),
+            api_key=supabase.supabase_key,
+            access_token=token,
+            topic=f"session:{self.session_id}",
+            presence_key=self.user_id or "",
+            on_broadcast=self._on_broadcast,
+            on_presence=self._on_presence_sync,
+            join_timeout=self.join_timeout,
+            heartbeat_interval=self.realtime_heartbeat_interval,
         )
-        if token:
-            socket.access_token = token
-        self._socket = socket
-        await asyncio.wait_for(socket.connect(), self.join_timeout)
-        channel = socket.channel(
-            f"session:{self.session_id}",
-            {
-                "config": {
-                    "broadcast": {"ack": False, "self": False},
-                    "presence": {"key": self.user_id or "", "enabled": True},
-                    "private": True,
-                }
-            },
-        )
-        channel.on_broadcast("*", self._on_broadcast)
-        channel.on_presence_sync(self._on_presence_sync)
-        self._channel = channel
-        loop = asyncio.get_running_loop()
-        self._join_outcome = loop.create_future()
-        self._trouble = loop.create_future()
-        await asyncio.wait_for(channel.subscribe(self._subscribe_callback(channel)), self.join_timeout + 1)
-        await asyncio.wait_for(asyncio.shield(self._join_outcome), self.join_timeout + 1)
+        self._link = link
+        await link.open()
         # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
-        await self._track(channel)
+        await self._track(link)
         # Catch up on what happened while we were away before live events are delivered
         # (the sequencer holds back live events newer than the hole).
         await self._catch_up()
 
-    async def _track(self, channel: AsyncRealtimeChannel) -> None:
-        from realtime.types import RealtimeAcknowledgementStatus
-
+    async def _track(self, link: RealtimeLink) -> None:
         payload = {
             "user_id": self.user_id,
             "player_id": self.player_id,
@@ -562,117 +482,25 @@ class SessionConnection:
             "role": self.role,
             "status": "online",
         }
-        # channel.track() is fire-and-forget; push ourselves so we can wait for the reply.
-        acked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def settle(ok: bool) -> Callable[..., None]:
-            def done(*_: Any) -> None:
-                if not acked.done():
-                    acked.set_result(ok)
-
-            return done
-
-        push = await channel.push("presence", {"event": "track", "payload": payload})
-        push.receive(RealtimeAcknowledgementStatus.Ok, settle(True))
-        push.receive(RealtimeAcknowledgementStatus.Error, settle(False))
-        push.receive(RealtimeAcknowledgementStatus.Timeout, settle(False))
-        try:
-            ok = await asyncio.wait_for(acked, self.join_timeout)
-        except TimeoutError:
-            ok = False
-        if not ok:
+        if not await link.track(payload):
             logger.warning("presence track was not acknowledged")
 
-    def _subscribe_callback(self, channel: AsyncRealtimeChannel) -> Callable[[Any, Exception | None], None]:
-        def callback(state: Any, error: Exception | None) -> None:
-            try:
-                if channel is not self._channel:
-                    return
-                name = getattr(state, "value", str(state))
-                if name == "SUBSCRIBED":
-                    if self._join_outcome is not None and not self._join_outcome.done():
-                        self._join_outcome.set_result(None)
-                    return
-                # Stop the library's own rejoin loop (1, 2, 5, 10 s... forever); we decide.
-                channel.rejoin_timer.reset()
-                reason = _reason_of(error) or name
-                if self._join_outcome is not None and not self._join_outcome.done():
-                    self._join_outcome.set_exception(_JoinRefused(reason, name))
-                    self._join_outcome.exception()
-                else:
-                    self._signal_trouble(f"{name}: {reason}")
-            except Exception:  # never let anything escape into the library's listen task
-                logger.exception("subscribe callback failed")
-
-        return callback
-
     def _signal_trouble(self, reason: str) -> None:
-        if self._trouble is not None and not self._trouble.done():
-            self._trouble.set_result(reason)
+        if self._link is not None:
+            self._link.signal_trouble(reason)
 
     async def _watch(self) -> str:
-        socket, channel, trouble = self._socket, self._channel, self._trouble
-        assert socket is not None and channel is not None and trouble is not None
-        while not self._closing:
-            waiters: list[asyncio.Future[Any]] = [trouble]
-            listen = socket._listen_task
-            if listen is not None:
-                waiters.append(listen)
-            await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-            if trouble.done():
-                return trouble.result()
-            if listen is not None and listen.done():
-                return "listen task ended"
-            if not socket.is_connected:
-                return "socket closed"
-            if not channel.is_joined:
-                return f"channel {channel.state}"
-        return "closing"
+        link = self._link
+        if link is None:
+            return "not open"
+        return await link.watch()
 
     async def _teardown(self, *, graceful: bool) -> None:
-        channel, socket = self._channel, self._socket
-        self._channel = None
-        self._socket = None
-        if self._trouble is not None and not self._trouble.done():
-            self._trouble.cancel()
-        if channel is not None:
-            channel.rejoin_timer.reset()
-            if graceful and socket is not None and socket.is_connected and channel.is_joined:
-                with contextlib.suppress(Exception):
-                    await channel.untrack()
-                with contextlib.suppress(Exception):
-                    await channel.unsubscribe()
-                    for _ in range(20):  # wait (briefly) for the leave reply
-                        if channel.is_closed:
-                            break
-                        await asyncio.sleep(0.05)
-            channel.rejoin_timer.reset()
-            channel.join_push.destroy()
-            for push in list(channel.messages_waiting_for_ack.values()):
-                push.destroy()
-            channel.messages_waiting_for_ack.clear()
-            for push in channel._push_buffer:
-                push.destroy()
-            channel._push_buffer.clear()
-            pending = list(channel._background_tasks)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(BaseException):
-                    await task
-            if socket is not None:
-                socket._remove_channel(channel)
-        if socket is not None:
-            tasks = [t for t in (socket._listen_task, socket._heartbeat_task) if t is not None]
-            with contextlib.suppress(Exception):
-                await socket.close()
-            for task in tasks:
-                if task is not asyncio.current_task():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-            socket.send_buffer.clear()
-        self._online.clear()
+        link = self._link
+        self._link = None
+        if link is not None:
+            await link.close(graceful=graceful)
+        self.lobby.clear_presence()
 
     def _fail(self, exc: BaseException) -> None:
         self.error = exc
@@ -730,11 +558,11 @@ class SessionConnection:
             pass
 
     def _on_auth_change(self, event: Any, session: Any) -> None:
-        socket = self._socket
+        link = self._link
         token = getattr(session, "access_token", None)
-        if socket is None or not token or self._closing:
+        if link is None or not token or self._closing:
             return
-        self._spawn(socket.set_auth(token))
+        self._spawn(link.set_auth(token))
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         async def runner() -> None:
@@ -811,73 +639,21 @@ class SessionConnection:
                 if len(page) < self.catch_up_page_size:
                     return
 
-    def _on_presence_sync(self) -> None:
-        try:
-            channel = self._channel
-            if channel is None:
-                return
-            self._online = {key for key, metas in channel.presence.state.items() if metas}
-            self._seen_online |= self._online
-            if self.on_presence_change is not None:
-                self._fire(self.on_presence_change, self.presence())
-        except Exception:
-            logger.exception("presence sync failed")
+    def _on_presence_sync(self, keys: set[str]) -> None:
+        self.lobby.set_presence(keys)
+        if self.on_presence_change is not None:
+            self._fire(self.on_presence_change, self.presence())
 
     # ------------------------------------------------------------------ dispatch
     def _apply_snapshot(self, session: Session) -> None:
-        self.seer_id = session.seer_id
-        self.seer_name = session.seer_name
-        self.session_status = str(session.status)
-        self.current_node_id = session.current_node_id
-        self.adventure_name = session.adventure_name
-        self.code = session.code
-        self.seats = {p.id: p for p in session.players if p.left_at is None}
+        self.lobby.apply_snapshot(session)
         if self.user_id == session.seer_id:
             self.role = "seer"
-        for seat in self.seats.values():
-            if seat.user_id == self.user_id:
-                self.player_id = seat.id
-                self.character_id = self.character_id or seat.character_id
-                self.character_name = seat.character_name
-
-    def _apply_event(self, event: BaseEvent) -> None:
-        if isinstance(event, PlayerJoinedEvent):
-            self.seats[event.player.id] = event.player
-        elif isinstance(event, PlayerLeftEvent):
-            seat = self.seats.get(event.player_id)
-            if seat is not None:
-                if event.reason == "kicked" or self.session_status == "waiting":
-                    self.seats.pop(event.player_id, None)
-                else:
-                    new = "disconnected" if event.reason == "disconnected" else "inactive"
-                    self.seats[event.player_id] = seat.model_copy(
-                        update={"status": new, "is_connected": False, "controlled_by_seer": new == "inactive"}
-                    )
-        elif isinstance(event, PlayerConnectionEvent):
-            seat = self.seats.get(event.player_id)
-            if seat is not None:
-                status = event.status or ("connected" if event.is_connected else "disconnected")
-                self.seats[event.player_id] = seat.model_copy(
-                    update={"status": status, "is_connected": event.is_connected, "controlled_by_seer": False}
-                )
-        elif isinstance(event, PlayerInactiveEvent):
-            seat = self.seats.get(event.player_id)
-            if seat is not None:
-                self.seats[event.player_id] = seat.model_copy(
-                    update={"status": "inactive", "is_connected": False, "controlled_by_seer": True}
-                )
-        elif isinstance(event, SessionStatusEvent):
-            self.session_status = event.new_status
-        elif isinstance(event, NodeChangeEvent):
-            self.current_node_id = event.node_id
-            self.current_node_title = event.node_title
-        elif isinstance(event, GameStateEvent):
-            node = event.changes.get("currentNodeId")
-            if isinstance(node, str) and node != self.current_node_id:
-                self.current_node_id = node
-                self.current_node_title = None  # the node_change event that follows names it
-        elif isinstance(event, SessionEndedEvent):
-            self.session_status = event.outcome
+        seat = self.lobby.seat_of(self.user_id)
+        if seat is not None:
+            self.player_id = seat.id
+            self.character_id = self.character_id or seat.character_id
+            self.character_name = seat.character_name
 
     def _callback_for(self, event: BaseEvent) -> Callback | None:
         return {
@@ -906,7 +682,7 @@ class SessionConnection:
 
     async def _deliver(self, item: BaseEvent) -> None:
         try:
-            self._apply_event(item)
+            self.lobby.apply_event(item)
         except Exception:
             logger.exception("could not apply event %s", item.seq)
         await self._invoke(self._callback_for(item), item)

@@ -1,9 +1,8 @@
-"""Session events (a discriminated union on ``type``) and the :class:`EventSequencer`.
+"""Session events: a discriminated union on ``type``.
 
-Every event the server writes has a per-session, gap-free ``seq``. Events reach a client
-two ways: live over the realtime channel (may be lost while the socket is down, may be
-duplicated by a replay) and on demand through ``session_events_since``. The sequencer turns
-that into exactly-once, in-order delivery.
+Every event the server writes has a per-session, gap-free ``seq``. The
+:class:`~seer_client.sequencer.EventSequencer` (re-exported here) turns events that arrive
+out of order or twice into exactly-once, in-order delivery.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from .models import SessionPlayer, SessionStats
+from .sequencer import EventSequencer
 
 __all__ = [
     "KNOWN_EVENT_TYPES",
@@ -159,81 +159,3 @@ def parse_event(data: dict[str, Any] | str | bytes) -> BaseEvent:
 
 def parse_events(data: list[dict[str, Any]]) -> list[BaseEvent]:
     return _LIST_ADAPTER.validate_python(data)
-
-
-class EventSequencer:
-    """Exactly-once, in-order release of events that arrive out of order or more than once.
-
-    ``push(event)`` returns the events that became deliverable (possibly none, possibly many).
-    Events with ``seq <= last_seq`` are duplicates and are dropped; events beyond the next
-    expected ``seq`` wait in a buffer until the hole is filled (by a catch-up fetch).
-    The sequencer never invents or skips events: ``reset`` is the only way to move past a hole.
-    """
-
-    def __init__(self, last_seq: int = 0) -> None:
-        self.last_seq = last_seq
-        self._buffer: dict[int, BaseEvent] = {}
-        self.delivered = 0
-        self.duplicates = 0
-        self.gaps_detected = 0
-
-    @property
-    def expected_seq(self) -> int:
-        return self.last_seq + 1
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
-    @property
-    def has_gap(self) -> bool:
-        """True when events are waiting behind a missing ``seq``."""
-        return bool(self._buffer)
-
-    def is_buffered(self, seq: int) -> bool:
-        return seq in self._buffer
-
-    def missing(self) -> list[int]:
-        """The seqs known to be missing (between ``last_seq`` and the highest buffered)."""
-        if not self._buffer:
-            return []
-        top = max(self._buffer)
-        return [s for s in range(self.expected_seq, top) if s not in self._buffer]
-
-    def push(self, event: BaseEvent) -> list[BaseEvent]:
-        seq = event.seq
-        if seq <= self.last_seq or seq in self._buffer:
-            self.duplicates += 1
-            return []
-        if seq != self.expected_seq:
-            if not self._buffer:
-                self.gaps_detected += 1
-            self._buffer[seq] = event
-            return []
-        released = [event]
-        self.last_seq = seq
-        while self.expected_seq in self._buffer:
-            nxt = self._buffer.pop(self.expected_seq)
-            released.append(nxt)
-            self.last_seq = nxt.seq
-        self.delivered += len(released)
-        return released
-
-    def push_many(self, events: list[BaseEvent]) -> list[BaseEvent]:
-        released: list[BaseEvent] = []
-        for event in sorted(events, key=lambda e: e.seq):
-            released.extend(self.push(event))
-        return released
-
-    def reset(self, last_seq: int) -> list[BaseEvent]:
-        """Jump to ``last_seq`` (dropping older buffered events) and release what follows."""
-        self.last_seq = last_seq
-        for seq in [s for s in self._buffer if s <= last_seq]:
-            del self._buffer[seq]
-        released: list[BaseEvent] = []
-        while self.expected_seq in self._buffer:
-            nxt = self._buffer.pop(self.expected_seq)
-            released.append(nxt)
-            self.last_seq = nxt.seq
-        self.delivered += len(released)
-        return released

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .connection import SessionConnection
+    from .lobby import LobbyState
     from .models import Session
 
 __all__ = ["SessionView", "session_html", "session_rich", "session_text"]
@@ -57,13 +58,19 @@ class SessionView:
 
     @classmethod
     def from_connection(cls, conn: SessionConnection) -> SessionView:
+        """Render a live connection: its lobby state plus the link status."""
+        return cls.from_lobby(conn.lobby, connection=str(conn.status))
+
+    @classmethod
+    def from_lobby(cls, lobby: LobbyState, *, connection: str | None = None) -> SessionView:
+        """Render a :class:`~seer_client.lobby.LobbyState` (no connection needed)."""
         rows: list[Row] = []
         seer_state = "offline"
-        for entry in conn.presence():
+        for entry in lobby.presence():
             if entry.role == "seer":
                 seer_state = entry.state
                 continue
-            seat = conn.seats.get(entry.player_id or "")
+            seat = lobby.seats.get(entry.player_id or "")
             rows.append(
                 Row(
                     name=entry.display_name or entry.user_id[:8],
@@ -75,12 +82,12 @@ class SessionView:
                 )
             )
         return cls(
-            title=conn.adventure_name or conn.session_id,
-            code=conn.code or "",
-            status=conn.session_status or "",
-            current_node=conn.current_node_title or conn.current_node_id,
-            seer=f"{conn.seer_name or (conn.seer_id or '')[:8]} ({seer_state})",
-            connection=str(conn.status),
+            title=lobby.adventure_name or lobby.session_id,
+            code=lobby.code or "",
+            status=lobby.session_status or "",
+            current_node=lobby.current_node_title or lobby.current_node_id,
+            seer=f"{lobby.seer_name or (lobby.seer_id or '')[:8]} ({seer_state})",
+            connection=connection,
             rows=rows,
         )
 

@@ -181,6 +181,93 @@ begin
 end
 $$;
 
+-- Event constructors: one per event type, the one answer to "what does a <type> event
+-- contain" (its type-specific fields; write_event adds seq, type, sessionId, timestamp, actor).
+-- seer_private.event_<type> is the naming rule: tests/db/test_event_shapes.py calls every
+-- function so named and checks its keys against docs/contract.md and seer_client/events.py.
+-- Pure builders like the JSON shapes above (no SET, no FROM), so they inline.
+
+create function seer_private.event_session_created(p_status text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('status', p_status)
+$$;
+
+create function seer_private.event_player_joined(p_player jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('player', p_player)
+$$;
+
+create function seer_private.event_player_left(
+  p_seat public.session_players, p_reason text, p_kick_reason text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'reason', p_reason, 'kickReason', p_kick_reason)
+$$;
+
+-- the seat after its status changed (connected again, or disconnected)
+create function seer_private.event_player_connection(p_seat public.session_players)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id,
+    'isConnected', (p_seat).status = 'connected', 'status', (p_seat).status)
+$$;
+
+create function seer_private.event_player_inactive(p_seat public.session_players, p_character_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'characterName', p_character_name, 'disconnectedAt', (p_seat).disconnected_at)
+$$;
+
+create function seer_private.event_session_status(p_old_status text, p_new_status text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('oldStatus', p_old_status, 'newStatus', p_new_status)
+$$;
+
+create function seer_private.event_game_state(p_changes jsonb, p_version int)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('changes', p_changes, 'version', p_version)
+$$;
+
+create function seer_private.event_node_change(p_node public.adventure_nodes)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'nodeId', (p_node).id, 'nodeType', (p_node).node_type, 'nodeTitle', (p_node).title)
+$$;
+
+create function seer_private.event_session_ended(p_outcome text, p_stats jsonb, p_notes text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('outcome', p_outcome, 'stats', p_stats, 'notes', p_notes)
+$$;
+
 -- Internals ----------------------------------------------------------------------------------
 
 -- Uniform over the 31-letter alphabet: bytes >= 248 (= 8 * 31) are rejected, so byte % 31
@@ -367,20 +454,166 @@ begin
 end
 $$;
 
-create function seer_private.assert_transition(p_from text, p_to text)
-returns void
+-- The session status machine as data: one row per (action, from) that is allowed. The PRD's
+-- diagram plus "complete from paused" (issue 3: end from active or paused). Every status
+-- change - start, pause, resume, end and the sweeper's timeouts - goes through
+-- seer_private.change_status, which reads this table; anything not in it is SESSION_010.
+create table seer_private.status_transitions (
+  action text not null,
+  from_status text not null,
+  to_status text not null,
+  primary key (action, from_status)
+);
+revoke all on seer_private.status_transitions from public;
+insert into seer_private.status_transitions (action, from_status, to_status) values
+  ('start', 'waiting', 'active'),
+  ('pause', 'active', 'paused'),
+  ('resume', 'paused', 'active'),
+  ('complete', 'active', 'completed'), ('complete', 'paused', 'completed'),
+  ('cancel', 'waiting', 'cancelled'), ('cancel', 'active', 'cancelled'), ('cancel', 'paused', 'cancelled');
+
+-- The target status of p_action from p_from, or SESSION_010.
+create function seer_private.assert_transition(p_from text, p_action text)
+returns text
 language plpgsql
-immutable
+stable
 set search_path = ''
 as $$
+declare
+  v_to text;
 begin
-  -- The PRD's diagram plus "complete from paused" (issue 3: end from active or paused).
-  if (p_from, p_to) not in (
-      ('waiting', 'active'), ('waiting', 'cancelled'),
-      ('active', 'paused'), ('active', 'completed'), ('active', 'cancelled'),
-      ('paused', 'active'), ('paused', 'completed'), ('paused', 'cancelled')) then
-    perform seer_private.raise_error('SESSION_010', p_from || ' -> ' || p_to);
+  select t.to_status into v_to from seer_private.status_transitions t
+  where t.action = p_action and t.from_status = p_from;
+  if v_to is null then
+    perform seer_private.raise_error('SESSION_010', p_from || ' -> ' || p_action);
   end if;
+  return v_to;
+end
+$$;
+
+-- The one writer of sessions.status: checks the transition, keeps the status timestamps
+-- (started/paused/ended, paused time for durationMinutes) and announces session_status.
+-- The caller holds the session row lock.
+create function seer_private.change_status(
+  p_session_id uuid, p_action text, p_actor uuid, p_at timestamptz default now())
+returns public.sessions
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+  v_old text;
+  v_to text;
+begin
+  select s.status into v_old from public.sessions s where s.id = p_session_id;
+  v_to := seer_private.assert_transition(v_old, p_action);
+  update public.sessions
+  set status = v_to,
+      started_at = case when v_to = 'active' then coalesce(started_at, p_at) else started_at end,
+      paused_at = case when v_to = 'paused' then p_at end,
+      paused_seconds = paused_seconds
+        + case when status = 'paused' then greatest(0, extract(epoch from p_at - paused_at)) else 0 end,
+      ended_at = case when v_to in ('completed', 'cancelled') then p_at end,
+      completed_at = case when v_to = 'completed' then p_at end,
+      outcome = case when v_to in ('completed', 'cancelled') then v_to end
+  where id = p_session_id
+  returning * into v_s;
+  perform seer_private.write_event(p_session_id, 'session_status', p_actor,
+    seer_private.event_session_status(v_old, v_to), p_at);
+  return v_s;
+end
+$$;
+
+-- "Can this user join this session now": the one rule join_session enforces and
+-- get_session_by_code and invite_preview predict. Returns the first reason that refuses
+-- (null: a join would be accepted). p_uid null is an anonymous visitor (invite page).
+-- The reasons, their error codes and the join page's wording are data in join_refusals.
+create table seer_private.join_refusals (
+  reason text primary key,
+  code text not null references seer_private.error_codes (code),
+  -- the `details` join_session raises with (contract: a kicked user gets details `kicked`)
+  details text,
+  -- get_session_by_code's `reason` for the join page
+  message text not null
+);
+revoke all on seer_private.join_refusals from public;
+insert into seer_private.join_refusals (reason, code, details, message) values
+  ('seer', 'SESSION_008', 'the Seer cannot take a player seat', 'You are the Seer of this session'),
+  ('kicked', 'SESSION_006', 'kicked', 'You were removed from this session'),
+  ('seated', 'SESSION_008', null, 'You are already in this session'),
+  ('ended', 'SESSION_005', null, 'Session has ended'),
+  ('started', 'SESSION_004', null, 'Session has already started'),
+  ('full', 'SESSION_003', null, 'Session is full');
+
+create function seer_private.join_refusal(p_session public.sessions, p_uid uuid)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+begin
+  return case
+    when v_role = 'seer' then 'seer'
+    when v_role = 'former' and exists (
+        select 1 from public.session_players sp
+        where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.status = 'kicked')
+      then 'kicked'
+    when v_role = 'player' then 'seated'
+    when (p_session).status in ('completed', 'cancelled') then 'ended'
+    when (p_session).status = 'paused'
+      or ((p_session).status = 'active'
+          and not coalesce(((p_session).settings ->> 'allowLateJoin')::boolean, false))
+      then 'started'
+    when seer_private.live_seat_count((p_session).id) >= (p_session).max_players then 'full'
+  end;
+end
+$$;
+
+-- Raises the error of a join refusal reason (see join_refusals).
+create function seer_private.refuse_join(p_reason text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_r seer_private.join_refusals%rowtype;
+begin
+  select * into v_r from seer_private.join_refusals r where r.reason = p_reason;
+  perform seer_private.raise_error(v_r.code, v_r.details);
+end
+$$;
+
+-- The caller's live seat, locked: the prologue of every RPC a seated player calls. Without
+-- one: the Seer gets p_seer_code, a former player (left the lobby, kicked) SESSION_006,
+-- anyone else SESSION_001 (existence is not disclosed).
+create function seer_private.caller_seat(
+  p_session public.sessions, p_uid uuid, p_seer_code text default 'SESSION_006')
+returns public.session_players
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_seat public.session_players%rowtype;
+  v_role text;
+begin
+  select * into v_seat from public.session_players sp
+  where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.left_at is null
+  for update;
+  if found then
+    return v_seat;
+  end if;
+  v_role := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+  if v_role = 'seer' then
+    perform seer_private.raise_error(p_seer_code);
+  elsif v_role = 'former' then
+    perform seer_private.raise_error('SESSION_006');
+  end if;
+  perform seer_private.raise_error('SESSION_001');
 end
 $$;
 
@@ -399,12 +632,12 @@ begin
       last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
-  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor, jsonb_build_object(
-    'playerId', v_p.id, 'userId', v_p.user_id, 'isConnected', true, 'status', 'connected'), p_at);
+  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
+    seer_private.event_player_connection(v_p), p_at);
 end
 $$;
 
--- Ends a locked session whose transition was checked: stats, experience, events.
+-- Ends a locked session (its transition is checked by change_status): stats, experience, events.
 -- XP rule: on `completed` every character seated at the end (left_at null, including
 -- inactive seats) earns the same amount = sum of xp_reward over the distinct visited nodes
 -- of the adventure + 25 per completed combat; level = max(level, 1 + experience / 1000).
@@ -440,11 +673,10 @@ begin
     'combatsCompleted', v_s.combats_completed,
     'experienceEarned', v_xp);
 
-  update public.sessions
-  set status = p_outcome, outcome = p_outcome, notes = p_notes, stats = v_stats,
-      ended_at = p_at, completed_at = case when p_outcome = 'completed' then p_at end,
-      paused_at = null, paused_seconds = v_paused
-  where id = p_session_id;
+  -- checks the transition and announces session_status before anything else is written
+  perform seer_private.change_status(p_session_id,
+    case p_outcome when 'completed' then 'complete' else 'cancel' end, p_actor, p_at);
+  update public.sessions set notes = p_notes, stats = v_stats where id = p_session_id;
 
   if v_xp > 0 then
     update public.characters c
@@ -460,10 +692,8 @@ begin
   update public.session_players set session_ended = true, session_running = false
   where session_id = p_session_id;
 
-  perform seer_private.write_event(p_session_id, 'session_status', p_actor,
-    jsonb_build_object('oldStatus', v_s.status, 'newStatus', p_outcome), p_at);
   perform seer_private.write_event(p_session_id, 'session_ended', p_actor,
-    jsonb_build_object('outcome', p_outcome, 'stats', v_stats, 'notes', p_notes), p_at);
+    seer_private.event_session_ended(p_outcome, v_stats, p_notes), p_at);
   return v_stats;
 end
 $$;
@@ -523,7 +753,7 @@ begin
   end loop;
 
   perform seer_private.write_event(v_id, 'session_created', v_uid,
-    jsonb_build_object('status', 'waiting'));
+    seer_private.event_session_created('waiting'));
   return seer_private.session_json(v_id);
 end
 $$;
@@ -560,25 +790,17 @@ declare
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_char public.characters%rowtype;
+  v_refusal text;
   v_constraint text;
 begin
   if p_character_id is null then
     perform seer_private.raise_error('SESSION_000', 'characterId is required');
   end if;
   v_s := seer_private.lock_session(p_session_id);
-  if v_s.seer_id = v_uid then
-    perform seer_private.raise_error('SESSION_008', 'the Seer cannot take a player seat');
-  end if;
-  if exists (select 1 from public.session_players sp
-             where sp.session_id = v_s.id and sp.user_id = v_uid and sp.status = 'kicked') then
-    perform seer_private.raise_error('SESSION_006', 'kicked');
-  end if;
-
-  select * into v_seat from public.session_players sp
-  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
-  for update;
-  if found then
+  v_refusal := seer_private.join_refusal(v_s, v_uid);
+  if v_refusal = 'seated' then
     -- Coming back to a running game with the same character restores the seat.
+    v_seat := seer_private.caller_seat(v_s, v_uid);
     if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive')
        and v_seat.character_id = p_character_id then
       perform seer_private.restore_seat(v_seat.id, v_uid, now());
@@ -586,15 +808,10 @@ begin
       return jsonb_build_object('player', seer_private.player_json(v_seat),
                                 'session', seer_private.session_json(v_s.id));
     end if;
-    perform seer_private.raise_error('SESSION_008');
   end if;
-
-  if v_s.status in ('completed', 'cancelled') then
-    perform seer_private.raise_error('SESSION_005');
-  end if;
-  if v_s.status = 'paused'
-     or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false)) then
-    perform seer_private.raise_error('SESSION_004');
+  -- a full session is reported after the caller's own character problems (below)
+  if v_refusal <> 'full' then
+    perform seer_private.refuse_join(v_refusal);
   end if;
 
   select * into v_char from public.characters c where c.id = p_character_id and c.owner_id = v_uid;
@@ -605,8 +822,8 @@ begin
              where sp.character_id = v_char.id and sp.left_at is null and not sp.session_ended) then
     perform seer_private.raise_error('SESSION_009');
   end if;
-  if seer_private.live_seat_count(v_s.id) >= v_s.max_players then
-    perform seer_private.raise_error('SESSION_003');
+  if v_refusal = 'full' then
+    perform seer_private.refuse_join(v_refusal);
   end if;
 
   begin
@@ -624,7 +841,7 @@ begin
   end;
 
   perform seer_private.write_event(v_s.id, 'player_joined', v_uid,
-    jsonb_build_object('player', seer_private.player_json(v_seat)));
+    seer_private.event_player_joined(seer_private.player_json(v_seat)));
   return jsonb_build_object('player', seer_private.player_json(v_seat),
                             'session', seer_private.session_json(v_s.id));
 end
@@ -642,18 +859,7 @@ declare
   v_seat public.session_players%rowtype;
 begin
   v_s := seer_private.lock_session(p_session_id);
-  if v_s.seer_id = v_uid then
-    perform seer_private.raise_error('SESSION_012');
-  end if;
-  select * into v_seat from public.session_players sp
-  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
-  for update;
-  if not found then
-    if seer_private.role_in(v_s.id, v_s.seer_id, v_uid) = 'former' then
-      perform seer_private.raise_error('SESSION_006');
-    end if;
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_seat := seer_private.caller_seat(v_s, v_uid, 'SESSION_012');
   if v_s.status in ('completed', 'cancelled') then
     perform seer_private.raise_error('SESSION_010', 'the session has ended');
   end if;
@@ -671,9 +877,8 @@ begin
         left_reason = 'left'
     where id = v_seat.id;
   end if;
-  perform seer_private.write_event(v_s.id, 'player_left', v_uid, jsonb_build_object(
-    'playerId', v_seat.id, 'userId', v_seat.user_id, 'characterId', v_seat.character_id,
-    'reason', 'left', 'kickReason', null));
+  perform seer_private.write_event(v_s.id, 'player_left', v_uid,
+    seer_private.event_player_left(v_seat, 'left', null));
   return jsonb_build_object('left', true);
 end
 $$;
@@ -707,9 +912,8 @@ begin
   update public.session_players
   set status = 'kicked', left_at = now(), left_reason = 'kicked', kick_reason = v_reason
   where id = v_seat.id;
-  perform seer_private.write_event(v_s.id, 'player_left', v_uid, jsonb_build_object(
-    'playerId', v_seat.id, 'userId', v_seat.user_id, 'characterId', v_seat.character_id,
-    'reason', 'kicked', 'kickReason', v_reason));
+  perform seer_private.write_event(v_s.id, 'player_left', v_uid,
+    seer_private.event_player_left(v_seat, 'kicked', v_reason));
   return jsonb_build_object('kicked', true);
 end
 $$;
@@ -730,9 +934,8 @@ declare
 begin
   v_s := seer_private.lock_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
-  if v_s.status <> 'waiting' then
-    perform seer_private.raise_error('SESSION_010', v_s.status || ' -> active (start)');
-  end if;
+  -- checked before the player count: starting a running session is a transition error
+  perform seer_private.assert_transition(v_s.status, 'start');
   v_count := seer_private.live_seat_count(v_s.id);
   if v_count < v_s.min_players then
     perform seer_private.raise_error('SESSION_011',
@@ -749,8 +952,9 @@ begin
       v_count, v_adv.recommended_min_players, v_adv.recommended_max_players));
   end if;
 
+  perform seer_private.change_status(v_s.id, 'start', v_uid);
   update public.sessions
-  set status = 'active', started_at = now(), current_node_id = v_adv.start_node_id,
+  set current_node_id = v_adv.start_node_id,
       visited_node_ids = case when v_adv.start_node_id is null then '{}'::uuid[]
                               else array[v_adv.start_node_id] end
   where id = v_s.id;
@@ -761,12 +965,9 @@ begin
       last_activity_at = case when status = 'connected' then now() else last_activity_at end
   where session_id = v_s.id and left_at is null;
 
-  perform seer_private.write_event(v_s.id, 'session_status', v_uid,
-    jsonb_build_object('oldStatus', 'waiting', 'newStatus', 'active'));
   if v_adv.start_node_id is not null then
     select * into v_node from public.adventure_nodes n where n.id = v_adv.start_node_id;
-    perform seer_private.write_event(v_s.id, 'node_change', v_uid, jsonb_build_object(
-      'nodeId', v_node.id, 'nodeType', v_node.node_type, 'nodeTitle', v_node.title));
+    perform seer_private.write_event(v_s.id, 'node_change', v_uid, seer_private.event_node_change(v_node));
   end if;
   return jsonb_build_object('session', seer_private.session_json(v_s.id), 'warnings', v_warnings);
 end
@@ -784,12 +985,7 @@ declare
 begin
   v_s := seer_private.lock_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
-  if v_s.status <> 'active' then
-    perform seer_private.raise_error('SESSION_010', v_s.status || ' -> paused');
-  end if;
-  update public.sessions set status = 'paused', paused_at = now() where id = v_s.id;
-  perform seer_private.write_event(v_s.id, 'session_status', v_uid,
-    jsonb_build_object('oldStatus', 'active', 'newStatus', 'paused'));
+  perform seer_private.change_status(v_s.id, 'pause', v_uid);
   return seer_private.session_json(v_s.id);
 end
 $$;
@@ -806,15 +1002,7 @@ declare
 begin
   v_s := seer_private.lock_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
-  if v_s.status <> 'paused' then
-    perform seer_private.raise_error('SESSION_010', v_s.status || ' -> active (resume)');
-  end if;
-  update public.sessions
-  set status = 'active', paused_at = null,
-      paused_seconds = paused_seconds + greatest(0, extract(epoch from now() - paused_at))
-  where id = v_s.id;
-  perform seer_private.write_event(v_s.id, 'session_status', v_uid,
-    jsonb_build_object('oldStatus', 'paused', 'newStatus', 'active'));
+  perform seer_private.change_status(v_s.id, 'resume', v_uid);
   return seer_private.session_json(v_s.id);
 end
 $$;
@@ -837,7 +1025,6 @@ begin
   end if;
   v_s := seer_private.lock_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
-  perform seer_private.assert_transition(v_s.status, v_outcome);
   v_stats := seer_private.finish_session(v_s.id, v_outcome, v_notes, v_uid, now());
   return jsonb_build_object('session', seer_private.session_json(v_s.id), 'stats', v_stats);
 end
@@ -898,15 +1085,7 @@ begin
     if v_s.seer_id = v_uid then
       v_status := 'seer';
     else
-      select * into v_seat from public.session_players sp
-      where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null
-      for update;
-      if not found then
-        if seer_private.role_in(v_s.id, v_s.seer_id, v_uid) = 'former' then
-          perform seer_private.raise_error('SESSION_006');
-        end if;
-        perform seer_private.raise_error('SESSION_001');
-      end if;
+      v_seat := seer_private.caller_seat(v_s, v_uid);
       if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive') then
         perform seer_private.restore_seat(v_seat.id, v_uid, now());
         v_restored := true;
@@ -975,14 +1154,7 @@ begin
   if not found then
     perform seer_private.raise_error('SESSION_001');
   end if;
-  select * into v_seat from public.session_players sp
-  where sp.session_id = v_s.id and sp.user_id = v_uid and sp.left_at is null;
-  if not found then
-    if seer_private.role_in(v_s.id, v_s.seer_id, v_uid) in ('seer', 'former') then
-      perform seer_private.raise_error('SESSION_006');
-    end if;
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_seat := seer_private.caller_seat(v_s, v_uid);
   if v_s.status not in ('completed', 'cancelled') then
     perform seer_private.raise_error('SESSION_010', 'feedback opens when the session has ended');
   end if;

@@ -214,10 +214,10 @@ begin
   v_last := v_s.last_seq;
 
   perform seer_private.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
-    jsonb_build_object('changes', p_patch, 'version', v_version));
+    seer_private.event_game_state(p_patch, v_version));
   if v_events = 2 then
-    perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid, jsonb_build_object(
-      'nodeId', v_node.id, 'nodeType', v_node.node_type, 'nodeTitle', v_node.title));
+    perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid,
+      seer_private.event_node_change(v_node));
   end if;
   return seer_private.game_state_json(v_s);
 end

@@ -14,7 +14,8 @@
 -- last_activity_at on the heap, a cost bounded by the live seats (one read per seat per
 -- minute, against two heartbeat writes), never by the table's history. Sessions are
 -- locked one at a time with `skip locked`: a session busy in an RPC is simply picked up by
--- the next run.
+-- the next run. Session timeouts are status changes like any other (finish_session ->
+-- change_status and its transition table).
 
 create function seer_private.sweep(p_now timestamptz default now())
 returns jsonb
@@ -52,8 +53,8 @@ begin
       returning sp.*
     loop
       v_disconnected := v_disconnected + 1;
-      perform seer_private.write_event(v_sid, 'player_connection', null, jsonb_build_object(
-        'playerId', v_p.id, 'userId', v_p.user_id, 'isConnected', false, 'status', 'disconnected'), p_now);
+      perform seer_private.write_event(v_sid, 'player_connection', null,
+        seer_private.event_player_connection(v_p), p_now);
     end loop;
 
     for v_p in
@@ -64,10 +65,8 @@ begin
       returning sp.*
     loop
       v_inactive := v_inactive + 1;
-      perform seer_private.write_event(v_sid, 'player_inactive', null, jsonb_build_object(
-        'playerId', v_p.id, 'userId', v_p.user_id, 'characterId', v_p.character_id,
-        'characterName', (select c.name from public.characters c where c.id = v_p.character_id),
-        'disconnectedAt', v_p.disconnected_at), p_now);
+      perform seer_private.write_event(v_sid, 'player_inactive', null, seer_private.event_player_inactive(
+        v_p, (select c.name from public.characters c where c.id = v_p.character_id)), p_now);
     end loop;
   end loop;
 

@@ -23,6 +23,7 @@ declare
   v_s public.sessions%rowtype;
   v_seats_left int;
   v_reason_code text;
+  v_refusal text;
 begin
   select * into v_s from public.sessions s
   where s.code = v_code and s.status in ('waiting', 'active', 'paused');
@@ -44,13 +45,10 @@ begin
   end if;
 
   v_seats_left := greatest(v_s.max_players - seer_private.live_seat_count(v_s.id), 0);
-  -- The same order of checks as join_session, so the page predicts what a join would answer.
-  v_reason_code := case
-    when v_s.status = 'paused'
-      or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false))
-      then 'SESSION_004'
-    when v_seats_left = 0 then 'SESSION_003'
-  end;
+  -- join_session's own rule, for an anonymous visitor, so the page predicts what a join
+  -- would answer.
+  v_refusal := seer_private.join_refusal(v_s, null);
+  v_reason_code := (select r.code from seer_private.join_refusals r where r.reason = v_refusal);
   return jsonb_build_object(
     'code', v_s.code,
     'status', v_s.status,

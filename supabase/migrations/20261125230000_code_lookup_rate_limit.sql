@@ -66,7 +66,6 @@ declare
   v_via_api boolean := coalesce(current_setting('request.method', true), '') <> '';
   v_failures int;
   v_s public.sessions%rowtype;
-  v_role text;
   v_reason text;
 begin
   if v_via_api and current_setting('transaction_read_only') = 'on' then
@@ -100,18 +99,9 @@ begin
     return (select jsonb_build_object('code', e.code, 'message', e.message, 'details', null, 'hint', null)
             from seer_private.error_codes e where e.code = 'SESSION_001');
   end if;
-  v_role := seer_private.role_in(v_s.id, v_s.seer_id, v_uid);
-  v_reason := case
-    when v_role = 'seer' then 'You are the Seer of this session'
-    when v_role = 'player' then 'You are already in this session'
-    when exists (select 1 from public.session_players sp
-                 where sp.session_id = v_s.id and sp.user_id = v_uid and sp.status = 'kicked')
-      then 'You were removed from this session'
-    when v_s.status = 'paused'
-      or (v_s.status = 'active' and not coalesce((v_s.settings ->> 'allowLateJoin')::boolean, false))
-      then 'Session has already started'
-    when seer_private.live_seat_count(v_s.id) >= v_s.max_players then 'Session is full'
-  end;
+  -- join_session's own rule (seer_private.join_refusal) in the join page's words
+  v_reason := (select r.message from seer_private.join_refusals r
+               where r.reason = seer_private.join_refusal(v_s, v_uid));
   return jsonb_build_object(
     'session', seer_private.preview_json(v_s), 'canJoin', v_reason is null, 'reason', v_reason);
 end

@@ -92,7 +92,7 @@ async def test_socket_killed_mid_session_loses_and_duplicates_nothing(
             s.SESSION_ID, on_event=lambda e: got.append(e.seq), on_status_change=status.append, **FAST
         ) as conn:
             uid = backend.users["pia@example.com"]["id"]
-            await until(lambda: uid in seer_conn._online)
+            await until(lambda: uid in seer_conn.lobby.online())
             stop = asyncio.Event()
 
             async def producer() -> None:
@@ -224,11 +224,11 @@ async def test_channel_closed_by_server_is_replaced(backend: FakeBackend, make_c
     async with player.connect(s.SESSION_ID, **FAST) as conn:
         backend.emit()
         await conn.wait_for_seq(1)
-        first_channel = conn._channel
+        first_channel = conn._link.channel
         backend.realtime.close_channel(TOPIC)
         backend.emit(live=False)  # happens while we are out
         await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED)
-        assert conn._channel is not first_channel
+        assert conn._link.channel is not first_channel
         backend.emit()
         await conn.wait_for_seq(3)
         assert conn.delivered_seqs == [1, 2, 3]

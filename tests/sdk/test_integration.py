@@ -331,7 +331,10 @@ async def test_heartbeat_keeps_seat_and_silence_lets_sweeper_disconnect(person: 
         inactive = await seer_conn.wait_for(lambda e: isinstance(e, PlayerInactiveEvent), timeout=10)
         assert inactive.user_id == bram.user_id
         states = {p.user_id: p.state for p in seer_conn.presence() if p.role == "player"}
-        assert states[bram.user_id] == "online"  # his socket is still up, only heartbeats stopped
+        # His socket (and so his presence) is still up, only heartbeats stopped: presence never
+        # overrules the server's seat state, so he shows as inactive, not online.
+        assert bram.user_id in seer_conn.lobby.tracked
+        assert states[bram.user_id] == "inactive"
         assert seer_conn.seats[inactive.player_id].controlled_by_seer is True
         # a heartbeat inside the window restores the seat
         restored = await bram.client.heartbeat(session.id)
