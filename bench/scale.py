@@ -80,13 +80,15 @@ join lateral (select ch.id, ch.owner_id from public.characters ch
 ARCHIVED = """
 with s as (
   insert into public.sessions (code, seer_id, seer_name, adventure_id, adventure_name, status,
-    created_at, started_at, ended_at, completed_at, outcome, last_seq)
+    created_at, started_at, ended_at, completed_at, outcome, last_seq, events_compacted_at)
   select scale.code(n), scale.uid((1 + (n % $2))::int), 'Seer', $3, 'The Sunken Lantern',
          case when n % 4 = 0 then 'cancelled' else 'completed' end,
          $1::timestamptz - make_interval(days => (2 + (n % 360))::int), $1::timestamptz - make_interval(days => (2 + (n % 360))::int),
          $1::timestamptz - make_interval(days => (1 + (n % 360))::int),
          case when n % 4 <> 0 then $1::timestamptz - make_interval(days => (1 + (n % 360))::int) end,
-         case when n % 4 = 0 then 'cancelled' else 'completed' end, 0
+         case when n % 4 = 0 then 'cancelled' else 'completed' end, 0,
+         -- history, compacted already (event log retention): not the compaction's work
+         $1::timestamptz - make_interval(days => (1 + (n % 360))::int)
   from generate_series($4::bigint, $5::bigint) n
   returning id, seer_id, created_at)
 insert into public.session_players (session_id, user_id, character_id, joined_at, last_activity_at, status,

@@ -10,7 +10,7 @@ Sections (every figure next to a baseline measured in the same run on the same m
 7. Cost model: a realistic mix stepped up to the 50 ms p99 limit, durability off and on.
 8. Retention: the event-log compaction's per-run cost at 100k and 1M ended sessions.
 
-Sections run in the order above except that 6 and 7 run before 4 (which adds a million rows).
+Sections run in the order above except that 6, 7 and 8 run before 4 (which adds a million rows).
 Each prints its rows as soon as it ends; a failing section is reported FAILED and the others
 still run. Sizes come from BENCH_* environment variables (see bench/common.py); BENCH_QUICK=1
 shrinks the new sections for iterating.
@@ -64,7 +64,7 @@ async def prepare(cluster_dsn: str, admin_dsn: str, sizes: Sizes) -> None:
     await population.populate(cluster_dsn, max(sizes.sessions, sizes.fanout_sessions), join_sessions)
 
 
-SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "heartbeat", "cost", "scale", "retention"]
+SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "heartbeat", "cost", "retention", "scale"]
 GATEWAY_SECTIONS = {"gateway", "fanout", "memory"}
 
 
@@ -176,13 +176,6 @@ async def main_async(sections: set[str]) -> int:
                 await costmodel.run(cluster, sizes, mine, mylog)
 
             await run_section("cost", "7 cost model", cost, rows, log, failed)
-        if "scale" in sections:
-            from . import scale
-
-            async def sc(mine: list[Row], mylog: list[str]) -> None:
-                await scale.run(cluster.dsn, sizes, mine, mylog)
-
-            await run_section("scale", "4 scale", sc, rows, log, failed)
         if "retention" in sections:
             from . import retention
 
@@ -190,6 +183,13 @@ async def main_async(sections: set[str]) -> int:
                 await retention.run(cluster.dsn, sizes, mine, mylog)
 
             await run_section("retention", "8 retention", ret, rows, log, failed)
+        if "scale" in sections:
+            from . import scale
+
+            async def sc(mine: list[Row], mylog: list[str]) -> None:
+                await scale.run(cluster.dsn, sizes, mine, mylog)
+
+            await run_section("scale", "4 scale", sc, rows, log, failed)
     print(
         f"\nseer-client benchmarks ({os.cpu_count()} CPUs, loopback, throw-away cluster (fsync off"
         f" unless a row says durability on); {time.perf_counter() - t_start:.0f} s)\n"
