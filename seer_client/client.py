@@ -39,6 +39,7 @@ from .models import (
     LeaveResult,
     MyCharacter,
     Session,
+    SessionPlayer,
     SessionSettings,
     SessionSummary,
     StartResult,
@@ -307,6 +308,16 @@ class SeerClient:
         pid = validate_uuid(player_id, "playerId")
         data = await self._rpc("kick_player", {"p_session_id": sid, "p_player_id": pid, "p_reason": reason})
         return KickResult.model_validate(data)
+
+    async def readmit_player(
+        self, session_id: str | uuid.UUID, *, player_id: str | uuid.UUID
+    ) -> SessionPlayer:
+        """The Seer's "wait" answer to a ``player_inactive`` prompt: the timed-out seat goes back
+        to ``disconnected``, so the player's next heartbeat restores it. Seer only."""
+        sid = validate_uuid(session_id, "sessionId")
+        pid = validate_uuid(player_id, "playerId")
+        data = await self._rpc("readmit_player", {"p_session_id": sid, "p_player_id": pid})
+        return SessionPlayer.model_validate(data)
 
     async def start_session(self, session_id: str | uuid.UUID) -> StartResult:
         sid = validate_uuid(session_id, "sessionId")

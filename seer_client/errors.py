@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "AdventureNotFound",
     "AlreadyInSession",
+    "AnonymousNotAllowed",
     "ApiError",
     "AuthError",
     "CharacterInSession",
@@ -27,6 +28,7 @@ __all__ = [
     "MinPlayersNotMet",
     "NotInSession",
     "NotSeer",
+    "PayloadTooLarge",
     "RealtimeError",
     "SeerCannotLeave",
     "SeerError",
@@ -35,9 +37,11 @@ __all__ = [
     "SessionFull",
     "SessionNotFound",
     "SessionNotWaiting",
+    "SessionRateLimited",
     "SessionStarted",
     "StateVersionConflict",
     "TooManyAttempts",
+    "TooManyLiveSessions",
     "TransportError",
     "ValidationError",
     "error_from_api_error",
@@ -64,6 +68,10 @@ class SessionErrorCode(StrEnum):
     ADVENTURE_NOT_FOUND = "SESSION_013"
     STATE_VERSION_CONFLICT = "SESSION_014"
     TOO_MANY_ATTEMPTS = "SESSION_015"
+    TOO_MANY_LIVE_SESSIONS = "SESSION_016"
+    SESSION_RATE_LIMITED = "SESSION_017"
+    ANONYMOUS_NOT_ALLOWED = "SESSION_018"
+    PAYLOAD_TOO_LARGE = "SESSION_019"
 
 
 # (status, message) exactly as docs/contract.md and the PRD list them.
@@ -84,6 +92,10 @@ ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
     SessionErrorCode.ADVENTURE_NOT_FOUND: (404, "Adventure not found"),
     SessionErrorCode.STATE_VERSION_CONFLICT: (409, "Game state has changed; reload and retry"),
     SessionErrorCode.TOO_MANY_ATTEMPTS: (429, "Too many failed attempts; try again later"),
+    SessionErrorCode.TOO_MANY_LIVE_SESSIONS: (422, "Too many live sessions; end one first"),
+    SessionErrorCode.SESSION_RATE_LIMITED: (429, "Too many sessions created; try again later"),
+    SessionErrorCode.ANONYMOUS_NOT_ALLOWED: (403, "Sign in with an account to do this"),
+    SessionErrorCode.PAYLOAD_TOO_LARGE: (413, "Game state or event is too large"),
 }
 
 
@@ -240,6 +252,30 @@ class TooManyAttempts(SessionError):
     error_code = SessionErrorCode.TOO_MANY_ATTEMPTS
 
 
+class TooManyLiveSessions(SessionError):
+    """The Seer already runs the maximum number of live sessions (docs/contract.md, Limits)."""
+
+    error_code = SessionErrorCode.TOO_MANY_LIVE_SESSIONS
+
+
+class SessionRateLimited(SessionError):
+    """Too many sessions created recently by this user (docs/contract.md, Limits)."""
+
+    error_code = SessionErrorCode.SESSION_RATE_LIMITED
+
+
+class AnonymousNotAllowed(SessionError):
+    """Anonymous users cannot create, join or look up sessions (docs/security.md)."""
+
+    error_code = SessionErrorCode.ANONYMOUS_NOT_ALLOWED
+
+
+class PayloadTooLarge(SessionError):
+    """The game state or an event would exceed its size ceiling (docs/contract.md, Limits)."""
+
+    error_code = SessionErrorCode.PAYLOAD_TOO_LARGE
+
+
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
     cls.error_code: cls
     for cls in (
@@ -259,6 +295,10 @@ SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
         AdventureNotFound,
         StateVersionConflict,
         TooManyAttempts,
+        TooManyLiveSessions,
+        SessionRateLimited,
+        AnonymousNotAllowed,
+        PayloadTooLarge,
     )
     if cls.error_code is not None
 }

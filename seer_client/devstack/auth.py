@@ -25,7 +25,7 @@ import jwt
 from aiohttp import web
 
 from .config import GatewayConfig, JwtError, decode_token
-from .http_common import bearer, gateway_key_error, json_response
+from .http_common import bearer, json_response
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -86,9 +86,6 @@ class AuthApi:
         async def run(request: web.Request) -> web.Response:
             new_api = _api_version(request) >= "2024-01-01"
             extra = {API_VERSION_HEADER: "2024-01-01"} if new_api else {}
-            err = gateway_key_error(request, self.config)
-            if err is not None:
-                return err
             try:
                 resp: web.Response = await handler(request)
             except AuthError as e:
@@ -114,8 +111,12 @@ class AuthApi:
     async def settings(self, request: web.Request) -> web.Response:
         return json_response(
             {
-                "external": {"anonymous_users": True, "email": True, "phone": False},
-                "disable_signup": False,
+                "external": {
+                    "anonymous_users": self.config.anonymous_sign_ins,
+                    "email": self.config.email_signup,
+                    "phone": False,
+                },
+                "disable_signup": not self.config.enable_signup,
                 "mailer_autoconfirm": True,
                 "phone_autoconfirm": False,
                 "sms_provider": "",
@@ -132,6 +133,11 @@ class AuthApi:
             body = json.loads(raw)
         except ValueError as exc:
             raise AuthError(400, "bad_json", "Could not parse request body as JSON: " + str(exc)) from exc
+        except RecursionError as exc:
+            # Go's encoding/json refuses nesting deeper than 10000 the same way (400 bad_json)
+            raise AuthError(
+                400, "bad_json", "Could not parse request body as JSON: exceeded max depth"
+            ) from exc
         if not isinstance(body, dict):
             raise AuthError(400, "bad_json", "Could not parse request body as JSON")
         return body
@@ -330,12 +336,21 @@ class AuthApi:
         if not isinstance(data, dict):
             raise AuthError(400, "validation_failed", "data must be an object")
         anonymous = not email and not phone
+        # GoTrue's order (internal/api/api.go /signup route, signup.go, anonymous.go): the
+        # anonymous-provider switch, then GOTRUE_DISABLE_SIGNUP, then the parameters, then the
+        # e-mail provider switch.
+        if anonymous and not self.config.anonymous_sign_ins:
+            raise AuthError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+        if not self.config.enable_signup:
+            raise AuthError(422, "signup_disabled", "Signups not allowed for this instance")
         if anonymous and password:
             raise AuthError(400, "validation_failed", "Signup requires a valid password")
         if not anonymous:
             if not password:
                 raise AuthError(400, "validation_failed", "Signup requires a valid password")
             self._validate_new(email, password)
+            if email and not self.config.email_signup:
+                raise AuthError(400, "email_provider_disabled", "Email signups are disabled")
         async with self.pool.acquire() as conn, conn.transaction():
             if email and await conn.fetchval("select 1 from auth.users where lower(email) = $1", email):
                 raise AuthError(422, "user_already_exists", "User already registered")

@@ -260,7 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_JWT_SECRET,
         help="JWT secret (default: the Supabase CLI's local secret)",
     )
-    start.add_argument("--jwt-expiry", type=int, default=3600, help="access token lifetime in seconds")
+    start.add_argument(
+        "--jwt-expiry",
+        type=int,
+        default=None,
+        help="access token lifetime in seconds (default: supabase/config.toml [auth] jwt_expiry, or 3600)",
+    )
     start.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("stop", help="stop a background devstack")
     status = sub.add_parser("status", help="show URLs and keys of the running devstack")

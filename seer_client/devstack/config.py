@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import time
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -30,6 +32,14 @@ class GatewayConfig:
     jwt_secret: str = DEFAULT_JWT_SECRET
     #: Access token lifetime in seconds (GoTrue's GOTRUE_JWT_EXP, default 3600).
     jwt_expiry: int = 3600
+    #: GoTrue's sign-up switches as `supabase start` sets them from supabase/config.toml
+    #: (read_project_config): GOTRUE_DISABLE_SIGNUP = not [auth] enable_signup,
+    #: GOTRUE_EXTERNAL_EMAIL_ENABLED = [auth.email] enable_signup,
+    #: GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED = [auth] enable_anonymous_sign_ins. The
+    #: defaults are the CLI's defaults for a config.toml that does not set them.
+    enable_signup: bool = True
+    email_signup: bool = True
+    anonymous_sign_ins: bool = False
     #: GoTrue hashes with bcrypt at cost 10 (bcrypt.DefaultCost).
     bcrypt_rounds: int = 10
     #: Realtime: close a socket that sent no frame for this long (Phoenix's 60 s default).
@@ -56,6 +66,28 @@ class GatewayConfig:
     @property
     def auth_issuer(self) -> str:
         return f"{self.url}/auth/v1"
+
+
+def read_project_config(path: Path) -> dict[str, Any]:
+    """The GatewayConfig settings a project's supabase/config.toml decides, as the CLI passes
+    them to GoTrue (apps/cli-go/internal/start/start.go, buildGotrueEnv). Missing file or keys:
+    nothing (the GatewayConfig defaults, which are the CLI's)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    auth = data.get("auth") or {}
+    email = auth.get("email") or {}
+    out: dict[str, Any] = {}
+    if "jwt_expiry" in auth:
+        out["jwt_expiry"] = int(auth["jwt_expiry"])
+    if "enable_signup" in auth:
+        out["enable_signup"] = bool(auth["enable_signup"])
+    if "enable_anonymous_sign_ins" in auth:
+        out["anonymous_sign_ins"] = bool(auth["enable_anonymous_sign_ins"])
+    if "enable_signup" in email:
+        out["email_signup"] = bool(email["enable_signup"])
+    return out
 
 
 class JwtError(Exception):

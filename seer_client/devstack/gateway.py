@@ -102,7 +102,7 @@ class Gateway:
         auth = AuthApi(self.config, self.pool)
         self.rest = RestApi(self.config, self.pool)
         self.realtime = RealtimeHub(self.config, self.pool)
-        await self.rest.reload()
+        await self.rest.start()
         await self.realtime.start()
         app = web.Application(
             middlewares=[_cors, _no_500_for_client_mistakes], client_max_size=16 * 1024 * 1024
@@ -130,6 +130,9 @@ class Gateway:
             raise GatewayError(f"cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
 
     async def stop(self) -> None:
+        if self.rest is not None:
+            with contextlib.suppress(Exception):
+                await self.rest.stop()
         if self.realtime is not None:
             with contextlib.suppress(Exception):
                 await self.realtime.stop()

@@ -1,5 +1,5 @@
-"""Request authentication shared by /rest/v1 and /auth/v1: the API gateway's apikey check
-and PostgREST's JWT rules."""
+"""Request authentication shared by /rest/v1 and /auth/v1: what the CLI's API gateway does
+with apikey/Authorization, and PostgREST's JWT rules."""
 
 from __future__ import annotations
 
@@ -37,38 +37,27 @@ def pgrst_error(
     )
 
 
+def gateway_authorization(request: web.Request) -> str | None:
+    """The Authorization header a service receives behind the CLI's API gateway.
+
+    `supabase start`'s Kong (apps/cli-go/internal/start/templates/kong.yml and start.go's
+    BearerToken) has no key-auth plugin: it requires no apikey and checks none. For
+    /auth/v1 and /rest/v1 it only rewrites Authorization to: the client's Authorization
+    unless that is ``Bearer sb_...`` (a new-style key), else ``Bearer <legacy key>`` for the
+    project's sb_ secret/publishable keys (the devstack issues only the legacy JWT keys), else
+    the raw ``apikey`` header (no ``Bearer`` scheme, so PostgREST and GoTrue see no token).
+    Hosted projects' gateway does require a valid apikey (docs/devstack.md)."""
+    auth = request.headers.get("Authorization")
+    if auth is not None and not auth.startswith("Bearer sb_"):
+        return auth
+    return request.headers.get("apikey")
+
+
 def bearer(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
+    """The token of a ``Bearer`` Authorization (as the gateway forwards it), else None."""
+    auth = gateway_authorization(request) or ""
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return None
-
-
-def api_key(request: web.Request) -> str | None:
-    return request.headers.get("apikey") or request.query.get("apikey")
-
-
-def gateway_key_error(request: web.Request, config: GatewayConfig) -> web.Response | None:
-    """What Supabase's API gateway answers before a request reaches a service."""
-    key = api_key(request)
-    if not key:
-        return json_response(
-            {
-                "message": "No API key found in request",
-                "hint": "No `apikey` request header or url param was found.",
-            },
-            401,
-        )
-    try:
-        decode_token(key, config.jwt_secret)
-    except JwtError:
-        return json_response(
-            {
-                "message": "Invalid API key",
-                "hint": "Double check your Supabase `anon` or `service_role` API key.",
-            },
-            401,
-        )
     return None
 
 
@@ -84,17 +73,19 @@ class Caller:
 
 
 def postgrest_caller(request: web.Request, config: GatewayConfig) -> Caller | web.Response:
-    """The JWT a request runs with (Authorization, else the apikey), or PostgREST's 401."""
+    """The JWT a request runs with, or PostgREST's 401. Like PostgREST (Auth.hs) a header
+    that is not ``Bearer <token>`` means no token: the request runs as ``anon``."""
+    auth = (gateway_authorization(request) or "").strip()
+    if auth.lower() == "bearer":
+        return pgrst_error(
+            401,
+            "PGRST301",
+            "Empty JWT is sent in Authorization header",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     token = bearer(request)
     if token is None:
-        if "Authorization" in request.headers and request.headers["Authorization"].strip() == "Bearer":
-            return pgrst_error(
-                401,
-                "PGRST301",
-                "Empty JWT is sent in Authorization header",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        token = api_key(request) or ""
+        return Caller("", {"role": "anon"})
     try:
         claims = decode_token(token, config.jwt_secret)
     except JwtError as exc:

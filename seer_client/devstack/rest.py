@@ -1,4 +1,4 @@
-"""``/rest/v1``: the part of PostgREST (v13) the SDK and the contract tests use.
+"""``/rest/v1``: the part of PostgREST (v14) the SDK and the contract tests use.
 
 Each request runs in one transaction on a pooled connection with PostgREST's settings
 (``role``, ``request.jwt.claims``, ``request.headers``, ``request.method``,
@@ -8,7 +8,10 @@ PostgREST renders them (same SQLSTATE -> HTTP table, same ``PGRST`` codes and wo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +20,10 @@ import asyncpg
 from aiohttp import web
 
 from .config import GatewayConfig
-from .http_common import Caller, gateway_key_error, json_response, pgrst_error, postgrest_caller
+from .http_common import Caller, json_response, pgrst_error, postgrest_caller
 
 EXPOSED_SCHEMAS = ("public",)
+log = logging.getLogger(__name__)
 
 
 # the `response.status` a function set (PostgREST lets functions choose the HTTP status)
@@ -148,6 +152,8 @@ class Routine:
     returns_composite: bool
     returns_void: bool
     volatile: str  # i | s | v
+    #: the result's columns (name -> type) when it returns rows of a composite type
+    columns: dict[str, str]
 
     @property
     def required(self) -> set[str]:
@@ -160,9 +166,19 @@ class Routine:
 
 
 ROUTINES_SQL = """
-select p.proname, p.proargnames, p.proargmodes, p.pronargdefaults, p.proretset, p.provolatile,
+select p.proname, p.proargnames, p.proargmodes, p.pronargdefaults, p.proretset, p.provolatile::text,
        array(select format_type(x, null) from unnest(p.proargtypes::oid[]) x) as argtypes,
-       t.typtype, t.typname, p.prorettype = 'record'::regtype as returns_record
+       t.typtype, t.typname, p.prorettype = 'record'::regtype as returns_record,
+       case when t.typrelid <> 0 then
+              array(select array[a.attname::text, format_type(a.atttypid, a.atttypmod)]
+                    from pg_attribute a
+                    where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped
+                    order by a.attnum)
+            else
+              array(select array[x.n, format_type(x.ty, null)]
+                    from unnest(p.proargnames, p.proallargtypes, p.proargmodes) x(n, ty, m)
+                    where x.m in ('o', 't', 'b'))
+       end as result_columns
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
 join pg_type t on t.oid = p.prorettype
@@ -220,6 +236,7 @@ class SchemaCache:
                     returns_composite=bool(composite),
                     returns_void=r["typname"] == "void",
                     volatile=r["provolatile"],
+                    columns={c[0]: c[1] for c in (r["result_columns"] or [])},
                 )
             )
         tables: dict[str, dict[str, str]] = {}
@@ -258,11 +275,45 @@ class RestApi:
         self.pool = pool
         self.cache = SchemaCache()
         self._loaded = False
+        self._listener: asyncpg.Connection | None = None
+        self._reload_task: asyncio.Future[None] | None = None
+        self._dirty = False
 
     async def reload(self) -> None:
         async with self.pool.acquire() as conn:
             await self.cache.load(conn)
         self._loaded = True
+
+    async def start(self) -> None:
+        """Load the schema cache and, like PostgREST, reload it on ``NOTIFY pgrst`` (payload
+        empty or ``reload schema``), which the DDL event triggers send on every schema change."""
+        await self.reload()
+        self._listener = await asyncpg.connect(self.config.db_url)
+        await self._listener.add_listener("pgrst", self._on_notify)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+        if self._reload_task is not None:
+            self._reload_task.cancel()
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.strip() not in ("", "reload schema"):
+            return  # e.g. 'reload config': nothing to do here
+        self._dirty = True
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = asyncio.ensure_future(self._reload_while_dirty())
+
+    async def _reload_while_dirty(self) -> None:
+        # A burst of DDL (a migration) sends many notifications: one reload per burst.
+        while self._dirty:
+            self._dirty = False
+            try:
+                await self.reload()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("schema cache reload failed", exc_info=True)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -273,9 +324,6 @@ class RestApi:
 
     # -- plumbing ---------------------------------------------------------------------
     def _preflight(self, request: web.Request) -> Caller | web.Response:
-        err = gateway_key_error(request, self.config)
-        if err is not None:
-            return err
         for header in ("Accept-Profile", "Content-Profile"):
             schema = request.headers.get(header)
             if schema and schema not in EXPOSED_SCHEMAS:
@@ -380,8 +428,15 @@ class RestApi:
             return pre
         caller = pre
         fn = request.match_info["fn"]
+        if not self._loaded:
+            await self.reload()
         if request.method in ("GET", "HEAD"):
-            args: dict[str, Any] = {k: v for k, v in request.query.items() if k != "apikey"}
+            # Query keys naming a parameter are arguments; the others filter the result.
+            known = fn in self.cache.routines
+            names = {n for r in self.cache.routines.get(fn, []) for n in r.names}
+            args: dict[str, Any] = {
+                k: v for k, v in request.query.items() if k in names or (not known and k not in RESERVED)
+            }
         elif request.method == "POST":
             raw = await request.read()
             if raw.strip():
@@ -389,6 +444,8 @@ class RestApi:
                     args = json.loads(raw)
                 except ValueError as exc:
                     return pgrst_error(400, "PGRST102", f"Empty or invalid json: {exc}")
+                except RecursionError:
+                    return _too_deep()
                 if not isinstance(args, dict):
                     return pgrst_error(400, "PGRST102", "All object keys must match")
             else:
@@ -396,21 +453,27 @@ class RestApi:
         else:
             return pgrst_error(405, "PGRST101", f"Cannot use the {request.method} method on RPC")
         keys = list(args)
-        if not self._loaded:
-            await self.reload()
+        # No reload on a miss: like PostgREST the cache changes on `NOTIFY pgrst` only
+        # (sent by the DDL event triggers, bootstrap/15_supabase_post_setup.sql).
         routine = self._find_routine(fn, keys)
         if routine is None:
-            await self.reload()
-            routine = self._find_routine(fn, keys)
-        if routine is None:
             return self._no_rpc(fn, keys, request.method == "POST")
-        readonly = request.method in ("GET", "HEAD")
+        # PostgREST runs GET/HEAD, and POST to a stable or immutable function, read-only.
+        readonly = request.method in ("GET", "HEAD") or routine.volatile in ("s", "i")
         sql = self._rpc_sql(routine, keys)
-        params = [json.dumps(args)] if keys else []
+        params = SqlArgs([json.dumps(args)] if keys else [])
+        if routine.returns_set and routine.columns:
+            # select, filters, order, limit/offset, Range and counts apply to the rows
+            rows = sql.replace("select coalesce(json_agg(_t), '[]')::text", "select _t.*", 1)
+            source = f"({rows}) _rpc"
+            skip = frozenset(args) if request.method in ("GET", "HEAD") else frozenset()
+            try:
+                query = build_select(fn, routine.columns, request, source=source, args=params, skip=skip)
+            except QueryError as exc:
+                return pgrst_error(400, exc.code, exc.message, exc.details, exc.hint)
+            return await self._rows_response(request, caller, query, readonly=readonly)
         res = await self._run(request, caller, sql, params, readonly=readonly)
         if isinstance(res, web.Response):
-            if res.status == 404 and '"42883"' in (res.text or ""):
-                await self.reload()
             return res
         body, _ = res
         if routine.returns_void:
@@ -454,7 +517,7 @@ class RestApi:
         table = request.match_info["table"]
         if request.method not in ("GET", "HEAD", "POST", "PATCH", "DELETE"):
             return pgrst_error(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
-        if not self._loaded or table not in self.cache.tables:
+        if not self._loaded:
             await self.reload()
         columns = self.cache.tables.get(table)
         if columns is None:
@@ -474,12 +537,18 @@ class RestApi:
             query = build_select(table, columns, request)
         except QueryError as exc:
             return pgrst_error(400, exc.code, exc.message, exc.details, exc.hint)
+        return await self._rows_response(request, caller, query, readonly=True)
+
+    async def _rows_response(
+        self, request: web.Request, caller: Caller, query: SelectQuery, *, readonly: bool
+    ) -> web.Response:
+        """Rows of a table or of a set-returning RPC, with PostgREST's Content-Range/206."""
         res = await self._run(
             request,
             caller,
             query.sql,
             query.args,
-            readonly=True,
+            readonly=readonly,
             count_sql=query.count_sql if _wants_count(request) else None,
         )
         if isinstance(res, web.Response):
@@ -516,6 +585,8 @@ class RestApi:
                 body = json.loads(raw) if raw.strip() else None
             except ValueError as exc:
                 return pgrst_error(400, "PGRST102", f"Empty or invalid json: {exc}")
+            except RecursionError:
+                return _too_deep()
             if request.method == "PATCH" and body in ([], [{}]):
                 body = {}  # PostgREST: an empty PATCH payload updates nothing (204, */*)
             rows = body if isinstance(body, list) else [body]
@@ -620,6 +691,13 @@ class RestApi:
         return json_response(None, status, headers, raw=out or "[]")
 
 
+def _too_deep() -> web.Response:
+    """JSON nested deeper than Python's parser goes. PostgREST parses any depth with aeson and
+    hands it to Postgres; the devstack answers the 400 PostgREST gives unparsable JSON
+    instead of a 500 (docs/devstack.md)."""
+    return pgrst_error(400, "PGRST102", "Empty or invalid json: nested too deeply")
+
+
 def _wants_object(request: web.Request) -> bool:
     return "application/vnd.pgrst.object+json" in request.headers.get("Accept", "")
 
@@ -703,18 +781,29 @@ class SqlArgs(list[Any]):
         return f"{ref}::text" + (f"::{cast}" if cast else "")
 
 
-def build_select(table: str, columns: dict[str, str], request: web.Request) -> SelectQuery:
-    q = request.query
-    args = SqlArgs()
-    param = args.param
+_IDENT_CHARS = re.compile(r"[A-Za-z0-9_$ ]+")
+_CAST = re.compile(r"[A-Za-z0-9_$]+")
 
-    # select list
-    sel = (q.get("select") or "*").strip()
-    parts: list[str] = []
-    for raw in _split_list(sel) if sel else ["*"]:
+
+def _select_error(sel: str, col: int, details: str) -> QueryError:
+    return QueryError(f'"failed to parse select parameter ({sel})" (line 1, column {col})', details)
+
+
+def select_items(sel: str) -> list[str]:
+    """``select=`` as PostgREST's grammar reads it (QueryParams.hs pFieldSelect), as SQL.
+
+    An item is ``*`` or ``[alias:]field[->key|->>key ...][::cast]``; a field name is a quoted
+    value or identifier characters (letters, digits, ``_``, ``$``, space; ``-`` between
+    parts), a cast identifier characters. Anything else is PGRST100, never SQL: the cast is
+    checked against that alphabet before it is written into the statement."""
+    out: list[str] = []
+    pos = 0
+    for raw in _split_list(sel.strip()):
+        start = pos + 1
+        pos += len(raw) + 1
         item = raw.strip()
         if not item:
-            continue
+            raise _select_error(sel, start, 'unexpected "," expecting field name (* or [a..z0..9_$])')
         if "(" in item:
             raise QueryError(
                 "devstack does not support resource embedding",
@@ -722,23 +811,54 @@ def build_select(table: str, columns: dict[str, str], request: web.Request) -> S
                 "PGRST100",
             )
         if item == "*":
-            parts.append("*")
+            out.append("*")
             continue
         alias = None
-        if ":" in item and "::" not in item.split(":", 1)[0] + ":":
-            head, rest = item.split(":", 1)
-            if not rest.startswith(":"):
-                alias, item = head, rest
-        cast = None
-        if "::" in item:
-            item, cast = item.split("::", 1)
-        expr = qident(item)
+        head, sep, rest = item.partition(":")
+        if sep and not rest.startswith(":"):
+            alias, item = head.strip(), rest.strip()
+        item, has_cast, cast = item.partition("::")
+        path = re.split(r"(->>?)", item)
+        name = path[0].strip()
+        for part in [name, *(path[2::2]), *([alias] if alias is not None else [])]:
+            bare = part.strip().strip('"') if part.strip().startswith('"') else part
+            if not bare or not _IDENT_CHARS.fullmatch(bare.replace("-", "_")):
+                bad = next((c for c in part if not (c.isalnum() or c in '_$ -"')), part[:1] or "end of input")
+                expecting = 'expecting letter, digit, "->", "::" or ","'
+                raise _select_error(sel, start, f'unexpected "{bad}" {expecting}')
+        if cast and not _CAST.fullmatch(cast.strip()):
+            bad = next((c for c in cast.strip() if not (c.isalnum() or c in "_$")), "end of input")
+            raise _select_error(sel, start, f'unexpected "{bad}" expecting letter or digit')
+        if has_cast and not cast:
+            raise _select_error(sel, start, "unexpected end of input expecting letter or digit")
+        expr = qident(name.strip('"'))
+        label = name.strip('"')
+        for op, key in zip(path[1::2], path[2::2], strict=True):
+            key = key.strip().strip('"')
+            expr += f" {op} " + (key if re.fullmatch(r"-?\d+", key) else qliteral(key))
+            label = key
         if cast:
-            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_ \[\]]*", cast):
-                raise QueryError(f"invalid cast {cast!r}")
-            expr = f"{expr}::{cast}"
-        parts.append(f"{expr} as {qident(alias or item)}")
-    select_list = ", ".join(parts) or "*"
+            expr = f"({expr})::{cast.strip()}"
+        out.append(f"{expr} as {qident(alias or label)}")
+    return out
+
+
+def build_select(
+    table: str,
+    columns: dict[str, str],
+    request: web.Request,
+    *,
+    source: str | None = None,
+    args: SqlArgs | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> SelectQuery:
+    """A GET on ``table``, or on ``source`` (an RPC's result rows, whose statement already
+    holds ``args``) skipping the query keys that were the RPC's arguments (``skip``)."""
+    q = {k: v for k, v in request.query.items() if k not in skip}
+    args = args if args is not None else SqlArgs()
+    param = args.param
+
+    select_list = ", ".join(select_items(q.get("select") or "*")) or "*"
 
     where = build_where(q, columns, param)
 
@@ -787,7 +907,7 @@ def build_select(table: str, columns: dict[str, str], request: web.Request) -> S
         )
 
     where_sql = (" where " + " and ".join(where)) if where else ""
-    base = f"from public.{qident(table)}{where_sql}"
+    base = f"from {source or 'public.' + qident(table)}{where_sql}"
     page = (f" limit {limit}" if limit is not None else "") + (f" offset {offset}" if offset else "")
     sql = f"select coalesce(json_agg(_t), '[]')::text from (select {select_list} {base}{order_sql}{page}) _t"
     count_sql = f"select count(*) {base}"

@@ -21,7 +21,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .config import DEFAULT_JWT_SECRET, GatewayConfig
+from .config import DEFAULT_JWT_SECRET, GatewayConfig, read_project_config
 from .gateway import Gateway, GatewayError
 from .postgres import BOOTSTRAP_DIR, PostgresCluster, PostgresError, free_port, port_in_use, project_root
 
@@ -96,7 +96,9 @@ class DevStack:
         *,
         host: str = "127.0.0.1",
         jwt_secret: str = DEFAULT_JWT_SECRET,
-        jwt_expiry: int = 3600,
+        jwt_expiry: int | None = None,
+        anonymous_sign_ins: bool | None = None,
+        project_config: str | Path | None = None,
         idle_timeout: float = 60.0,
         presence_max_calls: int = 5,
         presence_window: float = 30.0,
@@ -107,16 +109,21 @@ class DevStack:
         self._data_dir = Path(data_dir) if data_dir else None
         self._requested_port = port
         self._db_port = db_port
+        # supabase/config.toml decides what `supabase start` would (JWT expiry, sign-ups,
+        # anonymous sign-ins); arguments given here override it.
+        config_toml = Path(project_config) if project_config else project_root() / "supabase" / "config.toml"
+        overrides = {"jwt_expiry": jwt_expiry, "anonymous_sign_ins": anonymous_sign_ins}
         self._settings = dict(
+            **read_project_config(config_toml),
             host=host,
             jwt_secret=jwt_secret,
-            jwt_expiry=jwt_expiry,
             idle_timeout=idle_timeout,
             presence_max_calls=presence_max_calls,
             presence_window=presence_window,
             join_error_backoff=join_error_backoff,
             bcrypt_rounds=bcrypt_rounds,
         )
+        self._settings.update({k: v for k, v in overrides.items() if v is not None})
         self.cluster: PostgresCluster | None = None
         self.config: GatewayConfig | None = None
         self._gateway: Gateway | None = None

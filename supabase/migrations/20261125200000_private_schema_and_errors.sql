@@ -4,10 +4,22 @@
 -- the API. Functions get EXECUTE for PUBLIC by default in Postgres; we take that away so
 -- that the few helpers RLS policies need can be granted one by one (see the _rls
 -- migration) without exposing internals such as write_event or sweep.
+--
+-- `authenticated` has USAGE on seer_private (RLS policies call its helpers), so a function
+-- created here later without its own revoke would be callable by any signed-in user if it
+-- kept PUBLIC's EXECUTE. `alter default privileges IN SCHEMA seer_private revoke ... from
+-- public` cannot prevent that: per-schema default privileges are only ADDED to the global
+-- ones, and PUBLIC's EXECUTE on functions is a global default (Postgres docs, ALTER DEFAULT
+-- PRIVILEGES: "you cannot revoke privileges per-schema if they are granted globally"). So
+-- the global default is revoked for the role that runs the migrations (no FOR ROLE: the
+-- current role, `postgres` on Supabase and in the devstack). Functions that role creates in
+-- public still get EXECUTE for anon/authenticated/service_role from the platform's own
+-- per-schema defaults, and every public RPC here grants and revokes explicitly anyway.
+-- Checked by supabase/tests/database/11_privileges.test.sql.
 
 create schema if not exists seer_private;
 revoke all on schema seer_private from public;
-alter default privileges in schema seer_private revoke execute on functions from public;
+alter default privileges revoke execute on functions from public;
 
 -- The PRD's 13 codes plus two of ours (000 validation, 014 version conflict).
 create table seer_private.error_codes (
@@ -33,7 +45,12 @@ insert into seer_private.error_codes (code, name, status, message) values
   ('SESSION_011', 'MIN_PLAYERS_NOT_MET', 422, 'Minimum player count not met'),
   ('SESSION_012', 'SEER_CANNOT_LEAVE', 422, 'Seer cannot leave session. End it instead.'),
   ('SESSION_013', 'ADVENTURE_NOT_FOUND', 404, 'Adventure not found'),
-  ('SESSION_014', 'STATE_VERSION_CONFLICT', 409, 'Game state has changed; reload and retry');
+  ('SESSION_014', 'STATE_VERSION_CONFLICT', 409, 'Game state has changed; reload and retry'),
+  -- limits and abuse (docs/contract.md "Limits")
+  ('SESSION_016', 'TOO_MANY_LIVE_SESSIONS', 422, 'Too many live sessions; end one first'),
+  ('SESSION_017', 'SESSION_RATE_LIMITED', 429, 'Too many sessions created; try again later'),
+  ('SESSION_018', 'ANONYMOUS_NOT_ALLOWED', 403, 'Sign in with an account to do this'),
+  ('SESSION_019', 'PAYLOAD_TOO_LARGE', 413, 'Game state or event is too large');
 
 -- PostgREST turns sqlstate PGRST into an HTTP response: message is the JSON body,
 -- detail carries the status. Everything else about an error is decided here.
@@ -86,16 +103,69 @@ begin
 end
 $$;
 
--- Trimmed, length-checked text; raises SESSION_000 naming the field.
+-- Whether anonymous users (GoTrue's signInAnonymously: a JWT with is_anonymous = true) may
+-- create, join or look up sessions. Off: a throw-away anonymous account per guess would make
+-- every per-user limit (code guessing, session creation) per-nothing. A project that enables
+-- `[auth] enable_anonymous_sign_ins` and wants anonymous players redefines this function in a
+-- later migration to return true (docs/security.md).
+create function seer_private.anonymous_play_allowed()
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$ select false $$;
+
+-- The caller's user id, refusing anonymous users (SESSION_018) unless anonymous_play_allowed().
+-- Called by the RPCs that create or join sessions or look up join codes.
+create function seer_private.require_account()
+returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+begin
+  if coalesce(auth.jwt() ->> 'is_anonymous', 'false') = 'true'
+     and not seer_private.anonymous_play_allowed() then
+    perform seer_private.raise_error('SESSION_018');
+  end if;
+  return v_uid;
+end
+$$;
+
+-- The characters no user-entered text may contain (a regular-expression bracket class):
+-- C0/C1 controls (ANSI escapes start with ESC, U+001B), DEL, bidi embeddings/overrides/
+-- isolates and marks (U+202A-202E, U+2066-2069, U+200E/F, U+061C: they reorder what others
+-- see), line/paragraph separators and the interlinear annotation controls. Multi-line free
+-- text (notes, comments) may also hold \n and \t. Zero-width characters (U+200B-200D,
+-- U+2060, U+FEFF, U+00AD) are allowed inside text (emoji sequences join with U+200D) but
+-- text made only of them and spaces counts as empty (see clean_text). The one definition:
+-- clean_text raises on it, handle_new_user strips it from sign-up names.
+create function seer_private.unsafe_text_chars(p_multiline boolean)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_multiline
+    then '[\x01-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]'
+    else '[\x01-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]' end
+$$;
+
+-- Trimmed, length-checked, clean text; raises SESSION_000 naming the field. Whitespace and
+-- zero-width characters around the text are trimmed, so zero-width-only text is empty.
 create function seer_private.clean_text(
-  p_value text, p_field text, p_max int, p_required boolean default false)
+  p_value text, p_field text, p_max int, p_required boolean default false,
+  p_multiline boolean default false)
 returns text
 language plpgsql
 immutable
 set search_path = ''
 as $$
 declare
-  v text := nullif(btrim(p_value), '');
+  v text := nullif(regexp_replace(p_value,
+    '^[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+|[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+$', '', 'g'), '');
 begin
   if v is null then
     if p_required then
@@ -106,7 +176,26 @@ begin
   if length(v) > p_max then
     perform seer_private.raise_error('SESSION_000', p_field || ' is longer than ' || p_max || ' characters');
   end if;
+  if v ~ seer_private.unsafe_text_chars(p_multiline) then
+    perform seer_private.raise_error('SESSION_000',
+      p_field || ' contains control, bidi or escape characters');
+  end if;
   return v;
+end
+$$;
+
+-- A size ceiling on JSON (the whole game state, one event): SESSION_019 (413).
+create function seer_private.require_size(p_value jsonb, p_what text, p_max_bytes int)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if octet_length(p_value::text) > p_max_bytes then
+    perform seer_private.raise_error('SESSION_019',
+      p_what || ' would be larger than ' || (p_max_bytes / 1024) || ' KiB');
+  end if;
 end
 $$;
 

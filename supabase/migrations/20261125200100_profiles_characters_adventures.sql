@@ -8,22 +8,26 @@ create table public.profiles (
 );
 
 -- Every new auth user gets a profile; the display name comes from sign-up metadata
--- (display_name, then name), else the e-mail's local part, else a neutral default.
+-- (display_name, then name), else the e-mail's local part, else a neutral default. Sign-up
+-- metadata is whatever the client sent GoTrue, and raising here would fail the sign-up with a
+-- 500, so characters clean_text refuses (seer_private.unsafe_text_chars) are removed instead.
 create function seer_private.handle_new_user()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_name text;
 begin
+  foreach v_name in array array[new.raw_user_meta_data ->> 'display_name',
+      new.raw_user_meta_data ->> 'name', split_part(coalesce(new.email, ''), '@', 1)] loop
+    v_name := nullif(btrim(regexp_replace(v_name, seer_private.unsafe_text_chars(false), '', 'g'),
+                           E' \u200b\u200c\u200d\u2060\ufeff'), '');
+    exit when v_name is not null;
+  end loop;
   insert into public.profiles (id, display_name)
-  values (
-    new.id,
-    left(coalesce(
-      nullif(btrim(new.raw_user_meta_data ->> 'display_name'), ''),
-      nullif(btrim(new.raw_user_meta_data ->> 'name'), ''),
-      nullif(split_part(coalesce(new.email, ''), '@', 1), ''),
-      'Adventurer'), 60))
+  values (new.id, left(coalesce(v_name, 'Adventurer'), 60))
   on conflict (id) do nothing;
   return new;
 end

@@ -7,7 +7,9 @@
 create table public.sessions (
   id uuid primary key default gen_random_uuid(),
   code text not null check (code ~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$'),
-  seer_id uuid not null references auth.users (id),
+  -- null once the Seer's account is deleted (20261201130000_account_deletion: their live
+  -- sessions are cancelled first, the history stays with seer_name 'Deleted user')
+  seer_id uuid references auth.users (id) on delete set null,
   seer_name text not null,
   adventure_id uuid not null references public.adventures (id),
   adventure_name text not null,
@@ -44,7 +46,8 @@ create table public.sessions (
 
   check (min_players <= max_players),
   check ((status in ('completed', 'cancelled')) = (ended_at is not null)),
-  check ((status = 'paused') = (paused_at is not null))
+  check ((status = 'paused') = (paused_at is not null)),
+  check (seer_id is not null or status in ('completed', 'cancelled'))
 );
 
 create unique index sessions_live_code_key on public.sessions (code)
@@ -58,8 +61,10 @@ create index sessions_paused_at_idx on public.sessions (paused_at) where status 
 create table public.session_players (
   id uuid primary key default gen_random_uuid(),
   session_id uuid not null references public.sessions (id) on delete cascade,
-  user_id uuid not null references auth.users (id),
-  character_id uuid not null references public.characters (id),
+  -- Both null once the player's account is deleted: the seat is released first and stays
+  -- as anonymous history (20261201130000_account_deletion).
+  user_id uuid references auth.users (id) on delete set null,
+  character_id uuid references public.characters (id) on delete set null,
 
   joined_at timestamptz not null default now(),
   -- the last heartbeat (or state change). Deliberately in NO index, not even a predicate: the
@@ -109,6 +114,14 @@ create index session_players_connected_idx on public.session_players (session_id
   where status = 'connected' and session_running;
 create index session_players_disconnected_due_idx on public.session_players (disconnected_at)
   where status = 'disconnected' and session_running;
+-- sweeper: lobby seats without heartbeats are disconnected after 60 s and freed after 5 more
+-- minutes (20261125200600), so these hold only the live seats of open lobbies. Keyed by
+-- session like session_players_connected_idx, not by last_activity_at: a column in any index
+-- (even a partial one the row is not in) makes every heartbeat a non-HOT update.
+create index session_players_lobby_connected_idx on public.session_players (session_id)
+  where status = 'connected' and not session_running and left_at is null and not session_ended;
+create index session_players_lobby_disconnected_idx on public.session_players (disconnected_at)
+  where status = 'disconnected' and not session_running and left_at is null and not session_ended;
 
 create table public.session_events (
   session_id uuid not null references public.sessions (id) on delete cascade,
@@ -123,7 +136,8 @@ create table public.session_events (
 
 create table public.session_feedback (
   session_id uuid not null references public.sessions (id) on delete cascade,
-  user_id uuid not null references auth.users (id),
+  -- feedback is the person's own words: it goes with their account
+  user_id uuid not null references auth.users (id) on delete cascade,
   player_id uuid not null references public.session_players (id) on delete cascade,
   rating int not null check (rating between 1 and 5),
   comment text check (length(comment) <= 2000),

@@ -317,6 +317,8 @@ declare
 begin
   v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
     'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
+  perform seer_private.require_size(v_event, 'the event', 131072);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
   perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
@@ -617,6 +619,30 @@ begin
 end
 $$;
 
+-- Leave and rejoin (docs/contract.md "Leave, disconnect, rejoin"; the PRD's US-07): may the
+-- player bring this live seat (of a lobby or a running session) back by themselves? The one definition,
+-- used by heartbeat (p_explicit false: the app's connection) and join_session (true: the
+-- player asks to come back with the same character).
+--   disconnected (no heartbeat for 60 s, not yet 5 minutes)  -> yes, both
+--   inactive after the 5-minute window (the Seer was prompted) -> no: the Seer decides
+--                                     (kick_player, or readmit_player: back to disconnected)
+--   left by the player (leave_session; inactive, left_reason 'left') -> never by a heartbeat
+--                                     (a leave is final for that connection); by an explicit
+--                                     join within 5 minutes of the leave, else the Seer decides
+create function seer_private.may_restore_seat(p_seat public.session_players, p_explicit boolean)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select case
+    when (p_seat).status = 'disconnected' then true
+    when (p_seat).status = 'inactive' and (p_seat).left_reason = 'left' then
+      p_explicit and (p_seat).inactive_at > now() - interval '5 minutes'
+    else false
+  end
+$$;
+
 -- Brings a disconnected/inactive seat back; caller holds the session lock.
 create function seer_private.restore_seat(p_player_id uuid, p_actor uuid, p_at timestamptz)
 returns void
@@ -698,6 +724,30 @@ begin
 end
 $$;
 
+-- How many sessions one Seer may run and create (docs/contract.md "Limits"): at most 10 live
+-- (waiting + active + paused) at once, SESSION_016, and at most 20 created per rolling hour,
+-- SESSION_017 (429). Both are read from sessions_seer_idx (seer_id, created_at desc). The
+-- per-user advisory lock makes parallel create_session calls of one user count one after the
+-- other, so a burst cannot slip past either limit. The one definition; create_session calls it.
+create function seer_private.require_session_quota(p_uid uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform pg_advisory_xact_lock(hashtextextended('seer.create_session:' || p_uid::text, 0));
+  if (select count(*) from public.sessions s
+      where s.seer_id = p_uid and s.status in ('waiting', 'active', 'paused')) >= 10 then
+    perform seer_private.raise_error('SESSION_016', 'at most 10 live sessions per Seer');
+  end if;
+  if (select count(*) from public.sessions s
+      where s.seer_id = p_uid and s.created_at > now() - interval '1 hour') >= 20 then
+    perform seer_private.raise_error('SESSION_017', 'at most 20 sessions per hour');
+  end if;
+end
+$$;
+
 -- Public RPCs ---------------------------------------------------------------------------------
 
 create function public.create_session(
@@ -708,7 +758,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
+  v_uid uuid := seer_private.require_account();
   v_adv public.adventures%rowtype;
   v_settings jsonb;
   v_id uuid;
@@ -731,6 +781,7 @@ begin
     perform seer_private.raise_error('SESSION_000',
       'maxPlayers is below the adventure minimum of ' || v_adv.min_players);
   end if;
+  perform seer_private.require_session_quota(v_uid);
 
   -- A code collides with a live session about once in 887M / live sessions; retry then.
   loop
@@ -786,7 +837,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
+  v_uid uuid := seer_private.require_account();
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_char public.characters%rowtype;
@@ -801,7 +852,7 @@ begin
   if v_refusal = 'seated' then
     -- Coming back to a running game with the same character restores the seat.
     v_seat := seer_private.caller_seat(v_s, v_uid);
-    if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive')
+    if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, true)
        and v_seat.character_id = p_character_id then
       perform seer_private.restore_seat(v_seat.id, v_uid, now());
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;
@@ -869,7 +920,11 @@ begin
     set status = 'left', left_at = now(), left_reason = 'left', last_activity_at = now()
     where id = v_seat.id;
   elsif v_seat.status = 'inactive' and v_seat.left_reason = 'left' then
-    return jsonb_build_object('left', true);  -- already left; nothing new to announce
+    -- Leaving again frees the seat and the character (for another session); the party goes
+    -- on without it. (A first leave of a running game keeps it for the Seer to play.)
+    update public.session_players
+    set status = 'left', left_at = now(), session_running = false
+    where id = v_seat.id;
   else
     -- In a running game the character stays in the party, played by the Seer.
     update public.session_players
@@ -915,6 +970,41 @@ begin
   perform seer_private.write_event(v_s.id, 'player_left', v_uid,
     seer_private.event_player_left(v_seat, 'kicked', v_reason));
   return jsonb_build_object('kicked', true);
+end
+$$;
+
+-- The Seer's "wait" answer to the kick-or-wait prompt: a seat that timed out (inactive) goes
+-- back to disconnected, so the player's next heartbeat or join restores it within the usual
+-- 5 minutes. (The "kick" answer is kick_player.)
+create function public.readmit_player(p_session_id uuid, p_player_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+begin
+  if p_player_id is null then
+    perform seer_private.raise_error('SESSION_000', 'playerId is required');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status not in ('active', 'paused') then
+    perform seer_private.raise_error('SESSION_010', 'readmitting needs a running session');
+  end if;
+  update public.session_players sp
+  set status = 'disconnected', disconnected_at = now(), inactive_at = null, left_reason = null
+  where sp.id = p_player_id and sp.session_id = v_s.id and sp.left_at is null and sp.status = 'inactive'
+  returning sp.* into v_seat;
+  if not found then
+    perform seer_private.raise_error('SESSION_000', 'playerId is not an inactive seat of this session');
+  end if;
+  perform seer_private.write_event(v_s.id, 'player_connection', v_uid,
+    seer_private.event_player_connection(v_seat));
+  return seer_private.player_json(v_seat);
 end
 $$;
 
@@ -1003,6 +1093,10 @@ begin
   v_s := seer_private.lock_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
   perform seer_private.change_status(v_s.id, 'resume', v_uid);
+  -- Absence during a pause raises no "kick or wait" prompt (the sweeper moves no seat to
+  -- inactive while paused): a player still away at resume gets their 5 minutes from now.
+  update public.session_players set disconnected_at = now()
+  where session_id = v_s.id and status = 'disconnected';
   return seer_private.session_json(v_s.id);
 end
 $$;
@@ -1016,7 +1110,7 @@ as $$
 declare
   v_uid uuid := seer_private.require_uid();
   v_outcome text := lower(btrim(left(p_outcome, 20)));
-  v_notes text := seer_private.clean_text(p_notes, 'notes', 2000);
+  v_notes text := seer_private.clean_text(p_notes, 'notes', 2000, p_multiline => true);
   v_s public.sessions%rowtype;
   v_stats jsonb;
 begin
@@ -1086,7 +1180,12 @@ begin
       v_status := 'seer';
     else
       v_seat := seer_private.caller_seat(v_s, v_uid);
-      if v_s.status in ('active', 'paused') and v_seat.status in ('disconnected', 'inactive') then
+      if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
+        -- the player left: this connection is done (the SDK stops on SESSION_006)
+        perform seer_private.raise_error('SESSION_006', 'left');
+      end if;
+      -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
+      if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
         perform seer_private.restore_seat(v_seat.id, v_uid, now());
         v_restored := true;
       elsif v_s.status not in ('completed', 'cancelled') then
@@ -1142,7 +1241,7 @@ set search_path = ''
 as $$
 declare
   v_uid uuid := seer_private.require_uid();
-  v_comment text := seer_private.clean_text(p_comment, 'comment', 2000);
+  v_comment text := seer_private.clean_text(p_comment, 'comment', 2000, p_multiline => true);
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_fb public.session_feedback%rowtype;
@@ -1267,6 +1366,7 @@ revoke execute on all functions in schema seer_private from public;
 revoke execute on function
   public.create_session(uuid, jsonb, int), public.get_session(uuid),
   public.join_session(uuid, uuid), public.leave_session(uuid), public.kick_player(uuid, uuid, text),
+  public.readmit_player(uuid, uuid),
   public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
   public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
   public.session_events_since(uuid, bigint, int), public.submit_feedback(uuid, int, text),
@@ -1275,6 +1375,7 @@ revoke execute on function
 grant execute on function
   public.create_session(uuid, jsonb, int), public.get_session(uuid),
   public.join_session(uuid, uuid), public.leave_session(uuid), public.kick_player(uuid, uuid, text),
+  public.readmit_player(uuid, uuid),
   public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
   public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
   public.session_events_since(uuid, bigint, int), public.submit_feedback(uuid, int, text),

@@ -46,6 +46,74 @@ as $$
       where jsonb_typeof(e) <> 'string' or length(e #>> '{}') not between 1 and p_max_len)
 $$;
 
+-- Bounds of the game state (docs/contract.md "Limits"). Each rule is one function here;
+-- update_game_state only calls them.
+
+-- One inventory item, validated and normalised: exactly the keys id (1-100 characters),
+-- name (1-100), quantity (optional integer 0..1,000,000), description (optional, up to 500,
+-- may span lines) and assignedTo (optional: null or a player id, a uuid). Any other key is
+-- refused, so an item cannot carry arbitrary payload. Texts go through clean_text.
+create function seer_private.inventory_item(p_item jsonb)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_bad text;
+  v_assigned text;
+begin
+  if seer_private.jtype(p_item) <> 'object' then
+    perform seer_private.raise_error('SESSION_000', 'addInventory items must be objects');
+  end if;
+  select k into v_bad from jsonb_object_keys(p_item) k
+  where k not in ('id', 'name', 'quantity', 'description', 'assignedTo') limit 1;
+  if v_bad is not null then
+    perform seer_private.raise_error('SESSION_000', 'inventory items have only id, name, quantity, '
+      || 'description and assignedTo, not ' || left(v_bad, 60));
+  end if;
+  if seer_private.jtype(p_item -> 'id') <> 'string' or seer_private.jtype(p_item -> 'name') <> 'string' then
+    perform seer_private.raise_error('SESSION_000', 'addInventory items need a string id and name');
+  end if;
+  if p_item ? 'quantity' and not seer_private.is_int_between(p_item -> 'quantity', 0, 1000000) then
+    perform seer_private.raise_error('SESSION_000', 'addInventory quantity must be an integer 0-1000000');
+  end if;
+  if seer_private.jtype(p_item -> 'description') not in ('missing', 'null', 'string') then
+    perform seer_private.raise_error('SESSION_000', 'inventory description must be a string');
+  end if;
+  if seer_private.jtype(p_item -> 'assignedTo') not in ('missing', 'null', 'string') or (
+      seer_private.jtype(p_item -> 'assignedTo') = 'string'
+      and seer_private.try_uuid(p_item ->> 'assignedTo') is null) then
+    perform seer_private.raise_error('SESSION_000', 'inventory assignedTo must be a player id or null');
+  end if;
+  v_assigned := seer_private.try_uuid(p_item ->> 'assignedTo')::text;
+  -- absent and null optional keys are left out, as an item without them was always stored
+  return jsonb_strip_nulls(jsonb_build_object(
+    'id', seer_private.clean_text(p_item ->> 'id', 'inventory id', 100, true),
+    'name', seer_private.clean_text(p_item ->> 'name', 'inventory name', 100, true),
+    'quantity', p_item -> 'quantity',
+    'description', to_jsonb(seer_private.clean_text(p_item ->> 'description', 'inventory description',
+                                                    500, false, true)),
+    'assignedTo', to_jsonb(v_assigned)));
+end
+$$;
+
+-- turnHistory keeps the newest turns only: at most 100 and at most 128 KiB of JSON together,
+-- so the state row, every get_session and every update stay small however long a game runs.
+create function seer_private.bounded_turn_history(p_turns jsonb)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
+  from (select t, o,
+               row_number() over (order by o desc) as newest,
+               sum(octet_length(t::text)) over (order by o desc) as bytes
+        from jsonb_array_elements(p_turns) with ordinality x(t, o)) k
+  where newest <= 100 and bytes <= 131072
+$$;
+
 create function public.update_game_state(
   p_session_id uuid, p_patch jsonb, p_expected_version int default null)
 returns jsonb
@@ -67,6 +135,7 @@ declare
   v_flags jsonb;
   v_turns jsonb;
   v_combat jsonb;
+  v_state jsonb;
   v_dice bigint := 0;
   v_combats int := 0;
   v_version int;
@@ -115,18 +184,7 @@ begin
       if seer_private.jtype(v_val) <> 'array' then
         perform seer_private.raise_error('SESSION_000', 'addInventory must be an array');
       end if;
-      for v_elem in select e from jsonb_array_elements(v_val) e loop
-        if seer_private.jtype(v_elem) <> 'object'
-           or seer_private.jtype(v_elem -> 'id') <> 'string'
-           or seer_private.jtype(v_elem -> 'name') <> 'string'
-           or length(v_elem ->> 'id') not between 1 and 100
-           or length(v_elem ->> 'name') not between 1 and 200 then
-          perform seer_private.raise_error('SESSION_000',
-            'addInventory items need a string id (1-100) and name (1-200)');
-        end if;
-        if v_elem ? 'quantity' and not seer_private.is_int_between(v_elem -> 'quantity', 0, 1000000) then
-          perform seer_private.raise_error('SESSION_000', 'addInventory quantity must be an integer >= 0');
-        end if;
+      for v_elem in select seer_private.inventory_item(e) from jsonb_array_elements(v_val) e loop
         -- an item with the same id is replaced
         v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
                            where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
@@ -186,22 +244,22 @@ begin
     end case;
   end loop;
 
-  if jsonb_array_length(v_inv) > 500 or jsonb_array_length(v_flags) > 500
-     or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
-    perform seer_private.raise_error('SESSION_000', 'inventory, flags and variables hold at most 500 entries');
+  if jsonb_array_length(v_inv) > 200 then
+    perform seer_private.raise_error('SESSION_000', 'inventory holds at most 200 items');
   end if;
-  -- keep the newest 1000 turns so the state row stays bounded
-  if jsonb_array_length(v_turns) > 1000 then
-    v_turns := (select jsonb_agg(t order by o) from jsonb_array_elements(v_turns) with ordinality x(t, o)
-                where o > jsonb_array_length(v_turns) - 1000);
+  if jsonb_array_length(v_flags) > 500 or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
+    perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
   end if;
+  v_turns := seer_private.bounded_turn_history(v_turns);
+  v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
+                                'turnHistory', v_turns, 'combatState', v_combat);
+  perform seer_private.require_size(v_state, 'the game state', 262144);
 
   -- One UPDATE writes the state and allocates the seqs of the events it causes (1, or 2 with
   -- a node change), instead of write_event bumping last_seq in a second UPDATE of the same row.
   v_events := case when v_node_id is distinct from v_s.current_node_id then 2 else 1 end;
   update public.sessions
-  set game_state = jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
-                                      'turnHistory', v_turns, 'combatState', v_combat),
+  set game_state = v_state,
       state_version = state_version + 1,
       current_node_id = v_node_id,
       visited_node_ids = v_visited,

@@ -1,18 +1,24 @@
 -- The sweeper: presence timeouts for seats and the PRD appendix's session timeouts.
 --
---   connected seat, no heartbeat for 60 s      -> disconnected (player_connection false)
---   disconnected for 5 min                     -> inactive, character played by the Seer
---                                                 (player_inactive: the "kick or wait" prompt)
+--   connected seat, no heartbeat for 60 s      -> disconnected (player_connection false),
+--                                                 in a lobby as in a running game
+--   disconnected for 5 min, session active     -> inactive, character played by the Seer
+--                                                 (player_inactive: the "kick or wait" prompt;
+--                                                 never while paused, and resume_session
+--                                                 restarts the 5 minutes)
+--   disconnected for 5 min, session waiting    -> seat freed (player_left, reason
+--                                                 disconnected): an abandoned lobby seat does
+--                                                 not hold a place or a character for 24 h
 --   waiting session older than 24 h            -> cancelled
 --   paused session paused for more than 7 days -> cancelled (the appendix wins over US-05)
 --
 -- p_now is a parameter so tests can travel in time. Each candidate query is served by a
--- partial index (see the _sessions_schema migration). The seat indexes hold only seats of
--- running sessions (session_running), so seats in lobbies, however stale, are never read.
--- Connected seats are indexed by session, not by last heartbeat (so that the heartbeat is a
--- HOT update): a run reads every connected seat of a running session and compares
--- last_activity_at on the heap, a cost bounded by the live seats (one read per seat per
--- minute, against two heartbeat writes), never by the table's history. Sessions are
+-- partial index (see the _sessions_schema migration) holding only live seats: running
+-- games' seats (session_running) and open lobbies' seats, never history. Connected seats are
+-- indexed by session, not by last heartbeat (so that the heartbeat is a HOT update): a run
+-- reads every connected live seat and compares last_activity_at on the heap, a cost bounded
+-- by the live seats (one read per seat per minute, against two heartbeat writes), never by
+-- the table's history. Sessions are
 -- locked one at a time with `skip locked`: a session busy in an RPC is simply picked up by
 -- the next run. Session timeouts are status changes like any other (finish_session ->
 -- change_status and its transition table).
@@ -29,6 +35,7 @@ declare
   v_p public.session_players%rowtype;
   v_disconnected int := 0;
   v_inactive int := 0;
+  v_freed int := 0;
   v_waiting int := 0;
   v_paused int := 0;
 begin
@@ -38,17 +45,23 @@ begin
     select distinct sp.session_id
     from public.session_players sp
     where (sp.status = 'connected' and sp.session_running and sp.last_activity_at < p_now - interval '60 seconds')
-       or (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < p_now - interval '5 minutes')
+       or (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < p_now - interval '5 minutes'
+           and exists (select 1 from public.sessions s where s.id = sp.session_id and s.status = 'active'))
+       -- lobby seats (session_players_lobby_*_idx, 20261125200200)
+       or (sp.status = 'connected' and not sp.session_running and sp.left_at is null and not sp.session_ended
+           and sp.last_activity_at < p_now - interval '60 seconds')
+       or (sp.status = 'disconnected' and not sp.session_running and sp.left_at is null
+           and not sp.session_ended and sp.disconnected_at < p_now - interval '5 minutes')
   loop
     select * into v_s from public.sessions s
-    where s.id = v_sid and s.status in ('active', 'paused')
+    where s.id = v_sid and s.status in ('waiting', 'active', 'paused')
     for update skip locked;
     continue when not found;
 
     for v_p in
       update public.session_players sp
       set status = 'disconnected', disconnected_at = p_now
-      where sp.session_id = v_sid and sp.status = 'connected' and sp.session_running
+      where sp.session_id = v_sid and sp.status = 'connected' and sp.left_at is null
         and sp.last_activity_at < p_now - interval '60 seconds'
       returning sp.*
     loop
@@ -57,11 +70,24 @@ begin
         seer_private.event_player_connection(v_p), p_now);
     end loop;
 
+    -- an abandoned lobby seat is freed (a player can simply join again)
+    for v_p in
+      update public.session_players sp
+      set status = 'left', left_at = p_now, left_reason = 'left'
+      where v_s.status = 'waiting' and sp.session_id = v_sid and sp.status = 'disconnected'
+        and sp.left_at is null and sp.disconnected_at < p_now - interval '5 minutes'
+      returning sp.*
+    loop
+      v_freed := v_freed + 1;
+      perform seer_private.write_event(v_sid, 'player_left', null,
+        seer_private.event_player_left(v_p, 'disconnected', null), p_now);
+    end loop;
+
     for v_p in
       update public.session_players sp
       set status = 'inactive', inactive_at = p_now
-      where sp.session_id = v_sid and sp.status = 'disconnected' and sp.session_running
-        and sp.disconnected_at < p_now - interval '5 minutes'
+      where v_s.status = 'active' and sp.session_id = v_sid and sp.status = 'disconnected'
+        and sp.session_running and sp.disconnected_at < p_now - interval '5 minutes'
       returning sp.*
     loop
       v_inactive := v_inactive + 1;
@@ -88,7 +114,7 @@ begin
     v_paused := v_paused + 1;
   end loop;
 
-  return jsonb_build_object('disconnected', v_disconnected, 'inactive', v_inactive,
+  return jsonb_build_object('disconnected', v_disconnected, 'inactive', v_inactive, 'lobbyFreed', v_freed,
                             'waitingCancelled', v_waiting, 'pausedCancelled', v_paused);
 end
 $$;

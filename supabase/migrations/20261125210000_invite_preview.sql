@@ -11,20 +11,30 @@
 create index sessions_ended_code_idx on public.sessions (code, ended_at desc)
   where status in ('completed', 'cancelled');
 
-create function public.invite_preview(p_code text)
+-- p_client: the network the Edge Function saw the request come from (an IPv4 address or an
+-- IPv6 /64, rate_limit.ts networkKey). Its unknown codes count toward the same failure budget as
+-- get_session_by_code's (seer_private.require_code_lookup_budget, _code_lookup_rate_limit
+-- migration): once a network has used it up, lookups are refused with SESSION_015 (the function
+-- answers 429), so a code cannot be guessed through the invite link faster than through the RPC.
+-- Volatile because a failure is recorded (and must commit: a failure returns null, never raises).
+create function public.invite_preview(p_code text, p_client text default null)
 returns jsonb
 language plpgsql
-stable
+volatile
 security definer
 set search_path = ''
 as $$
 declare
   v_code text := seer_private.join_code(p_code);
+  v_subject text := 'net:' || left(btrim(p_client), 90);
   v_s public.sessions%rowtype;
   v_seats_left int;
   v_reason_code text;
   v_refusal text;
 begin
+  if v_subject is not null then
+    perform seer_private.require_code_lookup_budget(v_subject);
+  end if;
   select * into v_s from public.sessions s
   where s.code = v_code and s.status in ('waiting', 'active', 'paused');
   if not found then
@@ -33,6 +43,9 @@ begin
     order by s.ended_at desc
     limit 1;
     if not found then
+      if v_subject is not null then
+        perform seer_private.record_code_lookup_failure(v_subject);
+      end if;
       return null;  -- no session ever had this code: 404
     end if;
     -- An ended session's link says only that it ended (410); nothing about what was played.
@@ -64,5 +77,5 @@ begin
 end
 $$;
 
-revoke execute on function public.invite_preview(text) from public, anon, authenticated;
-grant execute on function public.invite_preview(text) to service_role;
+revoke execute on function public.invite_preview(text, text) from public, anon, authenticated;
+grant execute on function public.invite_preview(text, text) to service_role;

@@ -31,12 +31,16 @@ insert into seer_private.error_codes (code, name, status, message) values
   ('SESSION_015', 'TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts; try again later')
 on conflict (code) do nothing;
 
+-- One failure budget, keyed by who guesses: 'user:<uuid>' for get_session_by_code (per
+-- account) and 'net:<address or IPv6 /64>' for the invite Edge Function's lookups through
+-- invite_preview (per network, as the function buckets addresses: supabase/functions/invite/
+-- rate_limit.ts networkKey). Same limit, same window, same helpers.
 create table seer_private.code_lookup_failures (
-  user_id uuid not null,
+  subject text not null check (length(subject) <= 100),
   failed_at timestamptz not null default clock_timestamp()
 );
--- the only query: this user's failures inside the window
-create index code_lookup_failures_user_idx on seer_private.code_lookup_failures (user_id, failed_at);
+-- the only query: this subject's failures inside the window
+create index code_lookup_failures_subject_idx on seer_private.code_lookup_failures (subject, failed_at);
 revoke all on seer_private.code_lookup_failures from public;
 
 create function seer_private.code_lookup_limit()
@@ -53,6 +57,41 @@ immutable
 set search_path = ''
 as $$ select interval '10 minutes' $$;
 
+-- SESSION_015 when p_subject has used up its failures in the window. Serialises one subject's
+-- lookups (advisory lock) so parallel guesses cannot all pass the check at once.
+create function seer_private.require_code_lookup_budget(p_subject text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform pg_advisory_xact_lock(hashtextextended('seer.code_lookup:' || p_subject, 0));
+  if (select count(*) from seer_private.code_lookup_failures f
+      where f.subject = p_subject and f.failed_at > clock_timestamp() - seer_private.code_lookup_window())
+     >= seer_private.code_lookup_limit() then
+    perform seer_private.raise_error('SESSION_015',
+      'at most ' || seer_private.code_lookup_limit() || ' unknown codes per '
+      || seer_private.code_lookup_window()::text);
+  end if;
+end
+$$;
+
+-- Records one failed lookup of p_subject (the caller must then return, not raise, or the row
+-- is rolled back), dropping its rows that have left the window so the table stays small.
+create function seer_private.record_code_lookup_failure(p_subject text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  delete from seer_private.code_lookup_failures f
+  where f.subject = p_subject and f.failed_at <= clock_timestamp() - seer_private.code_lookup_window();
+  insert into seer_private.code_lookup_failures (subject) values (p_subject);
+end
+$$;
+
 create function public.get_session_by_code(p_code text)
 returns jsonb
 language plpgsql
@@ -61,10 +100,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := seer_private.require_uid();
+  v_uid uuid := seer_private.require_account();
   v_code text := seer_private.join_code(p_code);
   v_via_api boolean := coalesce(current_setting('request.method', true), '') <> '';
-  v_failures int;
   v_s public.sessions%rowtype;
   v_reason text;
 begin
@@ -74,15 +112,7 @@ begin
       detail = '{"status":405,"headers":{}}';
   end if;
   if v_via_api then
-    -- Serialise one user's lookups so parallel guesses cannot all pass the check at once.
-    perform pg_advisory_xact_lock(hashtextextended('seer.code_lookup:' || v_uid::text, 0));
-    select count(*) into v_failures from seer_private.code_lookup_failures f
-    where f.user_id = v_uid and f.failed_at > clock_timestamp() - seer_private.code_lookup_window();
-    if v_failures >= seer_private.code_lookup_limit() then
-      perform seer_private.raise_error('SESSION_015',
-        'at most ' || seer_private.code_lookup_limit() || ' unknown codes per '
-        || seer_private.code_lookup_window()::text);
-    end if;
+    perform seer_private.require_code_lookup_budget('user:' || v_uid::text);
   end if;
 
   select * into v_s from public.sessions s
@@ -91,10 +121,7 @@ begin
     if not v_via_api then
       perform seer_private.raise_error('SESSION_001');
     end if;
-    -- keep the table small: this user's rows older than the window are useless
-    delete from seer_private.code_lookup_failures f
-    where f.user_id = v_uid and f.failed_at <= clock_timestamp() - seer_private.code_lookup_window();
-    insert into seer_private.code_lookup_failures (user_id) values (v_uid);
+    perform seer_private.record_code_lookup_failure('user:' || v_uid::text);
     perform set_config('response.status', '404', true);
     return (select jsonb_build_object('code', e.code, 'message', e.message, 'details', null, 'hint', null)
             from seer_private.error_codes e where e.code = 'SESSION_001');

@@ -111,8 +111,9 @@ async def test_postgrest_error_shapes(clients: Clients, target: Target) -> None:
         assert r.status_code == 401 and r.json()["code"] == "42501"
         r = await http.get("/no_such_table", headers=headers)
         assert r.status_code == 404 and r.json()["code"] == "PGRST205"
+        # No apikey at all: the CLI's gateway checks none, so PostgREST runs it as anon.
         r = await http.post("/rpc/list_my_characters", json={})
-        assert r.status_code == 401  # no apikey at all
+        assert r.status_code == 401 and r.json()["code"] == "42501"
 
 
 async def test_bad_and_expired_jwt_are_401(clients: Clients, target: Target) -> None:
@@ -170,7 +171,7 @@ async def test_auth_errors_refresh_rotation_and_logout(clients: Clients, target:
     assert err.value.code == "session_not_found"
 
 
-async def test_admin_users_and_anonymous_sign_in(clients: Clients, target: Target) -> None:
+async def test_admin_users_and_anonymous_sign_in_refused(clients: Clients, target: Target) -> None:
     admin = await clients.anon()
     email = f"admin-made-{int(time.time() * 1000)}@example.com"
     admin_api = admin.auth.admin
@@ -196,11 +197,12 @@ async def test_admin_users_and_anonymous_sign_in(clients: Clients, target: Targe
         await nobody.auth.admin.list_users()
     assert err.value.status == 403 and err.value.code == "not_admin"
 
-    anon_user = await nobody.auth.sign_in_anonymously()
-    assert anon_user.user is not None and anon_user.user.is_anonymous
-    assert anon_user.session is not None
-    claims = jwt.decode(anon_user.session.access_token, options={"verify_signature": False})
-    assert claims["is_anonymous"] is True and claims["role"] == "authenticated"
+    # supabase/config.toml: enable_anonymous_sign_ins = false, so GoTrue refuses them
+    # (anonymous sign-ins when enabled: tests/devstack/test_fidelity.py).
+    with pytest.raises(AuthApiError) as err:
+        await nobody.auth.sign_in_anonymously()
+    assert err.value.status == 422 and err.value.code == "anonymous_provider_disabled"
+    assert err.value.message == "Anonymous sign-ins are disabled"
 
 
 def test_sync_client(database_url: str) -> None:

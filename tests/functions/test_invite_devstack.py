@@ -213,10 +213,14 @@ async def restart_invite(env: Env) -> None:
 
 
 async def test_lookups_are_rate_limited_per_client_address(env: Env) -> None:
-    """The documented default, 30 lookups a minute per address, in the real Deno process."""
+    """The documented defaults in the real Deno process: 30 lookups a minute per network, and
+    10 unknown codes per network in 10 minutes (the failure budget shared with the RPC)."""
+    seer = await env.user("bucket-seer")
+    code = (await seer.create_session(ADVENTURE)).session.code
     env.gateway().extra_env.pop("INVITE_RATE_LIMIT")
     await restart_invite(env)
-    url = f"{env.stack.url}/functions/v1/invite/ZZZZZZ"
+    live = f"{env.stack.url}/functions/v1/invite/{code}"
+    unknown = f"{env.stack.url}/functions/v1/invite/ZZZZZZ"
     json_accept = {"Accept": "application/json"}
     try:
         # Each loopback source address is another client: the gateway writes the TCP peer into
@@ -226,21 +230,33 @@ async def test_lookups_are_rate_limited_per_client_address(env: Env) -> None:
             started = time.monotonic()
             statuses = []
             for _ in range(31):
-                async with s.get(url, headers=json_accept) as r:
+                async with s.get(live, headers=json_accept) as r:
                     statuses.append(r.status)
                     headers = r.headers
                     await r.read()
             elapsed = time.monotonic() - started
-            assert statuses[:30] == [404] * 30
+            assert statuses[:30] == [200] * 30
             assert statuses[30] == 429, f"31 lookups took {elapsed:.2f} s (one refills in 2 s)"
             assert int(headers["Retry-After"]) >= 1
             assert headers["RateLimit-Limit"] == "30"
             forged = {**json_accept, "X-Forwarded-For": "203.0.113.99"}
-            async with s.get(url, headers=forged) as r:
+            async with s.get(live, headers=forged) as r:
                 assert r.status == 429, "a forged X-Forwarded-For does not buy a new budget"
-            async with s.get(url) as r:
+            async with s.get(live) as r:
                 assert r.status == 429 and "Slow down" in await r.text()
-        status, _, _ = await http(url, accept="application/json", local_addr="127.0.0.4")
+        # Unknown codes: 10 per network, then 429 for 10 minutes (recorded in the database).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.4", 0))) as s:
+            statuses = []
+            for _ in range(11):
+                async with s.get(unknown, headers=json_accept) as r:
+                    statuses.append(r.status)
+                    headers = r.headers
+                    body = await r.json()
+            assert statuses == [404] * 10 + [429], statuses
+            assert headers["Retry-After"] == "600" and body["code"] == "INVITE_RATE_LIMITED"
+            async with s.get(live, headers=json_accept) as r:
+                assert r.status == 429, "once used up, the budget refuses live codes too"
+        status, _, _ = await http(unknown, accept="application/json", local_addr="127.0.0.5")
         assert status == 404, "another address still has its whole budget"
     finally:
         env.gateway().extra_env["INVITE_RATE_LIMIT"] = "100000"

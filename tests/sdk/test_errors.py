@@ -47,6 +47,28 @@ CONTRACT_TABLE = [
         e.StateVersionConflict,
     ),
     ("SESSION_015", "TOO_MANY_ATTEMPTS", 429, "Too many failed attempts; try again later", e.TooManyAttempts),
+    (
+        "SESSION_016",
+        "TOO_MANY_LIVE_SESSIONS",
+        422,
+        "Too many live sessions; end one first",
+        e.TooManyLiveSessions,
+    ),
+    (
+        "SESSION_017",
+        "SESSION_RATE_LIMITED",
+        429,
+        "Too many sessions created; try again later",
+        e.SessionRateLimited,
+    ),
+    (
+        "SESSION_018",
+        "ANONYMOUS_NOT_ALLOWED",
+        403,
+        "Sign in with an account to do this",
+        e.AnonymousNotAllowed,
+    ),
+    ("SESSION_019", "PAYLOAD_TOO_LARGE", 413, "Game state or event is too large", e.PayloadTooLarge),
 ]
 
 

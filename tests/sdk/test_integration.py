@@ -336,7 +336,12 @@ async def test_heartbeat_keeps_seat_and_silence_lets_sweeper_disconnect(person: 
         assert bram.user_id in seer_conn.lobby.tracked
         assert states[bram.user_id] == "inactive"
         assert seer_conn.seats[inactive.player_id].controlled_by_seer is True
-        # a heartbeat inside the window restores the seat
+        # past the 5-minute window his heartbeat no longer restores the seat: the Seer decides
+        waiting = await bram.client.heartbeat(session.id)
+        assert waiting.restored is False and waiting.status == "inactive"
+        # "wait": the Seer readmits him, and his next heartbeat restores the seat
+        readmitted = await seer.client.readmit_player(session.id, player_id=inactive.player_id)
+        assert readmitted.status == "disconnected"
         restored = await bram.client.heartbeat(session.id)
         assert restored.restored is True and restored.status == "connected"
         # (the 6-minute jump also caught Aria between two heartbeats; hers restore her too)
@@ -376,6 +381,25 @@ async def test_kicked_player_connection_ends_with_not_in_session(person: Factory
     with pytest.raises(SessionNotFound):  # a former participant no longer sees the session
         async with aria.client.connect(session.id, **FAST):
             pass
+
+
+async def test_leave_is_final_for_the_connection(person: Factory) -> None:
+    """Issue 13: the leaver's still-open connection used to undo the leave with its next
+    heartbeat (inactive -> connected within 3 s). Now that heartbeat is SESSION_006 and the
+    connection stops; the seat stays with the Seer."""
+    seer, aria = await person("Seer"), await person("Aria")
+    session = (await seer.client.create_session(ADVENTURE_ID)).session
+    await aria.client.join_session(session.id, character_id=aria.character.id)
+    await seer.client.start_session(session.id)
+    async with aria.client.connect(session.id, heartbeat_interval=0.2, **FAST) as conn:
+        await aria.client.leave_session(session.id)
+        await until(lambda: conn.closed)
+        assert isinstance(conn.error, NotInSession)
+    players = (await seer.client.get_session(session.id)).players
+    assert [(p.status, p.controlled_by_seer) for p in players] == [("inactive", True)]
+    # coming back explicitly within 5 minutes works
+    back = await aria.client.join_session(session.id, character_id=aria.character.id)
+    assert back.player.status == "connected"
 
 
 async def test_chaos_random_socket_drops_under_load(person: Factory, devstack) -> None:

@@ -10,8 +10,14 @@
 // 410 ended or cancelled, 429 rate limited, 503 lookup failed, 405 other methods.
 
 import { deepLink, renderMessagePage, renderPreviewPage } from "./page.ts";
-import { CODE_PATTERN, type InvitePreview, isEnded, type PreviewSource } from "./preview.ts";
-import { clientAddress, RateLimiter } from "./rate_limit.ts";
+import {
+  CODE_PATTERN,
+  type InvitePreview,
+  isEnded,
+  type PreviewSource,
+  TooManyFailedLookups,
+} from "./preview.ts";
+import { clientAddress, networkKey, RateLimiter } from "./rate_limit.ts";
 
 export interface InviteHandlerOptions {
   source: PreviewSource;
@@ -191,7 +197,8 @@ export function createInviteHandler(options: InviteHandlerOptions): InviteHandle
     if (code === null) return error(req, json, ERRORS.malformed);
 
     // Only well-formed codes cost a lookup, so only they count against the limit.
-    const client = clientAddress(req, info?.remoteAddr?.hostname, hops);
+    // Limited per network: an IPv6 /64 is one client, like one IPv4 address.
+    const client = networkKey(clientAddress(req, info?.remoteAddr?.hostname, hops));
     const decision = options.limiter.take(client);
     if (!decision.allowed) {
       return error(req, json, ERRORS.rateLimited, undefined, {
@@ -207,8 +214,12 @@ export function createInviteHandler(options: InviteHandlerOptions): InviteHandle
 
     let preview: InvitePreview | null;
     try {
-      preview = await options.source(code);
+      preview = await options.source(code, client);
     } catch (e) {
+      if (e instanceof TooManyFailedLookups) {
+        // the shared unknown-code budget (10 per 10 minutes, docs/invite.md)
+        return error(req, json, ERRORS.rateLimited, undefined, { "retry-after": "600" });
+      }
       log(`invite: lookup failed: ${e instanceof Error ? e.message : String(e)}`);
       return error(req, json, ERRORS.unavailable, undefined, { "retry-after": "5" });
     }

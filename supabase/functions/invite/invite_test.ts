@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { codeFromUrl, createInviteHandler, type InviteHandler, normalizeCode } from "./handler.ts";
 import { escapeHtml, renderPreviewPage, truncate } from "./page.ts";
-import { type InvitePreview, parsePreview } from "./preview.ts";
-import { clientAddress, RateLimiter } from "./rate_limit.ts";
+import { type InvitePreview, parsePreview, TooManyFailedLookups } from "./preview.ts";
+import { clientAddress, networkKey, RateLimiter } from "./rate_limit.ts";
 
 const BASE = "http://fn.local/invite";
 const BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -67,7 +67,7 @@ interface Harness {
 }
 
 function harness(
-  opts: { max?: number; source?: (code: string) => Promise<InvitePreview | null> } = {},
+  opts: { max?: number; source?: (code: string, network: string) => Promise<InvitePreview | null> } = {},
 ): Harness {
   const lookups: string[] = [];
   const logs: string[] = [];
@@ -384,6 +384,42 @@ Deno.test("client address: the trusted proxy's X-Forwarded-For entry, not one th
   assert.equal(clientAddress(req("1.2.3.4, 198.51.100.9, 10.0.0.2"), "127.0.0.1", 2), "198.51.100.9");
   assert.equal(clientAddress(req("198.51.100.9"), "127.0.0.1", 0), "127.0.0.1");
   assert.equal(clientAddress(req("198.51.100.9"), "127.0.0.1", 5), "198.51.100.9");
+});
+
+Deno.test("network key: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as IPv4", () => {
+  assert.equal(networkKey("198.51.100.9"), "198.51.100.9");
+  assert.equal(networkKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  assert.equal(networkKey("2001:DB8:1:2::1"), "2001:db8:1:2::/64");
+  assert.equal(networkKey("[2001:db8:0001:0002:ffff::9]"), "2001:db8:1:2::/64");
+  assert.equal(networkKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+  assert.equal(networkKey("::ffff:198.51.100.9"), "198.51.100.9");
+  assert.equal(networkKey("::1"), "0:0:0:0::/64");
+  assert.equal(networkKey("unknown"), "unknown");
+  assert.equal(networkKey("1::2::3"), "1::2::3");
+});
+
+Deno.test("every address of one IPv6 /64 shares one bucket", async () => {
+  const h = harness({ max: 2 });
+  const from = (ip: string) => get(h, "/ZZZZZZ", asJson, ip);
+  assert.equal((await from("2001:db8:1:2::1")).status, 404);
+  assert.equal((await from("2001:db8:1:2::2")).status, 404);
+  assert.equal((await from("2001:db8:1:2:ffff:ffff:ffff:ffff")).status, 429);
+  assert.equal((await from("2001:db8:1:3::1")).status, 404, "the next /64 is another network");
+});
+
+Deno.test("the network's exhausted failure budget (SESSION_015) is a 429, and the source sees the network", async () => {
+  const seen: string[] = [];
+  const h = harness({
+    source: (_code, network) => {
+      seen.push(network);
+      return Promise.reject(new TooManyFailedLookups("SESSION_015"));
+    },
+  });
+  const res = await get(h, "/ZZZZZZ", asJson, "2001:db8:9:9::5");
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get("retry-after"), "600");
+  assert.equal((await res.json()).code, "INVITE_RATE_LIMITED");
+  assert.deepEqual(seen, ["2001:db8:9:9::/64"]);
 });
 
 Deno.test("forged X-Forwarded-For entries do not reset the limit", async () => {

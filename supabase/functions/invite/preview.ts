@@ -19,8 +19,15 @@ export interface InvitePreview {
   reasonCode: string | null;
 }
 
-/** Looks up one code; null when no session ever had it. Throws when the backend fails. */
-export type PreviewSource = (code: string) => Promise<InvitePreview | null>;
+/**
+ * Looks up one code for a client network (networkKey); null when no session ever had it. Throws
+ * TooManyFailedLookups when that network has used up its failure budget, anything else when the
+ * backend fails.
+ */
+export type PreviewSource = (code: string, network: string) => Promise<InvitePreview | null>;
+
+/** The network's unknown-code budget (shared with get_session_by_code's, SESSION_015) is used up. */
+export class TooManyFailedLookups extends Error {}
 
 // The PRD's join-code alphabet: no 0/O, 1/I/L.
 export const CODE_PATTERN = /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/;

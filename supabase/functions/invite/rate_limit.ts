@@ -93,3 +93,42 @@ export function clientAddress(req: Request, remoteHostname: string | undefined, 
   }
   return remoteHostname ?? "unknown";
 }
+
+/**
+ * The network a client address belongs to, which is what lookups are limited by: an IPv4
+ * address as is, an IPv6 address by its /64 (one subscriber's LAN gets a whole /64, so per
+ * address it would be 2^64 buckets), an IPv4-mapped IPv6 address as its IPv4 address. Anything
+ * that is not an IP address (e.g. "unknown") is its own key.
+ */
+export function networkKey(address: string): string {
+  let a = address.trim().toLowerCase();
+  if (a.startsWith("[") && a.includes("]")) a = a.slice(1, a.indexOf("]"));
+  const zone = a.indexOf("%");
+  if (zone >= 0) a = a.slice(0, zone);
+  if (!a.includes(":")) return a;
+  const groups = expandIpv6(a);
+  if (groups === null) return a;
+  const g = groups.map((x) => parseInt(x, 16));
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    return [g[6] >> 8, g[6] & 255, g[7] >> 8, g[7] & 255].join(".");
+  }
+  return `${groups.slice(0, 4).join(":")}::/64`;
+}
+
+function expandIpv6(a: string): string[] | null {
+  let text = a;
+  const v4 = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4) {
+    const [b0, b1, b2, b3] = v4.slice(1).map(Number);
+    text = text.slice(0, v4.index) + `${((b0 << 8) | b1).toString(16)}:${((b2 << 8) | b3).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => parseInt(g, 16).toString(16));
+}

@@ -110,8 +110,12 @@ select results_eq(
     ('SESSION_012', 422, 'Seer cannot leave session. End it instead.'),
     ('SESSION_013', 404, 'Adventure not found'),
     ('SESSION_014', 409, 'Game state has changed; reload and retry'),
-    ('SESSION_015', 429, 'Too many failed attempts; try again later')$$,
-  'error catalogue matches the contract (PRD codes + 000 + 014 + 015)');
+    ('SESSION_015', 429, 'Too many failed attempts; try again later'),
+    ('SESSION_016', 422, 'Too many live sessions; end one first'),
+    ('SESSION_017', 429, 'Too many sessions created; try again later'),
+    ('SESSION_018', 403, 'Sign in with an account to do this'),
+    ('SESSION_019', 413, 'Game state or event is too large')$$,
+  'error catalogue matches the contract (PRD codes + 000 + 014..019)');
 
 select throws_ok(
   $$select seer_private.raise_error('SESSION_003')$$,

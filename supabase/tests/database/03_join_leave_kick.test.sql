@@ -1,7 +1,7 @@
 -- US-02 join, US-03 lobby (see players, leave, kick, real-time updates), rejoin rules.
 begin;
 \ir _helpers.psql
-select plan(63);
+select plan(68);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -176,7 +176,9 @@ select is(tests.err(format('select public.leave_session(%L)', :'s')), 'SESSION_0
 select is((select c ->> 'activeSessionId' from jsonb_array_elements(public.list_my_characters()) c where c ->> 'id' = :'pia_char'),
   :'other', 'list_my_characters shows the live session');
 
--- leaving a running game keeps the seat (inactive, Seer controls); heartbeat/join restores
+-- leaving a running game keeps the seat (inactive, Seer controls); a leave is final for the
+-- leaver's connection (heartbeat: SESSION_006), an explicit join within 5 minutes restores
+-- it, and leaving again frees the seat and the character (issue 13)
 select tests.reset_role();
 select tests.new_session(:'seer') as run \gset
 select tests.join(:'run', :'quin', :'quin_char') as quin_run_seat \gset
@@ -186,15 +188,31 @@ select tests.act_as(:'quin');
 select is(public.leave_session(:'run'), '{"left": true}'::jsonb, 'leaving an active session');
 select is(public.get_session(:'run') -> 'players' -> 0 ->> 'status', 'inactive', 'the seat stays, inactive');
 select is(public.get_session(:'run') -> 'players' -> 0 ->> 'controlledBySeer', 'true', 'the Seer controls the character');
-select is(public.leave_session(:'run'), '{"left": true}'::jsonb, 'leaving again is a no-op');
-select is(public.join_session(:'run', :'quin_char') -> 'player' ->> 'status', 'connected', 'join_session restores the seat');
+select is(tests.err(format('select public.heartbeat(%L)', :'run')), 'SESSION_006:403',
+  'a heartbeat after the leave does not restore the seat (the leaver''s connection is done)');
+select is(public.get_session(:'run') -> 'players' -> 0 ->> 'status', 'inactive', 'still inactive');
+select is(public.join_session(:'run', :'quin_char') -> 'player' ->> 'status', 'connected',
+  'joining again within 5 minutes restores the seat');
 select public.leave_session(:'run') \g /dev/null
-select is(public.heartbeat(:'run') ->> 'restored', 'true', 'a heartbeat restores it too');
+select tests.reset_role();
+update public.session_players set inactive_at = now() - interval '6 minutes' where id = :'quin_run_seat';
+select tests.act_as(:'quin');
+select is(tests.err(format('select public.join_session(%L, %L)', :'run', :'quin_char')), 'SESSION_008:409',
+  'after 5 minutes the Seer decides (no self-service rejoin)');
+select is(public.leave_session(:'run'), '{"left": true}'::jsonb, 'leaving again ...');
+select tests.reset_role();
+select is((select status || '/' || (left_at is not null)::text from public.session_players where id = :'quin_run_seat'),
+  'left/true', '... frees the seat');
+select tests.act_as(:'quin');
+select is((select c ->> 'activeSessionId' from jsonb_array_elements(public.list_my_characters()) c
+           where c ->> 'id' = :'quin_char'), null, '... and the character, for another session');
+select tests.act_as(:'seer');
+select is(public.get_session(:'run') -> 'players', '[]'::jsonb, 'the party goes on without it');
 select tests.reset_role();
 select is(
   array(select type from public.session_events where session_id = :'run' and seq > 4 order by seq),
-  array['player_left', 'player_connection', 'player_left', 'player_connection'],
-  'leave/restore events (the no-op leave wrote nothing)');
+  array['player_left', 'player_connection', 'player_left', 'player_left'],
+  'leave / rejoin / leave / free events');
 
 select * from finish();
 rollback;

@@ -1,7 +1,7 @@
 -- US-07 disconnection handling and the appendix timeouts, with travelled time (p_now).
 begin;
 \ir _helpers.psql
-select plan(44);
+select plan(51);
 
 -- The sweeper works on the whole database and other test suites may have committed live
 -- sessions to this cluster. Sweep far in the future first (rolled back with the test), so
@@ -33,16 +33,16 @@ select public.pause_session(:'p') \g /dev/null
 select tests.reset_role();
 
 select is(seer_private.sweep(now() + interval '30 seconds'),
-  '{"disconnected": 0, "inactive": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  '{"disconnected": 0, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
   'nothing is due after 30 s');
 select is(seer_private.sweep(now() + interval '61 seconds'),
-  '{"disconnected": 3, "inactive": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
-  'after 60 s without heartbeat the seats of active and paused sessions are disconnected');
+  '{"disconnected": 4, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  'after 60 s without heartbeat the seats of active, paused and waiting sessions are disconnected');
 select is(seer_private.sweep(now() + interval '61 seconds'),
-  '{"disconnected": 0, "inactive": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  '{"disconnected": 0, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
   'a second run at the same time finds nothing due');
-select is((select status from public.session_players where id = :'rita_seat'), 'connected',
-  'lobby seats of waiting sessions are not swept (lobby presence is Realtime''s)');
+select is((select status from public.session_players where id = :'rita_seat'), 'disconnected',
+  'issue 13: a lobby seat without heartbeats is marked disconnected like a running one');
 select is((select status from public.session_players where id = :'pia_seat'), 'disconnected', 'US-07: pia disconnected');
 select is((select disconnected_at from public.session_players where id = :'pia_seat'), now() + interval '61 seconds',
   'disconnected_at is the sweep time');
@@ -94,8 +94,14 @@ select is((select count(*)::int from public.session_events where session_id = :'
 update public.session_players set last_activity_at = now() + interval '6 minutes' where id = :'pia_seat';
 
 select is(seer_private.sweep(now() + interval '362 seconds'),
-  '{"disconnected": 0, "inactive": 2, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
-  'after 5 minutes disconnected, seats become inactive');
+  '{"disconnected": 0, "inactive": 1, "lobbyFreed": 1, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  'after 5 minutes disconnected: the active session''s seat becomes inactive, the lobby seat is freed, the paused one stays');
+select is((select status from public.session_players where id = :'uma_seat'), 'disconnected',
+  'issue 13: no kick-or-wait prompt for an absence during a pause');
+select is((select status || '/' || (left_at is not null)::text from public.session_players where id = :'rita_seat'),
+  'left/true', 'issue 13: the abandoned lobby seat is freed');
+select is((select payload ->> 'reason' from public.session_events where session_id = :'w' and type = 'player_left'),
+  'disconnected', '... announced as player_left, reason disconnected');
 select is((select status from public.session_players where id = :'quin_seat'), 'inactive', 'quin is inactive');
 select is((select status from public.session_players where id = :'pia_seat'), 'connected', 'pia, who kept beating, is not');
 select is(
@@ -109,9 +115,24 @@ select is(
   'true', 'US-07: the Seer now controls the character; the game continues');
 select is(public.get_session(:'a') ->> 'status', 'active', 'the session is still active');
 select tests.act_as(:'quin');
-select is(public.heartbeat(:'a') ->> 'restored', 'true', 'an inactive player who comes back is restored');
+select is(public.heartbeat(:'a') ->> 'restored', 'false',
+  'issue 13: after the 5-minute window a heartbeat does not restore the seat: the Seer decides');
+select is(tests.err(format('select public.join_session(%L, %L)', :'a', :'quin_char')), 'SESSION_008:409',
+  '... nor does joining again');
+select tests.act_as(:'seer');
+select is(public.readmit_player(:'a', :'quin_seat') ->> 'status', 'disconnected',
+  'the Seer''s "wait": readmit_player puts the seat back to disconnected');
+select tests.act_as(:'quin');
+select is(public.heartbeat(:'a') ->> 'restored', 'true', 'then the player''s heartbeat restores it');
 select tests.reset_role();
 select is((select status from public.session_players where id = :'quin_seat'), 'connected', 'quin connected again');
+-- resume restarts the window of a seat that was away during the pause
+select tests.act_as(:'seer');
+select public.resume_session(:'p') \g /dev/null
+select public.pause_session(:'p') \g /dev/null
+select tests.reset_role();
+select is((select disconnected_at from public.session_players where id = :'uma_seat'), now(),
+  'issue 13: resume restarts the 5 minutes of a seat away during the pause');
 
 -- session timeouts
 select is((seer_private.sweep(now() + interval '23 hours') ->> 'waitingCancelled')::int, 0, 'a 23 h old lobby stays');
@@ -121,7 +142,8 @@ select is((seer_private.sweep(now() + interval '24 hours 1 second') ->> 'waiting
 select is((select status || '/' || outcome from public.sessions where id = :'w'), 'cancelled/cancelled', 'waiting -> cancelled');
 select results_eq(
   format($$select type, payload ->> 'newStatus', payload ->> 'outcome', (payload ->> 'timestamp')::timestamptz
-           from public.session_events where session_id = %L and seq > 2 order by seq$$, :'w'),
+           from public.session_events where session_id = %L and type in ('session_status', 'session_ended')
+           order by seq$$, :'w'),
   $$values ('session_status', 'cancelled', null, now() + interval '24 hours 1 second'),
            ('session_ended', null, 'cancelled', now() + interval '24 hours 1 second')$$,
   'timeouts announce session_status and session_ended');

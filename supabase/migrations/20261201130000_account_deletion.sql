@@ -1,0 +1,91 @@
+-- Deleting an account (GoTrue's admin delete, `supabase.auth.admin.delete_user`, or a row
+-- deleted from auth.users by the dashboard) works at any time. The rule (docs/security.md
+-- "Account deletion"):
+--   * every live session the person runs as Seer is cancelled, as end_session(cancelled)
+--     would (players get session_status + session_ended; no experience is awarded);
+--   * every live seat they hold is released (status left; player_left is announced with
+--     userId null), whatever the session's state;
+--   * history stays for the others, anonymised: sessions they ran keep seer_name
+--     'Deleted user' and seer_id null, their seats keep user_id/character_id null, and in
+--     the event log of every session they were part of their user id is replaced by null
+--     and their player entries show displayName 'Deleted user' without a character;
+--   * what is only theirs goes: profile, characters, feedback (foreign keys on delete
+--     cascade, _profiles_characters_adventures and _sessions_schema migrations) and their
+--     code-lookup failures.
+-- The foreign keys alone cannot do this (a live session would be left without a Seer, and
+-- `set null` cannot write events), so a BEFORE DELETE trigger does the steps above first;
+-- the foreign keys' `on delete set null / cascade` then apply. Supabase documents triggers
+-- on auth.users for exactly this kind of bookkeeping (as on_auth_user_created_seer_profile).
+
+create function seer_private.anonymised_event(p_event jsonb, p_uid uuid)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select p_event
+    || case when p_event ->> 'actor' = p_uid::text then '{"actor": null}'::jsonb else '{}' end
+    || case when p_event ->> 'userId' = p_uid::text then '{"userId": null}'::jsonb else '{}' end
+    || case when p_event -> 'player' ->> 'userId' = p_uid::text
+         then jsonb_build_object('player', (p_event -> 'player')
+                || '{"userId": null, "displayName": "Deleted user", "character": null}'::jsonb)
+         else '{}' end
+$$;
+
+create function seer_private.handle_user_deleted()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := old.id;
+  v_sid uuid;
+  v_seat public.session_players%rowtype;
+begin
+  -- Sessions in id order, each locked as the RPCs lock them, so this cannot deadlock with
+  -- them (each RPC locks one session row).
+  for v_sid in
+    select s.id from public.sessions s
+    where s.seer_id = v_uid and s.status in ('waiting', 'active', 'paused')
+    union
+    select sp.session_id from public.session_players sp
+    where sp.user_id = v_uid and sp.left_at is null and not sp.session_ended
+    order by 1
+  loop
+    perform seer_private.lock_session(v_sid);
+    if exists (select 1 from public.sessions s
+               where s.id = v_sid and s.seer_id = v_uid and s.status in ('waiting', 'active', 'paused')) then
+      perform seer_private.finish_session(v_sid, 'cancelled', null, null, now());
+    else
+      for v_seat in
+        update public.session_players
+        set status = 'left', left_at = now(), left_reason = 'left', session_running = false
+        where session_id = v_sid and user_id = v_uid and left_at is null
+        returning *
+      loop
+        v_seat.user_id := null;  -- announced already anonymised
+        perform seer_private.write_event(v_sid, 'player_left', null,
+          seer_private.event_player_left(v_seat, 'left', null));
+      end loop;
+    end if;
+  end loop;
+
+  update public.session_events e
+  set actor = case when e.actor = v_uid then null else e.actor end,
+      payload = seer_private.anonymised_event(e.payload, v_uid)
+  where e.session_id in (select s.id from public.sessions s where s.seer_id = v_uid
+                         union
+                         select sp.session_id from public.session_players sp where sp.user_id = v_uid)
+    and (e.actor = v_uid or e.payload::text like '%' || v_uid::text || '%');
+  update public.sessions set seer_name = 'Deleted user' where seer_id = v_uid;
+  delete from seer_private.code_lookup_failures f where f.subject = 'user:' || v_uid::text;
+  return old;
+end
+$$;
+revoke execute on function seer_private.handle_user_deleted(), seer_private.anonymised_event(jsonb, uuid)
+  from public, anon, authenticated;
+
+create trigger on_auth_user_deleted_seer_history
+  before delete on auth.users
+  for each row execute function seer_private.handle_user_deleted();
