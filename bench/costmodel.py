@@ -96,6 +96,14 @@ PER_SESSION_HOUR = {"heartbeat": 720, "seer_action": 600, "leave_rejoin": 6, "re
 RPC_SCRIPTS = ("heartbeat", "seer_action")
 
 
+# commits (every RPC is one) and the size of realtime.messages (its daily partitions)
+EXTRA = """
+select (select xact_commit from pg_stat_database where datname = current_database()) as commits,
+       (select coalesce(sum(pg_total_relation_size(relid)), 0)::bigint from pg_partition_tree('realtime.messages')) as realtime
+"""
+PROJECTED = (10_000, 100_000, 1_000_000)
+
+
 async def _table_stats(conn: asyncpg.Connection) -> dict[str, dict[str, int]]:
     out = {}
     for t in TABLES:
@@ -168,6 +176,7 @@ async def _step(
     log_dir.mkdir()
     args += ["-R", f"{rate:.1f}", "-l", "--log-prefix", str(log_dir / "cost")]
     s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
+    x0 = await conn.fetchrow(EXTRA)
     stop = asyncio.Event()
     sweeps: list[float] = []
     sweeper = asyncio.create_task(_sweeper(cluster.dsn, 60 / k, stop, sweeps))
@@ -180,6 +189,7 @@ async def _step(
     wall = time.perf_counter() - t0
     await asyncio.sleep(1)
     s1, w1, c1 = await _table_stats(conn), await _wal(conn), cpu.seconds()
+    x1 = await conn.fetchrow(EXTRA)
     lat = _latencies(log_dir, names)
     rpc = [v for name in RPC_SCRIPTS for v in lat[name]]
     events = s1["public.session_events"]["n_tup_ins"] - s0["public.session_events"]["n_tup_ins"]
@@ -207,6 +217,9 @@ async def _step(
             for t in TABLES
         },
         "sessions": sessions,
+        "commits": x1["commits"] - x0["commits"],
+        "realtime": x1["realtime"] - x0["realtime"],
+        "storage": sum(s1[t]["heap"] + s1[t]["idx"] - s0[t]["heap"] - s0[t]["idx"] for t in TABLES),
         "events_total": await conn.fetchval("select count(*) from public.session_events"),
     }
 
@@ -393,6 +406,19 @@ def _summary(
                 f"{mode}: {name.split('.')[1]}: dead tuples / HOT updates",
                 f"{x['dead']} dead / {hot:.0%} HOT",
                 f"{x['n_tup_upd']} updates, {x['n_tup_ins']} inserts",
+            )
+        )
+    # per real player per real second: the step ran `wall` seconds for 6 N K real players
+    per = 1 / (r["wall"] * 6 * n * k)
+    for p in PROJECTED:
+        rows.append(
+            Row(
+                sec,
+                f"{mode}: projected at {p:,} live players",
+                f"{r['commits'] * per * p:,.0f} commits/s, WAL {r['wal'] * per * p / 2**20:.2f} MiB/s,"
+                f" {work * per * p:.1f} DB cores",
+                f"storage +{r['storage'] * per * p * 86400 / 2**30:.1f} GiB/day (+ realtime.messages"
+                f" {r['realtime'] * per * p * 86400 / 2**30:.1f} GiB/day, kept 3 days)",
             )
         )
     log.append(

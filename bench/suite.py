@@ -180,7 +180,7 @@ async def main_async(sections: set[str]) -> int:
             from . import retention
 
             async def ret(mine: list[Row], mylog: list[str]) -> None:
-                await retention.run(cluster.dsn, sizes, mine, mylog)
+                await retention.run(cluster.dsn, cluster.admin_dsn, sizes, mine, mylog)
 
             await run_section("retention", "8 retention", ret, rows, log, failed)
         if "scale" in sections:
