@@ -77,16 +77,8 @@ select is(jsonb_array_length(public.session_events_since(:'a', 0)), 3, 'a player
 select tests.reset_role();
 
 -- scheduled where pg_cron exists
-create function pg_temp.compaction_scheduled() returns boolean language plpgsql as $$
-declare n int;
-begin
-  if not exists (select 1 from pg_extension where extname = 'pg_cron') then
-    return true;
-  end if;
-  execute $q$select count(*) from cron.job where command = 'select seer_private.compact_event_logs()' and schedule = '* * * * *'$q$ into n;
-  return n = 1;
-end $$;
-select ok(pg_temp.compaction_scheduled(), 'pg_cron (where installed) runs the compaction every minute');
+select ok(tests.cron_scheduled('select seer_private.compact_event_logs()', '* * * * *'),
+  'pg_cron (where installed) runs the compaction every minute');
 
 select * from finish();
 rollback;
