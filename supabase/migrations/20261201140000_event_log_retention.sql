@@ -1,7 +1,7 @@
 -- Bounded growth of the event log (docs/scaling.md, "retention").
 --
 -- Rule: an ended session (completed or cancelled) keeps its full event log for 30 days after
--- it ended (seer_private.event_log_retention()): long enough to replay, review and give
+-- it ended (seer_private.full_log_retention()): long enough to replay, review and give
 -- feedback. Then its log is compacted to what history needs: the `session_status` events
 -- (every status change with its time) and `session_ended` (outcome, stats, notes). The
 -- final state stays on the sessions row (game_state, stats, visited nodes) and the seats
@@ -22,7 +22,7 @@ alter table public.sessions add column events_compacted_at timestamptz;
 create index sessions_compaction_due_idx on public.sessions (ended_at)
   where ended_at is not null and events_compacted_at is null;
 
-create function seer_private.event_log_retention()
+create function seer_private.full_log_retention()
 returns interval
 language sql
 immutable
@@ -50,7 +50,7 @@ begin
   select array_agg(d.id) into v_ids
   from (select s.id from public.sessions s
         where s.ended_at is not null and s.events_compacted_at is null
-          and s.ended_at < p_now - seer_private.event_log_retention()
+          and s.ended_at < p_now - seer_private.full_log_retention()
         order by s.ended_at
         limit greatest(1, least(coalesce(p_batch, 1000), 10000))
         for update skip locked) d;
@@ -65,7 +65,7 @@ begin
 end
 $$;
 
-revoke execute on function seer_private.event_log_retention(), seer_private.summary_event_types(),
+revoke execute on function seer_private.full_log_retention(), seer_private.summary_event_types(),
   seer_private.compact_event_logs(timestamptz, int) from public;
 
 -- Scheduled like the sweeper (20261125200800_cron_schedule): where pg_cron exists.
