@@ -186,3 +186,57 @@ class DbCpu:
             if f is not None and int(f[1]) == self.pid:
                 total += int(f[11]) + int(f[12])
         return total / self.tick
+
+
+async def produce_game_states(
+    pool: Any, sessions: list[Any], events: int, rate: float
+) -> dict[tuple[str, int], float]:
+    """``events`` update_game_state calls as each session's Seer (round robin over
+    ``sessions``, rows with ``sid`` and ``seer_claims``), paced at ``rate``/s by 4 producers.
+    Returns (session id, seq of the game_state event) -> wall time just before COMMIT."""
+    commits: dict[tuple[str, int], float] = {}
+    interval = 1.0 / rate
+    order = [sessions[e % len(sessions)] for e in range(events)]
+    next_event = iter(range(events))
+    start = time.perf_counter()
+
+    async def producer() -> None:
+        async with pool.acquire() as c:
+            for e in next_event:
+                delay = start + e * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                s = order[e]
+                tx = c.transaction()
+                await tx.start()
+                await c.execute(
+                    "select set_config('role', 'authenticated', true),"
+                    " set_config('request.jwt.claims', $1, true)",
+                    s["seer_claims"],
+                )
+                await c.execute(
+                    "select public.update_game_state($1,"
+                    " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))",
+                    s["sid"],
+                    e,
+                )
+                seq = await c.fetchval("select last_seq from public.sessions where id = $1", s["sid"])
+                commits[(str(s["sid"]), int(seq))] = time.time()
+                await tx.commit()
+
+    await asyncio.gather(*(producer() for _ in range(4)))
+    return commits
+
+
+async def broadcasts(ws: Any) -> Any:
+    """Yield (arrival wall time, inner payload) for every broadcast frame a vsn 1.0.0
+    websocket (aiohttp) receives."""
+    import aiohttp
+
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            continue
+        now = time.time()
+        data = json.loads(msg.data)
+        if data.get("event") == "broadcast":
+            yield now, data["payload"].get("payload") or {}

@@ -66,7 +66,7 @@ SCRIPTS: dict[str, str] = {
     "seer_action": SLOT
     + "\\set hp random(1, 1000)\nbegin;\n"
     + SEER
-    + "select public.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int), 'diceRolls', 1)) from bench.cmap where i = :s;\ncommit;\n",
+    + "select public.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int))) from bench.cmap where i = :s;\ncommit;\n",
     "leave_rejoin": SLOT
     + "\\set k random(1, 6)\nbegin;\n"
     + PLAYER

@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 import jwt
 
-from .common import GatewayProcess, Row, Sizes, pct
+from .common import GatewayProcess, Row, Sizes, broadcasts, pct, produce_game_states
 
 
 def tok(secret: str, claims_json: str) -> str:
@@ -50,16 +50,9 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     http = aiohttp.ClientSession(connector=connector)
 
     async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            now = time.time()
-            data = json.loads(msg.data)
-            if data.get("event") != "broadcast":
-                continue
-            ev = data["payload"].get("payload") or {}
-            if ev.get("type") == "game_state":
-                received.setdefault((ev["sessionId"], int(ev["version"])), []).append(now)
+        async for now, ev in broadcasts(ws):
+            if ev.get("type") == "game_state":  # a poke {sessionId, seq, type} (bench/stream.py)
+                received.setdefault((ev["sessionId"], int(ev["seq"])), []).append(now)
 
     async def open_socket(sid: str, claims: str) -> None:
         nonlocal failed_joins
@@ -115,37 +108,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
     async def phase(rate: float, events: int) -> tuple[list[float], int, int, float]:
         """update_game_state as each session's Seer, round robin, paced at `rate`; returns
         latencies (ms), duplicates, expected deliveries and the production time."""
-        commits: dict[tuple[str, int], float] = {}
-        interval = 1.0 / rate
-        order = [sessions[e % n_sessions] for e in range(events)]
-        next_event = iter(range(events))
         start = time.perf_counter()
-
-        async def producer() -> None:
-            async with pool.acquire() as c:
-                for e in next_event:
-                    delay = start + e * interval - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    s = order[e]
-                    tx = c.transaction()
-                    await tx.start()
-                    await c.execute(
-                        "select set_config('role', 'authenticated', true),"
-                        " set_config('request.jwt.claims', $1, true)",
-                        s["seer_claims"],
-                    )
-                    state = await c.fetchval(
-                        "select public.update_game_state($1,"
-                        " jsonb_build_object('setVariables', jsonb_build_object('e', $2::int)))::text",
-                        s["sid"],
-                        e,
-                    )
-                    key = (str(s["sid"]), int(json.loads(state)["version"]))
-                    commits[key] = time.time()
-                    await tx.commit()
-
-        await asyncio.gather(*(producer() for _ in range(4)))
+        commits = await produce_game_states(pool, list(sessions), events, rate)
         produce_seconds = time.perf_counter() - start
         expected = len(commits) * 6  # every session has six sockets
         deadline = time.perf_counter() + 30

@@ -100,7 +100,7 @@ async def run(
 
         async def update_game_state() -> bool:
             sid, seer, _ = rng.choice(sessions)
-            patch = {"setVariables": {"hp": rng.randint(1, 1000)}, "diceRolls": 1}
+            patch = {"setVariables": {"hp": rng.randint(1, 1000), "round": 1}}
             return await call("update_game_state", seer, {"p_session_id": sid, "p_patch": patch})
 
         async def heartbeat() -> bool:

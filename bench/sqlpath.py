@@ -28,8 +28,29 @@ SCRIPTS: dict[str, str] = {
 begin;
 {PROLOGUE.format(claims="seer_claims")} from bench.map where i = :s;
 select public.update_game_state(
-    sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int), 'diceRolls', 1))
+    sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int, 'round', 1)))
   from bench.map where i = :s;
+commit;
+""",
+    # the game RPCs (issue 11): a Seer's roll, a player's action, a library search
+    "roll_dice": f"""\\set s random(1, :nsessions)
+begin;
+{PROLOGUE.format(claims="seer_claims")} from bench.map where i = :s;
+select public.roll_dice(sid, '2d6+3', 'bench') from bench.map where i = :s;
+commit;
+""",
+    "submit_action": f"""\\set s random(1, :nsessions)
+\\set k random(1, 6)
+begin;
+{PROLOGUE.format(claims="player_claims[(:k)::int]")} from bench.map where i = :s;
+select public.submit_action(sid, 'I search the room') from bench.map where i = :s;
+commit;
+""",
+    "list_adventures": f"""\\set s random(1, :nsessions)
+\\set k random(1, 6)
+begin;
+{PROLOGUE.format(claims="player_claims[(:k)::int]")} from bench.map where i = :s;
+select public.list_adventures('all', 'lantern') from bench.map where i = :s;
 commit;
 """,
     "heartbeat": f"""\\set s random(1, :nsessions)
@@ -69,8 +90,8 @@ begin;
 select sid from bench.map where i = :s;
 commit;
 """
-WRITES = ["update_game_state", "heartbeat", "join_session"]
-READS = ["get_session", "session_events_since"]
+WRITES = ["update_game_state", "heartbeat", "join_session", "roll_dice", "submit_action"]
+READS = ["get_session", "session_events_since", "list_adventures"]
 
 
 @dataclass

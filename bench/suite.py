@@ -4,6 +4,7 @@ Sections (every figure next to a baseline measured in the same run on the same m
 1. SQL path (pgbench): RPCs vs TPC-B-like / select-only.
 2. Gateway path: the same RPCs over HTTP through the devstack vs the SQL path.
 3. Realtime fan-out: sessions x 6 private-channel sockets, commit-to-delivery latency.
+3b. Session stream A/B: content in the broadcast vs content-free pokes + a log read (stream.py).
 4. Scale: 1M sessions / 100k live players: sweeper, code lookup, list_my_sessions.
 5. Memory: gateway RSS idle vs with every fan-out socket open.
 6. Heartbeat A/B: today's heartbeat vs the pre-redesign one (a copy made in this cluster only).
@@ -64,8 +65,8 @@ async def prepare(cluster_dsn: str, admin_dsn: str, sizes: Sizes) -> None:
     await population.populate(cluster_dsn, max(sizes.sessions, sizes.fanout_sessions), join_sessions)
 
 
-SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "heartbeat", "cost", "retention", "scale"]
-GATEWAY_SECTIONS = {"gateway", "fanout", "memory"}
+SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "stream", "heartbeat", "cost", "retention", "scale"]
+GATEWAY_SECTIONS = {"gateway", "fanout", "memory", "stream"}
 
 
 def print_rows(title: str, rows: list[Row]) -> None:
@@ -158,6 +159,13 @@ async def main_async(sections: set[str]) -> int:
                             await fanout.run(gw, cluster.dsn, sizes, mine, mylog)
 
                         await run_section("fanout", "3/5 fan-out + memory", fan, rows, log, failed)
+                    if "stream" in sections:
+                        from . import stream
+
+                        async def stm(mine: list[Row], mylog: list[str]) -> None:
+                            await stream.run(gw, cluster.dsn, sizes, mine, mylog)
+
+                        await run_section("stream", "3b session stream A/B", stm, rows, log, failed)
             except SystemExit as exc:  # the gateway process did not start
                 failed.append("gateway")
                 rows.append(Row("2 gateway path", "SECTION FAILED", str(exc), verdict="FAILED"))

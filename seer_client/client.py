@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -26,8 +29,10 @@ from .errors import (
 )
 from .events import BaseEvent, parse_events
 from .models import (
+    AdventureSummary,
     Character,
     CreateSessionResult,
+    DiceRoll,
     EndResult,
     Feedback,
     GameState,
@@ -38,6 +43,7 @@ from .models import (
     KickResult,
     LeaveResult,
     MyCharacter,
+    SeerFeedback,
     Session,
     SessionPlayer,
     SessionSettings,
@@ -57,6 +63,8 @@ __all__ = ["SeerClient"]
 M = TypeVar("M", bound=BaseModel)
 
 _OUTCOMES = ("completed", "cancelled")
+_ADVENTURE_SCOPES = ("mine", "community", "all")
+_COMBAT_OUTCOMES = ("victory", "defeat", "fled", "truce")
 _STATUSES = ("waiting", "active", "paused", "completed", "cancelled")
 _SETTINGS_KEYS = frozenset(
     {"allowLateJoin", "showDiceRolls", "autoResolveSimpleCombat", "enableAISeer", "voiceChatEnabled"}
@@ -438,6 +446,130 @@ class SeerClient:
     async def list_my_characters(self) -> list[MyCharacter]:
         data = await self._rpc("list_my_characters", {}, idempotent=True)
         return TypeAdapter(list[MyCharacter]).validate_python(data or [])
+
+    # ----------------------------------------------------------------- the game
+    async def list_adventures(
+        self, *, scope: str = "all", query: str | None = None, limit: int = 50
+    ) -> list[AdventureSummary]:
+        """The adventure library: ``mine``, ``community`` (published) or ``all``; ``query``
+        matches title and description, case-insensitive."""
+        if scope not in _ADVENTURE_SCOPES:
+            raise ValidationError(details="scope")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
+            raise ValidationError(details="limit")
+        data = await self._rpc(
+            "list_adventures", {"p_scope": scope, "p_query": query, "p_limit": limit}, idempotent=True
+        )
+        return TypeAdapter(list[AdventureSummary]).validate_python(data or [])
+
+    async def import_adventure(self, document: Mapping[str, Any] | str | Path) -> AdventureSummary:
+        """Import an adventure (unpublished, yours) from a JSON document or a JSON file path.
+
+        The server validates it whole (one start node, links between its own nodes, an ending
+        reachable from the start) and raises :class:`ValidationError` naming the problem.
+        """
+        if isinstance(document, str | Path):
+            try:
+                text = await asyncio.to_thread(Path(document).read_text, encoding="utf-8")
+                doc = json.loads(text)
+            except (OSError, ValueError) as exc:
+                raise ValidationError(details=f"document: {exc}") from None
+        else:
+            doc = dict(document)
+        data = await self._rpc("import_adventure", {"p_document": doc})
+        return AdventureSummary.model_validate(data)
+
+    async def publish_adventure(
+        self, adventure_id: str | uuid.UUID, *, published: bool = True
+    ) -> AdventureSummary:
+        aid = validate_uuid(adventure_id, "adventureId")
+        data = await self._rpc("publish_adventure", {"p_adventure_id": aid, "p_published": bool(published)})
+        return AdventureSummary.model_validate(data)
+
+    async def roll_dice(
+        self,
+        session_id: str | uuid.UUID,
+        expression: str,
+        *,
+        reason: str | None = None,
+        character_id: str | uuid.UUID | None = None,
+        hidden: bool = False,
+    ) -> DiceRoll:
+        """Roll on the server (``2d6+3``, ``4d6kh3``, ``1d20-1``). Players roll for their own
+        character; the Seer for anyone, and may roll hidden."""
+        sid = validate_uuid(session_id, "sessionId")
+        cid = None if character_id is None else validate_uuid(character_id, "characterId")
+        if not isinstance(expression, str) or not expression.strip():
+            raise ValidationError(details="expression")
+        data = await self._rpc(
+            "roll_dice",
+            {
+                "p_session_id": sid,
+                "p_expression": expression,
+                "p_reason": reason,
+                "p_character_id": cid,
+                "p_hidden": bool(hidden),
+            },
+        )
+        return DiceRoll.model_validate(data)
+
+    async def list_dice_rolls(self, session_id: str | uuid.UUID, *, limit: int = 200) -> list[DiceRoll]:
+        """The session's rolls as the caller may see them (the Seer: every die)."""
+        sid = validate_uuid(session_id, "sessionId")
+        data = await self._rpc("list_dice_rolls", {"p_session_id": sid, "p_limit": limit}, idempotent=True)
+        return TypeAdapter(list[DiceRoll]).validate_python(data or [])
+
+    async def start_combat(
+        self, session_id: str | uuid.UUID, combatants: Sequence[Mapping[str, Any]], *, simple: bool = False
+    ) -> GameState:
+        """Start a combat: ``[{"characterId": ...}, {"name": "Eel Warden", "bonus": 2}]``;
+        initiative is rolled on the server. ``simple`` with the session's
+        ``autoResolveSimpleCombat`` resolves it by dice at once."""
+        sid = validate_uuid(session_id, "sessionId")
+        data = await self._rpc(
+            "start_combat",
+            {"p_session_id": sid, "p_combatants": [dict(c) for c in combatants], "p_simple": bool(simple)},
+        )
+        return GameState.model_validate(data)
+
+    async def next_turn(self, session_id: str | uuid.UUID) -> GameState:
+        sid = validate_uuid(session_id, "sessionId")
+        return GameState.model_validate(await self._rpc("next_turn", {"p_session_id": sid}))
+
+    async def end_combat(self, session_id: str | uuid.UUID, outcome: str = "victory") -> GameState:
+        sid = validate_uuid(session_id, "sessionId")
+        if outcome not in _COMBAT_OUTCOMES:
+            raise ValidationError(details="outcome")
+        return GameState.model_validate(
+            await self._rpc("end_combat", {"p_session_id": sid, "p_outcome": outcome})
+        )
+
+    async def submit_action(
+        self,
+        session_id: str | uuid.UUID,
+        text: str | None = None,
+        *,
+        choice: str | None = None,
+        character_id: str | uuid.UUID | None = None,
+    ) -> BaseEvent:
+        """Propose an action or pick one of the current node's choices (by label). The Seer
+        may act for a disconnected or inactive character (``character_id``). Returns the
+        ``player_action`` event."""
+        sid = validate_uuid(session_id, "sessionId")
+        cid = None if character_id is None else validate_uuid(character_id, "characterId")
+        if not (text and text.strip()) and not (choice and choice.strip()):
+            raise ValidationError(details="text or choice is required")
+        data = await self._rpc(
+            "submit_action",
+            {"p_session_id": sid, "p_text": text, "p_choice": choice, "p_character_id": cid},
+        )
+        return parse_events([data])[0]
+
+    async def list_feedback(self, session_id: str | uuid.UUID) -> list[SeerFeedback]:
+        """The feedback players left on the Seer's session."""
+        sid = validate_uuid(session_id, "sessionId")
+        data = await self._rpc("list_feedback", {"p_session_id": sid}, idempotent=True)
+        return TypeAdapter(list[SeerFeedback]).validate_python(data or [])
 
     # ----------------------------------------------------------------- realtime
     def connect(

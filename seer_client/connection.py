@@ -8,12 +8,25 @@ The pieces it is built from:
 * :mod:`seer_client.lobby` (:class:`LobbyState`): seats, status, node and presence, pure.
 * :mod:`seer_client.sequencer` (:class:`EventSequencer`): exactly-once, in-order release.
 
+The stream trusts the log, not the wire (docs/security.md):
+
+* The database announces each event with a content-free poke ``{sessionId, seq, type}``
+  on the private topic ``session:<id>``; only the database may broadcast there. Event
+  content is read only through ``session_events_since`` (participation checked on every
+  call), so a forged or misdirected broadcast can at most make the SDK look at the log
+  early: it never delivers anything, never moves :attr:`last_seq` past the log, and a poke
+  that disagrees with the log is discarded and counted (:attr:`discarded_pokes`).
+* Lost broadcasts (Realtime drops database broadcasts above rate limits and while its
+  replication connection restarts) are noticed by a later poke's seq, by every heartbeat
+  (it returns the session's ``lastSeq``) and after every (re)connect.
+
 What the ``realtime`` client under supabase-py does not do, this class does itself:
 
-* It owns one ``AsyncRealtimeClient`` per connection attempt with ``auto_reconnect=False``
-  and runs its own supervisor: jittered exponential backoff capped at ``backoff_max``, at
-  most ``max_reconnect_attempts`` attempts, then ``on_max_reconnect_failed`` and status
-  ``disconnected`` (the library would give up silently after about 15 s).
+* One ``AsyncRealtimeClient`` per connection attempt with ``auto_reconnect=False`` and its
+  own supervisor: the PRD's backoff ``min(1000 * 2^n, 30000)`` ms for attempt n (2, 4, 8,
+  16, 30 s, up to 10 % jitter below), at most ``max_reconnect_attempts`` (5) attempts, then
+  ``on_max_reconnect_failed``, status ``disconnected`` and :attr:`error` raised from
+  :meth:`events`, :meth:`wait_for` and :meth:`wait_for_seq`.
 * A rejected join (``Unauthorized``/``InvalidJWTToken``/``PrivateOnly``) stops the library's
   endless rejoin timer, refreshes the token once and retries with a new channel object; a
   second refusal is final (:class:`AuthError`), never a loop.
@@ -22,8 +35,6 @@ What the ``realtime`` client under supabase-py does not do, this class does itse
 * Presence is tracked again after every ``SUBSCRIBED`` with a stable key (the user id).
 * Library callbacks only hand data to the SDK and never raise; user callbacks run in the
   SDK's dispatcher and their exceptions are logged and reported to ``on_error``.
-* Events carry ``seq``; an :class:`EventSequencer` plus ``session_events_since`` catch-up
-  after every (re)connect and on any detected gap give exactly-once, in-order delivery.
 * ``close()`` untracks, leaves the channel, stops the heartbeat and awaits every task.
 """
 
@@ -34,7 +45,8 @@ import contextlib
 import inspect
 import logging
 import random
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -58,11 +70,9 @@ from .events import (
     PlayerLeftEvent,
     SessionEndedEvent,
     SessionStatusEvent,
-    UnknownEvent,
-    parse_event,
 )
 from .lobby import LobbyState, PresenceEntry
-from .models import Session
+from .models import GameState, HeartbeatResult, Session, SessionPlayer
 from .realtime_link import JoinRefused, RealtimeLink, is_rate_limited
 from .sequencer import EventSequencer
 
@@ -74,10 +84,19 @@ __all__ = ["ConnectionStatus", "PresenceEntry", "SessionConnection"]
 
 logger = logging.getLogger("seer_client.connection")
 
-Callback = Callable[..., Any]
+#: any callable; coroutine functions are awaited (their return value is ignored)
+Callback = Callable[..., object]
+
+#: at most this many poke hints are remembered (a flood of forged pokes cannot grow memory)
+_MAX_HINTS = 1024
+#: after a fetch found nothing new, the next poke-triggered fetch waits this long (a flood of
+#: forged pokes costs at most a few reads per second)
+_IDLE_FETCH_PAUSE = 0.25
 
 
 class ConnectionStatus(StrEnum):
+    """The link's state, as reported to ``on_status_change``."""
+
     CONNECTING = "connecting"
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
@@ -103,13 +122,30 @@ def _lobby_field(name: str) -> Any:
     return property(get, set_, doc=f"``self.lobby.{name}``")
 
 
+def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
+    """``(seq, type)`` of a well-formed poke for ``session_id``, else None."""
+    if not isinstance(data, dict):
+        return None
+    seq, kind = data.get("seq"), data.get("type")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > 2**53:
+        return None
+    if not isinstance(kind, str) or not 0 < len(kind) <= 64:
+        return None
+    if data.get("sessionId") != session_id:
+        return None
+    return seq, kind
+
+
 class SessionConnection:
     """Realtime link to a session. Use ``async with client.connect(session_id) as conn:``.
 
-    Event callbacks receive the typed event (``PlayerJoinedEvent`` etc.) and may be plain
-    functions or coroutines. They run one at a time, in ``seq`` order, exactly once each.
-    ``on_status_change`` receives a :class:`ConnectionStatus`; ``on_error`` an exception;
-    ``on_presence_change`` the list returned by :meth:`presence`.
+    Event callbacks receive the typed event (``on_player_joined`` a
+    :class:`PlayerJoinedEvent`, and so on) and may be plain functions or coroutines. They run
+    one at a time, in ``seq`` order, exactly once each. ``on_game_state_change`` receives the
+    resulting :class:`GameState` (with its ``version``) after each ``game_state`` event;
+    ``on_status_change`` a :class:`ConnectionStatus`; ``on_error`` an exception;
+    ``on_presence_change`` the list returned by :meth:`presence`; ``on_max_reconnect_failed``
+    no argument.
     """
 
     def __init__(
@@ -122,25 +158,27 @@ class SessionConnection:
         max_reconnect_attempts: int = 5,
         backoff_base: float = 1.0,
         backoff_max: float = 30.0,
+        backoff_jitter: float = 0.1,
         join_timeout: float = 10.0,
         since_seq: int | None = None,
         catch_up_page_size: int = 500,
         history_size: int = 10_000,
         realtime_heartbeat_interval: int = 15,
         rate_limit_backoff: float = 30.0,
-        on_player_joined: Callback | None = None,
-        on_player_left: Callback | None = None,
-        on_player_connection: Callback | None = None,
-        on_player_inactive: Callback | None = None,
-        on_session_status: Callback | None = None,
-        on_session_ended: Callback | None = None,
-        on_game_state: Callback | None = None,
-        on_node_change: Callback | None = None,
-        on_event: Callback | None = None,
-        on_status_change: Callback | None = None,
-        on_presence_change: Callback | None = None,
-        on_max_reconnect_failed: Callback | None = None,
-        on_error: Callback | None = None,
+        on_player_joined: Callable[[PlayerJoinedEvent], object] | None = None,
+        on_player_left: Callable[[PlayerLeftEvent], object] | None = None,
+        on_player_connection: Callable[[PlayerConnectionEvent], object] | None = None,
+        on_player_inactive: Callable[[PlayerInactiveEvent], object] | None = None,
+        on_session_status: Callable[[SessionStatusEvent], object] | None = None,
+        on_session_ended: Callable[[SessionEndedEvent], object] | None = None,
+        on_game_state: Callable[[GameStateEvent], object] | None = None,
+        on_game_state_change: Callable[[GameState], object] | None = None,
+        on_node_change: Callable[[NodeChangeEvent], object] | None = None,
+        on_event: Callable[[BaseEvent], object] | None = None,
+        on_status_change: Callable[[ConnectionStatus], object] | None = None,
+        on_presence_change: Callable[[list[PresenceEntry]], object] | None = None,
+        on_max_reconnect_failed: Callable[[], object] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
     ) -> None:
         self.client = client
         self.session_id = session_id
@@ -149,6 +187,7 @@ class SessionConnection:
         self.max_reconnect_attempts = max_reconnect_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.backoff_jitter = backoff_jitter
         self.join_timeout = join_timeout
         self.since_seq = since_seq
         self.catch_up_page_size = catch_up_page_size
@@ -162,6 +201,7 @@ class SessionConnection:
         self.on_session_status = on_session_status
         self.on_session_ended = on_session_ended
         self.on_game_state = on_game_state
+        self.on_game_state_change = on_game_state_change
         self.on_node_change = on_node_change
         self.on_event = on_event
         self.on_status_change = on_status_change
@@ -178,7 +218,16 @@ class SessionConnection:
         self.reconnects = 0  # successful reconnects after the first connect
         self.connects = 0
         self.callback_errors = 0
-        self.recovered = 0  # events first received through a catch-up fetch, not live
+        #: events no poke announced, found by a heartbeat, a gap or a reconnect catch-up
+        self.recovered = 0
+        #: pokes that disagreed with the log (wrong type) or pointed past it: discarded
+        self.discarded_pokes = 0
+        #: broadcasts on the topic that are no well-formed poke for this session: ignored
+        self.ignored_broadcasts = 0
+        #: pokes that showed a hole (seq beyond the next expected one)
+        self.gaps_detected = 0
+        #: the last heartbeat's view of the session (lastSeq, status)
+        self.last_heartbeat: HeartbeatResult | None = None
 
         self.sequencer = EventSequencer(0)
         self.start_seq = 0  # events after this seq are delivered
@@ -187,6 +236,9 @@ class SessionConnection:
         self.lobby = LobbyState(session_id)
 
         self._link: RealtimeLink | None = None
+        self._hints: OrderedDict[int, str] = OrderedDict()  # poke seq -> type, not yet in the log
+        self._wanted_seq = 0  # highest seq a poke or heartbeat says exists
+        self._game_state_version = -1
         self._first_connected: asyncio.Future[None] | None = None
         self._out: asyncio.Queue[BaseEvent | _Closed] = asyncio.Queue()
         self._subscribers: set[asyncio.Queue[BaseEvent | _Closed]] = set()
@@ -194,7 +246,7 @@ class SessionConnection:
         self._supervisor: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
-        self._gap_task: asyncio.Task[None] | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
         self._catch_up_lock = asyncio.Lock()
         self._auth_subscription: Any = None
         self._closing = False
@@ -210,7 +262,7 @@ class SessionConnection:
     current_node_title = _lobby_field("current_node_title")
     adventure_name = _lobby_field("adventure_name")
     code = _lobby_field("code")
-    seats = _lobby_field("seats")
+    seats: dict[str, SessionPlayer] = _lobby_field("seats")
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> SessionConnection:
@@ -235,6 +287,7 @@ class SessionConnection:
             self.start_seq = start
             self._delivered_seq = start
             self.sequencer = EventSequencer(start)
+            self._game_state_version = session.game_state.version if session.game_state else -1
             self._auth_subscription = self.client.supabase.auth.on_auth_state_change(self._on_auth_change)
             self._first_connected = loop.create_future()
             self._set_status(ConnectionStatus.CONNECTING)
@@ -262,10 +315,11 @@ class SessionConnection:
 
     async def _close(self) -> None:
         self._closing = True
-        for task in (self._heartbeat_task, self._gap_task, self._supervisor):
+        own = (self._heartbeat_task, self._fetch_task, self._supervisor)
+        for task in own:
             if task is not None and task is not asyncio.current_task() and not task.done():
                 task.cancel()
-        for task in (self._heartbeat_task, self._gap_task, self._supervisor):
+        for task in own:
             if task is not None and task is not asyncio.current_task():
                 with contextlib.suppress(BaseException):
                     await task
@@ -296,6 +350,7 @@ class SessionConnection:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` has finished."""
         return self._closed
 
     @property
@@ -305,18 +360,23 @@ class SessionConnection:
 
     @property
     def delivered_seqs(self) -> list[int]:
+        """The seqs in :attr:`history` (the delivered events still remembered), in order."""
         return [e.seq for e in self.history]
-
-    # ------------------------------------------------------------------ public views
-    def presence(self) -> list[PresenceEntry]:
-        """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline."""
-        return self.lobby.presence()
 
     @property
     def topic(self) -> str | None:
         """The realtime topic this connection is joined to (None while not joined)."""
         link = self._link
         return link.topic if link is not None else None
+
+    # ------------------------------------------------------------------ public views
+    def presence(self) -> list[PresenceEntry]:
+        """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline.
+
+        Only presence keys that are a participant's user id and agree with the server's seat
+        state count (see :class:`~seer_client.lobby.LobbyState`).
+        """
+        return self.lobby.presence()
 
     def view(self) -> SessionView:
         """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""
@@ -328,11 +388,13 @@ class SessionConnection:
         return self.view()._repr_html_()
 
     async def events(self, *, replay: bool = True) -> AsyncIterator[BaseEvent]:
-        """Iterate over delivered events in seq order; ends when the connection closes.
+        """Iterate over delivered events in seq order.
 
         With ``replay`` (default) the iterator first yields the events already delivered
         since connect (from :attr:`history`), so nothing is missed between ``connect`` and
-        the start of the loop.
+        the start of the loop. The iterator ends when the connection is closed; when the
+        connection died (reconnects ran out, join refused, removed from the session) it
+        raises the connection's :attr:`error` instead.
         """
         queue: asyncio.Queue[BaseEvent | _Closed] = asyncio.Queue()
         if replay:
@@ -346,6 +408,8 @@ class SessionConnection:
             while True:
                 item = await queue.get()
                 if isinstance(item, _Closed):
+                    if self.error is not None:
+                        raise self.error
                     return
                 yield item
         finally:
@@ -358,7 +422,11 @@ class SessionConnection:
         timeout: float = 10.0,  # noqa: ASYNC109 - also used through the blocking facade
         replay: bool = True,
     ) -> BaseEvent:
-        """Wait for the first delivered event matching ``predicate``."""
+        """Wait for the first delivered event matching ``predicate``.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds, the connection's
+        :attr:`error` if it died, or :class:`RealtimeError` if it was closed meanwhile.
+        """
 
         async def _scan() -> BaseEvent:
             async for event in self.events(replay=replay):
@@ -369,7 +437,7 @@ class SessionConnection:
         return await asyncio.wait_for(_scan(), timeout)
 
     async def wait_for_seq(self, seq: int, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until every event up to ``seq`` has been delivered."""
+        """Wait until every event up to ``seq`` has been delivered (raises like :meth:`wait_for`)."""
         if self.last_seq >= seq:
             return
         await self.wait_for(lambda e: e.seq >= seq, timeout=timeout)
@@ -380,23 +448,43 @@ class SessionConnection:
         return self.last_seq
 
     # ------------------------------------------------------------------ supervisor
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
-        return delay * random.uniform(0.5, 1.0)
+    def backoff_delay(self, attempt: int) -> float:
+        """Seconds to wait before reconnect attempt ``attempt`` (1-based), jitter included.
+
+        The PRD's schedule: ``min(1000 * 2^n, 30000)`` ms for n = attempt (2, 4, 8, 16, 30 s
+        with the defaults), made up to ``backoff_jitter`` (10 %) shorter at random so clients
+        cut off together do not come back together.
+        """
+        delay: float = min(self.backoff_max, self.backoff_base * 2.0 ** max(1, attempt))
+        return delay * (1.0 - random.uniform(0.0, self.backoff_jitter))
+
+    async def _sleep(self, delay: float) -> None:
+        await asyncio.sleep(delay)
 
     async def _supervise(self) -> None:
         attempt = 0
         refreshed_for_auth = False
         last_error: BaseException | None = None
+        lost_at: float | None = None
         try:
             while not self._closing:
                 try:
-                    await self._establish(refresh_token=refreshed_for_auth)
+                    if attempt:
+                        logger.info(
+                            "session %s: reconnect attempt %d/%d",
+                            self.session_id,
+                            attempt,
+                            self.max_reconnect_attempts,
+                        )
+                    fetched = await self._establish(refresh_token=refreshed_for_auth)
                 except JoinRefused as exc:
                     await self._teardown(graceful=False)
                     if exc.is_auth:
                         if not refreshed_for_auth:
                             # First refusal: the token may be stale (after standby or expiry).
+                            logger.info(
+                                "session %s: join refused (%s); refreshing the token", self.session_id, exc
+                            )
                             refreshed_for_auth = True
                             last_error = exc
                             continue
@@ -412,11 +500,18 @@ class SessionConnection:
                     raise
                 except Exception as exc:
                     await self._teardown(graceful=False)
-                    logger.info("connect attempt failed: %r", exc)
+                    logger.info("session %s: connect attempt failed: %r", self.session_id, exc)
                     last_error = exc
                 else:
                     if self.connects > 0:
                         self.reconnects += 1
+                        away = time.monotonic() - lost_at if lost_at is not None else 0.0
+                        logger.info(
+                            "session %s: reconnected after %.1f s, caught up %d events",
+                            self.session_id,
+                            away,
+                            fetched,
+                        )
                     self.connects += 1
                     attempt = 0
                     refreshed_for_auth = False
@@ -424,7 +519,8 @@ class SessionConnection:
                     if self._first_connected is not None and not self._first_connected.done():
                         self._first_connected.set_result(None)
                     reason = await self._watch()
-                    logger.info("connection lost: %s", reason)
+                    logger.info("session %s: connection lost: %s", self.session_id, reason)
+                    lost_at = time.monotonic()
                     await self._teardown(graceful=False)
                     if self._closing:
                         return
@@ -437,22 +533,30 @@ class SessionConnection:
                 self._set_status(
                     ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING
                 )
-                delay = self._backoff(attempt)
+                delay = self.backoff_delay(attempt)
                 if is_rate_limited(str(last_error)):
                     # The server closed us for a rate limit (e.g. 5 presence calls per 30 s):
                     # rejoining sooner would only be closed again.
                     delay = max(delay, self.rate_limit_backoff)
-                await asyncio.sleep(delay)
+                logger.info(
+                    "session %s: retrying in %.1f s (attempt %d/%d; %s)",
+                    self.session_id,
+                    delay,
+                    attempt,
+                    self.max_reconnect_attempts,
+                    last_error,
+                )
+                await self._sleep(delay)
         except asyncio.CancelledError:
             pass
 
-    async def _establish(self, *, refresh_token: bool) -> None:
+    async def _establish(self, *, refresh_token: bool) -> int:
+        """One connection attempt; returns how many events the catch-up fetched."""
         token = await self.client.access_token(refresh=refresh_token)
         # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
         # (SessionError) before we touch the socket.
         beat = await self.client.heartbeat(self.session_id)
-        if beat.player_id:
-            self.player_id = beat.player_id
+        self._note_heartbeat(beat, fetch=False)  # the catch-up below reads the log anyway
         supabase = self.client.supabase
         link = RealtimeLink(
             url=str(supabase.realtime_url),
@@ -469,13 +573,16 @@ class SessionConnection:
         await link.open()
         # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
         await self._track(link)
-        # Catch up on what happened while we were away before live events are delivered
-        # (the sequencer holds back live events newer than the hole).
-        await self._catch_up()
+        # Catch up on what happened while we were away (pokes that arrive meanwhile only
+        # raise the wanted seq; the log is read in order either way).
+        return await self._catch_up()
 
     async def _track(self, link: RealtimeLink) -> None:
+        # user_id and online_at are the PRD's presence payload; the rest helps other clients
+        # label the entry (presence proves nothing: see docs/sdk.md).
         payload = {
             "user_id": self.user_id,
+            "online_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "player_id": self.player_id,
             "character_id": self.character_id,
             "character_name": self.character_name,
@@ -483,7 +590,7 @@ class SessionConnection:
             "status": "online",
         }
         if not await link.track(payload):
-            logger.warning("presence track was not acknowledged")
+            logger.warning("session %s: presence track was not acknowledged", self.session_id)
 
     def _signal_trouble(self, reason: str) -> None:
         if self._link is not None:
@@ -503,6 +610,7 @@ class SessionConnection:
         self.lobby.clear_presence()
 
     def _fail(self, exc: BaseException) -> None:
+        logger.warning("session %s: connection failed for good: %s", self.session_id, exc)
         self.error = exc
         self._set_status(ConnectionStatus.DISCONNECTED)
         self._fire(self.on_error, exc)
@@ -514,6 +622,7 @@ class SessionConnection:
         """We are no longer a participant: report once, then close (from a separate task)."""
         if self._closing or self._closer is not None:
             return
+        logger.warning("session %s: no longer a participant (%s); closing", self.session_id, exc)
         self.error = exc
         self._fire(self.on_error, exc)
         self._closer = asyncio.get_running_loop().create_task(self.close(), name="seer-close")
@@ -523,6 +632,12 @@ class SessionConnection:
             f"could not (re)connect after {self.max_reconnect_attempts} attempts: {last_error}"
         )
         exc.__cause__ = last_error
+        logger.warning(
+            "session %s: giving up after %d reconnect attempts: %s",
+            self.session_id,
+            self.max_reconnect_attempts,
+            last_error,
+        )
         self.error = exc
         self._set_status(ConnectionStatus.DISCONNECTED)
         self._fire(self.on_max_reconnect_failed)
@@ -544,7 +659,7 @@ class SessionConnection:
                 if self.status != ConnectionStatus.CONNECTED:
                     continue
                 try:
-                    await self.client.heartbeat(self.session_id)
+                    beat = await self.client.heartbeat(self.session_id)
                 except (NotInSession, SessionNotFound) as exc:
                     # Kicked, or the session is gone for us: reconnecting cannot help.
                     self._terminate(exc)
@@ -554,8 +669,18 @@ class SessionConnection:
                 except SeerError as exc:
                     self._fire(self.on_error, exc)
                     self._signal_trouble(f"heartbeat failed: {exc}")
+                else:
+                    self._note_heartbeat(beat)
         except asyncio.CancelledError:
             pass
+
+    def _note_heartbeat(self, beat: HeartbeatResult, *, fetch: bool = True) -> None:
+        self.last_heartbeat = beat
+        if beat.player_id:
+            self.player_id = beat.player_id
+        if fetch and beat.last_seq is not None and beat.last_seq > self.sequencer.last_seq:
+            # The log is ahead of us: a broadcast was lost (the tail loss no later poke shows).
+            self._want(beat.last_seq)
 
     def _on_auth_change(self, event: Any, session: Any) -> None:
         link = self._link
@@ -579,65 +704,109 @@ class SessionConnection:
 
     # ------------------------------------------------------------------ inbound
     def _on_broadcast(self, payload: dict[str, Any]) -> None:
-        try:
-            data = payload.get("payload")
-            if not isinstance(data, dict) or "seq" not in data:
-                return
-            event = self._parse(data)
-            if event is None or event.session_id != self.session_id:
-                return
-            self._feed([event])
-            if self.sequencer.has_gap:
-                self._schedule_gap_fill()
-        except Exception:
-            logger.exception("could not handle broadcast")
-
-    def _parse(self, data: dict[str, Any]) -> BaseEvent | None:
-        try:
-            return parse_event(data)
-        except Exception:
-            try:
-                # Keep the seq even when a known type fails validation: never leave a hole.
-                return UnknownEvent.model_validate(data)
-            except Exception:
-                logger.exception("unparseable event %r", data)
-                return None
-
-    def _feed(self, events: list[BaseEvent]) -> None:
-        for event in sorted(events, key=lambda e: e.seq):
-            for ready in self.sequencer.push(event):
-                self._out.put_nowait(ready)
-
-    def _schedule_gap_fill(self) -> None:
-        if self._gap_task is not None and not self._gap_task.done():
+        """A broadcast on the session topic: at most a hint that the log has grown."""
+        poke = _poke_of(payload.get("payload"), self.session_id)
+        if poke is None:
+            self.ignored_broadcasts += 1
+            logger.debug("session %s: ignored a broadcast that is no poke: %r", self.session_id, payload)
             return
-        if self._closing:
-            return
-        self._gap_task = asyncio.get_running_loop().create_task(self._gap_fill())
+        seq, kind = poke
+        if seq <= self.sequencer.last_seq:
+            return  # already read from the log
+        self._hints[seq] = kind
+        while len(self._hints) > _MAX_HINTS:
+            self._hints.popitem(last=False)
+        if seq > self.sequencer.last_seq + 1 and seq > self._wanted_seq + 1:
+            self.gaps_detected += 1
+        self._want(seq)
 
-    async def _gap_fill(self) -> None:
+    def _want(self, seq: int) -> None:
+        """Something up to ``seq`` exists (says a poke or a heartbeat): read the log."""
+        self._wanted_seq = max(self._wanted_seq, seq)
+        if self._closing or (self._fetch_task is not None and not self._fetch_task.done()):
+            return
+        self._fetch_task = asyncio.get_running_loop().create_task(self._fetch_loop(), name="seer-fetch")
+
+    async def _fetch_loop(self) -> None:
+        """Read the log until it has caught up with what pokes/heartbeats announced."""
+        idle = False
         try:
-            await asyncio.sleep(0.05)  # a reordered live event may still be in flight
-            if self.sequencer.has_gap:
-                await self._catch_up()
+            while self._wanted_seq > self.sequencer.last_seq and not self._closing:
+                if idle:
+                    await asyncio.sleep(_IDLE_FETCH_PAUSE)
+                wanted = self._wanted_seq
+                got = await self._catch_up()
+                if got == 0 and self.sequencer.last_seq < wanted:
+                    # The log does not have what was announced: the poke was forged or
+                    # misdirected. The log wins; forget the claim.
+                    self._reject_hints_above(self.sequencer.last_seq, wanted)
+                    idle = True
+                else:
+                    idle = False
         except asyncio.CancelledError:
             pass
+        except (NotInSession, SessionNotFound) as exc:
+            # Removed from the session: the log is closed to us now (even our own kick event).
+            self._terminate(await self._removal_reason(exc))
         except SeerError as exc:
             self._fire(self.on_error, exc)
 
-    async def _catch_up(self) -> None:
+    async def _removal_reason(self, exc: SessionError) -> SessionError:
+        """session_events_since says SESSION_001 to anyone outside; heartbeat tells a former
+        participant apart (SESSION_006, NotInSession), which is the more useful error."""
+        try:
+            await self.client.heartbeat(self.session_id)
+        except SessionError as precise:
+            return precise
+        except SeerError:
+            pass
+        return exc
+
+    def _reject_hints_above(self, last: int, wanted: int) -> None:
+        bogus = [seq for seq in self._hints if seq > last]
+        for seq in bogus:
+            del self._hints[seq]
+        if self._wanted_seq <= wanted:
+            self._wanted_seq = last
+        self.discarded_pokes += max(1, len(bogus))
+        logger.warning(
+            "session %s: discarded poke(s) up to seq %d: the log ends at %d (forged or misdirected)",
+            self.session_id,
+            wanted,
+            last,
+        )
+
+    async def _catch_up(self) -> int:
+        """Read every event after the sequencer's last seq from the log; returns how many."""
+        fetched = 0
         async with self._catch_up_lock:
             while True:
                 before = self.sequencer.last_seq
                 page = await self.client.session_events_since(
                     self.session_id, after_seq=before, limit=self.catch_up_page_size
                 )
-                self.recovered += sum(
-                    1 for e in page if e.seq > before and not self.sequencer.is_buffered(e.seq)
-                )
-                self._feed(page)
+                fresh = [e for e in page if e.seq > before and e.session_id == self.session_id]
+                for event in fresh:
+                    self._check_hint(event)
+                fetched += len(fresh)
+                for ready in self.sequencer.push_many(fresh):
+                    self._out.put_nowait(ready)
                 if len(page) < self.catch_up_page_size:
-                    return
+                    return fetched
+
+    def _check_hint(self, event: BaseEvent) -> None:
+        kind = self._hints.pop(event.seq, None)
+        if kind is None:
+            self.recovered += 1  # no poke announced it: lost broadcast or before (re)connect
+        elif kind != event.type:
+            self.discarded_pokes += 1
+            logger.warning(
+                "session %s: discarded a poke for seq %d claiming %r; the log has %r",
+                self.session_id,
+                event.seq,
+                kind,
+                event.type,
+            )
 
     def _on_presence_sync(self, keys: set[str]) -> None:
         self.lobby.set_presence(keys)
@@ -656,7 +825,7 @@ class SessionConnection:
             self.character_name = seat.character_name
 
     def _callback_for(self, event: BaseEvent) -> Callback | None:
-        return {
+        callbacks: dict[type[BaseEvent], Callback | None] = {
             PlayerJoinedEvent: self.on_player_joined,
             PlayerLeftEvent: self.on_player_left,
             PlayerConnectionEvent: self.on_player_connection,
@@ -665,7 +834,8 @@ class SessionConnection:
             SessionEndedEvent: self.on_session_ended,
             GameStateEvent: self.on_game_state,
             NodeChangeEvent: self.on_node_change,
-        }.get(type(event))
+        }
+        return callbacks.get(type(event))
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -686,6 +856,8 @@ class SessionConnection:
         except Exception:
             logger.exception("could not apply event %s", item.seq)
         await self._invoke(self._callback_for(item), item)
+        if isinstance(item, GameStateEvent) and self.on_game_state_change is not None:
+            await self._game_state_changed(item)
         await self._invoke(self.on_event, item)
         # history, delivered seq and iterator fan-out change together (no await in between),
         # so a new events() iterator sees each event exactly once.
@@ -700,6 +872,25 @@ class SessionConnection:
         ):
             # The kick is our last event: deliver it, then stop (no rejoin is possible).
             self._terminate(NotInSession(details="kicked"))
+
+    async def _game_state_changed(self, event: GameStateEvent) -> None:
+        """Hand ``on_game_state_change`` the state this event resulted in (or a newer one).
+
+        The event carries the patch; the resulting state is read with ``get_game_state``
+        (only when this callback is set). When several updates land at once the state read
+        may already include later ones: each version is reported at most once, in order.
+        """
+        if event.version is not None and event.version <= self._game_state_version:
+            return
+        try:
+            state = await self.client.get_game_state(self.session_id)
+        except SeerError as exc:
+            self._fire(self.on_error, exc)
+            return
+        if state.version <= self._game_state_version:
+            return
+        self._game_state_version = state.version
+        await self._invoke(self.on_game_state_change, state)
 
     async def _invoke(self, callback: Callback | None, *args: Any) -> None:
         if callback is None:

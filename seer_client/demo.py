@@ -4,7 +4,8 @@ A Seer and three players sign up and make characters; the Seer opens a session o
 adventure; players join by code while the lobby updates live; the Seer starts (with the
 party-size warning), a third player joins late, the party moves through nodes with game-state
 patches, the Seer pauses and resumes, one player's socket is cut server-side and comes back
-inside the rejoin window (the others see "reconnecting"), a player is kicked, the session
+inside the rejoin window (the others see "reconnecting"), Realtime loses a database broadcast
+(the devstack's fault switch) and the next heartbeat recovers it, a player is kicked, the session
 ends as completed with stats and XP, and players leave feedback.
 
 Every participant prints what it saw. The demo exits 0 only if each participant received
@@ -34,8 +35,13 @@ from .connection import ConnectionStatus, PresenceEntry, SessionConnection
 from .errors import SeerError
 from .events import (
     BaseEvent,
+    CombatEndedEvent,
+    CombatStartedEvent,
+    CombatTurnEvent,
+    DiceRolledEvent,
     GameStateEvent,
     NodeChangeEvent,
+    PlayerActionEvent,
     PlayerConnectionEvent,
     PlayerInactiveEvent,
     PlayerJoinedEvent,
@@ -55,6 +61,9 @@ NODES = {
     "b005": "00000000-0000-4000-8000-00000000b005",
 }
 PASSWORD = "demo-password-42"
+
+#: short, so the lost-broadcast scene recovers quickly (the PRD default is 30 s)
+HEARTBEAT_INTERVAL = 3.0
 
 
 @dataclass
@@ -110,7 +119,17 @@ class Demo:
         if isinstance(event, SessionStatusEvent):
             return f"session_status  {event.old_status} -> {event.new_status}"
         if isinstance(event, NodeChangeEvent):
-            return f"node_change     -> {event.node_title} ({event.node_type})"
+            choices = " | ".join(c.label for c in event.choices) or "the end"
+            return f"node_change     -> {event.node_title} ({event.node_type}); choices: {choices}"
+        if isinstance(event, DiceRolledEvent):
+            shown = "hidden" if event.total is None else str(event.total)
+            return f"dice_rolled     {event.expression} ({event.reason or '-'}): {shown}"
+        if isinstance(event, PlayerActionEvent):
+            what = event.choice.label if event.choice else event.text
+            return f"player_action   {event.character_name}: {what}"
+        if isinstance(event, CombatStartedEvent | CombatTurnEvent | CombatEndedEvent):
+            detail = event.model_dump(include={"outcome", "round", "turn"}, exclude_none=True)
+            return f"{event.type:<15} {detail}"
         if isinstance(event, GameStateEvent):
             return f"game_state      v{event.version} {sorted(event.changes)}"
         if isinstance(event, SessionEndedEvent):
@@ -155,7 +174,7 @@ class Demo:
             on_event=on_event,
             on_status_change=on_status,
             on_presence_change=on_presence,
-            heartbeat_interval=10.0,
+            heartbeat_interval=HEARTBEAT_INTERVAL,
             since_seq=since_seq,
         )
         await conn.open()
@@ -232,23 +251,43 @@ class Demo:
         await self.settle()
         self.lobby()
 
-        self.banner("Through the adventure with game-state patches")
+        self.banner("Through the adventure: choices, dice and one combat")
+        assert aria.character and bram.character
+        await aria.client.submit_action(
+            self.session_id, "Let's row out to the green light", choice="Row out and dive"
+        )
         await seer.client.update_game_state(
             self.session_id,
             current_node_id=NODES["b002"],
             turn={"actor": "Aria", "action": "rows out to the green light"},
         )
-        await seer.client.update_game_state(
-            self.session_id, dice_rolls=2, set_variables={"route": "stairwell", "tide": 3}
+        await bram.client.submit_action(self.session_id, choice="Follow the kelp-choked stairwell")
+        swim = await bram.client.roll_dice(self.session_id, "1d20+2", reason="swim down the stairwell")
+        self.say("Bram", f"rolls {swim.expression} to swim: {swim.total}")
+        await seer.client.update_game_state(self.session_id, set_variables={"route": "stairwell", "tide": 3})
+        await seer.client.update_game_state(self.session_id, current_node_id=NODES["b003"])
+        fight = await seer.client.start_combat(
+            self.session_id,
+            [
+                {"characterId": aria.character.id},
+                {"characterId": bram.character.id},
+                {"name": "Eel Warden", "bonus": 2},
+            ],
         )
-        state = await seer.client.update_game_state(
-            self.session_id, current_node_id=NODES["b003"], combat_state={"enemy": "Eel Warden", "hp": 30}
-        )
+        order = (fight.combat_state or {}).get("order", [])
+        self.say("Sage", "initiative: " + ", ".join(f"{c['name']} {c['initiative']}" for c in order))
+        await seer.client.next_turn(self.session_id)
+        spear = await aria.client.roll_dice(self.session_id, "2d6+1", reason="spear the eel")
+        self.say("Aria", f"spears the eel: {spear.total} damage")
+        secret = await seer.client.roll_dice(self.session_id, "1d20", reason="the eel's cunning", hidden=True)
+        self.say("Sage", f"rolls hidden: {secret.total} (players see only that a roll happened)")
+        await seer.client.end_combat(self.session_id, "victory")
+        state = await seer.client.get_game_state(self.session_id)
         await seer.client.update_game_state(
             self.session_id,
-            combat_state=None,
-            dice_rolls=4,
-            add_inventory=[{"id": "brass-key", "name": "Brass key", "quantity": 1}],
+            add_inventory=[
+                {"id": "brass-key", "name": "Brass key", "quantity": 1, "assignedTo": aria.character.id}
+            ],
             add_flags=["warden_defeated"],
             expected_version=state.version,
         )
@@ -283,13 +322,39 @@ class Demo:
         await self.settle()
         self.lobby()
 
+        self.banner("Realtime loses a database broadcast; heartbeats recover it")
+        if self.stack is not None:
+            before = self.stack.realtime.dropped_db_broadcasts
+            self.stack.realtime.set_drop_db_broadcasts(1.0)  # the fault switch, for one event
+            try:
+                await seer.client.update_game_state(self.session_id, set_variables={"lantern": "flickers"})
+                stack = self.stack
+                await _until(lambda: stack.realtime.dropped_db_broadcasts > before, 5.0)
+            finally:
+                self.stack.realtime.set_drop_db_broadcasts(0.0)
+            lost = (await seer.client.get_session(self.session_id)).last_seq
+            self.say(
+                "stack", f"dropped {self.stack.realtime.dropped_db_broadcasts - before} broadcast(s): #{lost}"
+            )
+            t0 = time.monotonic()
+            await self.settle(timeout=HEARTBEAT_INTERVAL + 5)
+            self.say(
+                "demo",
+                f"#{lost} reached everyone from the log after {time.monotonic() - t0:.1f} s "
+                f"(heartbeat every {HEARTBEAT_INTERVAL:g} s reports lastSeq {lost})",
+            )
+        else:
+            self.say("demo", "not on the devstack: no fault switch, skipping the lost broadcast")
+
         self.banner("Cora went AFK: the Seer kicks her")
         await seer.client.kick_player(self.session_id, player_id=cora_seat.player.id, reason="went AFK")
         kick_seq = (await seer.client.get_session(self.session_id)).last_seq
-        cora.end_seq = kick_seq
-        await self.settle()
+        # A removed player reads nothing more from the log, not even her own kick event.
+        cora.end_seq = kick_seq - 1
         if cora.conn is not None:
-            await cora.conn.close()
+            await _until(lambda: cora.conn is not None and cora.conn.closed, 10.0)
+            self.say("Cora", f"removed: her SDK closed with {type(cora.conn.error).__name__}")
+        await self.settle()
         self.lobby()
 
         self.banner("The lantern goes out: end as completed")
@@ -337,7 +402,7 @@ class Demo:
             span = f"#{expected[0]}..#{expected[-1]}" if expected else "-"
             extra = ""
             if conn is not None:
-                extra = f", reconnects {conn.reconnects}, fetched {conn.recovered}, dupes dropped"
+                extra = f", reconnects {conn.reconnects}, recovered {conn.recovered}, dupes dropped"
                 extra += f" {conn.sequencer.duplicates}, callback errors {conn.callback_errors}"
             print(
                 f"  {person.name:<5} {len(delivered):>2}/{len(expected):<2} events {span:<10} "

@@ -22,10 +22,13 @@ __all__ = [
     "AnonymousNotAllowed",
     "ApiError",
     "AuthError",
+    "CharacterConnected",
     "CharacterInSession",
+    "CombatStateConflict",
     "InvalidJoinCode",
     "InvalidStatusTransition",
     "MinPlayersNotMet",
+    "NotAdventureAuthor",
     "NotInSession",
     "NotSeer",
     "PayloadTooLarge",
@@ -72,6 +75,9 @@ class SessionErrorCode(StrEnum):
     SESSION_RATE_LIMITED = "SESSION_017"
     ANONYMOUS_NOT_ALLOWED = "SESSION_018"
     PAYLOAD_TOO_LARGE = "SESSION_019"
+    NOT_ADVENTURE_AUTHOR = "SESSION_025"
+    CHARACTER_CONNECTED = "SESSION_026"
+    COMBAT_STATE_CONFLICT = "SESSION_027"
 
 
 # (status, message) exactly as docs/contract.md and the PRD list them.
@@ -96,6 +102,12 @@ ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
     SessionErrorCode.SESSION_RATE_LIMITED: (429, "Too many sessions created; try again later"),
     SessionErrorCode.ANONYMOUS_NOT_ALLOWED: (403, "Sign in with an account to do this"),
     SessionErrorCode.PAYLOAD_TOO_LARGE: (413, "Game state or event is too large"),
+    SessionErrorCode.NOT_ADVENTURE_AUTHOR: (403, "Only the author can change this adventure"),
+    SessionErrorCode.CHARACTER_CONNECTED: (
+        409,
+        "This character's player is connected and acts for themselves",
+    ),
+    SessionErrorCode.COMBAT_STATE_CONFLICT: (409, "A combat is already running, or none is"),
 }
 
 
@@ -276,6 +288,22 @@ class PayloadTooLarge(SessionError):
     error_code = SessionErrorCode.PAYLOAD_TOO_LARGE
 
 
+class NotAdventureAuthor(SessionError):
+    error_code = SessionErrorCode.NOT_ADVENTURE_AUTHOR
+
+
+class CharacterConnected(SessionError):
+    """The Seer tried to act for a character whose player is connected."""
+
+    error_code = SessionErrorCode.CHARACTER_CONNECTED
+
+
+class CombatStateConflict(SessionError):
+    """start_combat while a combat runs, or next_turn/end_combat without one."""
+
+    error_code = SessionErrorCode.COMBAT_STATE_CONFLICT
+
+
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
     cls.error_code: cls
     for cls in (
@@ -294,6 +322,9 @@ SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
         SeerCannotLeave,
         AdventureNotFound,
         StateVersionConflict,
+        NotAdventureAuthor,
+        CharacterConnected,
+        CombatStateConflict,
         TooManyAttempts,
         TooManyLiveSessions,
         SessionRateLimited,

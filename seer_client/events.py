@@ -13,14 +13,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from .models import SessionPlayer, SessionStats
+from .models import Choice, Die, SessionPlayer, SessionStats
 from .sequencer import EventSequencer
 
 __all__ = [
     "KNOWN_EVENT_TYPES",
+    "CombatEndedEvent",
+    "CombatStartedEvent",
+    "CombatTurnEvent",
+    "DiceRolledEvent",
     "EventSequencer",
     "GameStateEvent",
     "NodeChangeEvent",
+    "PlayerActionEvent",
     "PlayerConnectionEvent",
     "PlayerInactiveEvent",
     "PlayerJoinedEvent",
@@ -62,7 +67,9 @@ class PlayerLeftEvent(BaseEvent):
     player_id: str
     user_id: str | None = None
     character_id: str | None = None
-    reason: Literal["left", "kicked", "disconnected"] | str
+    # 'left' | 'kicked'. A dropped connection is player_connection + player_inactive, never a
+    # player_left (docs/sdk.md); other strings are kept as sent by a newer server.
+    reason: Literal["left", "kicked"] | str
     kick_reason: str | None = None
 
 
@@ -100,6 +107,56 @@ class NodeChangeEvent(BaseEvent):
     node_id: str
     node_type: str | None = None
     node_title: str | None = None
+    node_body: str | None = None
+    choices: list[Choice] = []
+    # the Seer moved off the adventure's links on purpose
+    override: bool = False
+
+
+class DiceRolledEvent(BaseEvent):
+    """A server-side roll; ``dice`` and ``total`` are ``None`` when the roll is hidden."""
+
+    type: Literal["dice_rolled"] = "dice_rolled"
+    roll_id: str
+    roller_id: str | None = None
+    character_id: str | None = None
+    expression: str
+    reason: str | None = None
+    hidden: bool = False
+    dice: list[Die] | None = None
+    total: int | None = None
+
+
+class CombatStartedEvent(BaseEvent):
+    type: Literal["combat_started"] = "combat_started"
+    combat_state: dict[str, Any]
+
+
+class CombatTurnEvent(BaseEvent):
+    type: Literal["combat_turn"] = "combat_turn"
+    combat_id: str
+    round: int
+    turn: int
+    current: dict[str, Any] | None = None
+
+
+class CombatEndedEvent(BaseEvent):
+    type: Literal["combat_ended"] = "combat_ended"
+    combat_id: str
+    outcome: str
+    rounds: int | None = None
+    auto_resolved: bool = False
+
+
+class PlayerActionEvent(BaseEvent):
+    type: Literal["player_action"] = "player_action"
+    player_id: str
+    character_id: str | None = None
+    character_name: str | None = None
+    text: str | None = None
+    choice: Choice | None = None
+    # the Seer acted for a disconnected or inactive character
+    by_seer: bool = False
 
 
 class SessionEndedEvent(BaseEvent):
@@ -123,6 +180,11 @@ _EVENT_CLASSES: dict[str, type[BaseEvent]] = {
     "game_state": GameStateEvent,
     "node_change": NodeChangeEvent,
     "session_ended": SessionEndedEvent,
+    "dice_rolled": DiceRolledEvent,
+    "combat_started": CombatStartedEvent,
+    "combat_turn": CombatTurnEvent,
+    "combat_ended": CombatEndedEvent,
+    "player_action": PlayerActionEvent,
 }
 KNOWN_EVENT_TYPES: frozenset[str] = frozenset(_EVENT_CLASSES)
 
@@ -142,6 +204,11 @@ SessionEvent = Annotated[
     | Annotated[GameStateEvent, Tag("game_state")]
     | Annotated[NodeChangeEvent, Tag("node_change")]
     | Annotated[SessionEndedEvent, Tag("session_ended")]
+    | Annotated[DiceRolledEvent, Tag("dice_rolled")]
+    | Annotated[CombatStartedEvent, Tag("combat_started")]
+    | Annotated[CombatTurnEvent, Tag("combat_turn")]
+    | Annotated[CombatEndedEvent, Tag("combat_ended")]
+    | Annotated[PlayerActionEvent, Tag("player_action")]
     | Annotated[UnknownEvent, Tag("unknown")],
     Discriminator(_event_tag),
 ]

@@ -76,6 +76,8 @@ class LobbyState:
         self.seer_name = session.seer_name
         self.session_status = str(session.status)
         self.current_node_id = session.current_node_id
+        # get_session carries the current node itself, so a late client shows its title
+        self.current_node_title = session.current_node.title if session.current_node else None
         self.adventure_name = session.adventure_name
         self.code = session.code
         self.seats = {p.id: p for p in session.players if p.left_at is None}
@@ -126,9 +128,9 @@ class LobbyState:
         if event.reason == "kicked" or self.session_status == "waiting":
             self.seats.pop(event.player_id, None)
             return
-        new = "disconnected" if event.reason == "disconnected" else "inactive"
+        # left a running game: the seat stays, the Seer plays the character (docs/contract.md)
         self.seats[event.player_id] = seat.model_copy(
-            update={"status": new, "is_connected": False, "controlled_by_seer": new == "inactive"}
+            update={"status": "inactive", "is_connected": False, "controlled_by_seer": True}
         )
 
     def set_presence(self, keys: Iterable[str]) -> None:

@@ -12,15 +12,19 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import InvalidJoinCode, ValidationError
 
 __all__ = [
     "JOIN_CODE_ALPHABET",
+    "AdventureSummary",
     "Character",
+    "Choice",
     "CreateSessionResult",
+    "DiceRoll",
+    "Die",
     "EndResult",
     "Feedback",
     "GameState",
@@ -32,7 +36,9 @@ __all__ = [
     "KickResult",
     "LeaveResult",
     "MyCharacter",
+    "Node",
     "PlayerStatus",
+    "SeerFeedback",
     "Session",
     "SessionPlayer",
     "SessionPreview",
@@ -92,6 +98,75 @@ class Character(Model):
 
 class MyCharacter(Character):
     active_session_id: str | None = None
+    # items brought home from completed sessions (inventory entries assigned to this character)
+    items: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AdventureSummary(Model):
+    """One row of ``list_adventures``: what the library shows (never a node)."""
+
+    id: str
+    title: str
+    description: str = ""
+    min_players: int = 1
+    max_players: int = 6
+    recommended_min_players: int | None = None
+    recommended_max_players: int | None = None
+    estimated_duration_minutes: int | None = None
+    node_count: int = 0
+    author_name: str | None = None
+    is_published: bool = True
+    is_mine: bool = False
+
+
+class Choice(Model):
+    """An outgoing link of a node: what players may choose, and where the Seer then moves."""
+
+    label: str
+    node_id: str
+
+
+class Node(Model):
+    """A node the session has reached (``Session.current_node``, ``node_change``)."""
+
+    id: str
+    title: str
+    type: str
+    body: str = ""
+    choices: list[Choice] = Field(default_factory=list)
+
+
+class Die(Model):
+    term: int
+    sides: int
+    value: int
+    kept: bool = True
+
+
+class DiceRoll(Model):
+    """A server-side roll. ``dice`` and ``total`` are ``None`` for a player when the roll is hidden."""
+
+    roll_id: str
+    roller_id: str | None = None
+    character_id: str | None = None
+    expression: str
+    reason: str | None = None
+    hidden: bool = False
+    dice: list[Die] | None = None
+    total: int | None = None
+
+
+class SeerFeedback(Model):
+    """One row of ``list_feedback`` (the Seer's view of what players left)."""
+
+    player_id: str | None = None
+    user_id: str
+    display_name: str | None = None
+    character_name: str | None = None
+    rating: int
+    comment: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class SessionSettings(Model):
@@ -156,8 +231,11 @@ class Session(Model):
     recommended_min_players: int | None = None
     recommended_max_players: int | None = None
     current_node_id: str | None = None
+    current_node: Node | None = None
     visited_node_ids: list[str] = Field(default_factory=list)
     game_state: GameState = Field(default_factory=GameState)
+    # the final stats, once the session has ended
+    stats: SessionStats | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
     paused_at: datetime | None = None
@@ -283,8 +361,7 @@ _PATCH_FIELDS = (
     "setVariables",
     "addFlags",
     "removeFlags",
-    "diceRolls",
-    "combatState",
+    "nodeOverride",
     "turn",
 )
 
@@ -292,8 +369,9 @@ _PATCH_FIELDS = (
 class GameStatePatch(Model):
     """The ``p_patch`` of ``update_game_state``; validated here with the server's rules.
 
-    ``combat_state`` distinguishes "not set" from "set to null": pass ``combat_state=None``
-    explicitly to clear combat (which counts a completed combat on the server).
+    ``current_node_id`` must be a choice of the current node unless ``node_override=True``
+    (logged in ``node_change``). Dice and combat have their own RPCs (``roll_dice``,
+    ``start_combat``...): they are not patch keys.
     """
 
     model_config = ConfigDict(
@@ -306,8 +384,7 @@ class GameStatePatch(Model):
     set_variables: dict[str, str | int | float | bool] | None = None
     add_flags: list[str] | None = None
     remove_flags: list[str] | None = None
-    dice_rolls: int | None = Field(default=None, ge=0)
-    combat_state: dict[str, Any] | None = None
+    node_override: StrictBool | None = None
     turn: dict[str, Any] | None = None
 
     @field_validator("current_node_id")
@@ -333,8 +410,8 @@ class GameStatePatch(Model):
 
     def to_wire(self) -> dict[str, Any]:
         data = self.model_dump(by_alias=True, mode="json", exclude_unset=True)
-        # Keys explicitly set to None mean "not given", except combatState (None clears it).
-        return {k: v for k, v in data.items() if v is not None or k == "combatState"}
+        # Keys explicitly set to None mean "not given".
+        return {k: v for k, v in data.items() if v is not None}
 
     @classmethod
     def build(cls, patch: GameStatePatch | dict[str, Any] | None = None, **fields: Any) -> GameStatePatch:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
+    from realtime.types import BroadcastPayload
 
 __all__ = [
     "PRIVATE_CHANNEL_ATTRS",
@@ -158,9 +159,9 @@ class RealtimeLink:
         await asyncio.wait_for(channel.subscribe(self._subscribe_callback(channel)), self.join_timeout + 1)
         await asyncio.wait_for(asyncio.shield(self._join_outcome), self.join_timeout + 1)
 
-    def _broadcast_callback(self, payload: dict[str, Any]) -> None:
+    def _broadcast_callback(self, payload: BroadcastPayload) -> None:
         try:
-            self._on_broadcast(payload)
+            self._on_broadcast(dict(payload))
         except Exception:  # never let anything escape into the library's listen task
             logger.exception("could not handle broadcast")
 

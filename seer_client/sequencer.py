@@ -33,10 +33,12 @@ class EventSequencer:
 
     @property
     def expected_seq(self) -> int:
+        """The next seq that can be released."""
         return self.last_seq + 1
 
     @property
     def buffered(self) -> int:
+        """How many events wait behind a hole."""
         return len(self._buffer)
 
     @property
@@ -45,6 +47,7 @@ class EventSequencer:
         return bool(self._buffer)
 
     def is_buffered(self, seq: int) -> bool:
+        """True when the event ``seq`` is waiting behind a hole."""
         return seq in self._buffer
 
     def missing(self) -> list[int]:
@@ -55,6 +58,7 @@ class EventSequencer:
         return [s for s in range(self.expected_seq, top) if s not in self._buffer]
 
     def push(self, event: BaseEvent) -> list[BaseEvent]:
+        """Offer one event; returns the events that became deliverable, in order."""
         seq = event.seq
         if seq <= self.last_seq or seq in self._buffer:
             self.duplicates += 1
@@ -74,6 +78,7 @@ class EventSequencer:
         return released
 
     def push_many(self, events: list[BaseEvent]) -> list[BaseEvent]:
+        """Offer several events (any order); returns what became deliverable, in order."""
         released: list[BaseEvent] = []
         for event in sorted(events, key=lambda e: e.seq):
             released.extend(self.push(event))

@@ -51,7 +51,7 @@ class SessionView:
             title=session.adventure_name or session.adventure_id,
             code=session.code,
             status=str(session.status),
-            current_node=session.current_node_id,
+            current_node=session.current_node.title if session.current_node else session.current_node_id,
             seer=session.seer_name or session.seer_id[:8],
             rows=rows,
         )

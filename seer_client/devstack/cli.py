@@ -70,6 +70,7 @@ async def _serve(args: argparse.Namespace) -> int:
         db_port=args.db_port,
         jwt_secret=args.jwt_secret,
         jwt_expiry=args.jwt_expiry,
+        drop_db_broadcasts=args.drop_db_broadcasts,
     )
     await stack.start()
     stop = asyncio.Event()
@@ -86,6 +87,16 @@ async def _serve(args: argparse.Namespace) -> int:
     }
     state_dir().mkdir(parents=True, exist_ok=True)
     state_file().write_text(json.dumps(state, indent=2))
+
+    async def refresh_status() -> None:
+        # `status` reads the state file: keep the fault switch's drop count in it current.
+        while True:
+            await asyncio.sleep(1.0)
+            state["status"] = stack.status()
+            with contextlib.suppress(OSError):
+                state_file().write_text(json.dumps(state, indent=2))
+
+    refresher = asyncio.create_task(refresh_status()) if args.drop_db_broadcasts > 0 else None
     try:
         _say("Started seer devstack.\n")
         _say(format_status(info))
@@ -93,6 +104,8 @@ async def _serve(args: argparse.Namespace) -> int:
             _say("\nPress Ctrl-C to stop.")
         await stop.wait()
     finally:
+        if refresher is not None:
+            refresher.cancel()
         _say("Stopping seer devstack...")
         await stack.stop()
         with contextlib.suppress(OSError, ValueError):
@@ -237,6 +250,16 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value:g}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m seer_client.devstack",
@@ -265,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="access token lifetime in seconds (default: supabase/config.toml [auth] jwt_expiry, or 3600)",
+    )
+    start.add_argument(
+        "--drop-db-broadcasts",
+        type=_rate,
+        default=0.0,
+        metavar="RATE",
+        help="fault switch: drop this fraction (0 to 1) of database broadcasts at random, as real "
+        "Realtime may (the count shows in `status`); SDK connections recover through the event log",
     )
     start.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("stop", help="stop a background devstack")

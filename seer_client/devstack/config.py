@@ -50,6 +50,10 @@ class GatewayConfig:
     #: Realtime sleeps CHANNEL_ERROR_BACKOFF_MS (5 s) before a join error; 0 here by default
     #: so tests of refused joins stay fast.
     join_error_backoff: float = 0.0
+    #: Fault switch: this fraction (0 to 1) of database-originated broadcasts (realtime.send)
+    #: is dropped at random, as real Realtime drops them above the tenant's rate limits and
+    #: while its replication connection is down or restarting. 0 = lossless.
+    drop_db_broadcasts: float = 0.0
     #: Pool size for REST/Auth/authorization queries.
     pool_max_size: int = 20
     anon_key: str = field(init=False)

@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
+import random
 import struct
 import time
 import uuid
@@ -32,6 +33,10 @@ log = logging.getLogger("seer_client.devstack.realtime")
 NOTIFY_CHANNEL = "seer_devstack_realtime"
 USER_BROADCAST_PUSH = 3
 USER_BROADCAST = 4
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _dumps(value: Any) -> str:
@@ -151,6 +156,10 @@ class RealtimeHub:
         self._notify_queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
+        #: database broadcasts dropped by the ``drop_db_broadcasts`` fault switch
+        self.dropped_db_broadcasts = 0
+        self.drop_db_broadcasts = config.drop_db_broadcasts
+        self._drop_rng = random.Random()
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
         self._stopping = False
@@ -429,9 +438,9 @@ class RealtimeHub:
             conn.reply(topic, ref, join_ref, "error", {"reason": "unmatched topic"})
             return
         sub_topic = topic[len("realtime:") :]
-        config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
-        broadcast = config.get("broadcast") if isinstance(config.get("broadcast"), dict) else {}
-        presence = config.get("presence") if isinstance(config.get("presence"), dict) else {}
+        config = _as_dict(payload.get("config"))
+        broadcast = _as_dict(config.get("broadcast"))
+        presence = _as_dict(config.get("presence"))
         private = bool(config.get("private", False))
         token = payload.get("access_token") or payload.get("user_token")
         if not isinstance(token, str) or token.startswith("sb_"):
@@ -763,6 +772,11 @@ class RealtimeHub:
             self.delivered += 1
 
     def broadcast_from_db(self, msg: dict[str, Any]) -> None:
+        if self.drop_db_broadcasts > 0 and self._drop_rng.random() < self.drop_db_broadcasts:
+            # Fault switch: lost like a broadcast real Realtime drops (rate limit, replication
+            # restart). The row stays in realtime.messages, as it does there.
+            self.dropped_db_broadcasts += 1
+            return
         payload = msg.get("payload")
         if not isinstance(payload, dict):
             payload = {} if payload is None else {"value": payload}

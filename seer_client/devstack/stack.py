@@ -67,6 +67,17 @@ class RealtimeControl:
     def socket_count(self) -> int:
         return int(self._hub().socket_count())
 
+    def set_drop_db_broadcasts(self, rate: float) -> None:
+        """Change the fault switch at run time: drop this fraction of database broadcasts."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be between 0 and 1, not {rate}")
+        self._hub().drop_db_broadcasts = rate
+
+    @property
+    def dropped_db_broadcasts(self) -> int:
+        """How many database broadcasts the fault switch has dropped so far."""
+        return int(self._hub().dropped_db_broadcasts)
+
     async def stall_sockets(self, user_id: str | None = None) -> int:
         """Half-open sockets (all, or ``user_id``'s): the server stops reading and writing them."""
 
@@ -104,7 +115,10 @@ class DevStack:
         presence_window: float = 30.0,
         join_error_backoff: float = 0.0,
         bcrypt_rounds: int = 10,
+        drop_db_broadcasts: float = 0.0,
     ) -> None:
+        if not 0.0 <= drop_db_broadcasts <= 1.0:
+            raise DevStackError(f"drop_db_broadcasts must be between 0 and 1, not {drop_db_broadcasts}")
         self._database_url = database_url
         self._data_dir = Path(data_dir) if data_dir else None
         self._requested_port = port
@@ -122,6 +136,7 @@ class DevStack:
             presence_window=presence_window,
             join_error_backoff=join_error_backoff,
             bcrypt_rounds=bcrypt_rounds,
+            drop_db_broadcasts=drop_db_broadcasts,
         )
         self._settings.update({k: v for k, v in overrides.items() if v is not None})
         self.cluster: PostgresCluster | None = None
@@ -167,7 +182,16 @@ class DevStack:
             "JWT secret": self.jwt_secret,
             "anon key": self.anon_key,
             "service_role key": self.service_role_key,
+            **self._fault_status(),
         }
+
+    def _fault_status(self) -> dict[str, str]:
+        rate = float(self._settings.get("drop_db_broadcasts") or 0.0)  # type: ignore[arg-type]
+        if rate <= 0:
+            return {}
+        gw = self._gateway
+        dropped = gw.realtime.dropped_db_broadcasts if gw is not None and gw.realtime is not None else 0
+        return {"DB broadcasts dropped": f"{dropped} (rate {rate:g})"}
 
     # -- database -------------------------------------------------------------------------------
     def _prepare_database(self) -> str:

@@ -50,7 +50,11 @@ insert into seer_private.error_codes (code, name, status, message) values
   ('SESSION_016', 'TOO_MANY_LIVE_SESSIONS', 422, 'Too many live sessions; end one first'),
   ('SESSION_017', 'SESSION_RATE_LIMITED', 429, 'Too many sessions created; try again later'),
   ('SESSION_018', 'ANONYMOUS_NOT_ALLOWED', 403, 'Sign in with an account to do this'),
-  ('SESSION_019', 'PAYLOAD_TOO_LARGE', 413, 'Game state or event is too large');
+  ('SESSION_019', 'PAYLOAD_TOO_LARGE', 413, 'Game state or event is too large'),
+  -- the game (issue 11): adventure library, Seer control of characters, combat
+  ('SESSION_025', 'NOT_ADVENTURE_AUTHOR', 403, 'Only the author can change this adventure'),
+  ('SESSION_026', 'CHARACTER_CONNECTED', 409, 'This character''s player is connected and acts for themselves'),
+  ('SESSION_027', 'COMBAT_STATE_CONFLICT', 409, 'A combat is already running, or none is');
 
 -- PostgREST turns sqlstate PGRST into an HTTP response: message is the JSON body,
 -- detail carries the status. Everything else about an error is decided here.

@@ -50,6 +50,17 @@ create table public.characters (
 );
 create index characters_owner_idx on public.characters (owner_id);
 
+-- Items a character brought home: on `completed`, every inventory entry assigned to a
+-- character seated at the end (assignedTo = its id) is copied here (finish_session).
+create table public.character_items (
+  id uuid primary key default gen_random_uuid(),
+  character_id uuid not null references public.characters (id) on delete cascade,
+  session_id uuid,
+  item jsonb not null,
+  created_at timestamptz not null default now()
+);
+create index character_items_character_idx on public.character_items (character_id, created_at);
+
 create table public.adventures (
   id uuid primary key default gen_random_uuid(),
   title text not null check (length(title) between 1 and 200),
@@ -81,6 +92,22 @@ create table public.adventure_nodes (
 );
 create index adventure_nodes_adventure_idx on public.adventure_nodes (adventure_id, position);
 
+-- The adventure graph: the Seer moves from a node only along one of its links (the choices
+-- players see, in `position` order). Both ends belong to the link's adventure.
+create table public.adventure_links (
+  id uuid primary key default gen_random_uuid(),
+  adventure_id uuid not null references public.adventures (id) on delete cascade,
+  from_node_id uuid not null,
+  to_node_id uuid not null,
+  label text not null check (length(label) between 1 and 200),
+  position int not null default 0,
+  foreign key (adventure_id, from_node_id) references public.adventure_nodes (adventure_id, id) on delete cascade,
+  foreign key (adventure_id, to_node_id) references public.adventure_nodes (adventure_id, id) on delete cascade,
+  unique (from_node_id, to_node_id)
+);
+create index adventure_links_from_idx on public.adventure_links (from_node_id, position);
+create index adventure_links_adventure_idx on public.adventure_links (adventure_id);
+
 -- Deferrable so an adventure and its nodes can be inserted in one transaction in any order.
 alter table public.adventures
   add constraint adventures_start_node_fk
@@ -88,11 +115,15 @@ alter table public.adventures
   deferrable initially deferred;
 
 -- Supabase grants ALL on new public tables to anon/authenticated by default: take writes away.
-revoke all on public.profiles, public.characters, public.adventures, public.adventure_nodes from anon;
+revoke all on public.profiles, public.characters, public.character_items, public.adventures,
+  public.adventure_nodes, public.adventure_links from anon;
 revoke insert, update, delete, truncate, references, trigger
-  on public.profiles, public.characters, public.adventures, public.adventure_nodes from authenticated;
+  on public.profiles, public.characters, public.character_items, public.adventures,
+  public.adventure_nodes, public.adventure_links from authenticated;
 
 alter table public.profiles enable row level security;
 alter table public.characters enable row level security;
+alter table public.character_items enable row level security;
 alter table public.adventures enable row level security;
 alter table public.adventure_nodes enable row level security;
+alter table public.adventure_links enable row level security;

@@ -55,6 +55,33 @@ as $$
         and seer_private.is_session_participant(sp.session_id))
 $$;
 
+-- No spoilers: a node (its title and body, and the links leaving it) is readable by the
+-- adventure's author, and by the Seer and live seats of a session of that adventure that has
+-- visited the node; by nobody else. Each half starts from the caller's own sessions
+-- (sessions_seer_idx, session_players_user_idx), so the cost depends on the caller's history,
+-- not on how many sessions ever played the adventure. get_session, node_change events and
+-- the adventure RPCs only ever hand out visited nodes, so this is the one rule for every read.
+create function seer_private.can_read_node(p_adventure_id uuid, p_node_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+      select 1 from public.adventures a
+      where a.id = p_adventure_id and a.created_by = auth.uid())
+    or exists (
+      select 1 from public.sessions s
+      where s.seer_id = auth.uid() and s.adventure_id = p_adventure_id
+        and p_node_id = any (s.visited_node_ids))
+    or exists (
+      select 1 from public.session_players sp
+      join public.sessions s on s.id = sp.session_id
+      where sp.user_id = auth.uid() and sp.left_at is null
+        and s.adventure_id = p_adventure_id and p_node_id = any (s.visited_node_ids))
+$$;
+
 grant usage on schema seer_private to authenticated;
 -- Functions are created executable by PUBLIC: take that away from everything in the schema,
 -- then grant the helpers to authenticated directly. Later migrations revoke from PUBLIC only,
@@ -63,7 +90,8 @@ revoke execute on all functions in schema seer_private from public;
 grant execute on function
   seer_private.is_session_participant(uuid),
   seer_private.can_see_character(uuid),
-  seer_private.shares_session_with(uuid)
+  seer_private.shares_session_with(uuid),
+  seer_private.can_read_node(uuid, uuid)
   to authenticated;
 
 create policy "participants read their sessions" on public.sessions
@@ -89,6 +117,12 @@ create policy "owners and session companions read characters" on public.characte
   for select to authenticated
   using (owner_id = (select auth.uid()) or seer_private.can_see_character(id));
 
+create policy "whoever reads the character reads its items" on public.character_items
+  for select to authenticated
+  using (exists (select 1 from public.characters c
+                 where c.id = character_id
+                   and (c.owner_id = (select auth.uid()) or seer_private.can_see_character(c.id))));
+
 create policy "own profile and session companions" on public.profiles
   for select to authenticated
   using (id = (select auth.uid()) or seer_private.shares_session_with(id));
@@ -97,18 +131,20 @@ create policy "signed-in users read published adventures" on public.adventures
   for select to authenticated
   using (is_published or created_by = (select auth.uid()));
 
-create policy "signed-in users read nodes of readable adventures" on public.adventure_nodes
+create policy "authors and visiting participants read nodes" on public.adventure_nodes
   for select to authenticated
-  using (exists (
-    select 1 from public.adventures a
-    where a.id = adventure_id and (a.is_published or a.created_by = (select auth.uid()))));
+  using (seer_private.can_read_node(adventure_id, id));
+
+create policy "authors and visiting participants read a node's links" on public.adventure_links
+  for select to authenticated
+  using (seer_private.can_read_node(adventure_id, from_node_id));
 
 -- Reads are allowed (and filtered by the policies above) for signed-in users; the service
 -- role keeps full access as on any Supabase table. Explicit, rather than relying on the
 -- platform's default privileges.
-grant select on public.profiles, public.characters, public.adventures, public.adventure_nodes,
-  public.sessions, public.session_players, public.session_events, public.session_feedback
+grant select on public.profiles, public.characters, public.character_items, public.adventures,
+  public.adventure_nodes, public.adventure_links, public.sessions, public.session_players, public.session_events, public.session_feedback
   to authenticated;
-grant all on public.profiles, public.characters, public.adventures, public.adventure_nodes,
-  public.sessions, public.session_players, public.session_events, public.session_feedback
+grant all on public.profiles, public.characters, public.character_items, public.adventures,
+  public.adventure_nodes, public.adventure_links, public.sessions, public.session_players, public.session_events, public.session_feedback
   to service_role;

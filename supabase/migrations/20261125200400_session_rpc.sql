@@ -99,6 +99,27 @@ begin
 end
 $$;
 
+-- An adventure node as players see it once their session reaches it: {id, title, type, body,
+-- choices: [{label, nodeId}]} (choices are the node's outgoing links in order); null for no
+-- node. Only ever called for the session's current (so visited) node: see can_read_node.
+create function seer_private.node_json(p_node_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'id', n.id, 'title', n.title, 'type', n.node_type, 'body', n.body,
+      'choices', coalesce((
+        select jsonb_agg(jsonb_build_object('label', l.label, 'nodeId', l.to_node_id)
+                         order by l.position, l.label)
+        from public.adventure_links l where l.from_node_id = n.id), '[]'::jsonb))
+    from public.adventure_nodes n where n.id = p_node_id);
+end
+$$;
+
 -- The players come from one join, not from a player_json call per seat.
 create function seer_private.session_json(p_session_id uuid)
 returns jsonb
@@ -128,8 +149,10 @@ begin
       'recommendedMinPlayers', a.recommended_min_players,
       'recommendedMaxPlayers', a.recommended_max_players,
       'currentNodeId', s.current_node_id,
+      'currentNode', seer_private.node_json(s.current_node_id),
       'visitedNodeIds', to_jsonb(s.visited_node_ids),
       'gameState', seer_private.game_state_json(s),
+      'stats', s.stats,
       'createdAt', s.created_at,
       'startedAt', s.started_at,
       'pausedAt', s.paused_at,
@@ -251,13 +274,16 @@ as $$
   select jsonb_build_object('changes', p_changes, 'version', p_version)
 $$;
 
-create function seer_private.event_node_change(p_node public.adventure_nodes)
+-- p_node is seer_private.node_json of the node moved to; p_override: the Seer moved off the
+-- graph's links on purpose (logged here for everyone to see).
+create function seer_private.event_node_change(p_node jsonb, p_override boolean)
 returns jsonb
 language sql
 stable
 as $$
   select jsonb_build_object(
-    'nodeId', (p_node).id, 'nodeType', (p_node).node_type, 'nodeTitle', (p_node).title)
+    'nodeId', p_node -> 'id', 'nodeType', p_node -> 'type', 'nodeTitle', p_node -> 'title',
+    'nodeBody', p_node -> 'body', 'choices', p_node -> 'choices', 'override', p_override)
 $$;
 
 create function seer_private.event_session_ended(p_outcome text, p_stats jsonb, p_notes text)
@@ -300,11 +326,15 @@ end
 $$;
 
 -- The one writer of events: stores the event with a seq the caller already allocated (last_seq
--- was advanced past it under the session row lock in the caller's transaction) and broadcasts
--- the identical JSON in the same transaction, so a rolled-back change is never announced and
--- every broadcast has its row. update_game_state allocates its seqs in its own state UPDATE
--- (one row version instead of two, see the _game_state_rpc migration); everything else goes
--- through write_event.
+-- was advanced past it under the session row lock in the caller's transaction) and announces
+-- it in the same transaction, so a rolled-back change is never announced and every
+-- announcement has its row. The broadcast is a content-free poke ({sessionId, seq, type});
+-- clients read the event itself through session_events_since, which checks participation on
+-- every call. Realtime never evicts an open socket when a policy changes (it re-checks only at
+-- join and on an access_token push), so a kicked player's socket keeps receiving whatever is
+-- broadcast on the topic: pokes carry nothing worth keeping (docs/security.md).
+-- update_game_state allocates its seqs in its own state UPDATE (one row version instead of
+-- two, see the _game_state_rpc migration); everything else goes through write_event.
 create function seer_private.write_event_at(
   p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
 returns jsonb
@@ -321,7 +351,8 @@ begin
   perform seer_private.require_size(v_event, 'the event', 131072);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
+  perform realtime.send(jsonb_build_object('sessionId', p_session_id, 'seq', p_seq, 'type', p_type),
+                        p_type, 'session:' || p_session_id::text, true);
   return v_event;
 end
 $$;
@@ -360,6 +391,24 @@ begin
     perform seer_private.raise_error('SESSION_000', 'sessionId is required');
   end if;
   select * into v_s from public.sessions s where s.id = p_session_id for update;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_s;
+end
+$$;
+
+-- The same without the lock, for read-only RPCs.
+create function seer_private.read_session(p_session_id uuid)
+returns public.sessions
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
   if not found then
     perform seer_private.raise_error('SESSION_001');
   end if;
@@ -666,8 +715,11 @@ $$;
 -- Ends a locked session (its transition is checked by change_status): stats, experience, events.
 -- XP rule: on `completed` every character seated at the end (left_at null, including
 -- inactive seats) earns the same amount = sum of xp_reward over the distinct visited nodes
--- of the adventure + 25 per completed combat; level = max(level, 1 + experience / 1000).
--- `cancelled` earns nothing.
+-- of the adventure + 25 per ended combat (end_combat), at most the session's ceiling: the
+-- xp_reward of every node of the adventure + 25 per combat node (at least one), so no
+-- number of combats can farm more than the adventure holds; level = max(level, 1 +
+-- experience / 1000). `cancelled` earns nothing. Also on `completed`: inventory items with
+-- assignedTo a character seated at the end become that character's items.
 create function seer_private.finish_session(
   p_session_id uuid, p_outcome text, p_notes text, p_actor uuid, p_at timestamptz)
 returns jsonb
@@ -687,10 +739,13 @@ begin
     + case when v_s.status = 'paused' then greatest(0, extract(epoch from p_at - v_s.paused_at)) else 0 end;
   v_duration := case when v_s.started_at is null then 0
     else greatest(0, floor((extract(epoch from p_at - v_s.started_at) - v_paused) / 60))::int end;
-  v_xp := case when p_outcome = 'completed' then
+  v_xp := case when p_outcome = 'completed' then least(
       coalesce((select sum(n.xp_reward) from public.adventure_nodes n
                 where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::int
-      + 25 * v_s.combats_completed
+        + 25 * v_s.combats_completed,
+      (select coalesce(sum(n.xp_reward), 0)::int
+              + 25 * greatest(1, count(*) filter (where n.node_type = 'combat'))::int
+       from public.adventure_nodes n where n.adventure_id = v_s.adventure_id))
     else 0 end;
   v_stats := jsonb_build_object(
     'durationMinutes', v_duration,
@@ -711,6 +766,16 @@ begin
         updated_at = p_at
     where c.id in (select sp.character_id from public.session_players sp
                    where sp.session_id = p_session_id and sp.left_at is null);
+  end if;
+
+  if p_outcome = 'completed' then
+    insert into public.character_items (character_id, session_id, item)
+    select sp.character_id, p_session_id, i
+    from jsonb_array_elements(coalesce(v_s.game_state -> 'inventory', '[]'::jsonb)) i
+    -- assignedTo names the character, or its seat (the player id)
+    join public.session_players sp
+      on sp.session_id = p_session_id and sp.left_at is null and sp.character_id is not null
+     and seer_private.try_uuid(i ->> 'assignedTo') in (sp.character_id, sp.id);
   end if;
 
   -- Seats stay as history but release their characters for other sessions, and leave the
@@ -805,6 +870,8 @@ begin
 
   perform seer_private.write_event(v_id, 'session_created', v_uid,
     seer_private.event_session_created('waiting'));
+  -- the PRD's POST /sessions answers 201 Created; PostgREST takes the status from this setting
+  perform set_config('response.status', '201', true);
   return seer_private.session_json(v_id);
 end
 $$;
@@ -1018,7 +1085,6 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
   v_adv public.adventures%rowtype;
-  v_node public.adventure_nodes%rowtype;
   v_count int;
   v_warnings jsonb := '[]'::jsonb;
 begin
@@ -1056,8 +1122,8 @@ begin
   where session_id = v_s.id and left_at is null;
 
   if v_adv.start_node_id is not null then
-    select * into v_node from public.adventure_nodes n where n.id = v_adv.start_node_id;
-    perform seer_private.write_event(v_s.id, 'node_change', v_uid, seer_private.event_node_change(v_node));
+    perform seer_private.write_event(v_s.id, 'node_change', v_uid,
+      seer_private.event_node_change(seer_private.node_json(v_adv.start_node_id), false));
   end if;
   return jsonb_build_object('session', seer_private.session_json(v_s.id), 'warnings', v_warnings);
 end
@@ -1135,10 +1201,7 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
 begin
-  select * into v_s from public.sessions s where s.id = p_session_id;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_s := seer_private.read_session(p_session_id);
   perform seer_private.require_participant(v_s, v_uid);
   return seer_private.game_state_json(v_s);
 end
@@ -1169,10 +1232,19 @@ declare
   v_session_status text;
   v_last_seq bigint;
 begin
-  -- scalar columns only, no row variables: this path is the hottest write of the product
+  -- Fast path without the session lock. `skip locked`: a seat another transaction is changing
+  -- (a leave, the sweeper, a restore) goes to the slow path instead of waiting for it here. An
+  -- UPDATE that waited would keep the row lock even when its re-check failed, and then wait for
+  -- the session lock below while the leave holding that lock waits for the seat: a deadlock
+  -- (tests/reliability/test_races.py, heartbeats racing the sweeper and leave). Locks are
+  -- therefore only ever taken session first, seat second. Scalar columns only, no row
+  -- variables: this path is the hottest write of the product.
   update public.session_players sp set last_activity_at = now()
-  where sp.session_id = p_session_id and sp.user_id = v_uid and sp.left_at is null
-    and sp.status = 'connected' and not sp.session_ended
+  where sp.id = (
+    select c.id from public.session_players c
+    where c.session_id = p_session_id and c.user_id = v_uid and c.left_at is null
+      and c.status = 'connected' and not c.session_ended
+    for no key update skip locked)
   returning sp.id, sp.status into v_player_id, v_status;
   if not found then
     v_s := seer_private.lock_session(p_session_id);
@@ -1249,10 +1321,7 @@ begin
   if p_rating is null or p_rating not between 1 and 5 then
     perform seer_private.raise_error('SESSION_000', 'rating must be between 1 and 5');
   end if;
-  select * into v_s from public.sessions s where s.id = p_session_id;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  v_s := seer_private.read_session(p_session_id);
   v_seat := seer_private.caller_seat(v_s, v_uid);
   if v_s.status not in ('completed', 'cancelled') then
     perform seer_private.raise_error('SESSION_010', 'feedback opens when the session has ended');
@@ -1264,6 +1333,34 @@ begin
   returning * into v_fb;
   return jsonb_build_object('sessionId', v_fb.session_id, 'rating', v_fb.rating,
                             'comment', v_fb.comment, 'createdAt', v_fb.created_at);
+end
+$$;
+
+-- The Seer reads the feedback players left on their session (players read their own via RLS).
+create function public.list_feedback(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  v_s := seer_private.read_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+        'playerId', f.player_id, 'userId', f.user_id, 'displayName', pr.display_name,
+        'characterName', c.name, 'rating', f.rating, 'comment', f.comment,
+        'createdAt', f.created_at, 'updatedAt', f.updated_at)
+      order by f.created_at, f.user_id)
+    from public.session_feedback f
+    left join public.profiles pr on pr.id = f.user_id
+    left join public.session_players sp on sp.id = f.player_id
+    left join public.characters c on c.id = sp.character_id
+    where f.session_id = v_s.id), '[]'::jsonb);
 end
 $$;
 
@@ -1351,7 +1448,9 @@ begin
   return coalesce((
     select jsonb_agg(seer_private.character_json(c) || jsonb_build_object('activeSessionId', (
         select sp.session_id from public.session_players sp
-        where sp.character_id = c.id and sp.left_at is null and not sp.session_ended))
+        where sp.character_id = c.id and sp.left_at is null and not sp.session_ended),
+        'items', coalesce((select jsonb_agg(ci.item order by ci.created_at, ci.id)
+                           from public.character_items ci where ci.character_id = c.id), '[]'::jsonb))
       order by c.created_at, c.id)
     from public.characters c
     where c.owner_id = v_uid), '[]'::jsonb);
@@ -1370,7 +1469,8 @@ revoke execute on function
   public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
   public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
   public.session_events_since(uuid, bigint, int), public.submit_feedback(uuid, int, text),
-  public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters()
+  public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters(),
+  public.list_feedback(uuid)
   from public, anon;
 grant execute on function
   public.create_session(uuid, jsonb, int), public.get_session(uuid),
@@ -1379,5 +1479,6 @@ grant execute on function
   public.start_session(uuid), public.pause_session(uuid), public.resume_session(uuid),
   public.end_session(uuid, text, text), public.get_game_state(uuid), public.heartbeat(uuid),
   public.session_events_since(uuid, bigint, int), public.submit_feedback(uuid, int, text),
-  public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters()
+  public.list_my_sessions(text[]), public.create_character(text, text), public.list_my_characters(),
+  public.list_feedback(uuid)
   to authenticated, service_role;

@@ -114,6 +114,60 @@ as $$
   where newest <= 100 and bytes <= 131072
 $$;
 
+-- turnHistory: typed entries {type, actorId, at, ...}; type is one of note (the Seer's `turn`
+-- patch), move, roll, combat, action. The game RPCs append through append_turn, which keeps
+-- the one bound above (the event log keeps every entry).
+create function seer_private.turn_entry(p_type text, p_actor uuid, p_fields jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(p_fields, '{}'::jsonb)
+    || jsonb_build_object('type', p_type, 'actorId', p_actor, 'at', now())
+$$;
+
+create function seer_private.append_turn(p_turns jsonb, p_entry jsonb)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select seer_private.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
+$$;
+
+-- For the game RPCs (dice, combat, actions): the one UPDATE of the locked session row they
+-- need. Appends one entry to turnHistory, optionally replaces combatState, counts a state
+-- version, adds to the dice / combat counters, and allocates p_seqs event seqs (returns the
+-- last one; the caller writes its events with write_event_at). One row version per call,
+-- for the reason update_game_state allocates its own seqs (see the top of this file): a
+-- second UPDATE of the row would copy the whole game state again and re-run the foreign key
+-- checks.
+create function seer_private.record_turn(
+  p_session_id uuid, p_entry jsonb, p_combat jsonb default null, p_set_combat boolean default false,
+  p_seqs int default 1, p_dice int default 0, p_combats int default 0)
+returns bigint
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_last bigint;
+begin
+  update public.sessions
+  set game_state = jsonb_set(
+        case when p_set_combat then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
+             else game_state end,
+        '{turnHistory}', seer_private.append_turn(game_state -> 'turnHistory', p_entry)),
+      state_version = state_version + 1,
+      last_seq = last_seq + p_seqs,
+      dice_rolled = dice_rolled + p_dice,
+      combats_completed = combats_completed + p_combats
+  where id = p_session_id
+  returning last_seq into v_last;
+  return v_last;
+end
+$$;
+
 create function public.update_game_state(
   p_session_id uuid, p_patch jsonb, p_expected_version int default null)
 returns jsonb
@@ -129,6 +183,7 @@ declare
   v_elem jsonb;
   v_node public.adventure_nodes%rowtype;
   v_node_id uuid;
+  v_override boolean := false;
   v_visited uuid[];
   v_inv jsonb;
   v_vars jsonb;
@@ -136,8 +191,6 @@ declare
   v_turns jsonb;
   v_combat jsonb;
   v_state jsonb;
-  v_dice bigint := 0;
-  v_combats int := 0;
   v_version int;
   v_events int;
   v_last bigint;
@@ -166,7 +219,14 @@ begin
   v_vars := coalesce(v_s.game_state -> 'variables', '{}'::jsonb);
   v_flags := coalesce(v_s.game_state -> 'flags', '[]'::jsonb);
   v_turns := coalesce(v_s.game_state -> 'turnHistory', '[]'::jsonb);
+  -- written by the combat RPCs only
   v_combat := coalesce(v_s.game_state -> 'combatState', 'null'::jsonb);
+  if p_patch ? 'nodeOverride' then
+    if seer_private.jtype(p_patch -> 'nodeOverride') <> 'boolean' then
+      perform seer_private.raise_error('SESSION_000', 'nodeOverride must be a boolean');
+    end if;
+    v_override := (p_patch ->> 'nodeOverride')::boolean;
+  end if;
 
   for v_key, v_val in select e.key, e.value from jsonb_each(p_patch) e loop
     case v_key
@@ -177,9 +237,18 @@ begin
       if not found then
         perform seer_private.raise_error('SESSION_000', 'currentNodeId must be a node of this adventure');
       end if;
+      -- the graph: only along a link of the current node, unless the Seer overrides (logged)
+      if v_node_id is distinct from v_s.current_node_id and not v_override and not exists (
+          select 1 from public.adventure_links l
+          where l.from_node_id = v_s.current_node_id and l.to_node_id = v_node_id) then
+        perform seer_private.raise_error('SESSION_000',
+          'currentNodeId is not linked from the current node (set nodeOverride to move anyway)');
+      end if;
       if not (v_node_id = any (v_visited)) then
         v_visited := v_visited || v_node_id;
       end if;
+    when 'nodeOverride' then
+      null;  -- read above, before the loop
     when 'addInventory' then
       if seer_private.jtype(v_val) <> 'array' then
         perform seer_private.raise_error('SESSION_000', 'addInventory must be an array');
@@ -220,25 +289,14 @@ begin
       end if;
       v_flags := coalesce((select jsonb_agg(f order by o) from jsonb_array_elements(v_flags) with ordinality t(f, o)
                            where not (v_val @> jsonb_build_array(f))), '[]'::jsonb);
-    when 'diceRolls' then
-      if not seer_private.is_int_between(v_val, 0, 1000000) then
-        perform seer_private.raise_error('SESSION_000', 'diceRolls must be an integer between 0 and 1000000');
-      end if;
-      v_dice := v_dice + (v_val #>> '{}')::bigint;
-    when 'combatState' then
-      if seer_private.jtype(v_val) not in ('object', 'null') then
-        perform seer_private.raise_error('SESSION_000', 'combatState must be an object or null');
-      end if;
-      -- clearing a running combat is what "a combat was completed" means
-      if v_val = 'null'::jsonb and v_combat <> 'null'::jsonb then
-        v_combats := v_combats + 1;
-      end if;
-      v_combat := v_val;
+    -- diceRolled and combatsCompleted are counted by roll_dice and end_combat, and combatState
+    -- is written by the combat RPCs only: they are not patch keys (unknown key below).
     when 'turn' then
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
       end if;
-      v_turns := v_turns || jsonb_build_array(v_val);
+      v_turns := v_turns || jsonb_build_array(
+        seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));
     else
       perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
     end case;
@@ -249,6 +307,10 @@ begin
   end if;
   if jsonb_array_length(v_flags) > 500 or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
     perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
+  end if;
+  if v_node_id is distinct from v_s.current_node_id then
+    v_turns := v_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
   end if;
   v_turns := seer_private.bounded_turn_history(v_turns);
   v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
@@ -263,8 +325,6 @@ begin
       state_version = state_version + 1,
       current_node_id = v_node_id,
       visited_node_ids = v_visited,
-      dice_rolled = dice_rolled + v_dice,
-      combats_completed = combats_completed + v_combats,
       last_seq = last_seq + v_events
   where id = v_s.id
   returning * into v_s;
@@ -275,7 +335,7 @@ begin
     seer_private.event_game_state(p_patch, v_version));
   if v_events = 2 then
     perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid,
-      seer_private.event_node_change(v_node));
+      seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
   end if;
   return seer_private.game_state_json(v_s);
 end

@@ -1,10 +1,15 @@
 -- Who may use the private Realtime topic `session:<uuid>`: its participants (the Seer and
--- live seats), for broadcast and presence. Realtime evaluates these policies as the
--- connecting user with realtime.topic() set to the channel's topic.
+-- live seats). Realtime evaluates these policies as the connecting user with
+-- realtime.topic() set to the channel's topic: SELECT (read broadcast/presence) at join and on
+-- an access_token push; INSERT (write) the first time the channel sends a broadcast or
+-- tracks presence, cached for the channel's life; the HTTP broadcast API checks INSERT on
+-- every request.
 --
--- Clients may send broadcasts and track presence there (INSERT), but the authoritative
--- session events are the ones the database sends (they carry `seq` and have a row in
--- public.session_events); clients should not trust a broadcast that is not in that log.
+-- Participants read broadcasts and read/write presence. Nobody but the database writes
+-- broadcasts here: session events are sent by seer_private.write_event_at through
+-- realtime.send, which inserts as the function owner and so bypasses these policies. A
+-- client broadcast on a session topic is dropped by Realtime (no INSERT policy matches
+-- extension 'broadcast'), so no participant can forge an event or a poke.
 
 -- 'session:<uuid>' -> is the caller a participant? Anything malformed is simply false.
 create function seer_private.can_use_session_topic(p_topic text)
@@ -35,9 +40,9 @@ create policy "seer session participants receive session topic messages"
     realtime.messages.extension in ('broadcast', 'presence')
     and seer_private.can_use_session_topic((select realtime.topic())));
 
-create policy "seer session participants send and track on session topics"
+create policy "seer session participants track presence on session topics"
   on realtime.messages
   for insert to authenticated
   with check (
-    realtime.messages.extension in ('broadcast', 'presence')
+    realtime.messages.extension = 'presence'
     and seer_private.can_use_session_topic((select realtime.topic())));

@@ -120,13 +120,25 @@ async def test_client_broadcast_self_ack_and_presence_between_two_clients(client
     )
     assert seer_ch.presence_state()[player.id][0]["role"] == "player"
 
-    await player_ch.send_broadcast("move", {"to": "north"})
-    await wait_for(lambda: any(m["event"] == "move" for m in a.broadcasts), what="broadcast to the seer")
-    await wait_for(lambda: any(m["event"] == "move" for m in b.broadcasts), what="self broadcast")
-    assert [m["payload"] for m in a.broadcasts if m["event"] == "move"] == [{"to": "north"}]
+    # Broadcast on a public room: self and ack work between two clients.
+    room = f"room-{sid}"
+    pub_a, ra = await _subscribe(seer, room, private=False)
+    pub_b, rb = await _subscribe(player, room, private=False)
+    await pub_b.send_broadcast("move", {"to": "north"})
+    await wait_for(lambda: any(m["event"] == "move" for m in ra.broadcasts), what="broadcast to the seer")
+    await wait_for(lambda: any(m["event"] == "move" for m in rb.broadcasts), what="self broadcast")
+    assert [m["payload"] for m in ra.broadcasts if m["event"] == "move"] == [{"to": "north"}]
+    # ...but on the private session topic only the database broadcasts (no INSERT policy for
+    # extension 'broadcast'): Realtime drops a participant's broadcast silently.
+    await player_ch.send_broadcast("move", {"to": "south"})
+    await seer_ch.send_broadcast("move", {"to": "west"})
+    await asyncio.sleep(0.3)
+    assert not [m for m in a.broadcasts + b.broadcasts if m["event"] == "move"]
 
     await player.client.remove_channel(player_ch)  # leaving drops the player's presence
     await wait_for(lambda: set(seer_ch.presence_state()) == {seer.id}, what="leave diff")
+    for user, ch in ((seer, pub_a), (player, pub_b)):
+        await user.client.remove_channel(ch)
 
 
 async def test_dropped_socket_reconnects_and_presence_leaves(
@@ -225,9 +237,16 @@ async def test_http_send_rest_broadcast(clients: Clients) -> None:
     stranger = await clients.user("stranger")
     seer_ch, a = await _subscribe(seer, f"session:{sid}")
     player_ch, _b = await _subscribe(player, f"session:{sid}")
-    await player_ch.http_send("shout", {"via": "http"})
-    await wait_for(lambda: any(m["event"] == "shout" for m in a.broadcasts), what="http_send broadcast")
-    assert next(m for m in a.broadcasts if m["event"] == "shout")["payload"] == {"via": "http"}
+    room_ch, r = await _subscribe(seer, f"room-{sid}", private=False)
+    player_room = player.client.channel(f"room-{sid}", {"config": {"private": False}})  # type: ignore[typeddict-item]
+    await player_room.http_send("shout", {"via": "http"})
+    await wait_for(lambda: any(m["event"] == "shout" for m in r.broadcasts), what="http_send broadcast")
+    assert next(m for m in r.broadcasts if m["event"] == "shout")["payload"] == {"via": "http"}
+    # A participant may not write broadcasts to the private session topic (checked per request).
+    with pytest.raises(RealtimeHTTPError) as refused:
+        await player_ch.http_send("shout", {"via": "participant"})
+    assert refused.value.status == 403
+    await seer.client.remove_channel(room_ch)
 
     await stranger.client.realtime.set_auth(stranger.access_token)
     stranger_ch = stranger.client.channel(f"session:{sid}", {"config": {"private": True}})  # type: ignore[typeddict-item]
@@ -235,5 +254,5 @@ async def test_http_send_rest_broadcast(clients: Clients) -> None:
         await stranger_ch.http_send("shout", {"via": "stranger"})
     assert err.value.status == 403
     await asyncio.sleep(0.2)
-    assert not any(m["payload"].get("via") == "stranger" for m in a.broadcasts)
+    assert not any(m["payload"].get("via") in ("stranger", "participant") for m in a.broadcasts)
     assert seer_ch.is_joined

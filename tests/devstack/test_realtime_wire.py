@@ -87,6 +87,14 @@ async def test_vsn2_arrays_binary_broadcasts_and_v1_interop(
         assert ub["topic"] == topic and ub["event"] == "ev" and ub["json"]
         assert payload["a"] == 1 and ub["meta"] == {"id": payload["id"]}
 
+        # Client broadcasts between serializers, on a public room: on the private session
+        # topic only the database may broadcast (tests/devstack/test_realtime_security.py).
+        session_topic, topic = topic, f"realtime:room-{sid}"
+        room_join = {**join, "config": {**join["config"], "private": False}}  # type: ignore[dict-item]
+        await ws.send(json.dumps(["4", "4", topic, "phx_join", room_join]))
+        room_ok = await recv_until(ws, lambda m: isinstance(m, list) and m[3] == "phx_reply" and m[1] == "4")
+        assert room_ok[4]["status"] == "ok" and session_topic != topic
+
         # A JSON broadcast from a vsn 1.0.0 peer reaches this vsn 2.0.0 socket as an array.
         player = await clients.user("player")
         char = (
@@ -99,7 +107,7 @@ async def test_vsn2_arrays_binary_broadcasts_and_v1_interop(
                     {
                         "topic": topic,
                         "event": "phx_join",
-                        "payload": {**join, "access_token": player.access_token},
+                        "payload": {**room_join, "access_token": player.access_token},
                         "ref": "1",
                         "join_ref": "1",
                     }

@@ -43,4 +43,5 @@ async def test_supabase_js_end_to_end(target: Target) -> None:
     assert proc.returncode == 0, text
     assert "seer got DB broadcast: player_joined" in text and "meta.id==payload.id true" in text
     assert "stranger channel: CHANNEL_ERROR Unauthorized: You do not have permissions" in text
+    assert "seer got participant broadcast on the session topic: false" in text
     assert text.rstrip().endswith("OK")

@@ -116,7 +116,7 @@ class Api:
 
     async def ok(self, token: str, fn: str, args: dict[str, Any] | None = None) -> Any:
         r = await self.rpc(token, fn, args)
-        assert r.status == 200, f"{fn}: {r}"
+        assert 200 <= r.status < 300, f"{fn}: {r}"
         return r.body
 
     async def session(self, seer: User, players: list[User], *, max_players: int = 6) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,7 @@ def token_of(api: Api, w: World | None, actor: str) -> str | None:
 
 
 def render(r: Reply, *, rows: bool = False) -> str:
-    if r.status == 200:
+    if 200 <= r.status < 300:
         return f"ok:{len(r.body)}" if rows else "ok"
     return f"{r.status} {r.code}"
 
@@ -282,12 +283,43 @@ ACTIONS: list[Action] = [
         table("adventures", lambda w: f"id=eq.{ADVENTURE_ID}"),
         row(ANON, "ok:1", "ok:1", "ok:1", "ok:1", "ok:1", "ok:1"),
     ),
+    # no spoilers: only the visited start node, and only for the session's participants
     Action(
         "read adventure_nodes",
-        "waiting",
+        "active",
         table("adventure_nodes", lambda w: f"adventure_id=eq.{ADVENTURE_ID}"),
-        row(ANON, "ok:5", "ok:5", "ok:5", "ok:5", "ok:5", "ok:5"),
+        row(ANON, "ok:0", "ok:1", "ok:0", "ok:0", "ok:1", "ok:5"),
     ),
+    Action(
+        "read adventure_links",
+        "active",
+        table("adventure_links", lambda w: f"adventure_id=eq.{ADVENTURE_ID}"),
+        row(ANON, "ok:0", "ok:1", "ok:0", "ok:0", "ok:1", "ok:5"),
+    ),
+    Action("list_adventures", None, rpc("list_adventures", lambda w, a: {}), USER_OK),
+    Action(
+        "roll_dice",
+        "active",
+        rpc("roll_dice", lambda w, a: {"p_session_id": w.sid, "p_expression": "1d20"}),
+        PARTICIPANTS,
+        mutating=True,
+    ),
+    Action(
+        "submit_action",
+        "active",
+        rpc("submit_action", lambda w, a: {"p_session_id": w.sid, "p_text": "I look around"}),
+        row(ANON, NF, "ok", NF, NF, "400 SESSION_000", NO_SUB),
+        mutating=True,
+    ),
+    Action(
+        "start_combat",
+        "active",
+        rpc("start_combat", lambda w, a: {"p_session_id": w.sid, "p_combatants": [{"name": "Eel"}]}),
+        SEER_ONLY,
+        mutating=True,
+    ),
+    Action("list_dice_rolls", "active", rpc("list_dice_rolls", sid), PARTICIPANTS),
+    Action("list_feedback", "completed", rpc("list_feedback", sid), SEER_ONLY),
     Action(
         "join channel session:<id>",
         "active",
@@ -338,3 +370,13 @@ async def test_authorization_matrix(api: Api) -> None:
     print("\nAuthorization matrix (actor x action; '!' marks a mismatch)\n" + "\n".join(lines))
     assert not mismatches, "\n".join(mismatches)
     assert len(ACTIONS) * len(ACTORS) >= 200
+
+
+async def test_create_session_answers_201_created(api: Api) -> None:
+    # the PRD's POST /sessions is 201; the function sets PostgREST's response.status
+    seer = await api.user("seer", character=False)
+    created = await api.rpc(seer.token, "create_session", {"p_adventure_id": ADVENTURE_ID})
+    assert created.status == 201 and created.body["status"] == "waiting"
+    refused = await api.rpc(seer.token, "create_session", {"p_adventure_id": str(uuid.uuid4())})
+    assert (refused.status, refused.code) == (404, "SESSION_013")  # errors keep their own status
+    assert (await api.rpc(seer.token, "get_session", {"p_session_id": created.body["id"]})).status == 200

@@ -41,6 +41,9 @@ TABLES = [
     "profiles",
     "adventures",
     "adventure_nodes",
+    "adventure_links",
+    "dice_rolls",
+    "character_items",
 ]
 
 # -- odd text ---------------------------------------------------------------------------------
@@ -176,7 +179,46 @@ def _rpc_args(real_sid: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
         ),
         "sweep_sessions": st.fixed_dictionaries({}, optional={"p_now": odd_text}),
         "invite_preview": st.fixed_dictionaries({"p_code": odd_text}),
+        # the game (issue 11): every call below is invalid, so nothing may be written
+        "roll_dice": st.one_of(
+            st.fixed_dictionaries({"p_session_id": bad_id, "p_expression": st.just("1d6")}),
+            st.fixed_dictionaries(
+                {"p_session_id": st.just(real_sid), "p_expression": odd_text.filter(_not_dice)},
+                optional={"p_reason": odd_text},
+            ),
+            st.fixed_dictionaries(
+                {"p_session_id": st.just(real_sid), "p_expression": st.just("1d6"), "p_character_id": bad_id}
+            ),
+        ),
+        "list_dice_rolls": sid_only,
+        "submit_action": st.one_of(
+            st.fixed_dictionaries({"p_session_id": bad_id, "p_text": st.just("I look")}),
+            st.fixed_dictionaries(
+                {"p_session_id": st.just(real_sid), "p_text": st.just("I look"), "p_character_id": bad_id}
+            ),
+        ),
+        "start_combat": st.one_of(
+            st.fixed_dictionaries({"p_session_id": bad_id, "p_combatants": st.just([{"name": "Eel"}])}),
+            st.fixed_dictionaries(
+                {"p_session_id": st.just(real_sid), "p_combatants": st.one_of(wrong_json, odd_text)}
+            ),
+        ),
+        "next_turn": st.fixed_dictionaries({"p_session_id": st.one_of(bad_id, st.just(real_sid))}),
+        "end_combat": st.fixed_dictionaries(
+            {"p_session_id": st.one_of(bad_id, st.just(real_sid)), "p_outcome": odd_text}
+        ),
+        "list_adventures": st.fixed_dictionaries(
+            {"p_limit": st.one_of(st.integers(max_value=0), st.integers(min_value=201, max_value=10**9))}
+        ),
+        "import_adventure": st.fixed_dictionaries({"p_document": st.one_of(wrong_json, odd_text)}),
+        "publish_adventure": st.fixed_dictionaries({"p_adventure_id": bad_id, "p_published": st.booleans()}),
+        "list_feedback": sid_only,
     }
+
+
+def _not_dice(text: Any) -> bool:
+    """Anything that could be valid dice notation would really roll (and write)."""
+    return not (isinstance(text, str) and re.fullmatch(r"[\s0-9dkhlDKHL+-]*", text) and text.strip())
 
 
 PATCH_KEYS = {
@@ -186,6 +228,7 @@ PATCH_KEYS = {
     "setVariables",
     "addFlags",
     "removeFlags",
+    "nodeOverride",
     "diceRolls",
     "combatState",
     "turn",
@@ -253,6 +296,9 @@ async def snapshot(api: Api) -> dict[str, Any]:
           (select count(*) from public.session_players) as seats,
           (select count(*) from public.session_events) as events,
           (select count(*) from public.session_feedback) as feedback,
+          (select count(*) from public.dice_rolls) as rolls,
+          (select count(*) from public.adventures) as adventures,
+          (select count(*) from public.character_items) as items,
           (select coalesce(sum(last_seq), 0) from public.sessions) as seqs,
           (select coalesce(sum(state_version), 0) from public.sessions) as versions,
           (select count(*) from public.session_players where status <> 'connected') as not_connected,

@@ -4,7 +4,7 @@
   PostgREST RPC (``/rest/v1/rpc/<fn>``) requests with contract-shaped JSON, with failure
   injection per RPC.
 * :class:`FakeRealtime`: a Phoenix (vsn 1.0.0) websocket server on 127.0.0.1 speaking what
-  shared/research/realtime.md says the real Realtime server sends: join replies and
+  the real Realtime server sends: join replies and
   refusals, ``presence_state``/``presence_diff``, DB broadcasts with ``meta.id``, ``system``
   error + ``phx_close``, and abrupt socket kills.
 """
@@ -27,6 +27,10 @@ from websockets.asyncio.server import ServerConnection, serve
 from . import samples as s
 
 USER_TS = "2026-11-25T20:00:00+00:00"
+
+
+def poke(event: dict[str, Any]) -> dict[str, Any]:
+    return {"sessionId": event["sessionId"], "seq": event["seq"], "type": event["type"]}
 
 
 class FakeBackend:
@@ -73,8 +77,14 @@ class FakeBackend:
         self.events.append(event)
         self.session["lastSeq"] = seq
         if live and seq not in self.drop_live and self.realtime is not None:
-            self.realtime.broadcast(f"session:{s.SESSION_ID}", event)
+            # What write_event_at broadcasts: a content-free poke; the event is in the log.
+            self.realtime.broadcast(f"session:{s.SESSION_ID}", poke(event))
         return event
+
+    def forge(self, event: dict[str, Any]) -> None:
+        """A broadcast the log does not back (as a misconfigured policy would let through)."""
+        assert self.realtime is not None
+        self.realtime.broadcast(f"session:{s.SESSION_ID}", event)
 
     def rpc_calls(self, fn: str) -> list[tuple[str, str | None, dict[str, Any]]]:
         return [c for c in self.calls if c[0] == fn]
@@ -187,6 +197,8 @@ class FakeBackend:
             "status": "connected" if player else None,
             "restored": False,
             "serverTime": USER_TS,
+            "lastSeq": len(self.events),
+            "sessionStatus": self.session["status"],
         }
 
     def rpc_session_events_since(self, uid: str | None, body: dict[str, Any]) -> tuple[int, Any]:

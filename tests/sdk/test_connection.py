@@ -134,7 +134,7 @@ async def test_lost_live_broadcast_is_fetched(backend: FakeBackend, make_client:
             backend.emit()
         await conn.wait_for_seq(4)
         assert conn.delivered_seqs == [1, 2, 3, 4]
-        assert conn.sequencer.gaps_detected == 1
+        assert conn.gaps_detected == 1
         assert conn.recovered == 2
 
 
@@ -262,8 +262,13 @@ async def test_gives_up_after_max_attempts(backend: FakeBackend, make_client: Cl
         assert isinstance(conn.error, TransportError)
         assert statuses[-2:] == ["reconnecting", "disconnected"]
         async with asyncio.timeout(2):
-            await consumer  # the iterator ends instead of hanging
+            with pytest.raises(TransportError):
+                await consumer  # the iterator raises the connection's error instead of hanging
         assert collected == [1]
+        with pytest.raises(TransportError):
+            await conn.wait_for_seq(2, timeout=1)
+        with pytest.raises(TransportError):
+            await conn.wait_for(lambda e: True, replay=False, timeout=1)
         attempts = len(backend.rpc_calls("heartbeat"))
         await asyncio.sleep(0.5)
         assert len(backend.rpc_calls("heartbeat")) == attempts  # no more attempts
@@ -346,26 +351,49 @@ def test_connection_is_constructible_without_loop() -> None:
     SessionConnection.__init__  # noqa: B018
 
 
+async def _pia(backend: FakeBackend, make_client: ClientFactory):
+    """Pia's client, user id and seat (with a Seer in the session)."""
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    return player, uid, backend.players[uid]
+
+
 async def test_kicked_player_connection_stops_after_the_kick_event(
     backend: FakeBackend, make_client: ClientFactory
 ) -> None:
-    _, player = await seer_and_player(backend, make_client)
-    uid = backend.users["pia@example.com"]["id"]
-    seat = backend.players[uid]
+    player, uid, seat = await _pia(backend, make_client)
     errors: list[BaseException] = []
     statuses: list[str] = []
     async with player.connect(
         s.SESSION_ID, on_error=errors.append, on_status_change=statuses.append, **FAST
     ) as conn:
-        backend.participants.discard(uid)  # the server-side kick
+        # The log still answered when the kick event was read (e.g. fetched in one page
+        # with earlier events): it is delivered, then the connection stops.
         backend.emit("player_left", playerId=seat["id"], userId=uid, reason="kicked", kickReason="afk")
         await until(lambda: conn.closed)
-        assert conn.delivered_seqs == [1]  # the kick itself is delivered
+        assert conn.delivered_seqs == [1]
         assert isinstance(conn.error, NotInSession) and conn.error.details == "kicked"
         assert [type(e) for e in errors] == [NotInSession]
         assert statuses[-1] == "disconnected"
-        assert [e.seq async for e in conn.events()] == [1]  # the stream has ended
+        seen: list[int] = []
+        with pytest.raises(NotInSession):  # the stream has ended with the connection's error
+            async for e in conn.events():
+                seen.append(e.seq)
+        assert seen == [1]
     assert backend.realtime.leaves == [uid]
+
+
+async def test_removed_player_reads_nothing_after_removal(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    player, uid, seat = await _pia(backend, make_client)
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        backend.participants.discard(uid)  # the server-side kick: the log is closed to her
+        backend.emit("player_left", playerId=seat["id"], userId=uid, reason="kicked", kickReason="afk")
+        backend.emit("game_state", changes={"setVariables": {"secret": "the vault code"}}, version=2)
+        await until(lambda: conn.closed)
+        assert conn.delivered_seqs == []  # the poke reached her socket, the content did not
+        assert isinstance(conn.error, SessionNotFound)
 
 
 async def test_heartbeat_not_in_session_stops_the_connection(

@@ -69,6 +69,27 @@ CONTRACT_TABLE = [
         e.AnonymousNotAllowed,
     ),
     ("SESSION_019", "PAYLOAD_TOO_LARGE", 413, "Game state or event is too large", e.PayloadTooLarge),
+    (
+        "SESSION_025",
+        "NOT_ADVENTURE_AUTHOR",
+        403,
+        "Only the author can change this adventure",
+        e.NotAdventureAuthor,
+    ),
+    (
+        "SESSION_026",
+        "CHARACTER_CONNECTED",
+        409,
+        "This character's player is connected and acts for themselves",
+        e.CharacterConnected,
+    ),
+    (
+        "SESSION_027",
+        "COMBAT_STATE_CONFLICT",
+        409,
+        "A combat is already running, or none is",
+        e.CombatStateConflict,
+    ),
 ]
 
 

@@ -70,3 +70,14 @@ def test_view_renders_a_lobby_without_a_connection() -> None:
     lobby.set_presence({aria["userId"]})
     text = str(SessionView.from_lobby(lobby))
     assert "The Sunken Lantern" in text and "Aria" in text and "online" in text
+
+
+def test_a_late_client_shows_the_current_node_title_from_the_snapshot() -> None:
+    # get_session carries the current node, so a client connecting mid-game needs no node_change
+    data = s.session(status="active")
+    data["currentNodeId"] = "n3"
+    data["currentNode"] = {"id": "n3", "title": "The Eel Warden", "type": "combat", "body": "", "choices": []}
+    lobby = LobbyState(s.SESSION_ID)
+    lobby.apply_snapshot(Session.model_validate(data))
+    assert (lobby.current_node_id, lobby.current_node_title) == ("n3", "The Eel Warden")
+    assert SessionView.from_session(Session.model_validate(data)).current_node == "The Eel Warden"

@@ -171,9 +171,9 @@ def test_player_left_reason_and_kick_reason() -> None:
 
 
 def test_unknown_event_type_is_kept_not_rejected() -> None:
-    event = parse_event(s.event(10, "dice_rolled", roll=17, who="Aria"))
+    event = parse_event(s.event(10, "weather_changed", roll=17, who="Aria"))
     assert isinstance(event, UnknownEvent)
-    assert event.type == "dice_rolled"
+    assert event.type == "weather_changed"
     assert event.model_extra == {"roll": 17, "who": "Aria"}
 
 
@@ -198,22 +198,26 @@ class TestGameStatePatch:
             add_inventory=[{"id": "rope", "name": "Rope"}],
             set_variables={"gold": 3, "lit": True},
             add_flags=["entered"],
-            dice_rolls=2,
+            node_override=True,
         )
         assert patch.to_wire() == {
             "currentNodeId": s.NODE_ID,
             "addInventory": [{"id": "rope", "name": "Rope"}],
             "setVariables": {"gold": 3, "lit": True},
             "addFlags": ["entered"],
-            "diceRolls": 2,
+            "nodeOverride": True,
         }
 
     def test_accepts_camel_case_dict(self) -> None:
         patch = GameStatePatch.build({"removeFlags": ["x"], "turn": {"actor": "Aria", "action": "search"}})
         assert patch.to_wire() == {"removeFlags": ["x"], "turn": {"actor": "Aria", "action": "search"}}
 
-    def test_explicit_null_combat_state_is_sent(self) -> None:
-        assert GameStatePatch.build(combat_state=None).to_wire() == {"combatState": None}
+    def test_dice_and_combat_are_not_patch_keys(self) -> None:
+        # diceRolled and combatsCompleted are counted by roll_dice / end_combat on the server
+        for key in ("diceRolls", "combatState"):
+            with pytest.raises(ValidationError) as info:
+                GameStatePatch.build({key: 1})
+            assert info.value.details == key
 
     @pytest.mark.parametrize(
         ("fields", "detail"),
@@ -224,7 +228,7 @@ class TestGameStatePatch:
             ({"setVariables": {"a": None}}, "setVariables"),
             ({"addInventory": [{"id": "x"}]}, "addInventory"),
             ({"addFlags": "notalist"}, "addFlags"),
-            ({"diceRolls": -1}, "diceRolls"),
+            ({"nodeOverride": "yes"}, "nodeOverride"),
             ({}, "patch"),
         ],
     )
@@ -234,3 +238,68 @@ class TestGameStatePatch:
         assert info.value.code == "SESSION_000"
         assert info.value.status == 400
         assert info.value.details == detail
+
+
+def test_game_events_parse_to_their_models() -> None:
+    from seer_client import DiceRolledEvent, NodeChangeEvent, PlayerActionEvent
+
+    hidden = parse_event(
+        s.event(
+            20,
+            "dice_rolled",
+            rollId="r1",
+            rollerId=s.SEER_ID,
+            characterId=None,
+            expression="3d6",
+            reason="ambush",
+            hidden=True,
+            dice=None,
+            total=None,
+        )
+    )
+    assert (
+        isinstance(hidden, DiceRolledEvent) and hidden.hidden and hidden.total is None and hidden.dice is None
+    )
+    shown = parse_event(
+        s.event(
+            21,
+            "dice_rolled",
+            rollId="r2",
+            expression="2d6",
+            hidden=False,
+            total=7,
+            dice=[
+                {"term": 1, "sides": 6, "value": 3, "kept": True},
+                {"term": 1, "sides": 6, "value": 4, "kept": True},
+            ],
+        )
+    )
+    assert isinstance(shown, DiceRolledEvent) and [d.value for d in shown.dice or []] == [3, 4]
+    node = parse_event(
+        s.event(
+            22,
+            "node_change",
+            nodeId="n2",
+            nodeType="choice",
+            nodeTitle="Two Ways Down",
+            nodeBody="Dive?",
+            choices=[{"label": "Window", "nodeId": "n4"}],
+            override=True,
+        )
+    )
+    assert isinstance(node, NodeChangeEvent) and node.choices[0].label == "Window" and node.override
+    action = parse_event(
+        s.event(
+            23,
+            "player_action",
+            playerId="p1",
+            characterId="c1",
+            characterName="Aria",
+            text=None,
+            choice={"label": "Window", "nodeId": "n4"},
+            bySeer=False,
+        )
+    )
+    assert (
+        isinstance(action, PlayerActionEvent) and action.choice is not None and action.choice.node_id == "n4"
+    )

@@ -5,7 +5,8 @@ begin;
 select plan(22);
 
 create temp table expected_tables(name text) on commit drop;
-insert into expected_tables values ('profiles'), ('characters'), ('adventures'), ('adventure_nodes'),
+insert into expected_tables values ('profiles'), ('characters'), ('character_items'), ('adventures'),
+  ('adventure_nodes'), ('adventure_links'), ('dice_rolls'),
   ('sessions'), ('session_players'), ('session_events'), ('session_feedback');
 
 create temp table rpcs(sig text) on commit drop;
@@ -18,7 +19,12 @@ insert into rpcs values
   ('public.update_game_state(uuid,jsonb,integer)'), ('public.heartbeat(uuid)'),
   ('public.session_events_since(uuid,bigint,integer)'), ('public.submit_feedback(uuid,integer,text)'),
   ('public.list_my_sessions(text[])'), ('public.create_character(text,text)'),
-  ('public.list_my_characters()');
+  ('public.list_my_characters()'), ('public.list_feedback(uuid)'),
+  ('public.list_adventures(text,text,integer)'), ('public.import_adventure(jsonb)'),
+  ('public.publish_adventure(uuid,boolean)'),
+  ('public.roll_dice(uuid,text,text,uuid,boolean)'), ('public.list_dice_rolls(uuid,integer)'),
+  ('public.start_combat(uuid,jsonb,boolean)'), ('public.next_turn(uuid)'), ('public.end_combat(uuid,text)'),
+  ('public.submit_action(uuid,text,text,uuid)');
 
 select tables_are('public', array(select name from expected_tables), 'public has exactly our tables');
 
@@ -43,7 +49,7 @@ select is(
   (select count(*)::int from expected_tables t
    where has_table_privilege('authenticated', 'public.' || t.name, 'select')
      and has_table_privilege('service_role', 'public.' || t.name, 'select')),
-  8, 'authenticated and service_role may select every table (rows are filtered by RLS)');
+  11, 'authenticated and service_role may select every table (rows are filtered by RLS)');
 
 select is(
   array(select sig from rpcs where to_regprocedure(sig) is null),
@@ -76,7 +82,7 @@ select is(
   array(select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'seer_private' and has_function_privilege('authenticated', p.oid, 'execute')
         order by 1),
-  array['seer_private.can_see_character(uuid)', 'seer_private.can_use_session_topic(text)',
+  array['seer_private.can_read_node(uuid,uuid)', 'seer_private.can_see_character(uuid)', 'seer_private.can_use_session_topic(text)',
         'seer_private.is_session_participant(uuid)', 'seer_private.shares_session_with(uuid)'],
   'authenticated can execute only the RLS helpers in seer_private');
 
@@ -114,8 +120,11 @@ select results_eq(
     ('SESSION_016', 422, 'Too many live sessions; end one first'),
     ('SESSION_017', 429, 'Too many sessions created; try again later'),
     ('SESSION_018', 403, 'Sign in with an account to do this'),
-    ('SESSION_019', 413, 'Game state or event is too large')$$,
-  'error catalogue matches the contract (PRD codes + 000 + 014..019)');
+    ('SESSION_019', 413, 'Game state or event is too large'),
+    ('SESSION_025', 403, 'Only the author can change this adventure'),
+    ('SESSION_026', 409, 'This character''s player is connected and acts for themselves'),
+    ('SESSION_027', 409, 'A combat is already running, or none is')$$,
+  'error catalogue matches the contract (PRD codes + 000 + 014..019 + the game''s 025-027)');
 
 select throws_ok(
   $$select seer_private.raise_error('SESSION_003')$$,

@@ -26,9 +26,9 @@ select is((:'created'::jsonb ->> 'estimatedDurationMinutes')::int, 90, 'US-01: d
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(:'created'::jsonb) k),
   array['adventureDescription', 'adventureId', 'adventureName', 'code', 'completedAt', 'createdAt',
-        'currentNodeId', 'endedAt', 'estimatedDurationMinutes', 'gameState', 'id', 'lastSeq',
+        'currentNode', 'currentNodeId', 'endedAt', 'estimatedDurationMinutes', 'gameState', 'id', 'lastSeq',
         'maxPlayers', 'minPlayers', 'notes', 'outcome', 'pausedAt', 'players', 'recommendedMaxPlayers',
-        'recommendedMinPlayers', 'seerId', 'seerName', 'settings', 'startedAt', 'status', 'visitedNodeIds'],
+        'recommendedMinPlayers', 'seerId', 'seerName', 'settings', 'startedAt', 'stats', 'status', 'visitedNodeIds'],
   'Session JSON has exactly the contract keys');
 select is(public.session_events_since((:'created'::jsonb ->> 'id')::uuid, 0) -> 0 ->> 'type', 'session_created',
   'US-01: creation is event seq 1');
@@ -169,7 +169,7 @@ select public.pause_session(:'s4') as paused \gset
 select is(:'paused'::jsonb ->> 'status', 'paused', 'US-05: paused');
 select isnt(:'paused'::jsonb ->> 'pausedAt', null, 'US-05: pausedAt set');
 select is(public.get_game_state(:'s4'), :'before_pause'::jsonb, 'US-05: game state fully preserved while paused');
-select is(tests.err(format($$select public.update_game_state(%L, '{"diceRolls": 1}')$$, :'s4')), 'SESSION_010:422',
+select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s4')), 'SESSION_010:422',
   'US-05: no state changes while paused');
 select tests.act_as(:'pia');
 select is(tests.err(format('select public.pause_session(%L)', :'s4')), 'SESSION_007:403', 'a player cannot pause/resume');
@@ -189,10 +189,13 @@ select is(
   array['active', 'paused', 'active'], 'US-05: players notified of pause and resume');
 
 -- US-06 end -----------------------------------------------------------------------------------
--- visit node 3 (combat), fight, finish it, roll dice; then end 90 minutes after start
-select public.update_game_state(:'s4', jsonb_build_object('currentNodeId', tests.node(3),
-  'combatState', '{"round": 1}'::jsonb, 'diceRolls', 4)) \g /dev/null
-select public.update_game_state(:'s4', '{"combatState": null, "diceRolls": 2}') \g /dev/null
+-- visit node 3 (combat), fight (2 initiative dice), finish it, roll 4 dice; then end 90
+-- minutes after start
+select public.update_game_state(:'s4', jsonb_build_object('currentNodeId', tests.node(3))) \g /dev/null
+select public.start_combat(:'s4', jsonb_build_array(jsonb_build_object('characterId', :'pia_char'),
+  '{"name": "Eel Warden"}'::jsonb)) \g /dev/null
+select public.end_combat(:'s4', 'victory') \g /dev/null
+select public.roll_dice(:'s4', '4d6') \g /dev/null
 select tests.reset_role();
 update public.sessions set started_at = now() - interval '90 minutes' where id = :'s4';
 update public.characters set experience = 900 where id = :'pia_char';
@@ -231,7 +234,7 @@ select tests.new_session(:'seer') as s7 \gset
 select tests.join(:'s7', :'cara', :'cara_char') \g /dev/null
 select tests.act_as(:'seer');
 select public.start_session(:'s7') \g /dev/null
-select public.update_game_state(:'s7', jsonb_build_object('currentNodeId', tests.node(5))) \g /dev/null
+select public.update_game_state(:'s7', jsonb_build_object('currentNodeId', tests.node(5), 'nodeOverride', true)) \g /dev/null
 select is((public.end_session(:'s7', 'cancelled') -> 'stats' ->> 'experienceEarned')::int, 0, 'cancelled earns no experience');
 select tests.reset_role();
 select is((select experience from public.characters where id = :'cara_char'), 0, 'cancelled: character unchanged');

@@ -12,7 +12,7 @@ select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', :'pia_char') \g /dev/null
 
 select tests.act_as(:'seer');
-select is(tests.err(format($$select public.update_game_state(%L, '{"diceRolls": 1}')$$, :'s')), 'SESSION_010:422',
+select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_010:422',
   'no state changes before the session starts');
 select public.start_session(:'s') \g /dev/null
 
@@ -22,11 +22,11 @@ select is(
   (select array_agg(k order by k) from jsonb_object_keys(public.get_game_state(:'s')) k),
   array['combatState', 'currentNodeId', 'flags', 'inventory', 'turnHistory', 'variables', 'version', 'visitedNodeIds'],
   'GameState has exactly the contract keys');
-select is(tests.err(format($$select public.update_game_state(%L, '{"diceRolls": 1}')$$, :'s')), 'SESSION_007:403',
+select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_007:403',
   'players cannot change the state');
 select tests.act_as(:'stan');
 select is(tests.err(format('select public.get_game_state(%L)', :'s')), 'SESSION_001:404', 'strangers cannot read it');
-select is(tests.err(format($$select public.update_game_state(%L, '{"diceRolls": 1}')$$, :'s')), 'SESSION_001:404',
+select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_001:404',
   'strangers cannot change it');
 
 select tests.act_as(:'seer');
@@ -44,30 +44,32 @@ select is(public.update_game_state(:'s', '{"setVariables": {"tide": 4}}') -> 'va
 select is(public.update_game_state(:'s', '{"addFlags": ["a", "b", "a"]}') -> 'flags', '["a", "b"]'::jsonb, 'addFlags (set semantics)');
 select is(public.update_game_state(:'s', '{"addFlags": ["b", "c"], "removeFlags": ["a"]}') -> 'flags', '["b", "c"]'::jsonb,
   'addFlags + removeFlags in one patch');
-select is(public.update_game_state(:'s', '{"turn": {"actor": "pia", "text": "opens the door"}}') -> 'turnHistory',
-  '[{"actor": "pia", "text": "opens the door"}]'::jsonb, 'turn appends to turnHistory');
-select is(public.update_game_state(:'s', '{"combatState": {"round": 1, "enemies": ["eel"]}}') -> 'combatState',
-  '{"round": 1, "enemies": ["eel"]}'::jsonb, 'combatState set');
-select is(public.update_game_state(:'s', '{"combatState": null, "diceRolls": 5}') -> 'combatState', 'null'::jsonb, 'combatState cleared');
-select public.update_game_state(:'s', '{"combatState": null, "diceRolls": 2}') as g2 \gset
+select is(
+  (select jsonb_agg(t - 'at' - 'actorId') from jsonb_array_elements(
+     public.update_game_state(:'s', '{"turn": {"actor": "pia", "text": "opens the door", "type": "roll"}}') -> 'turnHistory') t),
+  '[{"type": "note", "actor": "pia", "text": "opens the door"}]'::jsonb, 'turn appends a typed note to turnHistory');
+-- the counters and combatState belong to roll_dice and the combat RPCs
+select is(tests.err(format($$select public.update_game_state(%L, '{"combatState": {"round": 1}}')$$, :'s')),
+  'SESSION_000:400', 'combatState cannot be patched');
+select is(tests.err(format($$select public.update_game_state(%L, '{"combatState": null, "diceRolls": 5}')$$, :'s')),
+  'SESSION_000:400', 'diceRolls cannot be patched');
 select tests.reset_role();
-select is((select combats_completed from public.sessions where id = :'s'), 1,
-  'clearing a running combat counts one completed combat (clearing again does not)');
-select is((select dice_rolled::int from public.sessions where id = :'s'), 7, 'diceRolls accumulate');
+select is((select combats_completed from public.sessions where id = :'s'), 0, 'no combat counted by patches');
+select is((select dice_rolled::int from public.sessions where id = :'s'), 0, 'no dice counted by patches');
 
 select tests.act_as(:'seer');
 select public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(2))) as g3 \gset
 select is(:'g3'::jsonb ->> 'currentNodeId', tests.node(2)::text, 'currentNodeId moves');
 select is(:'g3'::jsonb -> 'visitedNodeIds', jsonb_build_array(tests.node(1), tests.node(2)), 'and is recorded as visited');
-select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(1))) -> 'visitedNodeIds',
-  jsonb_build_array(tests.node(1), tests.node(2)), 'revisiting does not duplicate');
+select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(1), 'nodeOverride', true)) -> 'visitedNodeIds',
+  jsonb_build_array(tests.node(1), tests.node(2)), 'revisiting (off the links, with nodeOverride) does not duplicate');
 select is(public.get_session(:'s') ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
 select tests.reset_role();
 select results_eq(
   format($$select type, payload ->> 'nodeTitle', payload ->> 'version' from public.session_events
            where session_id = %L and seq > (select max(seq) - 4 from public.session_events where session_id = %L) order by seq$$, :'s', :'s'),
-  $$values ('game_state', null, '12'), ('node_change', 'Two Ways Down', null),
-           ('game_state', null, '13'), ('node_change', 'The Drowned Shore', null)$$,
+  $$values ('game_state', null, '9'), ('node_change', 'Two Ways Down', null),
+           ('game_state', null, '10'), ('node_change', 'The Drowned Shore', null)$$,
   'game_state events carry the version; node moves add node_change');
 select is((select payload -> 'changes' from public.session_events where session_id = :'s' and type = 'game_state' order by seq limit 1),
   '{"addInventory": [{"id": "rope", "name": "Rope", "quantity": 2}, {"id": "lamp", "name": "Lamp"}]}'::jsonb,
@@ -120,6 +122,8 @@ insert into bad values
   ('{"diceRolls": 1e300}', 'huge dice'),
   ('{"combatState": "fight"}', 'combatState string'),
   ('{"turn": [1]}', 'turn not an object'),
+  ('{"currentNodeId": "00000000-0000-4000-8000-00000000b005"}', 'a node not linked from the current one'),
+  ('{"currentNodeId": "00000000-0000-4000-8000-00000000b005", "nodeOverride": "yes"}', 'nodeOverride not a boolean'),
   ('{"addFlags": ["ok"], "teleport": 1}', 'one bad key spoils the whole patch');
 insert into bad select jsonb_build_object('setVariables', jsonb_build_object('long', repeat('x', 2001)))::text, 'long string variable';
 insert into bad select jsonb_build_object('turn', jsonb_build_object('text', repeat('x', 9000)))::text, 'turn over 8 KiB';
@@ -130,7 +134,7 @@ select is(
   (select array_agg(why || ' => ' || got) from (
      select why, tests.err(format('select public.update_game_state(%L, %L::jsonb)', :'s', patch)) got from bad) x
    where got <> 'SESSION_000:400'),
-  null, 'every malformed patch is SESSION_000 (35 cases)');
+  null, 'every malformed patch is SESSION_000 (37 cases)');
 select is(tests.err(format('select public.update_game_state(%L, null)', :'s')), 'SESSION_000:400', 'SQL null patch -> 000');
 select tests.reset_role();
 select is((select state_version from public.sessions where id = :'s'), :v0, 'rejected patches did not bump the version');

@@ -2,7 +2,7 @@
 -- Realtime evaluates these as the joining user with realtime.topic set; so do we.
 begin;
 \ir _helpers.psql
-select plan(16);
+select plan(19);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -34,10 +34,11 @@ end $$;
 select tests.act_as(:'seer');
 select is(tests.rt_read(:'topic'), 4, 'the Seer receives the session''s broadcasts');
 select is(tests.rt_write(:'topic', 'presence'), 'ok', 'the Seer can track presence');
+select is(tests.rt_write(:'topic', 'broadcast'), '42501', 'not even the Seer can send broadcasts (only the database does)');
 select tests.act_as(:'pia');
 select ok(tests.rt_read(:'topic') >= 4, 'a seated player receives them');
 select is(tests.rt_write(:'topic', 'presence'), 'ok', 'a seated player can track presence');
-select is(tests.rt_write(:'topic', 'broadcast'), 'ok', 'a seated player can send broadcasts');
+select is(tests.rt_write(:'topic', 'broadcast'), '42501', 'a seated player cannot send broadcasts (no forged events)');
 select is(tests.rt_write(:'topic', 'postgres_changes'), '42501', 'other extensions are refused');
 select is(tests.rt_write('session:' || gen_random_uuid(), 'presence'), '42501', 'another session''s topic is refused');
 select tests.act_as(:'kurt');
@@ -52,6 +53,12 @@ select is(tests.rt_write('lobby', 'presence'), '42501', 'unrelated topics are re
 select tests.act_as_anon();
 select is(tests.rt_read(:'topic'), 0, 'anon receives nothing');
 select tests.reset_role();
+select is((select count(*)::int from realtime.messages m where m.topic = :'topic' and m.extension = 'broadcast'
+           and (select array_agg(k order by k) from jsonb_object_keys(m.payload - 'id') k) <> array['seq', 'sessionId', 'type']),
+          0, 'database broadcasts are content-free pokes: sessionId, seq, type (and realtime.send''s id) only');
+select is((select count(*)::int from realtime.messages m where m.topic = :'topic' and m.extension = 'broadcast'),
+          (select count(*)::int from public.session_events e where e.session_id = :'s'),
+          'one poke per event in the log');
 select ok(not seer_private.can_use_session_topic(null) and not seer_private.can_use_session_topic('session:')
   and not seer_private.can_use_session_topic(repeat('x', 100000)), 'the topic parser is total');
 

@@ -24,7 +24,7 @@ select tests.join(:'a', :'pia', :'pia_char') \g /dev/null
 select tests.new_session(:'seer') as b \gset
 select tests.act_as(:'seer');
 select public.start_session(:'a') \g /dev/null
-select public.update_game_state(:'a', '{"setVariables": {"hp": 3}, "diceRolls": 2}') \g /dev/null
+select public.update_game_state(:'a', '{"setVariables": {"hp": 3}}') \g /dev/null
 select public.update_game_state(:'a', '{"setVariables": {"hp": 2}}') \g /dev/null
 select public.end_session(:'a', 'completed') \g /dev/null
 select public.end_session(:'b', 'cancelled') \g /dev/null

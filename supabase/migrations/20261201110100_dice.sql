@@ -1,0 +1,299 @@
+-- Server-side dice: roll_dice parses standard notation, rolls with the database's
+-- cryptographic generator (pgcrypto's gen_random_bytes, installed in schema `extensions` on
+-- Supabase as in the devstack), stores the roll and announces it.
+--
+-- Visibility: a roll is hidden when the Seer rolls with p_hidden or the session's
+-- showDiceRolls is false. Players then see that a roll happened (who, for whom, the
+-- expression, the reason) but neither the dice nor the total - in the dice_rolled event, in
+-- turnHistory and in every read (session_events_since, the session_events and dice_rolls
+-- tables, list_dice_rolls). The event and turnHistory are shared by everyone on the session's
+-- channel, so they always carry the players' view; the Seer sees every die through roll_dice's
+-- reply, list_dice_rolls and the dice_rolls table (RLS: hidden rows are the Seer's only).
+
+create table public.dice_rolls (
+  id uuid primary key default gen_random_uuid(),
+  session_id uuid not null references public.sessions (id) on delete cascade,
+  -- the dice_rolled event of this roll
+  seq bigint not null,
+  -- null once the roller deleted their account (the roll stays in the history)
+  roller_id uuid references auth.users (id) on delete set null,
+  character_id uuid references public.characters (id) on delete set null,
+  expression text not null,
+  dice jsonb not null,
+  total int not null,
+  reason text,
+  hidden boolean not null,
+  created_at timestamptz not null default now()
+);
+create index dice_rolls_session_idx on public.dice_rolls (session_id, seq);
+
+revoke all on public.dice_rolls from anon;
+revoke insert, update, delete, truncate, references, trigger on public.dice_rolls from authenticated;
+grant select on public.dice_rolls to authenticated;
+grant all on public.dice_rolls to service_role;
+alter table public.dice_rolls enable row level security;
+
+-- The Seer reads every roll of their sessions; other participants only rolls that are not hidden.
+create policy "participants read visible rolls, the Seer all" on public.dice_rolls
+  for select to authenticated
+  using (seer_private.is_session_participant(session_id)
+         and (not hidden or exists (select 1 from public.sessions s
+                                    where s.id = session_id and s.seer_id = (select auth.uid()))));
+
+-- Uniform integer in 1..p_sides (1 <= p_sides <= 65536): two random bytes, rejecting values
+-- at or above the largest multiple of p_sides, so `% p_sides` has no modulo bias.
+create function seer_private.random_die(p_sides int)
+returns int
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  c_limit constant int := 65536 - 65536 % p_sides;
+  v_bytes bytea;
+  v int;
+begin
+  loop
+    v_bytes := extensions.gen_random_bytes(2);
+    v := get_byte(v_bytes, 0) * 256 + get_byte(v_bytes, 1);
+    if v < c_limit then
+      return 1 + v % p_sides;
+    end if;
+  end loop;
+end
+$$;
+
+-- Parses and rolls `NdM`, `dM`, `NdMkhK`, `NdMklK` and constants, joined by + and -
+-- (e.g. `4d6kh3 + 1d4 - 2`). At most 100 dice in all, 1..1000 sides, keep 1..N; anything else
+-- is SESSION_000 naming the problem. Returns {dice: [{term, sides, value, kept}], total, count}.
+create function seer_private.roll_expression(p_expression text)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  c_body constant text := '(?:([0-9]{0,3})d([0-9]{1,4})(?:(kh|kl)([0-9]{1,3}))?|([0-9]{1,6}))';
+  c_term constant text := '([+-]?)' || c_body;
+  -- spaces are allowed around + and - only ("2d6 3" is not "2d63")
+  v_expr text := lower(btrim(regexp_replace(coalesce(left(p_expression, 200), ''), '\s*([+-])\s*', '\1', 'g')));
+  v_m text[];
+  v_term int := 0;
+  v_sign int;
+  v_n int;
+  v_sides int;
+  v_keep int;
+  v_values int[];
+  v_kept boolean[];
+  v_order int[];
+  v_dice jsonb := '[]'::jsonb;
+  v_total int := 0;
+  v_count int := 0;
+  i int;
+begin
+  if v_expr = '' or length(v_expr) > 100 then
+    perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
+  end if;
+  -- the whole text is terms, every term after the first with its sign
+  if v_expr !~ ('^' || c_term || '(?:[+-]' || c_body || ')*$') then
+    perform seer_private.raise_error('SESSION_000', 'expression is not dice notation (e.g. 2d6+3, 4d6kh3, 1d20-1)');
+  end if;
+  for v_m in select regexp_matches(v_expr, c_term, 'g') loop
+    v_term := v_term + 1;
+    v_sign := case when v_m[1] = '-' then -1 else 1 end;
+    if v_m[6] is not null then
+      v_total := v_total + v_sign * v_m[6]::int;
+      continue;
+    end if;
+    v_n := coalesce(nullif(v_m[2], '')::int, 1);
+    v_sides := v_m[3]::int;
+    if v_n < 1 or v_sides not between 1 and 1000 then
+      perform seer_private.raise_error('SESSION_000', 'dice need 1-100 dice of 1-1000 sides');
+    end if;
+    v_count := v_count + v_n;
+    if v_count > 100 then
+      perform seer_private.raise_error('SESSION_000', 'at most 100 dice per roll');
+    end if;
+    v_keep := coalesce(v_m[5]::int, v_n);
+    if v_keep not between 1 and v_n then
+      perform seer_private.raise_error('SESSION_000', 'keep must be between 1 and the number of dice');
+    end if;
+    v_values := array(select seer_private.random_die(v_sides) from generate_series(1, v_n));
+    -- kept: the K highest (kh) or lowest (kl), ties broken by position
+    v_order := array(select o from unnest(v_values) with ordinality u(v, o)
+                     order by case when v_m[4] = 'kl' then v else -v end, o limit v_keep);
+    v_kept := array(select o = any (v_order) from generate_series(1, v_n) o);
+    for i in 1 .. v_n loop
+      v_dice := v_dice || jsonb_build_object('term', v_term, 'sides', v_sides, 'value', v_values[i], 'kept', v_kept[i]);
+      if v_kept[i] then
+        v_total := v_total + v_sign * v_values[i];
+      end if;
+    end loop;
+  end loop;
+  return jsonb_build_object('dice', v_dice, 'total', v_total, 'count', v_count);
+end
+$$;
+
+-- The one view of a roll: p_full false hides dice and total of a hidden roll.
+create function seer_private.roll_json(p_roll public.dice_rolls, p_full boolean)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'rollId', (p_roll).id, 'rollerId', (p_roll).roller_id, 'characterId', (p_roll).character_id,
+    'expression', (p_roll).expression, 'reason', (p_roll).reason, 'hidden', (p_roll).hidden,
+    'dice', case when p_full or not (p_roll).hidden then (p_roll).dice end,
+    'total', case when p_full or not (p_roll).hidden then (p_roll).total end)
+$$;
+
+-- dice_rolled: always the players' view (broadcast to the whole session channel).
+create function seer_private.event_dice_rolled(p_roll public.dice_rolls)
+returns jsonb
+language sql
+stable
+as $$
+  select seer_private.roll_json(p_roll, false)
+$$;
+
+-- Rolls for a locked, active session and records it (row, diceRolled, turnHistory, event).
+-- Shared by roll_dice and the combat RPCs (initiative, auto-resolve).
+create function seer_private.record_roll(
+  p_session public.sessions, p_actor uuid, p_expression text, p_reason text,
+  p_character_id uuid, p_hidden boolean)
+returns public.dice_rolls
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_result jsonb := seer_private.roll_expression(p_expression);
+  v_roll public.dice_rolls%rowtype;
+begin
+  v_roll.id := gen_random_uuid();
+  v_roll.session_id := (p_session).id;
+  v_roll.roller_id := p_actor;
+  v_roll.character_id := p_character_id;
+  v_roll.expression := btrim(p_expression);
+  v_roll.dice := v_result -> 'dice';
+  v_roll.total := (v_result ->> 'total')::int;
+  v_roll.reason := p_reason;
+  v_roll.hidden := coalesce(p_hidden, false)
+    or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
+  v_roll.created_at := now();
+  -- one UPDATE of the session: turn entry, diceRolled and the event's seq
+  v_roll.seq := seer_private.record_turn((p_session).id,
+    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
+    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
+  insert into public.dice_rolls values (v_roll.*);
+  perform seer_private.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
+    seer_private.event_dice_rolled(v_roll));
+  return v_roll;
+end
+$$;
+
+-- The game RPCs' prologue: the locked active session, the caller a participant (or with
+-- p_seer_only the Seer; else the usual 001/007). Game actions need an active session.
+create function seer_private.lock_game(p_session_id uuid, p_uid uuid, p_seer_only boolean default false)
+returns public.sessions
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype := seer_private.lock_session(p_session_id);
+begin
+  if p_seer_only then
+    perform seer_private.require_seer(v_s, p_uid);
+  else
+    perform seer_private.require_participant(v_s, p_uid);
+  end if;
+  if v_s.status <> 'active' then
+    perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
+  end if;
+  return v_s;
+end
+$$;
+
+-- A live seat of the session holding p_character_id, or SESSION_000.
+create function seer_private.character_seat(p_session_id uuid, p_character_id uuid)
+returns public.session_players
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_seat public.session_players%rowtype;
+begin
+  select * into v_seat from public.session_players sp
+  where sp.session_id = p_session_id and sp.character_id = p_character_id and sp.left_at is null;
+  if not found then
+    perform seer_private.raise_error('SESSION_000', 'characterId is not a seated character of this session');
+  end if;
+  return v_seat;
+end
+$$;
+
+-- A seated player rolls for their own character (never hidden); the Seer for anyone.
+create function public.roll_dice(
+  p_session_id uuid, p_expression text, p_reason text default null,
+  p_character_id uuid default null, p_hidden boolean default false)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_reason text := seer_private.clean_text(p_reason, 'reason', 200);
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_char uuid := p_character_id;
+  v_roll public.dice_rolls%rowtype;
+begin
+  v_s := seer_private.lock_game(p_session_id, v_uid);
+  if v_s.seer_id = v_uid then
+    if v_char is not null then
+      perform seer_private.character_seat(v_s.id, v_char);
+    end if;
+  else
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if coalesce(p_hidden, false) or (v_char is not null and v_char <> v_seat.character_id) then
+      perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
+    end if;
+    v_char := v_seat.character_id;
+  end if;
+  v_roll := seer_private.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
+  return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
+end
+$$;
+
+-- Every roll of a session, oldest first, as the caller may see it (the Seer: everything).
+create function public.list_dice_rolls(p_session_id uuid, p_limit int default 200)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  v_s := seer_private.read_session(p_session_id);
+  perform seer_private.require_participant(v_s, v_uid);
+  if coalesce(p_limit, 200) not between 1 and 1000 then
+    perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 1000');
+  end if;
+  return coalesce((
+    select jsonb_agg(seer_private.roll_json(r, v_s.seer_id = v_uid) order by r.seq)
+    from (select * from public.dice_rolls d where d.session_id = v_s.id
+          order by d.seq desc limit coalesce(p_limit, 200)) r), '[]'::jsonb);
+end
+$$;
+
+revoke execute on all functions in schema seer_private from public;
+revoke execute on function public.roll_dice(uuid, text, text, uuid, boolean),
+  public.list_dice_rolls(uuid, int) from public, anon;
+grant execute on function public.roll_dice(uuid, text, text, uuid, boolean),
+  public.list_dice_rolls(uuid, int) to authenticated, service_role;
