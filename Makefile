@@ -21,9 +21,20 @@ system-deps:
 test: setup system-deps
 	$(PY) -m seer_client.devstack.postgres exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup
+SUPABASE := node_modules/.bin/supabase
+PYRIGHT := node_modules/.bin/pyright
+
+# ruff; mypy --strict and pyright (strict for the SDK; config in pyproject.toml); the generated
+# blocking API is current; `supabase db lint` (plpgsql_check) on a throw-away Postgres with the
+# migrations applied reports nothing at level warning.
+lint: setup system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PYRIGHT) --pythonpath $(PY)
+	$(PY) -c "import sys, pathlib; from seer_client import _sync_gen as g; \
+	  sys.exit(g.formatted() != pathlib.Path(g.OUT).read_text() and 'seer_client/_sync_api.py is stale: python -m seer_client._sync_gen')"
+	$(PY) -m seer_client.devstack.postgres exec -- bash scripts/db-lint.sh
 
 demo: setup system-deps
 	$(PY) -m seer_client.demo

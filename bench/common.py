@@ -155,6 +155,39 @@ def run_async(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+class DbCpu:
+    """CPU seconds used by the database server: the postmaster, its live children (backends,
+    checkpointer, walwriter, autovacuum ...) and, through cutime/cstime, the children that have
+    exited and been reaped (a pgbench run's backends). Ratios of it are far steadier than
+    throughput on a machine whose cores are shared with other work."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pid = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _fields(pid: int | str) -> list[str] | None:
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        return raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "; fields from state on
+
+    def seconds(self) -> float:
+        pm = self._fields(self.pid)
+        if pm is None:
+            raise RuntimeError("the postmaster is gone")
+        # fields (0-based after comm): 1 ppid, 11 utime, 12 stime, 13 cutime, 14 cstime
+        total = sum(int(pm[i]) for i in (11, 12, 13, 14))
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            f = self._fields(entry.name)
+            if f is not None and int(f[1]) == self.pid:
+                total += int(f[11]) + int(f[12])
+        return total / self.tick
+
+
 async def produce_game_states(
     pool: Any, sessions: list[Any], events: int, rate: float
 ) -> dict[tuple[str, int], float]:

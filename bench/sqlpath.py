@@ -117,7 +117,9 @@ def _parse(out: str) -> PgbenchResult:
     )
 
 
-def pgbench(db_url: str, args: list[str], *, timeout: float = 300) -> PgbenchResult:
+def pgbench_run(db_url: str, args: list[str], *, timeout: float = 300) -> tuple[PgbenchResult, list[str]]:
+    """pgbench and its complaints: a client that hits an SQL error stops (exit status 2),
+    which would otherwise only show as a lower rate."""
     res = subprocess.run(
         [pg_bin("pgbench"), "-n", "-M", "prepared", *args, db_url],
         capture_output=True,
@@ -126,7 +128,12 @@ def pgbench(db_url: str, args: list[str], *, timeout: float = 300) -> PgbenchRes
     )
     if res.returncode not in (0, 2) or "tps =" not in res.stdout:
         raise RuntimeError(f"pgbench {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
-    return _parse(res.stdout)
+    errors = [line for line in res.stderr.splitlines() if "abort" in line or "ERROR" in line]
+    return _parse(res.stdout), errors
+
+
+def pgbench(db_url: str, args: list[str], *, timeout: float = 300) -> PgbenchResult:
+    return pgbench_run(db_url, args, timeout=timeout)[0]
 
 
 async def top_statements(admin_dsn: str, limit: int = 6) -> list[tuple[str, float, int, float]]:

@@ -7,8 +7,14 @@ Sections (every figure next to a baseline measured in the same run on the same m
 3b. Session stream A/B: content in the broadcast vs content-free pokes + a log read (stream.py).
 4. Scale: 1M sessions / 100k live players: sweeper, code lookup, list_my_sessions.
 5. Memory: gateway RSS idle vs with every fan-out socket open.
+6. Heartbeat A/B: today's heartbeat vs the pre-redesign one (a copy made in this cluster only).
+7. Cost model: a realistic mix stepped up to the 50 ms p99 limit, durability off and on.
+8. Retention: the event-log compaction's per-run cost at 100k and 1M ended sessions.
 
-Sizes come from BENCH_* environment variables (see bench/common.py).
+Sections run in the order above except that 6, 7 and 8 run before 4 (which adds a million rows).
+Each prints its rows as soon as it ends; a failing section is reported FAILED and the others
+still run. Sizes come from BENCH_* environment variables (see bench/common.py); BENCH_QUICK=1
+shrinks the new sections for iterating.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import math
 import os
 import sys
 import time
+import traceback
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -57,11 +65,57 @@ async def prepare(cluster_dsn: str, admin_dsn: str, sizes: Sizes) -> None:
     await population.populate(cluster_dsn, max(sizes.sessions, sizes.fanout_sessions), join_sessions)
 
 
+SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "stream", "heartbeat", "cost", "retention", "scale"]
+GATEWAY_SECTIONS = {"gateway", "fanout", "memory", "stream"}
+
+
+def print_rows(title: str, rows: list[Row]) -> None:
+    """A section's rows as soon as it finishes: a later failure cannot lose them."""
+    if rows:
+        print(f"\n--- {title}: results ---")
+        print(render(rows), flush=True)
+
+
+async def run_section(
+    name: str,
+    title: str,
+    body: Callable[[list[Row], list[str]], Awaitable[object]],
+    rows: list[Row],
+    log: list[str],
+    failed: list[str],
+) -> None:
+    """Runs one section; its rows and log lines print when it ends. A failure is reported as a
+    FAILED row (with the error) and the other sections still run and print."""
+    print(f"{title} ...", flush=True)
+    mine: list[Row] = []
+    mylog: list[str] = []
+    t0 = time.perf_counter()
+    try:
+        await body(mine, mylog)
+    except Exception as exc:  # reported as a failed section; the others go on
+        failed.append(name)
+        mine.append(
+            Row(
+                title,
+                "SECTION FAILED",
+                f"{type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}",
+                verdict="FAILED",
+            )
+        )
+        mylog.append(f"\n  {title} failed:\n" + "".join(traceback.format_exception(exc))[-3000:])
+    if mylog:
+        print("\n".join(mylog), flush=True)
+    print_rows(f"{title} ({time.perf_counter() - t0:.0f} s)", mine)
+    rows.extend(mine)
+    log.extend(mylog)
+
+
 async def main_async(sections: set[str]) -> int:
     sizes = Sizes()
     raise_fd_limit()
     rows: list[Row] = []
     log: list[str] = []
+    failed: list[str] = []
     t_start = time.perf_counter()
     with bench_cluster() as cluster:
         print(
@@ -72,48 +126,96 @@ async def main_async(sections: set[str]) -> int:
         await prepare(cluster.dsn, cluster.admin_dsn, sizes)
         print(f"  prepared in {time.perf_counter() - t0:.1f} s")
         tps: dict[str, float] = {}
-        if "sql" in sections:
-            print("1. SQL path (pgbench) ...")
+
+        async def sql(mine: list[Row], mylog: list[str]) -> None:
             sqlpath.init_tpcb(with_db(cluster.dsn, "bench_tpcb"))
-            tps = await sqlpath.run(
-                cluster.dsn,
-                with_db(cluster.dsn, "bench_tpcb"),
-                with_db(cluster.admin_dsn, "postgres"),
-                sizes,
-                rows,
-                log,
+            tps.update(
+                await sqlpath.run(
+                    cluster.dsn,
+                    with_db(cluster.dsn, "bench_tpcb"),
+                    with_db(cluster.admin_dsn, "postgres"),
+                    sizes,
+                    mine,
+                    mylog,
+                )
             )
-        if sections & {"gateway", "fanout", "memory", "stream"}:
+
+        if "sql" in sections:
+            await run_section("sql", "1 SQL (pgbench)", sql, rows, log, failed)
+        if sections & GATEWAY_SECTIONS:
             from . import fanout, gatewaypath
 
-            with GatewayProcess(cluster.dsn) as gw:
-                if "gateway" in sections:
-                    print("2. gateway path ...")
-                    await gatewaypath.run(gw, cluster.dsn, sizes, tps, rows, log)
-                if sections & {"fanout", "memory"}:
-                    print("3/5. realtime fan-out and gateway memory ...")
-                    await fanout.run(gw, cluster.dsn, sizes, rows, log)
-                if "stream" in sections:
-                    from . import stream
+            try:
+                with GatewayProcess(cluster.dsn) as gw:
+                    if "gateway" in sections:
 
-                    print("3b. session stream: baseline vs (b) pokes + log read vs (a) keyed topic ...")
-                    await stream.run(gw, cluster.dsn, sizes, rows, log)
+                        async def gateway(mine: list[Row], mylog: list[str]) -> None:
+                            await gatewaypath.run(gw, cluster.dsn, sizes, tps, mine, mylog)
+
+                        await run_section("gateway", "2 gateway path", gateway, rows, log, failed)
+                    if sections & {"fanout", "memory"}:
+
+                        async def fan(mine: list[Row], mylog: list[str]) -> None:
+                            await fanout.run(gw, cluster.dsn, sizes, mine, mylog)
+
+                        await run_section("fanout", "3/5 fan-out + memory", fan, rows, log, failed)
+                    if "stream" in sections:
+                        from . import stream
+
+                        async def stm(mine: list[Row], mylog: list[str]) -> None:
+                            await stream.run(gw, cluster.dsn, sizes, mine, mylog)
+
+                        await run_section(
+                            "stream",
+                            "3b session stream: baseline, (a) keyed topic, (b) pokes",
+                            stm,
+                            rows,
+                            log,
+                            failed,
+                        )
+            except SystemExit as exc:  # the gateway process did not start
+                failed.append("gateway")
+                rows.append(Row("2 gateway path", "SECTION FAILED", str(exc), verdict="FAILED"))
+                print_rows("gateway sections", rows[-1:])
+        if "heartbeat" in sections:
+            from . import heartbeat_ab
+
+            async def hb(mine: list[Row], mylog: list[str]) -> None:
+                await heartbeat_ab.run(cluster, sizes, mine, mylog)
+
+            await run_section("heartbeat", "6 heartbeat A/B", hb, rows, log, failed)
+        if "cost" in sections:
+            from . import costmodel
+
+            async def cost(mine: list[Row], mylog: list[str]) -> None:
+                await costmodel.run(cluster, sizes, mine, mylog)
+
+            await run_section("cost", "7 cost model", cost, rows, log, failed)
+        if "retention" in sections:
+            from . import retention
+
+            async def ret(mine: list[Row], mylog: list[str]) -> None:
+                await retention.run(cluster.dsn, cluster.admin_dsn, sizes, mine, mylog)
+
+            await run_section("retention", "8 retention", ret, rows, log, failed)
         if "scale" in sections:
             from . import scale
 
-            print("4. scale ...")
-            await scale.run(cluster.dsn, sizes, rows, log)
-    print("\n" + "\n".join(log))
+            async def sc(mine: list[Row], mylog: list[str]) -> None:
+                await scale.run(cluster.dsn, sizes, mine, mylog)
+
+            await run_section("scale", "4 scale", sc, rows, log, failed)
     print(
-        f"\nseer-client benchmarks ({os.cpu_count()} CPUs, loopback, fsync off on a throw-away cluster;"
-        f" {time.perf_counter() - t_start:.0f} s)\n"
+        f"\nseer-client benchmarks ({os.cpu_count()} CPUs, loopback, throw-away cluster (fsync off"
+        f" unless a row says durability on); {time.perf_counter() - t_start:.0f} s)\n"
     )
     print(render(rows))
-    return 0
+    if failed:
+        print(f"\nFAILED sections: {', '.join(failed)} (the others' rows are above)")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    all_sections = {"sql", "gateway", "fanout", "memory", "stream", "scale"}
-    sections = set(argv) & all_sections or all_sections
+    sections = set(argv) & set(SECTION_ORDER) or set(SECTION_ORDER)
     return asyncio.run(main_async(sections))

@@ -11,8 +11,12 @@ Quick start::
         async for event in conn.events():
             print(event.seq, event.type)
 
-Blocking scripts and notebooks: ``from seer_client.sync import SeerClient``.
+``SeerClient.create()`` reads ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY`` when not given.
+Blocking scripts and notebooks: ``from seer_client.sync import SeerClient`` (the same
+methods, typed, without ``await``; also importable as ``SyncSeerClient``).
 """
+
+import logging
 
 from .client import SeerClient
 from .connection import ConnectionStatus, PresenceEntry, SessionConnection
@@ -25,6 +29,7 @@ from .errors import (
     CharacterConnected,
     CharacterInSession,
     CombatStateConflict,
+    ConfigError,
     InvalidJoinCode,
     InvalidStatusTransition,
     MinPlayersNotMet,
@@ -43,6 +48,7 @@ from .errors import (
     SessionRateLimited,
     SessionStarted,
     StateVersionConflict,
+    TimeoutError,
     TooManyAttempts,
     TooManyLiveSessions,
     TransportError,
@@ -95,10 +101,14 @@ from .models import (
     SessionStats,
     SessionSummary,
     StartResult,
+    Unknown,
 )
-from .view import SessionView
+from .view import LiveDisplay, SessionView
 
 __version__ = "0.1.0"
+
+# Library logging: named `seer_client.*` loggers, silent unless the application configures logging.
+logging.getLogger("seer_client").addHandler(logging.NullHandler())
 
 __all__ = [
     "AdventureNotFound",
@@ -115,6 +125,7 @@ __all__ = [
     "CombatStartedEvent",
     "CombatStateConflict",
     "CombatTurnEvent",
+    "ConfigError",
     "ConnectionStatus",
     "CreateSessionResult",
     "DiceRoll",
@@ -134,6 +145,7 @@ __all__ = [
     "JoinResult",
     "KickResult",
     "LeaveResult",
+    "LiveDisplay",
     "MinPlayersNotMet",
     "MyCharacter",
     "Node",
@@ -174,9 +186,11 @@ __all__ = [
     "SessionView",
     "StartResult",
     "StateVersionConflict",
+    "TimeoutError",
     "TooManyAttempts",
     "TooManyLiveSessions",
     "TransportError",
+    "Unknown",
     "UnknownEvent",
     "ValidationError",
     "__version__",

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
+import copy
 import json
+import logging
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
@@ -21,13 +26,15 @@ from tenacity import (
 
 from .errors import (
     AuthError,
+    ConfigError,
     SeerError,
+    TimeoutError,
     TransportError,
     ValidationError,
     error_from_api_error,
     error_from_response,
 )
-from .events import BaseEvent, parse_events
+from .events import SessionEvent, parse_events
 from .models import (
     AdventureSummary,
     Character,
@@ -60,6 +67,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SeerClient"]
 
+log: logging.Logger = logging.getLogger("seer_client.client")
+
 M = TypeVar("M", bound=BaseModel)
 
 _OUTCOMES = ("completed", "cancelled")
@@ -72,11 +81,14 @@ _SETTINGS_KEYS = frozenset(
 
 
 def _is_error_body(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    body = cast(dict[str, Any], data)
+    code = body.get("code")
     return (
-        isinstance(data, dict)
-        and set(data) == {"code", "message", "details", "hint"}
-        and isinstance(data.get("code"), str)
-        and data["code"].startswith("SESSION_")
+        set(body) == {"code", "message", "details", "hint"}
+        and isinstance(code, str)
+        and code.startswith("SESSION_")
     )
 
 
@@ -97,20 +109,23 @@ class SeerClient:
         supabase: AsyncClient,
         *,
         join_url_base: str | None = None,
+        timeout: float = 10.0,
         retries: int = 3,
         owns_supabase: bool = False,
     ) -> None:
         from supabase import Client as SyncSupabaseClient
 
         if isinstance(supabase, SyncSupabaseClient):
-            raise TypeError(
+            raise ConfigError(
                 "SeerClient needs supabase's AsyncClient (await supabase.acreate_client(url, key)); "
-                "for blocking code use seer_client.sync.SeerClient(url, key)"
+                "for blocking code use seer_client.sync.SeerClient.create(url, key)"
             )
         self.supabase = supabase
-        base = join_url_base or str(supabase.supabase_url)
-        self.join_url_base = base.rstrip("/")
-        self.retries = max(1, retries)
+        self.url: str = str(supabase.supabase_url).rstrip("/")
+        base = join_url_base or self.url
+        self.join_url_base: str = base.rstrip("/")
+        self.timeout: float = _check_timeout(timeout)
+        self.retries: int = max(1, retries)
         self._owns_supabase = owns_supabase
         self._connections: set[SessionConnection] = set()
         self._postgrest_clients: list[Any] = []
@@ -118,18 +133,52 @@ class SeerClient:
     @classmethod
     async def create(
         cls,
-        url: str,
-        key: str,
+        url: str | None = None,
+        key: str | None = None,
         *,
-        join_url_base: str | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - the client's setting, not this call's
         retries: int = 3,
+        join_url_base: str | None = None,
         options: Any = None,
     ) -> SeerClient:
-        """Create the underlying ``supabase.AsyncClient`` too."""
-        from supabase import AsyncClient
+        """Build the client and its ``supabase.AsyncClient``.
 
-        supabase = await AsyncClient.create(url, key, options)
-        return cls(supabase, join_url_base=join_url_base, retries=retries, owns_supabase=True)
+        ``url`` and ``key`` default to ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY``. ``timeout``
+        (seconds) bounds every RPC and auth call; idempotent reads are tried ``retries`` times
+        on transport errors. A missing or malformed URL or key raises :class:`ConfigError`.
+        """
+        from supabase._async.client import SupabaseException
+
+        from supabase import AsyncClient, AsyncClientOptions
+
+        url = url if url is not None else os.environ.get("SUPABASE_URL")
+        key = key if key is not None else os.environ.get("SUPABASE_ANON_KEY")
+        if not url:
+            raise ConfigError("no Supabase URL: pass url= or set SUPABASE_URL")
+        if not key:
+            raise ConfigError("no Supabase key: pass key= or set SUPABASE_ANON_KEY")
+        if options is None:
+            options = AsyncClientOptions(postgrest_client_timeout=_check_timeout(timeout))
+        try:
+            supabase = await AsyncClient.create(url, key, options)
+        except SupabaseException as exc:
+            raise ConfigError(f"{exc} ({url!r})") from exc
+        return cls(
+            supabase, join_url_base=join_url_base, timeout=timeout, retries=retries, owns_supabase=True
+        )
+
+    def with_options(self, *, timeout: float | None = None, retries: int | None = None) -> SeerClient:
+        """A view of this client with another ``timeout``/``retries``, for one call site.
+
+        It shares the signed-in session and connections; closing it closes nothing.
+        """
+        clone = copy.copy(self)
+        clone._owns_supabase = False
+        if timeout is not None:
+            clone.timeout = _check_timeout(timeout)
+        if retries is not None:
+            clone.retries = max(1, retries)
+        return clone
 
     # ----------------------------------------------------------------- auth pass-through
     async def sign_up(self, email: str, password: str, *, display_name: str | None = None) -> str:
@@ -152,6 +201,7 @@ class SeerClient:
         return str(response.user.id)
 
     async def sign_out(self) -> None:
+        """Sign out; RPCs then raise :class:`AuthError` ("sign in first") until the next sign-in."""
         await self._auth_call(self.supabase.auth.sign_out())
 
     async def user_id(self) -> str:
@@ -177,18 +227,31 @@ class SeerClient:
         from supabase_auth.errors import AuthRetryableError, AuthUnknownError
 
         try:
-            return await awaitable
+            return await asyncio.wait_for(awaitable, self.timeout)
+        except builtins.TimeoutError as exc:
+            raise TimeoutError(f"auth request to {self.url} got no answer within {self.timeout:g} s") from exc
         except GoTrueError as exc:
             status = getattr(exc, "status", None)
+            http_error = _http_status_error(exc)
+            if http_error is not None:
+                status = http_error.response.status_code
+            if status in (404, 405):
+                # GoTrue answers every route it has; a 404 means this is not a Supabase API.
+                raise TransportError(
+                    f"no Supabase Auth API at {self.url}/auth/v1 (HTTP {status}); check the URL",
+                    status=status,
+                ) from exc
             # supabase-auth reports network failures as AuthRetryableError(status 0) and
             # gateway errors (5xx) the same way: those are transport problems, not auth.
             if isinstance(exc, AuthRetryableError) or (status is not None and status >= 500):
-                raise TransportError(exc.message, status=status or None, code=exc.code) from exc
+                raise TransportError(
+                    f"{self.url}: {exc.message}", status=status or None, code=exc.code
+                ) from exc
             if isinstance(exc, AuthUnknownError) and isinstance(exc.original_error, httpx.HTTPError):
-                raise TransportError(exc.message) from exc
+                raise TransportError(f"{self.url}: {exc.message}") from exc
             raise AuthError(exc.message, status=status, code=exc.code) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"auth request failed: {exc}") from exc
+            raise TransportError(f"auth request to {self.url} failed: {type(exc).__name__}: {exc}") from exc
 
     # ----------------------------------------------------------------- RPC plumbing
     async def _send_once(self, fn: str, params: dict[str, Any]) -> Any:
@@ -221,6 +284,13 @@ class SeerClient:
                     body: Any = response.json()
                 except ValueError:
                     body = None
+                if body is None and response.status_code in (404, 405):
+                    # PostgREST answers JSON for every route; anything else is the wrong URL.
+                    raise TransportError(
+                        f"{fn}: no Supabase REST API at {self.url}/rest/v1 (HTTP {response.status_code});"
+                        " check the URL",
+                        status=response.status_code,
+                    )
                 raise error_from_response(response.status_code, body, text=response.text or None)
             result = await builder.execute()
             return result.data
@@ -229,22 +299,41 @@ class SeerClient:
         except APIError as exc:
             raise error_from_api_error(exc) from exc
         except httpx.TimeoutException as exc:
-            raise TransportError(f"{fn}: request timed out") from exc
+            raise TimeoutError(f"{fn}: {self.url} did not answer within {self.timeout:g} s") from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{fn}: {type(exc).__name__}: {exc}") from exc
+            raise TransportError(f"{fn}: {self.url} unreachable: {type(exc).__name__}: {exc}") from exc
+
+    async def _send(self, fn: str, params: dict[str, Any]) -> Any:
+        try:
+            return await asyncio.wait_for(self._send_once(fn, params), self.timeout)
+        except builtins.TimeoutError as exc:
+            if isinstance(exc, TimeoutError):
+                raise
+            raise TimeoutError(f"{fn}: {self.url} did not answer within {self.timeout:g} s") from exc
+
+    async def _require_session(self, fn: str) -> None:
+        session = await self._auth_call(self.supabase.auth.get_session())
+        if session is None:
+            raise AuthError(f"sign in first: {fn} needs a signed-in user", status=401)
 
     async def _rpc(self, fn: str, params: dict[str, Any], *, idempotent: bool = False) -> Any:
         """Call an RPC. Only idempotent calls are retried, and only on transport/5xx errors."""
+        await self._require_session(fn)
         if not idempotent:
-            return await self._send_once(fn, params)
+            return await self._send(fn, params)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.retries),
             wait=wait_random_exponential(multiplier=0.2, max=2.0),
             retry=retry_if_exception(_retryable),
+            before_sleep=lambda state: _log_retry(fn, state, self.retries),
             reraise=True,
         ):
             with attempt:
-                return await self._send_once(fn, params)
+                if attempt.retry_state.attempt_number > 1:
+                    log.info(
+                        "retrying %s (attempt %d of %d)", fn, attempt.retry_state.attempt_number, self.retries
+                    )
+                return await self._send(fn, params)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -253,6 +342,7 @@ class SeerClient:
 
     # ----------------------------------------------------------------- sessions
     def join_url(self, code: str) -> str:
+        """The invite link for a join code (the ``invite`` Edge Function)."""
         return f"{self.join_url_base}/functions/v1/invite/{code}"
 
     async def create_session(
@@ -285,15 +375,18 @@ class SeerClient:
         return CreateSessionResult(session=session, join_url=self.join_url(session.code))
 
     async def get_session(self, session_id: str | uuid.UUID) -> Session:
+        """The session with its seats (participants only)."""
         sid = validate_uuid(session_id, "sessionId")
         return Session.model_validate(await self._rpc("get_session", {"p_session_id": sid}, idempotent=True))
 
     async def get_session_by_code(self, code: str) -> JoinPreview:
+        """Preview a session by its join code (any signed-in user; rate limited)."""
         normalized = normalize_join_code(code)
         data = await self._rpc("get_session_by_code", {"p_code": normalized}, idempotent=True)
         return JoinPreview.model_validate(data)
 
     async def join_session(self, session_id: str | uuid.UUID, *, character_id: str | uuid.UUID) -> JoinResult:
+        """Take a seat with ``character_id`` (a character of the caller's)."""
         sid = validate_uuid(session_id, "sessionId")
         cid = validate_uuid(character_id, "characterId")
         data = await self._rpc("join_session", {"p_session_id": sid, "p_character_id": cid})
@@ -305,6 +398,7 @@ class SeerClient:
         return await self.join_session(preview.session.id, character_id=character_id)
 
     async def leave_session(self, session_id: str | uuid.UUID) -> LeaveResult:
+        """Leave the session (a player; the Seer ends it instead)."""
         sid = validate_uuid(session_id, "sessionId")
         return LeaveResult.model_validate(await self._rpc("leave_session", {"p_session_id": sid}))
 
@@ -328,20 +422,24 @@ class SeerClient:
         return SessionPlayer.model_validate(data)
 
     async def start_session(self, session_id: str | uuid.UUID) -> StartResult:
+        """Start a waiting session (Seer only); ``warning`` notes a small party."""
         sid = validate_uuid(session_id, "sessionId")
         return StartResult.model_validate(await self._rpc("start_session", {"p_session_id": sid}))
 
     async def pause_session(self, session_id: str | uuid.UUID) -> Session:
+        """Pause an active session (Seer only)."""
         sid = validate_uuid(session_id, "sessionId")
         return Session.model_validate(await self._rpc("pause_session", {"p_session_id": sid}))
 
     async def resume_session(self, session_id: str | uuid.UUID) -> Session:
+        """Resume a paused session (Seer only)."""
         sid = validate_uuid(session_id, "sessionId")
         return Session.model_validate(await self._rpc("resume_session", {"p_session_id": sid}))
 
     async def end_session(
         self, session_id: str | uuid.UUID, *, outcome: str, notes: str | None = None
     ) -> EndResult:
+        """End the session as ``completed`` or ``cancelled`` (Seer only); returns stats and XP."""
         sid = validate_uuid(session_id, "sessionId")
         if outcome not in _OUTCOMES:
             raise ValidationError(details="outcome")
@@ -349,6 +447,7 @@ class SeerClient:
         return EndResult.model_validate(data)
 
     async def get_game_state(self, session_id: str | uuid.UUID) -> GameState:
+        """The session's game state (participants only)."""
         sid = validate_uuid(session_id, "sessionId")
         return GameState.model_validate(
             await self._rpc("get_game_state", {"p_session_id": sid}, idempotent=True)
@@ -381,6 +480,7 @@ class SeerClient:
         return GameState.model_validate(data)
 
     async def heartbeat(self, session_id: str | uuid.UUID) -> HeartbeatResult:
+        """Mark the caller's seat connected (the connection calls this periodically)."""
         sid = validate_uuid(session_id, "sessionId")
         return HeartbeatResult.model_validate(
             await self._rpc("heartbeat", {"p_session_id": sid}, idempotent=True)
@@ -402,7 +502,7 @@ class SeerClient:
 
     async def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
-    ) -> list[BaseEvent]:
+    ) -> list[SessionEvent]:
         """One page of events with ``seq > after_seq``, oldest first (server caps at 1000)."""
         sid = validate_uuid(session_id, "sessionId")
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
@@ -418,9 +518,9 @@ class SeerClient:
 
     async def all_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, page_size: int = 500
-    ) -> list[BaseEvent]:
+    ) -> list[SessionEvent]:
         """Every event after ``after_seq``, paging through ``session_events_since``."""
-        events: list[BaseEvent] = []
+        events: list[SessionEvent] = []
         cursor = after_seq
         while True:
             page = await self.session_events_since(session_id, after_seq=cursor, limit=page_size)
@@ -432,6 +532,7 @@ class SeerClient:
     async def submit_feedback(
         self, session_id: str | uuid.UUID, *, rating: int, comment: str | None = None
     ) -> Feedback:
+        """Rate a finished session 1-5 with an optional comment (participants only)."""
         sid = validate_uuid(session_id, "sessionId")
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
             raise ValidationError(details="rating")
@@ -441,6 +542,7 @@ class SeerClient:
         return Feedback.model_validate(data)
 
     async def list_my_sessions(self, *, status: Sequence[str] | None = None) -> list[SessionSummary]:
+        """The caller's sessions (as Seer or player), optionally filtered by status."""
         statuses: list[str] | None = None
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
@@ -450,6 +552,7 @@ class SeerClient:
         return TypeAdapter(list[SessionSummary]).validate_python(data or [])
 
     async def create_character(self, *, name: str, character_class: str) -> Character:
+        """Create a character owned by the signed-in user."""
         if not isinstance(name, str) or not name.strip():
             raise ValidationError(details="name")
         if not isinstance(character_class, str) or not character_class.strip():
@@ -458,6 +561,7 @@ class SeerClient:
         return Character.model_validate(data)
 
     async def list_my_characters(self) -> list[MyCharacter]:
+        """The caller's characters, with the session each is in (if any)."""
         data = await self._rpc("list_my_characters", {}, idempotent=True)
         return TypeAdapter(list[MyCharacter]).validate_python(data or [])
 
@@ -565,7 +669,7 @@ class SeerClient:
         *,
         choice: str | None = None,
         character_id: str | uuid.UUID | None = None,
-    ) -> BaseEvent:
+    ) -> SessionEvent:
         """Propose an action or pick one of the current node's choices (by label). The Seer
         may act for a disconnected or inactive character (``character_id``). Returns the
         ``player_action`` event."""
@@ -633,6 +737,45 @@ class SeerClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _http_status_error(exc: BaseException) -> httpx.HTTPStatusError | None:
+    """The ``httpx.HTTPStatusError`` behind a supabase-auth error (it nests it differently per case)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, httpx.HTTPStatusError):
+            return current
+        original = getattr(current, "original_error", None)
+        stack += [
+            original if isinstance(original, BaseException) else None,
+            current.__cause__,
+            current.__context__,
+        ]
+    return None
+
+
+def _log_retry(fn: str, state: RetryCallState, attempts: int) -> None:
+    delay = state.next_action.sleep if state.next_action else 0.0
+    error = state.outcome.exception() if state.outcome else None
+    log.info(
+        "%s failed (%s); retrying in %.2f s (attempt %d of %d)",
+        fn,
+        error,
+        delay,
+        state.attempt_number + 1,
+        attempts,
+    )
+
+
+def _check_timeout(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
+        raise ConfigError(f"timeout must be a number of seconds in (0, 3600], got {timeout!r}")
+    return float(timeout)
 
 
 def _snake_settings_key(key: str) -> str:

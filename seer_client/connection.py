@@ -54,7 +54,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from .errors import (
     AuthError,
@@ -74,6 +74,7 @@ from .events import (
     PlayerJoinedEvent,
     PlayerLeftEvent,
     SessionEndedEvent,
+    SessionEvent,
     SessionStatusEvent,
     UnknownEvent,
     parse_event,
@@ -89,10 +90,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionStatus", "PresenceEntry", "SessionConnection"]
 
-logger = logging.getLogger("seer_client.connection")
+logger: logging.Logger = logging.getLogger("seer_client.connection")
 
 #: any callable; coroutine functions are awaited (their return value is ignored)
 Callback = Callable[..., object]
+T = TypeVar("T")
 
 #: at most this many live events ahead of the log are remembered (a flood cannot grow memory)
 _MAX_HINTS = 1024
@@ -119,28 +121,38 @@ class _Closed:
 _CLOSED = _Closed()
 
 
-def _lobby_field(name: str) -> Any:
+class _LobbyField(Generic[T]):
     """A SessionConnection attribute that lives in its LobbyState (kept for compatibility)."""
 
-    def get(self: SessionConnection) -> Any:
-        return getattr(self.lobby, name)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = f"``self.lobby.{name}``"
 
-    def set_(self: SessionConnection, value: Any) -> None:
-        setattr(self.lobby, name, value)
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> _LobbyField[T]: ...
+    @overload
+    def __get__(self, obj: SessionConnection, owner: type[Any]) -> T: ...
+    def __get__(self, obj: SessionConnection | None, owner: type[Any]) -> _LobbyField[T] | T:
+        if obj is None:
+            return self
+        value: T = getattr(obj.lobby, self.name)
+        return value
 
-    return property(get, set_, doc=f"``self.lobby.{name}``")
+    def __set__(self, obj: SessionConnection, value: T) -> None:
+        setattr(obj.lobby, self.name, value)
 
 
 def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
     """``(seq, type)`` of a well-formed broadcast (event or rekey poke) for ``session_id``."""
     if not isinstance(data, dict):
         return None
-    seq, kind = data.get("seq"), data.get("type")
+    fields = cast(dict[str, Any], data)
+    seq, kind = fields.get("seq"), fields.get("type")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq > 2**53:
         return None
     if not isinstance(kind, str) or not 0 < len(kind) <= 64:
         return None
-    if data.get("sessionId") != session_id:
+    if fields.get("sessionId") != session_id:
         return None
     return seq, kind
 
@@ -230,35 +242,35 @@ class SessionConnection:
         self.on_max_reconnect_failed = on_max_reconnect_failed
         self.on_error = on_error
 
-        self.status = ConnectionStatus.DISCONNECTED
+        self.status: ConnectionStatus = ConnectionStatus.DISCONNECTED
         self.error: BaseException | None = None
         self.user_id: str | None = None
         self.player_id: str | None = None
         self.character_name: str | None = None
         self.role: str = "player"
-        self.reconnects = 0  # successful reconnects after the first connect
-        self.connects = 0
-        self.callback_errors = 0
-        #: events no poke announced, found by a heartbeat, a gap or a reconnect catch-up
-        self.recovered = 0
+        self.reconnects: int = 0  # successful reconnects after the first connect
+        self.connects: int = 0
+        self.callback_errors: int = 0
+        #: events no broadcast announced, found by a heartbeat, a gap or a reconnect catch-up
+        self.recovered: int = 0
         #: live events that disagreed with the log or pointed past it: discarded (log wins)
-        self.discarded_broadcasts = 0
+        self.discarded_broadcasts: int = 0
         #: broadcasts on the topic that are no well-formed event for this session: ignored
-        self.ignored_broadcasts = 0
+        self.ignored_broadcasts: int = 0
         #: live events that showed a hole (seq beyond the next expected one)
-        self.gaps_detected = 0
+        self.gaps_detected: int = 0
         #: live events delivered straight from the broadcast (the next seq, valid)
-        self.live_delivered = 0
+        self.live_delivered: int = 0
         #: channel key rotations followed (rekey pokes: rejoined on the new topic)
-        self.rekeys = 0
+        self.rekeys: int = 0
         #: the last heartbeat's view of the session (lastSeq, status)
         self.last_heartbeat: HeartbeatResult | None = None
 
-        self.sequencer = EventSequencer(0)
-        self.start_seq = 0  # events after this seq are delivered
+        self.sequencer: EventSequencer = EventSequencer(0)
+        self.start_seq: int = 0  # events after this seq are delivered
         self._delivered_seq = 0
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
-        self.lobby = LobbyState(session_id)
+        self.lobby: LobbyState = LobbyState(session_id)
 
         self._link: RealtimeLink | None = None
         # live events ahead of the log (seq -> event), checked against it when read
@@ -282,14 +294,14 @@ class SessionConnection:
         self._close_done: asyncio.Future[None] | None = None
         self._ended = False  # iterators were told the stream ended
 
-    seer_id = _lobby_field("seer_id")
-    seer_name = _lobby_field("seer_name")
-    session_status = _lobby_field("session_status")
-    current_node_id = _lobby_field("current_node_id")
-    current_node_title = _lobby_field("current_node_title")
-    adventure_name = _lobby_field("adventure_name")
-    code = _lobby_field("code")
-    seats: dict[str, SessionPlayer] = _lobby_field("seats")
+    seer_id: _LobbyField[str | None] = _LobbyField("seer_id")
+    seer_name: _LobbyField[str | None] = _LobbyField("seer_name")
+    session_status: _LobbyField[str | None] = _LobbyField("session_status")
+    current_node_id: _LobbyField[str | None] = _LobbyField("current_node_id")
+    current_node_title: _LobbyField[str | None] = _LobbyField("current_node_title")
+    adventure_name: _LobbyField[str | None] = _LobbyField("adventure_name")
+    code: _LobbyField[str | None] = _LobbyField("code")
+    seats: _LobbyField[dict[str, SessionPlayer]] = _LobbyField("seats")
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> SessionConnection:
@@ -419,7 +431,7 @@ class SessionConnection:
     def _repr_html_(self) -> str:
         return self.view()._repr_html_()
 
-    async def events(self, *, replay: bool = True) -> AsyncIterator[BaseEvent]:
+    async def events(self, *, replay: bool = True) -> AsyncIterator[SessionEvent]:
         """Iterate over delivered events in seq order.
 
         With ``replay`` (default) the iterator first yields the events already delivered
@@ -443,24 +455,24 @@ class SessionConnection:
                     if self.error is not None:
                         raise self.error
                     return
-                yield item
+                yield cast("SessionEvent", item)
         finally:
             self._subscribers.discard(queue)
 
     async def wait_for(
         self,
-        predicate: Callable[[BaseEvent], bool],
+        predicate: Callable[[SessionEvent], bool],
         *,
         timeout: float = 10.0,  # noqa: ASYNC109 - also used through the blocking facade
         replay: bool = True,
-    ) -> BaseEvent:
+    ) -> SessionEvent:
         """Wait for the first delivered event matching ``predicate``.
 
         Raises :class:`TimeoutError` after ``timeout`` seconds, the connection's
         :attr:`error` if it died, or :class:`RealtimeError` if it was closed meanwhile.
         """
 
-        async def _scan() -> BaseEvent:
+        async def _scan() -> SessionEvent:
             async for event in self.events(replay=replay):
                 if predicate(event):
                     return event

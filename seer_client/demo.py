@@ -25,7 +25,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +76,7 @@ class Participant:
     conn: SessionConnection | None = None
     start_seq: int = 0
     end_seq: int | None = None  # last seq this participant is entitled to (kicked players)
-    presence_seen: dict[str, str] = field(default_factory=dict)
+    presence_seen: dict[str, str] = field(default_factory=dict[str, str])
     lines: int = 0
 
 
@@ -86,11 +86,11 @@ class Demo:
         self.key = key
         self.stack = stack
         self.quiet = quiet
-        self.t0 = time.monotonic()
+        self.t0: float = time.monotonic()
         self.people: list[Participant] = []
-        self.session_id = ""
+        self.session_id: str = ""
         self.names: dict[str, str] = {}  # player id -> character name
-        self.finished = False
+        self.finished: bool = False
 
     # ------------------------------------------------------------------ output
     def say(self, who: str, text: str) -> None:
@@ -304,17 +304,18 @@ class Demo:
         self.banner("Bram's socket is cut by the server; the game goes on")
         if self.stack is not None:
             assert bram.conn is not None
-            reconnects = bram.conn.reconnects
+            bram_conn = bram.conn
+            reconnects = bram_conn.reconnects
             dropped = await self.stack.realtime.drop_sockets(bram.user_id)
             self.say("stack", f"dropped {dropped} socket(s) of Bram")
             await seer.client.update_game_state(
                 self.session_id, current_node_id=NODES["b004"], set_variables={"dials": "3-1-4"}
             )
             await _until(
-                lambda: seer.presence_seen.get("Bram") == "reconnecting" or bram.conn.reconnects > reconnects,
+                lambda: seer.presence_seen.get("Bram") == "reconnecting" or bram_conn.reconnects > reconnects,
                 5.0,
             )
-            await _until(lambda: bram.conn.reconnects > reconnects, 35.0)
+            await _until(lambda: bram_conn.reconnects > reconnects, 35.0)
             self.say("Bram", f"back after a reconnect; {bram.conn.recovered} missed event(s) fetched")
         else:
             self.say("demo", "not on the devstack: no server-side socket cut hook, skipping the drop")
@@ -426,7 +427,7 @@ async def _until(predicate: Any, limit: float) -> None:
 
 
 @asynccontextmanager
-async def _stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str, Any]]:
+async def _stack(args: argparse.Namespace) -> AsyncGenerator[tuple[str, str, Any], None]:
     if args.url:
         yield args.url, args.key, None
         return
@@ -458,7 +459,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seer_client.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m seer_client.demo", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--url", default=None, help="existing stack URL (default: start the devstack)")
     parser.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"), help="anon key for --url")
     parser.add_argument("--quiet", action="store_true", help="print only the delivery check")

@@ -1,8 +1,13 @@
 """Exceptions raised by the SDK, catchable by kind.
 
 * :class:`SessionError` and one subclass per ``SESSION_xxx`` code (``except SessionFull:``).
-* :class:`AuthError`: not signed in, expired/invalid JWT, wrong password, realtime refusal.
-* :class:`TransportError`: the network failed or the server answered 5xx (after retries).
+* :class:`ConfigError`: a bad URL or key when building the client (wraps supabase's error).
+* :class:`AuthError`: not signed in ("sign in first"), expired/invalid JWT, wrong password,
+  realtime refusal.
+* :class:`TransportError`: the network failed, the URL is not a Supabase API, or the server
+  answered 5xx (after retries); the message names the URL.
+* :class:`TimeoutError`: a :class:`TransportError` (and a builtin ``TimeoutError``) for an RPC
+  without an answer in time or a ``wait_for`` that ran out.
 * :class:`ApiError`: any other error answer (e.g. an unknown function, PostgREST 4xx).
 
 All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``message`` and
@@ -11,10 +16,11 @@ All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``mes
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, cast
 
 __all__ = [
     "AdventureNotFound",
@@ -25,6 +31,7 @@ __all__ = [
     "CharacterConnected",
     "CharacterInSession",
     "CombatStateConflict",
+    "ConfigError",
     "InvalidJoinCode",
     "InvalidStatusTransition",
     "MinPlayersNotMet",
@@ -43,6 +50,7 @@ __all__ = [
     "SessionRateLimited",
     "SessionStarted",
     "StateVersionConflict",
+    "TimeoutError",
     "TooManyAttempts",
     "TooManyLiveSessions",
     "TransportError",
@@ -151,6 +159,17 @@ class TransportError(SeerError):
     """The request did not get a usable answer: connection failure, timeout, or 5xx."""
 
 
+class TimeoutError(TransportError, builtins.TimeoutError):
+    """No answer in time: an RPC past its ``timeout``, or ``wait_for``/``wait_for_seq`` ran out.
+
+    Also a builtin :class:`TimeoutError`, so ``except TimeoutError`` keeps working.
+    """
+
+
+class ConfigError(SeerError):
+    """The client could not be built: missing or malformed URL or key (wraps supabase's error)."""
+
+
 class AuthError(SeerError):
     """Authentication or authorization failed outside the session rules (401/403, bad JWT)."""
 
@@ -166,8 +185,8 @@ class ApiError(SeerError):
 class SessionError(SeerError):
     """A session rule was violated; ``code`` is a :class:`SessionErrorCode`."""
 
-    error_code: SessionErrorCode | None = None
-    code: SessionErrorCode  # type: ignore[assignment]
+    error_code: ClassVar[SessionErrorCode | None] = None
+    code: SessionErrorCode
 
     def __init__(
         self,
@@ -193,63 +212,93 @@ class SessionError(SeerError):
 
 
 class ValidationError(SessionError):
-    error_code = SessionErrorCode.VALIDATION_ERROR
+    """Invalid input (SESSION_000, HTTP 400)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.VALIDATION_ERROR
 
 
 class SessionNotFound(SessionError):
-    error_code = SessionErrorCode.SESSION_NOT_FOUND
+    """Session not found (SESSION_001, HTTP 404)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_NOT_FOUND
 
 
 class InvalidJoinCode(SessionError):
-    error_code = SessionErrorCode.INVALID_JOIN_CODE
+    """Invalid session code format (SESSION_002, HTTP 400)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.INVALID_JOIN_CODE
 
 
 class SessionFull(SessionError):
-    error_code = SessionErrorCode.SESSION_FULL
+    """Session is full (SESSION_003, HTTP 422)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_FULL
 
 
 class SessionStarted(SessionError):
-    error_code = SessionErrorCode.SESSION_STARTED
+    """Session has already started (SESSION_004, HTTP 422)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_STARTED
 
 
 class SessionNotWaiting(SessionError):
-    error_code = SessionErrorCode.SESSION_NOT_WAITING
+    """Session is not in waiting state (SESSION_005, HTTP 422)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_NOT_WAITING
 
 
 class NotInSession(SessionError):
-    error_code = SessionErrorCode.NOT_IN_SESSION
+    """You are not in this session (SESSION_006, HTTP 403)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.NOT_IN_SESSION
 
 
 class NotSeer(SessionError):
-    error_code = SessionErrorCode.NOT_SEER
+    """Only the Seer can perform this action (SESSION_007, HTTP 403)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.NOT_SEER
 
 
 class AlreadyInSession(SessionError):
-    error_code = SessionErrorCode.ALREADY_IN_SESSION
+    """You are already in this session (SESSION_008, HTTP 409)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.ALREADY_IN_SESSION
 
 
 class CharacterInSession(SessionError):
-    error_code = SessionErrorCode.CHARACTER_IN_SESSION
+    """This character is already in another session (SESSION_009, HTTP 409)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.CHARACTER_IN_SESSION
 
 
 class InvalidStatusTransition(SessionError):
-    error_code = SessionErrorCode.INVALID_STATUS_TRANSITION
+    """Invalid session status transition (SESSION_010, HTTP 422)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.INVALID_STATUS_TRANSITION
 
 
 class MinPlayersNotMet(SessionError):
-    error_code = SessionErrorCode.MIN_PLAYERS_NOT_MET
+    """Minimum player count not met (SESSION_011, HTTP 422)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.MIN_PLAYERS_NOT_MET
 
 
 class SeerCannotLeave(SessionError):
-    error_code = SessionErrorCode.SEER_CANNOT_LEAVE
+    """Seer cannot leave session. End it instead. (SESSION_012, HTTP 422)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SEER_CANNOT_LEAVE
 
 
 class AdventureNotFound(SessionError):
-    error_code = SessionErrorCode.ADVENTURE_NOT_FOUND
+    """Adventure not found (SESSION_013, HTTP 404)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.ADVENTURE_NOT_FOUND
 
 
 class StateVersionConflict(SessionError):
-    error_code = SessionErrorCode.STATE_VERSION_CONFLICT
+    """Game state has changed; reload and retry (SESSION_014, HTTP 409)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.STATE_VERSION_CONFLICT
 
     @property
     def current_version(self) -> int | None:
@@ -261,47 +310,49 @@ class StateVersionConflict(SessionError):
 class TooManyAttempts(SessionError):
     """Too many unknown join codes looked up recently (rate limit; see docs/security.md)."""
 
-    error_code = SessionErrorCode.TOO_MANY_ATTEMPTS
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.TOO_MANY_ATTEMPTS
 
 
 class TooManyLiveSessions(SessionError):
     """The Seer already runs the maximum number of live sessions (docs/contract.md, Limits)."""
 
-    error_code = SessionErrorCode.TOO_MANY_LIVE_SESSIONS
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.TOO_MANY_LIVE_SESSIONS
 
 
 class SessionRateLimited(SessionError):
     """Too many sessions created recently by this user (docs/contract.md, Limits)."""
 
-    error_code = SessionErrorCode.SESSION_RATE_LIMITED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_RATE_LIMITED
 
 
 class AnonymousNotAllowed(SessionError):
     """Anonymous users cannot create, join or look up sessions (docs/security.md)."""
 
-    error_code = SessionErrorCode.ANONYMOUS_NOT_ALLOWED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.ANONYMOUS_NOT_ALLOWED
 
 
 class PayloadTooLarge(SessionError):
     """The game state or an event would exceed its size ceiling (docs/contract.md, Limits)."""
 
-    error_code = SessionErrorCode.PAYLOAD_TOO_LARGE
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.PAYLOAD_TOO_LARGE
 
 
 class NotAdventureAuthor(SessionError):
-    error_code = SessionErrorCode.NOT_ADVENTURE_AUTHOR
+    """Only the adventure's author may change it."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.NOT_ADVENTURE_AUTHOR
 
 
 class CharacterConnected(SessionError):
     """The Seer tried to act for a character whose player is connected."""
 
-    error_code = SessionErrorCode.CHARACTER_CONNECTED
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.CHARACTER_CONNECTED
 
 
 class CombatStateConflict(SessionError):
     """start_combat while a combat runs, or next_turn/end_combat without one."""
 
-    error_code = SessionErrorCode.COMBAT_STATE_CONFLICT
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.COMBAT_STATE_CONFLICT
 
 
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
@@ -354,7 +405,7 @@ def error_from_response(status: int | None, body: Any, *, text: str | None = Non
             body = json.loads(body)
         except ValueError:
             text, body = body, None
-    data: dict[str, Any] = body if isinstance(body, dict) else {}
+    data: dict[str, Any] = cast(dict[str, Any], body) if isinstance(body, dict) else {}
     code = data.get("code")
     code = str(code) if code is not None else None
     message = data.get("message") or data.get("msg") or data.get("error_description") or data.get("error")

@@ -8,12 +8,21 @@ out of order or twice into exactly-once, in-order delivery.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
 
-from .models import Choice, Die, SessionPlayer, SessionStats
+from .models import (
+    Choice,
+    Die,
+    LeaveReasonValue,
+    OutcomeValue,
+    PlayerStatusValue,
+    SessionPlayer,
+    SessionStats,
+    SessionStatusValue,
+)
 from .sequencer import EventSequencer
 
 __all__ = [
@@ -39,8 +48,12 @@ __all__ = [
 ]
 
 
-class BaseEvent(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+class BaseEvent(BaseModel, frozen=True):
+    """Fields every event has. Events are immutable (each subclass narrows ``type``)."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow"
+    )
 
     seq: int
     type: str
@@ -49,39 +62,50 @@ class BaseEvent(BaseModel):
     actor: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
+        """The event as the server sends it (camelCase JSON)."""
         return self.model_dump(by_alias=True, mode="json")
 
 
-class SessionCreatedEvent(BaseEvent):
+class SessionCreatedEvent(BaseEvent, frozen=True):
+    """The Seer created the session (seq 1)."""
+
     type: Literal["session_created"] = "session_created"
-    status: str | None = None
+    status: SessionStatusValue | None = None
 
 
-class PlayerJoinedEvent(BaseEvent):
+class PlayerJoinedEvent(BaseEvent, frozen=True):
+    """A player took a seat (``player`` is the seat, with its character)."""
+
     type: Literal["player_joined"] = "player_joined"
     player: SessionPlayer
 
 
-class PlayerLeftEvent(BaseEvent):
+class PlayerLeftEvent(BaseEvent, frozen=True):
+    """A seat was vacated: the player left, was kicked, or the sweeper removed them."""
+
     type: Literal["player_left"] = "player_left"
     player_id: str
     user_id: str | None = None
     character_id: str | None = None
     # 'left' | 'kicked'. A dropped connection is player_connection + player_inactive, never a
-    # player_left (docs/sdk.md); other strings are kept as sent by a newer server.
-    reason: Literal["left", "kicked"] | str
+    # player_left (docs/sdk.md); other strings a newer server sends are Unknown.
+    reason: LeaveReasonValue
     kick_reason: str | None = None
 
 
-class PlayerConnectionEvent(BaseEvent):
+class PlayerConnectionEvent(BaseEvent, frozen=True):
+    """A seat's connection state changed (heartbeat resumed, or it went quiet)."""
+
     type: Literal["player_connection"] = "player_connection"
     player_id: str
     user_id: str | None = None
     is_connected: bool
-    status: str | None = None
+    status: PlayerStatusValue | None = None
 
 
-class PlayerInactiveEvent(BaseEvent):
+class PlayerInactiveEvent(BaseEvent, frozen=True):
+    """A disconnected seat passed the rejoin window and is now inactive."""
+
     type: Literal["player_inactive"] = "player_inactive"
     player_id: str
     user_id: str | None = None
@@ -90,19 +114,25 @@ class PlayerInactiveEvent(BaseEvent):
     disconnected_at: datetime | None = None
 
 
-class SessionStatusEvent(BaseEvent):
+class SessionStatusEvent(BaseEvent, frozen=True):
+    """The session moved between waiting/active/paused (see docs/contract.md)."""
+
     type: Literal["session_status"] = "session_status"
-    old_status: str | None = None
-    new_status: str
+    old_status: SessionStatusValue | None = None
+    new_status: SessionStatusValue
 
 
-class GameStateEvent(BaseEvent):
+class GameStateEvent(BaseEvent, frozen=True):
+    """The game state changed; ``changes`` holds the applied patch."""
+
     type: Literal["game_state"] = "game_state"
     changes: dict[str, Any]
     version: int | None = None
 
 
-class NodeChangeEvent(BaseEvent):
+class NodeChangeEvent(BaseEvent, frozen=True):
+    """The party moved to another adventure node."""
+
     type: Literal["node_change"] = "node_change"
     node_id: str
     node_type: str | None = None
@@ -113,7 +143,7 @@ class NodeChangeEvent(BaseEvent):
     override: bool = False
 
 
-class DiceRolledEvent(BaseEvent):
+class DiceRolledEvent(BaseEvent, frozen=True):
     """A server-side roll; ``dice`` and ``total`` are ``None`` when the roll is hidden."""
 
     type: Literal["dice_rolled"] = "dice_rolled"
@@ -127,12 +157,16 @@ class DiceRolledEvent(BaseEvent):
     total: int | None = None
 
 
-class CombatStartedEvent(BaseEvent):
+class CombatStartedEvent(BaseEvent, frozen=True):
+    """Combat began; ``combat_state`` is the new combat."""
+
     type: Literal["combat_started"] = "combat_started"
     combat_state: dict[str, Any]
 
 
-class CombatTurnEvent(BaseEvent):
+class CombatTurnEvent(BaseEvent, frozen=True):
+    """The next combatant is up (round and turn)."""
+
     type: Literal["combat_turn"] = "combat_turn"
     combat_id: str
     round: int
@@ -140,7 +174,9 @@ class CombatTurnEvent(BaseEvent):
     current: dict[str, Any] | None = None
 
 
-class CombatEndedEvent(BaseEvent):
+class CombatEndedEvent(BaseEvent, frozen=True):
+    """Combat ended (``outcome``, rounds, whether it was auto-resolved)."""
+
     type: Literal["combat_ended"] = "combat_ended"
     combat_id: str
     outcome: str
@@ -148,7 +184,9 @@ class CombatEndedEvent(BaseEvent):
     auto_resolved: bool = False
 
 
-class PlayerActionEvent(BaseEvent):
+class PlayerActionEvent(BaseEvent, frozen=True):
+    """A player (or the Seer for them) took an action or a choice."""
+
     type: Literal["player_action"] = "player_action"
     player_id: str
     character_id: str | None = None
@@ -159,15 +197,42 @@ class PlayerActionEvent(BaseEvent):
     by_seer: bool = False
 
 
-class SessionEndedEvent(BaseEvent):
+class SessionEndedEvent(BaseEvent, frozen=True):
+    """The Seer ended the session (``completed`` or ``cancelled``), with stats."""
+
     type: Literal["session_ended"] = "session_ended"
-    outcome: str
+    outcome: OutcomeValue
     stats: SessionStats | None = None
     notes: str | None = None
 
 
-class UnknownEvent(BaseEvent):
-    """An event type this SDK version does not know; all fields are kept (``model_extra``)."""
+class UnknownEvent(BaseEvent, frozen=True):
+    """An event this SDK version cannot type: all fields are kept (``model_extra``).
+
+    ``type`` is the literal ``"unknown"`` (so ``if e.type == "player_joined":`` narrows
+    the :data:`SessionEvent` union); the server's own type name is ``event_type``.
+    """
+
+    type: Literal["unknown"] = "unknown"
+    event_type: str = "unknown"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_server_type(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = dict(cast(dict[str, Any], data))
+            raw = fields.get("type")
+            if raw != "unknown" or "eventType" not in fields:
+                fields["eventType"] = raw if isinstance(raw, str) else "unknown"
+            fields["type"] = "unknown"
+            return fields
+        return data
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event as the server sent it (its own ``type``)."""
+        wire = super().to_wire()
+        wire["type"] = wire.pop("eventType", self.event_type)
+        return wire
 
 
 _EVENT_CLASSES: dict[str, type[BaseEvent]] = {
@@ -190,8 +255,10 @@ KNOWN_EVENT_TYPES: frozenset[str] = frozenset(_EVENT_CLASSES)
 
 
 def _event_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _EVENT_CLASSES else "unknown"
+    kind: Any = (
+        cast(dict[str, Any], value).get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    )
+    return kind if isinstance(kind, str) and kind in _EVENT_CLASSES else "unknown"
 
 
 SessionEvent = Annotated[
@@ -213,16 +280,21 @@ SessionEvent = Annotated[
     Discriminator(_event_tag),
 ]
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(SessionEvent)
-_LIST_ADAPTER: TypeAdapter[list[Any]] = TypeAdapter(list[SessionEvent])
+_ADAPTER: TypeAdapter[SessionEvent] = TypeAdapter(SessionEvent)
+_LIST_ADAPTER: TypeAdapter[list[SessionEvent]] = TypeAdapter(list[SessionEvent])
 
 
-def parse_event(data: dict[str, Any] | str | bytes) -> BaseEvent:
-    """Parse one event JSON (dict or text) into its typed model."""
+def parse_event(data: dict[str, Any] | str | bytes) -> SessionEvent:
+    """Parse one event JSON (dict or text) into its typed model (:data:`SessionEvent`).
+
+    Narrow it by ``type`` (``if e.type == "player_joined": e.player``) or ``isinstance``;
+    an event type this SDK does not know is an :class:`UnknownEvent`.
+    """
     if isinstance(data, str | bytes):
-        return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
-    return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+        return _ADAPTER.validate_json(data)
+    return _ADAPTER.validate_python(data)
 
 
-def parse_events(data: list[dict[str, Any]]) -> list[BaseEvent]:
+def parse_events(data: list[dict[str, Any]]) -> list[SessionEvent]:
+    """Parse a list of event JSON objects (``session_events_since``'s answer)."""
     return _LIST_ADAPTER.validate_python(data)

@@ -61,13 +61,13 @@ class LobbyState:
     current_node_title: str | None = None
     adventure_name: str | None = None
     code: str | None = None
-    seats: dict[str, SessionPlayer] = field(default_factory=dict)
+    seats: dict[str, SessionPlayer] = field(default_factory=dict[str, SessionPlayer])
     #: presence keys currently tracked on the channel (unfiltered, as the wire reports them)
-    tracked: set[str] = field(default_factory=set)
+    tracked: set[str] = field(default_factory=set[str])
     #: participant user ids seen online at least once on this connection
-    seen_online: set[str] = field(default_factory=set)
+    seen_online: set[str] = field(default_factory=set[str])
     #: presence keys ignored because they are no participant's user id
-    ignored_presence_keys: set[str] = field(default_factory=set)
+    ignored_presence_keys: set[str] = field(default_factory=set[str])
 
     # ------------------------------------------------------------------ inputs
     def apply_snapshot(self, session: Session) -> None:

@@ -10,10 +10,20 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema, core_schema
 
 from .errors import InvalidJoinCode, ValidationError
 
@@ -34,10 +44,13 @@ __all__ = [
     "JoinPreview",
     "JoinResult",
     "KickResult",
+    "LeaveReason",
     "LeaveResult",
     "MyCharacter",
     "Node",
+    "Outcome",
     "PlayerStatus",
+    "Role",
     "SeerFeedback",
     "Session",
     "SessionPlayer",
@@ -47,12 +60,56 @@ __all__ = [
     "SessionStatus",
     "SessionSummary",
     "StartResult",
+    "Unknown",
     "normalize_join_code",
     "validate_uuid",
 ]
 
 SessionStatus = Literal["waiting", "active", "paused", "completed", "cancelled"]
 PlayerStatus = Literal["connected", "disconnected", "inactive", "left", "kicked"]
+Role = Literal["seer", "player"]
+Outcome = Literal["completed", "cancelled"]
+LeaveReason = Literal["left", "kicked"]
+
+
+class Unknown(str):
+    """A value this SDK version does not know (e.g. a status a newer server added).
+
+    It keeps the raw text (``Unknown("archived") == "archived"``), so comparisons and
+    rendering work; type checkers see it as its own case (``isinstance(x, Unknown)``), so a
+    ``match``/``if`` over the known literals is exhaustive once ``Unknown`` is handled.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
+        )
+
+    def __repr__(self) -> str:
+        return f"Unknown({str.__repr__(self)})"
+
+
+def _known_or_unknown(literal: Any) -> BeforeValidator:
+    allowed = frozenset(get_args(literal))
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, Unknown) and value not in allowed:
+            return Unknown(value)
+        return value
+
+    return BeforeValidator(check)
+
+
+_LEFT_TO_RIGHT = Field(union_mode="left_to_right")
+#: Field types: the known literal values, or :class:`Unknown` for anything else.
+SessionStatusValue = Annotated[SessionStatus | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(SessionStatus)]
+PlayerStatusValue = Annotated[PlayerStatus | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(PlayerStatus)]
+RoleValue = Annotated[Role | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(Role)]
+OutcomeValue = Annotated[Outcome | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(Outcome)]
+LeaveReasonValue = Annotated[LeaveReason | Unknown, _LEFT_TO_RIGHT, _known_or_unknown(LeaveReason)]
 LIVE_STATUSES: frozenset[str] = frozenset({"waiting", "active", "paused"})
 
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -80,7 +137,11 @@ def validate_uuid(value: str | uuid.UUID, field: str) -> str:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    """Base of the wire models: snake_case attributes, camelCase JSON (``to_wire()``)."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore"
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """The camelCase JSON dict, as the server speaks it."""
@@ -88,6 +149,8 @@ class Model(BaseModel):
 
 
 class Character(Model):
+    """A character: name, class, level and experience."""
+
     id: str
     owner_id: str | None = None
     name: str
@@ -97,9 +160,11 @@ class Character(Model):
 
 
 class MyCharacter(Character):
+    """One of the caller's characters, with the session it is in (if any)."""
+
     active_session_id: str | None = None
     # items brought home from completed sessions (inventory entries assigned to this character)
-    items: list[dict[str, Any]] = Field(default_factory=list)
+    items: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
 
 
 class AdventureSummary(Model):
@@ -133,7 +198,7 @@ class Node(Model):
     title: str
     type: str
     body: str = ""
-    choices: list[Choice] = Field(default_factory=list)
+    choices: list[Choice] = Field(default_factory=list[Choice])
 
 
 class Die(Model):
@@ -170,6 +235,8 @@ class SeerFeedback(Model):
 
 
 class SessionSettings(Model):
+    """A session's settings (``allowLateJoin``, ``showDiceRolls``, ...)."""
+
     allow_late_join: bool = False
     show_dice_rolls: bool = True
     auto_resolve_simple_combat: bool = False
@@ -178,6 +245,8 @@ class SessionSettings(Model):
 
 
 class SessionPlayer(Model):
+    """A seat in a session: who, which character, and its connection status."""
+
     id: str
     session_id: str
     user_id: str
@@ -187,7 +256,7 @@ class SessionPlayer(Model):
     joined_at: datetime | None = None
     last_activity_at: datetime | None = None
     left_at: datetime | None = None
-    status: PlayerStatus | str = "connected"
+    status: PlayerStatusValue = "connected"
     is_connected: bool = True
     controlled_by_seer: bool = False
     left_reason: str | None = None
@@ -199,17 +268,23 @@ class SessionPlayer(Model):
 
 
 class InventoryItem(Model):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    """An item in the party inventory (extra fields are kept)."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow"
+    )
     id: str
     name: str
     quantity: int | None = None
 
 
 class GameState(Model):
-    inventory: list[InventoryItem] = Field(default_factory=list)
+    """A session's game state: node, inventory, variables, flags, combat, turn history, version."""
+
+    inventory: list[InventoryItem] = Field(default_factory=list[InventoryItem])
     variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
-    turn_history: list[dict[str, Any]] = Field(default_factory=list)
+    turn_history: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
     combat_state: dict[str, Any] | None = None
     version: int = 0
     current_node_id: str | None = None
@@ -217,6 +292,8 @@ class GameState(Model):
 
 
 class Session(Model):
+    """A session with its seats, settings and game state (``get_session``)."""
+
     id: str
     code: str
     seer_id: str
@@ -224,8 +301,8 @@ class Session(Model):
     adventure_id: str
     adventure_name: str | None = None
     adventure_description: str | None = None
-    status: SessionStatus | str
-    players: list[SessionPlayer] = Field(default_factory=list)
+    status: SessionStatusValue
+    players: list[SessionPlayer] = Field(default_factory=list[SessionPlayer])
     max_players: int = 6
     min_players: int = 1
     recommended_min_players: int | None = None
@@ -255,6 +332,7 @@ class Session(Model):
         return self.status in LIVE_STATUSES
 
     def player(self, player_id: str) -> SessionPlayer | None:
+        """The seat with id ``player_id`` (``None`` when there is none)."""
         return next((p for p in self.players if p.id == player_id), None)
 
     def _repr_html_(self) -> str:
@@ -269,9 +347,11 @@ class Session(Model):
 
 
 class SessionPreview(Model):
+    """What a join code reveals before joining (``get_session_by_code``)."""
+
     id: str
     code: str
-    status: SessionStatus | str
+    status: SessionStatusValue
     seer_name: str | None = None
     adventure_id: str | None = None
     adventure_name: str | None = None
@@ -283,35 +363,49 @@ class SessionPreview(Model):
 
 
 class JoinPreview(Model):
+    """A join-code lookup: the session preview and whether the caller can join."""
+
     session: SessionPreview
     can_join: bool
     reason: str | None = None
 
 
 class CreateSessionResult(Model):
+    """A new session and its invite link."""
+
     session: Session
     join_url: str
 
 
 class JoinResult(Model):
+    """The seat taken and the session after joining."""
+
     player: SessionPlayer
     session: Session
 
 
 class LeaveResult(Model):
+    """The outcome of leaving a session."""
+
     left: bool = True
 
 
 class KickResult(Model):
+    """The outcome of kicking a seat."""
+
     kicked: bool = True
 
 
 class StartResult(Model):
+    """The started session and any party-size warnings."""
+
     session: Session
     warnings: list[str] = Field(default_factory=list)
 
 
 class SessionStats(Model):
+    """Stats of an ended session (duration, nodes visited, XP earned, ...)."""
+
     duration_minutes: int = 0
     nodes_visited: int = 0
     dice_rolled: int = 0
@@ -320,11 +414,15 @@ class SessionStats(Model):
 
 
 class EndResult(Model):
+    """The ended session and its stats."""
+
     session: Session
     stats: SessionStats
 
 
 class HeartbeatResult(Model):
+    """A heartbeat's answer: the seat's status, the session's status and its last seq."""
+
     session_id: str
     player_id: str | None = None
     status: str | None = None
@@ -332,11 +430,13 @@ class HeartbeatResult(Model):
     server_time: datetime | None = None
     # the session's state when the heartbeat ran: a client whose last delivered seq is below
     # last_seq missed a broadcast and can replay it with session_events_since
-    session_status: SessionStatus | str | None = None
+    session_status: SessionStatusValue | None = None
     last_seq: int | None = None
 
 
 class Feedback(Model):
+    """Feedback a participant left for a session."""
+
     session_id: str
     rating: int
     comment: str | None = None
@@ -344,10 +444,12 @@ class Feedback(Model):
 
 
 class SessionSummary(Model):
+    """One of the caller's sessions (``list_my_sessions``)."""
+
     id: str
     code: str
-    status: SessionStatus | str
-    role: Literal["seer", "player"] | str
+    status: SessionStatusValue
+    role: RoleValue
     adventure_name: str | None = None
     seer_name: str | None = None
     player_count: int = 0
@@ -377,7 +479,7 @@ class GameStatePatch(Model):
     ``start_combat``...): they are not patch keys.
     """
 
-    model_config = ConfigDict(
+    model_config: ClassVar[ConfigDict] = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True
     )
 
@@ -400,10 +502,11 @@ class GameStatePatch(Model):
     def _scalar_variables(cls, value: Any) -> Any:
         # bool is an int subclass; reject containers and None explicitly.
         if isinstance(value, dict):
-            for key, item in value.items():
+            checked: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+            for key, item in checked.items():
                 if not isinstance(key, str) or not isinstance(item, str | int | float | bool):
                     raise ValueError("setVariables values must be string, number or boolean")
-        return value
+        return cast(Any, value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> GameStatePatch:
@@ -412,6 +515,7 @@ class GameStatePatch(Model):
         return self
 
     def to_wire(self) -> dict[str, Any]:
+        """The patch as ``update_game_state`` takes it (camelCase, only the fields given)."""
         data = self.model_dump(by_alias=True, mode="json", exclude_unset=True)
         # Keys explicitly set to None mean "not given".
         return {k: v for k, v in data.items() if v is not None}

@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
@@ -32,7 +32,7 @@ __all__ = [
     "is_rate_limited",
 ]
 
-logger = logging.getLogger("seer_client.realtime_link")
+logger: logging.Logger = logging.getLogger("seer_client.realtime_link")
 
 # Join refusals that a token refresh may cure (Realtime's join errors: Unauthorized,
 # InvalidJWTToken, PrivateOnly).
@@ -84,7 +84,8 @@ def _reason_of(error: Exception | None) -> str:
     except ValueError:
         return text
     if isinstance(data, dict):
-        return str(data.get("reason") or data.get("message") or text)
+        fields = cast(dict[str, Any], data)
+        return str(fields.get("reason") or fields.get("message") or text)
     return text
 
 
@@ -247,7 +248,7 @@ class RealtimeLink:
             return "not open"
         while True:
             waiters: list[asyncio.Future[Any]] = [trouble]
-            listen = socket._listen_task
+            listen: asyncio.Task[Any] | None = _private(socket, "_listen_task")
             if listen is not None:
                 waiters.append(listen)
             await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
@@ -270,7 +271,11 @@ class RealtimeLink:
         if channel is not None:
             await self._close_channel(channel, socket, graceful=graceful)
         if socket is not None:
-            tasks = [t for t in (socket._listen_task, socket._heartbeat_task) if t is not None]
+            running: tuple[asyncio.Task[Any] | None, ...] = (
+                _private(socket, "_listen_task"),
+                _private(socket, "_heartbeat_task"),
+            )
+            tasks = [t for t in running if t is not None]
             with contextlib.suppress(Exception):
                 await socket.close()
             for task in tasks:
@@ -278,7 +283,8 @@ class RealtimeLink:
                     task.cancel()
                     with contextlib.suppress(BaseException):
                         await task
-            socket.send_buffer.clear()
+            buffer: list[Any] = _private(socket, "send_buffer")
+            buffer.clear()
 
     @staticmethod
     async def _close_channel(
@@ -310,3 +316,8 @@ class RealtimeLink:
                 await task
         if socket is not None:
             socket._remove_channel(channel)
+
+
+def _private(obj: Any, name: str) -> Any:
+    """One of realtime-py's undocumented attributes (listed in PRIVATE_SOCKET_ATTRS); untyped there."""
+    return getattr(obj, name)

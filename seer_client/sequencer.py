@@ -7,6 +7,7 @@ sequencer turns that into exactly-once, in-order delivery. It is pure (no I/O, n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,11 +26,11 @@ class EventSequencer:
     """
 
     def __init__(self, last_seq: int = 0) -> None:
-        self.last_seq = last_seq
+        self.last_seq: int = last_seq
         self._buffer: dict[int, BaseEvent] = {}
-        self.delivered = 0
-        self.duplicates = 0
-        self.gaps_detected = 0
+        self.delivered: int = 0
+        self.duplicates: int = 0
+        self.gaps_detected: int = 0
 
     @property
     def expected_seq(self) -> int:
@@ -77,7 +78,7 @@ class EventSequencer:
         self.delivered += len(released)
         return released
 
-    def push_many(self, events: list[BaseEvent]) -> list[BaseEvent]:
+    def push_many(self, events: Sequence[BaseEvent]) -> list[BaseEvent]:
         """Offer several events (any order); returns what became deliverable, in order."""
         released: list[BaseEvent] = []
         for event in sorted(events, key=lambda e: e.seq):

@@ -1,3 +1,4 @@
+# pyright: standard
 """Docker-free local Supabase-compatible stack (optional extra: ``seer-client[devstack]``).
 
 ``DevStack`` is imported lazily so that ``seer_client.devstack.postgres`` (the test harness)

@@ -1,3 +1,4 @@
+# pyright: standard
 """``python -m seer_client.devstack start|stop|status|reset``."""
 
 import sys

@@ -1,3 +1,4 @@
+# pyright: standard
 """``/auth/v1``: the part of GoTrue (supabase/auth) the SDK uses.
 
 Users live in ``auth.users`` (so the project's ``on insert`` triggers run), sessions in
@@ -35,7 +36,10 @@ REFRESH_REUSE_INTERVAL = 10  # GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL
 class AuthError(Exception):
     def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra or {}
+        self.status: int = status
+        self.code: str = code
+        self.message: str = message
+        self.extra: dict[str, Any] = extra or {}
 
 
 def iso(ts: datetime | None) -> str | None:

@@ -1,3 +1,4 @@
+# pyright: standard
 """``python -m seer_client.devstack start|stop|status|reset`` (also ``seer-devstack``)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from .config import DEFAULT_JWT_SECRET
 from .postgres import PostgresCluster, PostgresError, project_root
-from .stack import DevStack, DevStackError, _all_files, _record_applied
+from .stack import DevStack, DevStackError
 
 DEFAULT_PORT = 54321
 DEFAULT_DB_PORT = 54322
@@ -236,8 +237,6 @@ def cmd_reset(args: argparse.Namespace) -> int:
         return 1
     try:
         files = cluster.setup()
-        if data_dir is not None:
-            _record_applied(cluster, _all_files(seed=False))
     except PostgresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

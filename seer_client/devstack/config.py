@@ -1,3 +1,4 @@
+# pyright: standard
 """Gateway settings and the JWT helpers shared by the Auth, REST and Realtime emulations."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# pyright: standard
 """Edge Functions for the devstack: ``/functions/v1/<name>/...`` runs ``supabase/functions/<name>``
 under Deno, the way ``supabase functions serve`` does.
 
@@ -41,7 +42,7 @@ from yarl import URL
 from .config import GatewayConfig, JwtError, decode_token
 from .http_common import json_response
 
-log = logging.getLogger("seer_client.devstack.functions")
+log: logging.Logger = logging.getLogger("seer_client.devstack.functions")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FUNCTIONS_DIR = PROJECT_ROOT / "supabase" / "functions"
@@ -205,10 +206,10 @@ class FunctionsGateway:
     ) -> None:
         self.config = config
         self.functions_dir = functions_dir
-        self.toml = _ConfigToml(config_toml)
-        self.deno = deno or find_deno()
-        self.deno_dir = deno_dir or Path(os.environ.get("DENO_DIR") or DEFAULT_DENO_DIR)
-        self.extra_env = dict(extra_env or {})
+        self.toml: _ConfigToml = _ConfigToml(config_toml)
+        self.deno: str | None = deno or find_deno()
+        self.deno_dir: Path = deno_dir or Path(os.environ.get("DENO_DIR") or DEFAULT_DENO_DIR)
+        self.extra_env: dict[str, str] = dict(extra_env or {})
         self.boot_timeout = boot_timeout
         self.workers: dict[str, _Worker] = {}
 

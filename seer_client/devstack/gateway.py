@@ -1,3 +1,4 @@
+# pyright: standard
 """The gateway: one aiohttp server (HTTP and websockets on one port) in front of Postgres."""
 
 from __future__ import annotations
@@ -80,22 +81,25 @@ class Gateway:
 
     async def start(self) -> None:
         try:
-            self.pool = await asyncpg.create_pool(
+            self.pool = pool = await asyncpg.create_pool(
                 self.config.db_url, min_size=2, max_size=self.config.pool_max_size, reset=_keep_session
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise GatewayError(f"cannot connect to the database {self.config.db_url}: {exc}") from exc
-        missing = await self.pool.fetchval(
+        missing = await pool.fetchval(
             "select string_agg(t, ', ') from unnest(array['auth.users', 'auth.sessions',"
             " 'auth.refresh_tokens', 'auth.identities', 'realtime.messages']) t where to_regclass(t) is null"
         )
         if missing:
-            await self.pool.close()
+            await pool.close()
             self.pool = None
             raise GatewayError(
                 f"the database lacks the platform bootstrap ({missing}); apply "
                 "seer_client/devstack/bootstrap/*.sql first (PostgresCluster.setup() does)"
             )
+        # as Realtime does when a tenant connects: today's and the next days' partitions of
+        # realtime.messages (bootstrap/20_devstack_realtime.sql); pg_cron drops the old ones
+        await self.pool.execute("select realtime.devstack_create_message_partitions()")
         auth = AuthApi(self.config, self.pool)
         self.rest = RestApi(self.config, self.pool)
         self.realtime = RealtimeHub(self.config, self.pool)

@@ -1,3 +1,4 @@
+# pyright: standard
 """Request authentication shared by /rest/v1 and /auth/v1: what the CLI's API gateway does
 with apikey/Authorization, and PostgREST's JWT rules."""
 

@@ -1,3 +1,4 @@
+# pyright: standard
 """A throw-away (or reusable) Postgres 15 cluster with the Supabase platform bootstrap,
 our migrations and the seed applied.
 
@@ -11,6 +12,7 @@ root, since Postgres refuses to run as root.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pwd
 import shutil
@@ -20,6 +22,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from seer_client import schema
+from seer_client.schema import PACKAGED_ROOT, SchemaFiles, schema_files
 
 PG_MAJOR = "15"
 INSTALL_HINT = (
@@ -30,6 +36,13 @@ INSTALL_HINT = (
 )
 
 BOOTSTRAP_DIR = Path(__file__).with_name("bootstrap")
+#: Bootstrap files applied to a database (platform stand-ins; migrations are tracked by the CLI's table).
+TRACK_SQL = """
+create schema if not exists seer_devstack;
+create table if not exists seer_devstack.applied_files (
+  name text primary key, sha256 text not null, applied_at timestamptz not null default now()
+);
+"""
 
 
 class PostgresError(RuntimeError):
@@ -37,15 +50,23 @@ class PostgresError(RuntimeError):
 
 
 def project_root() -> Path:
-    """The repository root (the folder holding ``supabase/``)."""
-    env = os.environ.get("SEER_PROJECT_ROOT")
+    """The repository root (the folder holding ``supabase/``); outside a checkout, the cwd."""
+    return schema_files().root if schema_files().root != PACKAGED_ROOT else Path.cwd()
+
+
+def supabase_cli() -> Path | None:
+    """The Supabase CLI: ``SEER_SUPABASE_CLI``, the checkout's ``node_modules/.bin``, or PATH.
+
+    ``SEER_SUPABASE_CLI=none`` makes the devstack apply migrations itself (same tracking rows).
+    """
+    env = os.environ.get("SEER_SUPABASE_CLI")
     if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "supabase" / "migrations").is_dir():
-            return parent
-    return Path.cwd()
+        return None if env == "none" else Path(env)
+    local = project_root() / "node_modules" / ".bin" / "supabase"
+    if local.exists():
+        return local
+    found = shutil.which("supabase")
+    return Path(found) if found else None
 
 
 def find_bindir() -> Path:
@@ -158,8 +179,8 @@ class PostgresCluster:
             return ["runuser", "-u", self._os_user, "--", *argv]
         return argv
 
-    def _run(self, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    def _run(self, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, capture_output=True, text=True, **kw)
 
     @property
     def initialized(self) -> bool:
@@ -296,17 +317,94 @@ class PostgresCluster:
             raise PostgresError(f"applying {path} failed:\n{res.stderr.strip()}")
 
     def setup(self, root: Path | None = None, *, seed: bool = True) -> list[Path]:
-        """Bootstrap, migrations (in name order) and seed. Returns the files applied."""
-        root = root or project_root()
-        bootstrap = sorted(BOOTSTRAP_DIR.glob("*.sql"))
-        files = sorted((root / "supabase" / "migrations").glob("*.sql"))
-        if seed and (root / "supabase" / "seed.sql").exists():
-            files.append(root / "supabase" / "seed.sql")
-        for f in bootstrap:
-            self.apply_file(f, admin=True)
-        for f in files:
-            self.apply_file(f)
-        return bootstrap + files
+        """Bootstrap, then migrations (in name order) and seed. Returns the files applied.
+
+        Bootstrap files are tracked in ``seer_devstack.applied_files`` and applied once each;
+        migrations and the seed are applied like ``supabase db push --include-seed`` (by the
+        Supabase CLI when it is installed, else by :func:`seer_client.schema.apply`), so a
+        reused database gets only what is new and its history is the CLI's own
+        ``supabase_migrations.schema_migrations`` table. ``root`` is a Supabase CLI project
+        directory (holding ``supabase/``): by default the checkout's, else the wheel's copy.
+        """
+        files = SchemaFiles(root) if root is not None else schema_files()
+        if not files.migrations:
+            raise PostgresError(
+                f"no migrations found in {files.supabase_dir / 'migrations'}: "
+                "reinstall seer-client or set SEER_PROJECT_ROOT to a checkout"
+            )
+        applied = self._apply_bootstrap()
+        applied += self.push(files, seed=seed)
+        return applied
+
+    def _apply_bootstrap(self) -> list[Path]:
+        self.psql("-c", TRACK_SQL, admin=True)
+        res = self.psql("-At", "-c", "select name from seer_devstack.applied_files", admin=True)
+        done = set(res.stdout.split())
+        applied: list[Path] = []
+        for path in sorted(BOOTSTRAP_DIR.glob("*.sql")):
+            if f"bootstrap/{path.name}" in done:
+                continue
+            self.apply_file(path, admin=True)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            self.psql(
+                "-c",
+                "insert into seer_devstack.applied_files (name, sha256) "
+                f"values ('bootstrap/{path.name}', '{digest}')",
+                admin=True,
+            )
+            applied.append(path)
+        return applied
+
+    def push(self, files: SchemaFiles, *, seed: bool = True) -> list[Path]:
+        """Apply pending migrations (and the seed) of ``files``; returns what was pending."""
+        before = self._applied_versions()
+        pending = [m.path for m in files.migrations if m.version not in before]
+        cli = supabase_cli()
+        if cli is not None:
+            db_url = f"{self.dsn}?sslmode=disable"
+            argv = [str(cli), "db", "push", "--db-url", db_url, "--workdir", str(files.root), "--yes"]
+            if seed:
+                argv.append("--include-seed")
+            res = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if res.returncode != 0:
+                raise PostgresError(f"supabase db push failed:\n{(res.stderr or res.stdout).strip()}")
+        else:
+            # psql, one transaction per file with its history row: errors keep psql's file:line.
+            self.psql("-c", schema.TRACKING_SQL)
+            seeded = self._seeded()
+            for m in files.migrations:
+                if m.version in before:
+                    continue
+                self._apply_with(m.path, schema.record_migration_sql(m))
+            if seed and files.seed is not None and schema.SEED_PATH not in seeded:
+                self._apply_with(files.seed, schema.record_seed_sql(files.seed))
+        if seed and files.seed is not None:
+            pending.append(files.seed)
+        return pending
+
+    def _apply_with(self, path: Path, record_sql: str) -> None:
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as record:
+            record.write(record_sql)
+        try:
+            res = self.psql("--single-transaction", "-f", str(path), "-f", record.name, check=False)
+        finally:
+            os.unlink(record.name)
+        if res.returncode != 0:
+            raise PostgresError(f"applying {path} failed:\n{res.stderr.strip()}")
+
+    def _seeded(self) -> set[str]:
+        res = self.psql("-At", "-c", "select path from supabase_migrations.seed_files", admin=True)
+        return set(res.stdout.split())
+
+    def _applied_versions(self) -> set[str]:
+        res = self.psql(
+            "-At",
+            "-c",
+            "select version from supabase_migrations.schema_migrations",
+            admin=True,
+            check=False,
+        )
+        return set(res.stdout.split()) if res.returncode == 0 else set()
 
     def __enter__(self) -> PostgresCluster:
         self.start()

@@ -1,3 +1,4 @@
+# pyright: standard
 """``/realtime/v1/websocket``: Supabase Realtime's Phoenix channel protocol.
 
 Both serializers the official clients use are spoken: vsn 1.0.0 (JSON objects, as
@@ -28,7 +29,7 @@ from aiohttp import WSMsgType, web
 
 from .config import GatewayConfig, JwtError, decode_token
 
-log = logging.getLogger("seer_client.devstack.realtime")
+log: logging.Logger = logging.getLogger("seer_client.devstack.realtime")
 
 NOTIFY_CHANNEL = "seer_devstack_realtime"
 USER_BROADCAST_PUSH = 3
@@ -106,7 +107,7 @@ class Connection:
         self.api_key = api_key
         self.headers = headers
         self.channels: dict[str, Channel] = {}
-        self.last_seen = time.monotonic()
+        self.last_seen: float = time.monotonic()
         self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
@@ -155,10 +156,10 @@ class RealtimeHub:
         self._listen_conn: asyncpg.Connection | None = None
         self._notify_queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self.delivered = 0
+        self.delivered: int = 0
         #: database broadcasts dropped by the ``drop_db_broadcasts`` fault switch
-        self.dropped_db_broadcasts = 0
-        self.drop_db_broadcasts = config.drop_db_broadcasts
+        self.dropped_db_broadcasts: int = 0
+        self.drop_db_broadcasts: float = config.drop_db_broadcasts
         self._drop_rng = random.Random()
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
@@ -179,9 +180,9 @@ class RealtimeHub:
         self._tasks.append(asyncio.create_task(self._idle_loop()))
 
     async def _listen(self) -> None:
-        self._listen_conn = await asyncpg.connect(self.config.db_url)
-        await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        self._listen_conn.add_termination_listener(self._on_listen_lost)
+        self._listen_conn = conn = await asyncpg.connect(self.config.db_url)
+        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_listen_lost)
 
     def _on_listen_lost(self, _conn: Any) -> None:
         if self._stopping:

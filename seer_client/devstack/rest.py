@@ -1,3 +1,4 @@
+# pyright: standard
 """``/rest/v1``: the part of PostgREST (v14) the SDK and the contract tests use.
 
 Each request runs in one transaction on a pooled connection with PostgREST's settings
@@ -23,7 +24,7 @@ from .config import GatewayConfig
 from .http_common import Caller, json_response, pgrst_error, postgrest_caller
 
 EXPOSED_SCHEMAS = ("public",)
-log = logging.getLogger(__name__)
+log: logging.Logger = logging.getLogger(__name__)
 
 
 # the `response.status` a function set (PostgREST lets functions choose the HTTP status)
@@ -273,7 +274,7 @@ class RestApi:
     def __init__(self, config: GatewayConfig, pool: asyncpg.Pool) -> None:
         self.config = config
         self.pool = pool
-        self.cache = SchemaCache()
+        self.cache: SchemaCache = SchemaCache()
         self._loaded = False
         self._listener: asyncpg.Connection | None = None
         self._reload_task: asyncio.Future[None] | None = None
@@ -288,8 +289,8 @@ class RestApi:
         """Load the schema cache and, like PostgREST, reload it on ``NOTIFY pgrst`` (payload
         empty or ``reload schema``), which the DDL event triggers send on every schema change."""
         await self.reload()
-        self._listener = await asyncpg.connect(self.config.db_url)
-        await self._listener.add_listener("pgrst", self._on_notify)
+        self._listener = listener = await asyncpg.connect(self.config.db_url)
+        await listener.add_listener("pgrst", self._on_notify)
 
     async def stop(self) -> None:
         if self._listener is not None:
@@ -579,6 +580,8 @@ class RestApi:
         prefer = {p.strip() for p in request.headers.get("Prefer", "").split(",") if p.strip()}
         representation = "return=representation" in prefer
         body: Any = None
+        rows: list[Any] = []  # POST/PATCH only
+        keys: list[str] = []
         if request.method in ("POST", "PATCH"):
             raw = await request.read()
             try:
@@ -592,7 +595,6 @@ class RestApi:
             rows = body if isinstance(body, list) else [body]
             if not rows or not all(isinstance(r, dict) for r in rows):
                 return pgrst_error(400, "PGRST102", "Empty or invalid json")
-            keys: list[str] = []
             if request.query.get("columns"):
                 keys = [c.strip() for c in _split_list(request.query["columns"]) if c.strip()]
             else:
@@ -726,7 +728,10 @@ class QueryError(Exception):
         self, message: str, details: str | None = None, code: str = "PGRST100", hint: str | None = None
     ) -> None:
         super().__init__(message)
-        self.message, self.details, self.code, self.hint = message, details, code, hint
+        self.message: str = message
+        self.details: str | None = details
+        self.code: str = code
+        self.hint: str | None = hint
 
 
 @dataclass

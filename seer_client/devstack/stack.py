@@ -1,3 +1,4 @@
+# pyright: standard
 """``DevStack``: Postgres (with bootstrap, migrations and seed) plus the gateway.
 
 Async::
@@ -15,15 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..schema import schema_files
 from .config import DEFAULT_JWT_SECRET, GatewayConfig, read_project_config
 from .gateway import Gateway, GatewayError
-from .postgres import BOOTSTRAP_DIR, PostgresCluster, PostgresError, free_port, port_in_use, project_root
+from .postgres import PostgresCluster, PostgresError, free_port, port_in_use
 
 T = TypeVar("T")
 
@@ -125,7 +126,7 @@ class DevStack:
         self._db_port = db_port
         # supabase/config.toml decides what `supabase start` would (JWT expiry, sign-ups,
         # anonymous sign-ins); arguments given here override it.
-        config_toml = Path(project_config) if project_config else project_root() / "supabase" / "config.toml"
+        config_toml = Path(project_config) if project_config else schema_files().supabase_dir / "config.toml"
         overrides = {"jwt_expiry": jwt_expiry, "anonymous_sign_ins": anonymous_sign_ins}
         self._settings = dict(
             **read_project_config(config_toml),
@@ -145,7 +146,7 @@ class DevStack:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop_event: asyncio.Event | None = None
-        self.realtime = RealtimeControl(self)
+        self.realtime: RealtimeControl = RealtimeControl(self)
 
     # -- what `supabase status` prints ------------------------------------------------------
     def _cfg(self) -> GatewayConfig:
@@ -186,7 +187,7 @@ class DevStack:
         }
 
     def _fault_status(self) -> dict[str, str]:
-        rate = float(self._settings.get("drop_db_broadcasts") or 0.0)  # type: ignore[arg-type]
+        rate = float(self._settings.get("drop_db_broadcasts") or 0.0)
         if rate <= 0:
             return {}
         gw = self._gateway
@@ -200,18 +201,13 @@ class DevStack:
             return self._database_url
         try:
             cluster = PostgresCluster(data_dir=self._data_dir, port=self._db_port)
-            fresh = not cluster.initialized
             cluster.start()
         except PostgresError as exc:
             raise DevStackError(str(exc)) from exc
         self.cluster = cluster
         try:
-            if fresh or self._data_dir is None:
-                cluster.setup()
-                if self._data_dir is not None:
-                    _record_applied(cluster, _all_files(seed=False))
-            else:
-                _apply_new(cluster)
+            # A reused data directory gets only what is new (like `supabase db push`).
+            cluster.setup()
         except PostgresError as exc:
             cluster.stop()
             self.cluster = None
@@ -225,7 +221,7 @@ class DevStack:
         if port is not None and port_in_use(port, host):
             raise DevStackError(f"port {port} on {host} is already in use (choose another with --port)")
         db_url = await asyncio.to_thread(self._prepare_database)
-        self.config = GatewayConfig(db_url=db_url, port=port or free_port(host), **self._settings)  # type: ignore[arg-type]
+        self.config = GatewayConfig(db_url=db_url, port=port or free_port(host), **self._settings)
         self._gateway = Gateway(self.config)
         self._loop = asyncio.get_running_loop()
         try:
@@ -292,47 +288,3 @@ class DevStack:
         """Run a coroutine on the stack's loop from another thread (sync mode helpers)."""
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-
-# -- migrations on a reused data directory ----------------------------------------------------
-# A reused cluster keeps what it has; only files not applied before are applied (like
-# `supabase migration up`). The seed runs once, on the first start.
-TRACK_SQL = """
-create schema if not exists seer_devstack;
-create table if not exists seer_devstack.applied_files (
-  name text primary key, sha256 text not null, applied_at timestamptz not null default now()
-);
-"""
-
-
-def _all_files(*, seed: bool) -> list[tuple[Path, bool]]:
-    root = project_root()
-    files = [(f, True) for f in sorted(BOOTSTRAP_DIR.glob("*.sql"))]
-    files += [(f, False) for f in sorted((root / "supabase" / "migrations").glob("*.sql"))]
-    if seed and (root / "supabase" / "seed.sql").exists():
-        files.append((root / "supabase" / "seed.sql", False))
-    return files
-
-
-def _key(path: Path, admin: bool) -> str:
-    return ("bootstrap/" if admin else "migrations/") + path.name
-
-
-def _record_applied(cluster: PostgresCluster, files: list[tuple[Path, bool]]) -> None:
-    values = ",".join(f"('{_key(p, a)}', '{hashlib.sha256(p.read_bytes()).hexdigest()}')" for p, a in files)
-    sql = TRACK_SQL + (
-        f"insert into seer_devstack.applied_files (name, sha256) values {values} on conflict do nothing;"
-        if values
-        else ""
-    )
-    cluster.psql("-c", sql, admin=True)
-
-
-def _apply_new(cluster: PostgresCluster) -> None:
-    cluster.psql("-c", TRACK_SQL, admin=True)
-    res = cluster.psql("-At", "-c", "select name from seer_devstack.applied_files", admin=True)
-    done = set(res.stdout.split())
-    for path, admin in _all_files(seed=False):
-        if _key(path, admin) not in done:
-            cluster.apply_file(path, admin=admin)
-            _record_applied(cluster, [(path, admin)])

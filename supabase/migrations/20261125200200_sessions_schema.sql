@@ -115,8 +115,10 @@ create index session_players_connected_idx on public.session_players (session_id
 create index session_players_disconnected_due_idx on public.session_players (disconnected_at)
   where status = 'disconnected' and session_running;
 -- sweeper: lobby seats without heartbeats are disconnected after 60 s and freed after 5 more
--- minutes (20261125200600), so these hold only the live seats of open lobbies
-create index session_players_lobby_connected_idx on public.session_players (last_activity_at)
+-- minutes (20261125200600), so these hold only the live seats of open lobbies. Keyed by
+-- session like session_players_connected_idx, not by last_activity_at: a column in any index
+-- (even a partial one the row is not in) makes every heartbeat a non-HOT update.
+create index session_players_lobby_connected_idx on public.session_players (session_id)
   where status = 'connected' and not session_running and left_at is null and not session_ended;
 create index session_players_lobby_disconnected_idx on public.session_players (disconnected_at)
   where status = 'disconnected' and not session_running and left_at is null and not session_ended;

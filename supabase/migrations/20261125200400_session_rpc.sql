@@ -311,7 +311,6 @@ declare
   v_code text := '';
   v_bytes bytea;
   v_byte int;
-  i int;
 begin
   while length(v_code) < 6 loop
     v_bytes := extensions.gen_random_bytes(12);
@@ -486,7 +485,7 @@ set search_path = ''
 as $$
 declare
   c_defaults constant jsonb := '{"allowLateJoin": false, "showDiceRolls": true,
-    "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}';
+    "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}'::jsonb;
   v_key text;
   v_val jsonb;
 begin
@@ -668,6 +667,7 @@ begin
     perform seer_private.raise_error('SESSION_006');
   end if;
   perform seer_private.raise_error('SESSION_001');
+  return null; -- not reached (raise_error raises); says so to plpgsql_check
 end
 $$;
 
@@ -814,19 +814,6 @@ begin
     perform seer_private.raise_error('SESSION_017', 'at most 20 sessions per hour');
   end if;
 end
-$$;
-
--- heartbeat's answer; lastSeq/sessionStatus let a client detect a lost broadcast tail
-create function seer_private.heartbeat_json(
-  p_session public.sessions, p_player_id uuid, p_status text, p_restored boolean)
-returns jsonb
-language sql
-stable
-set search_path = ''
-as $$
-  select jsonb_build_object('sessionId', (p_session).id, 'playerId', p_player_id, 'status', p_status,
-                            'restored', p_restored, 'serverTime', now(),
-                            'sessionStatus', (p_session).status, 'lastSeq', (p_session).last_seq)
 $$;
 
 -- Public RPCs ---------------------------------------------------------------------------------
@@ -1247,45 +1234,51 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
+  v_player_id uuid;
+  v_status text;
   v_restored boolean := false;
+  v_session_status text;
+  v_last_seq bigint;
 begin
   -- Fast path without the session lock. `skip locked`: a seat another transaction is changing
   -- (a leave, the sweeper, a restore) goes to the slow path instead of waiting for it here. An
   -- UPDATE that waited would keep the row lock even when its re-check failed, and then wait for
   -- the session lock below while the leave holding that lock waits for the seat: a deadlock
   -- (tests/reliability/test_races.py, heartbeats racing the sweeper and leave). Locks are
-  -- therefore only ever taken session first, seat second.
+  -- therefore only ever taken session first, seat second. Scalar columns only, no row
+  -- variables: this path is the hottest write of the product.
   update public.session_players sp set last_activity_at = now()
   where sp.id = (
     select c.id from public.session_players c
     where c.session_id = p_session_id and c.user_id = v_uid and c.left_at is null
       and c.status = 'connected' and not c.session_ended
     for no key update skip locked)
-  returning sp.* into v_seat;
-  if found then
-    select * into v_s from public.sessions s where s.id = p_session_id;
-  else
+  returning sp.id, sp.status into v_player_id, v_status;
+  if not found then
     v_s := seer_private.lock_session(p_session_id);
     if v_s.seer_id = v_uid then
-      return seer_private.heartbeat_json(v_s, null, 'seer', false);
+      v_status := 'seer';
+    else
+      v_seat := seer_private.caller_seat(v_s, v_uid);
+      if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
+        -- the player left: this connection is done (the SDK stops on SESSION_006)
+        perform seer_private.raise_error('SESSION_006', 'left');
+      end if;
+      -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
+      if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
+        perform seer_private.restore_seat(v_seat.id, v_uid, now());
+        v_restored := true;
+      elsif v_s.status not in ('completed', 'cancelled') then
+        update public.session_players set last_activity_at = now() where id = v_seat.id;
+      end if;
+      select sp.id, sp.status into v_player_id, v_status from public.session_players sp where sp.id = v_seat.id;
     end if;
-    v_seat := seer_private.caller_seat(v_s, v_uid);
-    if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
-      -- the player left: this connection is done (the SDK stops on SESSION_006)
-      perform seer_private.raise_error('SESSION_006', 'left');
-    end if;
-    -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
-    if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
-      perform seer_private.restore_seat(v_seat.id, v_uid, now());
-      v_restored := true;
-    elsif v_s.status not in ('completed', 'cancelled') then
-      update public.session_players set last_activity_at = now() where id = v_seat.id;
-    end if;
-    select * into v_seat from public.session_players sp where sp.id = v_seat.id;
-    -- the restore's event bumped last_seq
-    select * into v_s from public.sessions s where s.id = v_s.id;
   end if;
-  return seer_private.heartbeat_json(v_s, v_seat.id, v_seat.status, v_restored);
+  -- read after the seat write (a restore's event has bumped last_seq)
+  select s.status, s.last_seq into v_session_status, v_last_seq from public.sessions s where s.id = p_session_id;
+  return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
+                            'restored', v_restored, 'serverTime', now(),
+                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq);
 end
 $$;
 

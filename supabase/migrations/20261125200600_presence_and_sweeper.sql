@@ -13,12 +13,12 @@
 --   paused session paused for more than 7 days -> cancelled (the appendix wins over US-05)
 --
 -- p_now is a parameter so tests can travel in time. Each candidate query is served by a
--- partial index (see the _sessions_schema migration). The seat indexes hold only seats of
--- running sessions (session_running), so seats in lobbies, however stale, are never read.
--- Connected seats are indexed by session, not by last heartbeat (so that the heartbeat is a
--- HOT update): a run reads every connected seat of a running session and compares
--- last_activity_at on the heap, a cost bounded by the live seats (one read per seat per
--- minute, against two heartbeat writes), never by the table's history. Sessions are
+-- partial index (see the _sessions_schema migration) holding only live seats: running
+-- games' seats (session_running) and open lobbies' seats, never history. Connected seats are
+-- indexed by session, not by last heartbeat (so that the heartbeat is a HOT update): a run
+-- reads every connected live seat and compares last_activity_at on the heap, a cost bounded
+-- by the live seats (one read per seat per minute, against two heartbeat writes), never by
+-- the table's history. Sessions are
 -- locked one at a time with `skip locked`: a session busy in an RPC is simply picked up by
 -- the next run. Session timeouts are status changes like any other (finish_session ->
 -- change_status and its transition table).

@@ -96,8 +96,8 @@ declare
   v_doc jsonb := p_document;
   v_node jsonb;
   v_link jsonb;
-  v_keys text[] := '{}';
-  v_ids uuid[] := '{}';
+  v_keys text[] := '{}'::text[];
+  v_ids uuid[] := '{}'::uuid[];
   v_starts int;
   v_start_key text;
   v_adv public.adventures%rowtype;

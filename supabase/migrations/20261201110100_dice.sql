@@ -60,6 +60,7 @@ begin
       return 1 + v % p_sides;
     end if;
   end loop;
+  return null; -- not reached (the loop only ends by returning); says so to plpgsql_check
 end
 $$;
 
@@ -89,7 +90,6 @@ declare
   v_dice jsonb := '[]'::jsonb;
   v_total int := 0;
   v_count int := 0;
-  i int;
 begin
   if v_expr = '' or length(v_expr) > 100 then
     perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');

@@ -70,3 +70,17 @@ def test_port_taken_and_migration_failure_are_one_line_errors(tmp_path: Path) ->
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     assert res.stderr.startswith("error: applying ") and "001_bad.sql:2: ERROR:" in res.stderr
+
+
+def test_a_stack_without_migrations_refuses_to_start_with_one_line(tmp_path: Path) -> None:
+    env = {"SEER_DEVSTACK_STATE_DIR": str(tmp_path / "state")}
+    project = tmp_path / "empty"
+    (project / "supabase" / "migrations").mkdir(parents=True)
+    res = run(
+        ["start", "--port", str(free_port()), "--db-port", str(free_port())],
+        {**env, "SEER_PROJECT_ROOT": str(project)},
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no migrations found in "), res.stderr
+    assert "Started" not in res.stdout

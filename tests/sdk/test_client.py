@@ -7,6 +7,7 @@ import pytest
 
 from seer_client import (
     AuthError,
+    ConfigError,
     InvalidJoinCode,
     NotSeer,
     SeerClient,
@@ -34,8 +35,18 @@ async def test_wrong_password_is_auth_error(backend: FakeBackend, make_client: C
     assert info.value.status == 400
 
 
-async def test_anon_rpc_is_auth_error(backend: FakeBackend, make_client: ClientFactory) -> None:
+async def test_anon_rpc_is_auth_error_sign_in_first(backend: FakeBackend, make_client: ClientFactory) -> None:
     client = await make_client()
+    with pytest.raises(AuthError, match="sign in first: get_session") as info:
+        await client.get_session(s.SESSION_ID)
+    assert info.value.status == 401
+
+
+async def test_server_side_auth_refusal_is_auth_error(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    client = await make_client("au@example.com")
+    backend.handlers["get_session"] = lambda uid, body: FakeBackend.err("42501", 401, "permission denied")
     with pytest.raises(AuthError) as info:
         await client.get_session(s.SESSION_ID)
     assert info.value.status == 401 and info.value.code == "42501"
@@ -224,7 +235,7 @@ async def test_error_body_with_success_status_still_raises(
 def test_sync_supabase_client_is_refused_with_a_hint() -> None:
     from supabase import Client
 
-    with pytest.raises(TypeError, match="AsyncClient"):
+    with pytest.raises(ConfigError, match="AsyncClient"):
         SeerClient(Client("http://127.0.0.1:9", "anon-key"))
 
 

@@ -55,4 +55,14 @@ async def test_notebook_runs_in_a_jupyter_kernel(devstack, monkeypatch: pytest.M
     assert any("<table>" in h and "Aria" in h and "online" in h for h in html)
     text = "".join(o.get("text", "") for o in outputs)
     assert "SessionStarted SESSION_004 422" in text
+    # The live view: one display output (with a display id) that the kernel re-rendered in
+    # place as the session went on, so it shows later players and the final status.
+    live = [o for o in nb.cells[5].get("outputs", []) if o.get("output_type") == "display_data"]
+    assert len(live) == 1, live
+    final = live[0]["data"]["text/html"]
+    assert "Bram" in final and "completed" in final, final
+    assert re.search(r"live view re-rendered (\d+) times", text)
+    assert int(re.search(r"live view re-rendered (\d+) times", text).group(1)) > 10
+    # Plain sync methods inside callbacks.
+    assert "3 snapshots taken inside callbacks" in text and "Cora" in text
     assert re.search(r"\d+ events: session_created, player_joined", text)  # the notebook asserts the order

@@ -173,8 +173,19 @@ def test_player_left_reason_and_kick_reason() -> None:
 def test_unknown_event_type_is_kept_not_rejected() -> None:
     event = parse_event(s.event(10, "weather_changed", roll=17, who="Aria"))
     assert isinstance(event, UnknownEvent)
-    assert event.type == "weather_changed"
+    assert event.type == "unknown" and event.event_type == "weather_changed"
     assert event.model_extra == {"roll": 17, "who": "Aria"}
+    assert event.to_wire()["type"] == "weather_changed" and "eventType" not in event.to_wire()
+
+
+def test_unknown_status_values_map_to_unknown_not_str() -> None:
+    from seer_client import Unknown
+
+    event = parse_event(s.event(11, "session_status", oldStatus="active", newStatus="archived"))
+    assert isinstance(event, SessionStatusEvent)
+    assert event.old_status == "active" and not isinstance(event.old_status, Unknown)
+    assert isinstance(event.new_status, Unknown) and event.new_status == "archived"
+    assert event.to_wire()["newStatus"] == "archived"
 
 
 def test_parse_event_from_json_text() -> None:

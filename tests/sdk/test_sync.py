@@ -12,7 +12,7 @@ import pytest
 
 from seer_client import SeerClient as AsyncSeerClient
 from seer_client import SessionNotFound, ValidationError
-from seer_client.sync import SeerClient, SyncProxy, run
+from seer_client.sync import SeerClient, SyncProxy, SyncSessionConnection, run
 from supabase import AsyncClient, AsyncClientOptions
 
 from . import samples as s
@@ -149,7 +149,7 @@ def test_sync_connection_with_callbacks_and_iterator() -> None:
                 backend.emit()
 
         with client.connect(s.SESSION_ID, backoff_base=0.05, join_timeout=3.0) as conn:
-            assert isinstance(conn, SyncProxy)
+            assert isinstance(conn, SyncSessionConnection)
             conn.on_event = lambda e: seen.append(e.seq)
             assert str(conn.status) == "connected"
             run(emit(3))

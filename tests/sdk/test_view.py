@@ -48,3 +48,35 @@ def test_empty_lobby() -> None:
         rows=[Row("a", "b", "c", "online", "connected")],
     )
     assert repr(full) == str(full)
+
+
+# -- hostile names: rendered text is escaped, never interpreted (issue 13) -------------------
+HOSTILE = "[/bold]\x1b[31mRed\x1b[0m\x07[link=http://x]"
+
+
+def _hostile_view() -> SessionView:
+    row = Row(
+        name=HOSTILE, character="[bold]Bad", character_class="\x1b]0;title\x07", connection="online", seat="x"
+    )
+    return SessionView(
+        title="[red]Lobby", code="ABCDEF", status="waiting", current_node=None, seer="[/]", rows=[row]
+    )
+
+
+def test_rich_view_escapes_markup_in_names() -> None:
+    console = Console(width=160, record=True, color_system=None)
+    console.print(_hostile_view())  # a name like "[/bold]" must not raise MarkupError
+    out = console.export_text()
+    assert "[/bold]" in out and "[bold]Bad" in out and "[red]Lobby" in out
+    assert "\x1b" not in out and "\x07" not in out
+
+
+def test_text_view_does_not_print_control_characters() -> None:
+    text = str(_hostile_view())
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[/bold]" in text and "Red" in text
+
+
+def test_html_view_drops_control_characters() -> None:
+    html = _hostile_view()._repr_html_()
+    assert "\x1b" not in html and "\x07" not in html

@@ -178,7 +178,9 @@ grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
 create schema if not exists realtime;
 grant usage on schema realtime to postgres, anon, authenticated, service_role, supabase_realtime_admin;
 
--- Upstream partitions this table by day on inserted_at; one plain table is enough here.
+-- As upstream (supabase/realtime priv/repo/tenant_schema/realtime/tables/messages.sql):
+-- partitioned by range of inserted_at, one partition a day (messages_YYYY_MM_DD), created
+-- and dropped by the devstack's stand-in for Realtime's janitor (20_devstack_realtime.sql).
 create table if not exists realtime.messages (
   topic text not null,
   extension text not null,
@@ -189,7 +191,7 @@ create table if not exists realtime.messages (
   inserted_at timestamp without time zone not null default now(),
   id uuid not null default gen_random_uuid(),
   primary key (id, inserted_at)
-);
+) partition by range (inserted_at);
 alter table realtime.messages enable row level security;
 grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
 grant all on realtime.messages to supabase_realtime_admin;

@@ -174,16 +174,8 @@ select ok(
      'session_players_connected_idx', 'session_players_disconnected_due_idx')) = 4,
   'partial indexes serve every sweeper query');
 -- (pg_cron is part of the test cluster; where it is missing the migration skips scheduling)
-create function pg_temp.sweep_scheduled() returns boolean language plpgsql as $$
-declare n int;
-begin
-  if not exists (select 1 from pg_extension where extname = 'pg_cron') then
-    return true;
-  end if;
-  execute $q$select count(*) from cron.job where command = 'select seer_private.sweep()' and schedule = '* * * * *'$q$ into n;
-  return n = 1;
-end $$;
-select ok(pg_temp.sweep_scheduled(), 'pg_cron (where installed) runs the sweeper every minute');
+select ok(tests.cron_scheduled('select seer_private.sweep()', '* * * * *'),
+  'pg_cron (where installed) runs the sweeper every minute');
 
 select * from finish();
 rollback;

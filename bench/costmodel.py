@@ -1,0 +1,419 @@
+# ruff: noqa: E501 - SQL text reads better unwrapped
+"""7. Cost model: what a live player costs the database, measured under a realistic mix.
+
+N live sessions x 6 players, every RPC in the PostgREST transaction shape (pgbench, rate
+limited with -R so latency counts the queueing, not only the service time):
+
+* each player heartbeats every 30 s (the PRD interval), the Seer acts (update_game_state)
+  every 6 s, a player leaves and rejoins once per session every 10 minutes, and a session
+  ends after 30 minutes and is replaced (end_session, create_session, 6 x join_session,
+  start_session, each its own transaction);
+* the sweeper runs every minute.
+
+Time is compressed K times (BENCH_COST_COMPRESS, default 10): every rate is K times the real
+one, so N sessions here load the database like N x K real sessions; per-player-hour costs
+divide by the simulated hours (wall time x K). N steps up (doubling) until the p99 of the
+single-RPC transactions (heartbeat, Seer action) passes 50 ms or the rate is not kept; the
+largest N held is printed, with the costs measured at it: database CPU seconds (all server
+processes) and WAL bytes per live player-hour and per event, heap/index bytes per session and
+per event, dead tuples and HOT ratio per table. Run with durability off (the bench cluster's
+default) and on (fsync, synchronous_commit, full_page_writes). Every slot of sessions is
+driven by one pgbench client only (client_id partitions the slots), so a session being
+replaced never races its own heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from seer_client.devstack.postgres import PostgresCluster
+
+from . import population
+from .common import DbCpu, Row, Sizes, env_int, pct
+from .sqlpath import PROLOGUE, pgbench_run
+
+ADVENTURE = "00000000-0000-4000-8000-00000000a001"
+TABLES = ("public.sessions", "public.session_players", "public.session_events")
+
+CMAP = """
+drop table if exists bench.cmap;
+create table bench.cmap (i int primary key, sid uuid not null, seer_claims text not null,
+                         player_claims text[] not null, cids uuid[] not null);
+insert into bench.cmap
+select row_number() over (order by m.i), m.sid, m.seer_claims, m.player_claims,
+       array(select bench.cid(m.i, k) from generate_series(1, 6) k)
+from bench.map m join public.sessions s on s.id = m.sid and s.status = 'active'
+order by m.i limit {n};
+grant select on bench.cmap to authenticated;
+"""
+
+SLOT = "\\set s :client_id * :per + random(1, :per)\n"
+PLAYER = PROLOGUE.format(claims="player_claims[(:k)::int]") + " from bench.cmap where i = :s;\n"
+SEER = PROLOGUE.format(claims="seer_claims") + " from bench.cmap where i = :s;\n"
+
+SCRIPTS: dict[str, str] = {
+    "heartbeat": SLOT
+    + "\\set k random(1, 6)\nbegin;\n"
+    + PLAYER
+    + "select public.heartbeat(sid) from bench.cmap where i = :s;\ncommit;\n",
+    "seer_action": SLOT
+    + "\\set hp random(1, 1000)\nbegin;\n"
+    + SEER
+    + "select public.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int))) from bench.cmap where i = :s;\ncommit;\n",
+    "leave_rejoin": SLOT
+    + "\\set k random(1, 6)\nbegin;\n"
+    + PLAYER
+    + "select public.leave_session(sid) from bench.cmap where i = :s;\ncommit;\nbegin;\n"
+    + PLAYER
+    + "select public.join_session(sid, cids[(:k)::int]) from bench.cmap where i = :s;\ncommit;\n",
+    "replace_session": SLOT
+    + "begin;\n"
+    + SEER
+    + "select public.end_session(sid, 'completed') from bench.cmap where i = :s;\ncommit;\nbegin;\n"
+    + SEER
+    + f"select public.create_session('{ADVENTURE}'::uuid) ->> 'id' as nsid\n\\gset\ncommit;\n"
+    + "".join(
+        f"begin;\n{PROLOGUE.format(claims=f'player_claims[{k}]')} from bench.cmap where i = :s;\n"
+        f"select public.join_session((:nsid)::uuid, cids[{k}]) from bench.cmap where i = :s;\ncommit;\n"
+        for k in range(1, 7)
+    )
+    + "begin;\n"
+    + SEER
+    + "select public.start_session((:nsid)::uuid);\ncommit;\n"
+    + "update bench.cmap set sid = (:nsid)::uuid where i = :s;\n",
+}
+# real rates per session per hour: 6 players x 120 heartbeats, an action every 6 s, a leave +
+# rejoin every 10 minutes, a replacement every 30 minutes (pgbench weights are these counts)
+PER_SESSION_HOUR = {"heartbeat": 720, "seer_action": 600, "leave_rejoin": 6, "replace_session": 2}
+RPC_SCRIPTS = ("heartbeat", "seer_action")
+
+
+# commits (every RPC is one) and the size of realtime.messages (its daily partitions)
+EXTRA = """
+select (select xact_commit from pg_stat_database where datname = current_database()) as commits,
+       (select coalesce(sum(pg_total_relation_size(relid)), 0)::bigint from pg_partition_tree('realtime.messages')) as realtime
+"""
+PROJECTED = (10_000, 100_000, 1_000_000)
+
+
+async def _table_stats(conn: asyncpg.Connection) -> dict[str, dict[str, int]]:
+    out = {}
+    for t in TABLES:
+        r = await conn.fetchrow(
+            "select n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_dead_tup, n_live_tup,"
+            " pg_relation_size(relid) as heap, pg_indexes_size(relid) as idx"
+            " from pg_stat_user_tables where relid = $1::regclass",
+            t,
+        )
+        out[t] = dict(r)
+    return out
+
+
+async def _wal(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"))
+
+
+def _latencies(log_dir: Path, names: list[str]) -> dict[str, list[float]]:
+    """pgbench -l lines: client tx_no latency_us script_no epoch us [lag]; latency counts from
+    the scheduled start (rate-limited runs), so queueing shows."""
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for f in log_dir.glob("cost*"):
+        for line in f.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 6 and parts[2].isdigit():
+                out[names[int(parts[3])]].append(int(parts[2]) / 1000)
+    return out
+
+
+async def _sweeper(db_url: str, every: float, stop: asyncio.Event, runs: list[float]) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            await conn.fetchval("select seer_private.sweep()::text")
+            runs.append((time.perf_counter() - t0) * 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+    finally:
+        await conn.close()
+
+
+async def _step(
+    cluster: PostgresCluster,
+    conn: asyncpg.Connection,
+    cpu: DbCpu,
+    n: int,
+    clients: int,
+    secs: int,
+    k: int,
+    tmp: Path,
+) -> dict[str, Any]:
+    per = n // clients
+    # every seat of the slots connected with a fresh heartbeat, so a step does not start with
+    # the sweeper disconnecting the seats idle since the last step and their restores
+    await conn.execute(
+        "update public.session_players sp set status = 'connected', disconnected_at = null, inactive_at = null,"
+        " last_activity_at = now() from bench.cmap c where sp.session_id = c.sid and c.i <= $1"
+        " and sp.left_at is null and sp.status <> 'connected'",
+        n,
+    )
+    names = list(SCRIPTS)
+    args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}"]
+    for name in names:
+        path = tmp / f"{name}.sql"
+        path.write_text(SCRIPTS[name])
+        args += ["-f", f"{path}@{PER_SESSION_HOUR[name]}"]
+    rate = n * k * sum(PER_SESSION_HOUR.values()) / 3600
+    log_dir = tmp / f"log{n}"
+    log_dir.mkdir()
+    args += ["-R", f"{rate:.1f}", "-l", "--log-prefix", str(log_dir / "cost")]
+    s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
+    x0 = await conn.fetchrow(EXTRA)
+    stop = asyncio.Event()
+    sweeps: list[float] = []
+    sweeper = asyncio.create_task(_sweeper(cluster.dsn, 60 / k, stop, sweeps))
+    t0 = time.perf_counter()
+    try:
+        res, errors = await asyncio.to_thread(pgbench_run, cluster.dsn, args, timeout=secs * 4 + 120)
+    finally:
+        stop.set()
+        await sweeper
+    wall = time.perf_counter() - t0
+    await asyncio.sleep(1)
+    s1, w1, c1 = await _table_stats(conn), await _wal(conn), cpu.seconds()
+    x1 = await conn.fetchrow(EXTRA)
+    lat = _latencies(log_dir, names)
+    rpc = [v for name in RPC_SCRIPTS for v in lat[name]]
+    events = s1["public.session_events"]["n_tup_ins"] - s0["public.session_events"]["n_tup_ins"]
+    player_hours = 6 * n * wall * k / 3600
+    sessions = await conn.fetchval("select count(*) from public.sessions")
+    ev0, ev1 = s0["public.session_events"], s1["public.session_events"]
+    ev_growth = (ev1["heap"] + ev1["idx"] - ev0["heap"] - ev0["idx"]) / max(1, events)
+    per_session = sum(
+        s1[t]["heap"] + s1[t]["idx"] for t in ("public.sessions", "public.session_players")
+    ) / max(1, sessions)
+    return {
+        "n": n,
+        "rate": rate,
+        "tps": res.tps,
+        "failed": res.failed,
+        "p99": pct(rpc, 99),
+        "p50": pct(rpc, 50),
+        "p99_replace": pct(lat["replace_session"], 99),
+        "held": pct(rpc, 99) <= 50 and res.tps >= 0.95 * rate and not res.failed and not errors,
+        "errors": errors,
+        "cpu": c1 - c0,
+        "wal": w1 - w0,
+        "events": events,
+        "player_hours": player_hours,
+        "wall": wall,
+        "sweep_ms": pct(sweeps, 50),
+        "tables": {
+            t: {key: s1[t][key] - s0[t][key] for key in s1[t]}
+            | {"dead": s1[t]["n_dead_tup"], "heap_abs": s1[t]["heap"], "idx_abs": s1[t]["idx"]}
+            for t in TABLES
+        },
+        "sessions": sessions,
+        "commits": x1["commits"] - x0["commits"],
+        "realtime": x1["realtime"] - x0["realtime"],
+        # what stays: the events written (at their heap+index growth per event) and the sessions
+        # created (at the average footprint of a session with its seats); a 30 s step's raw
+        # growth is mostly dead row versions that vacuum reuses, not storage
+        "storage": events * ev_growth
+        + (s1["public.sessions"]["n_tup_ins"] - s0["public.sessions"]["n_tup_ins"]) * per_session,
+        "events_total": await conn.fetchval("select count(*) from public.session_events"),
+    }
+
+
+async def _durability(conn: asyncpg.Connection, on: bool) -> None:
+    v = "on" if on else "off"
+    for name in ("fsync", "synchronous_commit", "full_page_writes"):
+        await conn.execute(f"alter system set {name} = {v}")
+    await conn.execute("select pg_reload_conf()")
+    await asyncio.sleep(0.5)
+    await conn.execute("checkpoint")
+
+
+async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
+    quick = env_int("BENCH_QUICK", 0) == 1
+    k = env_int("BENCH_COST_COMPRESS", 10)
+    secs = env_int("BENCH_COST_SECONDS", 10 if quick else 30)
+    clients = sizes.clients
+    steps = [
+        int(x)
+        for x in (
+            env_int("BENCH_COST_START", 48 if quick else 96) * 2**i
+            for i in range(env_int("BENCH_COST_STEPS", 3 if quick else 5))
+        )
+    ]
+    steps = [max(clients, s - s % clients) for s in steps]
+    assert cluster.data_dir is not None
+    cpu = DbCpu(cluster.data_dir)
+    await population.populate(cluster.dsn, max(steps) + 50, 0)
+    conn = await asyncpg.connect(cluster.admin_dsn, command_timeout=900)
+    sec = "7 cost model"
+    try:
+        # slots 1..max N; a step of N sessions drives slots 1..N (client_id partitions them)
+        # made by the user pgbench connects as: its replace script updates the map
+        app = await asyncpg.connect(cluster.dsn)
+        try:
+            await app.execute(CMAP.format(n=max(steps)))
+        finally:
+            await app.close()
+        have = await conn.fetchval("select count(*) from bench.cmap")
+        if have < max(steps):
+            raise RuntimeError(f"only {have} active bench sessions for N = {max(steps)}")
+        await conn.execute("vacuum analyze")
+        if await conn.fetchval("select count(*) from pg_extension where extname = 'pg_cron'"):
+            await conn.execute(
+                "select cron.alter_job(jobid, active => false) from cron.job where jobname = 'seer-sweep-sessions'"
+            )
+        # the server's own background CPU (checkpointer, autovacuum launcher, pg_cron...) over
+        # the same wall time, the baseline subtracted from every step
+        c0 = cpu.seconds()
+        await asyncio.sleep(secs / 2)
+        idle_rate = (cpu.seconds() - c0) / (secs / 2)
+        for durable in (False, True):
+            mode = "durability on" if durable else "durability off"
+            await _durability(conn, durable)
+            results: list[dict[str, Any]] = []
+            with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
+                todo = list(steps)
+                while todo:
+                    n = todo.pop(0)
+                    r = await _step(cluster, conn, cpu, n, clients, secs, k, Path(tmpdir))
+                    results.append(r)
+                    print(
+                        f"    {mode}: N={n} (= {n * k} real sessions) target {r['rate']:.0f} tx/s, got {r['tps']:.0f};"
+                        f" RPC p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms; replace p99 {r['p99_replace']:.0f} ms",
+                        flush=True,
+                    )
+                    for line in r["errors"][:5]:
+                        print(f"      pgbench: {line}", flush=True)
+                        log.append(f"  cost model {mode} N={n} pgbench: {line}")
+                    rows.append(
+                        Row(
+                            sec,
+                            f"{mode}: N = {n} x K {k} = {n * k * 6} players",
+                            f"RPC p99 {r['p99']:.1f} ms, {r['tps']:.0f}/{r['rate']:.0f} tx/s",
+                            f"p50 {r['p50']:.1f} ms",
+                            "",
+                            "p99 <= 50 ms",
+                            "held" if r["held"] else "NOT held",
+                        )
+                    )
+                    if not r["held"]:
+                        # the first step already too much (durability on, a slow disk): step down
+                        if not any(x["held"] for x in results) and n // 2 >= clients:
+                            todo = [n // 2 - (n // 2) % clients]
+                            continue
+                        break
+            held = [r for r in results if r["held"]]
+            best = held[-1] if held else results[0]
+            _summary(rows, log, sec, mode, best, bool(held), k, idle_rate)
+    finally:
+        await _durability(conn, False)
+        if await conn.fetchval("select count(*) from pg_extension where extname = 'pg_cron'"):
+            await conn.execute(
+                "select cron.alter_job(jobid, active => true) from cron.job where jobname = 'seer-sweep-sessions'"
+            )
+        await conn.close()
+
+
+def _summary(
+    rows: list[Row],
+    log: list[str],
+    sec: str,
+    mode: str,
+    r: dict[str, Any],
+    held: bool,
+    k: int,
+    idle_rate: float,
+) -> None:
+    n = r["n"]
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: largest N held",
+            f"{n if held else 0} sessions = {n * k * 6 if held else 0} real players"
+            if held
+            else "none (first step failed)",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    ph, ev = r["player_hours"], max(1, r["events"])
+    work = max(0.0, r["cpu"] - idle_rate * r["wall"])
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: DB CPU per live player-hour / per event",
+            f"{work / ph * 1000:.1f} ms / {work / ev * 1e6:.0f} us",
+            f"at N = {n}: {r['cpu']:.1f} s CPU in {r['wall']:.0f} s wall, less idle {idle_rate:.2f} CPU-s/s",
+        )
+    )
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: WAL per live player-hour / per event",
+            f"{r['wal'] / ph / 1024:.1f} KiB / {r['wal'] / ev:.0f} B",
+            f"{r['wal'] / 2**20:.1f} MiB, {r['events']} events",
+        )
+    )
+    t = r["tables"]
+    seats_sessions = sum(
+        t[x]["heap_abs"] + t[x]["idx_abs"] for x in ("public.sessions", "public.session_players")
+    )
+    ev_t = t["public.session_events"]
+    ev_rows = max(1, r["events_total"])
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: heap+index per session (sessions + seats, all rows)",
+            f"{seats_sessions / max(1, r['sessions']) / 1024:.1f} KiB",
+            f"{r['sessions']} sessions",
+        )
+    )
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: heap+index per event (session_events)",
+            f"{(ev_t['heap_abs'] + ev_t['idx_abs']) / ev_rows:.0f} B",
+            f"{ev_rows} events; growth this step {(ev_t['heap'] + ev_t['idx']) / ev:.0f} B/event",
+        )
+    )
+    for name, x in t.items():
+        hot = x["n_tup_hot_upd"] / x["n_tup_upd"] if x["n_tup_upd"] else float("nan")
+        rows.append(
+            Row(
+                sec,
+                f"{mode}: {name.split('.')[1]}: dead tuples / HOT updates",
+                f"{x['dead']} dead / {hot:.0%} HOT",
+                f"{x['n_tup_upd']} updates, {x['n_tup_ins']} inserts",
+            )
+        )
+    # per real player per real second: the step ran `wall` seconds for 6 N K real players
+    per = 1 / (r["wall"] * 6 * n * k)
+    for p in PROJECTED:
+        rows.append(
+            Row(
+                sec,
+                f"{mode}: projected at {p:,} live players",
+                f"{r['commits'] * per * p:,.0f} commits/s, WAL {r['wal'] * per * p / 2**20:.2f} MiB/s,"
+                f" {work * per * p:.1f} DB cores",
+                f"storage +{r['storage'] * per * p * 86400 / 2**30:.1f} GiB/day before retention (+ realtime.messages"
+                f" {r['realtime'] * per * p * 86400 / 2**30:.1f} GiB/day, kept 3 days)",
+            )
+        )
+    log.append(
+        f"\n  cost model {mode}: sweeper median {r['sweep_ms']:.1f} ms per run at N = {n}; replace_session p99 {r['p99_replace']:.0f} ms"
+    )
