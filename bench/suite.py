@@ -4,7 +4,8 @@ Sections (every figure next to a baseline measured in the same run on the same m
 1. SQL path (pgbench): RPCs vs TPC-B-like / select-only.
 2. Gateway path: the same RPCs over HTTP through the devstack vs the SQL path.
 3. Realtime fan-out: sessions x 6 private-channel sockets, commit-to-delivery latency.
-3b. Session stream A/B: content in the broadcast vs content-free pokes + a log read (stream.py).
+3b. Session stream: content in the broadcast (baseline) vs (a) keyed topic vs (b) pokes + a log
+    read (stream.py).
 4. Scale: 1M sessions / 100k live players: sweeper, code lookup, list_my_sessions.
 5. Memory: gateway RSS idle vs with every fan-out socket open.
 6. Heartbeat A/B: today's heartbeat vs the pre-redesign one (a copy made in this cluster only).

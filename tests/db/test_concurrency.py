@@ -2,7 +2,7 @@
 
 * 64 simultaneous joins to a 6-seat session seat exactly 6 (the rest get SESSION_003),
 * event seqs stay gap-free and duplicate-free under many concurrent writers, and every event
-  is announced by one content-free realtime.messages poke,
+  is broadcast whole by one realtime.messages row on the session's keyed topic,
 * optimistic concurrency on the game state loses no update.
 """
 

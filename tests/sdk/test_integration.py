@@ -395,8 +395,8 @@ async def test_kicked_player_connection_ends_with_not_in_session(person: Factory
     async with aria.client.connect(session.id, **FAST) as conn:
         await seer.client.kick_player(session.id, player_id=seat.player.id, reason="spam")
         await until(lambda: conn.closed)
-        # Removed players read nothing more from the log, not even their own kick (the poke
-        # that announced it is all that reached the socket); heartbeat names the reason.
+        # Removed players read nothing more, not even their own kick (the rekey poke on the
+        # old topic is all that reached the socket); session_topic names the reason.
         assert all(e.type != "player_left" for e in conn.history)
         assert isinstance(conn.error, NotInSession) and conn.status is ConnectionStatus.DISCONNECTED
     with pytest.raises(SessionNotFound):  # a former participant no longer sees the session
