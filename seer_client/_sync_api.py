@@ -746,7 +746,7 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
 
     @property
     def topic(self) -> str | None:
-        """The realtime topic ``session:<id>:<key>`` this connection is joined to (or last joined; None before the first join). It changes whenever a removal rotates the key."""
+        """The keyed realtime topic ``session:<id>:<key>`` this connection uses."""
         value: str | None = self._target.topic
         return value
 

@@ -404,8 +404,10 @@ class SessionConnection:
 
     @property
     def topic(self) -> str | None:
-        """The realtime topic ``session:<id>:<key>`` this connection is joined to (or last
-        joined; None before the first join). It changes whenever a removal rotates the key."""
+        """The keyed realtime topic ``session:<id>:<key>`` this connection uses.
+
+        The one joined (or last joined; None before the first join). It changes whenever a
+        removal rotates the key."""
         return self._topic
 
     @property
