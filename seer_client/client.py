@@ -495,7 +495,7 @@ class SeerClient:
         """
         sid = validate_uuid(session_id, "sessionId")
         data = await self._rpc("session_topic", {"p_session_id": sid}, idempotent=True)
-        topic = data.get("topic") if isinstance(data, dict) else None
+        topic: object = cast(dict[str, Any], data).get("topic") if isinstance(data, dict) else None
         if not isinstance(topic, str) or not topic.startswith(f"session:{sid}:"):
             raise TransportError(f"session_topic: unexpected reply {data!r}")
         return topic

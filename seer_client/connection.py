@@ -782,15 +782,15 @@ class SessionConnection:
             logger.debug("session %s: ignored a broadcast that is no event: %r", self.session_id, payload)
             return
         seq, kind = poke
-        assert isinstance(data, dict)
-        if kind == "rekey" and set(data) <= {"sessionId", "seq", "type", "id"}:
+        fields = cast(dict[str, Any], data)  # _poke_of checked it is a dict
+        if kind == "rekey" and set(fields) <= {"sessionId", "seq", "type", "id"}:
             # The key was rotated (someone was removed): re-read the topic, rejoin and catch
             # up (its seq is the last event sent on this topic; the catch-up covers it).
             self._signal_trouble(_REKEY)
             return
         if seq <= self.sequencer.last_seq:
             return  # already delivered
-        event = _event_of(data)
+        event = _event_of(fields)
         if event is not None and seq == self.sequencer.last_seq + 1:
             self._hints.pop(seq, None)
             self._wanted_seq = max(self._wanted_seq, seq)
