@@ -46,6 +46,7 @@ What the ``realtime`` client under supabase-py does not do, this class does itse
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import inspect
 import logging
@@ -65,6 +66,7 @@ from .errors import (
     SessionNotFound,
     TransportError,
 )
+from .errors import TimeoutError as SeerTimeoutError
 from .events import (
     BaseEvent,
     GameStateEvent,
@@ -95,6 +97,16 @@ logger: logging.Logger = logging.getLogger("seer_client.connection")
 #: any callable; coroutine functions are awaited (their return value is ignored)
 Callback = Callable[..., object]
 T = TypeVar("T")
+
+
+async def _within(awaitable: Awaitable[T], timeout: float, what: str) -> T:  # noqa: ASYNC109
+    """``asyncio.wait_for`` that times out with the SDK's :class:`~seer_client.TimeoutError`
+    (a ``TransportError`` and a builtin ``TimeoutError``), as RPC timeouts do."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except builtins.TimeoutError as exc:
+        raise SeerTimeoutError(f"timed out after {timeout:g} s {what}") from exc
+
 
 #: at most this many live events ahead of the log are remembered (a flood cannot grow memory)
 _MAX_HINTS = 1024
@@ -480,7 +492,7 @@ class SessionConnection:
                     return event
             raise RealtimeError("connection closed while waiting for an event")
 
-        return await asyncio.wait_for(_scan(), timeout)
+        return await _within(_scan(), timeout, "waiting for a session event")
 
     async def wait_for_seq(self, seq: int, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until every event up to ``seq`` has been delivered (raises like :meth:`wait_for`)."""
@@ -490,7 +502,7 @@ class SessionConnection:
 
     async def sync(self, *, timeout: float = 10.0) -> int:  # noqa: ASYNC109
         """Fetch anything missed now (as after a reconnect); returns the last delivered seq."""
-        await asyncio.wait_for(self._catch_up(), timeout)
+        await _within(self._catch_up(), timeout, "catching up with the session log")
         return self.last_seq
 
     # ------------------------------------------------------------------ supervisor

@@ -99,7 +99,7 @@ class Gateway:
             )
         # as Realtime does when a tenant connects: today's and the next days' partitions of
         # realtime.messages (bootstrap/20_devstack_realtime.sql); pg_cron drops the old ones
-        await self.pool.execute("select realtime.devstack_create_message_partitions()")
+        await pool.execute("select realtime.devstack_create_message_partitions()")
         auth = AuthApi(self.config, self.pool)
         self.rest = RestApi(self.config, self.pool)
         self.realtime = RealtimeHub(self.config, self.pool)

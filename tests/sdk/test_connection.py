@@ -500,3 +500,25 @@ async def test_rate_limit_close_waits_before_rejoining(
         assert len(backend.realtime.joins) == joins
         await until(lambda: conn.reconnects == 1)
         assert len(backend.realtime.joins) == joins + 1
+
+
+async def test_wait_timeouts_are_the_sdks_timeout_error(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """wait_for/wait_for_seq/sync time out with seer_client.TimeoutError (a TransportError and a
+    builtin TimeoutError), the same error RPC timeouts raise, so one `except SeerError` covers it."""
+    import builtins
+
+    from seer_client import SeerError
+    from seer_client import TimeoutError as SeerTimeout
+
+    _, player = await seer_and_player(backend, make_client)
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        for wait in (
+            conn.wait_for(lambda e: False, timeout=0.05),
+            conn.wait_for_seq(conn.last_seq + 10, timeout=0.05),
+        ):
+            with pytest.raises(SeerTimeout) as info:
+                await wait
+            assert isinstance(info.value, TransportError | SeerError | builtins.TimeoutError)
+            assert "0.05" in str(info.value)
