@@ -100,18 +100,31 @@ $$;
 
 -- turnHistory keeps the newest turns only: at most 100 and at most 128 KiB of JSON together,
 -- so the state row, every get_session and every update stay small however long a game runs.
+-- Called on every turn-appending write, so the common case is cheap: drop the oldest entries
+-- past 100 (jsonb `-`), then one serialization of what is left; only a history over 128 KiB
+-- takes the per-entry running sum (which the whole array's text bounds from above: the entries
+-- plus brackets and separators), keeping the newest entries that fit. The same result as that
+-- running sum alone, which cost ~0.5 ms at 100 entries (docs/performance.md).
 create function seer_private.bounded_turn_history(p_turns jsonb)
 returns jsonb
-language sql
+language plpgsql
 immutable
 set search_path = ''
 as $$
-  select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
-  from (select t, o,
-               row_number() over (order by o desc) as newest,
-               sum(octet_length(t::text)) over (order by o desc) as bytes
-        from jsonb_array_elements(p_turns) with ordinality x(t, o)) k
-  where newest <= 100 and bytes <= 131072
+declare
+  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
+begin
+  while jsonb_array_length(v_turns) > 100 loop
+    v_turns := v_turns - 0;
+  end loop;
+  if octet_length(v_turns::text) <= 131072 then
+    return v_turns;
+  end if;
+  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
+          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
+                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
+          where bytes <= 131072);
+end
 $$;
 
 -- turnHistory: typed entries {type, actorId, at, ...}; type is one of note (the Seer's `turn`
