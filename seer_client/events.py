@@ -87,8 +87,9 @@ class PlayerLeftEvent(BaseEvent, frozen=True):
     player_id: str
     user_id: str | None = None
     character_id: str | None = None
-    # 'left' | 'kicked'. A dropped connection is player_connection + player_inactive, never a
-    # player_left (docs/sdk.md); other strings a newer server sends are Unknown.
+    # 'left' | 'kicked' | 'disconnected' (only for a lobby seat the sweeper freed). A dropped
+    # connection in a running game is player_connection + player_inactive, never a player_left
+    # (docs/sdk.md); other strings a newer server sends are Unknown.
     reason: LeaveReasonValue
     kick_reason: str | None = None
 

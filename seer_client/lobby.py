@@ -125,12 +125,20 @@ class LobbyState:
         seat = self.seats.get(event.player_id)
         if seat is None:
             return
-        if event.reason == "kicked" or self.session_status == "waiting":
+        # kicked, a lobby seat (left or freed by the sweeper), or a second leave of a running
+        # game (it frees the seat and the character): the seat is gone (docs/contract.md)
+        left_before = seat.status == "inactive" and seat.left_reason == "left"
+        if event.reason == "kicked" or self.session_status == "waiting" or left_before:
             self.seats.pop(event.player_id, None)
             return
-        # left a running game: the seat stays, the Seer plays the character (docs/contract.md)
+        # a first leave of a running game: the seat stays, the Seer plays the character
         self.seats[event.player_id] = seat.model_copy(
-            update={"status": "inactive", "is_connected": False, "controlled_by_seer": True}
+            update={
+                "status": "inactive",
+                "is_connected": False,
+                "controlled_by_seer": True,
+                "left_reason": "left",
+            }
         )
 
     def set_presence(self, keys: Iterable[str]) -> None:

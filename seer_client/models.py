@@ -69,7 +69,8 @@ SessionStatus = Literal["waiting", "active", "paused", "completed", "cancelled"]
 PlayerStatus = Literal["connected", "disconnected", "inactive", "left", "kicked"]
 Role = Literal["seer", "player"]
 Outcome = Literal["completed", "cancelled"]
-LeaveReason = Literal["left", "kicked"]
+# "disconnected": the sweeper freed an abandoned lobby seat (5 minutes without heartbeats)
+LeaveReason = Literal["left", "kicked", "disconnected"]
 
 
 class Unknown(str):

@@ -81,3 +81,25 @@ def test_a_late_client_shows_the_current_node_title_from_the_snapshot() -> None:
     lobby.apply_snapshot(Session.model_validate(data))
     assert (lobby.current_node_id, lobby.current_node_title) == ("n3", "The Eel Warden")
     assert SessionView.from_session(Session.model_validate(data)).current_node == "The Eel Warden"
+
+
+def test_lobby_seat_freed_by_the_sweeper_is_a_known_reason_and_leaves_the_lobby() -> None:
+    aria = s.player(name="Aria", status="disconnected")
+    lobby = lobby_with(aria, status="waiting")
+    event = parse_event(
+        s.event(2, "player_left", playerId=aria["id"], userId=aria["userId"], reason="disconnected")
+    )
+    assert event.type == "player_left" and event.reason == "disconnected"  # not Unknown
+    lobby.apply_event(event)
+    assert aria["id"] not in lobby.seats
+
+
+def test_a_second_leave_of_a_running_game_frees_the_seat() -> None:
+    aria = s.player(name="Aria")
+    lobby = lobby_with(aria, status="active")
+    left = {"playerId": aria["id"], "userId": aria["userId"], "reason": "left"}
+    lobby.apply_event(parse_event(s.event(2, "player_left", **left)))
+    seat = lobby.seats[aria["id"]]
+    assert seat.status == "inactive" and seat.controlled_by_seer  # first leave: the Seer plays on
+    lobby.apply_event(parse_event(s.event(3, "player_left", **left)))
+    assert aria["id"] not in lobby.seats  # second leave: seat and character freed
