@@ -69,14 +69,8 @@ class EventSequencer:
                 self.gaps_detected += 1
             self._buffer[seq] = event
             return []
-        released = [event]
         self.last_seq = seq
-        while self.expected_seq in self._buffer:
-            nxt = self._buffer.pop(self.expected_seq)
-            released.append(nxt)
-            self.last_seq = nxt.seq
-        self.delivered += len(released)
-        return released
+        return self._release([event])
 
     def push_many(self, events: Sequence[BaseEvent]) -> list[BaseEvent]:
         """Offer several events (any order); returns what became deliverable, in order."""
@@ -90,7 +84,10 @@ class EventSequencer:
         self.last_seq = last_seq
         for seq in [s for s in self._buffer if s <= last_seq]:
             del self._buffer[seq]
-        released: list[BaseEvent] = []
+        return self._release([])
+
+    def _release(self, released: list[BaseEvent]) -> list[BaseEvent]:
+        """Append the buffered events that now follow ``last_seq`` in order, count them all."""
         while self.expected_seq in self._buffer:
             nxt = self._buffer.pop(self.expected_seq)
             released.append(nxt)
