@@ -40,7 +40,9 @@ from .common import DbCpu, Row, Sizes, env_int, pct
 from .sqlpath import PROLOGUE, pgbench_run
 
 ADVENTURE = "00000000-0000-4000-8000-00000000a001"
-TABLES = ("public.sessions", "public.session_players", "public.session_events")
+TABLES = ("public.sessions", "public.session_players", "seer_private.seat_liveness", "public.session_events")
+# what a live session keeps besides its event log
+SESSION_TABLES = ("public.sessions", "public.session_players", "seer_private.seat_liveness")
 
 CMAP = """
 drop table if exists bench.cmap;
@@ -196,9 +198,7 @@ async def _step(
     sessions = await conn.fetchval("select count(*) from public.sessions")
     ev0, ev1 = s0["public.session_events"], s1["public.session_events"]
     ev_growth = (ev1["heap"] + ev1["idx"] - ev0["heap"] - ev0["idx"]) / max(1, events)
-    per_session = sum(
-        s1[t]["heap"] + s1[t]["idx"] for t in ("public.sessions", "public.session_players")
-    ) / max(1, sessions)
+    per_session = sum(s1[t]["heap"] + s1[t]["idx"] for t in SESSION_TABLES) / max(1, sessions)
     return {
         "n": n,
         "rate": rate,
@@ -370,9 +370,7 @@ def _summary(
         )
     )
     t = r["tables"]
-    seats_sessions = sum(
-        t[x]["heap_abs"] + t[x]["idx_abs"] for x in ("public.sessions", "public.session_players")
-    )
+    seats_sessions = sum(t[x]["heap_abs"] + t[x]["idx_abs"] for x in SESSION_TABLES)
     ev_t = t["public.session_events"]
     ev_rows = max(1, r["events_total"])
     rows.append(

@@ -5,12 +5,15 @@ cluster, same data, interleaved runs.
 The old design lives only here, created in the bench cluster: `bench_old.session_players`, a
 copy of the seat table with the old index set (`last_activity_at` indexed for the sweeper,
 fillfactor 100) and `bench_old.heartbeat`, the old function verbatim but for its table (it
-locks the session row, then updates the indexed column: never a HOT update). Both tables
-start from the same rows, rewritten (VACUUM FULL) so each has its own page layout.
+locks the session row, then updates the indexed column of the wide seat row: never a HOT
+update). The new heartbeat updates only the seat's narrow row in `seer_private.seat_liveness`
+(and never `public.session_players`): its figures count the writes to both tables. The seat
+tables start from the same rows, rewritten (VACUUM FULL) so each has its own page layout.
 
-Printed: throughput (pgbench, PostgREST transaction shape, old and new alternating), the HOT
-ratio of the seat updates and WAL bytes per heartbeat on each path, and index growth on the
-seat table under one compressed hour of heartbeats (every seat 120 times: every 30 s).
+Printed: throughput (pgbench, PostgREST transaction shape, old and new alternating, beside the
+same shape calling no function: the ceiling any heartbeat can reach), the HOT ratio of the
+heartbeat's updates and WAL bytes per heartbeat on each path, and index growth under one
+compressed hour of heartbeats (every seat 120 times: every 30 s).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import asyncpg
 from seer_client.devstack.postgres import PostgresCluster
 
 from .common import DbCpu, Row, Sizes, env_int
-from .sqlpath import PROLOGUE, pgbench
+from .sqlpath import PROLOGUE, SHAPE_ONLY, pgbench
 
 OLD_SQL = """
 create schema if not exists bench_old;
@@ -90,25 +93,28 @@ select {{fn}}(sid) from bench.map where i = :s;
 commit;
 """
 
+# side: (function, the tables its heartbeats may write)
 SIDES = {
-    "old": ("bench_old.heartbeat", "bench_old.session_players"),
-    "new": ("public.heartbeat", "public.session_players"),
+    "old": ("bench_old.heartbeat", ("bench_old.session_players",)),
+    "new": ("public.heartbeat", ("seer_private.seat_liveness", "public.session_players")),
 }
 
 # every seat of the bench sessions connected, heartbeat now (the cron sweeper is paused meanwhile)
 RESET = """
-update {table} set status = 'connected', disconnected_at = null, inactive_at = null, last_activity_at = now()
+update public.session_players set status = 'connected', disconnected_at = null, inactive_at = null, last_activity_at = now()
 where session_id in (select sid from bench.map) and left_at is null and status <> 'connected'
 """
 
 
-async def _stats(conn: asyncpg.Connection, table: str) -> dict[str, int]:
+async def _stats(conn: asyncpg.Connection, tables: tuple[str, ...]) -> dict[str, int]:
+    """Updates, HOT updates, index and heap bytes summed over the tables, and the WAL position."""
     await asyncio.sleep(1)  # pgbench's backends flush their statistics as they exit
     r = await conn.fetchrow(
-        "select n_tup_upd, n_tup_hot_upd, pg_indexes_size(relid) as idx, pg_relation_size(relid) as heap,"
+        "select sum(n_tup_upd)::bigint as n_tup_upd, sum(n_tup_hot_upd)::bigint as n_tup_hot_upd,"
+        " sum(pg_indexes_size(relid))::bigint as idx, sum(pg_relation_size(relid))::bigint as heap,"
         " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint as wal"
-        " from pg_stat_user_tables where relid = $1::regclass",
-        table,
+        " from pg_stat_all_tables where relid = any($1::regclass[])",
+        list(tables),
     )
     return dict(r)
 
@@ -137,26 +143,31 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
     conn = await asyncpg.connect(admin_dsn, command_timeout=900)
     try:
         await _cron_active(conn, False)
-        for _, table in SIDES.values():
-            if table.startswith("public"):
-                await conn.execute(RESET.format(table=table))
+        await conn.execute(RESET)
         await conn.execute(OLD_SQL)
         await conn.execute("insert into bench_old.session_players select * from public.session_players")
-        await conn.execute("vacuum full analyze public.session_players")
-        await conn.execute("vacuum full analyze bench_old.session_players")
+        for table in ("public.session_players", "seer_private.seat_liveness", "bench_old.session_players"):
+            await conn.execute(f"vacuum full analyze {table}")
         await conn.execute("checkpoint")
+        # the ceiling: the same transactions calling no function (what every RPC costs here)
+        throughput_sides = [*SIDES, "ceiling"]
         totals: dict[str, dict[str, float]] = {
-            k: {"tx": 0, "secs": 0, "upd": 0, "hot": 0, "wal": 0, "cpu": 0} for k in SIDES
+            k: {"tx": 0, "secs": 0, "upd": 0, "hot": 0, "wal": 0, "cpu": 0, "seat_upd": 0}
+            for k in throughput_sides
         }
         with tempfile.TemporaryDirectory(prefix="seer-hb-") as tmp:
             paths = {}
             for side, (fn, _) in SIDES.items():
                 paths[side] = Path(tmp) / f"{side}.sql"
                 paths[side].write_text(SCRIPT.format(fn=fn))
+            paths["ceiling"] = Path(tmp) / "ceiling.sql"
+            paths["ceiling"].write_text(SHAPE_ONLY)
             common = ["-c", str(c), "-j", "2"]
             for _ in range(rounds):
-                for side, (_, table) in SIDES.items():
+                for side in throughput_sides:
+                    table = SIDES[side][1] if side in SIDES else ("bench.map",)
                     before = await _stats(conn, table)
+                    seat_before = await _stats(conn, ("public.session_players",))
                     cpu0 = cpu.seconds()
                     res = pgbench(
                         db_url,
@@ -170,9 +181,12 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             str(paths[side]),
                         ],
                     )
+                    cpu1 = cpu.seconds()
                     after = await _stats(conn, table)
+                    seat_after = await _stats(conn, ("public.session_players",))
                     t = totals[side]
-                    t["cpu"] += cpu.seconds() - cpu0
+                    t["cpu"] += cpu1 - cpu0
+                    t["seat_upd"] += seat_after["n_tup_upd"] - seat_before["n_tup_upd"]
                     t["tx"] += res.transactions
                     t["secs"] += res.transactions / res.tps if res.tps else 0
                     t["upd"] += after["n_tup_upd"] - before["n_tup_upd"]
@@ -185,7 +199,8 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             soak: dict[str, dict[str, Any]] = {}
             per_client = max(1, soak_sessions * 6 * 120 // c)
             for side, (_, table) in SIDES.items():
-                await conn.execute(f"vacuum analyze {table}")
+                for t in table:
+                    await conn.execute(f"vacuum analyze {t}")
                 before = await _stats(conn, table)
                 idx_before = await _index_sizes(conn, table)
                 res = pgbench(
@@ -215,9 +230,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     "per_index": {k: idx_after[k] - idx_before.get(k, 0) for k in idx_after},
                 }
     finally:
-        for _, table in SIDES.values():
-            if table.startswith("public"):
-                await conn.execute(RESET.format(table=table))
+        await conn.execute(RESET)
         await _cron_active(conn, True)
         await conn.close()
 
@@ -235,12 +248,29 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             "ok" if ratio >= 1.5 else "BELOW",
         )
     )
+    rows.append(
+        Row(
+            sec,
+            "ceiling: the same transactions calling no function",
+            f"{tps['ceiling']:.0f} tps",
+            "",
+            f"new {tps['new'] / tps['ceiling']:.0%}, old {tps['old'] / tps['ceiling']:.0%} of it"
+            if tps["ceiling"]
+            else "",
+        )
+    )
+    # the old side's seat table is its copy, bench_old.session_players
+    seat_new = totals["new"]["seat_upd"] / totals["new"]["tx"] if totals["new"]["tx"] else 0.0
+    seat_old = totals["old"]["upd"] / totals["old"]["tx"] if totals["old"]["tx"] else 0.0
+    rows.append(
+        Row(sec, "seat-table row versions written per heartbeat", f"{seat_new:.2f}", f"{seat_old:.2f} old")
+    )
     hot_new = totals["new"]["hot"] / totals["new"]["upd"] if totals["new"]["upd"] else 0.0
     hot_old = totals["old"]["hot"] / totals["old"]["upd"] if totals["old"]["upd"] else 0.0
     rows.append(
         Row(
             sec,
-            "HOT updates on the seat table (heartbeat path)",
+            "HOT updates of the heartbeat's row (new: seat_liveness, old: the seat)",
             f"{hot_new:.1%}",
             f"{hot_old:.1%} old",
             "",
@@ -298,12 +328,12 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
         )
 
 
-async def _index_sizes(conn: asyncpg.Connection, table: str) -> dict[str, int]:
+async def _index_sizes(conn: asyncpg.Connection, tables: tuple[str, ...]) -> dict[str, int]:
     return {
         r[0]: r[1]
         for r in await conn.fetch(
             "select c.relname, pg_relation_size(c.oid) from pg_index i join pg_class c on c.oid = i.indexrelid"
-            " where i.indrelid = $1::regclass",
-            table,
+            " where i.indrelid = any($1::regclass[])",
+            list(tables),
         )
     }

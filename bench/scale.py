@@ -280,10 +280,12 @@ async def run(db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> Non
                 "select * from public.sessions s where s.code = $1 and s.status in ('waiting', 'active', 'paused')",
                 [code],
             ),
+            # the candidate query of seer_private.sweep (20261125200600), running seats' part
             "sweeper: seats that became due": (
-                "select distinct sp.session_id from public.session_players sp"
-                " where (sp.status = 'connected' and sp.session_running and sp.last_activity_at < $1::timestamptz - interval '60 seconds')"
-                " or (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < $1::timestamptz - interval '5 minutes')",
+                "select l.session_id from seer_private.seat_liveness l"
+                " where l.last_heartbeat_at < $1::timestamptz - interval '60 seconds'"
+                " union select sp.session_id from public.session_players sp"
+                " where sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < $1::timestamptz - interval '5 minutes'",
                 [t],
             ),
             "sweeper: waiting sessions older than 24 h": (

@@ -67,11 +67,10 @@ create table public.session_players (
   character_id uuid references public.characters (id) on delete set null,
 
   joined_at timestamptz not null default now(),
-  -- the last heartbeat (or state change). Deliberately in NO index, not even a predicate: the
-  -- heartbeat of a connected player writes only this column, so its update is HOT (a new
-  -- row version on the same page, no index entries). The sweeper finds due seats through
-  -- session_players_connected_idx instead, a scan bounded by the connected seats of running
-  -- sessions (docs/performance.md, "heartbeat").
+  -- the last state change, and for a seat that is no longer connected its last heartbeat
+  -- ("last seen"). While the seat is connected its heartbeats go to seer_private.seat_liveness
+  -- instead (below): a heartbeat never writes this table. A write to this column of a
+  -- connected seat (start_session, a test travelling in time) is copied there.
   last_activity_at timestamptz not null default now(),
   -- connected/disconnected/inactive: live seat (left_at null); left/kicked: seat released
   status text not null default 'connected'
@@ -105,23 +104,76 @@ create unique index session_players_live_character_key on public.session_players
   where left_at is null and not session_ended;
 create index session_players_session_idx on public.session_players (session_id, joined_at);
 create index session_players_user_idx on public.session_players (user_id);
--- sweeper: seats that can become due for "disconnected" / "inactive"; only seats of running
--- sessions, so an idle sweep reads nothing however many lobbies are open. The connected seats
--- are keyed by session, not by last_activity_at (which would make every heartbeat a non-HOT
--- update writing six index entries): the sweeper reads them all and checks the time on the
--- heap, a scan bounded by the live seats of running sessions, never by the table's size.
-create index session_players_connected_idx on public.session_players (session_id)
-  where status = 'connected' and session_running;
+-- sweeper: disconnected seats that can become due for "inactive" (running sessions) or be
+-- freed (lobbies). Connected seats are found through seer_private.seat_liveness (below).
 create index session_players_disconnected_due_idx on public.session_players (disconnected_at)
   where status = 'disconnected' and session_running;
--- sweeper: lobby seats without heartbeats are disconnected after 60 s and freed after 5 more
--- minutes (20261125200600), so these hold only the live seats of open lobbies. Keyed by
--- session like session_players_connected_idx, not by last_activity_at: a column in any index
--- (even a partial one the row is not in) makes every heartbeat a non-HOT update.
-create index session_players_lobby_connected_idx on public.session_players (session_id)
-  where status = 'connected' and not session_running and left_at is null and not session_ended;
 create index session_players_lobby_disconnected_idx on public.session_players (disconnected_at)
   where status = 'disconnected' and not session_running and left_at is null and not session_ended;
+
+-- Liveness of the connected seats: one narrow row per seat that is connected, live (left_at
+-- null) and in a session that has not ended, and no other rows. It exists so that the
+-- hottest write of the product, a connected player's heartbeat every 30 s, is one HOT update
+-- of a 4-column row found by its primary key: it writes nothing in session_players (wide,
+-- eight indexes, the seat's history), locks nothing else and never waits behind the seat's
+-- state changes. last_heartbeat_at is in no index, so every heartbeat is a HOT update; the
+-- sweeper reads the whole table, which holds only connected live seats, to find the ones
+-- due (docs/performance.md, "heartbeat"; docs/scaling.md).
+--
+-- One writer besides the heartbeat: the trigger below keeps the set of rows equal to the
+-- connected live seats on every insert, update and delete of session_players, so no RPC has
+-- to remember it. No foreign key: the trigger removes the row before its seat goes (a
+-- BEFORE INSERT trigger could not satisfy one either).
+create table seer_private.seat_liveness (
+  session_id uuid not null,
+  user_id uuid not null,
+  player_id uuid not null unique,
+  last_heartbeat_at timestamptz not null,
+  -- the heartbeat's key: the caller's seat in the session
+  primary key (session_id, user_id)
+)
+-- room on each page for the heartbeats' new row versions (HOT needs the same page)
+with (fillfactor = 50);
+alter table seer_private.seat_liveness enable row level security;
+revoke all on seer_private.seat_liveness from public, anon, authenticated;
+
+create function seer_private.sync_seat_liveness()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  -- (user_id goes null only for a deleted account, whose seats are released first)
+  v_was_live boolean := tg_op <> 'INSERT' and old.status = 'connected' and old.left_at is null
+    and not old.session_ended and old.user_id is not null;
+  v_is_live boolean := tg_op <> 'DELETE' and new.status = 'connected' and new.left_at is null
+    and not new.session_ended and new.user_id is not null;
+  v_last timestamptz;
+begin
+  if v_was_live and not v_is_live then
+    delete from seer_private.seat_liveness l where l.player_id = old.id
+    returning l.last_heartbeat_at into v_last;
+    if tg_op = 'DELETE' then
+      return old;
+    end if;
+    -- the seat keeps its last heartbeat as "last seen", unless this update sets its own time
+    if new.last_activity_at is not distinct from old.last_activity_at and v_last is not null then
+      new.last_activity_at := v_last;
+    end if;
+  elsif v_is_live and not v_was_live then
+    insert into seer_private.seat_liveness (session_id, user_id, player_id, last_heartbeat_at)
+    values (new.session_id, new.user_id, new.id, new.last_activity_at);
+  elsif v_is_live and new.last_activity_at is distinct from old.last_activity_at then
+    update seer_private.seat_liveness l set last_heartbeat_at = new.last_activity_at
+    where l.player_id = new.id;
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
+end
+$$;
+
+create trigger session_players_sync_liveness
+  before insert or update or delete on public.session_players
+  for each row execute function seer_private.sync_seat_liveness();
 
 create table public.session_events (
   session_id uuid not null references public.sessions (id) on delete cascade,

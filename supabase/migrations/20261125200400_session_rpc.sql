@@ -56,7 +56,9 @@ as $$
                       else seer_private.character_json(p_character) end,
     'displayName', p_display_name,
     'joinedAt', (p_player).joined_at,
-    'lastActivityAt', (p_player).last_activity_at,
+    -- a connected seat's last heartbeat is in its liveness row (20261125200200)
+    'lastActivityAt', coalesce((select l.last_heartbeat_at from seer_private.seat_liveness l
+                                where l.player_id = (p_player).id), (p_player).last_activity_at),
     'leftAt', (p_player).left_at,
     'status', (p_player).status,
     'isConnected', (p_player).status = 'connected',
@@ -1215,15 +1217,17 @@ begin
 end
 $$;
 
--- The hottest write: every player, every 30 s. The common case, a connected seat of a
--- live session, is one UPDATE of last_activity_at alone: no session lock (nothing else
--- changes, and a lock would write the session row's header and queue the heartbeats behind
--- the Seer's actions), and a HOT update, since last_activity_at is in no index (see the
--- _sessions_schema migration). The sweeper's UPDATE re-checks the time under the seat's row
--- lock, so a heartbeat committed first keeps the seat connected; one that waits behind the
--- sweeper finds the seat no longer `connected` and takes the slow path, which locks the
--- session and restores the seat with its event. The answer carries the session's status
--- and last allocated seq so a client can tell it missed a broadcast (contract.md).
+-- The hottest write: every player, every 30 s. The common case, a connected seat, is one
+-- UPDATE of its narrow seer_private.seat_liveness row, found by primary key: a HOT update (no
+-- index holds the time), no write to the seat or the session, and no lock but that row's (a
+-- lock on the session would write its row header and queue the heartbeats behind the Seer's
+-- actions). The sweeper locks the due liveness rows and re-checks the time before it
+-- disconnects a seat, so a heartbeat committed first keeps the seat connected; one that
+-- waits behind the sweeper finds the row gone with the seat's `connected` state and takes
+-- the slow path, which locks the session and restores the seat with its event. The fast
+-- path holds a lock only when it updated a row, and takes none after it, so it cannot be
+-- part of a deadlock (tests/reliability/test_races.py). The answer carries the session's
+-- status and last allocated seq so a client can tell it missed a broadcast (contract.md).
 create function public.heartbeat(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -1235,25 +1239,14 @@ declare
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_player_id uuid;
-  v_status text;
+  v_status text := 'connected';
   v_restored boolean := false;
   v_session_status text;
   v_last_seq bigint;
 begin
-  -- Fast path without the session lock. `skip locked`: a seat another transaction is changing
-  -- (a leave, the sweeper, a restore) goes to the slow path instead of waiting for it here. An
-  -- UPDATE that waited would keep the row lock even when its re-check failed, and then wait for
-  -- the session lock below while the leave holding that lock waits for the seat: a deadlock
-  -- (tests/reliability/test_races.py, heartbeats racing the sweeper and leave). Locks are
-  -- therefore only ever taken session first, seat second. Scalar columns only, no row
-  -- variables: this path is the hottest write of the product.
-  update public.session_players sp set last_activity_at = now()
-  where sp.id = (
-    select c.id from public.session_players c
-    where c.session_id = p_session_id and c.user_id = v_uid and c.left_at is null
-      and c.status = 'connected' and not c.session_ended
-    for no key update skip locked)
-  returning sp.id, sp.status into v_player_id, v_status;
+  update seer_private.seat_liveness l set last_heartbeat_at = now()
+  where l.session_id = p_session_id and l.user_id = v_uid
+  returning l.player_id into v_player_id;
   if not found then
     v_s := seer_private.lock_session(p_session_id);
     if v_s.seer_id = v_uid then

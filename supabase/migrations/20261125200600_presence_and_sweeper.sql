@@ -12,16 +12,16 @@
 --   waiting session older than 24 h            -> cancelled
 --   paused session paused for more than 7 days -> cancelled (the appendix wins over US-05)
 --
--- p_now is a parameter so tests can travel in time. Each candidate query is served by a
--- partial index (see the _sessions_schema migration) holding only live seats: running
--- games' seats (session_running) and open lobbies' seats, never history. Connected seats are
--- indexed by session, not by last heartbeat (so that the heartbeat is a HOT update): a run
--- reads every connected live seat and compares last_activity_at on the heap, a cost bounded
--- by the live seats (one read per seat per minute, against two heartbeat writes), never by
--- the table's history. Sessions are
--- locked one at a time with `skip locked`: a session busy in an RPC is simply picked up by
--- the next run. Session timeouts are status changes like any other (finish_session ->
--- change_status and its transition table).
+-- p_now is a parameter so tests can travel in time. Connected seats are found in
+-- seer_private.seat_liveness (20261125200200): it holds exactly the connected live seats, one
+-- narrow row each, and the heartbeat's time is in no index (so that every heartbeat is a HOT
+-- update); a run reads that table whole, a cost bounded by the connected seats and never by
+-- the seat table's history. Disconnected seats are found by partial indexes on
+-- disconnected_at that hold only live seats. Sessions are locked one at a time with `skip
+-- locked`: a session busy in an RPC is simply picked up by the next run. A due seat's
+-- liveness row is locked and its time re-checked before the seat changes, so a heartbeat
+-- that commits first keeps the seat connected. Session timeouts are status changes like any
+-- other (finish_session -> change_status and its transition table).
 
 create function seer_private.sweep(p_now timestamptz default now())
 returns jsonb
@@ -42,14 +42,13 @@ begin
   for v_sid in
     -- no join to sessions: session_running already says active or paused, and the status
     -- is checked again under the lock below
-    select distinct sp.session_id
-    from public.session_players sp
-    where (sp.status = 'connected' and sp.session_running and sp.last_activity_at < p_now - interval '60 seconds')
-       or (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < p_now - interval '5 minutes'
+    select l.session_id from seer_private.seat_liveness l
+    where l.last_heartbeat_at < p_now - interval '60 seconds'
+    union
+    select sp.session_id from public.session_players sp
+    where (sp.status = 'disconnected' and sp.session_running and sp.disconnected_at < p_now - interval '5 minutes'
            and exists (select 1 from public.sessions s where s.id = sp.session_id and s.status = 'active'))
-       -- lobby seats (session_players_lobby_*_idx, 20261125200200)
-       or (sp.status = 'connected' and not sp.session_running and sp.left_at is null and not sp.session_ended
-           and sp.last_activity_at < p_now - interval '60 seconds')
+       -- lobby seats (session_players_lobby_disconnected_idx, 20261125200200)
        or (sp.status = 'disconnected' and not sp.session_running and sp.left_at is null
            and not sp.session_ended and sp.disconnected_at < p_now - interval '5 minutes')
   loop
@@ -59,10 +58,13 @@ begin
     continue when not found;
 
     for v_p in
+      -- (the liveness row goes with the `connected` state: the seat keeps its last heartbeat)
       update public.session_players sp
       set status = 'disconnected', disconnected_at = p_now
-      where sp.session_id = v_sid and sp.status = 'connected' and sp.left_at is null
-        and sp.last_activity_at < p_now - interval '60 seconds'
+      where sp.id in (
+        select l.player_id from seer_private.seat_liveness l
+        where l.session_id = v_sid and l.last_heartbeat_at < p_now - interval '60 seconds'
+        for update)
       returning sp.*
     loop
       v_disconnected := v_disconnected + 1;

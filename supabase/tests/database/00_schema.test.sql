@@ -148,7 +148,8 @@ select is(tests.err_details($$select seer_private.raise_error('SESSION_000', 'na
 select throws_ok($$select seer_private.raise_error('SESSION_999')$$, 'P0001', 'unknown error code SESSION_999',
   'an unknown code is a loud internal error');
 
--- plpgsql_check over every plpgsql function of ours (trigger functions need their table).
+-- plpgsql_check over every plpgsql function of ours (trigger functions need the table of
+-- their trigger).
 select is(
   array(
     select p.oid::regprocedure::text || ': ' || c.message
@@ -156,7 +157,10 @@ select is(
     join pg_namespace n on n.oid = p.pronamespace
     cross join lateral extensions.plpgsql_check_function_tb(
       p.oid,
-      case when p.prorettype = 'trigger'::regtype then 'auth.users'::regclass else 0::oid end) c
+      case when p.prorettype = 'trigger'::regtype
+           then coalesce((select min(t.tgrelid::oid) from pg_trigger t where t.tgfoid = p.oid),
+                         'auth.users'::regclass)
+           else 0::oid end) c
     where n.nspname in ('public', 'seer_private')
       and p.prolang = (select oid from pg_language where lanname = 'plpgsql')
       and c.level = 'error'

@@ -68,19 +68,21 @@ select is(:'hb'::jsonb ->> 'restored', 'true', 'US-07: a heartbeat within the wi
 select is(:'hb'::jsonb ->> 'status', 'connected', 'status connected again');
 select is(:'hb'::jsonb ->> 'playerId', :'pia_seat', 'heartbeat names the seat');
 select is(public.heartbeat(:'a') ->> 'restored', 'false', 'a heartbeat from a connected seat restores nothing');
--- The common heartbeat writes one HOT row version of the seat (no index entry) and does not
--- touch the session row.
+-- The common heartbeat writes one HOT row version of the seat's narrow liveness row (no index
+-- entry), and neither the seat nor the session row.
 create function pg_temp.write_counts() returns bigint[] language sql as $$
-  select array[pg_stat_get_xact_tuples_updated('public.session_players'::regclass),
-               pg_stat_get_xact_tuples_hot_updated('public.session_players'::regclass),
+  select array[pg_stat_get_xact_tuples_updated('seer_private.seat_liveness'::regclass),
+               pg_stat_get_xact_tuples_hot_updated('seer_private.seat_liveness'::regclass),
+               pg_stat_get_xact_tuples_updated('public.session_players'::regclass),
                pg_stat_get_xact_tuples_updated('public.sessions'::regclass)]
 $$;
 select pg_temp.write_counts() as counts_before \gset
 select public.heartbeat(:'a') as hb \gset
 select is(
-  (select array[c[1] - b[1], c[2] - b[2], c[3] - b[3]]
+  (select array[c[1] - b[1], c[2] - b[2], c[3] - b[3], c[4] - b[4]]
    from (select pg_temp.write_counts() c, :'counts_before'::bigint[] b) x),
-  array[1, 1, 0]::bigint[], 'a connected player''s heartbeat is one HOT update of the seat and no session write');
+  array[1, 1, 0, 0]::bigint[],
+  'a connected player''s heartbeat is one HOT update of its liveness row: no seat, no session write');
 select is(:'hb'::jsonb -> 'lastSeq', (select to_jsonb(last_seq) from public.sessions where id = :'a'),
   'the heartbeat answers the session''s last seq');
 select is(:'hb'::jsonb ->> 'sessionStatus', 'active', 'and its status');
@@ -171,8 +173,8 @@ select tests.reset_role();
 select ok(
   (select count(*) from pg_indexes where schemaname = 'public' and indexname in (
      'sessions_waiting_created_idx', 'sessions_paused_at_idx',
-     'session_players_connected_idx', 'session_players_disconnected_due_idx')) = 4,
-  'partial indexes serve every sweeper query');
+     'session_players_disconnected_due_idx', 'session_players_lobby_disconnected_idx')) = 4,
+  'partial indexes serve every sweeper query but the connected seats''');
 -- (pg_cron is part of the test cluster; where it is missing the migration skips scheduling)
 select ok(tests.cron_scheduled('select seer_private.sweep()', '* * * * *'),
   'pg_cron (where installed) runs the sweeper every minute');
