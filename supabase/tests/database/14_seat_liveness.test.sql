@@ -2,7 +2,7 @@
 -- each), whatever changes a seat; the heartbeat writes only there; who may read it.
 begin;
 \ir _helpers.psql
-select plan(27);
+select plan(29);
 
 -- other suites may have committed live sessions to this cluster: get them out of the way
 select seer_private.sweep(now() + interval '100 years') \g /dev/null
@@ -105,6 +105,14 @@ select tests.act_as(:'pia');
 select is(public.heartbeat(:'a') ->> 'sessionStatus', 'completed', 'a heartbeat after the end still answers');
 select tests.reset_role();
 select is((select count(*)::int from seer_private.seat_liveness where session_id = :'a'), 0, 'and writes no row');
+
+-- a deleted session (cascading to its seats) leaves no rows behind
+select tests.new_session(:'seer') as c \gset
+select tests.join(:'c', :'rita', :'rita_char') as rita_c \gset
+select ok(exists (select 1 from seer_private.seat_liveness where session_id = :'c'), 'a lobby seat has its row');
+delete from public.sessions where id = :'c';
+select ok(not exists (select 1 from seer_private.seat_liveness where session_id = :'c'),
+  'deleting a session removes its seats'' rows');
 
 -- who may read it: nobody over the API
 select ok((select relrowsecurity from pg_class where oid = 'seer_private.seat_liveness'::regclass), 'RLS is enabled');
