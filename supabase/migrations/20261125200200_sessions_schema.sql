@@ -137,17 +137,26 @@ with (fillfactor = 50);
 alter table seer_private.seat_liveness enable row level security;
 revoke all on seer_private.seat_liveness from public, anon, authenticated;
 
+-- The one definition of a seat that has a liveness row: connected, live, in a session that
+-- has not ended (user_id goes null only for a deleted account, whose seats are released first).
+create function seer_private.seat_has_liveness(p_seat public.session_players)
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select (p_seat).status = 'connected' and (p_seat).left_at is null and not (p_seat).session_ended
+    and (p_seat).user_id is not null
+$$;
+
 create function seer_private.sync_seat_liveness()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 declare
-  -- (user_id goes null only for a deleted account, whose seats are released first)
-  v_was_live boolean := tg_op <> 'INSERT' and old.status = 'connected' and old.left_at is null
-    and not old.session_ended and old.user_id is not null;
-  v_is_live boolean := tg_op <> 'DELETE' and new.status = 'connected' and new.left_at is null
-    and not new.session_ended and new.user_id is not null;
+  v_was_live boolean := tg_op <> 'INSERT' and seer_private.seat_has_liveness(old);
+  v_is_live boolean := tg_op <> 'DELETE' and seer_private.seat_has_liveness(new);
   v_last timestamptz;
 begin
   if v_was_live and not v_is_live then
