@@ -19,7 +19,7 @@ system-deps:
 
 # One throw-away Postgres for the whole run: pgTAP files and pytest share it.
 test: setup system-deps
-	$(PY) -m seer_client.devstack.postgres exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m seer_devstack.postgres exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 SUPABASE := node_modules/.bin/supabase
 PYRIGHT := node_modules/.bin/pyright
@@ -34,13 +34,13 @@ lint: setup system-deps
 	$(PYRIGHT) --pythonpath $(PY)
 	$(PY) -c "import sys, pathlib; from seer_client import _sync_gen as g; \
 	  sys.exit(g.formatted() != pathlib.Path(g.OUT).read_text() and 'seer_client/_sync_api.py is stale: python -m seer_client._sync_gen')"
-	$(PY) -m seer_client.devstack.postgres exec -- bash scripts/db-lint.sh
+	$(PY) -m seer_devstack.postgres exec -- bash scripts/db-lint.sh
 
 demo: setup system-deps
-	$(PY) -m seer_client.demo
+	$(PY) -m seer_client._tools.demo
 
 devstack: setup system-deps
-	$(PY) -m seer_client.devstack start
+	$(PY) -m seer_devstack start
 
 bench: setup system-deps
 	$(PY) -m bench

@@ -1,7 +1,7 @@
 """Build step: copy the schema (supabase/) into the wheel as package data.
 
 The files under ``supabase/`` stay the one source of truth; ``build_py`` copies the ones listed
-by :meth:`seer_client.schema.SchemaFiles.files` to ``seer_client/_schema/supabase/`` in the build
+by :meth:`seer_client._tools.schema.SchemaFiles.files` to ``seer_client/_schema/supabase/`` in the build
 directory (never into the source tree), so ``pip install seer-client`` carries the migrations,
 the seed and the ``invite`` function. tests/test_packaging.py checks the wheel's copies.
 """
@@ -19,8 +19,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def _schema_module():  # type: ignore[no-untyped-def]
-    # Load seer_client/schema.py by path: importing the package would need its dependencies.
-    spec = importlib.util.spec_from_file_location("_seer_schema", HERE / "seer_client" / "schema.py")
+    # Load seer_client/_tools/schema.py by path: importing the package would need its dependencies.
+    spec = importlib.util.spec_from_file_location(
+        "_seer_schema", HERE / "seer_client" / "_tools" / "schema.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     import sys

@@ -10,7 +10,7 @@ import json
 import resource
 import sys
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 
 
 async def main(db_url: str, port: int) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seer_client.devstack.postgres import PostgresCluster, find_bindir, free_port
+from seer_devstack.postgres import PostgresCluster, find_bindir, free_port
 
 
 def env_int(name: str, default: int) -> int:

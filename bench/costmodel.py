@@ -33,7 +33,7 @@ from typing import Any
 
 import asyncpg
 
-from seer_client.devstack.postgres import PostgresCluster
+from seer_devstack.postgres import PostgresCluster
 
 from . import population
 from .common import DbCpu, Row, Sizes, env_int, pct

@@ -6,7 +6,7 @@
 2. Broadcast-from-database latency: ``realtime.send`` committed in Postgres until the frame
    is read by each of N subscribed websockets, for N = 6, 60 and 600 (p50/p99).
 
-The stack runs in its own process (``python -m seer_client.devstack start --detach``) on a
+The stack runs in its own process (``python -m seer_devstack start --detach``) on a
 throw-away cluster; everything is on 127.0.0.1 and bounded in count and time.
 """
 
@@ -26,8 +26,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from seer_client.devstack.gateway import _keep_session
-from seer_client.devstack.postgres import free_port
+from seer_devstack.gateway import _keep_session
+from seer_devstack.postgres import free_port
 
 
 def pct(values: list[float], q: float) -> float:
@@ -176,7 +176,7 @@ def start_stack(state_dir: Path) -> dict[str, str]:
         [
             sys.executable,
             "-m",
-            "seer_client.devstack",
+            "seer_devstack",
             "start",
             "--detach",
             "--port",
@@ -197,7 +197,7 @@ def start_stack(state_dir: Path) -> dict[str, str]:
 
 def stop_stack(state_dir: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "seer_client.devstack", "stop"],
+        [sys.executable, "-m", "seer_devstack", "stop"],
         env={**os.environ, "SEER_DEVSTACK_STATE_DIR": str(state_dir)},
         capture_output=True,
         timeout=60,

@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from seer_client.devstack.postgres import PostgresCluster
+from seer_devstack.postgres import PostgresCluster
 
 from .common import DbCpu, Row, Sizes, env_int
 from .sqlpath import PROLOGUE, SHAPE_ONLY, pgbench

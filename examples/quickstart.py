@@ -29,7 +29,7 @@ def stack() -> Iterator[tuple[str, str]]:
     if url and key:
         yield url, key
         return
-    from seer_client.devstack.stack import DevStack
+    from seer_devstack.stack import DevStack
 
     with DevStack() as local:
         yield local.url, local.anon_key

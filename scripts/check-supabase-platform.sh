@@ -20,7 +20,7 @@ BIN=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PY=${PY:-$ROOT/.venv/bin/python}
 WORK=$(mktemp -d /tmp/seer-platform-XXXX)
 chmod 755 "$WORK"
-PORT=$("$PY" -c 'from seer_client.devstack.postgres import free_port; print(free_port())')
+PORT=$("$PY" -c 'from seer_devstack.postgres import free_port; print(free_port())')
 AS=()
 if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); chown postgres "$WORK"; fi
 trap '"${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
@@ -90,7 +90,7 @@ create extension if not exists pg_cron;
 SQL
 # GoTrue's current auth helpers, taken from our bootstrap (which follows GoTrue's migrations).
 sed -n '/^create or replace function auth.uid()/,/^alter function auth.uid() owner/p' \
-  "$ROOT/seer_client/devstack/bootstrap/00_platform.sql" | sed '$d' | psql_as supabase_admin -v ON_ERROR_STOP=1 >/dev/null
+  "$ROOT/seer_devstack/bootstrap/00_platform.sql" | sed '$d' | psql_as supabase_admin -v ON_ERROR_STOP=1 >/dev/null
 
 for f in "$ROOT"/supabase/migrations/*.sql "$ROOT"/supabase/seed.sql; do
   psql_as postgres -v ON_ERROR_STOP=1 --single-transaction -f "$f" >/dev/null

@@ -18,8 +18,9 @@ methods, typed, without ``await``; also importable as ``SyncSeerClient``).
 
 import logging
 
-from .client import SeerClient
-from .connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._client import SeerClient
+from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._view import LiveDisplay, SessionView
 from .errors import (
     AdventureNotFound,
     AlreadyInSession,
@@ -103,7 +104,6 @@ from .models import (
     StartResult,
     Unknown,
 )
-from .view import LiveDisplay, SessionView
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
-"""``python -m seer_client ...`` is the ``seer-client`` command (see :mod:`seer_client.cli`)."""
+"""``python -m seer_client ...`` is the ``seer-client`` command (see :mod:`seer_client._tools.cli`)."""
 
 import sys
 
-from .cli import main
+from ._tools.cli import main
 
 sys.exit(main())

@@ -15,10 +15,12 @@ from typing import Any
 
 from supabase import AsyncClient
 
+from ._client import SeerClient as AsyncSeerClient
+from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
 from ._sync_runtime import BlockingObject as _BlockingClient
 from ._sync_runtime import SyncIterator, run
-from .client import SeerClient as AsyncSeerClient
-from .connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._view import LiveDisplay, SessionView
+from ._view import display as live_display
 from .events import (
     BaseEvent,
     GameStateEvent,
@@ -53,8 +55,6 @@ from .models import (
     SessionSummary,
     StartResult,
 )
-from .view import LiveDisplay, SessionView
-from .view import display as live_display
 
 __all__ = ["SyncSeerClient", "SyncSessionConnection"]
 
@@ -422,7 +422,7 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         self._await(lambda: self._target.close())
 
     def display(self) -> LiveDisplay:
-        """Show the lobby in Jupyter and keep it updated in place (see :func:`seer_client.view.display`)."""
+        """Show the lobby in Jupyter and keep it updated in place (see :func:`seer_client._view.display`)."""
         return self._call(lambda: live_display(self._target))
 
     def __enter__(self) -> SyncSessionConnection:

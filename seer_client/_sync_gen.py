@@ -223,7 +223,10 @@ def _class_body(cls: type, used: set[str]) -> list[str]:
 
 
 def _imports(used: set[str], defined: set[str]) -> list[str]:
-    from . import client, connection, errors, events, models, view
+    from . import _client as client
+    from . import _connection as connection
+    from . import _view as view
+    from . import errors, events, models
 
     modules = [models, events, errors, view, connection, client]
     by_module: dict[str, set[str]] = {}
@@ -370,7 +373,7 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         self._await(lambda: self._target.close())
 
     def display(self) -> LiveDisplay:
-        """Show the lobby in Jupyter and keep it updated in place (see :func:`seer_client.view.display`)."""
+        """Show the lobby in Jupyter and keep it updated in place (see :func:`seer_client._view.display`)."""
         return self._call(lambda: live_display(self._target))
 
     def __enter__(self) -> SyncSessionConnection:
@@ -391,8 +394,8 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
 
 def render() -> str:
     """The text of ``_sync_api.py`` for the async classes as they are now."""
-    from .client import SeerClient
-    from .connection import SessionConnection
+    from ._client import SeerClient
+    from ._connection import SessionConnection
 
     used: set[str] = {"Iterator", "BaseEvent", "AsyncClient", "SessionConnection"}
     client_body = _class_body(SeerClient, used)
@@ -402,8 +405,8 @@ def render() -> str:
     text = HEADER + "\n".join(imports)
     text += "\nfrom ._sync_runtime import BlockingObject as _BlockingClient\n"
     text += "from ._sync_runtime import SyncIterator, run\n"
-    text += "from .client import SeerClient as AsyncSeerClient\n"
-    text += "from .view import LiveDisplay\nfrom .view import display as live_display\n"
+    text += "from ._client import SeerClient as AsyncSeerClient\n"
+    text += "from ._view import LiveDisplay\nfrom ._view import display as live_display\n"
     text += '\n__all__ = ["SyncSeerClient", "SyncSessionConnection"]\n\n'
     text += CLIENT_EXTRA + "\n".join(client_body).rstrip() + "\n\n"
     text += CONNECTION_EXTRA + "\n".join(conn_body).rstrip() + "\n"

@@ -1,7 +1,7 @@
 """Session events: a discriminated union on ``type``.
 
 Every event the server writes has a per-session, gap-free ``seq``. The
-:class:`~seer_client.sequencer.EventSequencer` (re-exported here) turns events that arrive
+:class:`~seer_client._sequencer.EventSequencer` (re-exported here) turns events that arrive
 out of order or twice into exactly-once, in-order delivery.
 """
 
@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, cast
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
 
+from ._sequencer import EventSequencer
 from .models import (
     Choice,
     Die,
@@ -23,7 +24,6 @@ from .models import (
     SessionStats,
     SessionStatusValue,
 )
-from .sequencer import EventSequencer
 
 __all__ = [
     "KNOWN_EVENT_TYPES",

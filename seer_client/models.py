@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, cast, get_args
 
@@ -337,14 +338,16 @@ class Session(Model):
         return next((p for p in self.players if p.id == player_id), None)
 
     def _repr_html_(self) -> str:
-        from .view import session_html
-
-        return session_html(self)
+        return cast(str, SESSION_RENDERERS["html"](self))
 
     def __rich__(self) -> Any:
-        from .view import session_rich
+        return SESSION_RENDERERS["rich"](self)
 
-        return session_rich(self)
+
+#: How a :class:`Session` shows itself in Jupyter (``html``) and rich (``rich``). Rendering lives in
+#: the view layer: :mod:`seer_client._view` fills this when the package is imported, so the models
+#: import nothing of the view (no import circle).
+SESSION_RENDERERS: dict[str, Callable[[Session], Any]] = {}
 
 
 class SessionPreview(Model):

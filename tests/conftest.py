@@ -1,6 +1,6 @@
 """Shared fixtures: one Postgres cluster (bootstrap + migrations + seed) per test session.
 
-``make test`` starts the cluster once (``python -m seer_client.devstack.postgres exec``) and
+``make test`` starts the cluster once (``python -m seer_devstack.postgres exec``) and
 exports DATABASE_URL; plain ``pytest`` starts its own throw-away cluster.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from seer_client.devstack.postgres import PostgresCluster
+from seer_devstack.postgres import PostgresCluster
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +25,14 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def devstack(database_url: str):  # -> AsyncIterator[seer_client.devstack.DevStack]
+async def devstack(database_url: str):  # -> AsyncIterator[seer_devstack.DevStack]
     """One in-process devstack (gateway on a free port) attached to the session's test database.
 
     ``devstack.url``/``.anon_key``/``.service_role_key`` for supabase clients;
     ``await devstack.realtime.drop_all_sockets()`` / ``drop_sockets(user_id)`` /
     ``stall_sockets()`` / ``refuse_connections()`` to test reconnects.
     """
-    from seer_client.devstack.stack import DevStack
+    from seer_devstack.stack import DevStack
 
     async with DevStack(database_url=database_url, bcrypt_rounds=4) as stack:
         yield stack

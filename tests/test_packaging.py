@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from seer_client import schema
-from seer_client.devstack.postgres import PostgresCluster, supabase_cli
+from seer_client._tools import schema
+from seer_devstack.postgres import PostgresCluster, supabase_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PYRIGHT = ROOT / "node_modules" / ".bin" / "pyright"
@@ -84,14 +84,18 @@ def test_wheel_carries_the_schema_byte_for_byte(wheel: Path) -> None:
         metadata = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()
         entry_points = zf.read(next(n for n in zf.namelist() if n.endswith("entry_points.txt"))).decode()
     assert packaged == expected
-    assert "seer-client = seer_client.cli:main" in entry_points
+    assert "seer-client = seer_client._tools.cli:main" in entry_points
     assert "Provides-Extra: devstack" in metadata and 'asyncpg>=0.29; extra == "devstack"' in metadata
 
 
 def test_installed_wheel_runs_the_demo_outside_the_checkout(venv: Path, tmp_path: Path) -> None:
     env = _outside_env(venv)
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import seer_client.schema as s; print(s.schema_files().root)"],
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import seer_client._tools.schema as s; print(s.schema_files().root)",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from seer_client.devstack.postgres import find_bindir, project_root
+from seer_devstack.postgres import find_bindir, project_root
 
 TEST_DIR = project_root() / "supabase" / "tests" / "database"
 FILES = sorted(TEST_DIR.glob("*.test.sql"))

@@ -1,23 +1,29 @@
-# pyright: standard
-"""Docker-free local Supabase-compatible stack (optional extra: ``seer-client[devstack]``).
+"""Deprecated alias of :mod:`seer_devstack` (the local stack moved to its own package).
 
-``DevStack`` is imported lazily so that ``seer_client.devstack.postgres`` (the test harness)
-does not need the gateway's libraries.
+``from seer_client.devstack import DevStack`` and ``python -m seer_client.devstack`` keep working
+for one release and warn; use ``from seer_devstack import DevStack`` and ``seer-devstack`` (or
+``python -m seer_devstack``).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .stack import DevStack, DevStackError
+    from seer_devstack import DevStack, DevStackError
 
 __all__ = ["DevStack", "DevStackError"]
+
+_MOVED = "seer_client.devstack moved to seer_devstack; this alias goes away in the next release"
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from . import stack
+        warnings.warn(_MOVED, DeprecationWarning, stacklevel=2)
+        import seer_devstack
 
-        return getattr(stack, name)
+        value = getattr(seer_devstack, name)
+        globals()[name] = value  # warn once per process
+        return value
     raise AttributeError(name)

@@ -11,8 +11,8 @@ import re
 import asyncpg
 import pytest
 
-from seer_client.devstack.postgres import project_root
 from seer_client.events import _EVENT_CLASSES, BaseEvent
+from seer_devstack.postgres import project_root
 
 ENVELOPE = {"seq", "type", "sessionId", "timestamp", "actor"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seer_client.devstack.postgres import project_root
+from seer_devstack.postgres import project_root
 
 MIGRATIONS = sorted((project_root() / "supabase" / "migrations").glob("*.sql"))
 

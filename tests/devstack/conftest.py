@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 from supabase import AsyncClient, acreate_client
 
 ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"

@@ -14,7 +14,7 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase_auth.errors import AuthApiError
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 from supabase import create_client
 
 from .conftest import ADVENTURE_ID, PASSWORD, Clients, Target, external_target

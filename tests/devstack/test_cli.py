@@ -11,14 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seer_client.devstack.postgres import free_port, port_in_use
+from seer_devstack.postgres import free_port, port_in_use
 
 pytestmark = pytest.mark.devstack
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seer_client.devstack", *args],
+        [sys.executable, "-m", "seer_devstack", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},

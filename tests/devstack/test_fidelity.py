@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 from supabase import acreate_client
 
 from .conftest import ADVENTURE_ID, PASSWORD, Clients, Target

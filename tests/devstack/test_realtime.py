@@ -11,7 +11,7 @@ import pytest
 from realtime import RealtimeSubscribeStates
 from realtime.exceptions import RealtimeHTTPError
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 
 from .conftest import ADVENTURE_ID, Clients, Target, User, wait_for
 

@@ -14,7 +14,7 @@ import jwt
 import pytest
 import websockets
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 
 from .conftest import ADVENTURE_ID, Clients, Target
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from seer_client.devstack.postgres import project_root
+from seer_devstack.postgres import project_root
 
 from .conftest import Target
 

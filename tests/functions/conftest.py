@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seer_client.devstack.functions import PROJECT_ROOT, find_deno
+from seer_devstack.functions import PROJECT_ROOT, find_deno
 
 FIXTURES = Path(__file__).parent / "fixtures" / "supabase"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seer_client.devstack.functions import DEFAULT_FUNCTIONS_DIR
+from seer_devstack.functions import DEFAULT_FUNCTIONS_DIR
 
 SUITES = sorted(p.parent for p in DEFAULT_FUNCTIONS_DIR.glob("*/*_test.ts"))
 

@@ -18,8 +18,8 @@ from supabase_functions import AsyncFunctionsClient
 from supabase_functions.errors import FunctionsHttpError
 from yarl import URL
 
-from seer_client.devstack import functions
-from seer_client.devstack.config import GatewayConfig
+from seer_devstack import functions
+from seer_devstack.config import GatewayConfig
 
 from .conftest import FIXTURES
 

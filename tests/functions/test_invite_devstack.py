@@ -25,9 +25,9 @@ import pytest_asyncio
 from multidict import CIMultiDict
 from supabase_functions.errors import FunctionsHttpError
 
-from seer_client.client import SeerClient
-from seer_client.devstack import functions
-from seer_client.devstack.stack import DevStack
+from seer_client._client import SeerClient
+from seer_devstack import functions
+from seer_devstack.stack import DevStack
 from supabase import AsyncClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -20,7 +20,7 @@ import asyncpg
 import jwt
 import pytest
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 
 ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"
 

@@ -20,8 +20,8 @@ import asyncpg
 import pytest
 
 from seer_client import SeerClient
-from seer_client.devstack.gateway import Gateway
-from seer_client.devstack.stack import DevStack
+from seer_devstack.gateway import Gateway
+from seer_devstack.stack import DevStack
 
 from .conftest import ADVENTURE_ID, Api, mint, user_claims
 

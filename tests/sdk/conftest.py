@@ -53,7 +53,7 @@ async def make_client(backend: FakeBackend) -> AsyncIterator[ClientFactory]:
 @pytest.fixture(scope="session")
 async def devstack(database_url: str) -> AsyncIterator[object]:
     """The local stack (gateway) on the session's test database, shared by SDK integration tests."""
-    from seer_client.devstack.stack import DevStack
+    from seer_devstack.stack import DevStack
 
     async with DevStack(database_url=database_url, bcrypt_rounds=4) as stack:
         yield stack

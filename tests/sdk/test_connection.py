@@ -21,7 +21,7 @@ from seer_client import (
     SessionNotFound,
     TransportError,
 )
-from seer_client.connection import SessionConnection
+from seer_client._connection import SessionConnection
 
 from . import samples as s
 from .conftest import ClientFactory

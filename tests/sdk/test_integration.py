@@ -379,7 +379,7 @@ async def test_heartbeat_keeps_seat_and_silence_lets_sweeper_disconnect(person: 
 
 
 async def test_demo_passes_on_the_devstack(devstack) -> None:
-    from seer_client.demo import Demo
+    from seer_client._tools.demo import Demo
 
     demo = Demo(devstack.url, devstack.anon_key, stack=devstack, quiet=True)
     try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from seer_client._lobby import LobbyState
+from seer_client._view import SessionView
 from seer_client.events import parse_event
-from seer_client.lobby import LobbyState
 from seer_client.models import Session
-from seer_client.view import SessionView
 
 from . import samples as s
 

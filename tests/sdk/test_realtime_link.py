@@ -5,7 +5,7 @@ from __future__ import annotations
 import realtime
 from realtime import AsyncRealtimeClient
 
-from seer_client.realtime_link import PRIVATE_CHANNEL_ATTRS, PRIVATE_SOCKET_ATTRS, JoinRefused
+from seer_client._realtime_link import PRIVATE_CHANNEL_ATTRS, PRIVATE_SOCKET_ATTRS, JoinRefused
 
 
 def test_every_private_realtime_py_attribute_still_exists() -> None:
@@ -16,7 +16,7 @@ def test_every_private_realtime_py_attribute_still_exists() -> None:
     missing += [f"AsyncRealtimeChannel.{n}" for n in PRIVATE_CHANNEL_ATTRS if not hasattr(channel, n)]
     assert not missing, (
         f"realtime-py {getattr(realtime, '__version__', '?')} renamed internals that "
-        f"seer_client/realtime_link.py uses: {missing}; adapt RealtimeLink before upgrading"
+        f"seer_client/_realtime_link.py uses: {missing}; adapt RealtimeLink before upgrading"
     )
     # The shapes the adapter relies on, not only the names.
     assert isinstance(socket.send_buffer, list)

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from seer_client.devstack.stack import DevStack
+from seer_devstack.stack import DevStack
 
 from .test_integration import ADVENTURE_ID, FAST, Factory, Person, new_person, person, until  # noqa: F401
 

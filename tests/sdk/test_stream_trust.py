@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from seer_client import ConnectionStatus, TransportError
-from seer_client.connection import SessionConnection
+from seer_client._connection import SessionConnection
 
 from . import samples as s
 from .conftest import ClientFactory

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from seer_client import Session, SessionView
-from seer_client.view import Row, session_text
+from seer_client._view import Row, session_text
 
 from . import samples as s
 

@@ -63,7 +63,7 @@ from .models import (
 if TYPE_CHECKING:
     from supabase import AsyncClient
 
-    from .connection import SessionConnection
+    from ._connection import SessionConnection
 
 __all__ = ["SeerClient"]
 
@@ -700,7 +700,7 @@ class SeerClient:
         **options: Any,
     ) -> SessionConnection:
         """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``."""
-        from .connection import SessionConnection
+        from ._connection import SessionConnection
 
         sid = validate_uuid(session_id, "sessionId")
         cid = validate_uuid(character_id, "characterId") if character_id is not None else None

@@ -1,4 +1,4 @@
-"""``python -m seer_client.demo`` (``make demo``): one full session on the local stack.
+"""``python -m seer_client._tools.demo`` (``make demo``): one full session on the local stack.
 
 A Seer and three players sign up and make characters; the Seer opens a session of the seeded
 adventure; players join by code while the lobby updates live; the Seer starts (with the
@@ -30,10 +30,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import SeerClient
-from .connection import ConnectionStatus, PresenceEntry, SessionConnection
-from .errors import SeerError
-from .events import (
+from .._client import SeerClient
+from .._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ..errors import SeerError
+from ..events import (
     BaseEvent,
     CombatEndedEvent,
     CombatStartedEvent,
@@ -50,7 +50,7 @@ from .events import (
     SessionEndedEvent,
     SessionStatusEvent,
 )
-from .models import Character
+from ..models import Character
 
 ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"
 NODES = {
@@ -432,7 +432,7 @@ async def _stack(args: argparse.Namespace) -> AsyncGenerator[tuple[str, str, Any
         yield args.url, args.key, None
         return
     try:
-        from .devstack.stack import DevStack
+        from seer_devstack.stack import DevStack
     except ImportError as exc:  # pragma: no cover - extra not installed
         raise SystemExit(
             f"the devstack extra is missing ({exc}); pip install 'seer-client[devstack]'"
@@ -460,7 +460,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m seer_client.demo", description=(__doc__ or "").split("\n\n")[0]
+        prog="python -m seer_client._tools.demo", description=(__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument("--url", default=None, help="existing stack URL (default: start the devstack)")
     parser.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"), help="anon key for --url")

@@ -3,10 +3,10 @@ catch-up, dispatch).
 
 The pieces it is built from:
 
-* :mod:`seer_client.realtime_link` (:class:`RealtimeLink`): the only code that touches
+* :mod:`seer_client._realtime_link` (:class:`RealtimeLink`): the only code that touches
   realtime-py; one socket + channel per connection attempt.
-* :mod:`seer_client.lobby` (:class:`LobbyState`): seats, status, node and presence, pure.
-* :mod:`seer_client.sequencer` (:class:`EventSequencer`): exactly-once, in-order release.
+* :mod:`seer_client._lobby` (:class:`LobbyState`): seats, status, node and presence, pure.
+* :mod:`seer_client._sequencer` (:class:`EventSequencer`): exactly-once, in-order release.
 
 The stream (docs/security.md, design (a)):
 
@@ -57,6 +57,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
+from ._lobby import LobbyState, PresenceEntry
+from ._realtime_link import JoinRefused, RealtimeLink, is_rate_limited
+from ._sequencer import EventSequencer
 from .errors import (
     AuthError,
     NotInSession,
@@ -81,14 +84,11 @@ from .events import (
     UnknownEvent,
     parse_event,
 )
-from .lobby import LobbyState, PresenceEntry
 from .models import GameState, HeartbeatResult, Session, SessionPlayer
-from .realtime_link import JoinRefused, RealtimeLink, is_rate_limited
-from .sequencer import EventSequencer
 
 if TYPE_CHECKING:
-    from .client import SeerClient
-    from .view import SessionView
+    from ._client import SeerClient
+    from ._view import SessionView
 
 __all__ = ["ConnectionStatus", "PresenceEntry", "SessionConnection"]
 
@@ -432,13 +432,13 @@ class SessionConnection:
         """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline.
 
         Only presence keys that are a participant's user id and agree with the server's seat
-        state count (see :class:`~seer_client.lobby.LobbyState`).
+        state count (see :class:`~seer_client._lobby.LobbyState`).
         """
         return self.lobby.presence()
 
     def view(self) -> SessionView:
         """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""
-        from .view import SessionView
+        from ._view import SessionView
 
         return SessionView.from_connection(self)
 

@@ -1,8 +1,8 @@
 """LobbyState: what a connection knows about its session (seats, status, node, presence).
 
-Pure state: no asyncio, no sockets. :class:`~seer_client.connection.SessionConnection`
+Pure state: no asyncio, no sockets. :class:`~seer_client._connection.SessionConnection`
 feeds it the ``get_session`` snapshot, every delivered event (in seq order) and the
-presence keys the realtime channel reports; the views (:mod:`seer_client.view`) render it.
+presence keys the realtime channel reports; the views (:mod:`seer_client._view`) render it.
 
 Presence is a hint, never an authority: a presence key counts as "online" only when it is
 the user id of a participant the server's seat state still holds (the Seer, or a seat that

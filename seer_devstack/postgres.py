@@ -2,7 +2,7 @@
 """A throw-away (or reusable) Postgres 15 cluster with the Supabase platform bootstrap,
 our migrations and the seed applied.
 
-Used by ``make test`` (``python -m seer_client.devstack.postgres exec -- CMD``), by the pytest
+Used by ``make test`` (``python -m seer_devstack.postgres exec -- CMD``), by the pytest
 fixtures and by the devstack. It shells out to the Debian Postgres binaries (initdb, pg_ctl,
 psql) because those are the tools that give exact ``file:line`` errors for a failing
 migration, and it runs the server as the unprivileged ``postgres`` OS user when started as
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seer_client import schema
-from seer_client.schema import PACKAGED_ROOT, SchemaFiles, schema_files
+from seer_client._tools import schema
+from seer_client._tools.schema import PACKAGED_ROOT, SchemaFiles, schema_files
 
 PG_MAJOR = "15"
 INSTALL_HINT = (
@@ -321,7 +321,7 @@ class PostgresCluster:
 
         Bootstrap files are tracked in ``seer_devstack.applied_files`` and applied once each;
         migrations and the seed are applied like ``supabase db push --include-seed`` (by the
-        Supabase CLI when it is installed, else by :func:`seer_client.schema.apply`), so a
+        Supabase CLI when it is installed, else by :func:`seer_client._tools.schema.apply`), so a
         reused database gets only what is new and its history is the CLI's own
         ``supabase_migrations.schema_migrations`` table. ``root`` is a Supabase CLI project
         directory (holding ``supabase/``): by default the checkout's, else the wheel's copy.
@@ -421,7 +421,7 @@ class PostgresCluster:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m seer_client.devstack.postgres",
+        prog="python -m seer_devstack.postgres",
         description="Run a command against a throw-away Postgres 15 with bootstrap, migrations and seed.",
     )
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .models import SESSION_RENDERERS
+
 if TYPE_CHECKING:
-    from .connection import SessionConnection
-    from .lobby import LobbyState
+    from ._connection import SessionConnection
+    from ._lobby import LobbyState
     from .models import Session
 
 __all__ = ["LiveDisplay", "SessionView", "clean", "display", "session_html", "session_rich", "session_text"]
@@ -70,7 +72,7 @@ class SessionView:
 
     @classmethod
     def from_lobby(cls, lobby: LobbyState, *, connection: str | None = None) -> SessionView:
-        """Render a :class:`~seer_client.lobby.LobbyState` (no connection needed)."""
+        """Render a :class:`~seer_client._lobby.LobbyState` (no connection needed)."""
         rows: list[Row] = []
         seer_state = "offline"
         for entry in lobby.presence():
@@ -219,6 +221,11 @@ def session_rich(session: Session) -> Any:
 def session_text(session: Session) -> str:
     """``session`` as a plain-text table."""
     return _text(SessionView.from_session(session))
+
+
+# A Session renders itself through these (models.SESSION_RENDERERS): the view layer registers
+# them, so the models never import the view.
+SESSION_RENDERERS.update(html=session_html, rich=session_rich)
 
 
 # -- live views ---------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from aiohttp import WSMsgType, web
 
 from .config import GatewayConfig, JwtError, decode_token
 
-log: logging.Logger = logging.getLogger("seer_client.devstack.realtime")
+log: logging.Logger = logging.getLogger("seer_devstack.realtime")
 
 NOTIFY_CHANNEL = "seer_devstack_realtime"
 USER_BROADCAST_PUSH = 3
@@ -174,7 +174,7 @@ class RealtimeHub:
         ):
             log.warning(
                 "realtime: realtime.messages has no devstack_notify_broadcast trigger, so realtime.send() "
-                "will not reach subscribers; apply seer_client/devstack/bootstrap/20_devstack_realtime.sql"
+                "will not reach subscribers; apply seer_devstack/bootstrap/20_devstack_realtime.sql"
             )
         self._tasks.append(asyncio.create_task(self._dispatch_loop()))
         self._tasks.append(asyncio.create_task(self._idle_loop()))

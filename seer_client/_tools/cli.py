@@ -21,8 +21,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import SeerError
 from . import schema
-from .errors import SeerError
 
 __all__ = ["main"]
 
@@ -66,9 +66,9 @@ async def _watch(args: argparse.Namespace) -> int:
         print("error: watch needs rich: pip install 'seer-client[notebook]'", file=sys.stderr)
         return 2
 
-    from .client import SeerClient
-    from .events import SessionEndedEvent
-    from .view import LiveDisplay, SessionView
+    from .._client import SeerClient
+    from .._view import LiveDisplay, SessionView
+    from ..events import SessionEndedEvent
 
     if not args.email or not args.password:
         print("error: watch needs --email and --password (or SEER_EMAIL, SEER_PASSWORD)", file=sys.stderr)
@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.set_defaults(func=_apply)
 
     demo = sub.add_parser("demo", help="run the demo on a throw-away devstack (needs the devstack extra)")
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="passed to python -m seer_client.demo")
+    demo.add_argument(
+        "demo_args", nargs=argparse.REMAINDER, help="passed to the demo (see seer-client demo -- --help)"
+    )
     demo.set_defaults(func=_demo)
 
     watch = sub.add_parser("watch", help="show a session's lobby live until interrupted")

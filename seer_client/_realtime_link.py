@@ -2,7 +2,7 @@
 
 One :class:`RealtimeLink` is one connection attempt: one ``AsyncRealtimeClient`` (socket)
 with ``auto_reconnect=False`` and one private channel on it. The SDK's supervisor
-(:class:`~seer_client.connection.SessionConnection`) decides about retries; this adapter
+(:class:`~seer_client._connection.SessionConnection`) decides about retries; this adapter
 only opens, reports trouble, and tears down completely.
 
 realtime-py has no public API for some things a supervised link needs. Every private (or

@@ -1,5 +1,5 @@
 # pyright: standard
-"""``python -m seer_client.devstack start|stop|status|reset`` (also ``seer-devstack``)."""
+"""``python -m seer_devstack start|stop|status|reset`` (also ``seer-devstack``)."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def _start_detached(args: argparse.Namespace, argv: list[str]) -> int:
     child_argv = [a for a in argv if a not in ("--detach", "-d")] + ["--child"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "seer_client.devstack", *child_argv],
+            [sys.executable, "-m", "seer_devstack", *child_argv],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -143,10 +143,7 @@ def _start_detached(args: argparse.Namespace, argv: list[str]) -> int:
             return proc.returncode or 1
         state = read_state()
         if state and state.get("pid") == proc.pid:
-            print(
-                "Started seer devstack in the background "
-                "(stop it with `python -m seer_client.devstack stop`).\n"
-            )
+            print("Started seer devstack in the background (stop it with `python -m seer_devstack stop`).\n")
             print(format_status(state["status"]))
             print(f"\nLog: {log_path}")
             return 0
@@ -161,7 +158,7 @@ def cmd_start(args: argparse.Namespace, argv: list[str]) -> int:
     if running and not args.child:
         print(
             f"error: a devstack is already running (pid {running['pid']}); "
-            "stop it with `python -m seer_client.devstack stop`",
+            "stop it with `python -m seer_devstack stop`",
             file=sys.stderr,
         )
         return 1
@@ -205,7 +202,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     state = read_state()
     if state is None:
-        print("seer devstack is not running. Start it with `python -m seer_client.devstack start`.")
+        print("seer devstack is not running. Start it with `python -m seer_devstack start`.")
         return 1
     if args.json:
         print(json.dumps(state["status"], indent=2))
@@ -261,7 +258,7 @@ def _rate(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m seer_client.devstack",
+        prog="python -m seer_devstack",
         description="A Docker-free local Supabase-compatible stack (Postgres + Auth, REST, Realtime).",
     )
     sub = parser.add_subparsers(dest="cmd", required=True)

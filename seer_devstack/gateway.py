@@ -95,7 +95,7 @@ class Gateway:
             self.pool = None
             raise GatewayError(
                 f"the database lacks the platform bootstrap ({missing}); apply "
-                "seer_client/devstack/bootstrap/*.sql first (PostgresCluster.setup() does)"
+                "seer_devstack/bootstrap/*.sql first (PostgresCluster.setup() does)"
             )
         # as Realtime does when a tenant connects: today's and the next days' partitions of
         # realtime.messages (bootstrap/20_devstack_realtime.sql); pg_cron drops the old ones

@@ -21,7 +21,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..schema import schema_files
+from seer_client._tools.schema import schema_files
+
 from .config import DEFAULT_JWT_SECRET, GatewayConfig, read_project_config
 from .gateway import Gateway, GatewayError
 from .postgres import PostgresCluster, PostgresError, free_port, port_in_use

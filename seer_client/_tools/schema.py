@@ -35,7 +35,7 @@ __all__ = [
 log: logging.Logger = logging.getLogger("seer_client.schema")
 
 #: Where a wheel keeps its copy (a Supabase CLI project directory: ``<here>/supabase/...``).
-PACKAGED_ROOT = Path(__file__).with_name("_schema")
+PACKAGED_ROOT = Path(__file__).resolve().parent.parent / "_schema"  # seer_client/_schema
 _MIGRATION_NAME = re.compile(r"^([0-9]+)_(.*)\.sql$")
 #: What travels in the wheel, relative to ``supabase/`` (tests of the invite function stay behind).
 FUNCTION_SUFFIXES = (".ts", ".json", ".lock")

@@ -42,9 +42,9 @@ from yarl import URL
 from .config import GatewayConfig, JwtError, decode_token
 from .http_common import json_response
 
-log: logging.Logger = logging.getLogger("seer_client.devstack.functions")
+log: logging.Logger = logging.getLogger("seer_devstack.functions")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FUNCTIONS_DIR = PROJECT_ROOT / "supabase" / "functions"
 DEFAULT_CONFIG_TOML = PROJECT_ROOT / "supabase" / "config.toml"
 DEFAULT_DENO_DIR = PROJECT_ROOT / ".seer" / "deno"
