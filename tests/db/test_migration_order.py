@@ -1,0 +1,80 @@
+"""The migrations apply one at a time, and each leaves a database whose functions all check.
+
+Issue 18: a migration's function must not reach forward to a table, column or function that a
+later migration creates (``write_event_at`` once read ``seer_private.session_channels`` three
+migrations before it existed). Postgres does not notice: a plpgsql body is only parsed when it
+runs. So this applies the migrations one by one onto a fresh database (platform bootstrap first)
+and, after each, runs ``plpgsql_check`` on every plpgsql function in ``public`` and
+``seer_private`` created so far; an error names the migration and the function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from seer_client import schema
+from seer_client.devstack.postgres import PostgresCluster, PostgresError
+
+#: Every error plpgsql_check finds in our plpgsql functions (trigger functions are checked
+#: against the table of their trigger, as in supabase/tests/database/00_schema.test.sql).
+CHECK_SQL = """
+select p.oid::regprocedure::text || ': ' || c.message
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+cross join lateral extensions.plpgsql_check_function_tb(
+  p.oid,
+  case when p.prorettype = 'trigger'::regtype
+       then coalesce((select min(t.tgrelid::oid) from pg_trigger t where t.tgfoid = p.oid),
+                     'auth.users'::regclass)
+       else 0::oid end) c
+where n.nspname in ('public', 'seer_private')
+  and p.prolang = (select oid from pg_language where lanname = 'plpgsql')
+  and c.level = 'error'
+order by 1
+"""
+
+COUNT_SQL = """
+select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+where n.nspname in ('public', 'seer_private')
+  and p.prolang = (select oid from pg_language where lanname = 'plpgsql')
+"""
+
+
+@pytest.fixture(scope="module")
+def bootstrapped() -> Iterator[PostgresCluster]:
+    """A fresh Postgres with only Supabase's platform stand-ins (no migrations yet)."""
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        cluster._apply_bootstrap()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _scalar_lines(cluster: PostgresCluster, sql: str) -> list[str]:
+    res = cluster.psql("-At", "-c", sql, admin=True)
+    return [line for line in res.stdout.splitlines() if line]
+
+
+def test_each_migration_references_only_what_exists_when_it_applies(
+    bootstrapped: PostgresCluster,
+) -> None:
+    migrations = schema.schema_files().migrations
+    assert migrations
+    findings: list[str] = []
+    seen: set[str] = set()
+    for m in migrations:
+        try:
+            bootstrapped.apply_file(m.path)
+        except PostgresError as exc:
+            pytest.fail(f"{m.path.name} does not apply on its own predecessors: {exc}")
+        # Each finding once, named by the first migration after which it shows.
+        new = [line for line in _scalar_lines(bootstrapped, CHECK_SQL) if line not in seen]
+        seen.update(new)
+        findings += [f"after {m.path.name}: {line}" for line in new]
+    assert findings == [], "\n".join(findings)
+    # The check looked at something: every plpgsql function of ours exists by now.
+    assert int(_scalar_lines(bootstrapped, COUNT_SQL)[0]) >= 25
