@@ -10,6 +10,7 @@ and, after each, runs ``plpgsql_check`` on every plpgsql function in ``public`` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +79,47 @@ def test_each_migration_references_only_what_exists_when_it_applies(
     assert findings == [], "\n".join(findings)
     # The check looked at something: every plpgsql function of ours exists by now.
     assert int(_scalar_lines(bootstrapped, COUNT_SQL)[0]) >= 25
+
+
+KERNEL = "session_kernel"
+INDEX_TITLE = "-- Where each function's current body lives"
+CREATE_FUNCTION = re.compile(r"create\s+(?:or\s+replace\s+)?function\s+\w+\.(\w+)", re.I)
+
+
+def _function_homes() -> dict[str, str]:
+    """Each function's name -> the migration holding its current body (the last that creates
+    or replaces it)."""
+    homes: dict[str, str] = {}
+    for m in schema.schema_files().migrations:
+        for match in CREATE_FUNCTION.finditer(re.sub(r"--[^\n]*", "", m.path.read_text())):
+            homes[match.group(1)] = m.path.stem
+    return homes
+
+
+def _kernel_index() -> dict[str, str]:
+    """The kernel header's list: '--   <migration>: a, b,' lines, continued by '--     c, d'."""
+    (kernel,) = [m.path for m in schema.schema_files().migrations if m.name == KERNEL]
+    lines = kernel.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(INDEX_TITLE))
+    index: dict[str, str] = {}
+    stem = ""
+    for line in lines[start + 1 :]:
+        if not line.startswith("--"):
+            break
+        entry = re.fullmatch(r"--   (\d{14}_\w+): (.*)", line)
+        if entry:
+            stem, names = entry.group(1), entry.group(2)
+        elif line.startswith("--     ") and stem:
+            names = line[len("--     ") :]
+        else:
+            continue
+        for name in filter(None, (n.strip() for n in names.split(","))):
+            assert name not in index, f"{name} is listed twice in the kernel header"
+            index[name] = stem
+    return index
+
+
+def test_kernel_header_says_where_each_function_body_lives() -> None:
+    homes = _function_homes()
+    assert len(homes) >= 100
+    assert _kernel_index() == homes
