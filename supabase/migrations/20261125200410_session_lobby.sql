@@ -412,6 +412,7 @@ $$;
 -- (20261125200300_rls) alone.
 revoke execute on all functions in schema seer_private from public;
 
+-- RPCs for signed-in users (service_role for tools), not for anon or PUBLIC.
 revoke execute on function
   public.create_session(uuid, jsonb, int),
   public.get_session(uuid),

@@ -118,6 +118,7 @@ begin
 end
 $$;
 
+-- RPCs for signed-in users (service_role for tools), not for anon or PUBLIC.
 revoke execute on function
   public.start_session(uuid),
   public.pause_session(uuid),

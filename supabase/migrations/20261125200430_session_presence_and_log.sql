@@ -91,6 +91,7 @@ begin
 end
 $$;
 
+-- RPCs for signed-in users (service_role for tools), not for anon or PUBLIC.
 revoke execute on function
   public.heartbeat(uuid),
   public.session_events_since(uuid, bigint, int)

@@ -104,6 +104,7 @@ begin
 end
 $$;
 
+-- RPCs for signed-in users (service_role for tools), not for anon or PUBLIC.
 revoke execute on function
   public.submit_feedback(uuid, int, text),
   public.list_feedback(uuid),
