@@ -417,8 +417,6 @@ as $$
   select jsonb_build_object('outcome', p_outcome, 'stats', p_stats, 'notes', p_notes)
 $$;
 
--- Internals ----------------------------------------------------------------------------------
-
 -- The event writer ---------------------------------------------------------------------------
 
 -- The one writer of events: stores the event with a seq the caller already allocated (last_seq
