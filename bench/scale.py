@@ -311,7 +311,7 @@ async def run(db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> Non
         await conn.close()
 
 
-# the candidate query inside list_my_sessions (migration ..._session_rpc)
+# the candidate query inside list_my_sessions (migration ..._session_lobby)
 LIST_QUERY = """
 select s0.id from public.sessions s0
 where s0.id in (

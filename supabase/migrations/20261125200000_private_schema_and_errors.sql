@@ -15,13 +15,16 @@
 -- current role, `postgres` on Supabase and in the devstack). Functions that role creates in
 -- public still get EXECUTE for anon/authenticated/service_role from the platform's own
 -- per-schema defaults, and every public RPC here grants and revokes explicitly anyway.
--- Checked by supabase/tests/database/11_privileges.test.sql.
+-- Checked by supabase/tests/database/11_limits_privileges.test.sql.
 
 create schema if not exists seer_private;
 revoke all on schema seer_private from public;
 alter default privileges revoke execute on functions from public;
 
--- The PRD's 13 codes plus two of ours (000 validation, 014 version conflict).
+-- The PRD's 13 codes (001-013) and ours: 000 validation, 014 version conflict, 016-019 limits
+-- and abuse, 025-027 the game. SESSION_015 (too many failed code lookups) is added with its
+-- rate limit by the _code_lookup_rate_limit migration: 23 codes in all
+-- (supabase/tests/database/00_schema.test.sql lists them).
 create table seer_private.error_codes (
   code text primary key check (code ~ '^SESSION_[0-9]{3}$'),
   name text not null unique,

@@ -354,8 +354,27 @@ begin
 end
 $$;
 
+create function public.get_game_state(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+begin
+  v_s := seer_private.read_session(p_session_id);
+  perform seer_private.require_participant(v_s, v_uid);
+  return seer_private.game_state_json(v_s);
+end
+$$;
+
 -- New functions are executable through PUBLIC only; revoking that keeps the internals
 -- private and leaves the RLS helpers' direct grants to authenticated (20261125200300_rls) alone.
 revoke execute on all functions in schema seer_private from public;
-revoke execute on function public.update_game_state(uuid, jsonb, int) from public, anon;
-grant execute on function public.update_game_state(uuid, jsonb, int) to authenticated, service_role;
+revoke execute on function public.update_game_state(uuid, jsonb, int), public.get_game_state(uuid)
+  from public, anon;
+grant execute on function public.update_game_state(uuid, jsonb, int), public.get_game_state(uuid)
+  to authenticated, service_role;

@@ -2,7 +2,7 @@
 -- whether the caller could join right now and why not - and its defence against join-code
 -- guessing: a user who keeps looking up codes that do not exist is refused for a while
 -- (SESSION_015 TOO_MANY_ATTEMPTS, HTTP 429). The function is defined only here (not in the
--- _session_rpc migration) because its body is mostly the rate limit, which needs the table
+-- _session_lobby migration) because its body is mostly the rate limit, which needs the table
 -- and helpers below.
 --
 -- Limit: 10 failed lookups (unknown code, SESSION_001) per user in a sliding 10-minute

@@ -1,0 +1,872 @@
+-- The session kernel: what the session RPCs and the later migrations call.
+--
+--   session channels and key rotation   session_channels, rotate_session_channel
+--   JSON shapes (docs/contract.md)       character_json ... preview_json
+--   event constructors                   event_<type>, one per event type
+--   the event writer                     write_event_at, write_event
+--   locks and roles                      lock_session, read_session, role_in, require_seer,
+--                                        require_participant
+--   the status transition table          status_transitions, assert_transition, change_status
+--   the join-refusal table               join_refusals, join_refusal, refuse_join
+--   seats                                caller_seat, may_restore_seat, restore_seat
+--   ending a session                     finish_session
+--
+-- One migration per domain, and none reaches forward: a function may use only what its own
+-- migration or an earlier one creates (Postgres does not check: a plpgsql body is parsed when
+-- it first runs). tests/db/test_migration_order.py applies the migrations one at a time and
+-- runs plpgsql_check on every function after each. The RPCs follow this migration by domain:
+-- _session_lobby, _session_lifecycle, _session_presence_and_log, _players, _game_state_rpc,
+-- _presence_and_sweeper (the sweeper), _realtime_authorization (the realtime.messages
+-- policies and session_topic), then the later features.
+--
+-- Every state-changing RPC first locks the session row (`for update`, lock_session); that
+-- single lock serialises seat counting (max players), status transitions and event seq
+-- allocation. Errors go through seer_private.raise_error, so PostgREST answers with the PRD
+-- status.
+--
+-- Where each function's current body lives ---------------------------------------------------
+-- The release rule (docs/server.md): until the first release a fix is folded into the
+-- migration that owns the function; after it, a changed function is replaced (`create or
+-- replace`) in a new migration, and its name moves to that migration's line below.
+-- Names without their schema (each is unique across public and seer_private);
+-- tests/db/test_migration_order.py checks this list against the migrations.
+--
+--   20261125200000_private_schema_and_errors: anonymous_play_allowed, clean_text, join_code,
+--     raise_error, require_account, require_size, require_uid, try_uuid, unsafe_text_chars
+--   20261125200100_profiles_characters_adventures: handle_new_user
+--   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
+--   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
+--     shares_session_with
+--   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
+--     character_json, create_session_channel, event_game_state, event_node_change,
+--     event_player_connection, event_player_inactive, event_player_joined, event_player_left,
+--     event_session_created, event_session_ended, event_session_status, finish_session,
+--     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
+--     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
+--     require_participant, require_seer, restore_seat, role_in, rotate_session_channel,
+--     session_json, write_event, write_event_at
+--   20261125200410_session_lobby: create_session, generate_join_code, get_session,
+--     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
+--     require_session_quota, validate_settings
+--   20261125200420_session_lifecycle: end_session, pause_session, resume_session, start_session
+--   20261125200430_session_presence_and_log: heartbeat, session_events_since
+--   20261125200440_players: create_character, list_feedback, list_my_characters,
+--     submit_feedback
+--   20261125200500_game_state_rpc: append_turn, bounded_turn_history, get_game_state,
+--     inventory_item, is_int_between, is_string_array, jtype, record_turn, turn_entry,
+--     update_game_state
+--   20261125200600_presence_and_sweeper: sweep, sweep_sessions
+--   20261125200700_realtime_authorization: can_use_session_topic, session_topic
+--   20261125230000_code_lookup_rate_limit: code_lookup_limit, code_lookup_window,
+--     get_session_by_code, record_code_lookup_failure, require_code_lookup_budget
+--   20261125230100_invite_preview: invite_preview
+--   20261201110000_adventure_library: adventure_json, doc_int, import_adventure,
+--     list_adventures, publish_adventure
+--   20261201110100_dice: character_seat, event_dice_rolled, list_dice_rolls, lock_game,
+--     random_die, record_roll, roll_dice, roll_expression, roll_json
+--   20261201110200_combat: close_combat, end_combat, event_combat_ended, event_combat_started,
+--     event_combat_turn, next_turn, running_combat, side_roll, start_combat
+--   20261201110300_player_actions: event_player_action, submit_action
+--   20261201130000_account_deletion: anonymised_event, handle_user_deleted
+--   20261201140000_event_log_retention: compact_event_logs, full_log_retention,
+--     summary_event_types
+
+-- Session channels and key rotation ----------------------------------------------------------
+-- (the design: the _realtime_authorization migration and docs/security.md)
+
+-- One row per session: its current channel key. In seer_private (no API role may read it);
+-- the topic is derived here once, as a stored generated column, so every reader (the
+-- policy, the topic RPC, the event writer, session_json) uses the same spelling.
+create table seer_private.session_channels (
+  session_id uuid primary key references public.sessions (id) on delete cascade,
+  channel_key text not null default encode(extensions.gen_random_bytes(16), 'hex'),
+  topic text generated always as ('session:' || session_id::text || ':' || channel_key) stored
+);
+alter table seer_private.session_channels enable row level security;
+revoke all on seer_private.session_channels from public, anon, authenticated;
+
+create function seer_private.create_session_channel()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into seer_private.session_channels (session_id) values (new.id);
+  return null;
+end
+$$;
+
+create trigger sessions_create_channel
+  after insert on public.sessions
+  for each row execute function seer_private.create_session_channel();
+
+-- The one owner of key rotation; every path that removes a participant calls it (under the
+-- session row lock its caller holds), BEFORE writing its own event, so that event already
+-- goes to the new topic. The old topic gets one content-free poke {sessionId, seq, type:
+-- 'rekey'} (seq: the last event sent there) telling the remaining clients to move.
+create function seer_private.rotate_session_channel(p_session_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_old text;
+begin
+  select c.topic into v_old from seer_private.session_channels c where c.session_id = p_session_id for update;
+  update seer_private.session_channels c
+  set channel_key = encode(extensions.gen_random_bytes(16), 'hex')
+  where c.session_id = p_session_id;
+  perform realtime.send(
+    jsonb_build_object('sessionId', p_session_id, 'type', 'rekey',
+                       'seq', (select s.last_seq from public.sessions s where s.id = p_session_id)),
+    'rekey', v_old, true);
+end
+$$;
+
+-- JSON shapes (docs/contract.md) ------------------------------------------------------------
+--
+-- Every RPC calls these, so how Postgres plans them matters (measured with pgbench, bench/,
+-- docs/performance.md: as plain `language sql` functions with `set search_path` they made
+-- get_session spend ~1.4 ms per call, most of it planning). Two Postgres facts:
+--   * a `language sql` function that cannot be inlined runs through the SQL-function
+--     executor, which parses and plans its body again for every calling query - and from
+--     plpgsql every call is a new calling query (plpgsql caches its own statements' plans,
+--     not those of SQL functions it calls);
+--   * a `language sql` function is only inlined into its caller when it has no SET clause,
+--     no sub-selects and no FROM, and is not declared more strictly than its body
+--     (jsonb_build_object and to_jsonb are stable, and an `immutable` function with a stable
+--     body is never inlined).
+-- So the pure builders (character_json, player_fields, game_state_json) are `stable` sql
+-- functions without a SET clause, which the planner inlines into the calling query - safe,
+-- because they only call pg_catalog functions on their arguments and an inlined body is
+-- parsed in the caller's context, which has search_path = ''. The helpers that read tables
+-- (player_json, session_json, live_seat_count, preview_json, role_in below) are plpgsql, whose
+-- statements' plans are cached for the connection.
+
+-- Pure builders: inlinable (no SET, no FROM, no sub-select).
+
+create function seer_private.character_json(p_character public.characters)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', (p_character).id, 'ownerId', (p_character).owner_id, 'name', (p_character).name,
+    'class', (p_character).class, 'level', (p_character).level,
+    'experience', (p_character).experience)
+$$;
+
+-- The one definition of the SessionPlayer shape, given the seat, its character (null row if
+-- none) and the player's display name.
+create function seer_private.player_fields(
+  p_player public.session_players, p_character public.characters, p_display_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', (p_player).id,
+    'sessionId', (p_player).session_id,
+    'userId', (p_player).user_id,
+    'characterId', (p_player).character_id,
+    'character', case when (p_character).id is null then null
+                      else seer_private.character_json(p_character) end,
+    'displayName', p_display_name,
+    'joinedAt', (p_player).joined_at,
+    -- a connected seat's last heartbeat is in its liveness row (20261125200200)
+    'lastActivityAt', coalesce((select l.last_heartbeat_at from seer_private.seat_liveness l
+                                where l.player_id = (p_player).id), (p_player).last_activity_at),
+    'leftAt', (p_player).left_at,
+    'status', (p_player).status,
+    'isConnected', (p_player).status = 'connected',
+    'controlledBySeer', (p_player).status = 'inactive',
+    'leftReason', (p_player).left_reason,
+    'kickReason', (p_player).kick_reason)
+$$;
+
+create function seer_private.game_state_json(p_session public.sessions)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
+    'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
+    'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
+    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', '[]'::jsonb),
+    'combatState', (p_session).game_state -> 'combatState',
+    'version', (p_session).state_version,
+    'currentNodeId', (p_session).current_node_id,
+    'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
+$$;
+
+-- Table readers: plpgsql, so their plans are cached.
+
+create function seer_private.player_json(p_player public.session_players)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_char public.characters;
+  v_name text;
+begin
+  select c.* into v_char from public.characters c where c.id = p_player.character_id;
+  select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
+  return seer_private.player_fields(p_player, v_char, v_name);
+end
+$$;
+
+-- An adventure node as players see it once their session reaches it: {id, title, type, body,
+-- choices: [{label, nodeId}]} (choices are the node's outgoing links in order); null for no
+-- node. Only ever called for the session's current (so visited) node: see can_read_node.
+create function seer_private.node_json(p_node_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'id', n.id, 'title', n.title, 'type', n.node_type, 'body', n.body,
+      'choices', coalesce((
+        select jsonb_agg(jsonb_build_object('label', l.label, 'nodeId', l.to_node_id)
+                         order by l.position, l.label)
+        from public.adventure_links l where l.from_node_id = n.id), '[]'::jsonb))
+    from public.adventure_nodes n where n.id = p_node_id);
+end
+$$;
+
+-- The players come from one join, not from a player_json call per seat.
+create function seer_private.session_json(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'id', s.id,
+      'code', s.code,
+      'seerId', s.seer_id,
+      'seerName', s.seer_name,
+      'adventureId', s.adventure_id,
+      'adventureName', s.adventure_name,
+      'adventureDescription', a.description,
+      'status', s.status,
+      'players', coalesce((
+        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
+        from public.session_players sp
+        left join public.characters c on c.id = sp.character_id
+        left join public.profiles pr on pr.id = sp.user_id
+        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+      'maxPlayers', s.max_players,
+      'minPlayers', s.min_players,
+      'recommendedMinPlayers', a.recommended_min_players,
+      'recommendedMaxPlayers', a.recommended_max_players,
+      'currentNodeId', s.current_node_id,
+      'currentNode', seer_private.node_json(s.current_node_id),
+      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      'gameState', seer_private.game_state_json(s),
+      'stats', s.stats,
+      'createdAt', s.created_at,
+      'startedAt', s.started_at,
+      'pausedAt', s.paused_at,
+      'completedAt', s.completed_at,
+      'endedAt', s.ended_at,
+      'outcome', s.outcome,
+      'notes', s.notes,
+      'estimatedDurationMinutes', s.estimated_duration_minutes,
+      'settings', s.settings,
+      'lastSeq', s.last_seq,
+      -- the current realtime topic (secret channel key): session_json goes to participants only
+      'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
+    from public.sessions s
+    join public.adventures a on a.id = s.adventure_id
+    where s.id = p_session_id);
+end
+$$;
+
+create function seer_private.live_seat_count(p_session_id uuid)
+returns int
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (select count(*)::int from public.session_players sp
+          where sp.session_id = p_session_id and sp.left_at is null);
+end
+$$;
+
+create function seer_private.preview_json(p_session public.sessions)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return jsonb_build_object(
+    'id', p_session.id,
+    'code', p_session.code,
+    'status', p_session.status,
+    'seerName', p_session.seer_name,
+    'adventureId', p_session.adventure_id,
+    'adventureName', p_session.adventure_name,
+    'adventureDescription', (select a.description from public.adventures a
+                             where a.id = p_session.adventure_id),
+    'playerCount', seer_private.live_seat_count(p_session.id),
+    'maxPlayers', p_session.max_players,
+    'minPlayers', p_session.min_players,
+    'settings', p_session.settings);
+end
+$$;
+
+-- Event constructors: one per event type, the one answer to "what does a <type> event
+-- contain" (its type-specific fields; write_event adds seq, type, sessionId, timestamp, actor).
+-- seer_private.event_<type> is the naming rule: tests/db/test_event_shapes.py calls every
+-- function so named and checks its keys against docs/contract.md and seer_client/events.py.
+-- Pure builders like the JSON shapes above (no SET, no FROM), so they inline.
+
+create function seer_private.event_session_created(p_status text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('status', p_status)
+$$;
+
+create function seer_private.event_player_joined(p_player jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('player', p_player)
+$$;
+
+create function seer_private.event_player_left(
+  p_seat public.session_players, p_reason text, p_kick_reason text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'reason', p_reason, 'kickReason', p_kick_reason)
+$$;
+
+-- the seat after its status changed (connected again, or disconnected)
+create function seer_private.event_player_connection(p_seat public.session_players)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id,
+    'isConnected', (p_seat).status = 'connected', 'status', (p_seat).status)
+$$;
+
+create function seer_private.event_player_inactive(p_seat public.session_players, p_character_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'characterName', p_character_name, 'disconnectedAt', (p_seat).disconnected_at)
+$$;
+
+create function seer_private.event_session_status(p_old_status text, p_new_status text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('oldStatus', p_old_status, 'newStatus', p_new_status)
+$$;
+
+create function seer_private.event_game_state(p_changes jsonb, p_version int)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('changes', p_changes, 'version', p_version)
+$$;
+
+-- p_node is seer_private.node_json of the node moved to; p_override: the Seer moved off the
+-- graph's links on purpose (logged here for everyone to see).
+create function seer_private.event_node_change(p_node jsonb, p_override boolean)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'nodeId', p_node -> 'id', 'nodeType', p_node -> 'type', 'nodeTitle', p_node -> 'title',
+    'nodeBody', p_node -> 'body', 'choices', p_node -> 'choices', 'override', p_override)
+$$;
+
+create function seer_private.event_session_ended(p_outcome text, p_stats jsonb, p_notes text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('outcome', p_outcome, 'stats', p_stats, 'notes', p_notes)
+$$;
+
+-- The event writer ---------------------------------------------------------------------------
+
+-- The one writer of events: stores the event with a seq the caller already allocated (last_seq
+-- was advanced past it under the session row lock in the caller's transaction) and announces
+-- it in the same transaction, so a rolled-back change is never announced and every
+-- announcement has its row. The broadcast is the whole event, on the session's current keyed
+-- topic `session:<id>:<key>` (session_channels above; the design: the _realtime_authorization
+-- migration): Realtime never evicts an
+-- open socket when a policy changes (it re-checks only at join and on an access_token push),
+-- so every removal rotates the key first and a removed player's socket hears nothing more
+-- than one content-free rekey poke (docs/security.md). The topic is a primary-key lookup in
+-- the same statement (no extra statement per event).
+-- update_game_state allocates its seqs in its own state UPDATE (one row version instead of
+-- two, see the _game_state_rpc migration); everything else goes through write_event.
+create function seer_private.write_event_at(
+  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_event jsonb;
+begin
+  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
+    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
+  perform seer_private.require_size(v_event, 'the event', 131072);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
+  perform realtime.send(v_event, p_type,
+    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id), true);
+  return v_event;
+end
+$$;
+
+-- Allocates the next seq from the (already locked) session row, then write_event_at.
+create function seer_private.write_event(
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_seq bigint;
+begin
+  update public.sessions set last_seq = last_seq + 1
+  where id = p_session_id
+  returning last_seq into v_seq;
+  if v_seq is null then
+    raise exception 'write_event: session % does not exist', p_session_id;
+  end if;
+  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+end
+$$;
+
+-- Locks and roles ----------------------------------------------------------------------------
+
+create function seer_private.lock_session(p_session_id uuid)
+returns public.sessions
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+begin
+  if p_session_id is null then
+    perform seer_private.raise_error('SESSION_000', 'sessionId is required');
+  end if;
+  select * into v_s from public.sessions s where s.id = p_session_id for update;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_s;
+end
+$$;
+
+-- The same without the lock, for read-only RPCs.
+create function seer_private.read_session(p_session_id uuid)
+returns public.sessions
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_s;
+end
+$$;
+
+-- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
+-- plpgsql, like the table readers above: called by nearly every RPC, its plan is cached.
+create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_live boolean;
+begin
+  if p_seer_id = p_uid then
+    return 'seer';
+  end if;
+  -- one index probe (session_id, user_id) answers both "live seat" and "ever seated"
+  select bool_or(sp.left_at is null) into v_live
+  from public.session_players sp
+  where sp.session_id = p_session_id and sp.user_id = p_uid;
+  return case when v_live then 'player' when v_live is not null then 'former' else 'stranger' end;
+end
+$$;
+
+-- Seer-only actions: players learn they are not the Seer, everyone else that there is no
+-- such session (existence is not disclosed to outsiders).
+create function seer_private.require_seer(p_session public.sessions, p_uid uuid)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+begin
+  if v_role = 'seer' then
+    return;
+  elsif v_role = 'player' then
+    perform seer_private.raise_error('SESSION_007');
+  else
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+end
+$$;
+
+create function seer_private.require_participant(p_session public.sessions, p_uid uuid)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+begin
+  if v_role not in ('seer', 'player') then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return v_role;
+end
+$$;
+
+-- Status transitions -------------------------------------------------------------------------
+
+-- The session status machine as data: one row per (action, from) that is allowed. The PRD's
+-- diagram plus "complete from paused" (issue 3: end from active or paused). Every status
+-- change - start, pause, resume, end and the sweeper's timeouts - goes through
+-- seer_private.change_status, which reads this table; anything not in it is SESSION_010.
+create table seer_private.status_transitions (
+  action text not null,
+  from_status text not null,
+  to_status text not null,
+  primary key (action, from_status)
+);
+revoke all on seer_private.status_transitions from public;
+insert into seer_private.status_transitions (action, from_status, to_status) values
+  ('start', 'waiting', 'active'),
+  ('pause', 'active', 'paused'),
+  ('resume', 'paused', 'active'),
+  ('complete', 'active', 'completed'), ('complete', 'paused', 'completed'),
+  ('cancel', 'waiting', 'cancelled'), ('cancel', 'active', 'cancelled'), ('cancel', 'paused', 'cancelled');
+
+-- The target status of p_action from p_from, or SESSION_010.
+create function seer_private.assert_transition(p_from text, p_action text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_to text;
+begin
+  select t.to_status into v_to from seer_private.status_transitions t
+  where t.action = p_action and t.from_status = p_from;
+  if v_to is null then
+    perform seer_private.raise_error('SESSION_010', p_from || ' -> ' || p_action);
+  end if;
+  return v_to;
+end
+$$;
+
+-- The one writer of sessions.status: checks the transition, keeps the status timestamps
+-- (started/paused/ended, paused time for durationMinutes) and announces session_status.
+-- The caller holds the session row lock.
+create function seer_private.change_status(
+  p_session_id uuid, p_action text, p_actor uuid, p_at timestamptz default now())
+returns public.sessions
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+  v_old text;
+  v_to text;
+begin
+  select s.status into v_old from public.sessions s where s.id = p_session_id;
+  v_to := seer_private.assert_transition(v_old, p_action);
+  update public.sessions
+  set status = v_to,
+      started_at = case when v_to = 'active' then coalesce(started_at, p_at) else started_at end,
+      paused_at = case when v_to = 'paused' then p_at end,
+      paused_seconds = paused_seconds
+        + case when status = 'paused' then greatest(0, extract(epoch from p_at - paused_at)) else 0 end,
+      ended_at = case when v_to in ('completed', 'cancelled') then p_at end,
+      completed_at = case when v_to = 'completed' then p_at end,
+      outcome = case when v_to in ('completed', 'cancelled') then v_to end
+  where id = p_session_id
+  returning * into v_s;
+  perform seer_private.write_event(p_session_id, 'session_status', p_actor,
+    seer_private.event_session_status(v_old, v_to), p_at);
+  return v_s;
+end
+$$;
+
+-- Join refusals ------------------------------------------------------------------------------
+
+-- "Can this user join this session now": the one rule join_session enforces and
+-- get_session_by_code and invite_preview predict. Returns the first reason that refuses
+-- (null: a join would be accepted). p_uid null is an anonymous visitor (invite page).
+-- The reasons, their error codes and the join page's wording are data in join_refusals.
+create table seer_private.join_refusals (
+  reason text primary key,
+  code text not null references seer_private.error_codes (code),
+  -- the `details` join_session raises with (contract: a kicked user gets details `kicked`)
+  details text,
+  -- get_session_by_code's `reason` for the join page
+  message text not null
+);
+revoke all on seer_private.join_refusals from public;
+insert into seer_private.join_refusals (reason, code, details, message) values
+  ('seer', 'SESSION_008', 'the Seer cannot take a player seat', 'You are the Seer of this session'),
+  ('kicked', 'SESSION_006', 'kicked', 'You were removed from this session'),
+  ('seated', 'SESSION_008', null, 'You are already in this session'),
+  ('ended', 'SESSION_005', null, 'Session has ended'),
+  ('started', 'SESSION_004', null, 'Session has already started'),
+  ('full', 'SESSION_003', null, 'Session is full');
+
+create function seer_private.join_refusal(p_session public.sessions, p_uid uuid)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+begin
+  return case
+    when v_role = 'seer' then 'seer'
+    when v_role = 'former' and exists (
+        select 1 from public.session_players sp
+        where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.status = 'kicked')
+      then 'kicked'
+    when v_role = 'player' then 'seated'
+    when (p_session).status in ('completed', 'cancelled') then 'ended'
+    when (p_session).status = 'paused'
+      or ((p_session).status = 'active'
+          and not coalesce(((p_session).settings ->> 'allowLateJoin')::boolean, false))
+      then 'started'
+    when seer_private.live_seat_count((p_session).id) >= (p_session).max_players then 'full'
+  end;
+end
+$$;
+
+-- Raises the error of a join refusal reason (see join_refusals).
+create function seer_private.refuse_join(p_reason text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_r seer_private.join_refusals%rowtype;
+begin
+  select * into v_r from seer_private.join_refusals r where r.reason = p_reason;
+  perform seer_private.raise_error(v_r.code, v_r.details);
+end
+$$;
+
+-- Seats ------------------------------------------------------------------------------------
+
+-- The caller's live seat, locked: the prologue of every RPC a seated player calls. Without
+-- one: the Seer gets p_seer_code, a former player (left the lobby, kicked) SESSION_006,
+-- anyone else SESSION_001 (existence is not disclosed).
+create function seer_private.caller_seat(
+  p_session public.sessions, p_uid uuid, p_seer_code text default 'SESSION_006')
+returns public.session_players
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_seat public.session_players%rowtype;
+  v_role text;
+begin
+  select * into v_seat from public.session_players sp
+  where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.left_at is null
+  for update;
+  if found then
+    return v_seat;
+  end if;
+  v_role := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+  if v_role = 'seer' then
+    perform seer_private.raise_error(p_seer_code);
+  elsif v_role = 'former' then
+    perform seer_private.raise_error('SESSION_006');
+  end if;
+  perform seer_private.raise_error('SESSION_001');
+  return null; -- not reached (raise_error raises); says so to plpgsql_check
+end
+$$;
+
+-- Leave and rejoin (docs/contract.md "Leave, disconnect, rejoin"; the PRD's US-07): may the
+-- player bring this live seat (of a lobby or a running session) back by themselves? The one definition,
+-- used by heartbeat (p_explicit false: the app's connection) and join_session (true: the
+-- player asks to come back with the same character).
+--   disconnected (no heartbeat for 60 s, not yet 5 minutes)  -> yes, both
+--   inactive after the 5-minute window (the Seer was prompted) -> no: the Seer decides
+--                                     (kick_player, or readmit_player: back to disconnected)
+--   left by the player (leave_session; inactive, left_reason 'left') -> never by a heartbeat
+--                                     (a leave is final for that connection); by an explicit
+--                                     join within 5 minutes of the leave, else the Seer decides
+create function seer_private.may_restore_seat(p_seat public.session_players, p_explicit boolean)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select case
+    when (p_seat).status = 'disconnected' then true
+    when (p_seat).status = 'inactive' and (p_seat).left_reason = 'left' then
+      p_explicit and (p_seat).inactive_at > now() - interval '5 minutes'
+    else false
+  end
+$$;
+
+-- Brings a disconnected/inactive seat back; caller holds the session lock.
+create function seer_private.restore_seat(p_player_id uuid, p_actor uuid, p_at timestamptz)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_p public.session_players%rowtype;
+begin
+  update public.session_players
+  set status = 'connected', disconnected_at = null, inactive_at = null, left_reason = null,
+      last_activity_at = p_at
+  where id = p_player_id
+  returning * into v_p;
+  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
+    seer_private.event_player_connection(v_p), p_at);
+end
+$$;
+
+-- Ending a session ---------------------------------------------------------------------------
+
+-- Ends a locked session (its transition is checked by change_status): stats, experience, events.
+-- XP rule: on `completed` every character seated at the end (left_at null, including
+-- inactive seats) earns the same amount = sum of xp_reward over the distinct visited nodes
+-- of the adventure + 25 per ended combat (end_combat), at most the session's ceiling: the
+-- xp_reward of every node of the adventure + 25 per combat node (at least one), so no
+-- number of combats can farm more than the adventure holds; level = max(level, 1 +
+-- experience / 1000). `cancelled` earns nothing. Also on `completed`: inventory items with
+-- assignedTo a character seated at the end become that character's items.
+create function seer_private.finish_session(
+  p_session_id uuid, p_outcome text, p_notes text, p_actor uuid, p_at timestamptz)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_s public.sessions%rowtype;
+  v_paused double precision;
+  v_duration int;
+  v_xp int;
+  v_stats jsonb;
+begin
+  select * into v_s from public.sessions s where s.id = p_session_id;
+  v_paused := v_s.paused_seconds
+    + case when v_s.status = 'paused' then greatest(0, extract(epoch from p_at - v_s.paused_at)) else 0 end;
+  v_duration := case when v_s.started_at is null then 0
+    else greatest(0, floor((extract(epoch from p_at - v_s.started_at) - v_paused) / 60))::int end;
+  v_xp := case when p_outcome = 'completed' then least(
+      coalesce((select sum(n.xp_reward) from public.adventure_nodes n
+                where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::int
+        + 25 * v_s.combats_completed,
+      (select coalesce(sum(n.xp_reward), 0)::int
+              + 25 * greatest(1, count(*) filter (where n.node_type = 'combat'))::int
+       from public.adventure_nodes n where n.adventure_id = v_s.adventure_id))
+    else 0 end;
+  v_stats := jsonb_build_object(
+    'durationMinutes', v_duration,
+    'nodesVisited', cardinality(v_s.visited_node_ids),
+    'diceRolled', v_s.dice_rolled,
+    'combatsCompleted', v_s.combats_completed,
+    'experienceEarned', v_xp);
+
+  -- checks the transition and announces session_status before anything else is written
+  perform seer_private.change_status(p_session_id,
+    case p_outcome when 'completed' then 'complete' else 'cancel' end, p_actor, p_at);
+  update public.sessions set notes = p_notes, stats = v_stats where id = p_session_id;
+
+  if v_xp > 0 then
+    update public.characters c
+    set experience = c.experience + v_xp,
+        level = greatest(c.level, 1 + (c.experience + v_xp) / 1000),
+        updated_at = p_at
+    where c.id in (select sp.character_id from public.session_players sp
+                   where sp.session_id = p_session_id and sp.left_at is null);
+  end if;
+
+  if p_outcome = 'completed' then
+    insert into public.character_items (character_id, session_id, item)
+    select sp.character_id, p_session_id, i
+    from jsonb_array_elements(coalesce(v_s.game_state -> 'inventory', '[]'::jsonb)) i
+    -- assignedTo names the character, or its seat (the player id)
+    join public.session_players sp
+      on sp.session_id = p_session_id and sp.left_at is null and sp.character_id is not null
+     and seer_private.try_uuid(i ->> 'assignedTo') in (sp.character_id, sp.id);
+  end if;
+
+  -- Seats stay as history but release their characters for other sessions, and leave the
+  -- sweeper's indexes.
+  update public.session_players set session_ended = true, session_running = false
+  where session_id = p_session_id;
+
+  perform seer_private.write_event(p_session_id, 'session_ended', p_actor,
+    seer_private.event_session_ended(p_outcome, v_stats, p_notes), p_at);
+  return v_stats;
+end
+$$;
+
+-- New seer_private functions are executable through PUBLIC only; revoking that keeps the
+-- internals private and leaves the RLS helpers' direct grants to authenticated
+-- (20261125200300_rls) alone.
+revoke execute on all functions in schema seer_private from public;
