@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from seer_client import schema
-from seer_client.devstack.postgres import PostgresCluster, PostgresError
+from seer_client._tools import schema
+from seer_devstack.postgres import PostgresCluster, PostgresError
 
 #: Every error plpgsql_check finds in our plpgsql functions (trigger functions are checked
 #: against the table of their trigger, as in supabase/tests/database/00_schema.test.sql).
