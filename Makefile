@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-deps test test-sql test-py lint demo devstack bench clean
+.PHONY: setup system-deps test test-sql test-py lint demo devstack bench bench-full clean
 
 setup: $(VENV)/.installed
 
@@ -42,8 +42,13 @@ demo: setup system-deps
 devstack: setup system-deps
 	$(PY) -m seer_devstack start
 
+# `make bench`: every section at a size that still shows what it measures, < 8 min on 2 shared
+# cores; `make bench-full`: the long sizes (1M-2M rows, 30 s cost-model steps), ~25-30 min.
 bench: setup system-deps
 	$(PY) -m bench
+
+bench-full: setup system-deps
+	BENCH_FULL=1 $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

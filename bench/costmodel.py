@@ -36,7 +36,7 @@ import asyncpg
 from seer_devstack.postgres import PostgresCluster
 
 from . import population
-from .common import DbCpu, Row, Sizes, env_int, pct
+from .common import DbCpu, Row, Sizes, env_int, full_run, pct
 from .sqlpath import PROLOGUE, pgbench_run
 
 ADVENTURE = "00000000-0000-4000-8000-00000000a001"
@@ -242,7 +242,7 @@ async def _durability(conn: asyncpg.Connection, on: bool) -> None:
 
 
 async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
-    quick = env_int("BENCH_QUICK", 0) == 1
+    quick = not full_run()
     k = env_int("BENCH_COST_COMPRESS", 10)
     secs = env_int("BENCH_COST_SECONDS", 10 if quick else 30)
     clients = sizes.clients

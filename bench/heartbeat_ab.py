@@ -27,7 +27,7 @@ import asyncpg
 
 from seer_devstack.postgres import PostgresCluster
 
-from .common import DbCpu, Row, Sizes, env_int
+from .common import DbCpu, Row, Sizes, env_int, full_run
 from .sqlpath import PROLOGUE, SHAPE_ONLY, pgbench
 
 OLD_SQL = """
@@ -139,7 +139,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
     db_url, admin_dsn = cluster.dsn, cluster.admin_dsn
     assert cluster.data_dir is not None
     cpu = DbCpu(cluster.data_dir)
-    quick = env_int("BENCH_QUICK", 0) == 1
+    quick = not full_run()
     secs = max(2, sizes.pgbench_seconds // (2 if quick else 1))
     rounds = 1 if quick else 3
     soak_sessions = min(sizes.sessions, env_int("BENCH_HB_SOAK_SESSIONS", 50 if quick else 200))

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from .common import Row, Sizes, env_int, pct
+from .common import Row, Sizes, env_int, full_run, pct
 
 HISTORY = """
 with s as (
@@ -92,7 +92,7 @@ async def _measure(
 
 
 async def run(db_url: str, admin_dsn: str, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
-    quick = env_int("BENCH_QUICK", 0) == 1
+    quick = not full_run()
     small = env_int("BENCH_RETENTION_SMALL", 10_000 if quick else 100_000)
     big = env_int("BENCH_RETENTION_BIG", 100_000 if quick else 1_000_000)
     due = env_int("BENCH_RETENTION_DUE", 200 if quick else 1000)
