@@ -11,11 +11,12 @@ Sections (every figure next to a baseline measured in the same run on the same m
 6. Heartbeat A/B: today's heartbeat vs the pre-redesign one (a copy made in this cluster only).
 7. Cost model: a realistic mix stepped up to the 50 ms p99 limit, durability off and on.
 8. Retention: the event-log compaction's per-run cost at 100k and 1M ended sessions.
+9. Paths A/B: the event-writing and session RPCs against copies of the code before issue 24.
 
-Sections run in the order above except that 6, 7 and 8 run before 4 (which adds a million rows).
+Sections run in the order 1, 2, 3, 5, 3b, 6, 9, 7, 8, 4 (4 adds a million rows).
 Each prints its rows as soon as it ends; a failing section is reported FAILED and the others
-still run. Sizes come from BENCH_* environment variables (see bench/common.py); BENCH_QUICK=1
-shrinks the new sections for iterating.
+still run. Sizes come from BENCH_* environment variables (see bench/common.py); the defaults
+finish in under 8 minutes, BENCH_FULL=1 (`make bench-full`) runs the long sizes.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def prepare(cluster_dsn: str, admin_dsn: str, sizes: Sizes) -> None:
     await population.populate(cluster_dsn, max(sizes.sessions, sizes.fanout_sessions), join_sessions)
 
 
-SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "stream", "heartbeat", "cost", "retention", "scale"]
+SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "stream", "heartbeat", "paths", "cost", "retention", "scale"]
 GATEWAY_SECTIONS = {"gateway", "fanout", "memory", "stream"}
 
 
@@ -185,6 +186,13 @@ async def main_async(sections: set[str]) -> int:
                 await heartbeat_ab.run(cluster, sizes, mine, mylog)
 
             await run_section("heartbeat", "6 heartbeat A/B", hb, rows, log, failed)
+        if "paths" in sections:
+            from . import paths_ab
+
+            async def pab(mine: list[Row], mylog: list[str]) -> None:
+                await paths_ab.run(cluster, sizes, mine, mylog)
+
+            await run_section("paths", "9 paths A/B (issue 24)", pab, rows, log, failed)
         if "cost" in sections:
             from . import costmodel
 

@@ -21,8 +21,10 @@ create table public.sessions (
 
   current_node_id uuid references public.adventure_nodes (id),
   visited_node_ids uuid[] not null default '{}',
+  -- no turnHistory while the session's event log is whole: it is derived from the log
+  -- (seer_private.turn_history); log compaction stores it here (20261201140000)
   game_state jsonb not null
-    default '{"inventory": [], "variables": {}, "turnHistory": [], "flags": [], "combatState": null}',
+    default '{"inventory": [], "variables": {}, "flags": [], "combatState": null}',
   state_version int not null default 0,
   dice_rolled bigint not null default 0,
   combats_completed int not null default 0,
@@ -194,6 +196,8 @@ create table public.session_events (
   created_at timestamptz not null default now(),
   primary key (session_id, seq)
 );
+-- the events that carry a TurnEntry (`turnEntry`): turnHistory reads the newest 100 of a session
+create index session_events_turn_idx on public.session_events (session_id, seq) where payload ? 'turnEntry';
 
 create table public.session_feedback (
   session_id uuid not null references public.sessions (id) on delete cascade,

@@ -1,7 +1,7 @@
 -- The session kernel: what the session RPCs and the later migrations call.
 --
 --   session channels and key rotation   session_channels, rotate_session_channel
---   JSON shapes (docs/contract.md)       character_json ... preview_json
+--   JSON shapes (docs/contract.md)       character_json ... preview_json, turn_history
 --   event constructors                   event_<type>, one per event type
 --   the event writer                     write_event_at, write_event
 --   locks and roles                      lock_session, read_session, role_in, require_seer,
@@ -37,14 +37,14 @@
 --   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
 --     shares_session_with
---   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
---     character_json, create_session_channel, event_game_state, event_node_change,
+--   20261125200400_session_kernel: assert_transition, bounded_turn_history, caller_seat,
+--     change_status, character_json, create_session_channel, event_game_state, event_node_change,
 --     event_player_connection, event_player_inactive, event_player_joined, event_player_left,
 --     event_session_created, event_session_ended, event_session_status, finish_session,
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     require_participant, require_seer, restore_seat, role_in, rotate_session_channel,
---     session_json, write_event, write_event_at
+--     session_json, turn_history, write_event, write_event_at
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
 --     require_session_quota, validate_settings
@@ -52,9 +52,8 @@
 --   20261125200430_session_presence_and_log: heartbeat, session_events_since
 --   20261125200440_players: create_character, list_feedback, list_my_characters,
 --     submit_feedback
---   20261125200500_game_state_rpc: append_turn, bounded_turn_history, get_game_state,
---     inventory_item, is_int_between, is_string_array, jtype, record_turn, turn_entry,
---     update_game_state
+--   20261125200500_game_state_rpc: get_game_state, inventory_item, is_int_between,
+--     is_string_array, jtype, record_turn, turn_entry, update_game_state
 --   20261125200600_presence_and_sweeper: sweep, sweep_sessions
 --   20261125200700_realtime_authorization: can_use_session_topic, session_topic
 --   20261125230000_code_lookup_rate_limit: code_lookup_limit, code_lookup_window,
@@ -159,9 +158,13 @@ as $$
 $$;
 
 -- The one definition of the SessionPlayer shape, given the seat, its character (null row if
--- none) and the player's display name.
+-- none), the player's display name and the last heartbeat of a connected seat (its row in
+-- seer_private.seat_liveness, 20261125200200; null for a seat without one). The heartbeat is
+-- an argument, not a sub-select here: a sub-select kept the planner from inlining this
+-- function, so session_json ran it through the SQL-function executor once per seat (issue 24).
 create function seer_private.player_fields(
-  p_player public.session_players, p_character public.characters, p_display_name text)
+  p_player public.session_players, p_character public.characters, p_display_name text,
+  p_last_heartbeat_at timestamptz)
 returns jsonb
 language sql
 stable
@@ -175,15 +178,63 @@ as $$
                       else seer_private.character_json(p_character) end,
     'displayName', p_display_name,
     'joinedAt', (p_player).joined_at,
-    -- a connected seat's last heartbeat is in its liveness row (20261125200200)
-    'lastActivityAt', coalesce((select l.last_heartbeat_at from seer_private.seat_liveness l
-                                where l.player_id = (p_player).id), (p_player).last_activity_at),
+    -- a connected seat's last heartbeat is in its liveness row
+    'lastActivityAt', coalesce(p_last_heartbeat_at, (p_player).last_activity_at),
     'leftAt', (p_player).left_at,
     'status', (p_player).status,
     'isConnected', (p_player).status = 'connected',
     'controlledBySeer', (p_player).status = 'inactive',
     'leftReason', (p_player).left_reason,
     'kickReason', (p_player).kick_reason)
+$$;
+
+-- turnHistory keeps the newest turns only: at most 100 and at most 128 KiB of JSON together,
+-- so every get_session and get_game_state stays small however long a game runs. Drop the
+-- oldest entries past 100 (jsonb `-`), then one serialization of what is left; only a history
+-- over 128 KiB takes the per-entry running sum (which the whole array's text bounds from
+-- above: the entries plus brackets and separators), keeping the newest entries that fit.
+create function seer_private.bounded_turn_history(p_turns jsonb)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
+begin
+  while jsonb_array_length(v_turns) > 100 loop
+    v_turns := v_turns - 0;
+  end loop;
+  if octet_length(v_turns::text) <= 131072 then
+    return v_turns;
+  end if;
+  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
+          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
+                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
+          where bytes <= 131072);
+end
+$$;
+
+-- A live session's turnHistory, derived from its event log: every turn-making event carries
+-- its TurnEntry as `turnEntry` (write_event_at's p_turn), so a roll, an action or a combat step
+-- appends one event row and no longer rewrites the whole game state (up to 128 KiB) on the
+-- session row (issue 24: roll_dice fell from 1,490 to 947 tps as the histories filled). The
+-- newest 100 come from the partial index session_events_turn_idx, then the bound above.
+create function seer_private.turn_history(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return seer_private.bounded_turn_history((
+    select coalesce(jsonb_agg(t.turn order by t.seq), '[]'::jsonb)
+    from (select e.seq, e.payload -> 'turnEntry' as turn
+          from public.session_events e
+          where e.session_id = p_session_id and e.payload ? 'turnEntry'
+          order by e.seq desc
+          limit 100) t));
+end
 $$;
 
 create function seer_private.game_state_json(p_session public.sessions)
@@ -195,7 +246,9 @@ as $$
     'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
     'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
     'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
-    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', '[]'::jsonb),
+    -- derived from the event log while the session lives (turn_history above); an ended
+    -- session's compacted log keeps it in game_state (compact_event_logs, 20261201140000)
+    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', seer_private.turn_history((p_session).id)),
     'combatState', (p_session).game_state -> 'combatState',
     'version', (p_session).state_version,
     'currentNodeId', (p_session).current_node_id,
@@ -216,7 +269,8 @@ declare
 begin
   select c.* into v_char from public.characters c where c.id = p_player.character_id;
   select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
-  return seer_private.player_fields(p_player, v_char, v_name);
+  return seer_private.player_fields(p_player, v_char, v_name,
+    (select l.last_heartbeat_at from seer_private.seat_liveness l where l.player_id = p_player.id));
 end
 $$;
 
@@ -241,7 +295,8 @@ begin
 end
 $$;
 
--- The players come from one join, not from a player_json call per seat.
+-- The players come from one join, not from a player_json call per seat, and player_fields
+-- inlines into it (the liveness row is part of the join).
 create function seer_private.session_json(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -260,10 +315,12 @@ begin
       'adventureDescription', a.description,
       'status', s.status,
       'players', coalesce((
-        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
+        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
+                         order by sp.joined_at, sp.id)
         from public.session_players sp
         left join public.characters c on c.id = sp.character_id
         left join public.profiles pr on pr.id = sp.user_id
+        left join seer_private.seat_liveness l on l.player_id = sp.id
         where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
       'maxPlayers', s.max_players,
       'minPlayers', s.min_players,
@@ -429,10 +486,30 @@ $$;
 -- so every removal rotates the key first and a removed player's socket hears nothing more
 -- than one content-free rekey poke (docs/security.md). The topic is a primary-key lookup in
 -- the same statement (no extra statement per event).
+-- p_turn: the TurnEntry this event makes (a roll, an action, a combat step, a note or a move),
+-- stored and broadcast as the event's `turnEntry`; turnHistory is derived from these (turn_history).
 -- update_game_state allocates its seqs in its own state UPDATE (one row version instead of
 -- two, see the _game_state_rpc migration); everything else goes through write_event.
+--
+-- The broadcast is the row realtime.send(event, type, topic, true) writes, inserted here
+-- directly (issue 24: send was 0.11-0.15 ms of update_game_state's 0.46-0.58 ms). What send
+-- does (supabase/realtime, lib/realtime/tenants/repo/migrations/20260605120000_rename_
+-- broadcast_send_warning.ex), and what this keeps:
+--   * a new uuid, used as the row id and added to the payload as `id` unless the payload
+--     has one (the frame's meta.id and payload.id): kept, same columns (id, payload, event,
+--     topic, private, extension 'broadcast'; inserted_at by default). Realtime's replication
+--     reads exactly id, topic, event, private, payload and inserted_at from the row
+--     (replication_connection.ex, handle_message Insert);
+--   * any error while inserting becomes a WARNING and the caller's change still commits
+--     (the event log is the truth; clients catch up with session_events_since): kept, the
+--     same exception block and message;
+--   * `SET LOCAL realtime.topic` through EXECUTE before the insert: dropped. It exists for
+--     INSERT policies on realtime.messages that read realtime.topic(); this insert runs as
+--     the RPC's owner (postgres, as send did: send is not security definer), which no such
+--     policy applies to, and the GUC would otherwise stay set for the rest of the transaction.
 create function seer_private.write_event_at(
-  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb,
+  p_at timestamptz default now(), p_turn jsonb default null)
 returns jsonb
 language plpgsql
 volatile
@@ -440,22 +517,34 @@ set search_path = ''
 as $$
 declare
   v_event jsonb;
+  v_id uuid := gen_random_uuid();
 begin
   v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
     'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  if p_turn is not null then
+    v_event := v_event || jsonb_build_object('turnEntry', p_turn);
+  end if;
   -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
   perform seer_private.require_size(v_event, 'the event', 131072);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(v_event, p_type,
-    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id), true);
+  begin
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    select v_id, case when v_event ? 'id' then v_event else v_event || jsonb_build_object('id', v_id) end,
+           p_type, c.topic, true, 'broadcast'
+    from seer_private.session_channels c where c.session_id = p_session_id;
+  exception
+    when others then
+      raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
+  end;
   return v_event;
 end
 $$;
 
 -- Allocates the next seq from the (already locked) session row, then write_event_at.
 create function seer_private.write_event(
-  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now(),
+  p_turn jsonb default null)
 returns jsonb
 language plpgsql
 volatile
@@ -470,7 +559,7 @@ begin
   if v_seq is null then
     raise exception 'write_event: session % does not exist', p_session_id;
   end if;
-  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at, p_turn);
 end
 $$;
 

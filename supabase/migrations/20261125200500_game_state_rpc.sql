@@ -98,38 +98,10 @@ begin
 end
 $$;
 
--- turnHistory keeps the newest turns only: at most 100 and at most 128 KiB of JSON together,
--- so the state row, every get_session and every update stay small however long a game runs.
--- Called on every turn-appending write, so the common case is cheap: drop the oldest entries
--- past 100 (jsonb `-`), then one serialization of what is left; only a history over 128 KiB
--- takes the per-entry running sum (which the whole array's text bounds from above: the entries
--- plus brackets and separators), keeping the newest entries that fit. The same result as that
--- running sum alone, which cost ~0.5 ms at 100 entries (docs/performance.md).
-create function seer_private.bounded_turn_history(p_turns jsonb)
-returns jsonb
-language plpgsql
-immutable
-set search_path = ''
-as $$
-declare
-  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
-begin
-  while jsonb_array_length(v_turns) > 100 loop
-    v_turns := v_turns - 0;
-  end loop;
-  if octet_length(v_turns::text) <= 131072 then
-    return v_turns;
-  end if;
-  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
-          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
-                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
-          where bytes <= 131072);
-end
-$$;
-
 -- turnHistory: typed entries {type, actorId, at, ...}; type is one of note (the Seer's `turn`
--- patch), move, roll, combat, action. The game RPCs append through append_turn, which keeps
--- the one bound above (the event log keeps every entry).
+-- patch), move, roll, combat, action. Each is made here and written as the `turnEntry` of the event
+-- it belongs to (write_event_at's p_turn); turnHistory is derived from the event log
+-- (seer_private.turn_history, the _session_kernel migration), newest 100 / 128 KiB.
 create function seer_private.turn_entry(p_type text, p_actor uuid, p_fields jsonb)
 returns jsonb
 language sql
@@ -139,24 +111,16 @@ as $$
     || jsonb_build_object('type', p_type, 'actorId', p_actor, 'at', now())
 $$;
 
-create function seer_private.append_turn(p_turns jsonb, p_entry jsonb)
-returns jsonb
-language sql
-immutable
-set search_path = ''
-as $$
-  select seer_private.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
-$$;
-
 -- For the game RPCs (dice, combat, actions): the one UPDATE of the locked session row they
--- need. Appends one entry to turnHistory, optionally replaces combatState, counts a state
--- version, adds to the dice / combat counters, and allocates p_seqs event seqs (returns the
--- last one; the caller writes its events with write_event_at). One row version per call,
--- for the reason update_game_state allocates its own seqs (see the top of this file): a
--- second UPDATE of the row would copy the whole game state again and re-run the foreign key
--- checks.
+-- need. Optionally replaces combatState, counts a state version, adds to the dice / combat
+-- counters, and allocates p_seqs event seqs (returns the last one; the caller writes its
+-- events with write_event_at, the turn entry as the event's `turnEntry`). One row version per call,
+-- for the reason update_game_state allocates its own seqs (see the top of this file); and
+-- without a combat change it does not touch game_state at all, so a roll or an action no
+-- longer copies the whole state (it held turnHistory, up to 128 KiB, before issue 24): the
+-- row's TOASTed state is kept by reference and the update can be HOT.
 create function seer_private.record_turn(
-  p_session_id uuid, p_entry jsonb, p_combat jsonb default null, p_set_combat boolean default false,
+  p_session_id uuid, p_combat jsonb default null, p_set_combat boolean default false,
   p_seqs int default 1, p_dice int default 0, p_combats int default 0)
 returns bigint
 language plpgsql
@@ -167,10 +131,9 @@ declare
   v_last bigint;
 begin
   update public.sessions
-  set game_state = jsonb_set(
-        case when p_set_combat then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
-             else game_state end,
-        '{turnHistory}', seer_private.append_turn(game_state -> 'turnHistory', p_entry)),
+  set game_state = case when p_set_combat
+                        then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
+                        else game_state end,
       state_version = state_version + 1,
       last_seq = last_seq + p_seqs,
       dice_rolled = dice_rolled + p_dice,
@@ -201,7 +164,8 @@ declare
   v_inv jsonb;
   v_vars jsonb;
   v_flags jsonb;
-  v_turns jsonb;
+  v_note jsonb;
+  v_move jsonb;
   v_combat jsonb;
   v_state jsonb;
   v_version int;
@@ -231,7 +195,6 @@ begin
   v_inv := coalesce(v_s.game_state -> 'inventory', '[]'::jsonb);
   v_vars := coalesce(v_s.game_state -> 'variables', '{}'::jsonb);
   v_flags := coalesce(v_s.game_state -> 'flags', '[]'::jsonb);
-  v_turns := coalesce(v_s.game_state -> 'turnHistory', '[]'::jsonb);
   -- written by the combat RPCs only
   v_combat := coalesce(v_s.game_state -> 'combatState', 'null'::jsonb);
   if p_patch ? 'nodeOverride' then
@@ -308,8 +271,7 @@ begin
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
       end if;
-      v_turns := v_turns || jsonb_build_array(
-        seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));
+      v_note := seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at');
     else
       perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
     end case;
@@ -322,12 +284,13 @@ begin
     perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
   end if;
   if v_node_id is distinct from v_s.current_node_id then
-    v_turns := v_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid, jsonb_build_object(
-      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
+    v_move := seer_private.turn_entry('move', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override));
   end if;
-  v_turns := seer_private.bounded_turn_history(v_turns);
+  -- turnHistory is not part of the stored state: the note and the move are the `turnEntry` of
+  -- their events (game_state, node_change), and turnHistory is derived from the log
   v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
-                                'turnHistory', v_turns, 'combatState', v_combat);
+                                'combatState', v_combat);
   perform seer_private.require_size(v_state, 'the game state', 262144);
 
   -- One UPDATE writes the state and allocates the seqs of the events it causes (1, or 2 with
@@ -345,10 +308,10 @@ begin
   v_last := v_s.last_seq;
 
   perform seer_private.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
-    seer_private.event_game_state(p_patch, v_version));
+    seer_private.event_game_state(p_patch, v_version), p_turn => v_note);
   if v_events = 2 then
     perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid,
-      seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
+      seer_private.event_node_change(seer_private.node_json(v_node.id), v_override), p_turn => v_move);
   end if;
   return seer_private.game_state_json(v_s);
 end

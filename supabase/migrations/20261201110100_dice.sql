@@ -156,7 +156,7 @@ as $$
   select seer_private.roll_json(p_roll, false)
 $$;
 
--- Rolls for a locked, active session and records it (row, diceRolled, turnHistory, event).
+-- Rolls for a locked, active session and records it (row, diceRolled, event with its turn entry).
 -- Shared by roll_dice and the combat RPCs (initiative, auto-resolve).
 create function seer_private.record_roll(
   p_session public.sessions, p_actor uuid, p_expression text, p_reason text,
@@ -181,13 +181,12 @@ begin
   v_roll.hidden := coalesce(p_hidden, false)
     or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
   v_roll.created_at := now();
-  -- one UPDATE of the session: turn entry, diceRolled and the event's seq
-  v_roll.seq := seer_private.record_turn((p_session).id,
-    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
-    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
+  -- one UPDATE of the session: diceRolled and the event's seq; the turn entry is the event's
+  v_roll.seq := seer_private.record_turn((p_session).id, p_seqs => 1, p_dice => (v_result ->> 'count')::int);
   insert into public.dice_rolls values (v_roll.*);
   perform seer_private.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
-    seer_private.event_dice_rolled(v_roll));
+    seer_private.event_dice_rolled(v_roll),
+    p_turn => seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'));
   return v_roll;
 end
 $$;

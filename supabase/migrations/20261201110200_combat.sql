@@ -55,10 +55,10 @@ set search_path = ''
 as $$
 begin
   perform seer_private.write_event_at(p_session_id,
-    seer_private.record_turn(p_session_id, seer_private.turn_entry('combat', p_actor,
-      jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome)),
-      null, true, p_combats => 1),
-    'combat_ended', p_actor, seer_private.event_combat_ended(p_combat, p_outcome, p_auto));
+    seer_private.record_turn(p_session_id, null, true, p_combats => 1),
+    'combat_ended', p_actor, seer_private.event_combat_ended(p_combat, p_outcome, p_auto),
+    p_turn => seer_private.turn_entry('combat', p_actor,
+      jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome)));
 end
 $$;
 
@@ -142,10 +142,10 @@ begin
              from jsonb_array_elements(v_list) with ordinality t(e, o));
   v_combat := jsonb_build_object('id', gen_random_uuid(), 'round', 1, 'turn', 0, 'order', v_list,
                                  'current', v_list -> 0, 'simple', coalesce(p_simple, false));
-  perform seer_private.write_event_at(v_s.id,
-    seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
-      jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1)), v_combat, true),
-    'combat_started', v_uid, seer_private.event_combat_started(v_combat));
+  perform seer_private.write_event_at(v_s.id, seer_private.record_turn(v_s.id, v_combat, true),
+    'combat_started', v_uid, seer_private.event_combat_started(v_combat),
+    p_turn => seer_private.turn_entry('combat', v_uid,
+      jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1)));
 
   if coalesce(p_simple, false) and coalesce((v_s.settings ->> 'autoResolveSimpleCombat')::boolean, false) then
     -- resolved by dice at once, rolled and recorded like any roll: the party's 1d20 per
@@ -182,11 +182,11 @@ begin
   end if;
   v_combat := v_combat || jsonb_build_object('turn', v_turn, 'round', v_round,
                                              'current', v_combat -> 'order' -> v_turn);
-  perform seer_private.write_event_at(v_s.id,
-    seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
+  perform seer_private.write_event_at(v_s.id, seer_private.record_turn(v_s.id, v_combat, true),
+    'combat_turn', v_uid, seer_private.event_combat_turn(v_combat),
+    p_turn => seer_private.turn_entry('combat', v_uid,
       jsonb_build_object('combatId', v_combat -> 'id', 'event', 'turn', 'round', v_round,
-                         'current', v_combat -> 'current' -> 'name')), v_combat, true),
-    'combat_turn', v_uid, seer_private.event_combat_turn(v_combat));
+                         'current', v_combat -> 'current' -> 'name')));
   return seer_private.game_state_json((select s from public.sessions s where s.id = v_s.id));
 end
 $$;

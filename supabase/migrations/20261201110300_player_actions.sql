@@ -58,9 +58,8 @@ begin
   end if;
   select c.name into v_name from public.characters c where c.id = v_seat.character_id;
   v_fields := seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid);
-  return seer_private.write_event_at(v_s.id,
-    seer_private.record_turn(v_s.id, seer_private.turn_entry('action', v_uid, v_fields)),
-    'player_action', v_uid, v_fields);
+  return seer_private.write_event_at(v_s.id, seer_private.record_turn(v_s.id),
+    'player_action', v_uid, v_fields, p_turn => seer_private.turn_entry('action', v_uid, v_fields));
 end
 $$;
 

@@ -30,6 +30,10 @@ as $$
          then jsonb_build_object('player', (p_event -> 'player')
                 || '{"userId": null, "displayName": "Deleted user", "character": null}'::jsonb)
          else '{}' end
+    -- the event's TurnEntry (turnHistory is derived from these)
+    || case when p_event -> 'turnEntry' ->> 'actorId' = p_uid::text
+         then jsonb_build_object('turnEntry', (p_event -> 'turnEntry') || '{"actorId": null}'::jsonb)
+         else '{}' end
 $$;
 
 create function seer_private.handle_user_deleted()

@@ -4,7 +4,8 @@
 -- it ended (seer_private.full_log_retention()): long enough to replay, review and give
 -- feedback. Then its log is compacted to what history needs: the `session_status` events
 -- (every status change with its time) and `session_ended` (outcome, stats, notes). The
--- final state stays on the sessions row (game_state, stats, visited nodes) and the seats
+-- final state stays on the sessions row (game_state with its turnHistory, derived from the
+-- log until then, stats, visited nodes) and the seats
 -- stay as the party's history; only the play-by-play (game_state patches, joins, presence,
 -- node changes ...) goes. sessions.events_compacted_at records when, so a reader knows the
 -- seqs of that log now have gaps on purpose. Live sessions are never touched.
@@ -57,10 +58,15 @@ begin
   if v_ids is null then
     return jsonb_build_object('sessions', 0, 'eventsDeleted', 0);
   end if;
+  -- turnHistory is derived from the log while it is whole (seer_private.turn_history): keep
+  -- it on the row before the turn events go
+  update public.sessions s
+  set events_compacted_at = p_now,
+      game_state = s.game_state || jsonb_build_object('turnHistory', seer_private.turn_history(s.id))
+  where s.id = any (v_ids);
   delete from public.session_events e
   where e.session_id = any (v_ids) and e.type <> all (seer_private.summary_event_types());
   get diagnostics v_deleted = row_count;
-  update public.sessions set events_compacted_at = p_now where id = any (v_ids);
   return jsonb_build_object('sessions', cardinality(v_ids), 'eventsDeleted', v_deleted);
 end
 $$;

@@ -1,0 +1,596 @@
+-- Today's code paths before issue 24, for the same-run A/Bs of bench/writer_ab.py and the
+-- cost model: pg_get_functiondef of each function as commit 4f8b1c1 created it (the event
+-- writer with realtime.send, update_game_state, record_turn / roll_dice / submit_action
+-- rewriting the whole game state for every turn, session_json with one non-inlinable
+-- player_fields call per seat, join_session), verbatim but for the schema: bench_old, and the
+-- calls among them point at the copies. Created in the throw-away bench cluster only.
+create schema if not exists bench_old;
+grant usage on schema bench_old to authenticated;
+
+CREATE OR REPLACE FUNCTION bench_old.append_turn(p_turns jsonb, p_entry jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select bench_old.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.bounded_turn_history(p_turns jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
+begin
+  while jsonb_array_length(v_turns) > 100 loop
+    v_turns := v_turns - 0;
+  end loop;
+  if octet_length(v_turns::text) <= 131072 then
+    return v_turns;
+  end if;
+  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
+          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
+                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
+          where bytes <= 131072);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.game_state_json(p_session sessions)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select jsonb_build_object(
+    'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
+    'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
+    'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
+    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', '[]'::jsonb),
+    'combatState', (p_session).game_state -> 'combatState',
+    'version', (p_session).state_version,
+    'currentNodeId', (p_session).current_node_id,
+    'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.get_session(p_session_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform seer_private.require_uid();
+  -- 001 unless the caller is the Seer or holds a live seat: the same rule (and function) RLS
+  -- uses. This RPC needs nothing else from the session row, and reading it whole to pass it
+  -- as a composite (a row datum, which detoasts the game state - up to 1,000 turns) through
+  -- require_participant and role_in cost three statements and two nested calls
+  -- (docs/performance.md, fix 5). session_events_since does the same.
+  if not seer_private.is_session_participant(p_session_id) then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  return bench_old.session_json(p_session_id);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.join_session(p_session_id uuid, p_character_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_uid uuid := seer_private.require_account();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_char public.characters%rowtype;
+  v_refusal text;
+  v_constraint text;
+begin
+  if p_character_id is null then
+    perform seer_private.raise_error('SESSION_000', 'characterId is required');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  v_refusal := seer_private.join_refusal(v_s, v_uid);
+  if v_refusal = 'seated' then
+    -- Coming back to a running game with the same character restores the seat.
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, true)
+       and v_seat.character_id = p_character_id then
+      perform seer_private.restore_seat(v_seat.id, v_uid, now());
+      select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+      return jsonb_build_object('player', bench_old.player_json(v_seat),
+                                'session', bench_old.session_json(v_s.id));
+    end if;
+  end if;
+  -- a full session is reported after the caller's own character problems (below)
+  if v_refusal <> 'full' then
+    perform seer_private.refuse_join(v_refusal);
+  end if;
+
+  select * into v_char from public.characters c where c.id = p_character_id and c.owner_id = v_uid;
+  if not found then
+    perform seer_private.raise_error('SESSION_000', 'characterId');
+  end if;
+  if exists (select 1 from public.session_players sp
+             where sp.character_id = v_char.id and sp.left_at is null and not sp.session_ended) then
+    perform seer_private.raise_error('SESSION_009');
+  end if;
+  if v_refusal = 'full' then
+    perform seer_private.refuse_join(v_refusal);
+  end if;
+
+  begin
+    -- a late joiner's seat is in a running session from the start
+    insert into public.session_players (session_id, user_id, character_id, session_running)
+    values (v_s.id, v_uid, v_char.id, v_s.status in ('active', 'paused'))
+    returning * into v_seat;
+  exception when unique_violation then
+    -- the same character joining another session at this very moment
+    get stacked diagnostics v_constraint = constraint_name;
+    if v_constraint = 'session_players_live_character_key' then
+      perform seer_private.raise_error('SESSION_009');
+    end if;
+    raise;
+  end;
+
+  perform bench_old.write_event(v_s.id, 'player_joined', v_uid,
+    seer_private.event_player_joined(bench_old.player_json(v_seat)));
+  return jsonb_build_object('player', bench_old.player_json(v_seat),
+                            'session', bench_old.session_json(v_s.id));
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.player_fields(p_player session_players, p_character characters, p_display_name text)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select jsonb_build_object(
+    'id', (p_player).id,
+    'sessionId', (p_player).session_id,
+    'userId', (p_player).user_id,
+    'characterId', (p_player).character_id,
+    'character', case when (p_character).id is null then null
+                      else seer_private.character_json(p_character) end,
+    'displayName', p_display_name,
+    'joinedAt', (p_player).joined_at,
+    -- a connected seat's last heartbeat is in its liveness row (20261125200200)
+    'lastActivityAt', coalesce((select l.last_heartbeat_at from seer_private.seat_liveness l
+                                where l.player_id = (p_player).id), (p_player).last_activity_at),
+    'leftAt', (p_player).left_at,
+    'status', (p_player).status,
+    'isConnected', (p_player).status = 'connected',
+    'controlledBySeer', (p_player).status = 'inactive',
+    'leftReason', (p_player).left_reason,
+    'kickReason', (p_player).kick_reason)
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.player_json(p_player session_players)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_char public.characters;
+  v_name text;
+begin
+  select c.* into v_char from public.characters c where c.id = p_player.character_id;
+  select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
+  return bench_old.player_fields(p_player, v_char, v_name);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.record_roll(p_session sessions, p_actor uuid, p_expression text, p_reason text, p_character_id uuid, p_hidden boolean)
+ RETURNS dice_rolls
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_result jsonb := seer_private.roll_expression(p_expression);
+  v_roll public.dice_rolls%rowtype;
+begin
+  v_roll.id := gen_random_uuid();
+  v_roll.session_id := (p_session).id;
+  v_roll.roller_id := p_actor;
+  v_roll.character_id := p_character_id;
+  v_roll.expression := btrim(p_expression);
+  v_roll.dice := v_result -> 'dice';
+  v_roll.total := (v_result ->> 'total')::int;
+  v_roll.reason := p_reason;
+  v_roll.hidden := coalesce(p_hidden, false)
+    or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
+  v_roll.created_at := now();
+  -- one UPDATE of the session: turn entry, diceRolled and the event's seq
+  v_roll.seq := bench_old.record_turn((p_session).id,
+    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
+    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
+  insert into public.dice_rolls values (v_roll.*);
+  perform bench_old.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
+    seer_private.event_dice_rolled(v_roll));
+  return v_roll;
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.record_turn(p_session_id uuid, p_entry jsonb, p_combat jsonb DEFAULT NULL::jsonb, p_set_combat boolean DEFAULT false, p_seqs integer DEFAULT 1, p_dice integer DEFAULT 0, p_combats integer DEFAULT 0)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_last bigint;
+begin
+  update public.sessions
+  set game_state = jsonb_set(
+        case when p_set_combat then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
+             else game_state end,
+        '{turnHistory}', bench_old.append_turn(game_state -> 'turnHistory', p_entry)),
+      state_version = state_version + 1,
+      last_seq = last_seq + p_seqs,
+      dice_rolled = dice_rolled + p_dice,
+      combats_completed = combats_completed + p_combats
+  where id = p_session_id
+  returning last_seq into v_last;
+  return v_last;
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.roll_dice(p_session_id uuid, p_expression text, p_reason text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid, p_hidden boolean DEFAULT false)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_reason text := seer_private.clean_text(p_reason, 'reason', 200);
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_char uuid := p_character_id;
+  v_roll public.dice_rolls%rowtype;
+begin
+  v_s := seer_private.lock_game(p_session_id, v_uid);
+  if v_s.seer_id = v_uid then
+    if v_char is not null then
+      perform seer_private.character_seat(v_s.id, v_char);
+    end if;
+  else
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if coalesce(p_hidden, false) or (v_char is not null and v_char <> v_seat.character_id) then
+      perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
+    end if;
+    v_char := v_seat.character_id;
+  end if;
+  v_roll := bench_old.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
+  return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.session_json(p_session_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+begin
+  return (
+    select jsonb_build_object(
+      'id', s.id,
+      'code', s.code,
+      'seerId', s.seer_id,
+      'seerName', s.seer_name,
+      'adventureId', s.adventure_id,
+      'adventureName', s.adventure_name,
+      'adventureDescription', a.description,
+      'status', s.status,
+      'players', coalesce((
+        select jsonb_agg(bench_old.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
+        from public.session_players sp
+        left join public.characters c on c.id = sp.character_id
+        left join public.profiles pr on pr.id = sp.user_id
+        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+      'maxPlayers', s.max_players,
+      'minPlayers', s.min_players,
+      'recommendedMinPlayers', a.recommended_min_players,
+      'recommendedMaxPlayers', a.recommended_max_players,
+      'currentNodeId', s.current_node_id,
+      'currentNode', seer_private.node_json(s.current_node_id),
+      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      'gameState', bench_old.game_state_json(s),
+      'stats', s.stats,
+      'createdAt', s.created_at,
+      'startedAt', s.started_at,
+      'pausedAt', s.paused_at,
+      'completedAt', s.completed_at,
+      'endedAt', s.ended_at,
+      'outcome', s.outcome,
+      'notes', s.notes,
+      'estimatedDurationMinutes', s.estimated_duration_minutes,
+      'settings', s.settings,
+      'lastSeq', s.last_seq,
+      -- the current realtime topic (secret channel key): session_json goes to participants only
+      'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
+    from public.sessions s
+    join public.adventures a on a.id = s.adventure_id
+    where s.id = p_session_id);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.submit_action(p_session_id uuid, p_text text, p_choice text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_text text := seer_private.clean_text(p_text, 'text', 1000);
+  v_choice_label text := seer_private.clean_text(p_choice, 'choice', 200);
+  v_choice jsonb;
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_name text;
+  v_fields jsonb;
+begin
+  if v_text is null and v_choice_label is null then
+    perform seer_private.raise_error('SESSION_000', 'text or choice is required');
+  end if;
+  v_s := seer_private.lock_game(p_session_id, v_uid);
+  if v_s.seer_id = v_uid then
+    if p_character_id is null then
+      perform seer_private.raise_error('SESSION_000', 'characterId is required when the Seer acts');
+    end if;
+    v_seat := seer_private.character_seat(v_s.id, p_character_id);
+    if v_seat.status = 'connected' then
+      perform seer_private.raise_error('SESSION_026');
+    end if;
+  else
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if p_character_id is not null and p_character_id <> v_seat.character_id then
+      perform seer_private.raise_error('SESSION_007', 'players act for their own character');
+    end if;
+  end if;
+  if v_choice_label is not null then
+    v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c
+                 where c ->> 'label' = v_choice_label limit 1);
+    if v_choice is null then
+      perform seer_private.raise_error('SESSION_000', 'choice is not one of the current node''s choices');
+    end if;
+  end if;
+  select c.name into v_name from public.characters c where c.id = v_seat.character_id;
+  v_fields := seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid);
+  return bench_old.write_event_at(v_s.id,
+    bench_old.record_turn(v_s.id, seer_private.turn_entry('action', v_uid, v_fields)),
+    'player_action', v_uid, v_fields);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.update_game_state(p_session_id uuid, p_patch jsonb, p_expected_version integer DEFAULT NULL::integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_key text;
+  v_val jsonb;
+  v_elem jsonb;
+  v_node public.adventure_nodes%rowtype;
+  v_node_id uuid;
+  v_override boolean := false;
+  v_visited uuid[];
+  v_inv jsonb;
+  v_vars jsonb;
+  v_flags jsonb;
+  v_turns jsonb;
+  v_combat jsonb;
+  v_state jsonb;
+  v_version int;
+  v_events int;
+  v_last bigint;
+begin
+  if p_patch is null or jsonb_typeof(p_patch) <> 'object' then
+    perform seer_private.raise_error('SESSION_000', 'patch must be a JSON object');
+  end if;
+  if octet_length(p_patch::text) > 65536 then
+    perform seer_private.raise_error('SESSION_000', 'patch is larger than 64 KiB');
+  end if;
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status <> 'active' then
+    perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
+  end if;
+  if p_expected_version is not null and p_expected_version <> v_s.state_version then
+    perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
+  end if;
+  if p_patch = '{}'::jsonb then
+    return bench_old.game_state_json(v_s);
+  end if;
+
+  v_node_id := v_s.current_node_id;
+  v_visited := v_s.visited_node_ids;
+  v_inv := coalesce(v_s.game_state -> 'inventory', '[]'::jsonb);
+  v_vars := coalesce(v_s.game_state -> 'variables', '{}'::jsonb);
+  v_flags := coalesce(v_s.game_state -> 'flags', '[]'::jsonb);
+  v_turns := coalesce(v_s.game_state -> 'turnHistory', '[]'::jsonb);
+  -- written by the combat RPCs only
+  v_combat := coalesce(v_s.game_state -> 'combatState', 'null'::jsonb);
+  if p_patch ? 'nodeOverride' then
+    if seer_private.jtype(p_patch -> 'nodeOverride') <> 'boolean' then
+      perform seer_private.raise_error('SESSION_000', 'nodeOverride must be a boolean');
+    end if;
+    v_override := (p_patch ->> 'nodeOverride')::boolean;
+  end if;
+
+  for v_key, v_val in select e.key, e.value from jsonb_each(p_patch) e loop
+    case v_key
+    when 'currentNodeId' then
+      v_node_id := seer_private.try_uuid(case when jsonb_typeof(v_val) = 'string' then v_val #>> '{}' end);
+      select * into v_node from public.adventure_nodes n
+      where n.id = v_node_id and n.adventure_id = v_s.adventure_id;
+      if not found then
+        perform seer_private.raise_error('SESSION_000', 'currentNodeId must be a node of this adventure');
+      end if;
+      -- the graph: only along a link of the current node, unless the Seer overrides (logged)
+      if v_node_id is distinct from v_s.current_node_id and not v_override and not exists (
+          select 1 from public.adventure_links l
+          where l.from_node_id = v_s.current_node_id and l.to_node_id = v_node_id) then
+        perform seer_private.raise_error('SESSION_000',
+          'currentNodeId is not linked from the current node (set nodeOverride to move anyway)');
+      end if;
+      if not (v_node_id = any (v_visited)) then
+        v_visited := v_visited || v_node_id;
+      end if;
+    when 'nodeOverride' then
+      null;  -- read above, before the loop
+    when 'addInventory' then
+      if seer_private.jtype(v_val) <> 'array' then
+        perform seer_private.raise_error('SESSION_000', 'addInventory must be an array');
+      end if;
+      for v_elem in select seer_private.inventory_item(e) from jsonb_array_elements(v_val) e loop
+        -- an item with the same id is replaced
+        v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
+                           where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
+      end loop;
+    when 'removeInventory' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'removeInventory must be an array of item ids');
+      end if;
+      v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
+                         where not (v_val @> jsonb_build_array(i -> 'id'))), '[]'::jsonb);
+    when 'setVariables' then
+      if seer_private.jtype(v_val) <> 'object' or exists (
+          select 1 from jsonb_each(v_val) e
+          where length(e.key) not between 1 and 100
+             or jsonb_typeof(e.value) not in ('string', 'number', 'boolean')
+             or (jsonb_typeof(e.value) = 'string' and length(e.value #>> '{}') > 2000)) then
+        perform seer_private.raise_error('SESSION_000',
+          'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
+      end if;
+      v_vars := v_vars || v_val;
+    when 'addFlags' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'addFlags must be an array of strings (1-100)');
+      end if;
+      for v_elem in select e from jsonb_array_elements(v_val) e loop
+        if not (v_flags @> jsonb_build_array(v_elem)) then
+          v_flags := v_flags || jsonb_build_array(v_elem);
+        end if;
+      end loop;
+    when 'removeFlags' then
+      if not seer_private.is_string_array(v_val, 100) then
+        perform seer_private.raise_error('SESSION_000', 'removeFlags must be an array of strings (1-100)');
+      end if;
+      v_flags := coalesce((select jsonb_agg(f order by o) from jsonb_array_elements(v_flags) with ordinality t(f, o)
+                           where not (v_val @> jsonb_build_array(f))), '[]'::jsonb);
+    -- diceRolled and combatsCompleted are counted by roll_dice and end_combat, and combatState
+    -- is written by the combat RPCs only: they are not patch keys (unknown key below).
+    when 'turn' then
+      if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
+        perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
+      end if;
+      v_turns := v_turns || jsonb_build_array(
+        seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));
+    else
+      perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
+    end case;
+  end loop;
+
+  if jsonb_array_length(v_inv) > 200 then
+    perform seer_private.raise_error('SESSION_000', 'inventory holds at most 200 items');
+  end if;
+  if jsonb_array_length(v_flags) > 500 or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
+    perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
+  end if;
+  if v_node_id is distinct from v_s.current_node_id then
+    v_turns := v_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
+  end if;
+  v_turns := bench_old.bounded_turn_history(v_turns);
+  v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
+                                'turnHistory', v_turns, 'combatState', v_combat);
+  perform seer_private.require_size(v_state, 'the game state', 262144);
+
+  -- One UPDATE writes the state and allocates the seqs of the events it causes (1, or 2 with
+  -- a node change), instead of write_event bumping last_seq in a second UPDATE of the same row.
+  v_events := case when v_node_id is distinct from v_s.current_node_id then 2 else 1 end;
+  update public.sessions
+  set game_state = v_state,
+      state_version = state_version + 1,
+      current_node_id = v_node_id,
+      visited_node_ids = v_visited,
+      last_seq = last_seq + v_events
+  where id = v_s.id
+  returning * into v_s;
+  v_version := v_s.state_version;
+  v_last := v_s.last_seq;
+
+  perform bench_old.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
+    seer_private.event_game_state(p_patch, v_version));
+  if v_events = 2 then
+    perform bench_old.write_event_at(v_s.id, v_last, 'node_change', v_uid,
+      seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
+  end if;
+  return bench_old.game_state_json(v_s);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.write_event(p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_seq bigint;
+begin
+  update public.sessions set last_seq = last_seq + 1
+  where id = p_session_id
+  returning last_seq into v_seq;
+  if v_seq is null then
+    raise exception 'write_event: session % does not exist', p_session_id;
+  end if;
+  return bench_old.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION bench_old.write_event_at(p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_event jsonb;
+begin
+  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
+    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
+  perform seer_private.require_size(v_event, 'the event', 131072);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
+  perform realtime.send(v_event, p_type,
+    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id), true);
+  return v_event;
+end
+$function$
+;
+
+
+grant execute on all functions in schema bench_old to authenticated;
