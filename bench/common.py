@@ -42,21 +42,27 @@ class Sizes:
     """Every size is an env var; the defaults are `make bench`'s (under 8 minutes on 2 shared
     cores), BENCH_FULL=1 picks the long ones (`make bench-full`)."""
 
-    sessions: int = field(default_factory=lambda: env_int("BENCH_SESSIONS", sized(500, 1000)))  # active, 6 players each
+    sessions: int = field(
+        default_factory=lambda: env_int("BENCH_SESSIONS", sized(500, 1000))
+    )  # active, 6 players each
     clients: int = field(default_factory=lambda: env_int("BENCH_CLIENTS", 8))
     pgbench_seconds: int = field(default_factory=lambda: env_int("BENCH_PGBENCH_SECONDS", sized(4, 8)))
     joins: int = field(default_factory=lambda: env_int("BENCH_JOINS", sized(1600, 4800)))
     gateway_seconds: float = field(default_factory=lambda: env_float("BENCH_GATEWAY_SECONDS", sized(3, 5)))
     gateway_concurrency: int = field(default_factory=lambda: env_int("BENCH_GATEWAY_CONCURRENCY", 16))
-    fanout_sessions: int = field(default_factory=lambda: env_int("BENCH_FANOUT_SESSIONS", sized(500, 1000)))
-    fanout_events: int = field(default_factory=lambda: env_int("BENCH_FANOUT_EVENTS", sized(1500, 3000)))
+    fanout_sessions: int = field(default_factory=lambda: env_int("BENCH_FANOUT_SESSIONS", sized(200, 1000)))
+    fanout_events: int = field(default_factory=lambda: env_int("BENCH_FANOUT_EVENTS", sized(1000, 3000)))
     fanout_rate: float = field(default_factory=lambda: env_float("BENCH_FANOUT_RATE", 300))
     # a second, harder phase to show where fan-out latency breaks down (0 = skip)
-    fanout_stress_rate: float = field(default_factory=lambda: env_float("BENCH_FANOUT_STRESS_RATE", 1200))
+    fanout_stress_rate: float = field(
+        default_factory=lambda: env_float("BENCH_FANOUT_STRESS_RATE", sized(600, 1200))
+    )
     # list_my_sessions must stay flat from 1M to 2M sessions (issue 24): the full run's sizes
-    scale_sessions: int = field(default_factory=lambda: env_int("BENCH_SCALE_SESSIONS", sized(250_000, 2_000_000)))
-    scale_small: int = field(default_factory=lambda: env_int("BENCH_SCALE_SMALL", sized(50_000, 1_000_000)))
-    scale_players: int = field(default_factory=lambda: env_int("BENCH_SCALE_PLAYERS", sized(30_000, 100_000)))
+    scale_sessions: int = field(
+        default_factory=lambda: env_int("BENCH_SCALE_SESSIONS", sized(100_000, 2_000_000))
+    )
+    scale_small: int = field(default_factory=lambda: env_int("BENCH_SCALE_SMALL", sized(20_000, 1_000_000)))
+    scale_players: int = field(default_factory=lambda: env_int("BENCH_SCALE_PLAYERS", sized(20_000, 100_000)))
 
 
 def pct(values: list[float], q: float) -> float:

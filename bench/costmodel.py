@@ -244,7 +244,7 @@ async def _durability(conn: asyncpg.Connection, on: bool) -> None:
 async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
     quick = not full_run()
     k = env_int("BENCH_COST_COMPRESS", 10)
-    secs = env_int("BENCH_COST_SECONDS", 10 if quick else 30)
+    secs = env_int("BENCH_COST_SECONDS", 8 if quick else 30)
     clients = sizes.clients
     steps = [
         int(x)

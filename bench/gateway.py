@@ -234,10 +234,11 @@ async def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    full = os.environ.get("BENCH_FULL") == "1"  # as bench.common.full_run (this file also runs alone)
+    parser.add_argument("--requests", type=int, default=2000 if full else 1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--messages", type=int, default=30)
-    parser.add_argument("--sockets", type=int, nargs="+", default=[6, 60, 600])
+    parser.add_argument("--sockets", type=int, nargs="+", default=[6, 60, 600] if full else [6, 60, 300])
     asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -142,7 +142,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
     quick = not full_run()
     secs = max(2, sizes.pgbench_seconds // (2 if quick else 1))
     rounds = 1 if quick else 3
-    soak_sessions = min(sizes.sessions, env_int("BENCH_HB_SOAK_SESSIONS", 50 if quick else 200))
+    soak_sessions = min(sizes.sessions, env_int("BENCH_HB_SOAK_SESSIONS", 25 if quick else 200))
     c = sizes.clients
     conn = await asyncpg.connect(admin_dsn, command_timeout=900)
     try:

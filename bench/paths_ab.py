@@ -35,7 +35,11 @@ OLD_PATHS = Path(__file__).with_name("old_paths.sql")
 
 PICK = "\\set s 2 * random(0, :nhalf - 1) + :off\n"
 SEER = PROLOGUE.format(claims="seer_claims") + " from bench.map where i = :s;\n"
-PLAYER = "\\set k random(1, 6)\n" + PROLOGUE.format(claims="player_claims[(:k)::int]") + " from bench.map where i = :s;\n"
+PLAYER = (
+    "\\set k random(1, 6)\n"
+    + PROLOGUE.format(claims="player_claims[(:k)::int]")
+    + " from bench.map where i = :s;\n"
+)
 
 # rpc: (claims prologue, call with {schema} for the side)
 CALLS: dict[str, tuple[str, str]] = {
@@ -43,7 +47,10 @@ CALLS: dict[str, tuple[str, str]] = {
         "\\set hp random(1, 1000)\n" + "begin;\n" + SEER,
         "select {schema}.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int, 'round', 1))) from bench.map where i = :s;\n",
     ),
-    "roll_dice": ("begin;\n" + SEER, "select {schema}.roll_dice(sid, '2d6+3', 'bench') from bench.map where i = :s;\n"),
+    "roll_dice": (
+        "begin;\n" + SEER,
+        "select {schema}.roll_dice(sid, '2d6+3', 'bench') from bench.map where i = :s;\n",
+    ),
     "submit_action": (
         "begin;\n" + PLAYER,
         "select {schema}.submit_action(sid, 'I search the room') from bench.map where i = :s;\n",
@@ -68,11 +75,11 @@ FILL_NEW = f"""
 with m as (select b.sid, s.seer_id as seer, s.last_seq from bench.map b join public.sessions s on s.id = b.sid
            where b.i % 2 = 0 and b.i <= $1),
 ins as (
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
   select m.sid, m.last_seq + g, 'dice_rolled',
          ({ENTRY} - 'type' - 'actorId' - 'at') || jsonb_build_object('dice', null, 'seq', m.last_seq + g,
            'type', 'dice_rolled', 'sessionId', m.sid, 'timestamp', now(), 'actor', m.seer, 'turnEntry', {ENTRY}),
-         m.seer, now()
+         m.seer, now(), octet_length(({ENTRY})::text)
   from m, generate_series(1, 100) g
   returning 1)
 update public.sessions s set last_seq = s.last_seq + 100 from m where s.id = m.sid
@@ -90,7 +97,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
     assert cluster.data_dir is not None
     cpu = DbCpu(cluster.data_dir)
     rounds = 3 if full_run() else 1
-    secs = max(3, sizes.pgbench_seconds)
+    secs = max(3, sizes.pgbench_seconds - 1)
     nhalf = max(1, sizes.sessions // 2)
     conn = await asyncpg.connect(cluster.admin_dsn, command_timeout=900)
     totals: dict[tuple[str, str], dict[str, float]] = {}
@@ -122,7 +129,9 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             [*common, "-D", f"nhalf={nhalf}", "-D", f"off={off}", "-f", str(paths[side])],
                         )
                         wal1 = await _wal(conn)
-                        t = totals.setdefault((rpc, side), {"tx": 0, "secs": 0, "cpu": 0, "wal": 0, "failed": 0})
+                        t = totals.setdefault(
+                            (rpc, side), {"tx": 0, "secs": 0, "cpu": 0, "wal": 0, "failed": 0}
+                        )
                         t["cpu"] += cpu.seconds() - cpu0
                         t["wal"] += wal1 - wal0
                         t["tx"] += res.transactions

@@ -93,8 +93,8 @@ async def _measure(
 
 async def run(db_url: str, admin_dsn: str, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
     quick = not full_run()
-    small = env_int("BENCH_RETENTION_SMALL", 10_000 if quick else 100_000)
-    big = env_int("BENCH_RETENTION_BIG", 100_000 if quick else 1_000_000)
+    small = env_int("BENCH_RETENTION_SMALL", 5_000 if quick else 100_000)
+    big = env_int("BENCH_RETENTION_BIG", 50_000 if quick else 1_000_000)
     due = env_int("BENCH_RETENTION_DUE", 200 if quick else 1000)
     events = env_int("BENCH_RETENTION_EVENTS", 20 if quick else 40)
     conn = await asyncpg.connect(db_url, command_timeout=1800)

@@ -34,7 +34,17 @@ import time
 import aiohttp
 import asyncpg
 
-from .common import GatewayProcess, Row, Sizes, broadcasts, env_float, env_int, pct, produce_game_states, sized
+from .common import (
+    GatewayProcess,
+    Row,
+    Sizes,
+    broadcasts,
+    env_float,
+    env_int,
+    pct,
+    produce_game_states,
+    sized,
+)
 from .fanout import tok
 
 # Phase A: the body write_event_at had before any removal design (content, unkeyed topic).
@@ -98,7 +108,7 @@ class Player:
 async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
     n_wanted = env_int("BENCH_STREAM_SESSIONS", sizes.fanout_sessions)
     rate = env_float("BENCH_STREAM_RATE", 100.0)
-    events = env_int("BENCH_STREAM_EVENTS", sized(400, 1000))
+    events = env_int("BENCH_STREAM_EVENTS", sized(300, 1000))
     db = await asyncpg.connect(db_url)
     try:
         sessions = await db.fetch(
@@ -108,8 +118,8 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
             n_wanted,
         )
         current = await db.fetchval(
-            "select pg_get_functiondef('seer_private.write_event_at(uuid,bigint,text,uuid,jsonb,timestamptz,jsonb)'"
-            "::regprocedure)"
+            "select pg_get_functiondef("
+            "'seer_private.write_event_at(uuid,bigint,text,uuid,jsonb,timestamptz,jsonb)'::regprocedure)"
         )
         current_policy = await db.fetchval(
             "select pg_get_functiondef('seer_private.can_use_session_topic(text)'::regprocedure)"

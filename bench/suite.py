@@ -67,7 +67,18 @@ async def prepare(cluster_dsn: str, admin_dsn: str, sizes: Sizes) -> None:
     await population.populate(cluster_dsn, max(sizes.sessions, sizes.fanout_sessions), join_sessions)
 
 
-SECTION_ORDER = ["sql", "gateway", "fanout", "memory", "stream", "heartbeat", "paths", "cost", "retention", "scale"]
+SECTION_ORDER = [
+    "sql",
+    "gateway",
+    "fanout",
+    "memory",
+    "stream",
+    "heartbeat",
+    "paths",
+    "cost",
+    "retention",
+    "scale",
+]
 GATEWAY_SECTIONS = {"gateway", "fanout", "memory", "stream"}
 
 

@@ -194,10 +194,14 @@ create table public.session_events (
   payload jsonb not null,
   actor uuid,
   created_at timestamptz not null default now(),
+  -- the length of the event's `turnEntry` as JSON text, null for an event without one: the
+  -- 128 KiB bound of turnHistory is summed from these instead of serializing the entries on
+  -- every read (seer_private.turn_history)
+  turn_bytes int check (turn_bytes > 0),
   primary key (session_id, seq)
 );
--- the events that carry a TurnEntry (`turnEntry`): turnHistory reads the newest 100 of a session
-create index session_events_turn_idx on public.session_events (session_id, seq) where payload ? 'turnEntry';
+-- the events that carry a TurnEntry: turnHistory reads the newest 100 of a session
+create index session_events_turn_idx on public.session_events (session_id, seq) where turn_bytes is not null;
 
 create table public.session_feedback (
   session_id uuid not null references public.sessions (id) on delete cascade,

@@ -37,8 +37,8 @@
 --   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
 --     shares_session_with
---   20261125200400_session_kernel: assert_transition, bounded_turn_history, caller_seat,
---     change_status, character_json, create_session_channel, event_game_state, event_node_change,
+--   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
+--     character_json, create_session_channel, event_game_state, event_node_change,
 --     event_player_connection, event_player_inactive, event_player_joined, event_player_left,
 --     event_session_created, event_session_ended, event_session_status, finish_session,
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
@@ -188,38 +188,17 @@ as $$
     'kickReason', (p_player).kick_reason)
 $$;
 
--- turnHistory keeps the newest turns only: at most 100 and at most 128 KiB of JSON together,
--- so every get_session and get_game_state stays small however long a game runs. Drop the
--- oldest entries past 100 (jsonb `-`), then one serialization of what is left; only a history
--- over 128 KiB takes the per-entry running sum (which the whole array's text bounds from
--- above: the entries plus brackets and separators), keeping the newest entries that fit.
-create function seer_private.bounded_turn_history(p_turns jsonb)
-returns jsonb
-language plpgsql
-immutable
-set search_path = ''
-as $$
-declare
-  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
-begin
-  while jsonb_array_length(v_turns) > 100 loop
-    v_turns := v_turns - 0;
-  end loop;
-  if octet_length(v_turns::text) <= 131072 then
-    return v_turns;
-  end if;
-  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
-          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
-                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
-          where bytes <= 131072);
-end
-$$;
-
 -- A live session's turnHistory, derived from its event log: every turn-making event carries
 -- its TurnEntry as `turnEntry` (write_event_at's p_turn), so a roll, an action or a combat step
 -- appends one event row and no longer rewrites the whole game state (up to 128 KiB) on the
--- session row (issue 24: roll_dice fell from 1,490 to 947 tps as the histories filled). The
--- newest 100 come from the partial index session_events_turn_idx, then the bound above.
+-- session row (issue 24: roll_dice fell from 1,490 to 947 tps as the histories filled).
+-- The newest turns only: at most 100 (the partial index session_events_turn_idx, read
+-- backwards) and at most 128 KiB of JSON together, newest first: each entry's text length is
+-- stored with its event (turn_bytes), so the bound is a running sum over at most 100 integers
+-- instead of serializing the entries on every read. Entry plus its separator (2 bytes: ", "
+-- or the brackets) summed, so the array's text is exactly the sum and never over 128 KiB.
+-- (Account deletion later shortens an entry, `actorId` null: the stored length then bounds it
+-- from above, which only keeps the bound safe.)
 create function seer_private.turn_history(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -227,13 +206,15 @@ stable
 set search_path = ''
 as $$
 begin
-  return seer_private.bounded_turn_history((
-    select coalesce(jsonb_agg(t.turn order by t.seq), '[]'::jsonb)
-    from (select e.seq, e.payload -> 'turnEntry' as turn
-          from public.session_events e
-          where e.session_id = p_session_id and e.payload ? 'turnEntry'
-          order by e.seq desc
-          limit 100) t));
+  return (
+    select coalesce(jsonb_agg(k.turn order by k.seq), '[]'::jsonb)
+    from (select n.seq, n.turn, sum(n.turn_bytes + 2) over (order by n.seq desc) as bytes
+          from (select e.seq, e.payload -> 'turnEntry' as turn, e.turn_bytes
+                from public.session_events e
+                where e.session_id = p_session_id and e.turn_bytes is not null
+                order by e.seq desc
+                limit 100) n) k
+    where k.bytes <= 131072);
 end
 $$;
 
@@ -526,8 +507,8 @@ begin
   end if;
   -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
   perform seer_private.require_size(v_event, 'the event', 131072);
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
-  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at, octet_length(p_turn::text));
   begin
     insert into realtime.messages (id, payload, event, topic, private, extension)
     select v_id, case when v_event ? 'id' then v_event else v_event || jsonb_build_object('id', v_id) end,
