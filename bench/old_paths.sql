@@ -1,25 +1,25 @@
--- Today's code paths before issue 24, for the same-run A/Bs of bench/writer_ab.py and the
+-- Today's code paths before issue 24, for the same-run A/Bs of bench/paths_ab.py and the
 -- cost model: pg_get_functiondef of each function as commit 4f8b1c1 created it (the event
 -- writer with realtime.send, update_game_state, record_turn / roll_dice / submit_action
 -- rewriting the whole game state for every turn, session_json with one non-inlinable
--- player_fields call per seat, join_session), verbatim but for the schema: bench_old, and the
+-- player_fields call per seat, join_session), verbatim but for the schema: bench_pre24, and the
 -- calls among them point at the copies. Created in the throw-away bench cluster only.
 -- the copies call each other; their bodies are checked when they run
 set check_function_bodies = off;
-create schema if not exists bench_old;
-grant usage on schema bench_old to authenticated;
+create schema if not exists bench_pre24;
+grant usage on schema bench_pre24 to authenticated;
 
-CREATE OR REPLACE FUNCTION bench_old.append_turn(p_turns jsonb, p_entry jsonb)
+CREATE OR REPLACE FUNCTION bench_pre24.append_turn(p_turns jsonb, p_entry jsonb)
  RETURNS jsonb
  LANGUAGE sql
  IMMUTABLE
  SET search_path TO ''
 AS $function$
-  select bench_old.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
+  select bench_pre24.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.bounded_turn_history(p_turns jsonb)
+CREATE OR REPLACE FUNCTION bench_pre24.bounded_turn_history(p_turns jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
  IMMUTABLE
@@ -42,7 +42,7 @@ end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.game_state_json(p_session sessions)
+CREATE OR REPLACE FUNCTION bench_pre24.game_state_json(p_session sessions)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
@@ -59,7 +59,7 @@ AS $function$
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.get_session(p_session_id uuid)
+CREATE OR REPLACE FUNCTION bench_pre24.get_session(p_session_id uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
@@ -75,12 +75,12 @@ begin
   if not seer_private.is_session_participant(p_session_id) then
     perform seer_private.raise_error('SESSION_001');
   end if;
-  return bench_old.session_json(p_session_id);
+  return bench_pre24.session_json(p_session_id);
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.join_session(p_session_id uuid, p_character_id uuid)
+CREATE OR REPLACE FUNCTION bench_pre24.join_session(p_session_id uuid, p_character_id uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -106,8 +106,8 @@ begin
        and v_seat.character_id = p_character_id then
       perform seer_private.restore_seat(v_seat.id, v_uid, now());
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;
-      return jsonb_build_object('player', bench_old.player_json(v_seat),
-                                'session', bench_old.session_json(v_s.id));
+      return jsonb_build_object('player', bench_pre24.player_json(v_seat),
+                                'session', bench_pre24.session_json(v_s.id));
     end if;
   end if;
   -- a full session is reported after the caller's own character problems (below)
@@ -141,15 +141,15 @@ begin
     raise;
   end;
 
-  perform bench_old.write_event(v_s.id, 'player_joined', v_uid,
-    seer_private.event_player_joined(bench_old.player_json(v_seat)));
-  return jsonb_build_object('player', bench_old.player_json(v_seat),
-                            'session', bench_old.session_json(v_s.id));
+  perform bench_pre24.write_event(v_s.id, 'player_joined', v_uid,
+    seer_private.event_player_joined(bench_pre24.player_json(v_seat)));
+  return jsonb_build_object('player', bench_pre24.player_json(v_seat),
+                            'session', bench_pre24.session_json(v_s.id));
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.player_fields(p_player session_players, p_character characters, p_display_name text)
+CREATE OR REPLACE FUNCTION bench_pre24.player_fields(p_player session_players, p_character characters, p_display_name text)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
@@ -175,7 +175,7 @@ AS $function$
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.player_json(p_player session_players)
+CREATE OR REPLACE FUNCTION bench_pre24.player_json(p_player session_players)
  RETURNS jsonb
  LANGUAGE plpgsql
  STABLE
@@ -187,12 +187,12 @@ declare
 begin
   select c.* into v_char from public.characters c where c.id = p_player.character_id;
   select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
-  return bench_old.player_fields(p_player, v_char, v_name);
+  return bench_pre24.player_fields(p_player, v_char, v_name);
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.record_roll(p_session sessions, p_actor uuid, p_expression text, p_reason text, p_character_id uuid, p_hidden boolean)
+CREATE OR REPLACE FUNCTION bench_pre24.record_roll(p_session sessions, p_actor uuid, p_expression text, p_reason text, p_character_id uuid, p_hidden boolean)
  RETURNS dice_rolls
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -213,18 +213,18 @@ begin
     or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
   v_roll.created_at := now();
   -- one UPDATE of the session: turn entry, diceRolled and the event's seq
-  v_roll.seq := bench_old.record_turn((p_session).id,
+  v_roll.seq := bench_pre24.record_turn((p_session).id,
     seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
     p_seqs => 1, p_dice => (v_result ->> 'count')::int);
   insert into public.dice_rolls values (v_roll.*);
-  perform bench_old.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
+  perform bench_pre24.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
     seer_private.event_dice_rolled(v_roll));
   return v_roll;
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.record_turn(p_session_id uuid, p_entry jsonb, p_combat jsonb DEFAULT NULL::jsonb, p_set_combat boolean DEFAULT false, p_seqs integer DEFAULT 1, p_dice integer DEFAULT 0, p_combats integer DEFAULT 0)
+CREATE OR REPLACE FUNCTION bench_pre24.record_turn(p_session_id uuid, p_entry jsonb, p_combat jsonb DEFAULT NULL::jsonb, p_set_combat boolean DEFAULT false, p_seqs integer DEFAULT 1, p_dice integer DEFAULT 0, p_combats integer DEFAULT 0)
  RETURNS bigint
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -236,7 +236,7 @@ begin
   set game_state = jsonb_set(
         case when p_set_combat then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
              else game_state end,
-        '{turnHistory}', bench_old.append_turn(game_state -> 'turnHistory', p_entry)),
+        '{turnHistory}', bench_pre24.append_turn(game_state -> 'turnHistory', p_entry)),
       state_version = state_version + 1,
       last_seq = last_seq + p_seqs,
       dice_rolled = dice_rolled + p_dice,
@@ -248,7 +248,7 @@ end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.roll_dice(p_session_id uuid, p_expression text, p_reason text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid, p_hidden boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION bench_pre24.roll_dice(p_session_id uuid, p_expression text, p_reason text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid, p_hidden boolean DEFAULT false)
  RETURNS jsonb
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -274,13 +274,13 @@ begin
     end if;
     v_char := v_seat.character_id;
   end if;
-  v_roll := bench_old.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
+  v_roll := bench_pre24.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.session_json(p_session_id uuid)
+CREATE OR REPLACE FUNCTION bench_pre24.session_json(p_session_id uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  STABLE
@@ -298,7 +298,7 @@ begin
       'adventureDescription', a.description,
       'status', s.status,
       'players', coalesce((
-        select jsonb_agg(bench_old.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
+        select jsonb_agg(bench_pre24.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
         from public.session_players sp
         left join public.characters c on c.id = sp.character_id
         left join public.profiles pr on pr.id = sp.user_id
@@ -310,7 +310,7 @@ begin
       'currentNodeId', s.current_node_id,
       'currentNode', seer_private.node_json(s.current_node_id),
       'visitedNodeIds', to_jsonb(s.visited_node_ids),
-      'gameState', bench_old.game_state_json(s),
+      'gameState', bench_pre24.game_state_json(s),
       'stats', s.stats,
       'createdAt', s.created_at,
       'startedAt', s.started_at,
@@ -331,7 +331,7 @@ end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.submit_action(p_session_id uuid, p_text text, p_choice text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid)
+CREATE OR REPLACE FUNCTION bench_pre24.submit_action(p_session_id uuid, p_text text, p_choice text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -374,14 +374,14 @@ begin
   end if;
   select c.name into v_name from public.characters c where c.id = v_seat.character_id;
   v_fields := seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid);
-  return bench_old.write_event_at(v_s.id,
-    bench_old.record_turn(v_s.id, seer_private.turn_entry('action', v_uid, v_fields)),
+  return bench_pre24.write_event_at(v_s.id,
+    bench_pre24.record_turn(v_s.id, seer_private.turn_entry('action', v_uid, v_fields)),
     'player_action', v_uid, v_fields);
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.update_game_state(p_session_id uuid, p_patch jsonb, p_expected_version integer DEFAULT NULL::integer)
+CREATE OR REPLACE FUNCTION bench_pre24.update_game_state(p_session_id uuid, p_patch jsonb, p_expected_version integer DEFAULT NULL::integer)
  RETURNS jsonb
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -422,7 +422,7 @@ begin
     perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
   end if;
   if p_patch = '{}'::jsonb then
-    return bench_old.game_state_json(v_s);
+    return bench_pre24.game_state_json(v_s);
   end if;
 
   v_node_id := v_s.current_node_id;
@@ -524,7 +524,7 @@ begin
     v_turns := v_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid, jsonb_build_object(
       'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
   end if;
-  v_turns := bench_old.bounded_turn_history(v_turns);
+  v_turns := bench_pre24.bounded_turn_history(v_turns);
   v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
                                 'turnHistory', v_turns, 'combatState', v_combat);
   perform seer_private.require_size(v_state, 'the game state', 262144);
@@ -543,18 +543,18 @@ begin
   v_version := v_s.state_version;
   v_last := v_s.last_seq;
 
-  perform bench_old.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
+  perform bench_pre24.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
     seer_private.event_game_state(p_patch, v_version));
   if v_events = 2 then
-    perform bench_old.write_event_at(v_s.id, v_last, 'node_change', v_uid,
+    perform bench_pre24.write_event_at(v_s.id, v_last, 'node_change', v_uid,
       seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
   end if;
-  return bench_old.game_state_json(v_s);
+  return bench_pre24.game_state_json(v_s);
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.write_event(p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
+CREATE OR REPLACE FUNCTION bench_pre24.write_event(p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -568,12 +568,12 @@ begin
   if v_seq is null then
     raise exception 'write_event: session % does not exist', p_session_id;
   end if;
-  return bench_old.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+  return bench_pre24.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION bench_old.write_event_at(p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
+CREATE OR REPLACE FUNCTION bench_pre24.write_event_at(p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -595,4 +595,52 @@ $function$
 ;
 
 
-grant execute on all functions in schema bench_old to authenticated;
+-- the heartbeat as it was (its source text: its commit waited for the WAL flush)
+create or replace function bench_pre24.heartbeat(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_player_id uuid;
+  v_status text := 'connected';
+  v_restored boolean := false;
+  v_session_status text;
+  v_last_seq bigint;
+begin
+  update seer_private.seat_liveness l set last_heartbeat_at = now()
+  where l.session_id = p_session_id and l.user_id = v_uid
+  returning l.player_id into v_player_id;
+  if not found then
+    v_s := seer_private.lock_session(p_session_id);
+    if v_s.seer_id = v_uid then
+      v_status := 'seer';
+    else
+      v_seat := seer_private.caller_seat(v_s, v_uid);
+      if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
+        -- the player left: this connection is done (the SDK stops on SESSION_006)
+        perform seer_private.raise_error('SESSION_006', 'left');
+      end if;
+      -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
+      if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
+        perform seer_private.restore_seat(v_seat.id, v_uid, now());
+        v_restored := true;
+      elsif v_s.status not in ('completed', 'cancelled') then
+        update public.session_players set last_activity_at = now() where id = v_seat.id;
+      end if;
+      select sp.id, sp.status into v_player_id, v_status from public.session_players sp where sp.id = v_seat.id;
+    end if;
+  end if;
+  -- read after the seat write (a restore's event has bumped last_seq)
+  select s.status, s.last_seq into v_session_status, v_last_seq from public.sessions s where s.id = p_session_id;
+  return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
+                            'restored', v_restored, 'serverTime', now(),
+                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq);
+end
+$$;
+
+grant execute on all functions in schema bench_pre24 to authenticated;

@@ -5,7 +5,7 @@ paths before issue 24, same cluster, same run, alternating pgbench rounds.
 The old paths are bench/old_paths.sql: pg_get_functiondef of each function as it was (the
 event writer calling realtime.send; update_game_state, roll_dice and submit_action rewriting
 the whole game state with its turnHistory on every call; session_json calling a
-non-inlinable player_fields per seat), verbatim but for the schema (bench_old), created in
+non-inlinable player_fields per seat), verbatim but for the schema (bench_pre24), created in
 the throw-away bench cluster only, as the heartbeat A/B does.
 
 The two sides use disjoint halves of the bench sessions (old: odd i, new: even i), because
@@ -57,7 +57,7 @@ CALLS: dict[str, tuple[str, str]] = {
     ),
     "get_session": ("begin;\n" + PLAYER, "select {schema}.get_session(sid) from bench.map where i = :s;\n"),
 }
-SIDES = {"old": "bench_old", "new": "public"}
+SIDES = {"old": "bench_pre24", "new": "public"}
 
 # 100 typical roll turns per session, in each side's form (the same entries)
 ENTRY = """jsonb_build_object('type', 'roll', 'actorId', m.seer, 'at', now(), 'rollId', gen_random_uuid(),

@@ -188,6 +188,7 @@ declare
   v_char public.characters%rowtype;
   v_refusal text;
   v_constraint text;
+  v_player jsonb;
 begin
   if p_character_id is null then
     perform seer_private.raise_error('SESSION_000', 'characterId is required');
@@ -236,10 +237,10 @@ begin
     raise;
   end;
 
-  perform seer_private.write_event(v_s.id, 'player_joined', v_uid,
-    seer_private.event_player_joined(seer_private.player_json(v_seat)));
-  return jsonb_build_object('player', seer_private.player_json(v_seat),
-                            'session', seer_private.session_json(v_s.id));
+  -- the new player's JSON once, for the event and the reply
+  v_player := seer_private.player_json(v_seat);
+  perform seer_private.write_event(v_s.id, 'player_joined', v_uid, seer_private.event_player_joined(v_player));
+  return jsonb_build_object('player', v_player, 'session', seer_private.session_json(v_s.id));
 end
 $$;
 

@@ -32,7 +32,16 @@ begin
   update seer_private.seat_liveness l set last_heartbeat_at = now()
   where l.session_id = p_session_id and l.user_id = v_uid
   returning l.player_id into v_player_id;
-  if not found then
+  if found then
+    -- This transaction only moved a connected seat's heartbeat time: its commit need not wait
+    -- for the WAL flush (issue 24: with durability on, heartbeats were half the commits and
+    -- each waited for an fsync). Local to this transaction (PostgREST runs one RPC per
+    -- transaction); a crash can lose at most the last ~0.2 s of heartbeats (wal_writer_delay),
+    -- never make the database inconsistent, and the next heartbeat 30 s later - or the
+    -- reconnect after the restart - puts the time back. The slow path below writes seats and
+    -- events and stays fully durable.
+    perform set_config('synchronous_commit', 'off', true);
+  else
     v_s := seer_private.lock_session(p_session_id);
     if v_s.seer_id = v_uid then
       v_status := 'seer';
