@@ -4,11 +4,24 @@
 N live sessions x 6 players, every RPC in the PostgREST transaction shape (pgbench, rate
 limited with -R so latency counts the queueing, not only the service time):
 
-* each player heartbeats every 30 s (the PRD interval), the Seer acts (update_game_state)
-  every 6 s, a player leaves and rejoins once per session every 10 minutes, and a session
-  ends after 30 minutes and is replaced (end_session, create_session, 6 x join_session,
-  start_session, each its own transaction);
-* the sweeper runs every minute.
+* each player heartbeats every 30 s (the PRD interval); the table makes an event every 6 s:
+  half of them the Seer's update_game_state, a third a roll (roll_dice), a sixth a player's
+  action (submit_action); a player leaves and rejoins once per session every 10 minutes, and
+  a session ends after 30 minutes and is replaced (end_session, create_session, 6 x
+  join_session, start_session, each its own transaction);
+* the sweeper runs every minute;
+* the clients read nothing per event: the SDK folds the broadcast events into its state
+  (issue 22 removed the get_game_state re-read each participant made per game_state event),
+  so the mix holds exactly the RPCs the SDK sends.
+
+Every session starts a step with a long game's history: 100 typical roll turns.
+
+The same ramps run on today's code paths and on the copies of the code before issue 24
+(bench/old_paths.sql, schema bench_pre24: the event writer, update_game_state, roll_dice,
+submit_action, join_session and the heartbeat), so the per-player-hour figures and the players
+held are compared in one run; leave_session, end_session, create_session and start_session
+are today's on both sides (their events use today's writer: 14 of ~1,330 transactions per
+session-hour).
 
 Time is compressed K times (BENCH_COST_COMPRESS, default 10): every rate is K times the real
 one, so N sessions here load the database like N x K real sessions; per-player-hour costs
@@ -39,6 +52,8 @@ from . import population
 from .common import DbCpu, Row, Sizes, env_int, full_run, pct
 from .sqlpath import PROLOGUE, pgbench_run
 
+OLD_PATHS = Path(__file__).with_name("old_paths.sql")
+
 ADVENTURE = "00000000-0000-4000-8000-00000000a001"
 TABLES = ("public.sessions", "public.session_players", "seer_private.seat_liveness", "public.session_events")
 # what a live session keeps besides its event log
@@ -60,21 +75,29 @@ SLOT = "\\set s :client_id * :per + random(1, :per)\n"
 PLAYER = PROLOGUE.format(claims="player_claims[(:k)::int]") + " from bench.cmap where i = :s;\n"
 SEER = PROLOGUE.format(claims="seer_claims") + " from bench.cmap where i = :s;\n"
 
-SCRIPTS: dict[str, str] = {
+TEMPLATES: dict[str, str] = {
     "heartbeat": SLOT
     + "\\set k random(1, 6)\nbegin;\n"
     + PLAYER
-    + "select public.heartbeat(sid) from bench.cmap where i = :s;\ncommit;\n",
+    + "select {schema}.heartbeat(sid) from bench.cmap where i = :s;\ncommit;\n",
     "seer_action": SLOT
     + "\\set hp random(1, 1000)\nbegin;\n"
     + SEER
-    + "select public.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int))) from bench.cmap where i = :s;\ncommit;\n",
+    + "select {schema}.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int))) from bench.cmap where i = :s;\ncommit;\n",
+    "roll": SLOT
+    + "begin;\n"
+    + SEER
+    + "select {schema}.roll_dice(sid, '2d6+3', 'cost') from bench.cmap where i = :s;\ncommit;\n",
+    "player_action": SLOT
+    + "\\set k random(1, 6)\nbegin;\n"
+    + PLAYER
+    + "select {schema}.submit_action(sid, 'I search the room') from bench.cmap where i = :s;\ncommit;\n",
     "leave_rejoin": SLOT
     + "\\set k random(1, 6)\nbegin;\n"
     + PLAYER
     + "select public.leave_session(sid) from bench.cmap where i = :s;\ncommit;\nbegin;\n"
     + PLAYER
-    + "select public.join_session(sid, cids[(:k)::int]) from bench.cmap where i = :s;\ncommit;\n",
+    + "select {schema}.join_session(sid, cids[(:k)::int]) from bench.cmap where i = :s;\ncommit;\n",
     "replace_session": SLOT
     + "begin;\n"
     + SEER
@@ -83,7 +106,7 @@ SCRIPTS: dict[str, str] = {
     + f"select public.create_session('{ADVENTURE}'::uuid) ->> 'id' as nsid\n\\gset\ncommit;\n"
     + "".join(
         f"begin;\n{PROLOGUE.format(claims=f'player_claims[{k}]')} from bench.cmap where i = :s;\n"
-        f"select public.join_session((:nsid)::uuid, cids[{k}]) from bench.cmap where i = :s;\ncommit;\n"
+        f"select {{schema}}.join_session((:nsid)::uuid, cids[{k}]) from bench.cmap where i = :s;\ncommit;\n"
         for k in range(1, 7)
     )
     + "begin;\n"
@@ -91,10 +114,53 @@ SCRIPTS: dict[str, str] = {
     + "select public.start_session((:nsid)::uuid);\ncommit;\n"
     + "update bench.cmap set sid = (:nsid)::uuid where i = :s;\n",
 }
-# real rates per session per hour: 6 players x 120 heartbeats, an action every 6 s, a leave +
-# rejoin every 10 minutes, a replacement every 30 minutes (pgbench weights are these counts)
-PER_SESSION_HOUR = {"heartbeat": 720, "seer_action": 600, "leave_rejoin": 6, "replace_session": 2}
-RPC_SCRIPTS = ("heartbeat", "seer_action")
+# real rates per session per hour: 6 players x 120 heartbeats, an event every 6 s (300 state
+# patches, 200 rolls, 100 player actions), a leave + rejoin every 10 minutes, a replacement
+# every 30 minutes (pgbench weights are these counts)
+PER_SESSION_HOUR = {
+    "heartbeat": 720,
+    "seer_action": 300,
+    "roll": 200,
+    "player_action": 100,
+    "leave_rejoin": 6,
+    "replace_session": 2,
+}
+RPC_SCRIPTS = ("heartbeat", "seer_action", "roll", "player_action")
+# today's code paths and the copies from before issue 24 (bench/old_paths.sql)
+PATHS = {"today": "public", "pre-24": "bench_pre24"}
+
+
+def scripts(schema: str) -> dict[str, str]:
+    return {name: t.replace("{schema}", schema) for name, t in TEMPLATES.items()}
+
+
+# 100 typical roll turns per cost-model session, in the form each side keeps them
+ENTRY = """jsonb_build_object('type', 'roll', 'actorId', m.seer, 'at', now(), 'rollId', gen_random_uuid(),
+  'rollerId', m.seer, 'characterId', null, 'expression', '2d6+3', 'reason', 'history ' || g,
+  'hidden', false, 'total', 10)"""
+FILL = {
+    "pre-24": f"""
+with m as (select c.sid, s.seer_id as seer from bench.cmap c join public.sessions s on s.id = c.sid)
+update public.sessions s
+set game_state = jsonb_set(s.game_state, '{{turnHistory}}',
+      (select jsonb_agg({ENTRY} order by g) from generate_series(1, 100) g))
+from m where s.id = m.sid
+""",
+    "today": f"""
+with m as (select c.sid, s.seer_id as seer, s.last_seq from bench.cmap c join public.sessions s on s.id = c.sid),
+ins as (
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
+  select m.sid, m.last_seq + g, 'dice_rolled',
+         ({ENTRY} - 'type' - 'actorId' - 'at') || jsonb_build_object('dice', null, 'seq', m.last_seq + g,
+           'type', 'dice_rolled', 'sessionId', m.sid, 'timestamp', now(), 'actor', m.seer, 'turnEntry', {ENTRY}),
+         m.seer, now(), octet_length(({ENTRY})::text)
+  from m, generate_series(1, 100) g
+  returning 1)
+update public.sessions s set last_seq = s.last_seq + 100 from m where s.id = m.sid
+""",
+}
+# back to today's form (the pre-24 code keeps turnHistory in game_state)
+UNFILL = "update public.sessions set game_state = game_state - 'turnHistory' where game_state ? 'turnHistory'"
 
 
 # commits (every RPC is one) and the size of realtime.messages (its daily partitions)
@@ -156,6 +222,7 @@ async def _step(
     secs: int,
     k: int,
     tmp: Path,
+    schema: str,
 ) -> dict[str, Any]:
     per = n // clients
     # every seat of the slots connected with a fresh heartbeat, so a step does not start with
@@ -166,14 +233,15 @@ async def _step(
         " and sp.left_at is null and sp.status <> 'connected'",
         n,
     )
-    names = list(SCRIPTS)
+    mix = scripts(schema)
+    names = list(mix)
     args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}"]
     for name in names:
         path = tmp / f"{name}.sql"
-        path.write_text(SCRIPTS[name])
+        path.write_text(mix[name])
         args += ["-f", f"{path}@{PER_SESSION_HOUR[name]}"]
     rate = n * k * sum(PER_SESSION_HOUR.values()) / 3600
-    log_dir = tmp / f"log{n}"
+    log_dir = tmp / f"log{schema}{n}"
     log_dir.mkdir()
     args += ["-R", f"{rate:.1f}", "-l", "--log-prefix", str(log_dir / "cost")]
     s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
@@ -280,15 +348,32 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
         c0 = cpu.seconds()
         await asyncio.sleep(secs / 2)
         idle_rate = (cpu.seconds() - c0) / (secs / 2)
-        for durable in (False, True):
-            mode = "durability on" if durable else "durability off"
+        await conn.execute("set search_path = public")
+        await conn.execute(OLD_PATHS.read_text())
+        await conn.execute("reset search_path")
+        ramps = (
+            [("today", False), ("pre-24", False), ("today", True), ("pre-24", True)]
+            if not quick
+            else [("today", False), ("today", True), ("pre-24", True)]
+        )
+        filled = ""
+        by_ramp: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        for side, durable in ramps:
+            mode = ("durability on" if durable else "durability off") + (
+                "" if side == "today" else ", pre-24 paths"
+            )
+            if filled != side:
+                await conn.execute(UNFILL)
+                await conn.execute(FILL[side])
+                await conn.execute("vacuum analyze public.sessions")
+                filled = side
             await _durability(conn, durable)
             results: list[dict[str, Any]] = []
             with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
                 todo = list(steps)
                 while todo:
                     n = todo.pop(0)
-                    r = await _step(cluster, conn, cpu, n, clients, secs, k, Path(tmpdir))
+                    r = await _step(cluster, conn, cpu, n, clients, secs, k, Path(tmpdir), PATHS[side])
                     results.append(r)
                     print(
                         f"    {mode}: N={n} (= {n * k} real sessions) target {r['rate']:.0f} tx/s, got {r['tps']:.0f};"
@@ -315,16 +400,92 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             todo = [n // 2 - (n // 2) % clients]
                             continue
                         break
+            by_ramp[(side, durable)] = results
             held = [r for r in results if r["held"]]
             best = held[-1] if held else results[0]
             _summary(rows, log, sec, mode, best, bool(held), k, idle_rate)
+        for durable in (False, True):
+            if ("pre-24", durable) in by_ramp:
+                _compare(
+                    rows,
+                    sec,
+                    durable,
+                    by_ramp[("today", durable)],
+                    by_ramp[("pre-24", durable)],
+                    k,
+                    idle_rate,
+                )
     finally:
+        await conn.execute(UNFILL)
         await _durability(conn, False)
         if await conn.fetchval("select count(*) from pg_extension where extname = 'pg_cron'"):
             await conn.execute(
                 "select cron.alter_job(jobid, active => true) from cron.job where jobname = 'seer-sweep-sessions'"
             )
         await conn.close()
+
+
+def _per_hour(r: dict[str, Any], idle_rate: float) -> tuple[float, float]:
+    """Database CPU seconds (less the server's idle CPU) and WAL bytes per live player-hour."""
+    ph = r["player_hours"]
+    return max(0.0, r["cpu"] - idle_rate * r["wall"]) / ph, r["wal"] / ph
+
+
+def _compare(
+    rows: list[Row],
+    sec: str,
+    durable: bool,
+    today: list[dict[str, Any]],
+    pre: list[dict[str, Any]],
+    k: int,
+    idle_rate: float,
+) -> None:
+    """Today's paths against the pre-24 copies: cost per player-hour at the largest N both
+    ramps ran (the same load), and the players each held at p99 <= 50 ms."""
+    mode = "durability on" if durable else "durability off"
+    common = sorted({r["n"] for r in today} & {r["n"] for r in pre})
+    if common:
+        n = common[-1]
+        t = next(r for r in today if r["n"] == n)
+        o = next(r for r in pre if r["n"] == n)
+        cpu_t, wal_t = _per_hour(t, idle_rate)
+        cpu_o, wal_o = _per_hour(o, idle_rate)
+        rows.append(
+            Row(
+                sec,
+                f"{mode}: today vs pre-24 paths, DB CPU per live player-hour (N = {n})",
+                f"{cpu_t * 1000:.1f} ms",
+                f"{cpu_o * 1000:.1f} ms pre-24",
+                f"{cpu_t / cpu_o:.2f}x" if cpu_o else "",
+                "<= 0.5x",
+                ("ok" if cpu_t <= 0.5 * cpu_o else "ABOVE") if cpu_o else "",
+            )
+        )
+        rows.append(
+            Row(
+                sec,
+                f"{mode}: today vs pre-24 paths, WAL per live player-hour (N = {n})",
+                f"{wal_t / 1024:.1f} KiB",
+                f"{wal_o / 1024:.1f} KiB pre-24",
+                f"{wal_t / wal_o:.2f}x" if wal_o else "",
+                "<= 0.5x",
+                ("ok" if wal_t <= 0.5 * wal_o else "ABOVE") if wal_o else "",
+            )
+        )
+    held_t = max((r["n"] for r in today if r["held"]), default=0)
+    held_o = max((r["n"] for r in pre if r["held"]), default=0)
+    capped = held_t == max(r["n"] for r in today) and all(r["held"] for r in today)
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: today vs pre-24 paths, live players held at RPC p99 <= 50 ms",
+            f"{held_t * k * 6} players" + (" (every step held)" if capped else ""),
+            f"{held_o * k * 6} players pre-24",
+            f"{held_t / held_o:.1f}x" if held_o else "",
+            ">= 2x",
+            ("ok" if held_o and held_t >= 2 * held_o else "BELOW") if held_o else "",
+        )
+    )
 
 
 def _summary(
