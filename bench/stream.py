@@ -108,7 +108,7 @@ class Player:
 async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
     n_wanted = env_int("BENCH_STREAM_SESSIONS", sizes.fanout_sessions)
     rate = env_float("BENCH_STREAM_RATE", 100.0)
-    events = env_int("BENCH_STREAM_EVENTS", sized(300, 1000))
+    events = env_int("BENCH_STREAM_EVENTS", sized(200, 1000))
     db = await asyncpg.connect(db_url)
     try:
         sessions = await db.fetch(
