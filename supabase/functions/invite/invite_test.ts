@@ -223,9 +223,14 @@ Deno.test("malformed codes are 400 and are never looked up", async () => {
     const res = await get(h, path, asJson);
     assert.equal(res.status, 400, path);
     assert.equal((await res.json()).code, "SESSION_002");
+    // A person gets the join page: 200 without a code, 400 with what went wrong.
     const page = await get(h, path);
-    assert.equal(page.status, 400, path);
-    assert.ok(!(await page.text()).includes("<script>"));
+    const noCode = path === "" || path === "?code=";
+    assert.equal(page.status, noCode ? 200 : 400, path);
+    const html = await page.text();
+    assert.ok(!html.includes("<script"), path);
+    assert.ok(html.includes('data-testid="join-code-input"'), path);
+    assert.equal(html.includes('data-testid="join-error"'), !noCode, path);
   }
   assert.deepEqual(h.lookups, []);
 });
@@ -469,7 +474,7 @@ Deno.test("the entry point refuses to start without its environment, naming the 
   const saved = Deno.env.get("SUPABASE_URL");
   Deno.env.delete("SUPABASE_URL");
   try {
-    assert.throws(() => handlerFromEnv(), /SUPABASE_URL is not set/);
+    await assert.rejects(() => handlerFromEnv(), /SUPABASE_URL is not set/);
   } finally {
     if (saved !== undefined) Deno.env.set("SUPABASE_URL", saved);
   }
