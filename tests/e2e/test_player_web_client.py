@@ -25,6 +25,7 @@ def join_from_code_page(page: Page, e2e: E2E, code: str, player: Player) -> None
     page.click(f'[data-testid="character-{player.character_id}"]')
     page.click('[data-testid="join-session"]')
     page.wait_for_selector('[data-testid="session-lobby"]')
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
 
 
 def test_scenario_1_player_joins_by_code_and_sees_the_game_start(e2e: E2E, page: Page, no_dialogs: list[str]) -> None:

@@ -77,7 +77,9 @@ body.in-session .card{max-width:720px}
 .card h3{margin:16px 0 6px;font-size:15px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
 .field{display:grid;gap:4px;font-size:14px;color:var(--muted)}
 .field input{font:inherit;padding:9px 10px;border:1px solid var(--line);border-radius:10px;background:var(--bg);color:var(--ink)}
-.row{display:flex;gap:8px;flex-wrap:wrap;align-items:center}
+.row{display:flex;gap:8px;flex-wrap:wrap;align-items:center;margin-top:12px}
+.row input{flex:1;min-width:0;font:inherit;padding:9px 10px;border:1px solid var(--line);border-radius:10px;
+background:var(--bg);color:var(--ink)}
 .btn{font:inherit;font-weight:600;padding:9px 14px;border-radius:10px;border:1px solid var(--line);background:var(--bg);
 color:var(--ink);cursor:pointer}
 .btn.primary{background:var(--accent);border-color:var(--accent);color:#fff}
