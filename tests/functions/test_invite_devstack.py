@@ -318,7 +318,8 @@ async def test_page_in_headless_chromium(env: Env, tmp_path: Path) -> None:
     shot = tmp_path / "invite.png"
     result = await asyncio.to_thread(
         run_chromium,
-        ["--window-size=430,900", f"--screenshot={shot}", created.join_url],
+        # (the virtual time lets the web client render its sign-in form below the preview)
+        ["--window-size=430,1150", "--virtual-time-budget=3000", f"--screenshot={shot}", created.join_url],
         tmp_path / "profile-shot",
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -48,7 +48,7 @@
   }
 
   function show(...nodes) {
-    mount.replaceChildren(...nodes);
+    mount.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
   }
 
   function rpcError(error, status) {
