@@ -28,7 +28,9 @@ def join_from_code_page(page: Page, e2e: E2E, code: str, player: Player) -> None
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
 
 
-def test_scenario_1_player_joins_by_code_and_sees_the_game_start(e2e: E2E, page: Page, no_dialogs: list[str]) -> None:
+def test_scenario_1_player_joins_by_code_and_sees_the_game_start(
+    e2e: E2E, page: Page, no_dialogs: list[str]
+) -> None:
     seer = e2e.seer("Morgana")
     player = e2e.player("Piper")
     created = seer.create_session(ADVENTURE, max_players=4)
@@ -60,7 +62,9 @@ def test_scenario_1_player_joins_by_code_and_sees_the_game_start(e2e: E2E, page:
         expect(page.get_by_test_id("session-lobby")).to_be_hidden()
         expect(page.get_by_test_id("node-title")).to_have_text(node.title)
         expect(page.get_by_test_id("node-text")).to_have_text(node.body)
-        expect(page.get_by_test_id("choices").get_by_role("button")).to_have_text([c.label for c in node.choices])
+        expect(page.get_by_test_id("choices").get_by_role("button")).to_have_text(
+            [c.label for c in node.choices]
+        )
         expect(page.get_by_test_id("my-character")).to_contain_text(player.character_name)
         expect(page.get_by_test_id("session-status-indicator")).to_have_text("In progress")
 
@@ -87,14 +91,18 @@ def test_scenario_2_player_closes_the_page_and_comes_back(e2e: E2E, browser: Bro
             seat_id = seat.player.id
             seer.start_session(session_id)
             expect(page.get_by_test_id("player-game-view")).to_be_visible()
-            seen_before = int(page.get_by_test_id("event-log").locator("li").last.get_attribute("data-seq") or 0)
+            seen_before = int(
+                page.get_by_test_id("event-log").locator("li").last.get_attribute("data-seq") or 0
+            )
 
             # The player closes the page; the Seer sees the seat disconnected (no heartbeat for
             # 60 s: the sweeper, run as if a minute had passed).
             page.close()
             assert e2e.sweep(61)["disconnected"] >= 1
             gone = conn.wait_for(
-                lambda e: isinstance(e, PlayerConnectionEvent) and e.player_id == seat_id and not e.is_connected,
+                lambda e: (
+                    isinstance(e, PlayerConnectionEvent) and e.player_id == seat_id and not e.is_connected
+                ),
                 timeout=10,
             )
             assert gone is not None
@@ -115,13 +123,18 @@ def test_scenario_2_player_closes_the_page_and_comes_back(e2e: E2E, browser: Bro
                 timeout=10,
             )
             assert back is not None
-            expect(page.get_by_test_id(f"player-{seat_id}").get_by_test_id("player-connected")).to_be_visible()
+            expect(
+                page.get_by_test_id(f"player-{seat_id}").get_by_test_id("player-connected")
+            ).to_be_visible()
             expect(page.locator("#seer-app")).to_have_attribute("data-last-seq", re.compile(r"\d+"))
             final = seer.get_session(session_id).last_seq
             expect(page.locator("#seer-app")).to_have_attribute("data-last-seq", str(final))
-            seqs = [int(s) for s in page.get_by_test_id("event-log").locator("li").evaluate_all(
-                "items => items.map(li => li.dataset.seq)"
-            )]
+            seqs = [
+                int(s)
+                for s in page.get_by_test_id("event-log")
+                .locator("li")
+                .evaluate_all("items => items.map(li => li.dataset.seq)")
+            ]
             assert seqs == list(range(seen_before + 1, final + 1)), (seen_before, missed_last, final, seqs)
             expect(page.get_by_test_id("dice-rolls")).to_contain_text("perception")
     finally:

@@ -62,7 +62,11 @@ def test_two_players_dice_turn_order_and_a_hostile_name(
             expect(page.get_by_test_id("player-game-view")).to_be_visible()
             seer.start_combat(
                 session_id,
-                [{"characterId": piper.character_id}, {"characterId": bram.character_id}, {"name": "Eel Warden"}],
+                [
+                    {"characterId": piper.character_id},
+                    {"characterId": bram.character_id},
+                    {"name": "Eel Warden"},
+                ],
             )
             seer.roll_dice(session_id, "1d20+3", reason="spot the lantern", character_id=piper.character_id)
             seer.roll_dice(session_id, "2d6", reason="hidden trap", hidden=True)
@@ -89,7 +93,9 @@ def test_two_players_dice_turn_order_and_a_hostile_name(
                 hostile = p.get_by_test_id(f"player-{mallory_seat}")
                 expect(hostile).to_contain_text(HOSTILE_NAME)
                 expect(hostile).to_contain_text(HOSTILE_CHARACTER)
-                expect(p.get_by_test_id("event-log")).to_contain_text(f"{HOSTILE_NAME} joined as {HOSTILE_CHARACTER}")
+                expect(p.get_by_test_id("event-log")).to_contain_text(
+                    f"{HOSTILE_NAME} joined as {HOSTILE_CHARACTER}"
+                )
                 assert p.locator("#seer-app img, #seer-app script").count() == 0
             assert dialogs2 == []
     finally:

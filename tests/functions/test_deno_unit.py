@@ -24,7 +24,15 @@ def test_deno_unit_tests(deno: str, function_dir: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1"}
     proc = subprocess.run(
         # --allow-read=.: the invite function's tests load its static files (assets.ts)
-        [deno, "test", "--no-prompt", "--allow-env", "--allow-net=127.0.0.1", "--allow-read=.", "--config=deno.json"],
+        [
+            deno,
+            "test",
+            "--no-prompt",
+            "--allow-env",
+            "--allow-net=127.0.0.1",
+            "--allow-read=.",
+            "--config=deno.json",
+        ],
         cwd=function_dir,
         env=env,
         capture_output=True,

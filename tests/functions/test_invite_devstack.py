@@ -203,7 +203,8 @@ async def test_user_text_is_escaped_end_to_end(env: Env) -> None:
             assert len(tags) == 3, tags
             for tag in tags:
                 assert re.fullmatch(
-                    rf'<script defer nonce="{re.escape(nonce[1])}" src="\./static/[a-z0-9.-]+\.js\?v=[0-9a-f]+" '
+                    rf'<script defer nonce="{re.escape(nonce[1])}" '
+                    r'src="\./static/[a-z0-9.-]+\.js\?v=[0-9a-f]+" '
                     r'integrity="sha384-[A-Za-z0-9+/=]+" crossorigin="anonymous">',
                     tag,
                 ), tag
