@@ -30,11 +30,16 @@ function intEnv(name: string, fallback: number): number {
  */
 async function webClientFromEnv(): Promise<WebClient | undefined> {
   if ((Deno.env.get("INVITE_WEB_CLIENT") ?? "on").toLowerCase() === "off") return undefined;
-  return {
-    apiUrl: Deno.env.get("INVITE_API_URL") || requireEnv("SUPABASE_URL"),
-    anonKey: requireEnv("SUPABASE_ANON_KEY"),
-    assets: await loadAssets(),
-  };
+  const apiUrl = Deno.env.get("INVITE_API_URL") || requireEnv("SUPABASE_URL");
+  const anonKey = requireEnv("SUPABASE_ANON_KEY");
+  try {
+    return { apiUrl, anonKey, assets: await loadAssets() };
+  } catch (e) {
+    // Without its files the page still works as the script-free preview with the app link; say so
+    // loudly (a deploy without static_files, or a copy of the function without static/).
+    console.error(`invite: the web client is OFF: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
 }
 
 export async function handlerFromEnv() {
