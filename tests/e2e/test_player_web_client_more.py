@@ -183,3 +183,33 @@ def test_dropped_broadcast_and_dropped_socket_are_recovered(e2e: E2E, page: Page
         expect(app).to_have_attribute("data-reconnects", "1")
         seqs = [int(s) for s in log.locator("li").evaluate_all("items => items.map(li => li.dataset.seq)")]
         assert seqs == sorted(set(seqs)) and seqs[-1] == seer.get_session(session_id).last_seq
+
+
+def test_player_leaves_the_lobby(e2e: E2E, page: Page) -> None:
+    seer = e2e.seer("Morgana")
+    player = e2e.player("Sage")
+    created = seer.create_session(ADVENTURE, max_players=4)
+    session_id, code = str(created.session.id), created.session.code
+    with seer.connect(session_id) as conn:
+        join_from_code_page(page, e2e, code, player)
+        seat = seat_of(conn, player)
+        page.get_by_test_id("leave-session").click()
+        left = conn.wait_for(lambda e: e.type == "player_left", timeout=10)
+        assert left.player_id == seat and left.reason == "left"  # type: ignore[attr-defined]
+        expect(page.get_by_test_id("removed-notice")).to_have_text("You left this session.")
+        expect(page.locator("#seer-app")).to_have_attribute("data-stream", "stopped")
+        assert seat not in conn.seats
+        # The link still works: they can join again (a lobby leave frees the seat).
+        page.goto(created.join_url)
+        page.click(f'[data-testid="character-{player.character_id}"]')
+        page.click('[data-testid="join-session"]')
+        expect(page.get_by_test_id("session-lobby")).to_be_visible()
+        again = conn.wait_for(
+            lambda e: (
+                isinstance(e, PlayerJoinedEvent)
+                and e.player.user_id == player.user_id
+                and e.player.id != seat
+            ),
+            timeout=10,
+        )
+        assert again is not None
