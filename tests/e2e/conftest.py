@@ -13,13 +13,13 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, BrowserType, Page, Playwright, sync_playwright
 
 from seer_client.devstack.functions import find_deno
 from seer_client.devstack.stack import DevStack
@@ -51,10 +51,44 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    # A phone-sized window, like a player opening the link from a chat message.
-    return {**browser_context_args, "viewport": {"width": 760, "height": 1100}}
+# pytest-playwright's Playwright, browser type and browser are session-scoped; its sync API keeps an
+# event loop running in the main thread while Playwright is up, which breaks every pytest-asyncio
+# test that runs after this package. So Playwright lives for this package only (same fixtures,
+# package scope), and is stopped before the rest of the suite runs.
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    browser: BrowserType = getattr(playwright, browser_name)
+    return browser
+
+
+@pytest.fixture(scope="package")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args() -> dict[str, Any]:
+    # (not the plugin's: that one asks for a session-scoped Playwright) A phone-sized window, like
+    # a player opening the link from a chat message.
+    return {"viewport": {"width": 760, "height": 1100}}
 
 
 @dataclass
@@ -71,6 +105,7 @@ class Player:
 class E2E:
     stack: DevStack
     database_url: str
+    clients: list[SeerClient] = field(default_factory=list[SeerClient])
 
     @property
     def invite_root(self) -> str:
@@ -78,6 +113,7 @@ class E2E:
 
     def user(self, name: str) -> tuple[SeerClient, str, str]:
         client = SeerClient.create(self.stack.url, self.stack.anon_key)
+        self.clients.append(client)
         email = f"e2e-{uuid.uuid4().hex[:12]}@seer.test"
         user_id = client.sign_up(email, PASSWORD, display_name=name)
         return client, email, user_id
@@ -102,7 +138,7 @@ class E2E:
         return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e(database_url: str) -> Iterator[E2E]:
     if find_deno() is None:
         pytest.skip("deno is not installed: run `make system-deps` (scripts/install-deno.sh)")
@@ -118,7 +154,12 @@ def e2e(database_url: str) -> Iterator[E2E]:
         gateway.runner.app[functions.APP_KEY].extra_env["INVITE_RATE_LIMIT"] = "100000"
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("delete from seer_private.code_lookup_failures where subject like 'net:127.%%'")
-        yield E2E(stack, database_url)
+        env = E2E(stack, database_url)
+        try:
+            yield env
+        finally:
+            for client in env.clients:
+                client.close()
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ form{display:grid;gap:12px}
 text-transform:uppercase;padding:10px;border:1px solid var(--line);border-radius:12px;background:var(--bg);color:var(--ink);width:100%}
 button.join{border:0;cursor:pointer;width:100%}
 .error{border-color:#c0392b;color:#c0392b}
+.notice.error{margin-bottom:16px;text-align:left;font-weight:400}
 `;
 
 // The web client's look (elements app.js creates); only loaded with the client, under the nonce.
