@@ -72,7 +72,7 @@ begin
   -- as a composite (a row datum, which detoasts the game state - up to 1,000 turns) through
   -- require_participant and role_in cost three statements and two nested calls
   -- (docs/performance.md, fix 5). session_events_since does the same.
-  if not seer_private.is_session_participant(p_session_id) then
+  if not bench_pre24.is_session_participant(p_session_id) then
     perform seer_private.raise_error('SESSION_001');
   end if;
   return bench_pre24.session_json(p_session_id);
@@ -256,7 +256,7 @@ CREATE OR REPLACE FUNCTION bench_pre24.roll_dice(p_session_id uuid, p_expression
 AS $function$
 declare
   v_uid uuid := seer_private.require_uid();
-  v_reason text := seer_private.clean_text(p_reason, 'reason', 200);
+  v_reason text := bench_pre24.clean_text(p_reason, 'reason', 200);
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_char uuid := p_character_id;
@@ -339,8 +339,8 @@ CREATE OR REPLACE FUNCTION bench_pre24.submit_action(p_session_id uuid, p_text t
 AS $function$
 declare
   v_uid uuid := seer_private.require_uid();
-  v_text text := seer_private.clean_text(p_text, 'text', 1000);
-  v_choice_label text := seer_private.clean_text(p_choice, 'choice', 200);
+  v_text text := bench_pre24.clean_text(p_text, 'text', 1000);
+  v_choice_label text := bench_pre24.clean_text(p_choice, 'choice', 200);
   v_choice jsonb;
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
@@ -642,5 +642,63 @@ begin
                             'sessionStatus', v_session_status, 'lastSeq', v_last_seq);
 end
 $$;
+
+-- the helpers the copies call whose definitions issue 24 changed (as they were, source text):
+-- the participant check and the text cleaner ran through the SQL-function executor
+create or replace function bench_pre24.unsafe_text_chars(p_multiline boolean)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_multiline
+    then '[\x01-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]'
+    else '[\x01-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]' end
+$$;
+
+create or replace function bench_pre24.clean_text(
+  p_value text, p_field text, p_max int, p_required boolean default false,
+  p_multiline boolean default false)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v text := nullif(regexp_replace(p_value,
+    '^[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+|[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+$', '', 'g'), '');
+begin
+  if v is null then
+    if p_required then
+      perform seer_private.raise_error('SESSION_000', p_field || ' is required');
+    end if;
+    return null;
+  end if;
+  if length(v) > p_max then
+    perform seer_private.raise_error('SESSION_000', p_field || ' is longer than ' || p_max || ' characters');
+  end if;
+  if v ~ bench_pre24.unsafe_text_chars(p_multiline) then
+    perform seer_private.raise_error('SESSION_000',
+      p_field || ' contains control, bidi or escape characters');
+  end if;
+  return v;
+end
+$$;
+
+create or replace function bench_pre24.is_session_participant(p_session_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+      select 1 from public.sessions s
+      where s.id = p_session_id and s.seer_id = auth.uid())
+    or exists (
+      select 1 from public.session_players sp
+      where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null)
+$$;
+
 
 grant execute on all functions in schema bench_pre24 to authenticated;

@@ -149,11 +149,13 @@ $$;
 -- U+2060, U+FEFF, U+00AD) are allowed inside text (emoji sequences join with U+200D) but
 -- text made only of them and spaces counts as empty (see clean_text). The one definition:
 -- clean_text raises on it, handle_new_user strips it from sign-up names.
+-- No SET clause, so the planner inlines it into clean_text's check instead of running it
+-- through the SQL-function executor, which re-plans the body in every new transaction (issue
+-- 24); safe, as it holds only literals.
 create function seer_private.unsafe_text_chars(p_multiline boolean)
 returns text
 language sql
 immutable
-set search_path = ''
 as $$
   select case when p_multiline
     then '[\x01-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]'

@@ -141,11 +141,13 @@ revoke all on seer_private.seat_liveness from public, anon, authenticated;
 
 -- The one definition of a seat that has a liveness row: connected, live, in a session that
 -- has not ended (user_id goes null only for a deleted account, whose seats are released first).
+-- No SET clause: inlined into the trigger below (a SET clause would run it through the
+-- SQL-function executor, re-planned in every transaction that changes a seat; issue 24).
+-- Safe: it only compares the row's fields.
 create function seer_private.seat_has_liveness(p_seat public.session_players)
 returns boolean
 language sql
 immutable
-set search_path = ''
 as $$
   select (p_seat).status = 'connected' and (p_seat).left_at is null and not (p_seat).session_ended
     and (p_seat).user_id is not null

@@ -8,19 +8,25 @@
 
 -- Seer, or a seat that was never released (connected, disconnected, inactive; also after
 -- the session ended, so participants keep their history).
+-- plpgsql, not sql: a security definer sql function is never inlined, so every call ran
+-- through the SQL-function executor, which parses and plans the body again in each new
+-- transaction - and an RPC is one transaction (issue 24: get_session and
+-- session_events_since paid that on every call). plpgsql keeps the plan for the connection.
 create function seer_private.is_session_participant(p_session_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
       select 1 from public.sessions s
       where s.id = p_session_id and s.seer_id = auth.uid())
     or exists (
       select 1 from public.session_players sp
-      where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null)
+      where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null);
+end
 $$;
 
 -- A character is visible to the participants of a session it sits in.

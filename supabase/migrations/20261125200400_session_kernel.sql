@@ -823,11 +823,11 @@ $$;
 --   left by the player (leave_session; inactive, left_reason 'left') -> never by a heartbeat
 --                                     (a leave is final for that connection); by an explicit
 --                                     join within 5 minutes of the leave, else the Seer decides
+-- (no SET clause: inlined into its callers, like the pure builders above)
 create function seer_private.may_restore_seat(p_seat public.session_players, p_explicit boolean)
 returns boolean
 language sql
 stable
-set search_path = ''
 as $$
   select case
     when (p_seat).status = 'disconnected' then true
