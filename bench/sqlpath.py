@@ -75,7 +75,7 @@ commit;
 """,
     "session_events_since": f"""\\set s random(1, :nsessions)
 \\set k random(1, 6)
-\begin;
+begin;
 {PROLOGUE.format(claims="player_claims[(:k)::int]")} from bench.map where i = :s;
 select public.session_events_since(sid, after_seq, 20) from bench.map where i = :s;
 commit;
