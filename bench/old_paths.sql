@@ -701,4 +701,36 @@ as $$
 $$;
 
 
+-- session_events_since as it was (source text; its participant check is the copy above)
+create or replace function bench_pre24.session_events_since(
+  p_session_id uuid, p_after_seq bigint, p_limit int default 500)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit int := coalesce(p_limit, 500);
+begin
+  perform seer_private.require_uid();
+  -- the participant rule without reading the session row (see get_session)
+  if not bench_pre24.is_session_participant(p_session_id) then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  if p_after_seq < 0 then
+    perform seer_private.raise_error('SESSION_000', 'afterSeq must be >= 0');
+  end if;
+  if v_limit < 1 then
+    perform seer_private.raise_error('SESSION_000', 'limit must be >= 1');
+  end if;
+  return coalesce((
+    select jsonb_agg(e.payload order by e.seq)
+    from (select ev.payload, ev.seq from public.session_events ev
+          where ev.session_id = p_session_id and ev.seq > coalesce(p_after_seq, 0)
+          order by ev.seq
+          limit least(v_limit, 1000)) e), '[]'::jsonb);
+end
+$$;
+
 grant execute on all functions in schema bench_pre24 to authenticated;

@@ -29,7 +29,7 @@ import asyncpg
 from seer_devstack.postgres import PostgresCluster
 
 from .common import DbCpu, Row, Sizes, full_run
-from .sqlpath import PROLOGUE, SHAPE_ONLY, pgbench
+from .sqlpath import LAST_20, PROLOGUE, SHAPE_ONLY, pgbench
 
 OLD_PATHS = Path(__file__).with_name("old_paths.sql")
 
@@ -56,6 +56,11 @@ CALLS: dict[str, tuple[str, str]] = {
         "select {schema}.submit_action(sid, 'I search the room') from bench.map where i = :s;\n",
     ),
     "get_session": ("begin;\n" + PLAYER, "select {schema}.get_session(sid) from bench.map where i = :s;\n"),
+    # the last 20 events (after_seq is set right before: reads change no seq)
+    "session_events_since": (
+        "begin;\n" + PLAYER,
+        "select {schema}.session_events_since(sid, after_seq, 20) from bench.map where i = :s;\n",
+    ),
 }
 SIDES = {"old": "bench_pre24", "new": "public"}
 
@@ -114,6 +119,8 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             ceiling.write_text(SHAPE_ONLY)
             common = ["-c", str(sizes.clients), "-j", "2", "-T", str(secs)]
             for rpc, (prologue, call) in CALLS.items():
+                if rpc == "session_events_since":
+                    await conn.execute(LAST_20)
                 paths = {}
                 for side, schema in SIDES.items():
                     paths[side] = Path(tmp) / f"{rpc}_{side}.sql"
