@@ -387,6 +387,21 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
             )
         )
 
+    def update_session_settings(
+        self,
+        session_id: str | uuid.UUID,
+        settings: SessionSettings | dict[str, Any] | None = None,
+        *,
+        max_players: int | None = None,
+    ) -> Session:
+        """Change the session's settings (Seer only): in the lobby any of them and ``max_players``; in a
+        running game all but ``enableAISeer`` (SESSION_010). Only the keys given change; everyone gets
+        one ``session_settings`` event.
+        """
+        return self._await(
+            lambda: self._target.update_session_settings(session_id, settings, max_players=max_players)
+        )
+
     def user_id(self) -> str:
         """The signed-in user's id (raises :class:`AuthError` when signed out)."""
         return self._await(lambda: self._target.user_id())
