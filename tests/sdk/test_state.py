@@ -230,3 +230,26 @@ def test_unknown_events_are_kept_out_of_the_state() -> None:
 def test_every_event_type_is_covered_here(kind: str) -> None:
     source = open(__file__).read()  # noqa: SIM115, PTH123 - this file names each type it folds
     assert f'"{kind}"' in source
+
+
+# ---------------------------------------------------------------- on the connection (fake server)
+async def test_fifty_game_state_events_cost_no_rpc(backend: Any, make_client: Any) -> None:
+    """The steady state (issue 22): on_game_state_change gets the folded state, so 50 game_state
+    events cost 0 RPCs (before: one get_game_state each, 50 for one client, 300 for a party
+    of six)."""
+    from .test_connection import FAST, seer_and_player, until
+
+    _, player = await seer_and_player(backend, make_client)
+    versions: list[int] = []
+    async with player.connect(
+        s.SESSION_ID, on_game_state_change=lambda st: versions.append(st.version), **FAST
+    ) as conn:
+        before = len(backend.calls)
+        for _ in range(50):
+            backend.emit()
+        await conn.wait_for_seq(50)
+        await until(lambda: len(versions) == 50)
+        rpcs = [c[0] for c in backend.calls[before:]]
+        print(f"RPCs during 50 game_state events with on_game_state_change set: {len(rpcs)}")
+        assert rpcs == [] and conn.state_reads == 0
+        assert versions == list(range(1, 51)) and conn.state.game.variables["gold"] == 50
