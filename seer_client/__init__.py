@@ -78,6 +78,7 @@ from .events import (
     UnknownEvent,
     parse_event,
 )
+from ._state import SessionState
 from .models import (
     AdventureSummary,
     Character,
@@ -178,6 +179,7 @@ __all__ = [
     "SessionErrorCode",
     "SessionEvent",
     "SessionSettingsEvent",
+    "SessionState",
     "SessionFull",
     "SessionNotFound",
     "SessionNotWaiting",

@@ -16,7 +16,7 @@ from typing import Any
 from supabase import AsyncClient
 
 from ._client import SeerClient as AsyncSeerClient
-from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._connection import ConnectionStatus, PresenceEntry, SessionConnection, SessionState
 from ._sync_runtime import BlockingObject as _BlockingClient
 from ._sync_runtime import SyncIterator, run
 from ._view import LiveDisplay, SessionView
@@ -508,6 +508,12 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def hidden_roll_reads(self) -> int:
+        """``SessionConnection.hidden_roll_reads``."""
+        value: int = self._target.hidden_roll_reads
+        return value
+
+    @property
     def history(self) -> deque[BaseEvent]:
         """``SessionConnection.history``."""
         value: deque[BaseEvent] = self._target.history
@@ -565,6 +571,18 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     def session_status(self) -> str | None:
         """``SessionConnection.session_status``."""
         value: str | None = self._target.session_status
+        return value
+
+    @property
+    def state(self) -> SessionState:
+        """``SessionConnection.state``."""
+        value: SessionState = self._target.state
+        return value
+
+    @property
+    def state_reads(self) -> int:
+        """``SessionConnection.state_reads``."""
+        value: int = self._target.state_reads
         return value
 
     @property

@@ -58,6 +58,9 @@ ATTRIBUTES: dict[str, dict[str, str | None]] = {
         "code": "str | None",
         "seats": "dict[str, SessionPlayer]",
         "history": "deque[BaseEvent]",
+        "state": "SessionState",
+        "state_reads": "int",
+        "hidden_roll_reads": "int",
     },
 }
 #: Settable attributes (callbacks): every ``on_*`` parameter of ``__init__``.

@@ -90,6 +90,7 @@ PUBLIC_API = {
     "SessionErrorCode",
     "SessionEvent",
     "SessionSettingsEvent",
+    "SessionState",
     "SessionFull",
     "SessionNotFound",
     "SessionNotWaiting",
