@@ -20,6 +20,7 @@ import logging
 
 from ._client import SeerClient
 from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._state import SessionState
 from ._view import LiveDisplay, SessionView
 from .errors import (
     AdventureNotFound,
@@ -78,7 +79,6 @@ from .events import (
     UnknownEvent,
     parse_event,
 )
-from ._state import SessionState
 from .models import (
     AdventureSummary,
     Character,
@@ -163,12 +163,12 @@ __all__ = [
     "PlayerInactiveEvent",
     "PlayerJoinedEvent",
     "PlayerLeftEvent",
-    "ReadmitRequestedEvent",
-    "SeerConnectionEvent",
     "PresenceEntry",
+    "ReadmitRequestedEvent",
     "RealtimeError",
     "SeerCannotLeave",
     "SeerClient",
+    "SeerConnectionEvent",
     "SeerError",
     "SeerFeedback",
     "Session",
@@ -178,8 +178,6 @@ __all__ = [
     "SessionError",
     "SessionErrorCode",
     "SessionEvent",
-    "SessionSettingsEvent",
-    "SessionState",
     "SessionFull",
     "SessionNotFound",
     "SessionNotWaiting",
@@ -187,7 +185,9 @@ __all__ = [
     "SessionPreview",
     "SessionRateLimited",
     "SessionSettings",
+    "SessionSettingsEvent",
     "SessionStarted",
+    "SessionState",
     "SessionStats",
     "SessionStatusEvent",
     "SessionSummary",

@@ -992,7 +992,9 @@ class SessionConnection:
         version exactly (counted in :attr:`state_reads`), and for the Seer the value of a
         hidden roll, which the shared stream never carries (:attr:`hidden_roll_reads`)."""
         if self.state.needs_reread:
-            logger.info("session %s: re-reading the game state (%s)", self.session_id, self.state.reread_reason)
+            logger.info(
+                "session %s: re-reading the game state (%s)", self.session_id, self.state.reread_reason
+            )
             self.state_reads += 1
             try:
                 self.state.reset_game(await self.client.get_game_state(self.session_id))

@@ -28,9 +28,9 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from ._lobby import LobbyState, PresenceEntry
+from ._lobby import LobbyState
 from .events import (
     BaseEvent,
     CombatEndedEvent,
@@ -50,6 +50,9 @@ from .events import (
     SessionStatusEvent,
 )
 from .models import DiceRoll, GameState, Node, Session, SessionPlayer, SessionSettings, SessionStats
+
+if TYPE_CHECKING:
+    from ._lobby import PresenceEntry
 
 __all__ = ["TURN_HISTORY_BYTES", "TURN_HISTORY_LIMIT", "SessionState", "apply_patch"]
 
@@ -139,7 +142,9 @@ class SessionState:
     #: player actions since the party last moved (a move answers them)
     pending_actions: list[PlayerActionEvent] = field(default_factory=list[PlayerActionEvent])
     #: inactive seats whose player is back and asks to be let in (player id -> request)
-    readmit_requests: dict[str, ReadmitRequestedEvent] = field(default_factory=dict[str, ReadmitRequestedEvent])
+    readmit_requests: dict[str, ReadmitRequestedEvent] = field(
+        default_factory=dict[str, ReadmitRequestedEvent]
+    )
     #: the fold could not reach the current game state exactly: read it once (get_game_state)
     needs_reread: bool = False
     #: why the last re-read was needed (for logs and tests)
@@ -211,7 +216,9 @@ class SessionState:
             self._game_event(event, event.version, event.entry, replayed, combat=event.combat_state)
         elif isinstance(event, CombatTurnEvent):
             combat = dict(cast(dict[str, Any], self._game.get("combatState") or {}))
-            combat.update({"id": event.combat_id, "round": event.round, "turn": event.turn, "current": event.current})
+            combat.update(
+                {"id": event.combat_id, "round": event.round, "turn": event.turn, "current": event.current}
+            )
             self._game_event(event, event.version, event.entry, replayed, combat=combat)
         elif isinstance(event, CombatEndedEvent):
             self._game_event(event, event.version, event.entry, replayed, combat=None)
@@ -224,7 +231,9 @@ class SessionState:
             self.readmit_requests[event.player_id] = event
             seat = self.lobby.seats.get(event.player_id)
             if seat is not None:
-                self.lobby.seats[event.player_id] = seat.model_copy(update={"readmit_requested_at": event.timestamp})
+                self.lobby.seats[event.player_id] = seat.model_copy(
+                    update={"readmit_requested_at": event.timestamp}
+                )
         elif isinstance(event, PlayerConnectionEvent | PlayerLeftEvent):
             # readmitted, restored or released: the request is answered
             self.readmit_requests.pop(event.player_id, None)

@@ -16,7 +16,8 @@ from typing import Any
 from supabase import AsyncClient
 
 from ._client import SeerClient as AsyncSeerClient
-from ._connection import ConnectionStatus, PresenceEntry, SessionConnection, SessionState
+from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._state import SessionState
 from ._sync_runtime import BlockingObject as _BlockingClient
 from ._sync_runtime import SyncIterator, run
 from ._view import LiveDisplay, SessionView

@@ -17,7 +17,7 @@ import importlib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .models import SESSION_RENDERERS, InventoryItem
 
@@ -207,7 +207,7 @@ def _combat_section(state: SessionState) -> Section:
     combat = state.combat
     if not combat:
         return Section("Combat", [])
-    order = combat.get("order") or []
+    order = cast(list[dict[str, Any]], combat.get("order") or [])
     turn = combat.get("turn")
     lines = [f"round {combat.get('round')}"]
     for i, fighter in enumerate(order):
@@ -240,9 +240,12 @@ def _seer_sections(state: SessionState) -> list[Section]:
     for seat in state.inactive_seats():
         if seat.id not in state.readmit_requests:
             name = seat.character_name or seat.display_name or seat.id[:8]
-            prompts.append(f"{name} is inactive (you play the character): kick_player, or wait (readmit_player)")
+            prompts.append(
+                f"{name} is inactive (you play the character): kick_player, or wait (readmit_player)"
+            )
     pending = [
-        f"{a.character_name or '?'}: " + (f"choice '{a.choice.label}'" if a.choice else (a.text or ""))
+        f"{a.character_name or '?'}: "
+        + (f"choice '{a.choice.label}'" if a.choice else (a.text or ""))
         + (" (by the Seer)" if a.by_seer else "")
         for a in state.pending_actions
     ]
@@ -280,7 +283,9 @@ def _player_sections(state: SessionState) -> list[Section]:
         )
         for item in state.game.inventory:
             if _assigned_to(item) in (me.id, me.character_id):
-                mine.append(f"carries {item.name}" + (f" x{item.quantity}" if item.quantity is not None else ""))
+                mine.append(
+                    f"carries {item.name}" + (f" x{item.quantity}" if item.quantity is not None else "")
+                )
     notices: list[str] = []
     if not state.seer_connected:
         notices.append("The Seer is away" + (": the game is paused" if state.status == "paused" else ""))
@@ -334,7 +339,9 @@ def _html(view: SessionView) -> str:
     if not view.rows:
         body = "<tr><td colspan='5'><i>no players yet</i></td></tr>"
     sections = "".join(
-        f"<div><b>{e(sec.title)}</b><ul>" + "".join(f"<li>{e(line)}</li>" for line in sec.lines) + "</ul></div>"
+        f"<div><b>{e(sec.title)}</b><ul>"
+        + "".join(f"<li>{e(line)}</li>" for line in sec.lines)
+        + "</ul></div>"
         for sec in view.sections
     )
     return (

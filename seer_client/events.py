@@ -17,11 +17,11 @@ from ._sequencer import EventSequencer
 from .models import (
     Choice,
     Die,
-    SessionSettings,
     LeaveReasonValue,
     OutcomeValue,
     PlayerStatusValue,
     SessionPlayer,
+    SessionSettings,
     SessionStats,
     SessionStatusValue,
 )

@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_demo)
 
-    watch = sub.add_parser("watch", help="show a session live (the Seer's dashboard or your player view) until interrupted")
+    watch = sub.add_parser(
+        "watch", help="show a session live (the Seer's dashboard or your player view) until interrupted"
+    )
     watch.add_argument("code_or_id", help="join code (e.g. H7NK4B) or session id")
     watch.add_argument("--url", default=os.environ.get("SUPABASE_URL"))
     watch.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"))

@@ -169,9 +169,22 @@ def test_node_change_sets_the_node_and_answers_pending_actions() -> None:
 
 def test_dice_rolled_logs_the_roll_and_a_hidden_one_can_be_revealed() -> None:
     state = fresh()
-    roll = {"rollId": "r1", "expression": "1d20", "hidden": False, "dice": [{"term": 1, "sides": 20, "value": 7}]}
+    roll = {
+        "rollId": "r1",
+        "expression": "1d20",
+        "hidden": False,
+        "dice": [{"term": 1, "sides": 20, "value": 7}],
+    }
     ev(state, "dice_rolled", **roll, total=7, version=1, entry=turn("roll", rollId="r1", total=7))
-    ev(state, "dice_rolled", rollId="r2", expression="3d6", hidden=True, version=2, entry=turn("roll", rollId="r2"))
+    ev(
+        state,
+        "dice_rolled",
+        rollId="r2",
+        expression="3d6",
+        hidden=True,
+        version=2,
+        entry=turn("roll", rollId="r2"),
+    )
     assert [(d.roll.roll_id, d.roll.total) for d in state.dice] == [("r1", 7), ("r2", None)]
     assert state.version == 2 and len(state.turn_history) == 2
     assert state.reveal_roll(DiceRoll(roll_id="r2", expression="3d6", hidden=True, total=11))
@@ -180,12 +193,28 @@ def test_dice_rolled_logs_the_roll_and_a_hidden_one_can_be_revealed() -> None:
 
 def test_combat_started_turn_ended() -> None:
     state = fresh()
-    order = [{"kind": "character", "name": "Pia", "initiative": 15}, {"kind": "foe", "name": "Eel", "initiative": 9}]
+    order = [
+        {"kind": "character", "name": "Pia", "initiative": 15},
+        {"kind": "foe", "name": "Eel", "initiative": 9},
+    ]
     combat = {"id": "c1", "round": 1, "turn": 0, "order": order, "current": order[0], "simple": False}
     ev(state, "combat_started", combatState=combat, version=1, entry=turn("combat", event="started"))
     assert state.combat == combat
-    ev(state, "combat_turn", combatId="c1", round=1, turn=1, current=order[1], version=2, entry=turn("combat"))
-    assert state.combat is not None and state.combat["current"]["name"] == "Eel" and state.combat["order"] == order
+    ev(
+        state,
+        "combat_turn",
+        combatId="c1",
+        round=1,
+        turn=1,
+        current=order[1],
+        version=2,
+        entry=turn("combat"),
+    )
+    assert (
+        state.combat is not None
+        and state.combat["current"]["name"] == "Eel"
+        and state.combat["order"] == order
+    )
     ev(
         state,
         "combat_ended",
@@ -228,7 +257,7 @@ def test_unknown_events_are_kept_out_of_the_state() -> None:
 
 @pytest.mark.parametrize("kind", sorted(KNOWN_EVENT_TYPES))
 def test_every_event_type_is_covered_here(kind: str) -> None:
-    source = open(__file__).read()  # noqa: SIM115, PTH123 - this file names each type it folds
+    source = open(__file__).read()
     assert f'"{kind}"' in source
 
 

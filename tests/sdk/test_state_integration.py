@@ -54,7 +54,9 @@ async def _sweep(devstack: Any, seconds: int) -> dict[str, Any]:
         import json
 
         return dict(
-            json.loads(await conn.fetchval(f"select seer_private.sweep(now() + interval '{seconds} seconds')::text"))
+            json.loads(
+                await conn.fetchval(f"select seer_private.sweep(now() + interval '{seconds} seconds')::text")
+            )
         )
     finally:
         await conn.close()
@@ -64,15 +66,24 @@ async def test_folded_state_equals_get_game_state_after_a_mixed_run(people: Fact
     seer, aria, bram, sid = await _table(people, autoResolveSimpleCombat=True)
     changes: dict[str, list[int]] = {"seer": [], "aria": []}
     async with (
-        seer.client.connect(sid, on_game_state_change=lambda g: changes["seer"].append(g.version), **FAST) as sc,
-        aria.client.connect(sid, on_game_state_change=lambda g: changes["aria"].append(g.version), **FAST) as ac,
+        seer.client.connect(
+            sid, on_game_state_change=lambda g: changes["seer"].append(g.version), **FAST
+        ) as sc,
+        aria.client.connect(
+            sid, on_game_state_change=lambda g: changes["aria"].append(g.version), **FAST
+        ) as ac,
     ):
         c = seer.client
-        await c.update_game_state(sid, current_node_id=NODE[2], add_flags=["shore", "tide"], turn={"text": "in"})
+        await c.update_game_state(
+            sid, current_node_id=NODE[2], add_flags=["shore", "tide"], turn={"text": "in"}
+        )
         await c.update_game_state(sid, add_inventory=[{"id": "rope", "name": " Rope ", "quantity": 2}])
         await c.update_game_state(
             sid,
-            add_inventory=[{"id": "lamp", "name": "Lamp", "assignedTo": None}, {"id": "rope", "name": "Rope+"}],
+            add_inventory=[
+                {"id": "lamp", "name": "Lamp", "assignedTo": None},
+                {"id": "rope", "name": "Rope+"},
+            ],
             set_variables={"gold": 3, "door": True},
             remove_flags=["tide"],
         )
@@ -80,7 +91,12 @@ async def test_folded_state_equals_get_game_state_after_a_mixed_run(people: Fact
         await aria.client.roll_dice(sid, "1d20+2", reason="swim")
         await aria.client.submit_action(sid, "I look around")
         fight = await c.start_combat(
-            sid, [{"characterId": aria.character.id}, {"characterId": bram.character.id}, {"name": "Eel", "bonus": 2}]
+            sid,
+            [
+                {"characterId": aria.character.id},
+                {"characterId": bram.character.id},
+                {"name": "Eel", "bonus": 2},
+            ],
         )
         assert fight.combat_state is not None
         for _ in range(4):
@@ -108,7 +124,7 @@ async def test_folded_state_equals_get_game_state_after_a_mixed_run(people: Fact
 
 
 async def test_the_seers_disconnect_and_return_seen_by_a_player(people: Factory, devstack: Any) -> None:
-    seer, aria, bram, sid = await _table(people)
+    seer, aria, _bram, sid = await _table(people)
     async with aria.client.connect(sid, **FAST) as ac:
         async with seer.client.connect(sid, **FAST) as sc:
             await until(lambda: any(p.role == "seer" and p.state == "online" for p in ac.presence()))
@@ -153,9 +169,16 @@ async def test_presence_under_the_seers_id_does_not_make_an_absent_seer_online(
         topic = f"realtime:{await bram.client.session_topic(sid)}"
         cfg = {"config": {"presence": {"key": seer.user_id, "enabled": True}, "private": True}}
         await ws.send_str(
-            json.dumps({"topic": topic, "event": "phx_join", "payload": {**cfg, "access_token": token}, "ref": "1"})
+            json.dumps(
+                {"topic": topic, "event": "phx_join", "payload": {**cfg, "access_token": token}, "ref": "1"}
+            )
         )
-        meta = {"user_id": seer.user_id, "role": "seer", "online_at": "2026-12-01T00:00:00Z", "status": "online"}
+        meta = {
+            "user_id": seer.user_id,
+            "role": "seer",
+            "online_at": "2026-12-01T00:00:00Z",
+            "status": "online",
+        }
         payload = {"type": "presence", "event": "track", "payload": meta}
         await ws.send_str(json.dumps({"topic": topic, "event": "presence", "payload": payload, "ref": "2"}))
         await until(lambda: seer.user_id in ac.lobby.tracked, limit=5)
@@ -165,9 +188,13 @@ async def test_presence_under_the_seers_id_does_not_make_an_absent_seer_online(
         await ws.close()
 
 
-async def test_an_inactive_player_is_told_to_ask_and_the_seer_is_prompted(people: Factory, devstack: Any) -> None:
-    seer, aria, bram, sid = await _table(people)
-    async with seer.client.connect(sid, heartbeat_interval=0.3, **{k: v for k, v in FAST.items() if k != "heartbeat_interval"}) as sc:
+async def test_an_inactive_player_is_told_to_ask_and_the_seer_is_prompted(
+    people: Factory, devstack: Any
+) -> None:
+    seer, _aria, bram, sid = await _table(people)
+    async with seer.client.connect(
+        sid, heartbeat_interval=0.3, **{k: v for k, v in FAST.items() if k != "heartbeat_interval"}
+    ) as sc:
         await _sweep(devstack, 61)  # Bram never connected: disconnected ...
         await _sweep(devstack, 61 + 301)  # ... and inactive after 5 minutes
         bram_seat = next(p for p in sc.state.seats.values() if p.user_id == bram.user_id)

@@ -25,7 +25,9 @@ SECRET = 987  # the hidden roll's total: on the Seer's dashboard only
 def _state(role: str, *, reveal: bool) -> SessionState:
     pia, bram = s.player(PIA, "Pia"), s.player(BRAM, "Bram")
     data = s.session(status="active", players=[pia, bram], last_seq=3)
-    state = SessionState(s.SESSION_ID, LobbyState(s.SESSION_ID), role=role, user_id=s.SEER_ID if role == "seer" else PIA)
+    state = SessionState(
+        s.SESSION_ID, LobbyState(s.SESSION_ID), role=role, user_id=s.SEER_ID if role == "seer" else PIA
+    )
     state.apply_snapshot(Session.model_validate(data))
 
     def ev(type_: str, **fields: Any) -> None:
@@ -39,27 +41,73 @@ def _state(role: str, *, reveal: bool) -> SessionState:
         nodeBody="Water up to the knees.",
         choices=[{"label": "Swim", "nodeId": NODE_A}, {"label": "Climb", "nodeId": NODE_A}],
     )
-    ev("player_action", playerId=pia["id"], characterName="Pia", text="I test the current", version=1,
-       entry={"type": "action"})
-    ev("dice_rolled", rollId="open", rollerId=PIA, characterId=pia["characterId"], expression="1d20", reason="swim",
-       hidden=False, dice=[{"term": 1, "sides": 20, "value": 14}], total=14, version=2, entry={"type": "roll"})
-    ev("dice_rolled", rollId="secret", rollerId=s.SEER_ID, expression="3d6", reason="ambush", hidden=True,
-       version=3, entry={"type": "roll"})
+    ev(
+        "player_action",
+        playerId=pia["id"],
+        characterName="Pia",
+        text="I test the current",
+        version=1,
+        entry={"type": "action"},
+    )
+    ev(
+        "dice_rolled",
+        rollId="open",
+        rollerId=PIA,
+        characterId=pia["characterId"],
+        expression="1d20",
+        reason="swim",
+        hidden=False,
+        dice=[{"term": 1, "sides": 20, "value": 14}],
+        total=14,
+        version=2,
+        entry={"type": "roll"},
+    )
+    ev(
+        "dice_rolled",
+        rollId="secret",
+        rollerId=s.SEER_ID,
+        expression="3d6",
+        reason="ambush",
+        hidden=True,
+        version=3,
+        entry={"type": "roll"},
+    )
     order = [
         {"kind": "character", "name": "Pia", "initiative": 18},
         {"kind": "foe", "name": "Eel Warden", "initiative": 11},
     ]
-    ev("combat_started", combatState={"id": "c1", "round": 1, "turn": 0, "order": order, "current": order[0]},
-       version=4, entry={"type": "combat"})
+    ev(
+        "combat_started",
+        combatState={"id": "c1", "round": 1, "turn": 0, "order": order, "current": order[0]},
+        version=4,
+        entry={"type": "combat"},
+    )
     ev("combat_turn", combatId="c1", round=1, turn=1, current=order[1], version=5, entry={"type": "combat"})
-    ev("game_state", changes={"addInventory": [{"id": "rope", "name": "Rope", "assignedTo": pia["characterId"]}]},
-       version=6, turns=[])
+    ev(
+        "game_state",
+        changes={"addInventory": [{"id": "rope", "name": "Rope", "assignedTo": pia["characterId"]}]},
+        version=6,
+        turns=[],
+    )
     ev("player_connection", playerId=bram["id"], isConnected=False, status="disconnected")
     ev("player_inactive", playerId=bram["id"], characterName="Bram")
     if reveal:  # what the Seer's connection does for a hidden roll (list_dice_rolls)
-        dice = [Die(term=1, sides=6, value=321), Die(term=1, sides=6, value=333), Die(term=1, sides=6, value=333)]
-        state.reveal_roll(DiceRoll(roll_id="secret", rollerId=s.SEER_ID, expression="3d6", reason="ambush",
-                                   hidden=True, dice=dice, total=SECRET))
+        dice = [
+            Die(term=1, sides=6, value=321),
+            Die(term=1, sides=6, value=333),
+            Die(term=1, sides=6, value=333),
+        ]
+        state.reveal_roll(
+            DiceRoll(
+                roll_id="secret",
+                rollerId=s.SEER_ID,
+                expression="3d6",
+                reason="ambush",
+                hidden=True,
+                dice=dice,
+                total=SECRET,
+            )
+        )
     return state
 
 
@@ -107,7 +155,9 @@ def test_a_player_is_told_when_the_seer_is_away_and_the_game_paused() -> None:
 def test_the_seer_is_prompted_when_an_inactive_player_asks_to_come_back() -> None:
     state = _state("seer", reveal=False)
     bram = next(p for p in state.seats.values() if p.user_id == BRAM)
-    state.apply(parse_event(s.event(state.seq + 1, "readmit_requested", playerId=bram.id, characterName="Bram")))
+    state.apply(
+        parse_event(s.event(state.seq + 1, "readmit_requested", playerId=bram.id, characterName="Bram"))
+    )
     prompts = SessionView.from_state(state).section("Prompts")
     assert prompts is not None
     assert prompts.lines == ["Bram is back and asks to rejoin: readmit_player or kick_player"]
@@ -119,8 +169,18 @@ def test_the_seer_is_prompted_when_an_inactive_player_asks_to_come_back() -> Non
 @pytest.mark.parametrize("role", ["seer", "player"])
 def test_hostile_text_in_sections_is_shown_as_typed(role: str) -> None:
     state = _state(role, reveal=False)
-    state.apply(parse_event(s.event(state.seq + 1, "node_change", nodeId=NODE_A, nodeTitle="[red]\x1b[31mX",
-                                    nodeBody="<b>bold</b>\x07", choices=[])))
+    state.apply(
+        parse_event(
+            s.event(
+                state.seq + 1,
+                "node_change",
+                nodeId=NODE_A,
+                nodeTitle="[red]\x1b[31mX",
+                nodeBody="<b>bold</b>\x07",
+                choices=[],
+            )
+        )
+    )
     view = SessionView.from_state(state)
     text, html, rich = _renderings(view)
     assert "\x1b" not in text + html + rich and "\x07" not in text + html + rich
