@@ -185,3 +185,22 @@ def test_hostile_text_in_sections_is_shown_as_typed(role: str) -> None:
     text, html, rich = _renderings(view)
     assert "\x1b" not in text + html + rich and "\x07" not in text + html + rich
     assert "&lt;b&gt;bold" in html and "[red]" in rich
+
+
+def test_the_pictures_in_docs_are_these_views() -> None:
+    """docs/img/seer-dashboard.svg and docs/img/player-view.svg are the rich renderings of the two
+    views above (SEER_UPDATE_DOCS_SCREENSHOT=1 rewrites them)."""
+    import os
+    from pathlib import Path
+
+    img = Path(__file__).resolve().parents[2] / "docs" / "img"
+    for name, role in (("seer-dashboard", "seer"), ("player-view", "player")):
+        sink = open(os.devnull, "w")  # noqa: SIM115, PTH123 - closed below
+        console = Console(width=100, record=True, color_system="truecolor", file=sink)
+        console.print(SessionView.from_state(_state(role, reveal=role == "seer")))
+        sink.close()
+        svg = console.export_svg(title=f"seer-client: the {name.replace('-', ' ')}")
+        path = img / f"{name}.svg"
+        if os.environ.get("SEER_UPDATE_DOCS_SCREENSHOT"):
+            path.write_text(svg)
+        assert path.read_text() == svg, f"{path} is stale: SEER_UPDATE_DOCS_SCREENSHOT=1 pytest {__file__}"
