@@ -195,7 +195,7 @@ def test_the_pictures_in_docs_are_these_views() -> None:
 
     img = Path(__file__).resolve().parents[2] / "docs" / "img"
     for name, role in (("seer-dashboard", "seer"), ("player-view", "player")):
-        sink = open(os.devnull, "w")  # noqa: SIM115, PTH123 - closed below
+        sink = open(os.devnull, "w")  # closed below
         console = Console(width=100, record=True, color_system="truecolor", file=sink)
         console.print(SessionView.from_state(_state(role, reveal=role == "seer")))
         sink.close()
