@@ -253,7 +253,15 @@ def _seer_sections(state: SessionState) -> list[Section]:
     warnings = list(state.party_warnings())
     if state.status == "paused" and not state.seer_connected:
         warnings.append("paused while you were away: resume_session when ready")
-    facts = [f"version {game.version}", f"seq {state.seq}"]
+    st = state.settings
+    onoff = {True: "on", False: "off"}
+    facts = [
+        f"version {game.version}",
+        f"seq {state.seq}",
+        f"settings: max {state.max_players} players, late join {onoff[st.allow_late_join]}, "
+        f"dice shown {onoff[st.show_dice_rolls]}, auto-resolve {onoff[st.auto_resolve_simple_combat]}, "
+        f"AI Seer {onoff[st.enable_ai_seer]}, voice chat {onoff[st.voice_chat_enabled]}",
+    ]
     if game.flags:
         facts.append("flags: " + ", ".join(game.flags))
     if game.variables:

@@ -128,6 +128,7 @@ def test_the_seers_dashboard() -> None:
         assert "Rope → Pia" in out  # inventory
         assert "Bram is inactive" in out and "kick_player" in out  # the kick-or-wait prompt
         assert "Party of 2 is below the recommended 3-5 players" in out  # party warning
+        assert "AI Seer on, voice chat off" in out  # the settings, all surfaced
 
 
 def test_the_players_view_shows_their_game_not_the_seers_secrets() -> None:
