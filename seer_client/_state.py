@@ -145,6 +145,8 @@ class SessionState:
     readmit_requests: dict[str, ReadmitRequestedEvent] = field(
         default_factory=dict[str, ReadmitRequestedEvent]
     )
+    #: the server paused the game because its Seer was away 5 minutes (until it is resumed)
+    paused_while_seer_away: bool = False
     #: the fold could not reach the current game state exactly: read it once (get_game_state)
     needs_reread: bool = False
     #: why the last re-read was needed (for logs and tests)
@@ -245,8 +247,11 @@ class SessionState:
             self.max_players = event.max_players
         elif isinstance(event, SessionEndedEvent):
             self.stats = event.stats
-        elif isinstance(event, PlayerInactiveEvent | SessionStatusEvent):
-            pass  # the lobby holds seats and status
+        elif isinstance(event, SessionStatusEvent):
+            # a pause nobody asked for (actor null) is the sweeper's: the Seer was away
+            self.paused_while_seer_away = event.new_status == "paused" and event.actor is None
+        elif isinstance(event, PlayerInactiveEvent):
+            pass  # the lobby holds seats
 
     def reveal_roll(self, roll: DiceRoll) -> bool:
         """Fill in a hidden roll's dice and total (the Seer's connection, from ``roll_dice``'s

@@ -251,7 +251,7 @@ def _seer_sections(state: SessionState) -> list[Section]:
     ]
     inventory = [_item_line(state, item) for item in game.inventory]
     warnings = list(state.party_warnings())
-    if state.status == "paused" and not state.seer_connected:
+    if state.status == "paused" and state.paused_while_seer_away:
         warnings.append("paused while you were away: resume_session when ready")
     st = state.settings
     onoff = {True: "on", False: "off"}
@@ -297,6 +297,8 @@ def _player_sections(state: SessionState) -> list[Section]:
     notices: list[str] = []
     if not state.seer_connected:
         notices.append("The Seer is away" + (": the game is paused" if state.status == "paused" else ""))
+    elif state.status == "paused" and state.paused_while_seer_away:
+        notices.append("The game paused while the Seer was away; the Seer is back")
     if me is not None and me.status == "inactive":
         notices.append("Your seat is inactive: the Seer decides whether you rejoin")
     return [

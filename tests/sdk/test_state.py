@@ -90,8 +90,12 @@ def test_seer_connection_drives_the_seers_presence() -> None:
     # a presence key under the Seer's id proves nothing once the server says the Seer is away
     assert not state.seer_connected
     assert [p.state for p in state.presence() if p.role == "seer"] == ["reconnecting"]
+    ev(state, "session_status", oldStatus="active", newStatus="paused", actor=None)  # the sweeper's
+    assert state.paused_while_seer_away
     ev(state, "seer_connection", seerId=s.SEER_ID, isConnected=True)
     assert [p.state for p in state.presence() if p.role == "seer"] == ["online"]
+    ev(state, "session_status", oldStatus="paused", newStatus="active")
+    assert not state.paused_while_seer_away and state.status == "active"
 
 
 def test_session_settings_and_ended() -> None:

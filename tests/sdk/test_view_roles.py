@@ -148,9 +148,23 @@ def test_the_players_view_shows_their_game_not_the_seers_secrets() -> None:
 def test_a_player_is_told_when_the_seer_is_away_and_the_game_paused() -> None:
     state = _state("player", reveal=False)
     state.apply(parse_event(s.event(state.seq + 1, "seer_connection", seerId=s.SEER_ID, isConnected=False)))
-    state.apply(parse_event(s.event(state.seq + 1, "session_status", oldStatus="active", newStatus="paused")))
+    pause = s.event(state.seq + 1, "session_status", oldStatus="active", newStatus="paused", actor=None)
+    state.apply(parse_event(pause))
     notices = SessionView.from_state(state).section("Notices")
     assert notices is not None and notices.lines == ["The Seer is away: the game is paused"]
+
+
+def test_the_seer_back_after_the_server_paused_the_game_is_told_so() -> None:
+    state = _state("seer", reveal=False)
+    state.apply(parse_event(s.event(state.seq + 1, "seer_connection", seerId=s.SEER_ID, isConnected=False)))
+    pause = s.event(state.seq + 1, "session_status", oldStatus="active", newStatus="paused", actor=None)
+    state.apply(parse_event(pause))
+    state.apply(parse_event(s.event(state.seq + 1, "seer_connection", seerId=s.SEER_ID, isConnected=True)))
+    warnings = SessionView.from_state(state).section("Warnings")
+    assert warnings is not None and "paused while you were away: resume_session when ready" in warnings.lines
+    state.apply(parse_event(s.event(state.seq + 1, "session_status", oldStatus="paused", newStatus="active")))
+    warnings = SessionView.from_state(state).section("Warnings")
+    assert warnings is not None and not any("away" in line and "paused" in line for line in warnings.lines)
 
 
 def test_the_seer_is_prompted_when_an_inactive_player_asks_to_come_back() -> None:
