@@ -80,8 +80,11 @@ from .events import (
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
+    SeerConnectionEvent,
     SessionEndedEvent,
     SessionEvent,
+    SessionSettingsEvent,
     SessionStatusEvent,
     UnknownEvent,
     parse_event,
@@ -221,6 +224,9 @@ class SessionConnection:
         on_game_state: Callable[[GameStateEvent], object] | None = None,
         on_game_state_change: Callable[[GameState], object] | None = None,
         on_node_change: Callable[[NodeChangeEvent], object] | None = None,
+        on_seer_connection: Callable[[SeerConnectionEvent], object] | None = None,
+        on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None = None,
+        on_session_settings: Callable[[SessionSettingsEvent], object] | None = None,
         on_event: Callable[[BaseEvent], object] | None = None,
         on_status_change: Callable[[ConnectionStatus], object] | None = None,
         on_presence_change: Callable[[list[PresenceEntry]], object] | None = None,
@@ -250,6 +256,9 @@ class SessionConnection:
         self.on_game_state = on_game_state
         self.on_game_state_change = on_game_state_change
         self.on_node_change = on_node_change
+        self.on_seer_connection = on_seer_connection
+        self.on_readmit_requested = on_readmit_requested
+        self.on_session_settings = on_session_settings
         self.on_event = on_event
         self.on_status_change = on_status_change
         self.on_presence_change = on_presence_change
@@ -946,6 +955,9 @@ class SessionConnection:
             SessionEndedEvent: self.on_session_ended,
             GameStateEvent: self.on_game_state,
             NodeChangeEvent: self.on_node_change,
+            SeerConnectionEvent: self.on_seer_connection,
+            ReadmitRequestedEvent: self.on_readmit_requested,
+            SessionSettingsEvent: self.on_session_settings,
         }
         return callbacks.get(type(event))
 

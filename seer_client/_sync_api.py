@@ -30,8 +30,11 @@ from .events import (
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
+    SeerConnectionEvent,
     SessionEndedEvent,
     SessionEvent,
+    SessionSettingsEvent,
     SessionStatusEvent,
 )
 from .models import (
@@ -687,6 +690,36 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @on_node_change.setter
     def on_node_change(self, value: Callable[[NodeChangeEvent], object] | None) -> None:
         self._target.on_node_change = value
+
+    @property
+    def on_seer_connection(self) -> Callable[[SeerConnectionEvent], object] | None:
+        """The ``on_seer_connection`` callback (runs on the client's event loop thread)."""
+        value: Callable[[SeerConnectionEvent], object] | None = self._target.on_seer_connection
+        return value
+
+    @on_seer_connection.setter
+    def on_seer_connection(self, value: Callable[[SeerConnectionEvent], object] | None) -> None:
+        self._target.on_seer_connection = value
+
+    @property
+    def on_readmit_requested(self) -> Callable[[ReadmitRequestedEvent], object] | None:
+        """The ``on_readmit_requested`` callback (runs on the client's event loop thread)."""
+        value: Callable[[ReadmitRequestedEvent], object] | None = self._target.on_readmit_requested
+        return value
+
+    @on_readmit_requested.setter
+    def on_readmit_requested(self, value: Callable[[ReadmitRequestedEvent], object] | None) -> None:
+        self._target.on_readmit_requested = value
+
+    @property
+    def on_session_settings(self) -> Callable[[SessionSettingsEvent], object] | None:
+        """The ``on_session_settings`` callback (runs on the client's event loop thread)."""
+        value: Callable[[SessionSettingsEvent], object] | None = self._target.on_session_settings
+        return value
+
+    @on_session_settings.setter
+    def on_session_settings(self, value: Callable[[SessionSettingsEvent], object] | None) -> None:
+        self._target.on_session_settings = value
 
     @property
     def on_event(self) -> Callable[[BaseEvent], object] | None:

@@ -286,3 +286,25 @@ async def test_fifty_game_state_events_cost_no_rpc(backend: Any, make_client: An
         print(f"RPCs during 50 game_state events with on_game_state_change set: {len(rpcs)}")
         assert rpcs == [] and conn.state_reads == 0
         assert versions == list(range(1, 51)) and conn.state.game.variables["gold"] == 50
+
+
+async def test_the_new_events_have_their_callbacks(backend: Any, make_client: Any) -> None:
+    from seer_client import ReadmitRequestedEvent, SeerConnectionEvent, SessionSettingsEvent
+
+    from .test_connection import FAST, seer_and_player
+
+    _, player = await seer_and_player(backend, make_client)
+    got: list[object] = []
+    async with player.connect(
+        s.SESSION_ID,
+        on_seer_connection=got.append,
+        on_readmit_requested=got.append,
+        on_session_settings=got.append,
+        **FAST,
+    ) as conn:
+        backend.emit("seer_connection", seerId=s.SEER_ID, isConnected=False)
+        backend.emit("readmit_requested", playerId=pia_seat(conn.state), characterName="Pia")
+        backend.emit("session_settings", settings={"allowLateJoin": True}, maxPlayers=5)
+        await conn.wait_for_seq(3)
+        assert [type(e) for e in got] == [SeerConnectionEvent, ReadmitRequestedEvent, SessionSettingsEvent]
+        assert not conn.state.seer_connected and conn.state.max_players == 5 and conn.state.readmit_requests
