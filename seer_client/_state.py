@@ -25,6 +25,7 @@ it by size - it sets :attr:`SessionState.needs_reread`; the connection then read
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass, field
@@ -179,6 +180,28 @@ class SessionState:
                     timestamp=seat.readmit_requested_at,
                 )
         self.reset_game(session.game_state)
+        self._seed_from_turns(session)
+
+    def _seed_from_turns(self, session: Session) -> None:
+        """A view opened mid-game: the dice log and the pending actions from the snapshot's
+        turn history (no RPC; a roll's dice are not in its turn entry, only its total)."""
+        self.dice.clear()
+        self.pending_actions = []
+        for entry in session.game_state.turn_history:
+            kind = entry.get("type")
+            if kind == "roll" and isinstance(entry.get("rollId"), str):
+                with contextlib.suppress(ValueError):
+                    self.dice.append(DiceLogEntry(seq=0, roll=DiceRoll.model_validate(entry)))
+            elif kind == "move":
+                self.pending_actions = []
+            elif kind == "action" and isinstance(entry.get("playerId"), str):
+                fields = {k: v for k, v in entry.items() if k not in ("type", "actorId", "at")}
+                with contextlib.suppress(ValueError):
+                    self.pending_actions.append(
+                        PlayerActionEvent.model_validate(
+                            {**fields, "seq": 0, "sessionId": session.id, "timestamp": entry.get("at")}
+                        )
+                    )
 
     def reset_game(self, game: GameState) -> None:
         """Take a game state read from the server (``get_game_state``) as the truth."""
@@ -204,15 +227,18 @@ class SessionState:
                 body=event.node_body or "",
                 choices=list(event.choices),
             )
-            if not replayed:
+            if not replayed:  # (a replay's dice and actions are in the snapshot's turns)
                 self._game["currentNodeId"] = event.node_id
                 visited = cast(list[str], self._game.setdefault("visitedNodeIds", []))
                 if event.node_id not in visited:
                     visited.append(event.node_id)
                 self._game_model = None
-            self.pending_actions.clear()  # moving on answers what the players proposed
+                self.pending_actions.clear()  # moving on answers what the players proposed
         elif isinstance(event, DiceRolledEvent):
-            self.dice.append(DiceLogEntry(seq=event.seq, roll=DiceRoll.model_validate(event.model_dump())))
+            if not replayed:
+                self.dice.append(
+                    DiceLogEntry(seq=event.seq, roll=DiceRoll.model_validate(event.model_dump()))
+                )
             self._game_event(event, event.version, event.entry, replayed)
         elif isinstance(event, CombatStartedEvent):
             self._game_event(event, event.version, event.entry, replayed, combat=event.combat_state)
@@ -225,7 +251,8 @@ class SessionState:
         elif isinstance(event, CombatEndedEvent):
             self._game_event(event, event.version, event.entry, replayed, combat=None)
         elif isinstance(event, PlayerActionEvent):
-            self.pending_actions.append(event)
+            if not replayed:
+                self.pending_actions.append(event)
             self._game_event(event, event.version, event.entry, replayed)
         elif isinstance(event, SeerConnectionEvent):
             pass  # the lobby holds the Seer's connection (presence follows it)

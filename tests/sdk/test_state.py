@@ -47,6 +47,29 @@ def test_snapshot_seeds_everything() -> None:
     assert state.seer_connected and not state.needs_reread and len(state.seats) == 1
 
 
+def test_a_view_opened_mid_game_has_the_dice_and_pending_actions_of_the_turn_history() -> None:
+    data = s.session(status="active", players=[s.player(PIA, "Pia")], last_seq=9)
+    seat = data["players"][0]["id"]
+    roll = {"rollId": "r1", "rollerId": PIA, "expression": "1d20", "hidden": False, "total": 12}
+    data["gameState"] = {
+        **s.game_state(version=4),
+        "turnHistory": [
+            turn("action", playerId=seat, characterName="Pia", text="before the move"),
+            turn("move", nodeId=NODE_B, nodeTitle="B", override=False),
+            turn("roll", **roll),
+            turn("action", playerId=seat, characterName="Pia", text="after the move"),
+        ],
+    }
+    state = SessionState(s.SESSION_ID, LobbyState(s.SESSION_ID))
+    state.apply_snapshot(Session.model_validate(data))
+    assert [(d.roll.roll_id, d.roll.total) for d in state.dice] == [("r1", 12)]
+    assert [a.text for a in state.pending_actions] == ["after the move"]
+    # a replay of the log up to the snapshot (since_seq) changes none of it
+    state.apply(parse_event(s.event(5, "dice_rolled", **roll, version=3, entry=turn("roll", **roll))))
+    state.apply(parse_event(s.event(6, "node_change", nodeId=NODE_B, nodeTitle="B")))
+    assert len(state.dice) == 1 and [a.text for a in state.pending_actions] == ["after the move"]
+
+
 def test_session_created_changes_nothing() -> None:
     state = fresh(status="waiting")
     ev(state, "session_created", status="waiting")
