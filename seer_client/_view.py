@@ -255,13 +255,13 @@ def _seer_sections(state: SessionState) -> list[Section]:
         warnings.append("paused while you were away: resume_session when ready")
     st = state.settings
     onoff = {True: "on", False: "off"}
-    facts = [
-        f"version {game.version}",
-        f"seq {state.seq}",
-        f"settings: max {state.max_players} players, late join {onoff[st.allow_late_join]}, "
-        f"dice shown {onoff[st.show_dice_rolls]}, auto-resolve {onoff[st.auto_resolve_simple_combat]}, "
-        f"AI Seer {onoff[st.enable_ai_seer]}, voice chat {onoff[st.voice_chat_enabled]}",
+    settings = [
+        f"max {state.max_players} players, late join {onoff[st.allow_late_join]}, "
+        f"dice shown {onoff[st.show_dice_rolls]}",
+        f"auto-resolve {onoff[st.auto_resolve_simple_combat]}, AI Seer {onoff[st.enable_ai_seer]}, "
+        f"voice chat {onoff[st.voice_chat_enabled]}",
     ]
+    facts = [f"version {game.version}", f"seq {state.seq}"]
     if game.flags:
         facts.append("flags: " + ", ".join(game.flags))
     if game.variables:
@@ -275,6 +275,7 @@ def _seer_sections(state: SessionState) -> list[Section]:
         _dice_section(state, seer=True),
         Section("Inventory", inventory),
         Section("State", facts),
+        Section("Settings", settings),
     ]
 
 

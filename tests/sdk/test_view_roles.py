@@ -29,6 +29,7 @@ def _state(role: str, *, reveal: bool) -> SessionState:
         s.SESSION_ID, LobbyState(s.SESSION_ID), role=role, user_id=s.SEER_ID if role == "seer" else PIA
     )
     state.apply_snapshot(Session.model_validate(data))
+    state.lobby.set_presence({s.SEER_ID, PIA})  # the Seer and Pia online
 
     def ev(type_: str, **fields: Any) -> None:
         state.apply(parse_event(s.event(state.seq + 1, type_, **fields)))
@@ -128,7 +129,7 @@ def test_the_seers_dashboard() -> None:
         assert "Rope → Pia" in out  # inventory
         assert "Bram is inactive" in out and "kick_player" in out  # the kick-or-wait prompt
         assert "Party of 2 is below the recommended 3-5 players" in out  # party warning
-        assert "AI Seer on, voice chat off" in out  # the settings, all surfaced
+        assert "AI Seer on, voice chat off" in out and "late join off" in out  # every setting
 
 
 def test_the_players_view_shows_their_game_not_the_seers_secrets() -> None:
