@@ -1,52 +1,110 @@
 -- Today's code paths before issue 24, for the same-run A/Bs of bench/paths_ab.py and the
--- cost model: pg_get_functiondef of each function as commit 4f8b1c1 created it (the event
--- writer with realtime.send, update_game_state, record_turn / roll_dice / submit_action
--- rewriting the whole game state for every turn, session_json with one non-inlinable
--- player_fields call per seat, join_session), verbatim but for the schema: bench_pre24, and the
--- calls among them point at the copies. Created in the throw-away bench cluster only.
+-- cost model: each function's source as main had it at 625c8a4 (after issue 22's events), copied
+-- verbatim from its migration but for the schema: bench_pre24, and the calls among the copies
+-- point at the copies. The event writer calling realtime.send; update_game_state,
+-- record_turn, roll_dice and submit_action writing turnHistory into the game state on every
+-- turn; session_json with a non-inlinable player_fields per seat; the participant check and
+-- the text cleaner's character class as sql functions with a SET clause (re-planned in every
+-- transaction); the heartbeat committing synchronously; join_session and get_session and
+-- session_events_since on those helpers. Created in the throw-away bench cluster only.
 -- the copies call each other; their bodies are checked when they run
 set check_function_bodies = off;
 create schema if not exists bench_pre24;
 grant usage on schema bench_pre24 to authenticated;
 
-CREATE OR REPLACE FUNCTION bench_pre24.append_turn(p_turns jsonb, p_entry jsonb)
- RETURNS jsonb
- LANGUAGE sql
- IMMUTABLE
- SET search_path TO ''
-AS $function$
-  select bench_pre24.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
-$function$
-;
+-- 20261125200000_private_schema_and_errors.sql: seer_private.unsafe_text_chars
+create or replace function bench_pre24.unsafe_text_chars(p_multiline boolean)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_multiline
+    then '[\x01-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]'
+    else '[\x01-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]' end
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.bounded_turn_history(p_turns jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE
- SET search_path TO ''
-AS $function$
+-- 20261125200000_private_schema_and_errors.sql: seer_private.clean_text
+create or replace function bench_pre24.clean_text(
+  p_value text, p_field text, p_max int, p_required boolean default false,
+  p_multiline boolean default false)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
 declare
-  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
+  v text := nullif(regexp_replace(p_value,
+    '^[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+|[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+$', '', 'g'), '');
 begin
-  while jsonb_array_length(v_turns) > 100 loop
-    v_turns := v_turns - 0;
-  end loop;
-  if octet_length(v_turns::text) <= 131072 then
-    return v_turns;
+  if v is null then
+    if p_required then
+      perform seer_private.raise_error('SESSION_000', p_field || ' is required');
+    end if;
+    return null;
   end if;
-  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
-          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
-                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
-          where bytes <= 131072);
+  if length(v) > p_max then
+    perform seer_private.raise_error('SESSION_000', p_field || ' is longer than ' || p_max || ' characters');
+  end if;
+  if v ~ bench_pre24.unsafe_text_chars(p_multiline) then
+    perform seer_private.raise_error('SESSION_000',
+      p_field || ' contains control, bidi or escape characters');
+  end if;
+  return v;
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.game_state_json(p_session sessions)
- RETURNS jsonb
- LANGUAGE sql
- STABLE
-AS $function$
+-- 20261125200300_rls.sql: seer_private.is_session_participant
+create or replace function bench_pre24.is_session_participant(p_session_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+      select 1 from public.sessions s
+      where s.id = p_session_id and s.seer_id = auth.uid())
+    or exists (
+      select 1 from public.session_players sp
+      where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null)
+$$;
+
+-- 20261125200400_session_kernel.sql: seer_private.player_fields
+create or replace function bench_pre24.player_fields(
+  p_player public.session_players, p_character public.characters, p_display_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', (p_player).id,
+    'sessionId', (p_player).session_id,
+    'userId', (p_player).user_id,
+    'characterId', (p_player).character_id,
+    'character', case when (p_character).id is null then null
+                      else seer_private.character_json(p_character) end,
+    'displayName', p_display_name,
+    'joinedAt', (p_player).joined_at,
+    -- a connected seat's last heartbeat is in its liveness row (20261125200200)
+    'lastActivityAt', coalesce((select l.last_heartbeat_at from seer_private.seat_liveness l
+                                where l.player_id = (p_player).id), (p_player).last_activity_at),
+    'leftAt', (p_player).left_at,
+    'status', (p_player).status,
+    'isConnected', (p_player).status = 'connected',
+    'controlledBySeer', (p_player).status = 'inactive',
+    'leftReason', (p_player).left_reason,
+    'kickReason', (p_player).kick_reason,
+    -- an inactive seat whose player is back and asks the Seer to let them in (issue 22)
+    'readmitRequestedAt', (p_player).readmit_requested_at)
+$$;
+
+-- 20261125200400_session_kernel.sql: seer_private.game_state_json
+create or replace function bench_pre24.game_state_json(p_session public.sessions)
+returns jsonb
+language sql
+stable
+as $$
   select jsonb_build_object(
     'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
     'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
@@ -56,15 +114,131 @@ AS $function$
     'version', (p_session).state_version,
     'currentNodeId', (p_session).current_node_id,
     'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.get_session(p_session_id uuid)
- RETURNS jsonb
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO ''
-AS $function$
+-- 20261125200400_session_kernel.sql: seer_private.player_json
+create or replace function bench_pre24.player_json(p_player public.session_players)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_char public.characters;
+  v_name text;
+begin
+  select c.* into v_char from public.characters c where c.id = p_player.character_id;
+  select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
+  return bench_pre24.player_fields(p_player, v_char, v_name);
+end
+$$;
+
+-- 20261125200400_session_kernel.sql: seer_private.session_json
+create or replace function bench_pre24.session_json(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return (
+    select jsonb_build_object(
+      'id', s.id,
+      'code', s.code,
+      'seerId', s.seer_id,
+      'seerName', s.seer_name,
+      'adventureId', s.adventure_id,
+      'adventureName', s.adventure_name,
+      'adventureDescription', a.description,
+      'status', s.status,
+      'players', coalesce((
+        select jsonb_agg(bench_pre24.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
+        from public.session_players sp
+        left join public.characters c on c.id = sp.character_id
+        left join public.profiles pr on pr.id = sp.user_id
+        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+      'maxPlayers', s.max_players,
+      'minPlayers', s.min_players,
+      'recommendedMinPlayers', a.recommended_min_players,
+      'recommendedMaxPlayers', a.recommended_max_players,
+      'currentNodeId', s.current_node_id,
+      'currentNode', seer_private.node_json(s.current_node_id),
+      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      'gameState', bench_pre24.game_state_json(s),
+      'stats', s.stats,
+      'createdAt', s.created_at,
+      'startedAt', s.started_at,
+      'pausedAt', s.paused_at,
+      'completedAt', s.completed_at,
+      'endedAt', s.ended_at,
+      'outcome', s.outcome,
+      'notes', s.notes,
+      'estimatedDurationMinutes', s.estimated_duration_minutes,
+      'settings', s.settings,
+      'lastSeq', s.last_seq,
+      -- the Seer's connection as the server sees it (seer_liveness; no row: connected)
+      'seerConnected', coalesce((select l.connected from seer_private.seer_liveness l
+                                 where l.session_id = s.id), true),
+      -- the current realtime topic (secret channel key): session_json goes to participants only
+      'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
+    from public.sessions s
+    join public.adventures a on a.id = s.adventure_id
+    where s.id = p_session_id);
+end
+$$;
+
+-- 20261125200400_session_kernel.sql: seer_private.write_event_at
+create or replace function bench_pre24.write_event_at(
+  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_event jsonb;
+begin
+  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
+    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
+  perform seer_private.require_size(v_event, 'the event', 131072);
+  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
+  perform realtime.send(v_event, p_type,
+    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id), true);
+  return v_event;
+end
+$$;
+
+-- 20261125200400_session_kernel.sql: seer_private.write_event
+create or replace function bench_pre24.write_event(
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_seq bigint;
+begin
+  update public.sessions set last_seq = last_seq + 1
+  where id = p_session_id
+  returning last_seq into v_seq;
+  if v_seq is null then
+    raise exception 'write_event: session % does not exist', p_session_id;
+  end if;
+  return bench_pre24.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+end
+$$;
+
+-- 20261125200410_session_lobby.sql: public.get_session
+create or replace function bench_pre24.get_session(p_session_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
 begin
   perform seer_private.require_uid();
   -- 001 unless the caller is the Seer or holds a live seat: the same rule (and function) RLS
@@ -77,15 +251,15 @@ begin
   end if;
   return bench_pre24.session_json(p_session_id);
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.join_session(p_session_id uuid, p_character_id uuid)
- RETURNS jsonb
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
+-- 20261125200410_session_lobby.sql: public.join_session
+create or replace function bench_pre24.join_session(p_session_id uuid, p_character_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
 declare
   v_uid uuid := seer_private.require_account();
   v_s public.sessions%rowtype;
@@ -108,6 +282,14 @@ begin
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;
       return jsonb_build_object('player', bench_pre24.player_json(v_seat),
                                 'session', bench_pre24.session_json(v_s.id));
+    end if;
+    if v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then
+      -- Back after the 5-minute window: not an error, but not a seat either until the Seer
+      -- lets them in (readmit_player) - the answer says so and the Seer is asked once.
+      perform seer_private.request_readmit(v_seat);
+      select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+      return jsonb_build_object('player', bench_pre24.player_json(v_seat),
+                                'session', bench_pre24.session_json(v_s.id), 'readmit', 'requested');
     end if;
   end if;
   -- a full session is reported after the caller's own character problems (below)
@@ -146,91 +328,162 @@ begin
   return jsonb_build_object('player', bench_pre24.player_json(v_seat),
                             'session', bench_pre24.session_json(v_s.id));
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.player_fields(p_player session_players, p_character characters, p_display_name text)
- RETURNS jsonb
- LANGUAGE sql
- STABLE
-AS $function$
-  select jsonb_build_object(
-    'id', (p_player).id,
-    'sessionId', (p_player).session_id,
-    'userId', (p_player).user_id,
-    'characterId', (p_player).character_id,
-    'character', case when (p_character).id is null then null
-                      else seer_private.character_json(p_character) end,
-    'displayName', p_display_name,
-    'joinedAt', (p_player).joined_at,
-    -- a connected seat's last heartbeat is in its liveness row (20261125200200)
-    'lastActivityAt', coalesce((select l.last_heartbeat_at from seer_private.seat_liveness l
-                                where l.player_id = (p_player).id), (p_player).last_activity_at),
-    'leftAt', (p_player).left_at,
-    'status', (p_player).status,
-    'isConnected', (p_player).status = 'connected',
-    'controlledBySeer', (p_player).status = 'inactive',
-    'leftReason', (p_player).left_reason,
-    'kickReason', (p_player).kick_reason)
-$function$
-;
-
-CREATE OR REPLACE FUNCTION bench_pre24.player_json(p_player session_players)
- RETURNS jsonb
- LANGUAGE plpgsql
- STABLE
- SET search_path TO ''
-AS $function$
+-- 20261125200430_session_presence_and_log.sql: public.heartbeat
+create or replace function bench_pre24.heartbeat(p_session_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
 declare
-  v_char public.characters;
-  v_name text;
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_player_id uuid;
+  v_status text := 'connected';
+  v_restored boolean := false;
+  v_session_status text;
+  v_last_seq bigint;
+  v_seer seer_private.seer_liveness%rowtype;
+  v_readmit text;
 begin
-  select c.* into v_char from public.characters c where c.id = p_player.character_id;
-  select pr.display_name into v_name from public.profiles pr where pr.id = p_player.user_id;
-  return bench_pre24.player_fields(p_player, v_char, v_name);
+  update seer_private.seat_liveness l set last_heartbeat_at = now()
+  where l.session_id = p_session_id and l.user_id = v_uid
+  returning l.player_id into v_player_id;
+  if not found then
+    -- the Seer's fast path: only while the server holds them connected
+    update seer_private.seer_liveness l set last_heartbeat_at = now()
+    where l.session_id = p_session_id and l.seer_id = v_uid and l.connected;
+    if found then
+      v_status := 'seer';
+    end if;
+  end if;
+  if not found then
+    v_s := seer_private.lock_session(p_session_id);
+    if v_s.seer_id = v_uid then
+      v_status := 'seer';
+      if v_s.status in ('waiting', 'active', 'paused') then
+        select * into v_seer from seer_private.seer_liveness l where l.session_id = v_s.id for update;
+        if not found then
+          insert into seer_private.seer_liveness (session_id, seer_id, last_heartbeat_at)
+          values (v_s.id, v_uid, now());
+        else
+          update seer_private.seer_liveness
+          set seer_id = v_uid, last_heartbeat_at = now(), connected = true, disconnected_at = null
+          where session_id = v_s.id;
+          if not v_seer.connected then
+            -- back after the sweeper marked them away: everyone hears it
+            perform bench_pre24.write_event(v_s.id, 'seer_connection', v_uid,
+              seer_private.event_seer_connection(v_uid, true, null));
+            v_restored := true;
+          end if;
+        end if;
+      end if;
+    else
+      v_seat := seer_private.caller_seat(v_s, v_uid);
+      if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
+        -- the player left: this connection is done (the SDK stops on SESSION_006)
+        perform seer_private.raise_error('SESSION_006', 'left');
+      end if;
+      -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
+      if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
+        perform seer_private.restore_seat(v_seat.id, v_uid, now());
+        v_restored := true;
+      elsif v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then
+        -- back after the window: the Seer decides (readmit_player or kick_player)
+        perform seer_private.request_readmit(v_seat);
+        v_readmit := 'requested';
+      elsif v_s.status not in ('completed', 'cancelled') then
+        update public.session_players set last_activity_at = now() where id = v_seat.id;
+      end if;
+      select sp.id, sp.status into v_player_id, v_status from public.session_players sp where sp.id = v_seat.id;
+    end if;
+  end if;
+  -- read after the seat write (a restore's event has bumped last_seq)
+  select s.status, s.last_seq into v_session_status, v_last_seq from public.sessions s where s.id = p_session_id;
+  return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
+                            'restored', v_restored, 'serverTime', now(),
+                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq,
+                            'readmit', v_readmit);
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.record_roll(p_session sessions, p_actor uuid, p_expression text, p_reason text, p_character_id uuid, p_hidden boolean)
- RETURNS dice_rolls
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
+-- 20261125200430_session_presence_and_log.sql: public.session_events_since
+create or replace function bench_pre24.session_events_since(
+  p_session_id uuid, p_after_seq bigint, p_limit int default 500)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
 declare
-  v_result jsonb := seer_private.roll_expression(p_expression);
-  v_roll public.dice_rolls%rowtype;
+  v_limit int := coalesce(p_limit, 500);
 begin
-  v_roll.id := gen_random_uuid();
-  v_roll.session_id := (p_session).id;
-  v_roll.roller_id := p_actor;
-  v_roll.character_id := p_character_id;
-  v_roll.expression := btrim(p_expression);
-  v_roll.dice := v_result -> 'dice';
-  v_roll.total := (v_result ->> 'total')::int;
-  v_roll.reason := p_reason;
-  v_roll.hidden := coalesce(p_hidden, false)
-    or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
-  v_roll.created_at := now();
-  -- one UPDATE of the session: turn entry, diceRolled and the event's seq
-  v_roll.seq := bench_pre24.record_turn((p_session).id,
-    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
-    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
-  insert into public.dice_rolls values (v_roll.*);
-  perform bench_pre24.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
-    seer_private.event_dice_rolled(v_roll));
-  return v_roll;
+  perform seer_private.require_uid();
+  -- the participant rule without reading the session row (see get_session)
+  if not bench_pre24.is_session_participant(p_session_id) then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
+  if p_after_seq < 0 then
+    perform seer_private.raise_error('SESSION_000', 'afterSeq must be >= 0');
+  end if;
+  if v_limit < 1 then
+    perform seer_private.raise_error('SESSION_000', 'limit must be >= 1');
+  end if;
+  return coalesce((
+    select jsonb_agg(e.payload order by e.seq)
+    from (select ev.payload, ev.seq from public.session_events ev
+          where ev.session_id = p_session_id and ev.seq > coalesce(p_after_seq, 0)
+          order by ev.seq
+          limit least(v_limit, 1000)) e), '[]'::jsonb);
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.record_turn(p_session_id uuid, p_entry jsonb, p_combat jsonb DEFAULT NULL::jsonb, p_set_combat boolean DEFAULT false, p_seqs integer DEFAULT 1, p_dice integer DEFAULT 0, p_combats integer DEFAULT 0)
- RETURNS bigint
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
+-- 20261125200500_game_state_rpc.sql: seer_private.bounded_turn_history
+create or replace function bench_pre24.bounded_turn_history(p_turns jsonb)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
 declare
-  v_last bigint;
+  v_turns jsonb := coalesce(p_turns, '[]'::jsonb);
+begin
+  while jsonb_array_length(v_turns) > 100 loop
+    v_turns := v_turns - 0;
+  end loop;
+  if octet_length(v_turns::text) <= 131072 then
+    return v_turns;
+  end if;
+  return (select coalesce(jsonb_agg(t order by o), '[]'::jsonb)
+          from (select t, o, sum(octet_length(t::text)) over (order by o desc) as bytes
+                from jsonb_array_elements(v_turns) with ordinality x(t, o)) k
+          where bytes <= 131072);
+end
+$$;
+
+-- 20261125200500_game_state_rpc.sql: seer_private.append_turn
+create or replace function bench_pre24.append_turn(p_turns jsonb, p_entry jsonb)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select bench_pre24.bounded_turn_history(coalesce(p_turns, '[]'::jsonb) || jsonb_build_array(p_entry))
+$$;
+
+-- 20261125200500_game_state_rpc.sql: seer_private.record_turn
+create or replace function bench_pre24.record_turn(
+  p_session_id uuid, p_entry jsonb, p_combat jsonb default null, p_set_combat boolean default false,
+  p_seqs int default 1, p_dice int default 0, p_combats int default 0,
+  out o_seq bigint, out o_version int)
+language plpgsql
+volatile
+set search_path = ''
+as $$
 begin
   update public.sessions
   set game_state = jsonb_set(
@@ -242,151 +495,18 @@ begin
       dice_rolled = dice_rolled + p_dice,
       combats_completed = combats_completed + p_combats
   where id = p_session_id
-  returning last_seq into v_last;
-  return v_last;
+  returning last_seq, state_version into o_seq, o_version;
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.roll_dice(p_session_id uuid, p_expression text, p_reason text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid, p_hidden boolean DEFAULT false)
- RETURNS jsonb
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  v_uid uuid := seer_private.require_uid();
-  v_reason text := bench_pre24.clean_text(p_reason, 'reason', 200);
-  v_s public.sessions%rowtype;
-  v_seat public.session_players%rowtype;
-  v_char uuid := p_character_id;
-  v_roll public.dice_rolls%rowtype;
-begin
-  v_s := seer_private.lock_game(p_session_id, v_uid);
-  if v_s.seer_id = v_uid then
-    if v_char is not null then
-      perform seer_private.character_seat(v_s.id, v_char);
-    end if;
-  else
-    v_seat := seer_private.caller_seat(v_s, v_uid);
-    if coalesce(p_hidden, false) or (v_char is not null and v_char <> v_seat.character_id) then
-      perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
-    end if;
-    v_char := v_seat.character_id;
-  end if;
-  v_roll := bench_pre24.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
-  return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
-end
-$function$
-;
-
-CREATE OR REPLACE FUNCTION bench_pre24.session_json(p_session_id uuid)
- RETURNS jsonb
- LANGUAGE plpgsql
- STABLE
- SET search_path TO ''
-AS $function$
-begin
-  return (
-    select jsonb_build_object(
-      'id', s.id,
-      'code', s.code,
-      'seerId', s.seer_id,
-      'seerName', s.seer_name,
-      'adventureId', s.adventure_id,
-      'adventureName', s.adventure_name,
-      'adventureDescription', a.description,
-      'status', s.status,
-      'players', coalesce((
-        select jsonb_agg(bench_pre24.player_fields(sp, c, pr.display_name) order by sp.joined_at, sp.id)
-        from public.session_players sp
-        left join public.characters c on c.id = sp.character_id
-        left join public.profiles pr on pr.id = sp.user_id
-        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
-      'maxPlayers', s.max_players,
-      'minPlayers', s.min_players,
-      'recommendedMinPlayers', a.recommended_min_players,
-      'recommendedMaxPlayers', a.recommended_max_players,
-      'currentNodeId', s.current_node_id,
-      'currentNode', seer_private.node_json(s.current_node_id),
-      'visitedNodeIds', to_jsonb(s.visited_node_ids),
-      'gameState', bench_pre24.game_state_json(s),
-      'stats', s.stats,
-      'createdAt', s.created_at,
-      'startedAt', s.started_at,
-      'pausedAt', s.paused_at,
-      'completedAt', s.completed_at,
-      'endedAt', s.ended_at,
-      'outcome', s.outcome,
-      'notes', s.notes,
-      'estimatedDurationMinutes', s.estimated_duration_minutes,
-      'settings', s.settings,
-      'lastSeq', s.last_seq,
-      -- the current realtime topic (secret channel key): session_json goes to participants only
-      'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
-    from public.sessions s
-    join public.adventures a on a.id = s.adventure_id
-    where s.id = p_session_id);
-end
-$function$
-;
-
-CREATE OR REPLACE FUNCTION bench_pre24.submit_action(p_session_id uuid, p_text text, p_choice text DEFAULT NULL::text, p_character_id uuid DEFAULT NULL::uuid)
- RETURNS jsonb
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  v_uid uuid := seer_private.require_uid();
-  v_text text := bench_pre24.clean_text(p_text, 'text', 1000);
-  v_choice_label text := bench_pre24.clean_text(p_choice, 'choice', 200);
-  v_choice jsonb;
-  v_s public.sessions%rowtype;
-  v_seat public.session_players%rowtype;
-  v_name text;
-  v_fields jsonb;
-begin
-  if v_text is null and v_choice_label is null then
-    perform seer_private.raise_error('SESSION_000', 'text or choice is required');
-  end if;
-  v_s := seer_private.lock_game(p_session_id, v_uid);
-  if v_s.seer_id = v_uid then
-    if p_character_id is null then
-      perform seer_private.raise_error('SESSION_000', 'characterId is required when the Seer acts');
-    end if;
-    v_seat := seer_private.character_seat(v_s.id, p_character_id);
-    if v_seat.status = 'connected' then
-      perform seer_private.raise_error('SESSION_026');
-    end if;
-  else
-    v_seat := seer_private.caller_seat(v_s, v_uid);
-    if p_character_id is not null and p_character_id <> v_seat.character_id then
-      perform seer_private.raise_error('SESSION_007', 'players act for their own character');
-    end if;
-  end if;
-  if v_choice_label is not null then
-    v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c
-                 where c ->> 'label' = v_choice_label limit 1);
-    if v_choice is null then
-      perform seer_private.raise_error('SESSION_000', 'choice is not one of the current node''s choices');
-    end if;
-  end if;
-  select c.name into v_name from public.characters c where c.id = v_seat.character_id;
-  v_fields := seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid);
-  return bench_pre24.write_event_at(v_s.id,
-    bench_pre24.record_turn(v_s.id, seer_private.turn_entry('action', v_uid, v_fields)),
-    'player_action', v_uid, v_fields);
-end
-$function$
-;
-
-CREATE OR REPLACE FUNCTION bench_pre24.update_game_state(p_session_id uuid, p_patch jsonb, p_expected_version integer DEFAULT NULL::integer)
- RETURNS jsonb
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
+-- 20261125200500_game_state_rpc.sql: public.update_game_state
+create or replace function bench_pre24.update_game_state(
+  p_session_id uuid, p_patch jsonb, p_expected_version int default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
 declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
@@ -401,6 +521,10 @@ declare
   v_vars jsonb;
   v_flags jsonb;
   v_turns jsonb;
+  -- what the game_state event carries for a client's fold: the items as stored, the turns added
+  v_added jsonb := '[]'::jsonb;
+  v_new_turns jsonb := '[]'::jsonb;
+  v_entry jsonb;
   v_combat jsonb;
   v_state jsonb;
   v_version int;
@@ -469,6 +593,7 @@ begin
         -- an item with the same id is replaced
         v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
                            where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
+        v_added := v_added || jsonb_build_array(v_elem);
       end loop;
     when 'removeInventory' then
       if not seer_private.is_string_array(v_val, 100) then
@@ -507,8 +632,9 @@ begin
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
       end if;
-      v_turns := v_turns || jsonb_build_array(
-        seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));
+      v_entry := seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at');
+      v_turns := v_turns || jsonb_build_array(v_entry);
+      v_new_turns := v_new_turns || jsonb_build_array(v_entry);
     else
       perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
     end case;
@@ -521,8 +647,10 @@ begin
     perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
   end if;
   if v_node_id is distinct from v_s.current_node_id then
-    v_turns := v_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid, jsonb_build_object(
-      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
+    v_entry := seer_private.turn_entry('move', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override));
+    v_turns := v_turns || jsonb_build_array(v_entry);
+    v_new_turns := v_new_turns || jsonb_build_array(v_entry);
   end if;
   v_turns := bench_pre24.bounded_turn_history(v_turns);
   v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
@@ -544,59 +672,58 @@ begin
   v_last := v_s.last_seq;
 
   perform bench_pre24.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
-    seer_private.event_game_state(p_patch, v_version));
+    seer_private.event_game_state(
+      case when p_patch ? 'addInventory' then jsonb_set(p_patch, '{addInventory}', v_added) else p_patch end,
+      v_version, v_new_turns));
   if v_events = 2 then
     perform bench_pre24.write_event_at(v_s.id, v_last, 'node_change', v_uid,
       seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
   end if;
   return bench_pre24.game_state_json(v_s);
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.write_event(p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
- RETURNS jsonb
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
+-- 20261201110100_dice.sql: seer_private.record_roll
+create or replace function bench_pre24.record_roll(
+  p_session public.sessions, p_actor uuid, p_expression text, p_reason text,
+  p_character_id uuid, p_hidden boolean)
+returns public.dice_rolls
+language plpgsql
+volatile
+set search_path = ''
+as $$
 declare
-  v_seq bigint;
+  v_result jsonb := seer_private.roll_expression(p_expression);
+  v_roll public.dice_rolls%rowtype;
+  v_entry jsonb;
+  v_version int;
 begin
-  update public.sessions set last_seq = last_seq + 1
-  where id = p_session_id
-  returning last_seq into v_seq;
-  if v_seq is null then
-    raise exception 'write_event: session % does not exist', p_session_id;
-  end if;
-  return bench_pre24.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+  v_roll.id := gen_random_uuid();
+  v_roll.session_id := (p_session).id;
+  v_roll.roller_id := p_actor;
+  v_roll.character_id := p_character_id;
+  v_roll.expression := btrim(p_expression);
+  v_roll.dice := v_result -> 'dice';
+  v_roll.total := (v_result ->> 'total')::int;
+  v_roll.reason := p_reason;
+  v_roll.hidden := coalesce(p_hidden, false)
+    or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
+  v_roll.created_at := now();
+  -- one UPDATE of the session: turn entry, diceRolled and the event's seq
+  v_entry := seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice');
+  select t.o_seq, t.o_version into v_roll.seq, v_version
+  from bench_pre24.record_turn((p_session).id, v_entry, p_seqs => 1, p_dice => (v_result ->> 'count')::int) t;
+  insert into public.dice_rolls values (v_roll.*);
+  perform bench_pre24.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
+    seer_private.event_dice_rolled(v_roll, v_version, v_entry));
+  return v_roll;
 end
-$function$
-;
+$$;
 
-CREATE OR REPLACE FUNCTION bench_pre24.write_event_at(p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamp with time zone DEFAULT now())
- RETURNS jsonb
- LANGUAGE plpgsql
- SET search_path TO ''
-AS $function$
-declare
-  v_event jsonb;
-begin
-  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
-    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
-  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
-  perform seer_private.require_size(v_event, 'the event', 131072);
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
-  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(v_event, p_type,
-    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id), true);
-  return v_event;
-end
-$function$
-;
-
-
--- the heartbeat as it was (its source text: its commit waited for the WAL flush)
-create or replace function bench_pre24.heartbeat(p_session_id uuid)
+-- 20261201110100_dice.sql: public.roll_dice
+create or replace function bench_pre24.roll_dice(
+  p_session_id uuid, p_expression text, p_reason text default null,
+  p_character_id uuid default null, p_hidden boolean default false)
 returns jsonb
 language plpgsql
 security definer
@@ -604,132 +731,81 @@ set search_path = ''
 as $$
 declare
   v_uid uuid := seer_private.require_uid();
+  v_reason text := bench_pre24.clean_text(p_reason, 'reason', 200);
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
-  v_player_id uuid;
-  v_status text := 'connected';
-  v_restored boolean := false;
-  v_session_status text;
-  v_last_seq bigint;
+  v_char uuid := p_character_id;
+  v_roll public.dice_rolls%rowtype;
 begin
-  update seer_private.seat_liveness l set last_heartbeat_at = now()
-  where l.session_id = p_session_id and l.user_id = v_uid
-  returning l.player_id into v_player_id;
-  if not found then
-    v_s := seer_private.lock_session(p_session_id);
-    if v_s.seer_id = v_uid then
-      v_status := 'seer';
-    else
-      v_seat := seer_private.caller_seat(v_s, v_uid);
-      if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
-        -- the player left: this connection is done (the SDK stops on SESSION_006)
-        perform seer_private.raise_error('SESSION_006', 'left');
-      end if;
-      -- (lobby seats are swept too: a disconnected lobby seat comes back the same way)
-      if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
-        perform seer_private.restore_seat(v_seat.id, v_uid, now());
-        v_restored := true;
-      elsif v_s.status not in ('completed', 'cancelled') then
-        update public.session_players set last_activity_at = now() where id = v_seat.id;
-      end if;
-      select sp.id, sp.status into v_player_id, v_status from public.session_players sp where sp.id = v_seat.id;
+  v_s := seer_private.lock_game(p_session_id, v_uid);
+  if v_s.seer_id = v_uid then
+    if v_char is not null then
+      perform seer_private.character_seat(v_s.id, v_char);
     end if;
+  else
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if coalesce(p_hidden, false) or (v_char is not null and v_char <> v_seat.character_id) then
+      perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
+    end if;
+    v_char := v_seat.character_id;
   end if;
-  -- read after the seat write (a restore's event has bumped last_seq)
-  select s.status, s.last_seq into v_session_status, v_last_seq from public.sessions s where s.id = p_session_id;
-  return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
-                            'restored', v_restored, 'serverTime', now(),
-                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq);
+  v_roll := bench_pre24.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
+  return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
 end
 $$;
 
--- the helpers the copies call whose definitions issue 24 changed (as they were, source text):
--- the participant check and the text cleaner ran through the SQL-function executor
-create or replace function bench_pre24.unsafe_text_chars(p_multiline boolean)
-returns text
-language sql
-immutable
-set search_path = ''
-as $$
-  select case when p_multiline
-    then '[\x01-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]'
-    else '[\x01-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]' end
-$$;
-
-create or replace function bench_pre24.clean_text(
-  p_value text, p_field text, p_max int, p_required boolean default false,
-  p_multiline boolean default false)
-returns text
-language plpgsql
-immutable
-set search_path = ''
-as $$
-declare
-  v text := nullif(regexp_replace(p_value,
-    '^[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+|[\s\u200b-\u200d\u2060\ufeff\u00ad\u3000]+$', '', 'g'), '');
-begin
-  if v is null then
-    if p_required then
-      perform seer_private.raise_error('SESSION_000', p_field || ' is required');
-    end if;
-    return null;
-  end if;
-  if length(v) > p_max then
-    perform seer_private.raise_error('SESSION_000', p_field || ' is longer than ' || p_max || ' characters');
-  end if;
-  if v ~ bench_pre24.unsafe_text_chars(p_multiline) then
-    perform seer_private.raise_error('SESSION_000',
-      p_field || ' contains control, bidi or escape characters');
-  end if;
-  return v;
-end
-$$;
-
-create or replace function bench_pre24.is_session_participant(p_session_id uuid)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select exists (
-      select 1 from public.sessions s
-      where s.id = p_session_id and s.seer_id = auth.uid())
-    or exists (
-      select 1 from public.session_players sp
-      where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null)
-$$;
-
-
--- session_events_since as it was (source text; its participant check is the copy above)
-create or replace function bench_pre24.session_events_since(
-  p_session_id uuid, p_after_seq bigint, p_limit int default 500)
+-- 20261201110300_player_actions.sql: public.submit_action
+create or replace function bench_pre24.submit_action(
+  p_session_id uuid, p_text text, p_choice text default null, p_character_id uuid default null)
 returns jsonb
 language plpgsql
-stable
 security definer
 set search_path = ''
 as $$
 declare
-  v_limit int := coalesce(p_limit, 500);
+  v_uid uuid := seer_private.require_uid();
+  v_text text := bench_pre24.clean_text(p_text, 'text', 1000);
+  v_choice_label text := bench_pre24.clean_text(p_choice, 'choice', 200);
+  v_choice jsonb;
+  v_s public.sessions%rowtype;
+  v_seat public.session_players%rowtype;
+  v_name text;
+  v_entry jsonb;
+  v_seq bigint;
+  v_version int;
 begin
-  perform seer_private.require_uid();
-  -- the participant rule without reading the session row (see get_session)
-  if not bench_pre24.is_session_participant(p_session_id) then
-    perform seer_private.raise_error('SESSION_001');
+  if v_text is null and v_choice_label is null then
+    perform seer_private.raise_error('SESSION_000', 'text or choice is required');
   end if;
-  if p_after_seq < 0 then
-    perform seer_private.raise_error('SESSION_000', 'afterSeq must be >= 0');
+  v_s := seer_private.lock_game(p_session_id, v_uid);
+  if v_s.seer_id = v_uid then
+    if p_character_id is null then
+      perform seer_private.raise_error('SESSION_000', 'characterId is required when the Seer acts');
+    end if;
+    v_seat := seer_private.character_seat(v_s.id, p_character_id);
+    if v_seat.status = 'connected' then
+      perform seer_private.raise_error('SESSION_026');
+    end if;
+  else
+    v_seat := seer_private.caller_seat(v_s, v_uid);
+    if p_character_id is not null and p_character_id <> v_seat.character_id then
+      perform seer_private.raise_error('SESSION_007', 'players act for their own character');
+    end if;
   end if;
-  if v_limit < 1 then
-    perform seer_private.raise_error('SESSION_000', 'limit must be >= 1');
+  if v_choice_label is not null then
+    v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c
+                 where c ->> 'label' = v_choice_label limit 1);
+    if v_choice is null then
+      perform seer_private.raise_error('SESSION_000', 'choice is not one of the current node''s choices');
+    end if;
   end if;
-  return coalesce((
-    select jsonb_agg(e.payload order by e.seq)
-    from (select ev.payload, ev.seq from public.session_events ev
-          where ev.session_id = p_session_id and ev.seq > coalesce(p_after_seq, 0)
-          order by ev.seq
-          limit least(v_limit, 1000)) e), '[]'::jsonb);
+  select c.name into v_name from public.characters c where c.id = v_seat.character_id;
+  v_entry := seer_private.turn_entry('action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, null)
+      - 'version' - 'entry');
+  select t.o_seq, t.o_version into v_seq, v_version from bench_pre24.record_turn(v_s.id, v_entry) t;
+  return bench_pre24.write_event_at(v_s.id, v_seq, 'player_action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, v_version, v_entry));
 end
 $$;
 

@@ -83,8 +83,8 @@ ins as (
   insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
   select m.sid, m.last_seq + g, 'dice_rolled',
          ({ENTRY} - 'type' - 'actorId' - 'at') || jsonb_build_object('dice', null, 'seq', m.last_seq + g,
-           'type', 'dice_rolled', 'sessionId', m.sid, 'timestamp', now(), 'actor', m.seer, 'turnEntry', {ENTRY}),
-         m.seer, now(), octet_length(({ENTRY})::text)
+           'type', 'dice_rolled', 'sessionId', m.sid, 'timestamp', now(), 'actor', m.seer, 'version', 0, 'entry', {ENTRY}),
+         m.seer, now(), octet_length(jsonb_build_array({ENTRY})::text)
   from m, generate_series(1, 100) g
   returning 1)
 update public.sessions s set last_seq = s.last_seq + 100 from m where s.id = m.sid

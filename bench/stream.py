@@ -50,17 +50,13 @@ from .fanout import tok
 # Phase A: the body write_event_at had before any removal design (content, unkeyed topic).
 LEGACY_WRITE_EVENT_AT = """
 create or replace function seer_private.write_event_at(
-  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now(),
-  p_turn jsonb default null)
+  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
 returns jsonb language plpgsql volatile set search_path = '' as $$
 declare
   v_event jsonb;
 begin
   v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
     'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
-  if p_turn is not null then
-    v_event := v_event || jsonb_build_object('turnEntry', p_turn);
-  end if;
   insert into public.session_events (session_id, seq, type, payload, actor, created_at)
   values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
   perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
@@ -119,7 +115,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         )
         current = await db.fetchval(
             "select pg_get_functiondef("
-            "'seer_private.write_event_at(uuid,bigint,text,uuid,jsonb,timestamptz,jsonb)'::regprocedure)"
+            "'seer_private.write_event_at(uuid,bigint,text,uuid,jsonb,timestamptz)'::regprocedure)"
         )
         current_policy = await db.fetchval(
             "select pg_get_functiondef('seer_private.can_use_session_topic(text)'::regprocedure)"

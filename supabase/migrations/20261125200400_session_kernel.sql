@@ -1,7 +1,7 @@
 -- The session kernel: what the session RPCs and the later migrations call.
 --
 --   session channels and key rotation   session_channels, rotate_session_channel
---   JSON shapes (docs/contract.md)       character_json ... preview_json, turn_history
+--   JSON shapes (docs/contract.md)       character_json ... preview_json, turns_of_event, turn_history
 --   event constructors                   event_<type>, one per event type
 --   the event writer                     write_event_at, write_event
 --   locks and roles                      lock_session, read_session, role_in, require_seer,
@@ -40,14 +40,16 @@
 --   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
 --     character_json, create_session_channel, event_game_state, event_node_change,
 --     event_player_connection, event_player_inactive, event_player_joined, event_player_left,
---     event_session_created, event_session_ended, event_session_status, finish_session,
+--     event_readmit_requested, event_seer_connection, event_session_created,
+--     event_session_ended, event_session_settings, event_session_status, finish_session,
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
---     require_participant, require_seer, restore_seat, role_in, rotate_session_channel,
---     session_json, turn_history, write_event, write_event_at
+--     request_readmit, require_participant, require_seer, restore_seat, role_in,
+--     rotate_session_channel, session_json, turn_history, turns_of_event, write_event,
+--     write_event_at
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
---     require_session_quota, validate_settings
+--     require_session_quota, update_session_settings, validate_settings
 --   20261125200420_session_lifecycle: end_session, pause_session, resume_session, start_session
 --   20261125200430_session_presence_and_log: heartbeat, session_events_since
 --   20261125200440_players: create_character, list_feedback, list_my_characters,
@@ -185,20 +187,38 @@ as $$
     'isConnected', (p_player).status = 'connected',
     'controlledBySeer', (p_player).status = 'inactive',
     'leftReason', (p_player).left_reason,
-    'kickReason', (p_player).kick_reason)
+    'kickReason', (p_player).kick_reason,
+    -- an inactive seat whose player is back and asks the Seer to let them in (issue 22)
+    'readmitRequestedAt', (p_player).readmit_requested_at)
+$$;
+
+-- The turnHistory entries an event carries (issue 22's events, so a client folds the state
+-- without reading it): `entry` of a roll, an action or a combat step, `turns` of a state patch
+-- (a note and/or a move); null for any other event. The one reading of that rule.
+create function seer_private.turns_of_event(p_type text, p_event jsonb)
+returns jsonb
+language sql
+immutable
+as $$
+  select case
+    when p_type in ('dice_rolled', 'player_action', 'combat_started', 'combat_turn', 'combat_ended')
+      then jsonb_build_array(p_event -> 'entry')
+    when p_type = 'game_state' and jsonb_array_length(coalesce(p_event -> 'turns', '[]'::jsonb)) > 0
+      then p_event -> 'turns'
+  end
 $$;
 
 -- A live session's turnHistory, derived from its event log: every turn-making event carries
--- its TurnEntry as `turnEntry` (write_event_at's p_turn), so a roll, an action or a combat step
--- appends one event row and no longer rewrites the whole game state (up to 128 KiB) on the
--- session row (issue 24: roll_dice fell from 1,490 to 947 tps as the histories filled).
--- The newest turns only: at most 100 (the partial index session_events_turn_idx, read
--- backwards) and at most 128 KiB of JSON together, newest first: each entry's text length is
--- stored with its event (turn_bytes), so the bound is a running sum over at most 100 integers
--- instead of serializing the entries on every read. Entry plus its separator (2 bytes: ", "
--- or the brackets) summed, so the array's text is exactly the sum and never over 128 KiB.
--- (Account deletion later shortens an entry, `actorId` null: the stored length then bounds it
--- from above, which only keeps the bound safe.)
+-- its entries (turns_of_event above), so a roll, an action or a combat step appends one event
+-- row and no longer rewrites the whole game state (up to 128 KiB) on the session row (issue
+-- 24: roll_dice fell from 1,490 to 947 tps as the histories filled).
+-- The newest turns only: at most 100 (the newest 100 turn events, from the partial index
+-- session_events_turn_idx read backwards, then their newest 100 entries) and at most 128 KiB
+-- of JSON together, newest first: each event's entries' text length is stored with it
+-- (turn_bytes), so the bound is a running sum over at most 100 integers instead of serializing
+-- the entries on every read. An event's entries are kept or dropped together, each counted
+-- with its separator, so the array's text never passes 128 KiB. (Account deletion later
+-- shortens an entry, `actorId` null: the stored length then bounds it from above.)
 create function seer_private.turn_history(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -207,14 +227,17 @@ set search_path = ''
 as $$
 begin
   return (
-    select coalesce(jsonb_agg(k.turn order by k.seq), '[]'::jsonb)
-    from (select n.seq, n.turn, sum(n.turn_bytes + 2) over (order by n.seq desc) as bytes
-          from (select e.seq, e.payload -> 'turnEntry' as turn, e.turn_bytes
-                from public.session_events e
-                where e.session_id = p_session_id and e.turn_bytes is not null
-                order by e.seq desc
-                limit 100) n) k
-    where k.bytes <= 131072);
+    select coalesce(jsonb_agg(x.turn order by x.seq, x.o), '[]'::jsonb)
+    from (select k.seq, t.turn, t.o, row_number() over (order by k.seq desc, t.o desc) as newest
+          from (select n.seq, n.turns, sum(n.turn_bytes + 2) over (order by n.seq desc) as bytes
+                from (select e.seq, seer_private.turns_of_event(e.type, e.payload) as turns, e.turn_bytes
+                      from public.session_events e
+                      where e.session_id = p_session_id and e.turn_bytes is not null
+                      order by e.seq desc
+                      limit 100) n) k
+          cross join lateral jsonb_array_elements(k.turns) with ordinality t(turn, o)
+          where k.bytes <= 131072) x
+    where x.newest <= 100);
 end
 $$;
 
@@ -322,6 +345,9 @@ begin
       'estimatedDurationMinutes', s.estimated_duration_minutes,
       'settings', s.settings,
       'lastSeq', s.last_seq,
+      -- the Seer's connection as the server sees it (seer_liveness; no row: connected)
+      'seerConnected', coalesce((select l.connected from seer_private.seer_liveness l
+                                 where l.session_id = s.id), true),
       -- the current realtime topic (secret channel key): session_json goes to participants only
       'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
     from public.sessions s
@@ -427,12 +453,46 @@ as $$
   select jsonb_build_object('oldStatus', p_old_status, 'newStatus', p_new_status)
 $$;
 
-create function seer_private.event_game_state(p_changes jsonb, p_version int)
+-- p_changes: the applied patch (addInventory holds the items as stored, normalised);
+-- p_version: the state version it produced; p_turns: the turnHistory entries it appended
+-- (a `note`, a `move`), so a client folds the state from events alone (issue 22).
+create function seer_private.event_game_state(p_changes jsonb, p_version int, p_turns jsonb)
 returns jsonb
 language sql
 stable
 as $$
-  select jsonb_build_object('changes', p_changes, 'version', p_version)
+  select jsonb_build_object('changes', p_changes, 'version', p_version, 'turns', p_turns)
+$$;
+
+-- The Seer's connection changed (heartbeat after a silence, or the sweeper's 60 s timeout).
+create function seer_private.event_seer_connection(p_seer_id uuid, p_connected boolean, p_disconnected_at timestamptz)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('seerId', p_seer_id, 'isConnected', p_connected,
+                            'disconnectedAt', p_disconnected_at)
+$$;
+
+-- An inactive seat's player is back and asks to be let in: the Seer's prompt (readmit_player
+-- or kick_player answers it).
+create function seer_private.event_readmit_requested(p_seat public.session_players, p_character_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'characterName', p_character_name)
+$$;
+
+-- The Seer changed the session's settings (update_session_settings): the whole new settings.
+create function seer_private.event_session_settings(p_settings jsonb, p_max_players int)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('settings', p_settings, 'maxPlayers', p_max_players)
 $$;
 
 -- p_node is seer_private.node_json of the node moved to; p_override: the Seer moved off the
@@ -467,8 +527,8 @@ $$;
 -- so every removal rotates the key first and a removed player's socket hears nothing more
 -- than one content-free rekey poke (docs/security.md). The topic is a primary-key lookup in
 -- the same statement (no extra statement per event).
--- p_turn: the TurnEntry this event makes (a roll, an action, a combat step, a note or a move),
--- stored and broadcast as the event's `turnEntry`; turnHistory is derived from these (turn_history).
+-- A turn-making event's entries (turns_of_event) are measured once here (turn_bytes), for
+-- turn_history's bound.
 -- update_game_state allocates its seqs in its own state UPDATE (one row version instead of
 -- two, see the _game_state_rpc migration); everything else goes through write_event.
 --
@@ -490,7 +550,7 @@ $$;
 --     policy applies to, and the GUC would otherwise stay set for the rest of the transaction.
 create function seer_private.write_event_at(
   p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb,
-  p_at timestamptz default now(), p_turn jsonb default null)
+  p_at timestamptz default now())
 returns jsonb
 language plpgsql
 volatile
@@ -502,13 +562,11 @@ declare
 begin
   v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
     'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
-  if p_turn is not null then
-    v_event := v_event || jsonb_build_object('turnEntry', p_turn);
-  end if;
   -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
   perform seer_private.require_size(v_event, 'the event', 131072);
   insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
-  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at, octet_length(p_turn::text));
+  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at,
+          octet_length(seer_private.turns_of_event(p_type, v_event)::text));
   begin
     insert into realtime.messages (id, payload, event, topic, private, extension)
     select v_id, case when v_event ? 'id' then v_event else v_event || jsonb_build_object('id', v_id) end,
@@ -524,8 +582,7 @@ $$;
 
 -- Allocates the next seq from the (already locked) session row, then write_event_at.
 create function seer_private.write_event(
-  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now(),
-  p_turn jsonb default null)
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
 returns jsonb
 language plpgsql
 volatile
@@ -540,7 +597,7 @@ begin
   if v_seq is null then
     raise exception 'write_event: session % does not exist', p_session_id;
   end if;
-  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at, p_turn);
+  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
 end
 $$;
 
@@ -849,11 +906,39 @@ declare
 begin
   update public.session_players
   set status = 'connected', disconnected_at = null, inactive_at = null, left_reason = null,
-      last_activity_at = p_at
+      readmit_requested_at = null, last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
   perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
     seer_private.event_player_connection(v_p), p_at);
+end
+$$;
+
+-- Coming back after the window (issue 22): a seat the sweeper made inactive (or left more than
+-- 5 minutes ago) is not restored by its player; the Seer decides. The player's heartbeat and
+-- join_session answer `readmit: 'requested'` and the Seer gets one readmit_requested event
+-- (the dashboard's "let them back in or kick" prompt) until the seat is readmitted, restored
+-- or released. The caller holds the session lock; returns whether the event was written.
+create function seer_private.request_readmit(p_seat public.session_players)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_p public.session_players%rowtype;
+begin
+  update public.session_players
+  set readmit_requested_at = now()
+  where id = (p_seat).id and status = 'inactive' and readmit_requested_at is null
+  returning * into v_p;
+  if not found then
+    return false;  -- asked already: the Seer has the prompt
+  end if;
+  perform seer_private.write_event(v_p.session_id, 'readmit_requested', v_p.user_id,
+    seer_private.event_readmit_requested(v_p,
+      (select c.name from public.characters c where c.id = v_p.character_id)));
+  return true;
 end
 $$;
 
@@ -929,6 +1014,8 @@ begin
   -- sweeper's indexes.
   update public.session_players set session_ended = true, session_running = false
   where session_id = p_session_id;
+  -- the Seer's liveness is swept only while the session lives
+  delete from seer_private.seer_liveness l where l.session_id = p_session_id;
 
   perform seer_private.write_event(p_session_id, 'session_ended', p_actor,
     seer_private.event_session_ended(p_outcome, v_stats, p_notes), p_at);

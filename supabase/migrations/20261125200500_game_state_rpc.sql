@@ -99,9 +99,10 @@ end
 $$;
 
 -- turnHistory: typed entries {type, actorId, at, ...}; type is one of note (the Seer's `turn`
--- patch), move, roll, combat, action. Each is made here and written as the `turnEntry` of the event
--- it belongs to (write_event_at's p_turn); turnHistory is derived from the event log
--- (seer_private.turn_history, the _session_kernel migration), newest 100 / 128 KiB.
+-- patch), move, roll, combat, action. Each is made here and carried by the event it belongs to
+-- (`entry` of a roll, action or combat event, `turns` of a game_state event: issue 22);
+-- turnHistory is derived from those (seer_private.turn_history, the _session_kernel
+-- migration), newest 100 / 128 KiB.
 create function seer_private.turn_entry(p_type text, p_actor uuid, p_fields jsonb)
 returns jsonb
 language sql
@@ -113,22 +114,22 @@ $$;
 
 -- For the game RPCs (dice, combat, actions): the one UPDATE of the locked session row they
 -- need. Optionally replaces combatState, counts a state version, adds to the dice / combat
--- counters, and allocates p_seqs event seqs (returns the last one; the caller writes its
--- events with write_event_at, the turn entry as the event's `turnEntry`). One row version per call,
--- for the reason update_game_state allocates its own seqs (see the top of this file); and
--- without a combat change it does not touch game_state at all, so a roll or an action no
--- longer copies the whole state (it held turnHistory, up to 128 KiB, before issue 24): the
--- row's TOASTed state is kept by reference and the update can be HOT.
+-- counters, and allocates p_seqs event seqs. Returns the last allocated seq and the state
+-- version the turn produced: the caller writes its events with write_event_at, and the events
+-- carry the version and the turn's entry (issue 22: a client folds the state without reading
+-- it; issue 24: turnHistory is derived from those entries). One row version per call, for the
+-- reason update_game_state allocates its own seqs (see the top of this file); and without a
+-- combat change it does not touch game_state at all, so a roll or an action no longer copies
+-- the whole state (it held turnHistory, up to 128 KiB, before issue 24): the row's TOASTed
+-- state is kept by reference and the update can be HOT.
 create function seer_private.record_turn(
   p_session_id uuid, p_combat jsonb default null, p_set_combat boolean default false,
-  p_seqs int default 1, p_dice int default 0, p_combats int default 0)
-returns bigint
+  p_seqs int default 1, p_dice int default 0, p_combats int default 0,
+  out o_seq bigint, out o_version int)
 language plpgsql
 volatile
 set search_path = ''
 as $$
-declare
-  v_last bigint;
 begin
   update public.sessions
   set game_state = case when p_set_combat
@@ -139,8 +140,7 @@ begin
       dice_rolled = dice_rolled + p_dice,
       combats_completed = combats_completed + p_combats
   where id = p_session_id
-  returning last_seq into v_last;
-  return v_last;
+  returning last_seq, state_version into o_seq, o_version;
 end
 $$;
 
@@ -164,8 +164,10 @@ declare
   v_inv jsonb;
   v_vars jsonb;
   v_flags jsonb;
-  v_note jsonb;
-  v_move jsonb;
+  -- what the game_state event carries for a client's fold: the items as stored, the turns
+  -- added (turnHistory is derived from these, issue 24)
+  v_added jsonb := '[]'::jsonb;
+  v_new_turns jsonb := '[]'::jsonb;
   v_combat jsonb;
   v_state jsonb;
   v_version int;
@@ -233,6 +235,7 @@ begin
         -- an item with the same id is replaced
         v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
                            where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
+        v_added := v_added || jsonb_build_array(v_elem);
       end loop;
     when 'removeInventory' then
       if not seer_private.is_string_array(v_val, 100) then
@@ -271,7 +274,8 @@ begin
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
       end if;
-      v_note := seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at');
+      v_new_turns := v_new_turns || jsonb_build_array(
+        seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));
     else
       perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
     end case;
@@ -284,11 +288,11 @@ begin
     perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
   end if;
   if v_node_id is distinct from v_s.current_node_id then
-    v_move := seer_private.turn_entry('move', v_uid, jsonb_build_object(
-      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override));
+    v_new_turns := v_new_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid,
+      jsonb_build_object('nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
   end if;
-  -- turnHistory is not part of the stored state: the note and the move are the `turnEntry` of
-  -- their events (game_state, node_change), and turnHistory is derived from the log
+  -- turnHistory is not part of the stored state: the note and the move are the game_state
+  -- event's `turns`, and turnHistory is derived from the log
   v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
                                 'combatState', v_combat);
   perform seer_private.require_size(v_state, 'the game state', 262144);
@@ -308,10 +312,12 @@ begin
   v_last := v_s.last_seq;
 
   perform seer_private.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
-    seer_private.event_game_state(p_patch, v_version), p_turn => v_note);
+    seer_private.event_game_state(
+      case when p_patch ? 'addInventory' then jsonb_set(p_patch, '{addInventory}', v_added) else p_patch end,
+      v_version, v_new_turns));
   if v_events = 2 then
     perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid,
-      seer_private.event_node_change(seer_private.node_json(v_node.id), v_override), p_turn => v_move);
+      seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
   end if;
   return seer_private.game_state_json(v_s);
 end

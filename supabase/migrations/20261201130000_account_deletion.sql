@@ -26,13 +26,22 @@ as $$
   select p_event
     || case when p_event ->> 'actor' = p_uid::text then '{"actor": null}'::jsonb else '{}' end
     || case when p_event ->> 'userId' = p_uid::text then '{"userId": null}'::jsonb else '{}' end
+    || case when p_event ->> 'seerId' = p_uid::text then '{"seerId": null}'::jsonb else '{}' end
     || case when p_event -> 'player' ->> 'userId' = p_uid::text
          then jsonb_build_object('player', (p_event -> 'player')
                 || '{"userId": null, "displayName": "Deleted user", "character": null}'::jsonb)
          else '{}' end
-    -- the event's TurnEntry (turnHistory is derived from these)
-    || case when p_event -> 'turnEntry' ->> 'actorId' = p_uid::text
-         then jsonb_build_object('turnEntry', (p_event -> 'turnEntry') || '{"actorId": null}'::jsonb)
+    -- the turnHistory entries the event carries (`entry`, `turns`: turnHistory is derived
+    -- from them, seer_private.turn_history)
+    || case when p_event -> 'entry' ->> 'actorId' = p_uid::text
+         then jsonb_build_object('entry', (p_event -> 'entry') || '{"actorId": null}'::jsonb)
+         else '{}' end
+    || case when jsonb_typeof(p_event -> 'turns') = 'array' and p_event -> 'turns' @> jsonb_build_array(
+                   jsonb_build_object('actorId', p_uid))
+         then jsonb_build_object('turns', (
+           select jsonb_agg(case when t ->> 'actorId' = p_uid::text then t || '{"actorId": null}'::jsonb else t end
+                            order by o)
+           from jsonb_array_elements(p_event -> 'turns') with ordinality x(t, o)))
          else '{}' end
 $$;
 

@@ -21,9 +21,9 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, BrowserType, Page, Playwright, sync_playwright
 
-from seer_client.devstack.functions import find_deno
-from seer_client.devstack.stack import DevStack
 from seer_client.sync import SeerClient
+from seer_devstack.functions import find_deno
+from seer_devstack.stack import DevStack
 
 CHROMIUM = os.environ.get("SEER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 #: supabase/seed.sql: The Sunken Lantern
@@ -149,7 +149,7 @@ def e2e(database_url: str) -> Iterator[E2E]:
         # from this address (the database's shared guessing budget, docs/invite.md).
         gateway = stack._gateway
         assert gateway is not None and gateway.runner is not None
-        from seer_client.devstack import functions
+        from seer_devstack import functions
 
         gateway.runner.app[functions.APP_KEY].extra_env["INVITE_RATE_LIMIT"] = "100000"
         with psycopg.connect(database_url, autocommit=True) as conn:

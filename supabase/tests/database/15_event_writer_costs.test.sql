@@ -1,7 +1,7 @@
 -- Issue 24 (half the database cost per live player): what the cheaper paths must still be.
 -- * The event writer inserts the broadcast row itself instead of calling realtime.send: the
 --   row must be exactly the one send writes, and a failed broadcast must not fail the write.
--- * Turns are the events' turnEntry and turnHistory is derived from the log: a roll or an
+-- * Turns travel in the events (`entry`, `turns`) and turnHistory is derived from the log: a roll or an
 --   action no longer rewrites the game state, and turnHistory is what it was.
 -- * session_json's players: player_fields inlined, not one function call per seat.
 -- * The heartbeat's fast path commits asynchronously; nothing else does.
@@ -57,22 +57,23 @@ select is((select game_state - 'variables' from public.sessions where id = :'s')
   'a roll, an action and a note do not write the stored game state (only the patch''s own keys)');
 select ok(not (select game_state ? 'turnHistory' from public.sessions where id = :'s'), 'no turnHistory is stored while the log is whole');
 select is(:'gs'::jsonb -> 'turnHistory',
-  (select jsonb_agg(payload -> 'turnEntry' order by seq) from public.session_events
-   where session_id = :'s' and payload ? 'turnEntry'),
-  'turnHistory is the events'' turnEntry in seq order');
+  (select jsonb_agg(t order by e.seq, o) from public.session_events e
+   cross join lateral jsonb_array_elements(seer_private.turns_of_event(e.type, e.payload)) with ordinality x(t, o)
+   where e.session_id = :'s' and e.turn_bytes is not null),
+  'turnHistory is the events'' entries in seq order');
 select is((select array_agg(t ->> 'type') from jsonb_array_elements(:'gs'::jsonb -> 'turnHistory') t),
   array['roll', 'action', 'note'], '... a roll, an action and a note');
-select is((:'act'::jsonb -> 'turnEntry') - 'at' - 'actorId',
-  ((:'act'::jsonb) - 'seq' - 'type' - 'sessionId' - 'timestamp' - 'actor' - 'turnEntry') || '{"type": "action"}',
+select is((:'act'::jsonb -> 'entry') - 'at' - 'actorId',
+  ((:'act'::jsonb) - 'seq' - 'type' - 'sessionId' - 'timestamp' - 'actor' - 'entry' - 'version') || '{"type": "action"}',
   'submit_action''s reply is its event, with the action entry');
 select is((select turn_bytes from public.session_events where session_id = :'s' and type = 'player_action'),
-  octet_length((:'act'::jsonb -> 'turnEntry')::text), 'each turn event stores its entry''s JSON length');
+  octet_length(jsonb_build_array(:'act'::jsonb -> 'entry')::text), 'each turn event stores its entries'' JSON length');
 
 -- Compaction keeps turnHistory on the row before the turn events go
 select tests.call_as(:'seer', format($$select public.end_session(%L, 'completed')$$, :'s')) \g /dev/null
 select seer_private.game_state_json(s) -> 'turnHistory' as th from public.sessions s where s.id = :'s' \gset
 select seer_private.compact_event_logs(now() + interval '31 days') \g /dev/null
-select is((select count(*)::int from public.session_events where session_id = :'s' and payload ? 'turnEntry'), 0,
+select is((select count(*)::int from public.session_events where session_id = :'s' and turn_bytes is not null), 0,
   'compaction deletes the turn events');
 select is((select seer_private.game_state_json(s) -> 'turnHistory' from public.sessions s where s.id = :'s'), :'th'::jsonb,
   '... and turnHistory stays the same (kept on the session row)');
@@ -83,7 +84,7 @@ select tests.join(:'s2', :'kim', :'kim_char') \g /dev/null
 select tests.call_as(:'seer', format('select public.start_session(%L)', :'s2')) \g /dev/null
 select tests.call_as(:'kim', format($$select public.submit_action(%L, 'I wave')$$, :'s2')) \g /dev/null
 delete from auth.users where id = :'kim';
-select is((select payload -> 'turnEntry' -> 'actorId' from public.session_events where session_id = :'s2' and type = 'player_action'),
+select is((select payload -> 'entry' -> 'actorId' from public.session_events where session_id = :'s2' and type = 'player_action'),
   'null'::jsonb, 'a deleted account''s turn entries lose its id');
 
 -- session_json: player_fields is inlined into the players query (its plan shows the JSON

@@ -77,7 +77,7 @@ select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', :'w
   'moving along a link');
 select tests.reset_role();
 select is(
-  (select payload - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'turnEntry' from public.session_events
+  (select payload - 'seq' - 'timestamp' - 'actor' - 'sessionId' from public.session_events
    where session_id = :'s' and type = 'node_change' order by seq desc limit 1),
   jsonb_build_object('type', 'node_change', 'nodeId', :'wheel', 'nodeType', 'combat', 'nodeTitle', 'The Wheel',
     'nodeBody', 'It turns by itself.', 'choices', jsonb_build_array(jsonb_build_object('label', 'Stop it', 'nodeId', :'dawn')),
@@ -98,8 +98,8 @@ select is((:'back'::jsonb -> 'turnHistory' -> -1) - 'at' - 'actorId',
   jsonb_build_object('type', 'move', 'nodeId', (:'started'::jsonb -> 'session' ->> 'currentNodeId'), 'nodeTitle', 'The Gate',
     'override', true), 'and in turnHistory as a typed move');
 select is((:'back'::jsonb -> 'turnHistory' -> -1),
-  (select payload -> 'turnEntry' from public.session_events where session_id = :'s' and type = 'node_change'
-   order by seq desc limit 1), 'turnHistory''s move is the node_change event''s turnEntry');
+  (select payload -> 'turns' -> -1 from public.session_events where session_id = :'s' and type = 'game_state'
+   order by seq desc limit 1), 'turnHistory''s move is the one the game_state event carries');
 
 -- kicked and left players lose the graph with the session; Dawn stays unread by everyone
 select tests.act_as(:'seer');

@@ -88,14 +88,14 @@ select tests.act_as(:'seer');
 select public.roll_dice(:'s', '3d6', 'ambush check', null, true) as h \gset
 select ok(:'h'::jsonb -> 'dice' <> 'null'::jsonb and :'h'::jsonb ->> 'total' is not null, 'the Seer''s reply has the dice');
 select tests.act_as(:'pia');
-select is((select e - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'rollId' - 'rollerId' - 'turnEntry'
+select is((select e - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'rollId' - 'rollerId' - 'version' - 'entry'
            from jsonb_array_elements(public.session_events_since(:'s', 0)) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'),
   '{"type": "dice_rolled", "characterId": null, "expression": "3d6", "reason": "ambush check", "hidden": true, "dice": null, "total": null}'::jsonb,
   'player: the event says a roll happened, without dice or total');
-select is((select e -> 'turnEntry' -> 'total' from jsonb_array_elements(public.session_events_since(:'s', 0)) e
+select is((select e -> 'entry' -> 'total' from jsonb_array_elements(public.session_events_since(:'s', 0)) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'), 'null'::jsonb,
-  'player: nor does its turnEntry');
+  'player: nor does its turnHistory entry');
 select is((select count(*)::int from public.dice_rolls where id = (:'h'::jsonb ->> 'rollId')::uuid), 0,
   'player: the hidden row is not readable in dice_rolls');
 select is((select r -> 'total' from jsonb_array_elements(public.list_dice_rolls(:'s')) r
