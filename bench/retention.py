@@ -5,8 +5,8 @@ migration 20261201140000) as the history of ended sessions grows.
 History: H ended sessions, compacted long ago (their two summary events each). Due: D
 sessions that ended 31 days before T with E events each (the play-by-play to delete). One
 run compacts one batch of D; it is timed five times (median), each on a fresh due set, at H = small
-and again after the history has grown tenfold (defaults 100k and 1M; BENCH_QUICK: 10k and
-100k). The target is a flat per-run cost: the run reads only due rows (a partial index of
+and again after the history has grown tenfold (`make bench`: 5k and 50k; `make bench-full`:
+100k and 1M). The target is a flat per-run cost: the run reads only due rows (a partial index of
 the not-yet-compacted ended sessions) and deletes through the event log's primary key.
 """
 
