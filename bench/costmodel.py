@@ -233,6 +233,7 @@ async def _step(
         " and sp.left_at is null and sp.status <> 'connected'",
         n,
     )
+    await asyncio.to_thread(tmp.mkdir, parents=True, exist_ok=True)
     mix = scripts(schema)
     names = list(mix)
     args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}"]
@@ -242,7 +243,7 @@ async def _step(
         args += ["-f", f"{path}@{PER_SESSION_HOUR[name]}"]
     rate = n * k * sum(PER_SESSION_HOUR.values()) / 3600
     log_dir = tmp / f"log{schema}{n}"
-    log_dir.mkdir()
+    log_dir.mkdir(parents=True)
     args += ["-R", f"{rate:.1f}", "-l", "--log-prefix", str(log_dir / "cost")]
     s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
     x0 = await conn.fetchrow(EXTRA)
@@ -374,6 +375,21 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             await _durability(conn, durable)
             results: list[dict[str, Any]] = []
             with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
+                # a short unmeasured warm-up at the first N: the first seconds after the fill
+                # and the checkpoint (full-page images of every page first touched, cold
+                # caches) landed on whichever ramp ran first and made its first step an outlier
+                # (p99 0.9-3 s, 4x the WAL) in the same run where later ramps were not
+                await _step(
+                    cluster,
+                    conn,
+                    cpu,
+                    steps[0],
+                    clients,
+                    max(2, secs // 2),
+                    k,
+                    Path(tmpdir) / "warm",
+                    PATHS[side],
+                )
                 todo = list(steps)
                 while todo:
                     n = todo.pop(0)
