@@ -8,6 +8,7 @@ the same arguments and return type, blocking instead of returning a coroutine.
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -15,10 +16,11 @@ from typing import Any
 
 from supabase import AsyncClient
 
-from ._client import SeerClient as AsyncSeerClient
+from ._client import AsyncSeerClient
 from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
 from ._sync_runtime import BlockingObject as _BlockingClient
-from ._sync_runtime import SyncIterator, run
+from ._sync_runtime import SyncIterator
+from ._transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._view import LiveDisplay, SessionView
 from ._view import display as live_display
 from .events import (
@@ -60,11 +62,12 @@ __all__ = ["SyncSeerClient", "SyncSessionConnection"]
 
 
 class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
-    """Blocking Seer client: same methods as :class:`seer_client.SeerClient`, without ``await``.
+    """Blocking Seer client: the methods of :class:`seer_client.AsyncSeerClient`, without ``await``.
 
-    ``SyncSeerClient(url, key)`` or ``SyncSeerClient.create(url, key)`` (both default to
-    ``SUPABASE_URL``/``SUPABASE_ANON_KEY``), ``SyncSeerClient(supabase_async_client)`` or
-    ``SyncSeerClient(async_seer_client)``; ``with client.connect(sid) as conn:``.
+    ``SyncSeerClient()`` reads ``SUPABASE_URL``/``SUPABASE_ANON_KEY``; ``SyncSeerClient(url, key)``,
+    ``SyncSeerClient(supabase_async_client)`` and ``SyncSeerClient(async_seer_client)`` work too
+    (``SyncSeerClient.create(...)`` is the same as the constructor). ``with SyncSeerClient() as
+    client:`` closes its sockets at the end; ``with client.connect(sid) as conn:``.
     """
 
     __slots__ = ()
@@ -74,20 +77,28 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         target: AsyncSeerClient | AsyncClient | str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
+        retries: int | None = None,
     ) -> None:
+        if retries is not None:
+            warnings.warn(
+                "SyncSeerClient(retries=N) is deprecated: N counted attempts; use max_retries=N-1",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_retries = max(0, retries - 1)
         if isinstance(target, AsyncSeerClient):
             client = target
         elif target is None or isinstance(target, str):
-            client = run(
-                AsyncSeerClient.create(
-                    target, key, timeout=timeout, retries=retries, join_url_base=join_url_base
-                )
+            client = AsyncSeerClient(
+                target, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base
             )
         else:
-            client = AsyncSeerClient(target, timeout=timeout, retries=retries, join_url_base=join_url_base)
+            client = AsyncSeerClient(
+                supabase=target, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base
+            )
         super().__init__(client)
 
     @classmethod
@@ -96,12 +107,15 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         url: str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
+        retries: int | None = None,
     ) -> SyncSeerClient:
-        """Connect to a Supabase project (see :meth:`seer_client.SeerClient.create`)."""
-        return cls(url, key, timeout=timeout, retries=retries, join_url_base=join_url_base)
+        """Connect to a Supabase project (the same as the constructor)."""
+        return cls(
+            url, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base, retries=retries
+        )
 
     @property
     def aio(self) -> AsyncSeerClient:
@@ -120,31 +134,19 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
 
     @property
     def join_url_base(self) -> str:
-        """``SeerClient.join_url_base``."""
+        """``AsyncSeerClient.join_url_base``."""
         value: str = self._target.join_url_base
         return value
 
     @property
-    def retries(self) -> int:
-        """``SeerClient.retries``."""
-        value: int = self._target.retries
-        return value
-
-    @property
     def supabase(self) -> AsyncClient:
-        """``SeerClient.supabase``."""
+        """``AsyncSeerClient.supabase``."""
         value: AsyncClient = self._target.supabase
         return value
 
     @property
-    def timeout(self) -> float:
-        """``SeerClient.timeout``."""
-        value: float = self._target.timeout
-        return value
-
-    @property
     def url(self) -> str:
-        """``SeerClient.url``."""
+        """``AsyncSeerClient.url``."""
         value: str = self._target.url
         return value
 
@@ -274,6 +276,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """The caller's sessions (as Seer or player), optionally filtered by status."""
         return self._await(lambda: self._target.list_my_sessions(status=status))
 
+    @property
+    def max_retries(self) -> int:
+        """How many times a read is retried after a transport error (attempts = this + 1)."""
+        value: int = self._target.max_retries
+        return value
+
     def next_turn(self, session_id: str | uuid.UUID) -> GameState:
         """Blocking ``next_turn``."""
         return self._await(lambda: self._target.next_turn(session_id))
@@ -295,6 +303,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
     def resume_session(self, session_id: str | uuid.UUID) -> Session:
         """Resume a paused session (Seer only)."""
         return self._await(lambda: self._target.resume_session(session_id))
+
+    @property
+    def retries(self) -> int:
+        """Deprecated: the number of attempts (``max_retries + 1``)."""
+        value: int = self._target.retries
+        return value
 
     def roll_dice(
         self,
@@ -372,6 +386,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Rate a finished session 1-5 with an optional comment (participants only)."""
         return self._await(lambda: self._target.submit_feedback(session_id, rating=rating, comment=comment))
 
+    @property
+    def timeout(self) -> float:
+        """Seconds each attempt of an RPC or auth call may take."""
+        value: float = self._target.timeout
+        return value
+
     def update_game_state(
         self,
         session_id: str | uuid.UUID,
@@ -391,9 +411,11 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """The signed-in user's id (raises :class:`AuthError` when signed out)."""
         return self._await(lambda: self._target.user_id())
 
-    def with_options(self, *, timeout: float | None = None, retries: int | None = None) -> SyncSeerClient:
-        """A view of this client with another ``timeout``/``retries``, for one call site."""
-        return SyncSeerClient(self._call(lambda: self._target.with_options(timeout=timeout, retries=retries)))
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> SyncSeerClient:
+        """A view of this client with another ``timeout``/``max_retries``, for one call site."""
+        return SyncSeerClient(
+            self._call(lambda: self._target.with_options(timeout=timeout, max_retries=max_retries))
+        )
 
 
 class SyncSessionConnection(_BlockingClient["SessionConnection"]):
