@@ -232,7 +232,7 @@ class AsyncSeerClient:
     async def user_id(self) -> str:
         """The signed-in user's id (raises :class:`AuthError` when signed out)."""
         session = await self._auth_call("user_id", lambda: self.supabase.auth.get_session())
-        if session is None or session.user is None:
+        if session is None:
             raise AuthError("not signed in", status=401)
         return str(session.user.id)
 

@@ -28,7 +28,7 @@ class HungServer:
     """Accepts connections and reads requests; answers auth (when asked), never anything else."""
 
     answer_auth: bool = False
-    requests: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=lambda: list[str]())
     url: str = ""
     _server: asyncio.Server | None = None
     _fake: FakeBackend = field(default_factory=FakeBackend)
