@@ -10,7 +10,7 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -67,6 +67,7 @@ T = TypeVar("T")
 _OUTCOMES = ("completed", "cancelled")
 _ADVENTURE_SCOPES = ("mine", "community", "all")
 _COMBAT_OUTCOMES = ("victory", "defeat", "fled", "truce")
+_MAX_BIGINT = 2**63 - 1
 _STATUSES = ("waiting", "active", "paused", "completed", "cancelled")
 _SETTINGS_KEYS = frozenset(
     {"allowLateJoin", "showDiceRolls", "autoResolveSimpleCombat", "enableAISeer", "voiceChatEnabled"}
@@ -284,8 +285,7 @@ class AsyncSeerClient:
     ) -> CreateSessionResult:
         """Create a session (the caller becomes its Seer); returns it with its join URL."""
         adventure = validate_uuid(adventure_id, "adventureId")
-        if isinstance(max_players, bool) or not isinstance(max_players, int) or not 1 <= max_players <= 6:
-            raise ValidationError(details="maxPlayers")
+        _check_int(max_players, "maxPlayers", 1, 6)
         settings_json: dict[str, Any] = {}
         if isinstance(settings, SessionSettings):
             settings_json = settings.model_dump(by_alias=True, exclude_unset=True)
@@ -397,12 +397,8 @@ class AsyncSeerClient:
         """
         sid = validate_uuid(session_id, "sessionId")
         built = GameStatePatch.build(patch, **fields)
-        if expected_version is not None and (
-            isinstance(expected_version, bool)
-            or not isinstance(expected_version, int)
-            or expected_version < 0
-        ):
-            raise ValidationError(details="expectedVersion")
+        if expected_version is not None:
+            _check_int(expected_version, "expectedVersion", 0, _MAX_BIGINT)
         data = await self._rpc(
             "update_game_state",
             {"p_session_id": sid, "p_patch": built.to_wire(), "p_expected_version": expected_version},
@@ -435,10 +431,8 @@ class AsyncSeerClient:
     ) -> list[SessionEvent]:
         """One page of events with ``seq > after_seq``, oldest first (server caps at 1000)."""
         sid = validate_uuid(session_id, "sessionId")
-        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
-            raise ValidationError(details="afterSeq")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ValidationError(details="limit")
+        _check_int(after_seq, "afterSeq", 0, _MAX_BIGINT)
+        _check_int(limit, "limit", 1, 1000)
         data = await self._rpc(
             "session_events_since",
             {"p_session_id": sid, "p_after_seq": after_seq, "p_limit": limit},
@@ -464,22 +458,57 @@ class AsyncSeerClient:
     ) -> Feedback:
         """Rate a finished session 1-5 with an optional comment (participants only)."""
         sid = validate_uuid(session_id, "sessionId")
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise ValidationError(details="rating")
+        _check_int(rating, "rating", 1, 5)
         data = await self._rpc(
             "submit_feedback", {"p_session_id": sid, "p_rating": rating, "p_comment": comment}
         )
         return Feedback.model_validate(data)
 
-    async def list_my_sessions(self, *, status: Sequence[str] | None = None) -> list[SessionSummary]:
-        """The caller's sessions (as Seer or player), optionally filtered by status."""
+    async def list_my_sessions(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        before: SessionSummary | str | uuid.UUID | None = None,
+    ) -> list[SessionSummary]:
+        """One page of the caller's sessions (as Seer or player), newest first.
+
+        ``limit`` is 1-200; ``before`` (the last session of the previous page, or its id) asks
+        for the page after it (keyset paging: pages stay right while sessions are created).
+        ``status`` filters by session status. :meth:`iter_my_sessions` walks every page.
+        """
         statuses: list[str] | None = None
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             if any(s not in _STATUSES for s in statuses):
                 raise ValidationError(details="status")
-        data = await self._rpc("list_my_sessions", {"p_status": statuses}, idempotent=True)
+        _check_int(limit, "limit", 1, 200)
+        cursor = None
+        if before is not None:
+            cursor = validate_uuid(before.id if isinstance(before, SessionSummary) else before, "before")
+        data = await self._rpc(
+            "list_my_sessions",
+            {"p_status": statuses, "p_limit": limit, "p_before": cursor},
+            idempotent=True,
+        )
         return TypeAdapter(list[SessionSummary]).validate_python(data or [])
+
+    async def iter_my_sessions(
+        self, *, status: Sequence[str] | None = None, page_size: int = 50
+    ) -> AsyncIterator[SessionSummary]:
+        """Every session of the caller, newest first, fetched ``page_size`` at a time.
+
+        An async iterator over :meth:`list_my_sessions` pages (a plain iterator on the blocking
+        client): ``async for summary in client.iter_my_sessions(status=["completed"]): ...``.
+        """
+        before: SessionSummary | None = None
+        while True:
+            page = await self.list_my_sessions(status=status, limit=page_size, before=before)
+            for summary in page:
+                yield summary
+            if len(page) < page_size:
+                return
+            before = page[-1]
 
     async def create_character(self, *, name: str, character_class: str) -> Character:
         """Create a character owned by the signed-in user."""
@@ -503,8 +532,7 @@ class AsyncSeerClient:
         matches title and description, case-insensitive."""
         if scope not in _ADVENTURE_SCOPES:
             raise ValidationError(details="scope")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
-            raise ValidationError(details="limit")
+        _check_int(limit, "limit", 1, 200)
         data = await self._rpc(
             "list_adventures", {"p_scope": scope, "p_query": query, "p_limit": limit}, idempotent=True
         )
@@ -701,6 +729,13 @@ def _build_supabase(
     except SupabaseException as exc:
         raise ConfigError(f"{exc} ({url!r})") from exc
     return supabase, http
+
+
+def _check_int(value: object, name: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (not a bool), else :class:`ValidationError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(details=name)
+    return value
 
 
 def _snake_settings_key(key: str) -> str:

@@ -230,6 +230,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path."""
         return self._await(lambda: self._target.import_adventure(document))
 
+    def iter_my_sessions(
+        self, *, status: Sequence[str] | None = None, page_size: int = 50
+    ) -> Iterator[SessionSummary]:
+        """Every session of the caller, newest first, fetched ``page_size`` at a time."""
+        return SyncIterator(self._target.iter_my_sessions(status=status, page_size=page_size))
+
     def join_by_code(self, code: str, *, character_id: str | uuid.UUID) -> JoinResult:
         """Look the code up, then join (the PRD's join flow in one call)."""
         return self._await(lambda: self._target.join_by_code(code, character_id=character_id))
@@ -272,9 +278,15 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """The caller's characters, with the session each is in (if any)."""
         return self._await(lambda: self._target.list_my_characters())
 
-    def list_my_sessions(self, *, status: Sequence[str] | None = None) -> list[SessionSummary]:
-        """The caller's sessions (as Seer or player), optionally filtered by status."""
-        return self._await(lambda: self._target.list_my_sessions(status=status))
+    def list_my_sessions(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        before: SessionSummary | str | uuid.UUID | None = None,
+    ) -> list[SessionSummary]:
+        """One page of the caller's sessions (as Seer or player), newest first."""
+        return self._await(lambda: self._target.list_my_sessions(status=status, limit=limit, before=before))
 
     @property
     def max_retries(self) -> int:

@@ -26,6 +26,7 @@ RETURNS: dict[str, tuple[str, str]] = {
     "AsyncSeerClient": ("SyncSeerClient", "SyncSeerClient({})"),
     "AsyncIterator[BaseEvent]": ("Iterator[BaseEvent]", "SyncIterator({})"),
     "AsyncIterator[SessionEvent]": ("Iterator[SessionEvent]", "SyncIterator({})"),
+    "AsyncIterator[SessionSummary]": ("Iterator[SessionSummary]", "SyncIterator({})"),
 }
 #: Public instance attributes (not methods) that the blocking classes expose as properties.
 #: Types come from the ``__init__`` parameter of the same name when there is one.

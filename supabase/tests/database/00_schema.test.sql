@@ -18,7 +18,7 @@ insert into rpcs values
   ('public.end_session(uuid,text,text)'), ('public.get_game_state(uuid)'),
   ('public.update_game_state(uuid,jsonb,integer)'), ('public.heartbeat(uuid)'),
   ('public.session_events_since(uuid,bigint,integer)'), ('public.submit_feedback(uuid,integer,text)'),
-  ('public.list_my_sessions(text[])'), ('public.create_character(text,text)'),
+  ('public.list_my_sessions(text[],integer,uuid)'), ('public.create_character(text,text)'),
   ('public.list_my_characters()'), ('public.list_feedback(uuid)'),
   ('public.list_adventures(text,text,integer)'), ('public.import_adventure(jsonb)'),
   ('public.publish_adventure(uuid,boolean)'),

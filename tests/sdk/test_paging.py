@@ -1,0 +1,52 @@
+"""Paging (issue 21): ``list_my_sessions`` returned a player's whole history (up to 200) in one
+answer, with no way to ask for the rest. Now it is keyset-paged (``limit``, ``before``) and
+``iter_my_sessions`` walks every page, newest first."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from seer_client import ValidationError
+
+from .test_integration import ADVENTURE_ID, Factory, person  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.devstack
+
+
+async def test_list_my_sessions_pages_by_keyset_and_iter_walks_them(person: Factory) -> None:  # noqa: F811
+    seer = await person("Pagina")
+    other = await person("Otto")
+    aria = await person("Aria")
+    mine = []
+    for _ in range(5):
+        created = await seer.client.create_session(ADVENTURE_ID, max_players=2)
+        mine.append(created.session.id)
+        if len(mine) in (2, 4):
+            await aria.client.join_session(created.session.id, character_id=aria.character.id)
+    theirs = (await other.client.create_session(ADVENTURE_ID)).session.id
+    newest_first = list(reversed(mine))
+
+    first = await seer.client.list_my_sessions(limit=2)
+    second = await seer.client.list_my_sessions(limit=2, before=first[-1])
+    third = await seer.client.list_my_sessions(limit=2, before=second[-1].id)
+    assert [s.id for s in first + second + third] == newest_first and len(third) == 1
+    assert [s.id async for s in seer.client.iter_my_sessions(page_size=2)] == newest_first
+    assert [s.id async for s in seer.client.iter_my_sessions(page_size=5)] == newest_first
+
+    # A player's pages: the sessions they sit in, merged with any they run.
+    aria_own = (await aria.client.create_session(ADVENTURE_ID)).session.id
+    page = await aria.client.list_my_sessions(limit=2)
+    assert [(s.id, s.role) for s in page] == [(aria_own, "seer"), (mine[3], "player")]
+    rest = await aria.client.list_my_sessions(limit=2, before=page[-1])
+    assert [(s.id, s.role) for s in rest] == [(mine[1], "player")]
+
+    # The cursor must be a session of the caller's: another's would reveal when it was created.
+    for cursor in (theirs, str(uuid.uuid4())):
+        with pytest.raises(ValidationError) as info:
+            await seer.client.list_my_sessions(before=cursor)
+        assert info.value.details == "before"
+    for limit in (0, 201, True):
+        with pytest.raises(ValidationError, match="limit"):
+            await seer.client.list_my_sessions(limit=limit)
