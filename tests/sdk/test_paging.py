@@ -19,12 +19,14 @@ async def test_list_my_sessions_pages_by_keyset_and_iter_walks_them(person: Fact
     seer = await person("Pagina")
     other = await person("Otto")
     aria = await person("Aria")
+    second_character = await aria.client.create_character(name="Aria II", character_class="bard")
+    seats = {2: aria.character.id, 4: second_character.id}  # one session per character
     mine = []
     for _ in range(5):
         created = await seer.client.create_session(ADVENTURE_ID, max_players=2)
         mine.append(created.session.id)
-        if len(mine) in (2, 4):
-            await aria.client.join_session(created.session.id, character_id=aria.character.id)
+        if len(mine) in seats:
+            await aria.client.join_session(created.session.id, character_id=seats[len(mine)])
     theirs = (await other.client.create_session(ADVENTURE_ID)).session.id
     newest_first = list(reversed(mine))
 
