@@ -160,6 +160,8 @@ def test_only_answered_errors_claim_an_http_status() -> None:
     local = e.ValidationError(details="sessionId")
     assert str(local) == "[SESSION_000] Invalid input details='sessionId'" and local.status == 400
     assert "HTTP" not in str(e.AuthError("not signed in", status=401))
-    answered = e.error_from_response(403, {"code": "SESSION_007", "message": "Only the Seer can perform this action"})
+    answered = e.error_from_response(
+        403, {"code": "SESSION_007", "message": "Only the Seer can perform this action"}
+    )
     assert str(answered) == "[SESSION_007] Only the Seer can perform this action (HTTP 403)"
     assert answered.answered and not local.answered

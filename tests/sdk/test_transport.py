@@ -127,7 +127,10 @@ async def test_max_retries_zero_is_one_attempt_and_with_options_changes_one_call
     async with AsyncSeerClient(hung.url, "anon-key", timeout=5) as client:
         await client.sign_in("hung@example.com", "pw-123456")
         quick = client.with_options(timeout=0.3, max_retries=0)
-        assert (quick.timeout, quick.max_retries) == (0.3, 0) and (client.timeout, client.max_retries) == (5, 2)
+        assert (quick.timeout, quick.max_retries) == (0.3, 0) and (client.timeout, client.max_retries) == (
+            5,
+            2,
+        )
         with pytest.raises(TimeoutError, match=r"within 0.3 s \(1 attempt in 0.\d s\)"):
             await quick.get_session(str(uuid.uuid4()))
     assert hung.seen("POST /rest/v1/rpc/get_session") == 1
