@@ -69,9 +69,11 @@ _ADVENTURE_SCOPES = ("mine", "community", "all")
 _COMBAT_OUTCOMES = ("victory", "defeat", "fled", "truce")
 _MAX_BIGINT = 2**63 - 1
 _STATUSES = ("waiting", "active", "paused", "completed", "cancelled")
-_SETTINGS_KEYS = frozenset(
-    {"allowLateJoin", "showDiceRolls", "autoResolveSimpleCombat", "enableAISeer", "voiceChatEnabled"}
-)
+#: Settings keys, snake_case name -> wire (camelCase) name, from the one model that defines them.
+_SETTINGS_ALIASES: dict[str, str] = {
+    name: field.alias or name for name, field in SessionSettings.model_fields.items()
+}
+_SETTINGS_KEYS = frozenset(_SETTINGS_ALIASES.values())
 
 
 class AsyncSeerClient:
@@ -291,7 +293,7 @@ class AsyncSeerClient:
             settings_json = settings.model_dump(by_alias=True, exclude_unset=True)
         elif isinstance(settings, dict):
             for key, value in settings.items():
-                camel = key if key in _SETTINGS_KEYS else _snake_settings_key(key)
+                camel = key if key in _SETTINGS_KEYS else _SETTINGS_ALIASES.get(key, key)
                 if camel not in _SETTINGS_KEYS or not isinstance(value, bool):
                     raise ValidationError(details=f"settings.{key}")
                 settings_json[camel] = value
@@ -736,11 +738,3 @@ def _check_int(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationError(details=name)
     return value
-
-
-def _snake_settings_key(key: str) -> str:
-    from pydantic.alias_generators import to_camel
-
-    if key == "enable_ai_seer":
-        return "enableAISeer"
-    return to_camel(key)
