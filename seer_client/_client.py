@@ -560,6 +560,8 @@ class AsyncSeerClient:
     async def publish_adventure(
         self, adventure_id: str | uuid.UUID, *, published: bool = True
     ) -> AdventureSummary:
+        """Publish one of your adventures to the community library (``published=False`` withdraws
+        it); others can then start sessions of it. Author only (:class:`NotAdventureAuthor`)."""
         aid = validate_uuid(adventure_id, "adventureId")
         data = await self._rpc("publish_adventure", {"p_adventure_id": aid, "p_published": bool(published)})
         return AdventureSummary.model_validate(data)
@@ -611,10 +613,14 @@ class AsyncSeerClient:
         return GameState.model_validate(data)
 
     async def next_turn(self, session_id: str | uuid.UUID) -> GameState:
+        """Pass the running combat's turn to the next combatant (Seer only); returns the game state.
+        Without a running combat: :class:`CombatStateConflict`."""
         sid = validate_uuid(session_id, "sessionId")
         return GameState.model_validate(await self._rpc("next_turn", {"p_session_id": sid}))
 
     async def end_combat(self, session_id: str | uuid.UUID, outcome: str = "victory") -> GameState:
+        """End the running combat as ``victory``, ``defeat``, ``fled`` or ``truce`` (Seer only);
+        returns the game state. Without a running combat: :class:`CombatStateConflict`."""
         sid = validate_uuid(session_id, "sessionId")
         if outcome not in _COMBAT_OUTCOMES:
             raise ValidationError(details="outcome")
@@ -659,7 +665,11 @@ class AsyncSeerClient:
         max_reconnect_attempts: int = 5,
         **options: Any,
     ) -> SessionConnection:
-        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``."""
+        """A :class:`SessionConnection` to the session; use ``async with client.connect(sid) as conn:``.
+
+        ``async with`` opens it (subscribed and caught up) and closes it at the end; or call
+        ``await conn.open()`` and ``await conn.close()``. Options and callbacks: docs/sdk.md.
+        """
         from ._connection import SessionConnection
 
         sid = validate_uuid(session_id, "sessionId")

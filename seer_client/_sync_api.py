@@ -171,7 +171,7 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         max_reconnect_attempts: int = 5,
         **options: Any,
     ) -> SyncSessionConnection:
-        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``."""
+        """A :class:`SessionConnection` to the session; use ``with client.connect(sid) as conn:``."""
         return SyncSessionConnection(
             self._call(
                 lambda: self._target.connect(
@@ -201,7 +201,9 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         )
 
     def end_combat(self, session_id: str | uuid.UUID, outcome: str = "victory") -> GameState:
-        """Blocking ``end_combat``."""
+        """End the running combat as ``victory``, ``defeat``, ``fled`` or ``truce`` (Seer only); returns
+        the game state. Without a running combat: :class:`CombatStateConflict`.
+        """
         return self._await(lambda: self._target.end_combat(session_id, outcome))
 
     def end_session(
@@ -295,7 +297,9 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         return value
 
     def next_turn(self, session_id: str | uuid.UUID) -> GameState:
-        """Blocking ``next_turn``."""
+        """Pass the running combat's turn to the next combatant (Seer only); returns the game state.
+        Without a running combat: :class:`CombatStateConflict`.
+        """
         return self._await(lambda: self._target.next_turn(session_id))
 
     def pause_session(self, session_id: str | uuid.UUID) -> Session:
@@ -303,7 +307,9 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         return self._await(lambda: self._target.pause_session(session_id))
 
     def publish_adventure(self, adventure_id: str | uuid.UUID, *, published: bool = True) -> AdventureSummary:
-        """Blocking ``publish_adventure``."""
+        """Publish one of your adventures to the community library (``published=False`` withdraws it);
+        others can then start sessions of it. Author only (:class:`NotAdventureAuthor`).
+        """
         return self._await(lambda: self._target.publish_adventure(adventure_id, published=published))
 
     def readmit_player(self, session_id: str | uuid.UUID, *, player_id: str | uuid.UUID) -> SessionPlayer:

@@ -156,7 +156,8 @@ def _method(name: str, fn: typing.Any, used: set[str]) -> list[str]:
         value = wrap.format(f"self._await(lambda: {target})")
     else:
         value = wrap.format(f"self._call(lambda: {target})")
-    doc = _doc(fn, f"Blocking ``{name}``.")
+    # The blocking twin is used with `with`, `conn.open()` and no `await`.
+    doc = _doc(fn, f"Blocking ``{name}``.").replace("``async with ", "``with ").replace("``await ", "``")
     lines = [
         f"    def {name}({_params(sig.replace(return_annotation=sig.empty))}) -> {blocking_ret}:",
         *_docstring(doc),

@@ -75,3 +75,20 @@ def test_help_lists_every_option_and_variable() -> None:
     for word in ("--url", "--key", "--email", "--password", "SUPABASE_URL", "SEER_EMAIL", "SEER_PASSWORD"):
         assert word in watch, word
     assert "SEER_PASSWORD" in cli("--help").stdout
+
+
+def test_every_public_method_has_a_docstring_that_fits_its_class() -> None:
+    import inspect
+
+    from seer_client import AsyncSeerClient, SessionConnection, SyncSeerClient
+    from seer_client.sync import SyncSessionConnection
+
+    for cls in (AsyncSeerClient, SyncSeerClient, SessionConnection, SyncSessionConnection):
+        for name, member in inspect.getmembers(cls):
+            raw = inspect.getattr_static(cls, name)
+            if name.startswith("_") or isinstance(raw, property) or not callable(member):
+                continue
+            doc = inspect.getdoc(member) or ""
+            assert doc and not doc.startswith("Blocking ``"), f"{cls.__name__}.{name} has no docstring"
+            if cls in (SyncSeerClient, SyncSessionConnection):
+                assert "async with" not in doc and "await " not in doc, f"{cls.__name__}.{name}: {doc}"
