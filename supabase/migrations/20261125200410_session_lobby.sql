@@ -383,8 +383,8 @@ declare
   v_uid uuid := seer_private.require_uid();
   v_limit int := coalesce(p_limit, 50);
   -- Past every real row when there is no cursor: (created_at, id) < (infinity, max uuid).
-  v_at timestamptz := 'infinity';
-  v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+  v_at timestamptz := 'infinity'::timestamptz;
+  v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid;
 begin
   if p_status is not null and exists (
       select 1 from unnest(p_status) x
