@@ -593,11 +593,47 @@ class AsyncSeerClient:
         )
         return DiceRoll.model_validate(data)
 
-    async def list_dice_rolls(self, session_id: str | uuid.UUID, *, limit: int = 200) -> list[DiceRoll]:
-        """The session's rolls as the caller may see them (the Seer: every die)."""
+    async def list_dice_rolls(
+        self,
+        session_id: str | uuid.UUID,
+        *,
+        limit: int = 200,
+        before: DiceRoll | str | uuid.UUID | None = None,
+    ) -> list[DiceRoll]:
+        """One page of the session's rolls as the caller may see them (the Seer: every die).
+
+        The newest ``limit`` (1-1000) rolls, oldest first; ``before`` (a roll of this session, e.g.
+        the first of the previous page, or its id) gives the ``limit`` rolls before it (keyset
+        paging back through a long game). :meth:`iter_dice_rolls` walks every page.
+        """
         sid = validate_uuid(session_id, "sessionId")
-        data = await self._rpc("list_dice_rolls", {"p_session_id": sid, "p_limit": limit}, idempotent=True)
+        _check_int(limit, "limit", 1, 1000)
+        cursor = None
+        if before is not None:
+            cursor = validate_uuid(before.roll_id if isinstance(before, DiceRoll) else before, "before")
+        data = await self._rpc(
+            "list_dice_rolls",
+            {"p_session_id": sid, "p_limit": limit, "p_before": cursor},
+            idempotent=True,
+        )
         return TypeAdapter(list[DiceRoll]).validate_python(data or [])
+
+    async def iter_dice_rolls(
+        self, session_id: str | uuid.UUID, *, page_size: int = 200
+    ) -> AsyncIterator[DiceRoll]:
+        """Every roll of the session, newest first, fetched ``page_size`` at a time.
+
+        An async iterator over :meth:`list_dice_rolls` pages (a plain iterator on the blocking
+        client): ``async for roll in client.iter_dice_rolls(session_id): ...``.
+        """
+        before: DiceRoll | None = None
+        while True:
+            page = await self.list_dice_rolls(session_id, limit=page_size, before=before)
+            for roll in reversed(page):
+                yield roll
+            if len(page) < page_size:
+                return
+            before = page[0]
 
     async def start_combat(
         self, session_id: str | uuid.UUID, combatants: Sequence[Mapping[str, Any]], *, simple: bool = False

@@ -232,6 +232,10 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path."""
         return self._await(lambda: self._target.import_adventure(document))
 
+    def iter_dice_rolls(self, session_id: str | uuid.UUID, *, page_size: int = 200) -> Iterator[DiceRoll]:
+        """Every roll of the session, newest first, fetched ``page_size`` at a time."""
+        return SyncIterator(self._target.iter_dice_rolls(session_id, page_size=page_size))
+
     def iter_my_sessions(
         self, *, status: Sequence[str] | None = None, page_size: int = 50
     ) -> Iterator[SessionSummary]:
@@ -268,9 +272,15 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """
         return self._await(lambda: self._target.list_adventures(scope=scope, query=query, limit=limit))
 
-    def list_dice_rolls(self, session_id: str | uuid.UUID, *, limit: int = 200) -> list[DiceRoll]:
-        """The session's rolls as the caller may see them (the Seer: every die)."""
-        return self._await(lambda: self._target.list_dice_rolls(session_id, limit=limit))
+    def list_dice_rolls(
+        self,
+        session_id: str | uuid.UUID,
+        *,
+        limit: int = 200,
+        before: DiceRoll | str | uuid.UUID | None = None,
+    ) -> list[DiceRoll]:
+        """One page of the session's rolls as the caller may see them (the Seer: every die)."""
+        return self._await(lambda: self._target.list_dice_rolls(session_id, limit=limit, before=before))
 
     def list_feedback(self, session_id: str | uuid.UUID) -> list[SeerFeedback]:
         """The feedback players left on the Seer's session."""

@@ -27,6 +27,7 @@ RETURNS: dict[str, tuple[str, str]] = {
     "AsyncIterator[BaseEvent]": ("Iterator[BaseEvent]", "SyncIterator({})"),
     "AsyncIterator[SessionEvent]": ("Iterator[SessionEvent]", "SyncIterator({})"),
     "AsyncIterator[SessionSummary]": ("Iterator[SessionSummary]", "SyncIterator({})"),
+    "AsyncIterator[DiceRoll]": ("Iterator[DiceRoll]", "SyncIterator({})"),
 }
 #: Public instance attributes (not methods) that the blocking classes expose as properties.
 #: Types come from the ``__init__`` parameter of the same name when there is one.

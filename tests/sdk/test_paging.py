@@ -52,3 +52,25 @@ async def test_list_my_sessions_pages_by_keyset_and_iter_walks_them(person: Fact
     for limit in (0, 201, True):
         with pytest.raises(ValidationError, match="limit"):
             await seer.client.list_my_sessions(limit=limit)
+
+
+async def test_list_dice_rolls_pages_back_and_iter_walks_every_roll(person: Factory) -> None:  # noqa: F811
+    seer = await person("Dicer")
+    aria = await person("Rolla")
+    session = (await seer.client.create_session(ADVENTURE_ID, max_players=2)).session
+    await aria.client.join_session(session.id, character_id=aria.character.id)
+    await seer.client.start_session(session.id)
+    rolls = [
+        (
+            await aria.client.roll_dice(session.id, "1d6", reason=f"roll {i}", character_id=aria.character.id)
+        ).roll_id
+        for i in range(5)
+    ]
+    newest = await aria.client.list_dice_rolls(session.id, limit=2)
+    older = await aria.client.list_dice_rolls(session.id, limit=2, before=newest[0])
+    oldest = await aria.client.list_dice_rolls(session.id, limit=2, before=older[0].roll_id)
+    assert [r.roll_id for r in oldest + older + newest] == rolls and len(oldest) == 1
+    assert [r.roll_id async for r in seer.client.iter_dice_rolls(session.id, page_size=2)] == rolls[::-1]
+    with pytest.raises(ValidationError) as info:
+        await aria.client.list_dice_rolls(session.id, before=str(uuid.uuid4()))
+    assert info.value.details == "before"

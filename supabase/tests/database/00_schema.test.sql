@@ -22,7 +22,7 @@ insert into rpcs values
   ('public.list_my_characters()'), ('public.list_feedback(uuid)'),
   ('public.list_adventures(text,text,integer)'), ('public.import_adventure(jsonb)'),
   ('public.publish_adventure(uuid,boolean)'),
-  ('public.roll_dice(uuid,text,text,uuid,boolean)'), ('public.list_dice_rolls(uuid,integer)'),
+  ('public.roll_dice(uuid,text,text,uuid,boolean)'), ('public.list_dice_rolls(uuid,integer,uuid)'),
   ('public.start_combat(uuid,jsonb,boolean)'), ('public.next_turn(uuid)'), ('public.end_combat(uuid,text)'),
   ('public.submit_action(uuid,text,text,uuid)');
 
