@@ -144,6 +144,8 @@ class AsyncSeerClient:
             http if http is not None else httpx.AsyncClient(timeout=None),
             owns_http=owns if http is not None else True,
         )
+        self._owns_transport = True
+        self._is_view = False
         self._connections: set[SessionConnection] = set()
 
     @classmethod
@@ -198,6 +200,8 @@ class AsyncSeerClient:
         """
         clone = copy.copy(self)
         clone._owns_supabase = False
+        clone._owns_transport = False
+        clone._is_view = True
         clone._options = CallOptions(
             check_timeout(timeout) if timeout is not None else self._options.timeout,
             check_max_retries(max_retries) if max_retries is not None else self._options.max_retries,
@@ -720,7 +724,12 @@ class AsyncSeerClient:
         )
 
     async def close(self) -> None:
-        """Close open connections (and the supabase client's sockets when we created it)."""
+        """Close open connections (and the supabase client's sockets when we created it).
+
+        On a :meth:`with_options` view this does nothing: the client it came from owns them.
+        """
+        if self._is_view:
+            return
         for conn in list(self._connections):
             await conn.close()
         if self._owns_supabase:
@@ -731,9 +740,7 @@ class AsyncSeerClient:
                     timer.cancel()
             with contextlib.suppress(Exception):
                 await self.supabase.realtime.close()
-        if self._owns_supabase or self._transport.http is not getattr(
-            getattr(self.supabase, "options", None), "httpx_client", None
-        ):
+        if self._owns_transport:
             with contextlib.suppress(Exception):
                 await self._transport.aclose()
 

@@ -49,3 +49,11 @@ def test_bad_settings_fail_at_construction(monkeypatch: pytest.MonkeyPatch) -> N
         AsyncSeerClient("http://127.0.0.1:9", "k", max_retries=-1)
     with pytest.raises(ConfigError, match="timeout"):
         SyncSeerClient("http://127.0.0.1:9", "k", timeout=0)
+
+
+async def test_closing_a_with_options_view_closes_nothing(env: None) -> None:
+    async with AsyncSeerClient() as client:
+        view = client.with_options(timeout=1)
+        await view.close()
+        assert not client._transport.http.is_closed
+    assert client._transport.http.is_closed
