@@ -25,6 +25,15 @@ def documented_errors() -> dict[str, Row]:
     }
 
 
+def sdk_guide_errors() -> dict[str, tuple[str, int]]:
+    """docs/sdk.md's table: code -> (exception class, HTTP status)."""
+    text = (project_root() / "docs" / "sdk.md").read_text()
+    return {
+        m.group(2): (m.group(1), int(m.group(3)))
+        for m in re.finditer(r"^\| `(\w+)`[^|]* \| (SESSION_\d{3})[^|]* \| (\d{3}) \|$", text, re.M)
+    }
+
+
 def documented_settings() -> dict[str, bool]:
     text = (project_root() / "docs" / "contract.md").read_text()
     body = re.search(r"`SessionSettings`: `\{(.*?)\}`", text)
@@ -44,6 +53,8 @@ async def test_the_error_catalogue_is_one_list(database_url: str) -> None:
     assert sdk == database, set(sdk.items()) ^ set(database.items())
     assert documented_errors() == database, set(documented_errors().items()) ^ set(database.items())
     assert set(SESSION_ERROR_CLASSES) == set(SessionErrorCode)
+    guide = {code.value: (cls.__name__, ERROR_TABLE[code][0]) for code, cls in SESSION_ERROR_CLASSES.items()}
+    assert sdk_guide_errors() == guide, set(sdk_guide_errors().items()) ^ set(guide.items())
     for code, cls in SESSION_ERROR_CLASSES.items():
         assert cls.error_code is code and cls().status == ERROR_TABLE[code][0]
 
