@@ -18,8 +18,8 @@ docs/contract.md in ``status`` but does not claim an HTTP answer.
 
 The catalogue of session errors has one source here, :class:`SessionErrorCode` with
 :data:`ERROR_TABLE` (status and message), one class per code (``error_code``);
-tests/db/test_error_catalogue.py compares it with ``seer_private.error_codes`` and
-docs/contract.md.
+tests/db/test_catalogues.py compares it with ``seer_private.error_codes``, docs/contract.md and
+docs/sdk.md; :data:`SESSION_ERROR_CLASSES` is found from the classes, not listed again.
 """
 
 from __future__ import annotations
