@@ -176,6 +176,12 @@ class AsyncSeerClient:
             url, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base, options=options
         )
 
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.url} timeout={self.timeout:g} max_retries={self.max_retries}"
+            f"{' (with_options view)' if self._is_view else ''}>"
+        )
+
     @property
     def timeout(self) -> float:
         """Seconds each attempt of an RPC or auth call may take."""

@@ -22,6 +22,7 @@ async def test_async_client_is_a_plain_constructor(env: None) -> None:
     await client.close()
     async with AsyncSeerClient("http://127.0.0.1:8", "k", timeout=3, max_retries=0) as other:
         assert other.url == "http://127.0.0.1:8" and (other.timeout, other.max_retries) == (3.0, 0)
+    assert repr(client) == "<AsyncSeerClient http://127.0.0.1:9 timeout=10 max_retries=2>"
     created = await SeerClient.create(timeout=2)  # the older form keeps working
     assert isinstance(created, AsyncSeerClient) and created.timeout == 2.0
     await created.close()
