@@ -38,7 +38,7 @@ def state_root() -> Path:
     """
     env = os.environ.get(STATE_ENV)
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().resolve()
     from platformdirs import user_state_dir
 
     return Path(user_state_dir("seer-devstack", appauthor=False))
@@ -220,6 +220,8 @@ def _start_detached(args: argparse.Namespace, argv: list[str]) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             cwd=project_root(),
+            # The child runs elsewhere: hand it the same state folder, absolute.
+            env={**os.environ, STATE_ENV: str(state_root())} if os.environ.get(STATE_ENV) else None,
         )
     deadline = time.monotonic() + 120
     relayed = 0
