@@ -8,21 +8,13 @@ the same arguments and return type, blocking instead of returning a coroutine.
 from __future__ import annotations
 
 import uuid
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from supabase import AsyncClient
-
-from ._client import AsyncSeerClient
 from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
-from ._sync_runtime import BlockingObject as _BlockingClient
-from ._sync_runtime import SyncIterator
-from ._transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from ._view import LiveDisplay, SessionView
-from ._view import display as live_display
+from ._view import SessionView
 from .events import (
     BaseEvent,
     GameStateEvent,
@@ -57,6 +49,17 @@ from .models import (
     SessionSummary,
     StartResult,
 )
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient
+import warnings
+
+from ._client import AsyncSeerClient
+from ._sync_runtime import BlockingObject as _BlockingClient
+from ._sync_runtime import SyncIterator
+from ._transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._view import LiveDisplay
+from ._view import display as live_display
 
 __all__ = ["SyncSeerClient", "SyncSessionConnection"]
 

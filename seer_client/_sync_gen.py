@@ -267,11 +267,13 @@ def _imports(used: set[str], defined: set[str]) -> list[str]:
     std = [m for m in by_module if not m.startswith(".") and m != "supabase"]
     for mod in sorted(std):
         lines.append(f"from {mod} import {', '.join(sorted(by_module[mod]))}")
-    if "supabase" in by_module:
-        lines += ["", "from supabase import AsyncClient"]
     lines.append("")
     for mod in sorted(m for m in by_module if m.startswith(".")):
         lines.append(f"from {mod} import {', '.join(sorted(by_module[mod]))}")
+    if "supabase" in by_module:
+        # Annotations only: `import seer_client` (which exports SyncSeerClient) stays free of
+        # supabase's import time until a client is built.
+        lines += ["", "if TYPE_CHECKING:", "    from supabase import AsyncClient"]
     return lines
 
 
@@ -411,7 +413,7 @@ def render() -> str:
     from ._client import AsyncSeerClient
     from ._connection import SessionConnection
 
-    used: set[str] = {"Iterator", "BaseEvent", "AsyncClient", "SessionConnection"}
+    used: set[str] = {"Iterator", "BaseEvent", "AsyncClient", "SessionConnection", "TYPE_CHECKING"}
     client_body = _class_body(AsyncSeerClient, used)
     conn_body = _class_body(SessionConnection, used)
     defined = {"SyncSeerClient", "SyncSessionConnection", "SyncIterator", "AsyncSeerClient"}

@@ -58,3 +58,12 @@ async def test_closing_a_with_options_view_closes_nothing(env: None) -> None:
         await view.close()
         assert not client._transport.http.is_closed
     assert client._transport.http.is_closed
+
+
+def test_exporting_the_sync_twin_keeps_import_seer_client_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, seer_client; print('supabase' in sys.modules, 'httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "False"  # supabase is imported when a client is built
