@@ -549,17 +549,49 @@ class AsyncSeerClient:
 
     # ----------------------------------------------------------------- the game
     async def list_adventures(
-        self, *, scope: str = "all", query: str | None = None, limit: int = 50
+        self,
+        *,
+        scope: str = "all",
+        query: str | None = None,
+        limit: int = 50,
+        after: AdventureSummary | str | uuid.UUID | None = None,
     ) -> list[AdventureSummary]:
-        """The adventure library: ``mine``, ``community`` (published) or ``all``; ``query``
-        matches title and description, case-insensitive."""
+        """One page of the adventure library, by title: ``mine``, ``community`` (published) or
+        ``all``; ``query`` matches title and description, case-insensitive.
+
+        ``limit`` is 1-200; ``after`` (the last adventure of the previous page, or its id) asks for
+        the next page (keyset paging). :meth:`iter_adventures` walks every page.
+        """
         if scope not in _ADVENTURE_SCOPES:
             raise ValidationError(details="scope")
         _check_int(limit, "limit", 1, 200)
+        cursor = None
+        if after is not None:
+            cursor = validate_uuid(after.id if isinstance(after, AdventureSummary) else after, "after")
         data = await self._rpc(
-            "list_adventures", {"p_scope": scope, "p_query": query, "p_limit": limit}, idempotent=True
+            "list_adventures",
+            {"p_scope": scope, "p_query": query, "p_limit": limit, "p_after": cursor},
+            idempotent=True,
         )
         return TypeAdapter(list[AdventureSummary]).validate_python(data or [])
+
+    async def iter_adventures(
+        self, *, scope: str = "all", query: str | None = None, page_size: int = 50
+    ) -> AsyncIterator[AdventureSummary]:
+        """Every adventure of the library matching ``scope`` and ``query``, by title, fetched
+        ``page_size`` at a time.
+
+        An async iterator over :meth:`list_adventures` pages (a plain iterator on the blocking
+        client).
+        """
+        after: AdventureSummary | None = None
+        while True:
+            page = await self.list_adventures(scope=scope, query=query, limit=page_size, after=after)
+            for adventure in page:
+                yield adventure
+            if len(page) < page_size:
+                return
+            after = page[-1]
 
     async def import_adventure(self, document: Mapping[str, Any] | str | Path) -> AdventureSummary:
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path.

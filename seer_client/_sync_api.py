@@ -239,6 +239,14 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path."""
         return self._await(lambda: self._target.import_adventure(document))
 
+    def iter_adventures(
+        self, *, scope: str = "all", query: str | None = None, page_size: int = 50
+    ) -> Iterator[AdventureSummary]:
+        """Every adventure of the library matching ``scope`` and ``query``, by title, fetched ``page_size``
+        at a time.
+        """
+        return SyncIterator(self._target.iter_adventures(scope=scope, query=query, page_size=page_size))
+
     def iter_dice_rolls(self, session_id: str | uuid.UUID, *, page_size: int = 200) -> Iterator[DiceRoll]:
         """Every roll of the session, newest first, fetched ``page_size`` at a time."""
         return SyncIterator(self._target.iter_dice_rolls(session_id, page_size=page_size))
@@ -272,12 +280,19 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         return self._await(lambda: self._target.leave_session(session_id))
 
     def list_adventures(
-        self, *, scope: str = "all", query: str | None = None, limit: int = 50
+        self,
+        *,
+        scope: str = "all",
+        query: str | None = None,
+        limit: int = 50,
+        after: AdventureSummary | str | uuid.UUID | None = None,
     ) -> list[AdventureSummary]:
-        """The adventure library: ``mine``, ``community`` (published) or ``all``; ``query`` matches title
-        and description, case-insensitive.
+        """One page of the adventure library, by title: ``mine``, ``community`` (published) or ``all``;
+        ``query`` matches title and description, case-insensitive.
         """
-        return self._await(lambda: self._target.list_adventures(scope=scope, query=query, limit=limit))
+        return self._await(
+            lambda: self._target.list_adventures(scope=scope, query=query, limit=limit, after=after)
+        )
 
     def list_dice_rolls(
         self,

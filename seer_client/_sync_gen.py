@@ -28,6 +28,7 @@ RETURNS: dict[str, tuple[str, str]] = {
     "AsyncIterator[SessionEvent]": ("Iterator[SessionEvent]", "SyncIterator({})"),
     "AsyncIterator[SessionSummary]": ("Iterator[SessionSummary]", "SyncIterator({})"),
     "AsyncIterator[DiceRoll]": ("Iterator[DiceRoll]", "SyncIterator({})"),
+    "AsyncIterator[AdventureSummary]": ("Iterator[AdventureSummary]", "SyncIterator({})"),
 }
 #: Public instance attributes (not methods) that the blocking classes expose as properties.
 #: Types come from the ``__init__`` parameter of the same name when there is one.

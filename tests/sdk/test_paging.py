@@ -10,7 +10,7 @@ import pytest
 
 from seer_client import ValidationError
 
-from .test_integration import ADVENTURE_ID, Factory, person  # noqa: F401 - the fixture
+from .test_integration import ADVENTURE_ID, LIBRARY_DOC, Factory, person  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.devstack
 
@@ -74,3 +74,24 @@ async def test_list_dice_rolls_pages_back_and_iter_walks_every_roll(person: Fact
     with pytest.raises(ValidationError) as info:
         await aria.client.list_dice_rolls(session.id, before=str(uuid.uuid4()))
     assert info.value.details == "before"
+
+
+async def test_list_adventures_pages_by_title_and_iter_walks_them(person: Factory) -> None:  # noqa: F811
+    author = await person("Librarian")
+    tag = uuid.uuid4().hex[:8]
+    titles = [f"Paging {tag} {letter}" for letter in "DBECA"]
+    ids = {t: (await author.client.import_adventure({**LIBRARY_DOC, "title": t})).id for t in titles}
+    by_title = [ids[t] for t in sorted(titles)]
+
+    first = await author.client.list_adventures(scope="mine", query=tag, limit=2)
+    second = await author.client.list_adventures(scope="mine", query=tag, limit=2, after=first[-1])
+    third = await author.client.list_adventures(scope="mine", query=tag, limit=2, after=second[-1].id)
+    assert [a.id for a in first + second + third] == by_title and len(third) == 1
+    walked = [a.id async for a in author.client.iter_adventures(scope="mine", query=tag, page_size=2)]
+    assert walked == by_title
+
+    # An unpublished adventure of someone else's is not a cursor: it would leak its title.
+    other = await person("Snoop")
+    with pytest.raises(ValidationError) as info:
+        await other.client.list_adventures(after=by_title[0])
+    assert info.value.details == "after"
