@@ -22,8 +22,9 @@ revoke all on schema seer_private from public;
 alter default privileges revoke execute on functions from public;
 
 -- The PRD's 13 codes (001-013) and ours: 000 validation, 014 version conflict, 016-019 limits
--- and abuse, 025-027 the game. SESSION_015 (too many failed code lookups) is added with its
--- rate limit by the _code_lookup_rate_limit migration: 23 codes in all
+-- and abuse, 025-027 the game, 029 the per-session event cap. SESSION_015 (too many failed
+-- code lookups) and SESSION_028 (too many actions) are added with the rate limits by the
+-- _code_lookup_rate_limit migration: 25 codes in all
 -- (supabase/tests/database/00_schema.test.sql lists them).
 create table seer_private.error_codes (
   code text primary key check (code ~ '^SESSION_[0-9]{3}$'),
@@ -57,11 +58,14 @@ insert into seer_private.error_codes (code, name, status, message) values
   -- the game (issue 11): adventure library, Seer control of characters, combat
   ('SESSION_025', 'NOT_ADVENTURE_AUTHOR', 403, 'Only the author can change this adventure'),
   ('SESSION_026', 'CHARACTER_CONNECTED', 409, 'This character''s player is connected and acts for themselves'),
-  ('SESSION_027', 'COMBAT_STATE_CONFLICT', 409, 'A combat is already running, or none is');
+  ('SESSION_027', 'COMBAT_STATE_CONFLICT', 409, 'A combat is already running, or none is'),
+  ('SESSION_029', 'SESSION_EVENT_LIMIT', 422, 'This session has reached its event limit; end it and start a new one');
 
 -- PostgREST turns sqlstate PGRST into an HTTP response: message is the JSON body,
--- detail carries the status. Everything else about an error is decided here.
-create function seer_private.raise_error(p_code text, p_details text default null)
+-- detail carries the status and headers. Everything else about an error is decided here.
+-- p_retry_after (seconds, for the 429s of the rate limits) becomes the HTTP Retry-After
+-- header and the error's hint ("retry in N s"), so every client sees when to try again.
+create function seer_private.raise_error(p_code text, p_details text default null, p_retry_after int default null)
 returns void
 language plpgsql
 stable
@@ -80,9 +84,13 @@ begin
   end if;
   -- compact JSON exactly as in docs/contract.md
   raise sqlstate 'PGRST' using
-    message = format('{"code":%s,"message":%s,"details":%s,"hint":null}',
-      to_json(p_code), to_json(v_message), coalesce(to_json(left(p_details, 500))::text, 'null')),
-    detail = format('{"status":%s,"headers":{}}', v_status);
+    message = format('{"code":%s,"message":%s,"details":%s,"hint":%s}',
+      to_json(p_code), to_json(v_message), coalesce(to_json(left(p_details, 500))::text, 'null'),
+      case when p_retry_after is null then 'null'
+           else to_json('retry in ' || p_retry_after || ' s')::text end),
+    detail = format('{"status":%s,"headers":%s}', v_status,
+      case when p_retry_after is null then '{}'
+           else json_build_object('Retry-After', p_retry_after::text)::text end);
 end
 $$;
 

@@ -219,6 +219,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
   end if;
+  perform seer_private.require_event_room(v_s);
   if p_expected_version is not null and p_expected_version <> v_s.state_version then
     perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
   end if;

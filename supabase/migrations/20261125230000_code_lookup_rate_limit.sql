@@ -1,4 +1,6 @@
--- The join page's code lookup, get_session_by_code: a preview without player identities, plus
+-- Rate limits (the one limiter: every per-user or per-network budget of the project is a row of
+-- seer_private.rate_limits and goes through require_rate_budget/record_rate_hit below), and
+-- the join page's code lookup, get_session_by_code: a preview without player identities, plus
 -- whether the caller could join right now and why not - and its defence against join-code
 -- guessing: a user who keeps looking up codes that do not exist is refused for a while
 -- (SESSION_015 TOO_MANY_ATTEMPTS, HTTP 429). The function is defined only here (not in the
@@ -28,67 +30,107 @@
 -- with PostgREST's 405 (use POST, as supabase-js/supabase-py do by default).
 
 insert into seer_private.error_codes (code, name, status, message) values
-  ('SESSION_015', 'TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts; try again later')
+  ('SESSION_015', 'TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts; try again later'),
+  ('SESSION_028', 'TOO_MANY_ACTIONS', 429, 'Too many actions; wait a moment and retry')
 on conflict (code) do nothing;
 
--- One failure budget, keyed by who guesses: 'user:<uuid>' for get_session_by_code (per
--- account) and 'net:<address or IPv6 /64>' for the invite Edge Function's lookups through
--- invite_preview (per network, as the function buckets addresses: supabase/functions/invite/
--- rate_limit.ts networkKey). Same limit, same window, same helpers.
-create table seer_private.code_lookup_failures (
-  subject text not null check (length(subject) <= 100),
-  failed_at timestamptz not null default clock_timestamp()
+-- The limits, as data (docs/security.md "Limits" lists each with its number): at most
+-- max_hits hits per subject in any sliding window of `per`; the next one is refused with
+-- error_code (a 429), a retry hint (HTTP Retry-After and the error's hint: the seconds until
+-- the oldest hit in the window leaves it) and details naming the limit. Rows are changed only
+-- by migrations (an operator may raise a limit for a load test: bench/ does).
+--   code_lookup    unknown join codes, per user (get_session_by_code) or per network (the
+--                  invite function's invite_preview): 10 per 10 minutes (see above)
+--   submit_action  a seated player's actions: 30 per minute (one every 2 s on average)
+--   roll_dice      a seated player's rolls: 60 per minute
+-- The game limits are per player (subject 'user:<uuid>', across sessions) and apply to
+-- players only: the Seer runs the table (the monsters' rolls, initiative for 20 combatants)
+-- and is bounded by the per-session event cap (seer_private.session_event_limit). Issue 20:
+-- one player sent 401 actions in 5 s, each broadcast to the whole party.
+create table seer_private.rate_limits (
+  bucket text primary key,
+  max_hits int not null check (max_hits > 0),
+  per interval not null check (per > interval '0'),
+  error_code text not null references seer_private.error_codes (code),
+  -- what is counted, for the error's details ("at most 30 actions per 00:01:00")
+  what text not null
 );
--- the only query: this subject's failures inside the window
-create index code_lookup_failures_subject_idx on seer_private.code_lookup_failures (subject, failed_at);
-revoke all on seer_private.code_lookup_failures from public;
+revoke all on seer_private.rate_limits from public;
+insert into seer_private.rate_limits (bucket, max_hits, per, error_code, what) values
+  ('code_lookup', 10, interval '10 minutes', 'SESSION_015', 'unknown codes'),
+  ('submit_action', 30, interval '1 minute', 'SESSION_028', 'actions'),
+  ('roll_dice', 60, interval '1 minute', 'SESSION_028', 'rolls');
 
-create function seer_private.code_lookup_limit()
-returns int
-language sql
-immutable
-set search_path = ''
-as $$ select 10 $$;
+-- One row per counted hit (for code_lookup: per failed lookup) inside its bucket's window;
+-- rows older than the window are pruned by the subject's next hit (and by account deletion).
+create table seer_private.rate_limit_hits (
+  bucket text not null references seer_private.rate_limits (bucket),
+  subject text not null check (length(subject) <= 100),
+  hit_at timestamptz not null default clock_timestamp()
+);
+-- the only query: this subject's hits in this bucket inside the window
+create index rate_limit_hits_subject_idx on seer_private.rate_limit_hits (bucket, subject, hit_at);
+revoke all on seer_private.rate_limit_hits from public;
 
-create function seer_private.code_lookup_window()
-returns interval
-language sql
-immutable
-set search_path = ''
-as $$ select interval '10 minutes' $$;
-
--- SESSION_015 when p_subject has used up its failures in the window. Serialises one subject's
--- lookups (advisory lock) so parallel guesses cannot all pass the check at once.
-create function seer_private.require_code_lookup_budget(p_subject text)
+-- The bucket's error when p_subject has used up its hits in the window. Serialises one
+-- subject's calls in the bucket (advisory lock, until the transaction ends) so parallel calls
+-- cannot all pass the check at once.
+create function seer_private.require_rate_budget(p_bucket text, p_subject text)
 returns void
 language plpgsql
 volatile
 set search_path = ''
 as $$
+declare
+  v_limit seer_private.rate_limits%rowtype;
+  v_count int;
+  v_free_at timestamptz;
 begin
-  perform pg_advisory_xact_lock(hashtextextended('seer.code_lookup:' || p_subject, 0));
-  if (select count(*) from seer_private.code_lookup_failures f
-      where f.subject = p_subject and f.failed_at > clock_timestamp() - seer_private.code_lookup_window())
-     >= seer_private.code_lookup_limit() then
-    perform seer_private.raise_error('SESSION_015',
-      'at most ' || seer_private.code_lookup_limit() || ' unknown codes per '
-      || seer_private.code_lookup_window()::text);
+  select * into strict v_limit from seer_private.rate_limits l where l.bucket = p_bucket;
+  perform pg_advisory_xact_lock(hashtextextended('seer.rate:' || p_bucket || ':' || p_subject, 0));
+  select count(*) into v_count from seer_private.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per;
+  if v_count >= v_limit.max_hits then
+    -- free again when the hit that makes the count too high leaves the window
+    select h.hit_at + v_limit.per into v_free_at from seer_private.rate_limit_hits h
+    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per
+    order by h.hit_at offset v_count - v_limit.max_hits limit 1;
+    perform seer_private.raise_error(v_limit.error_code,
+      'at most ' || v_limit.max_hits || ' ' || v_limit.what || ' per ' || v_limit.per::text,
+      p_retry_after => greatest(1, ceil(extract(epoch from v_free_at - clock_timestamp())))::int);
   end if;
 end
 $$;
 
--- Records one failed lookup of p_subject (the caller must then return, not raise, or the row
--- is rolled back), dropping its rows that have left the window so the table stays small.
-create function seer_private.record_code_lookup_failure(p_subject text)
+-- Records one hit of p_subject in the bucket (it commits with the caller's transaction, so a
+-- caller that must refuse and still count, like get_session_by_code, returns instead of
+-- raising), pruning this subject's rows that have left the window so the table stays small.
+create function seer_private.record_rate_hit(p_bucket text, p_subject text)
 returns void
 language plpgsql
 volatile
 set search_path = ''
 as $$
 begin
-  delete from seer_private.code_lookup_failures f
-  where f.subject = p_subject and f.failed_at <= clock_timestamp() - seer_private.code_lookup_window();
-  insert into seer_private.code_lookup_failures (subject) values (p_subject);
+  delete from seer_private.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject
+    and h.hit_at <= clock_timestamp() - (select l.per from seer_private.rate_limits l where l.bucket = p_bucket);
+  insert into seer_private.rate_limit_hits (bucket, subject) values (p_bucket, p_subject);
+end
+$$;
+
+-- A player-triggered write: refused past the bucket's limit, else counted. Callers pass the
+-- caller's uid; counting happens in the write's transaction, so a write that fails for any
+-- other reason is not counted.
+create function seer_private.spend_rate_budget(p_bucket text, p_uid uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform seer_private.require_rate_budget(p_bucket, 'user:' || p_uid::text);
+  perform seer_private.record_rate_hit(p_bucket, 'user:' || p_uid::text);
 end
 $$;
 
@@ -112,7 +154,7 @@ begin
       detail = '{"status":405,"headers":{}}';
   end if;
   if v_via_api then
-    perform seer_private.require_code_lookup_budget('user:' || v_uid::text);
+    perform seer_private.require_rate_budget('code_lookup', 'user:' || v_uid::text);
   end if;
 
   select * into v_s from public.sessions s
@@ -121,7 +163,7 @@ begin
     if not v_via_api then
       perform seer_private.raise_error('SESSION_001');
     end if;
-    perform seer_private.record_code_lookup_failure('user:' || v_uid::text);
+    perform seer_private.record_rate_hit('code_lookup', 'user:' || v_uid::text);
     perform set_config('response.status', '404', true);
     return (select jsonb_build_object('code', e.code, 'message', e.message, 'details', null, 'hint', null)
             from seer_private.error_codes e where e.code = 'SESSION_001');
@@ -138,5 +180,6 @@ $$;
 -- _private_schema migration); the RPC is for signed-in users, like the other session RPCs.
 revoke execute on function public.get_session_by_code(text) from public, anon;
 grant execute on function public.get_session_by_code(text) to authenticated, service_role;
-revoke execute on function seer_private.code_lookup_limit(), seer_private.code_lookup_window()
+revoke execute on function seer_private.require_rate_budget(text, text),
+  seer_private.record_rate_hit(text, text), seer_private.spend_rate_budget(text, uuid)
   from public, anon, authenticated;

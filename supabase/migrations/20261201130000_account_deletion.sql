@@ -81,7 +81,7 @@ begin
                          select sp.session_id from public.session_players sp where sp.user_id = v_uid)
     and (e.actor = v_uid or e.payload::text like '%' || v_uid::text || '%');
   update public.sessions set seer_name = 'Deleted user' where seer_id = v_uid;
-  delete from seer_private.code_lookup_failures f where f.subject = 'user:' || v_uid::text;
+  delete from seer_private.rate_limit_hits h where h.subject = 'user:' || v_uid::text;
   return old;
 end
 $$;
