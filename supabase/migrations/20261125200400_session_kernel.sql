@@ -61,8 +61,8 @@
 --   20261125230000_code_lookup_rate_limit: get_session_by_code, record_rate_hit,
 --     require_rate_budget, spend_rate_budget
 --   20261125230100_invite_preview: invite_preview
---   20261201110000_adventure_library: adventure_json, doc_int, import_adventure,
---     list_adventures, publish_adventure
+--   20261201110000_adventure_library: adventure_json, adventure_storage_quota,
+--     adventure_storage_used, doc_int, import_adventure, list_adventures, publish_adventure
 --   20261201110100_dice: character_seat, event_dice_rolled, list_dice_rolls, lock_game,
 --     random_die, record_roll, roll_dice, roll_expression, roll_json
 --   20261201110200_combat: close_combat, end_combat, event_combat_ended, event_combat_started,

@@ -43,6 +43,8 @@ on conflict (code) do nothing;
 --                  invite function's invite_preview): 10 per 10 minutes (see above)
 --   submit_action  a seated player's actions: 30 per minute (one every 2 s on average)
 --   roll_dice      a seated player's rolls: 60 per minute
+--   import_adventure  an account's adventure imports: 20 per hour (with the per-account
+--                  storage quota of the _adventure_library migration)
 -- The game limits are per player (subject 'user:<uuid>', across sessions) and apply to
 -- players only: the Seer runs the table (the monsters' rolls, initiative for 20 combatants)
 -- and is bounded by the per-session event cap (seer_private.session_event_limit). Issue 20:
@@ -59,7 +61,8 @@ revoke all on seer_private.rate_limits from public;
 insert into seer_private.rate_limits (bucket, max_hits, per, error_code, what) values
   ('code_lookup', 10, interval '10 minutes', 'SESSION_015', 'unknown codes'),
   ('submit_action', 30, interval '1 minute', 'SESSION_028', 'actions'),
-  ('roll_dice', 60, interval '1 minute', 'SESSION_028', 'rolls');
+  ('roll_dice', 60, interval '1 minute', 'SESSION_028', 'rolls'),
+  ('import_adventure', 20, interval '1 hour', 'SESSION_028', 'adventure imports');
 
 -- One row per counted hit (for code_lookup: per failed lookup) inside its bucket's window;
 -- rows older than the window are pruned by the subject's next hit (and by account deletion).

@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(37);
+select plan(42);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -187,6 +187,31 @@ select is(array[tests.err(format('select public.roll_dice(%L, %L)', :'s', '1d6')
                 tests.err(format($$select public.update_game_state(%L, '{"setVariables": {"a": 1}}')$$, :'s'))],
   array['SESSION_029:422', 'SESSION_029:422'], 'a full session refuses game writes with SESSION_029 (never a silent drop)');
 select is(tests.err(format($$select public.end_session(%L, 'completed')$$, :'s')), 'ok', 'but can still be ended');
+
+-- 7. Import storage quota and import rate limit --------------------------------------------
+select tests.reset_role();
+select tests.create_user('author') as author \gset
+create temp table tiny(d jsonb) on commit drop;
+insert into tiny values ('{"title": "Tiny", "nodes": [{"key": "a", "type": "ending", "title": "A", "body": "x"}]}');
+grant select on tiny to public;
+select tests.act_as(:'author');
+select is((select count(*)::int from generate_series(1, 20) g where public.import_adventure((select d from tiny)) ? 'id'), 20,
+  '20 imports in an hour are fine');
+select is(tests.err('select public.import_adventure((select d from tiny))'), 'SESSION_028:429',
+  'the 21st inside the hour -> SESSION_028 (429)');
+select tests.reset_role();
+-- an account that already stores 10 MiB of adventure text
+update public.adventure_nodes set body = repeat('y', 10485760 - 200)
+where id = (select n.id from public.adventure_nodes n join public.adventures a on a.id = n.adventure_id
+            where a.created_by = :'author' limit 1);
+delete from seer_private.rate_limit_hits where subject = 'user:' || :'author';
+select tests.act_as(:'author');
+select is(tests.err('select public.import_adventure((select d from tiny))'), 'ok', 'imports fit while under the quota');
+select is(tests.err(format('select public.import_adventure(%L)', jsonb_build_object('title', 'Big', 'nodes',
+    jsonb_build_array(jsonb_build_object('key', 'a', 'type', 'ending', 'title', 'A', 'body', repeat('z', 1000)))))),
+  'SESSION_019:413', 'an import past the 10 MiB per-account storage quota -> SESSION_019 (413)');
+select tests.reset_role();
+select is((select count(*)::int from public.adventures where created_by = :'author'), 21, 'and stores nothing');
 
 select * from finish();
 rollback;
