@@ -62,6 +62,32 @@ def bearer(request: web.Request) -> str | None:
     return None
 
 
+#: The roles PostgREST's authenticator may switch to on Supabase (`authenticator` is a member
+#: of these three only: supabase/postgres roles.sql, `grant anon, authenticated, service_role
+#: to authenticator`). A JWT claiming any other role fails at PostgREST's `set role`.
+AUTHENTICATOR_ROLES = frozenset({"anon", "authenticated", "service_role"})
+
+
+def role_switch_error(role: str, role_exists: bool) -> web.Response:
+    """What PostgREST answers when the JWT's role is not one the authenticator may become:
+    Postgres' 42501 "permission denied to set role" (403, the request carried a role) for a
+    role that exists, 22023 "role ... does not exist" (401 since PostgREST 13.0.1, #3601)
+    for one that does not."""
+    if role_exists:
+        return pgrst_error(403, "42501", f'permission denied to set role "{role}"')
+    return pgrst_error(401, "22023", f'role "{role}" does not exist')
+
+
+def _aud_ok(claims: dict[str, Any]) -> bool:
+    """PostgREST's claim check (Auth/Jwt.hs checkForErrors): ``aud`` may be absent, a string
+    or an array of strings. Supabase sets no ``jwt-aud`` (supabase/cli start.go passes no
+    PGRST_JWT_AUD), so any string passes - GoTrue and Realtime do not check it either."""
+    if "aud" not in claims:
+        return True
+    aud = claims["aud"]
+    return isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))
+
+
 @dataclass
 class Caller:
     token: str
@@ -96,5 +122,13 @@ def postgrest_caller(request: web.Request, config: GatewayConfig) -> Caller | we
             code,
             exc.message,
             headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.message}"'},
+        )
+    if not _aud_ok(claims):
+        message = "The JWT 'aud' claim must be a string or an array of strings"
+        return pgrst_error(
+            401,
+            "PGRST303",
+            message,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
         )
     return Caller(token, claims)

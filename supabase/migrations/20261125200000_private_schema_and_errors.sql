@@ -145,6 +145,11 @@ begin
      and not seer_private.anonymous_play_allowed() then
     perform seer_private.raise_error('SESSION_018');
   end if;
+  -- a soft-deleted account (GoTrue's should_soft_delete; its token stays valid until it
+  -- expires) neither creates, joins nor looks up sessions (_account_deletion migration)
+  if exists (select 1 from auth.users u where u.id = v_uid and u.deleted_at is not null) then
+    perform seer_private.raise_error('SESSION_018', 'this account was deleted');
+  end if;
   return v_uid;
 end
 $$;

@@ -68,7 +68,8 @@
 --   20261201110200_combat: close_combat, end_combat, event_combat_ended, event_combat_started,
 --     event_combat_turn, next_turn, running_combat, side_roll, start_combat
 --   20261201110300_player_actions: event_player_action, submit_action
---   20261201130000_account_deletion: anonymised_event, handle_user_deleted
+--   20261201130000_account_deletion: anonymised_event, apply_account_deletion,
+--     handle_user_deleted, handle_user_soft_deleted
 --   20261201140000_event_log_retention: compact_event_logs, full_log_retention,
 --     summary_event_types
 

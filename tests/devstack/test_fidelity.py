@@ -125,8 +125,14 @@ async def test_apikey_handling_as_the_hosted_gateway(clients: Clients, target: T
     alice = await clients.user("alice")
     bearer = {"Authorization": f"Bearer {alice.access_token}"}
     forged = alice.access_token[:-4] + ("AAAA" if not alice.access_token.endswith("AAAA") else "BBBB")
-    missing = {"message": "No API key found in request", "hint": "No `apikey` request header or url param was found."}
-    invalid = {"message": "Invalid API key", "hint": "Double check your Supabase `anon` or `service_role` API key."}
+    missing = {
+        "message": "No API key found in request",
+        "hint": "No `apikey` request header or url param was found.",
+    }
+    invalid = {
+        "message": "Invalid API key",
+        "hint": "Double check your Supabase `anon` or `service_role` API key.",
+    }
     async with httpx.AsyncClient(base_url=target.url) as http:
         for path, method in (
             ("/rest/v1/rpc/list_my_characters", "POST"),
@@ -142,9 +148,13 @@ async def test_apikey_handling_as_the_hosted_gateway(clients: Clients, target: T
                 r = await http.request(method, path, json={}, headers={**bearer, "apikey": bad})
                 assert r.status_code == 401 and r.json() in (invalid, missing), (path, bad, r.text)
         # the project's keys, as header or as query parameter (realtime-js puts it in the URL)
-        r = await http.post("/rest/v1/rpc/list_my_characters", json={}, headers={**bearer, "apikey": target.anon_key})
+        r = await http.post(
+            "/rest/v1/rpc/list_my_characters", json={}, headers={**bearer, "apikey": target.anon_key}
+        )
         assert r.status_code == 200 and r.json() == []
-        r = await http.post(f"/rest/v1/rpc/list_my_characters?apikey={target.anon_key}", json={}, headers=bearer)
+        r = await http.post(
+            f"/rest/v1/rpc/list_my_characters?apikey={target.anon_key}", json={}, headers=bearer
+        )
         assert r.status_code == 200
         r = await http.get("/auth/v1/user", headers={**bearer, "apikey": target.service_role_key})
         assert r.status_code == 200 and r.json()["id"] == alice.id

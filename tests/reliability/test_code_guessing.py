@@ -54,7 +54,8 @@ async def test_guessing_is_refused_and_normal_users_are_not(api: Api) -> None:
     assert (await api.rpc(guesser.token, "get_session_by_code", {"p_code": "QZZZZX"})).status == 404
     assert (
         await api.db.fetchval(
-            "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1", f"user:{guesser.id}"
+            "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1",
+            f"user:{guesser.id}",
         )
         == 1
     )
@@ -74,7 +75,8 @@ async def test_read_only_get_is_refused_so_it_cannot_bypass_counting(api: Api) -
     r = await api.request("GET", "/rest/v1/rpc/get_session_by_code?p_code=QZZZZZ", guesser.token)
     assert r.status == 405 and r.code == "PGRST101", r
     count = await api.db.fetchval(
-        "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1", f"user:{guesser.id}"
+        "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1",
+        f"user:{guesser.id}",
     )
     assert count == 0
 
@@ -85,7 +87,8 @@ async def test_sdk_raises_too_many_attempts(api: Api) -> None:
         email = f"sdk-{uuid.uuid4().hex[:8]}@example.com"
         uid = await client.sign_up(email, "guess-pw-12345")
         await api.db.execute(
-            "insert into seer_private.rate_limit_hits (bucket, subject) select 'code_lookup', $1 from generate_series(1, 10)",
+            "insert into seer_private.rate_limit_hits (bucket, subject)"
+            " select 'code_lookup', $1 from generate_series(1, 10)",
             f"user:{uid}",
         )
         try:

@@ -28,21 +28,23 @@ async def test_dice_text_smuggling_is_refused_and_stores_nothing(api: Api) -> No
     seer, pia = await api.user("seer"), await api.user("pia")
     sid = await _started(api, seer, [pia])
     before = await api.assert_seq_gap_free(sid)
-    smuggled = (
-        "1d20" + " " * 196 + "+100 \x1b[2J\u202eNAT20 CRIT\u202c [bold red]x[/bold red]" + "Z" * 20000
-    )
+    smuggled = "1d20" + " " * 196 + "+100 \x1b[2J\u202eNAT20 CRIT\u202c [bold red]x[/bold red]" + "Z" * 20000
     r = await api.rpc(pia.token, "roll_dice", {"p_session_id": sid, "p_expression": smuggled})
     assert (r.status, r.code) == (400, "SESSION_000"), r
     lying = "1d4" + " " * 197 + "+1000"
     r = await api.rpc(seer.token, "roll_dice", {"p_session_id": sid, "p_expression": lying})
     assert (r.status, r.code) == (400, "SESSION_000"), r
     assert await api.assert_seq_gap_free(sid) == before
-    assert await api.db.fetchval("select count(*) from public.dice_rolls where session_id = $1", uuid.UUID(sid)) == 0
+    assert (
+        await api.db.fetchval("select count(*) from public.dice_rolls where session_id = $1", uuid.UUID(sid))
+        == 0
+    )
 
     ok = await api.ok(pia.token, "roll_dice", {"p_session_id": sid, "p_expression": " 2D6 + 1 "})
     assert ok["expression"] == "2d6+1"
     event = await api.db.fetchval(
-        "select payload from public.session_events where session_id = $1 and type = 'dice_rolled'", uuid.UUID(sid)
+        "select payload from public.session_events where session_id = $1 and type = 'dice_rolled'",
+        uuid.UUID(sid),
     )
     assert json.loads(event)["expression"] == "2d6+1"
 
@@ -54,7 +56,9 @@ async def test_a_self_written_adventure_cannot_farm_experience(api: Api) -> None
         for i in range(50)
     ]
     links = [{"from": f"n{i}", "to": f"n{i + 1}", "label": "on"} for i in range(49)]
-    adv = await api.ok(author.token, "import_adventure", {"p_document": {"title": "Farm", "nodes": nodes, "links": links}})
+    adv = await api.ok(
+        author.token, "import_adventure", {"p_document": {"title": "Farm", "nodes": nodes, "links": links}}
+    )
     sid = await _started(api, author, [alt], adventure=adv["id"])
     for i in range(1, 50):
         node = await api.db.fetchval(
@@ -68,7 +72,9 @@ async def test_a_self_written_adventure_cannot_farm_experience(api: Api) -> None
     ended = await api.ok(author.token, "end_session", {"p_session_id": sid, "p_outcome": "completed"})
     # 500,000 XP by the adventure's word; seconds of play earn nothing
     assert ended["stats"]["experienceEarned"] == 0, ended["stats"]
-    xp = await api.db.fetchval("select experience from public.characters where id = $1", uuid.UUID(alt.character_id))
+    xp = await api.db.fetchval(
+        "select experience from public.characters where id = $1", uuid.UUID(alt.character_id)
+    )
     assert xp == 0
 
 
@@ -79,7 +85,8 @@ async def test_experience_overflow_does_not_block_completion(api: Api) -> None:
         "update public.characters set experience = 2147483600 where id = $1", uuid.UUID(pia.character_id)
     )
     await api.db.execute(
-        "update public.sessions set started_at = started_at - interval '30 minutes' where id = $1", uuid.UUID(sid)
+        "update public.sessions set started_at = started_at - interval '30 minutes' where id = $1",
+        uuid.UUID(sid),
     )
     r = await api.rpc(seer.token, "end_session", {"p_session_id": sid, "p_outcome": "completed"})
     assert r.status == 200, r
@@ -120,7 +127,8 @@ async def test_one_player_cannot_flood_the_party(api: Api) -> None:
     assert rolls == [200] * 60 + [429]
     # 30 actions + 60 rolls from pia, 1 from kim: nothing dropped, nothing past the limit
     events = await api.db.fetchval(
-        "select count(*) from public.session_events where session_id = $1 and type in ('player_action', 'dice_rolled')",
+        "select count(*) from public.session_events"
+        " where session_id = $1 and type in ('player_action', 'dice_rolled')",
         uuid.UUID(sid),
     )
     assert events == 91
