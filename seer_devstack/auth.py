@@ -12,6 +12,8 @@ legacy one (``{code: <status>, error_code, msg}``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import re
 import secrets
@@ -690,23 +692,32 @@ class AuthApi:
 
     @staticmethod
     async def _soft_delete(conn: asyncpg.Connection, uid: uuid.UUID) -> None:
-        # obfuscateValue: base64url(sha256(id + value)), unpadded; phones cut to 15
+        row = await conn.fetchrow("select email, phone from auth.users where id = $1", uid)
+        assert row is not None
         await conn.execute(
             """
             update auth.users set
-              email = case when email is null or email = '' then email else
-                rtrim(translate(encode(extensions.digest(id::text || email, 'sha256'), 'base64'), '+/', '-_'), '=') end,
-              phone = case when phone is null or phone = '' then phone else
-                left(rtrim(translate(encode(extensions.digest(id::text || phone, 'sha256'), 'base64'), '+/', '-_'), '='), 15) end,
-              encrypted_password = null, confirmation_token = '', recovery_token = '',
-              email_change_token_current = '', email_change_token_new = '', phone_change_token = '',
+              email = $2, phone = $3, encrypted_password = null,
+              confirmation_token = '', recovery_token = '', email_change_token_current = '',
+              email_change_token_new = '', phone_change_token = '',
               raw_user_meta_data = '{}', raw_app_meta_data = '{}', deleted_at = now()
             where id = $1
             """,
             uid,
+            _obfuscate(uid, row["email"]),
+            _obfuscate(uid, row["phone"], 15),
         )
         await conn.execute("update auth.identities set identity_data = '{}' where user_id = $1", uid)
         await conn.execute("delete from auth.sessions where user_id = $1", uid)
+
+
+def _obfuscate(uid: uuid.UUID, value: str | None, max_len: int = 64) -> str | None:
+    """GoTrue's obfuscateValue: base64url (unpadded) of sha256(id + value); phones are cut to
+    15 characters (obfuscatePhone)."""
+    if not value:
+        return value
+    digest = hashlib.sha256((str(uid) + value).encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:max_len]
 
 
 def _api_version(request: web.Request) -> str:
