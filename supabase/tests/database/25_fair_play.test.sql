@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(42);
+select plan(44);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -59,6 +59,20 @@ select is(public.start_combat(:'s', jsonb_build_array(jsonb_build_object('name',
             -> 'combatState' -> 'order' -> 0 ->> 'name',
   'Eel Warden', 'a combatant name is stored as the clean-text rule returns it (trimmed of zero-width characters)');
 select public.end_combat(:'s', 'fled') \g /dev/null
+select tests.reset_role();
+
+-- the Seer's game state reaches every player too
+select tests.act_as(:'seer');
+select is(array[
+    tests.err(format('select public.update_game_state(%L, %L)', :'s', jsonb_build_object('setVariables', jsonb_build_object('v', E'\u001b[2Jx')))),
+    tests.err(format('select public.update_game_state(%L, %L)', :'s', jsonb_build_object('setVariables', jsonb_build_object(E'n\u202e', 1)))),
+    tests.err(format('select public.update_game_state(%L, %L)', :'s', jsonb_build_object('addFlags', jsonb_build_array(E'f\u0007')))),
+    tests.err(format('select public.update_game_state(%L, %L)', :'s', jsonb_build_object('turn', jsonb_build_object('a', jsonb_build_array(jsonb_build_object('b', E'\u001bx'))))))],
+  array['SESSION_000:400', 'SESSION_000:400', 'SESSION_000:400', 'SESSION_000:400'],
+  'variables, flags and turn notes follow the clean-text rule (at any depth)');
+select is(tests.err(format('select public.update_game_state(%L, %L)', :'s',
+    jsonb_build_object('setVariables', jsonb_build_object('note', E'line 1\nline 2'), 'turn', jsonb_build_object('text', E'a\nb')))),
+  'ok', 'multi-line values stay allowed');
 select tests.reset_role();
 
 -- 4. Hidden initiative -----------------------------------------------------------------------
