@@ -5,6 +5,7 @@ with apikey/Authorization, and PostgREST's JWT rules."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,14 +79,23 @@ def role_switch_error(role: str, role_exists: bool) -> web.Response:
     return pgrst_error(401, "22023", f'role "{role}" does not exist')
 
 
-def _aud_ok(claims: dict[str, Any]) -> bool:
-    """PostgREST's claim check (Auth/Jwt.hs checkForErrors): ``aud`` may be absent, a string
-    or an array of strings. Supabase sets no ``jwt-aud`` (supabase/cli start.go passes no
-    PGRST_JWT_AUD), so any string passes - GoTrue and Realtime do not check it either."""
-    if "aud" not in claims:
-        return True
-    aud = claims["aud"]
-    return isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))
+def _claims_error(claims: dict[str, Any]) -> str | None:
+    """PostgREST's claim checks beyond ``exp`` (Auth/Jwt.hs checkForErrors), as PGRST303
+    messages: ``iat`` must be a number and not more than 30 s in the future; ``aud`` may be
+    absent, a string or an array of strings. Supabase sets no ``jwt-aud`` (supabase/cli
+    start.go passes no PGRST_JWT_AUD), so any string passes - GoTrue and Realtime do not
+    check it either. (``nbf`` is refused by the signature check already, without the skew.)"""
+    iat = claims.get("iat")
+    if iat is not None:
+        if isinstance(iat, bool) or not isinstance(iat, int | float):
+            return "The JWT 'iat' claim must be a number"
+        if iat > time.time() + 30:
+            return "JWT issued at future"
+    if "aud" in claims:
+        aud = claims["aud"]
+        if not (isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))):
+            return "The JWT 'aud' claim must be a string or an array of strings"
+    return None
 
 
 @dataclass
@@ -123,8 +133,8 @@ def postgrest_caller(request: web.Request, config: GatewayConfig) -> Caller | we
             exc.message,
             headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.message}"'},
         )
-    if not _aud_ok(claims):
-        message = "The JWT 'aud' claim must be a string or an array of strings"
+    message = _claims_error(claims)
+    if message is not None:
         return pgrst_error(
             401,
             "PGRST303",

@@ -94,6 +94,19 @@ async def test_aud_is_checked_as_postgrest_checks_it(clients: Clients, target: T
             assert r.status_code == 401, (aud, r.text)
             assert r.json()["code"] == "PGRST303"
             assert r.json()["message"] == "The JWT 'aud' claim must be a string or an array of strings"
+        # iat: a number, at most 30 s in the future (PostgREST's skew)
+        for iat, message in (
+            (int(time.time()) + 3600, "JWT issued at future"),
+            ("x", "The JWT 'iat' claim must be a number"),
+        ):
+            bad = _mint(target, {"sub": alice.id, "role": "authenticated", "iat": iat})
+            r = await http.post("/rest/v1/rpc/list_my_characters", json={}, headers=_h(target, bad))
+            assert (r.status_code, r.json()["code"], r.json()["message"]) == (401, "PGRST303", message), (
+                r.text
+            )
+        ok = _mint(target, {"sub": alice.id, "role": "authenticated", "iat": int(time.time()) + 10})
+        r = await http.post("/rest/v1/rpc/list_my_characters", json={}, headers=_h(target, ok))
+        assert r.status_code == 200, r.text
 
 
 async def test_http_broadcast_json_is_refused_as_realtime_refuses_it(
