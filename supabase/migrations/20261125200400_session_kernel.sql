@@ -58,8 +58,8 @@
 --     update_game_state
 --   20261125200600_presence_and_sweeper: sweep, sweep_sessions
 --   20261125200700_realtime_authorization: can_use_session_topic, session_topic
---   20261125230000_code_lookup_rate_limit: get_session_by_code, record_rate_hit,
---     require_rate_budget, spend_rate_budget
+--   20261125230000_code_lookup_rate_limit: get_session_by_code, prune_rate_limit_hits,
+--     record_rate_hit, require_rate_budget, spend_rate_budget
 --   20261125230100_invite_preview: invite_preview
 --   20261201110000_adventure_library: adventure_json, adventure_storage_quota,
 --     adventure_storage_used, doc_int, import_adventure, list_adventures, publish_adventure

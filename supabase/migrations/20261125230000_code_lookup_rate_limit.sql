@@ -137,6 +137,36 @@ begin
 end
 $$;
 
+-- Rows of subjects that stopped calling stay until their next hit prunes them; this drops
+-- every row that has left its bucket's window, hourly where pg_cron exists (scheduled below,
+-- as the sweeper is: 20261125200800_cron_schedule), so the table holds only live windows.
+create function seer_private.prune_rate_limit_hits()
+returns int
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_count int;
+begin
+  delete from seer_private.rate_limit_hits h
+  using seer_private.rate_limits l
+  where l.bucket = h.bucket and h.hit_at <= clock_timestamp() - l.per;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+do $$
+begin
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    execute $sql$select cron.schedule('seer-prune-rate-limits', '17 * * * *', 'select seer_private.prune_rate_limit_hits()')$sql$;
+  end if;
+exception when others then
+  raise notice 'pg_cron could not schedule the rate limit pruning (%); schedule seer_private.prune_rate_limit_hits() yourself', sqlerrm;
+end
+$$;
+
 create function public.get_session_by_code(p_code text)
 returns jsonb
 language plpgsql
@@ -184,5 +214,6 @@ $$;
 revoke execute on function public.get_session_by_code(text) from public, anon;
 grant execute on function public.get_session_by_code(text) to authenticated, service_role;
 revoke execute on function seer_private.require_rate_budget(text, text),
-  seer_private.record_rate_hit(text, text), seer_private.spend_rate_budget(text, uuid)
+  seer_private.record_rate_hit(text, text), seer_private.spend_rate_budget(text, uuid),
+  seer_private.prune_rate_limit_hits()
   from public, anon, authenticated;

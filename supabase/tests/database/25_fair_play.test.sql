@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(44);
+select plan(46);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -226,6 +226,16 @@ select is(tests.err(format('select public.import_adventure(%L)', jsonb_build_obj
   'SESSION_019:413', 'an import past the 10 MiB per-account storage quota -> SESSION_019 (413)');
 select tests.reset_role();
 select is((select count(*)::int from public.adventures where created_by = :'author'), 21, 'and stores nothing');
+
+-- stale rate-limit rows are pruned (hourly by pg_cron where it exists)
+select tests.reset_role();
+insert into seer_private.rate_limit_hits (bucket, subject, hit_at)
+values ('submit_action', 'user:stale', now() - interval '2 minutes'), ('code_lookup', 'user:stale', now() - interval '11 minutes'),
+       ('import_adventure', 'user:stale', now() - interval '30 minutes');
+select seer_private.prune_rate_limit_hits() \g /dev/null
+select is((select array_agg(bucket) from seer_private.rate_limit_hits where subject = 'user:stale'), array['import_adventure'],
+  'prune_rate_limit_hits drops the rows that left their bucket''s window (1 minute, 10 minutes), keeps the others (1 hour)');
+select ok(tests.cron_scheduled('select seer_private.prune_rate_limit_hits()', '17 * * * *'), 'scheduled hourly where pg_cron exists');
 
 select * from finish();
 rollback;
