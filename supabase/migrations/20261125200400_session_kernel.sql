@@ -32,7 +32,8 @@
 -- tests/db/test_migration_order.py checks this list against the migrations.
 --
 --   20261125200000_private_schema_and_errors: anonymous_play_allowed, clean_text, join_code,
---     raise_error, require_account, require_size, require_uid, try_uuid, unsafe_text_chars
+--     raise_error, record_rate_hit, require_account, require_rate_budget, require_size,
+--     require_uid, spend_rate_budget, try_uuid, unsafe_text_chars
 --   20261125200100_profiles_characters_adventures: handle_new_user
 --   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
@@ -58,8 +59,7 @@
 --     update_game_state
 --   20261125200600_presence_and_sweeper: sweep, sweep_sessions
 --   20261125200700_realtime_authorization: can_use_session_topic, session_topic
---   20261125230000_code_lookup_rate_limit: get_session_by_code, prune_rate_limit_hits,
---     record_rate_hit, require_rate_budget, spend_rate_budget
+--   20261125230000_code_lookup_rate_limit: get_session_by_code, prune_rate_limit_hits
 --   20261125230100_invite_preview: invite_preview
 --   20261201110000_adventure_library: adventure_json, adventure_storage_quota,
 --     adventure_storage_used, doc_int, import_adventure, list_adventures, publish_adventure

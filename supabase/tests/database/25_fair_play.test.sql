@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(46);
+select plan(47);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -192,6 +192,26 @@ select ok(public.submit_action(:'s', 'I am not pia') ? 'seq', 'the limit is per 
 select is((select count(*)::int from generate_series(1, 60) g where public.roll_dice(:'s', '1d6') ? 'total'), 60,
   '60 rolls in a minute are fine');
 select is(tests.err(format('select public.roll_dice(%L, %L)', :'s', '1d6')), 'SESSION_028:429', 'the 61st -> 028');
+
+-- a join/leave loop in a lobby (each turn announced to everyone, the key rotated)
+select tests.reset_role();
+select tests.create_user('lobbyseer') as lseer \gset
+select tests.create_user('looper') as looper \gset
+select tests.make_character(:'looper', 'Loop') as loop_char \gset
+select tests.new_session(:'lseer') as lobby \gset
+create function pg_temp.join_leave(p_s uuid, p_uid uuid, p_char uuid) returns void language plpgsql as $$
+begin
+  perform tests.act_as(p_uid);
+  perform public.join_session(p_s, p_char);
+  perform public.leave_session(p_s);
+  perform tests.reset_role();
+end $$;
+grant execute on function pg_temp.join_leave(uuid, uuid, uuid) to public;
+select pg_temp.join_leave(:'lobby', :'looper', :'loop_char') from generate_series(1, 20) \g /dev/null
+select tests.act_as(:'looper');
+select is(tests.err(format('select public.join_session(%L, %L)', :'lobby', :'loop_char')), 'SESSION_028:429',
+  'the 21st join within 10 minutes -> SESSION_028 (a join/leave loop cannot flood a lobby)');
+select tests.reset_role();
 
 -- the per-session event cap: game writes refused with 029, ending still works
 select tests.reset_role();
