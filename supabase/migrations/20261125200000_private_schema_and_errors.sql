@@ -230,7 +230,7 @@ $$;
 -- max_hits hits per subject in any sliding window of `per`; the next one is refused with
 -- error_code (a 429), a retry hint (HTTP Retry-After and the error's hint: the seconds until
 -- the oldest hit in the window leaves it) and details naming the limit. Rows are changed only
--- by migrations (an operator may raise a limit for a load test: bench/ does).
+-- by migrations (an operator may raise a limit, e.g. for a load test, as the migration role).
 --   code_lookup    unknown join codes, per user (get_session_by_code) or per network (the
 --                  invite function's invite_preview): 10 per 10 minutes (the
 --                  _code_lookup_rate_limit migration)
