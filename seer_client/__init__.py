@@ -20,6 +20,7 @@ import logging
 
 from ._client import SeerClient
 from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._state import SessionState
 from ._view import LiveDisplay, SessionView
 from .errors import (
     AdventureNotFound,
@@ -70,9 +71,12 @@ from .events import (
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
+    SeerConnectionEvent,
     SessionCreatedEvent,
     SessionEndedEvent,
     SessionEvent,
+    SessionSettingsEvent,
     SessionStatusEvent,
     UnknownEvent,
     parse_event,
@@ -162,9 +166,11 @@ __all__ = [
     "PlayerJoinedEvent",
     "PlayerLeftEvent",
     "PresenceEntry",
+    "ReadmitRequestedEvent",
     "RealtimeError",
     "SeerCannotLeave",
     "SeerClient",
+    "SeerConnectionEvent",
     "SeerError",
     "SeerFeedback",
     "Session",
@@ -182,7 +188,9 @@ __all__ = [
     "SessionPreview",
     "SessionRateLimited",
     "SessionSettings",
+    "SessionSettingsEvent",
     "SessionStarted",
+    "SessionState",
     "SessionStats",
     "SessionStatusEvent",
     "SessionSummary",

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from ._lobby import LobbyState, PresenceEntry
 from ._realtime_link import JoinRefused, RealtimeLink, is_rate_limited
 from ._sequencer import EventSequencer
+from ._state import SessionState
 from .errors import (
     AuthError,
     NotInSession,
@@ -72,14 +73,18 @@ from .errors import (
 from .errors import TimeoutError as SeerTimeoutError
 from .events import (
     BaseEvent,
+    DiceRolledEvent,
     GameStateEvent,
     NodeChangeEvent,
     PlayerConnectionEvent,
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
+    SeerConnectionEvent,
     SessionEndedEvent,
     SessionEvent,
+    SessionSettingsEvent,
     SessionStatusEvent,
     UnknownEvent,
     parse_event,
@@ -219,6 +224,9 @@ class SessionConnection:
         on_game_state: Callable[[GameStateEvent], object] | None = None,
         on_game_state_change: Callable[[GameState], object] | None = None,
         on_node_change: Callable[[NodeChangeEvent], object] | None = None,
+        on_seer_connection: Callable[[SeerConnectionEvent], object] | None = None,
+        on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None = None,
+        on_session_settings: Callable[[SessionSettingsEvent], object] | None = None,
         on_event: Callable[[BaseEvent], object] | None = None,
         on_status_change: Callable[[ConnectionStatus], object] | None = None,
         on_presence_change: Callable[[list[PresenceEntry]], object] | None = None,
@@ -248,6 +256,9 @@ class SessionConnection:
         self.on_game_state = on_game_state
         self.on_game_state_change = on_game_state_change
         self.on_node_change = on_node_change
+        self.on_seer_connection = on_seer_connection
+        self.on_readmit_requested = on_readmit_requested
+        self.on_session_settings = on_session_settings
         self.on_event = on_event
         self.on_status_change = on_status_change
         self.on_presence_change = on_presence_change
@@ -283,6 +294,13 @@ class SessionConnection:
         self._delivered_seq = 0
         self.history: deque[BaseEvent] = deque(maxlen=history_size)
         self.lobby: LobbyState = LobbyState(session_id)
+        #: the live session state folded from the events (issue 22): seats, game state and
+        #: version, current node, dice, combat, pending actions, turn history
+        self.state: SessionState = SessionState(session_id, self.lobby)
+        #: get_game_state reads made because the fold could not reach a version exactly
+        self.state_reads: int = 0
+        #: list_dice_rolls reads the Seer's connection made to show a hidden roll's value
+        self.hidden_roll_reads: int = 0
 
         self._link: RealtimeLink | None = None
         # live events ahead of the log (seq -> event), checked against it when read
@@ -916,9 +934,11 @@ class SessionConnection:
 
     # ------------------------------------------------------------------ dispatch
     def _apply_snapshot(self, session: Session) -> None:
-        self.lobby.apply_snapshot(session)
+        self.state.apply_snapshot(session)
         if self.user_id == session.seer_id:
             self.role = "seer"
+        self.state.role = self.role
+        self.state.user_id = self.user_id
         seat = self.lobby.seat_of(self.user_id)
         if seat is not None:
             self.player_id = seat.id
@@ -935,6 +955,9 @@ class SessionConnection:
             SessionEndedEvent: self.on_session_ended,
             GameStateEvent: self.on_game_state,
             NodeChangeEvent: self.on_node_change,
+            SeerConnectionEvent: self.on_seer_connection,
+            ReadmitRequestedEvent: self.on_readmit_requested,
+            SessionSettingsEvent: self.on_session_settings,
         }
         return callbacks.get(type(event))
 
@@ -953,9 +976,11 @@ class SessionConnection:
 
     async def _deliver(self, item: BaseEvent) -> None:
         try:
-            self.lobby.apply_event(item)
+            self.state.apply(item)
         except Exception:
             logger.exception("could not apply event %s", item.seq)
+            self.state.needs_reread = True
+        await self._settle_state(item)
         await self._invoke(self._callback_for(item), item)
         if isinstance(item, GameStateEvent) and self.on_game_state_change is not None:
             await self._game_state_changed(item)
@@ -974,20 +999,43 @@ class SessionConnection:
             # The kick is our last event: deliver it, then stop (no rejoin is possible).
             self._terminate(NotInSession(details="kicked"))
 
-    async def _game_state_changed(self, event: GameStateEvent) -> None:
-        """Hand ``on_game_state_change`` the state this event resulted in (or a newer one).
+    async def _settle_state(self, event: BaseEvent) -> None:
+        """What the fold cannot do alone: one ``get_game_state`` when it could not reach a
+        version exactly (counted in :attr:`state_reads`), and for the Seer the value of a
+        hidden roll, which the shared stream never carries (:attr:`hidden_roll_reads`)."""
+        if self.state.needs_reread:
+            logger.info(
+                "session %s: re-reading the game state (%s)", self.session_id, self.state.reread_reason
+            )
+            self.state_reads += 1
+            try:
+                self.state.reset_game(await self.client.get_game_state(self.session_id))
+            except SeerError as exc:
+                self._fire(self.on_error, exc)
+        if (
+            self.role == "seer"
+            and isinstance(event, DiceRolledEvent)
+            and event.hidden
+            and event.total is None
+            and event.seq > self.state.base_seq
+        ):
+            self.hidden_roll_reads += 1
+            try:
+                rolls = await self.client.list_dice_rolls(self.session_id, limit=20)
+            except SeerError as exc:
+                self._fire(self.on_error, exc)
+                return
+            for roll in rolls:
+                if roll.roll_id == event.roll_id:
+                    self.state.reveal_roll(roll)
 
-        The event carries the patch; the resulting state is read with ``get_game_state``
-        (only when this callback is set). When several updates land at once the state read
-        may already include later ones: each version is reported at most once, in order.
-        """
+    async def _game_state_changed(self, event: GameStateEvent) -> None:
+        """Hand ``on_game_state_change`` the state this event resulted in: the folded
+        :attr:`state` (no RPC in the steady state, issue 22). Each version is reported at most
+        once, in order (after a re-read the state may already include later versions)."""
         if event.version is not None and event.version <= self._game_state_version:
             return
-        try:
-            state = await self.client.get_game_state(self.session_id)
-        except SeerError as exc:
-            self._fire(self.on_error, exc)
-            return
+        state = self.state.game
         if state.version <= self._game_state_version:
             return
         self._game_state_version = state.version

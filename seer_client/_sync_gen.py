@@ -58,6 +58,9 @@ ATTRIBUTES: dict[str, dict[str, str | None]] = {
         "code": "str | None",
         "seats": "dict[str, SessionPlayer]",
         "history": "deque[BaseEvent]",
+        "state": "SessionState",
+        "state_reads": "int",
+        "hidden_roll_reads": "int",
     },
 }
 #: Settable attributes (callbacks): every ``on_*`` parameter of ``__init__``.
@@ -225,10 +228,11 @@ def _class_body(cls: type, used: set[str]) -> list[str]:
 def _imports(used: set[str], defined: set[str]) -> list[str]:
     from . import _client as client
     from . import _connection as connection
+    from . import _state as state
     from . import _view as view
     from . import errors, events, models
 
-    modules = [models, events, errors, view, connection, client]
+    modules = [models, events, errors, view, state, connection, client]
     by_module: dict[str, set[str]] = {}
     plain: set[str] = set()
     for name in sorted(used - defined):

@@ -41,15 +41,16 @@
 --   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
 --     character_json, create_session_channel, event_game_state, event_node_change,
 --     event_player_connection, event_player_inactive, event_player_joined, event_player_left,
---     event_session_created, event_session_ended, event_session_status, finish_session,
+--     event_readmit_requested, event_seer_connection, event_session_created,
+--     event_session_ended, event_session_settings, event_session_status, finish_session,
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
---     require_participant, require_seer, restore_seat, role_in, rotate_session_channel,
---     require_event_room, session_event_limit, session_json, write_event, write_event_at,
---     xp_per_minute, xp_session_max
+--     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
+--     role_in, rotate_session_channel, session_event_limit, session_json, write_event,
+--     write_event_at, xp_per_minute, xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
---     require_session_quota, validate_settings
+--     require_session_quota, update_session_settings, validate_settings
 --   20261125200420_session_lifecycle: end_session, pause_session, resume_session, start_session
 --   20261125200430_session_presence_and_log: heartbeat, session_events_since
 --   20261125200440_players: create_character, list_feedback, list_my_characters,
@@ -185,7 +186,9 @@ as $$
     'isConnected', (p_player).status = 'connected',
     'controlledBySeer', (p_player).status = 'inactive',
     'leftReason', (p_player).left_reason,
-    'kickReason', (p_player).kick_reason)
+    'kickReason', (p_player).kick_reason,
+    -- an inactive seat whose player is back and asks the Seer to let them in (issue 22)
+    'readmitRequestedAt', (p_player).readmit_requested_at)
 $$;
 
 create function seer_private.game_state_json(p_session public.sessions)
@@ -286,6 +289,9 @@ begin
       'estimatedDurationMinutes', s.estimated_duration_minutes,
       'settings', s.settings,
       'lastSeq', s.last_seq,
+      -- the Seer's connection as the server sees it (seer_liveness; no row: connected)
+      'seerConnected', coalesce((select l.connected from seer_private.seer_liveness l
+                                 where l.session_id = s.id), true),
       -- the current realtime topic (secret channel key): session_json goes to participants only
       'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
     from public.sessions s
@@ -391,12 +397,46 @@ as $$
   select jsonb_build_object('oldStatus', p_old_status, 'newStatus', p_new_status)
 $$;
 
-create function seer_private.event_game_state(p_changes jsonb, p_version int)
+-- p_changes: the applied patch (addInventory holds the items as stored, normalised);
+-- p_version: the state version it produced; p_turns: the turnHistory entries it appended
+-- (a `note`, a `move`), so a client folds the state from events alone (issue 22).
+create function seer_private.event_game_state(p_changes jsonb, p_version int, p_turns jsonb)
 returns jsonb
 language sql
 stable
 as $$
-  select jsonb_build_object('changes', p_changes, 'version', p_version)
+  select jsonb_build_object('changes', p_changes, 'version', p_version, 'turns', p_turns)
+$$;
+
+-- The Seer's connection changed (heartbeat after a silence, or the sweeper's 60 s timeout).
+create function seer_private.event_seer_connection(p_seer_id uuid, p_connected boolean, p_disconnected_at timestamptz)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('seerId', p_seer_id, 'isConnected', p_connected,
+                            'disconnectedAt', p_disconnected_at)
+$$;
+
+-- An inactive seat's player is back and asks to be let in: the Seer's prompt (readmit_player
+-- or kick_player answers it).
+create function seer_private.event_readmit_requested(p_seat public.session_players, p_character_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'characterName', p_character_name)
+$$;
+
+-- The Seer changed the session's settings (update_session_settings): the whole new settings.
+create function seer_private.event_session_settings(p_settings jsonb, p_max_players int)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('settings', p_settings, 'maxPlayers', p_max_players)
 $$;
 
 -- p_node is seer_private.node_json of the node moved to; p_override: the Seer moved off the
@@ -809,11 +849,39 @@ declare
 begin
   update public.session_players
   set status = 'connected', disconnected_at = null, inactive_at = null, left_reason = null,
-      last_activity_at = p_at
+      readmit_requested_at = null, last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
   perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
     seer_private.event_player_connection(v_p), p_at);
+end
+$$;
+
+-- Coming back after the window (issue 22): a seat the sweeper made inactive (or left more than
+-- 5 minutes ago) is not restored by its player; the Seer decides. The player's heartbeat and
+-- join_session answer `readmit: 'requested'` and the Seer gets one readmit_requested event
+-- (the dashboard's "let them back in or kick" prompt) until the seat is readmitted, restored
+-- or released. The caller holds the session lock; returns whether the event was written.
+create function seer_private.request_readmit(p_seat public.session_players)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_p public.session_players%rowtype;
+begin
+  update public.session_players
+  set readmit_requested_at = now()
+  where id = (p_seat).id and status = 'inactive' and readmit_requested_at is null
+  returning * into v_p;
+  if not found then
+    return false;  -- asked already: the Seer has the prompt
+  end if;
+  perform seer_private.write_event(v_p.session_id, 'readmit_requested', v_p.user_id,
+    seer_private.event_readmit_requested(v_p,
+      (select c.name from public.characters c where c.id = v_p.character_id)));
+  return true;
 end
 $$;
 
@@ -916,6 +984,8 @@ begin
   -- sweeper's indexes.
   update public.session_players set session_ended = true, session_running = false
   where session_id = p_session_id;
+  -- the Seer's liveness is swept only while the session lives
+  delete from seer_private.seer_liveness l where l.session_id = p_session_id;
 
   perform seer_private.write_event(p_session_id, 'session_ended', p_actor,
     seer_private.event_session_ended(p_outcome, v_stats, p_notes), p_at);

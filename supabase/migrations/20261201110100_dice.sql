@@ -157,13 +157,14 @@ as $$
     'total', case when p_full or not (p_roll).hidden then (p_roll).total end)
 $$;
 
--- dice_rolled: always the players' view (broadcast to the whole session channel).
-create function seer_private.event_dice_rolled(p_roll public.dice_rolls)
+-- dice_rolled: always the players' view (broadcast to the whole session channel), with the
+-- state version the roll produced and its turnHistory entry (a client's fold needs both).
+create function seer_private.event_dice_rolled(p_roll public.dice_rolls, p_version int, p_turn jsonb)
 returns jsonb
 language sql
 stable
 as $$
-  select seer_private.roll_json(p_roll, false)
+  select seer_private.roll_json(p_roll, false) || jsonb_build_object('version', p_version, 'entry', p_turn)
 $$;
 
 -- Rolls for a locked, active session and records it (row, diceRolled, turnHistory, event).
@@ -179,6 +180,8 @@ as $$
 declare
   v_result jsonb := seer_private.roll_expression(p_expression);
   v_roll public.dice_rolls%rowtype;
+  v_entry jsonb;
+  v_version int;
 begin
   v_roll.id := gen_random_uuid();
   v_roll.session_id := (p_session).id;
@@ -193,12 +196,12 @@ begin
     or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
   v_roll.created_at := now();
   -- one UPDATE of the session: turn entry, diceRolled and the event's seq
-  v_roll.seq := seer_private.record_turn((p_session).id,
-    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
-    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
+  v_entry := seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice');
+  select t.o_seq, t.o_version into v_roll.seq, v_version
+  from seer_private.record_turn((p_session).id, v_entry, p_seqs => 1, p_dice => (v_result ->> 'count')::int) t;
   insert into public.dice_rolls values (v_roll.*);
   perform seer_private.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
-    seer_private.event_dice_rolled(v_roll));
+    seer_private.event_dice_rolled(v_roll, v_version, v_entry));
   return v_roll;
 end
 $$;

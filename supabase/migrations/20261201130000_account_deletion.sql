@@ -29,6 +29,7 @@ as $$
   select p_event
     || case when p_event ->> 'actor' = p_uid::text then '{"actor": null}'::jsonb else '{}' end
     || case when p_event ->> 'userId' = p_uid::text then '{"userId": null}'::jsonb else '{}' end
+    || case when p_event ->> 'seerId' = p_uid::text then '{"seerId": null}'::jsonb else '{}' end
     || case when p_event -> 'player' ->> 'userId' = p_uid::text
          then jsonb_build_object('player', (p_event -> 'player')
                 || '{"userId": null, "displayName": "Deleted user", "character": null}'::jsonb)
