@@ -1,6 +1,6 @@
 """Fair play (issue 20), through the devstack's HTTP API as a hostile player would try it:
 dice text smuggling, XP farming with a self-written adventure, XP overflow, one player
-flooding the party. Each test is the issue's reproduction; pgTAP 25_fair_play covers the rules
+flooding the party. Each test is the issue's reproduction; pgTAP 26_fair_play covers the rules
 one by one."""
 
 from __future__ import annotations
