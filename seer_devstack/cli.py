@@ -152,6 +152,7 @@ async def _serve(args: argparse.Namespace) -> int:
         jwt_secret=args.jwt_secret,
         jwt_expiry=args.jwt_expiry,
         drop_db_broadcasts=args.drop_db_broadcasts,
+        check_api_key=not args.no_api_key_check,
         progress=lambda text: _say(f"  {text}"),
     )
     await stack.start()
@@ -458,6 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RATE",
         help="fault switch: drop this fraction (0 to 1) of database broadcasts at random, as real "
         "Realtime may (the count shows in `status`); SDK connections recover through the event log",
+    )
+    start.add_argument(
+        "--no-api-key-check",
+        action="store_true",
+        help="accept requests without a valid apikey, as `supabase start`'s gateway does "
+        "(default: check it as hosted Supabase does: 401 without the anon or service_role key)",
     )
     start.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     port_help = "the stack's API port (needed only when several run)"

@@ -118,6 +118,7 @@ class DevStack:
         join_error_backoff: float = 0.0,
         bcrypt_rounds: int = 10,
         drop_db_broadcasts: float = 0.0,
+        check_api_key: bool = True,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         if not 0.0 <= drop_db_broadcasts <= 1.0:
@@ -142,6 +143,7 @@ class DevStack:
             join_error_backoff=join_error_backoff,
             bcrypt_rounds=bcrypt_rounds,
             drop_db_broadcasts=drop_db_broadcasts,
+            check_api_key=check_api_key,
         )
         self._settings.update({k: v for k, v in overrides.items() if v is not None})
         self.cluster: PostgresCluster | None = None

@@ -229,6 +229,9 @@ begin
   if v_refusal = 'full' then
     perform seer_private.refuse_join(v_refusal);
   end if;
+  -- new seats are rate-limited (SESSION_028, bucket join_session): a join/leave loop would
+  -- announce to the whole lobby and rotate its key on every turn (issue 20)
+  perform seer_private.spend_rate_budget('join_session', v_uid);
 
   begin
     -- a late joiner's seat is in a running session from the start
