@@ -367,6 +367,9 @@ class Demo:
             f"ended {ended.session.outcome}: {stats.duration_minutes} min, {stats.nodes_visited} nodes,"
             f" {stats.dice_rolled} dice, {stats.combats_completed} combat(s), {stats.experience_earned} XP",
         )
+        if stats.experience_earned == 0:
+            # Experience is bounded by real play (docs/server.md, "XP"): seconds of play earn none.
+            self.say("Sage", "no XP: experience is earned per full minute of unpaused play (docs/server.md)")
         await self.settle()
 
         self.banner("Feedback and experience")
