@@ -11,7 +11,15 @@
 * :class:`ApiError`: any other error answer (e.g. an unknown function, PostgREST 4xx).
 
 All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``message`` and
-``details`` (any of which may be ``None`` when the failure had no HTTP answer).
+``details`` (any of which may be ``None`` when the failure had no HTTP answer). ``str(error)``
+shows ``(HTTP n)`` only for an error the server answered (``error.answered``): an error raised
+before any request (client-side validation, "sign in first") keeps the status its code has in
+docs/contract.md in ``status`` but does not claim an HTTP answer.
+
+The catalogue of session errors has one source here, :class:`SessionErrorCode` with
+:data:`ERROR_TABLE` (status and message), one class per code (``error_code``);
+tests/db/test_catalogues.py compares it with ``seer_private.error_codes``, docs/contract.md and
+docs/sdk.md; :data:`SESSION_ERROR_CLASSES` is found from the classes, not listed again.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ __all__ = [
     "SeerError",
     "SessionError",
     "SessionErrorCode",
+    "SessionEventLimit",
     "SessionFull",
     "SessionNotFound",
     "SessionNotWaiting",
@@ -51,6 +60,7 @@ __all__ = [
     "SessionStarted",
     "StateVersionConflict",
     "TimeoutError",
+    "TooManyActions",
     "TooManyAttempts",
     "TooManyLiveSessions",
     "TransportError",
@@ -86,6 +96,8 @@ class SessionErrorCode(StrEnum):
     NOT_ADVENTURE_AUTHOR = "SESSION_025"
     CHARACTER_CONNECTED = "SESSION_026"
     COMBAT_STATE_CONFLICT = "SESSION_027"
+    TOO_MANY_ACTIONS = "SESSION_028"
+    SESSION_EVENT_LIMIT = "SESSION_029"
 
 
 # (status, message) exactly as docs/contract.md and the PRD list them.
@@ -116,6 +128,11 @@ ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
         "This character's player is connected and acts for themselves",
     ),
     SessionErrorCode.COMBAT_STATE_CONFLICT: (409, "A combat is already running, or none is"),
+    SessionErrorCode.TOO_MANY_ACTIONS: (429, "Too many actions; wait a moment and retry"),
+    SessionErrorCode.SESSION_EVENT_LIMIT: (
+        422,
+        "This session has reached its event limit; end it and start a new one",
+    ),
 }
 
 
@@ -130,6 +147,7 @@ class SeerError(Exception):
         code: str | None = None,
         details: Any = None,
         hint: str | None = None,
+        answered: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -137,12 +155,14 @@ class SeerError(Exception):
         self.code = code
         self.details = details
         self.hint = hint
+        #: True when the server answered this error (``status`` is then the HTTP status).
+        self.answered = answered
 
     def __str__(self) -> str:
         parts = [self.message]
         if self.code:
             parts.insert(0, f"[{self.code}]")
-        if self.status:
+        if self.status and self.answered:
             parts.append(f"(HTTP {self.status})")
         if self.details not in (None, ""):
             parts.append(f"details={self.details!r}")
@@ -156,7 +176,15 @@ class SeerError(Exception):
 
 
 class TransportError(SeerError):
-    """The request did not get a usable answer: connection failure, timeout, or 5xx."""
+    """The request did not get a usable answer: connection failure, timeout, or 5xx.
+
+    After an RPC, ``attempts`` and ``elapsed`` (seconds) say how many attempts were made
+    (``max_retries`` + 1 at most for reads; one for calls that change data) and how long they took;
+    the message says it too.
+    """
+
+    attempts: int | None = None
+    elapsed: float | None = None
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):
@@ -196,6 +224,7 @@ class SessionError(SeerError):
         status: int | None = None,
         details: Any = None,
         hint: str | None = None,
+        answered: bool = False,
     ) -> None:
         resolved = SessionErrorCode(code) if code is not None else self.error_code
         if resolved is None:
@@ -207,6 +236,7 @@ class SessionError(SeerError):
             code=resolved,
             details=details,
             hint=hint,
+            answered=answered,
         )
         self.code = resolved
 
@@ -355,35 +385,43 @@ class CombatStateConflict(SessionError):
     error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.COMBAT_STATE_CONFLICT
 
 
-SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
-    cls.error_code: cls
-    for cls in (
-        ValidationError,
-        SessionNotFound,
-        InvalidJoinCode,
-        SessionFull,
-        SessionStarted,
-        SessionNotWaiting,
-        NotInSession,
-        NotSeer,
-        AlreadyInSession,
-        CharacterInSession,
-        InvalidStatusTransition,
-        MinPlayersNotMet,
-        SeerCannotLeave,
-        AdventureNotFound,
-        StateVersionConflict,
-        NotAdventureAuthor,
-        CharacterConnected,
-        CombatStateConflict,
-        TooManyAttempts,
-        TooManyLiveSessions,
-        SessionRateLimited,
-        AnonymousNotAllowed,
-        PayloadTooLarge,
-    )
-    if cls.error_code is not None
-}
+class TooManyActions(SessionError):
+    """A player sent actions or rolls faster than the per-player rate limit (docs/security.md,
+    Limits). ``retry_after`` is the server's hint: seconds until the next one is accepted."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.TOO_MANY_ACTIONS
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds to wait, parsed from the hint (``retry in N s``)."""
+        match = re.search(r"retry in (\d+) s", str(self.hint or ""))
+        return int(match.group(1)) if match else None
+
+
+class SessionEventLimit(SessionError):
+    """The session holds the maximum number of events; game writes are refused (end it)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_EVENT_LIMIT
+
+
+def _catalogue() -> dict[SessionErrorCode, type[SessionError]]:
+    """One class per code, found from the classes themselves (no second list to keep in step)."""
+    found: dict[SessionErrorCode, type[SessionError]] = {}
+    pending: list[type[SessionError]] = list(SessionError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.error_code is not None and cls.__module__ == __name__:
+            if cls.error_code in found:
+                raise TypeError(f"two classes for {cls.error_code}: {found[cls.error_code]} and {cls}")
+            found[cls.error_code] = cls
+    missing = set(SessionErrorCode) - set(found)
+    if missing or set(ERROR_TABLE) != set(SessionErrorCode):
+        raise TypeError(f"error catalogue out of step: no class for {sorted(missing)}")
+    return dict(sorted(found.items()))
+
+
+SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = _catalogue()
 
 _SESSION_CODE = re.compile(r"^SESSION_\d{3}$")
 # PostgREST's JWT/auth error codes (PGRST300-series) and Postgres "insufficient privilege".
@@ -418,13 +456,18 @@ def error_from_response(status: int | None, body: Any, *, text: str | None = Non
             enum_code = None
         if enum_code is not None:
             cls = SESSION_ERROR_CLASSES[enum_code]
-            return cls(message or None, status=status, details=details, hint=hint)
+            return cls(
+                message or None, status=status, details=details, hint=hint, answered=status is not None
+            )
+    answered = status is not None
     message = str(message) if message else (text or f"HTTP {status}")
     if status in (401, 403) or (code and _AUTH_CODES.match(code)):
-        return AuthError(message, status=status, code=code, details=details, hint=hint)
+        return AuthError(message, status=status, code=code, details=details, hint=hint, answered=answered)
     if status is not None and status >= 500:
-        return TransportError(message, status=status, code=code, details=details, hint=hint)
-    return ApiError(message, status=status, code=code, details=details, hint=hint)
+        return TransportError(
+            message, status=status, code=code, details=details, hint=hint, answered=answered
+        )
+    return ApiError(message, status=status, code=code, details=details, hint=hint, answered=answered)
 
 
 def error_from_api_error(exc: Any, status: int | None = None) -> SeerError:

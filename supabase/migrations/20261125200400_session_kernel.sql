@@ -32,7 +32,8 @@
 -- tests/db/test_migration_order.py checks this list against the migrations.
 --
 --   20261125200000_private_schema_and_errors: anonymous_play_allowed, clean_text, join_code,
---     raise_error, require_account, require_size, require_uid, try_uuid, unsafe_text_chars
+--     raise_error, record_rate_hit, require_account, require_rate_budget, require_size,
+--     require_uid, spend_rate_budget, try_uuid, unsafe_text_chars
 --   20261125200100_profiles_characters_adventures: handle_new_user
 --   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
@@ -44,9 +45,9 @@
 --     event_session_ended, event_session_settings, event_session_status, finish_session,
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
---     request_readmit, require_participant, require_seer, restore_seat, role_in,
---     rotate_session_channel, session_json, turn_history, turns_of_event, write_event,
---     write_event_at
+--     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
+--     role_in, rotate_session_channel, session_event_limit, session_json, turn_history,
+--     turns_of_event, write_event, write_event_at, xp_per_minute, xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
 --     require_session_quota, update_session_settings, validate_settings
@@ -58,17 +59,17 @@
 --     is_string_array, jtype, record_turn, turn_entry, update_game_state
 --   20261125200600_presence_and_sweeper: sweep, sweep_sessions
 --   20261125200700_realtime_authorization: can_use_session_topic, session_topic
---   20261125230000_code_lookup_rate_limit: code_lookup_limit, code_lookup_window,
---     get_session_by_code, record_code_lookup_failure, require_code_lookup_budget
+--   20261125230000_code_lookup_rate_limit: get_session_by_code, prune_rate_limit_hits
 --   20261125230100_invite_preview: invite_preview
---   20261201110000_adventure_library: adventure_json, doc_int, import_adventure,
---     list_adventures, publish_adventure
+--   20261201110000_adventure_library: adventure_json, adventure_storage_quota,
+--     adventure_storage_used, doc_int, import_adventure, list_adventures, publish_adventure
 --   20261201110100_dice: character_seat, event_dice_rolled, list_dice_rolls, lock_game,
 --     random_die, record_roll, roll_dice, roll_expression, roll_json
 --   20261201110200_combat: close_combat, end_combat, event_combat_ended, event_combat_started,
 --     event_combat_turn, next_turn, running_combat, side_roll, start_combat
 --   20261201110300_player_actions: event_player_action, submit_action
---   20261201130000_account_deletion: anonymised_event, handle_user_deleted
+--   20261201130000_account_deletion: anonymised_event, apply_account_deletion,
+--     handle_user_deleted, handle_user_soft_deleted
 --   20261201140000_event_log_retention: compact_event_logs, full_log_retention,
 --     summary_event_types
 
@@ -608,6 +609,34 @@ begin
 end
 $$;
 
+-- The per-session event cap: a session holds at most 10,000 events (last_seq). Past it, the
+-- writes players and the Seer trigger in play (rolls, actions, combat, update_game_state:
+-- lock_game and update_game_state call require_event_room) are refused with SESSION_029
+-- (422), never dropped silently; the writes that end or leave a session (status, session_ended,
+-- leave, kick, the sweeper) always pass, so a full session can still be ended. Issue 20: one
+-- player's flood reached every party member; the per-player rate limits bound its speed, this
+-- bounds its size (a realistic 4-hour game writes a few thousand events).
+create function seer_private.session_event_limit()
+returns bigint
+language sql
+immutable
+set search_path = ''
+as $$ select 10000::bigint $$;
+
+create function seer_private.require_event_room(p_session public.sessions)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if (p_session).last_seq >= seer_private.session_event_limit() then
+    perform seer_private.raise_error('SESSION_029',
+      'at most ' || seer_private.session_event_limit() || ' events per session');
+  end if;
+end
+$$;
+
 -- Locks and roles ----------------------------------------------------------------------------
 
 create function seer_private.lock_session(p_session_id uuid)
@@ -951,14 +980,38 @@ $$;
 
 -- Ending a session ---------------------------------------------------------------------------
 
+-- The XP bounds of one session (docs/server.md "Experience"): at most 200 XP per full minute
+-- of unpaused play and at most 10,000 XP per session, whatever the adventure says. An author
+-- writes xp_reward (up to 10,000 per node), so the adventure alone is no bound: issue 20
+-- farmed 5,000,000 XP in 9.6 s with a self-written 500-node adventure and a second account.
+-- A character sits in one live session at a time (SESSION_009), so no number of accounts or
+-- sessions earns a character more than 200 XP per minute of wall-clock time.
+create function seer_private.xp_per_minute()
+returns int
+language sql
+immutable
+set search_path = ''
+as $$ select 200 $$;
+
+create function seer_private.xp_session_max()
+returns int
+language sql
+immutable
+set search_path = ''
+as $$ select 10000 $$;
+
 -- Ends a locked session (its transition is checked by change_status): stats, experience, events.
 -- XP rule: on `completed` every character seated at the end (left_at null, including
 -- inactive seats) earns the same amount = sum of xp_reward over the distinct visited nodes
 -- of the adventure + 25 per ended combat (end_combat), at most the session's ceiling: the
 -- xp_reward of every node of the adventure + 25 per combat node (at least one), so no
--- number of combats can farm more than the adventure holds; level = max(level, 1 +
--- experience / 1000). `cancelled` earns nothing. Also on `completed`: inventory items with
--- assignedTo a character seated at the end become that character's items.
+-- number of combats can farm more than the adventure holds; and at most xp_per_minute() per
+-- full unpaused minute (durationMinutes) and xp_session_max() in all, so no adventure can
+-- farm more than real play earns. Experience stops at the int maximum (2,147,483,647)
+-- instead of failing: ending a session never fails because of a character's numbers.
+-- level = max(level, 1 + experience / 1000). `cancelled` earns nothing. Also on
+-- `completed`: inventory items with assignedTo a character seated at the end become that
+-- character's items.
 create function seer_private.finish_session(
   p_session_id uuid, p_outcome text, p_notes text, p_actor uuid, p_at timestamptz)
 returns jsonb
@@ -978,13 +1031,16 @@ begin
     + case when v_s.status = 'paused' then greatest(0, extract(epoch from p_at - v_s.paused_at)) else 0 end;
   v_duration := case when v_s.started_at is null then 0
     else greatest(0, floor((extract(epoch from p_at - v_s.started_at) - v_paused) / 60))::int end;
+  -- bigint while adding up: only the bounded result has to fit an int
   v_xp := case when p_outcome = 'completed' then least(
       coalesce((select sum(n.xp_reward) from public.adventure_nodes n
-                where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::int
-        + 25 * v_s.combats_completed,
-      (select coalesce(sum(n.xp_reward), 0)::int
-              + 25 * greatest(1, count(*) filter (where n.node_type = 'combat'))::int
-       from public.adventure_nodes n where n.adventure_id = v_s.adventure_id))
+                where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::bigint
+        + 25 * v_s.combats_completed::bigint,
+      (select coalesce(sum(n.xp_reward), 0)::bigint
+              + 25 * greatest(1, count(*) filter (where n.node_type = 'combat'))::bigint
+       from public.adventure_nodes n where n.adventure_id = v_s.adventure_id),
+      seer_private.xp_per_minute()::bigint * v_duration,
+      seer_private.xp_session_max())
     else 0 end;
   v_stats := jsonb_build_object(
     'durationMinutes', v_duration,
@@ -1000,8 +1056,8 @@ begin
 
   if v_xp > 0 then
     update public.characters c
-    set experience = c.experience + v_xp,
-        level = greatest(c.level, 1 + (c.experience + v_xp) / 1000),
+    set experience = least(c.experience::bigint + v_xp, 2147483647),
+        level = greatest(c.level, 1 + least(c.experience::bigint + v_xp, 2147483647)::int / 1000),
         updated_at = p_at
     where c.id in (select sp.character_id from public.session_players sp
                    where sp.session_id = p_session_id and sp.left_at is null);

@@ -185,6 +185,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
   end if;
+  perform seer_private.require_event_room(v_s);
   if p_expected_version is not null and p_expected_version <> v_s.state_version then
     perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
   end if;
@@ -252,10 +253,20 @@ begin
         perform seer_private.raise_error('SESSION_000',
           'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
       end if;
+      -- every player sees them: clean_text's character rule (names one line, values may span lines)
+      if exists (select 1 from jsonb_each(v_val) e
+                 where e.key ~ seer_private.unsafe_text_chars(false)
+                    or (jsonb_typeof(e.value) = 'string'
+                        and (e.value #>> '{}') ~ seer_private.unsafe_text_chars(true))) then
+        perform seer_private.raise_error('SESSION_000', 'setVariables contains control, bidi or escape characters');
+      end if;
       v_vars := v_vars || v_val;
     when 'addFlags' then
       if not seer_private.is_string_array(v_val, 100) then
         perform seer_private.raise_error('SESSION_000', 'addFlags must be an array of strings (1-100)');
+      end if;
+      if exists (select 1 from jsonb_array_elements_text(v_val) f where f ~ seer_private.unsafe_text_chars(false)) then
+        perform seer_private.raise_error('SESSION_000', 'addFlags contains control, bidi or escape characters');
       end if;
       for v_elem in select e from jsonb_array_elements(v_val) e loop
         if not (v_flags @> jsonb_build_array(v_elem)) then
@@ -273,6 +284,14 @@ begin
     when 'turn' then
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
+      end if;
+      -- every string in the turn (at any depth, keys too) follows clean_text's character rule
+      if exists (select 1 from jsonb_path_query(v_val, 'strict $.**') j
+                 where jsonb_typeof(j) = 'string' and (j #>> '{}') ~ seer_private.unsafe_text_chars(true))
+         or exists (select 1 from jsonb_path_query(v_val, 'strict $.**') j
+                    cross join lateral jsonb_object_keys(case when jsonb_typeof(j) = 'object' then j else '{}' end) k
+                    where k ~ seer_private.unsafe_text_chars(false)) then
+        perform seer_private.raise_error('SESSION_000', 'turn contains control, bidi or escape characters');
       end if;
       v_new_turns := v_new_turns || jsonb_build_array(
         seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));

@@ -21,8 +21,11 @@ $$;
 -- scope: mine (created by me, published or not), community (published by anyone), all (both).
 -- p_query matches title and description, case-insensitive, as a plain substring (LIKE
 -- wildcards in it are escaped). Newest first is meaningless for seeded content, so by title.
+-- Keyset-paged as the library grows: p_after is the last adventure of the previous page (one
+-- the caller may read, else SESSION_000 'after'), the page holds the next p_limit by (title, id).
 create function public.list_adventures(
-  p_scope text default 'all', p_query text default null, p_limit int default 50)
+  p_scope text default 'all', p_query text default null, p_limit int default 50,
+  p_after uuid default null)
 returns jsonb
 language plpgsql
 stable
@@ -35,12 +38,23 @@ declare
   v_query text := seer_private.clean_text(p_query, 'query', 100);
   v_limit int := coalesce(p_limit, 50);
   v_pattern text;
+  -- Keyset cursor (title, id) of p_after; before every real row when there is none.
+  v_title text := '';
+  v_id uuid := '00000000-0000-0000-0000-000000000000'::uuid;
 begin
   if v_scope not in ('mine', 'community', 'all') then
     perform seer_private.raise_error('SESSION_000', 'scope must be mine, community or all');
   end if;
   if v_limit not between 1 and 200 then
     perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 200');
+  end if;
+  if p_after is not null then
+    -- The cursor must be an adventure the caller may read (a published one, or their own).
+    select a.title, a.id into v_title, v_id from public.adventures a
+    where a.id = p_after and (a.is_published or a.created_by = v_uid);
+    if not found then
+      perform seer_private.raise_error('SESSION_000', 'after');
+    end if;
   end if;
   v_pattern := case when v_query is not null
     then '%' || replace(replace(replace(v_query, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
@@ -54,6 +68,7 @@ begin
                   when 'community' then a0.is_published
                   else a0.is_published or a0.created_by = v_uid end
             and (v_pattern is null or a0.title ilike v_pattern or a0.description ilike v_pattern)
+            and (a0.title, a0.id) > (v_title, v_id)
           order by a0.title, a0.id
           limit v_limit) a
     left join public.profiles pr on pr.id = a.created_by), '[]'::jsonb);
@@ -76,6 +91,34 @@ begin
   end if;
   return (p_doc ->> p_key)::int;
 end
+$$;
+
+-- The text an account stores in its adventures, in bytes: titles, descriptions, node bodies
+-- and link labels. At most 10 MiB per account (adventure_storage_quota; a long adventure is
+-- 100-300 kB): with the 200-adventure cap alone, issue 20 stored 19 MB in 20 imports in
+-- 3.7 s and could have stored ~200 MiB. Imports are also rate-limited (import_adventure
+-- bucket: 20 per hour, SESSION_028).
+create function seer_private.adventure_storage_quota()
+returns bigint
+language sql
+immutable
+set search_path = ''
+as $$ select 10485760::bigint $$;
+
+create function seer_private.adventure_storage_used(p_uid uuid)
+returns bigint
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce((select sum(octet_length(a.title) + octet_length(a.description))
+                   from public.adventures a where a.created_by = p_uid), 0)
+       + coalesce((select sum(octet_length(n.title) + octet_length(n.body))
+                   from public.adventures a join public.adventure_nodes n on n.adventure_id = a.id
+                   where a.created_by = p_uid), 0)
+       + coalesce((select sum(octet_length(l.label))
+                   from public.adventures a join public.adventure_links l on l.adventure_id = a.id
+                   where a.created_by = p_uid), 0)
 $$;
 
 -- Creates an unpublished adventure of mine from one document:
@@ -113,6 +156,7 @@ begin
   if (select count(*) from public.adventures a where a.created_by = v_uid) >= 200 then
     perform seer_private.raise_error('SESSION_000', 'at most 200 adventures per user');
   end if;
+  perform seer_private.spend_rate_budget('import_adventure', v_uid);
   if seer_private.jtype(v_doc -> 'nodes') <> 'array' or jsonb_array_length(v_doc -> 'nodes') not between 1 and 500 then
     perform seer_private.raise_error('SESSION_000', 'nodes must be an array of 1-500 nodes');
   end if;
@@ -202,13 +246,19 @@ begin
     v_adv.recommended_min_players, v_adv.recommended_max_players,
     v_ids[array_position(v_keys, v_start_key)], v_adv.estimated_duration_minutes, false, v_uid);
   insert into public.adventure_nodes (id, adventure_id, node_type, title, body, xp_reward, position)
-  select v_ids[o], v_adv.id, e ->> 'type', btrim(e ->> 'title'), coalesce(btrim(e ->> 'body'), ''),
+  select v_ids[o], v_adv.id, e ->> 'type', seer_private.clean_text(e ->> 'title', 'node title', 200, true),
+         coalesce(seer_private.clean_text(e ->> 'body', 'node body', 20000), ''),
          coalesce((e ->> 'xpReward')::int, 0), o::int
   from jsonb_array_elements(v_doc -> 'nodes') with ordinality t(e, o);
   insert into public.adventure_links (adventure_id, from_node_id, to_node_id, label, position)
   select v_adv.id, v_ids[array_position(v_keys, e ->> 'from')], v_ids[array_position(v_keys, e ->> 'to')],
-         btrim(e ->> 'label'), o::int
+         seer_private.clean_text(e ->> 'label', 'link label', 200, true), o::int
   from jsonb_array_elements(coalesce(v_doc -> 'links', '[]')) with ordinality t(e, o);
+  -- the quota counts what is stored, this import included (an error rolls it back)
+  if seer_private.adventure_storage_used(v_uid) > seer_private.adventure_storage_quota() then
+    perform seer_private.raise_error('SESSION_019',
+      'adventures may store at most ' || seer_private.adventure_storage_quota() / 1048576 || ' MiB of text per account');
+  end if;
 
   select * into v_adv from public.adventures a where a.id = v_adv.id;
   return seer_private.adventure_json(v_adv,
@@ -244,7 +294,7 @@ end
 $$;
 
 revoke execute on all functions in schema seer_private from public;
-revoke execute on function public.list_adventures(text, text, int), public.import_adventure(jsonb),
+revoke execute on function public.list_adventures(text, text, int, uuid), public.import_adventure(jsonb),
   public.publish_adventure(uuid, boolean) from public, anon;
-grant execute on function public.list_adventures(text, text, int), public.import_adventure(jsonb),
+grant execute on function public.list_adventures(text, text, int, uuid), public.import_adventure(jsonb),
   public.publish_adventure(uuid, boolean) to authenticated, service_role;

@@ -66,7 +66,12 @@ $$;
 
 -- Parses and rolls `NdM`, `dM`, `NdMkhK`, `NdMklK` and constants, joined by + and -
 -- (e.g. `4d6kh3 + 1d4 - 2`). At most 100 dice in all, 1..1000 sides, keep 1..N; anything else
--- is SESSION_000 naming the problem. Returns {dice: [{term, sides, value, kept}], total, count}.
+-- is SESSION_000 naming the problem. The WHOLE text must be notation: at most 100 characters
+-- as sent (nothing is cut off and ignored: issue 20 smuggled 20 kB of escape codes and a
+-- lying "+1000" behind 200 parsed characters), spaces only around + and -. Returns
+-- {expression, dice: [{term, sides, value, kept}], total, count}, where expression is the
+-- normalised text that was parsed (lower case, no spaces: `4d6kh3+1d4-2`): the only form
+-- that is stored and broadcast.
 create function seer_private.roll_expression(p_expression text)
 returns jsonb
 language plpgsql
@@ -77,7 +82,7 @@ declare
   c_body constant text := '(?:([0-9]{0,3})d([0-9]{1,4})(?:(kh|kl)([0-9]{1,3}))?|([0-9]{1,6}))';
   c_term constant text := '([+-]?)' || c_body;
   -- spaces are allowed around + and - only ("2d6 3" is not "2d63")
-  v_expr text := lower(btrim(regexp_replace(coalesce(left(p_expression, 200), ''), '\s*([+-])\s*', '\1', 'g')));
+  v_expr text;
   v_m text[];
   v_term int := 0;
   v_sign int;
@@ -91,7 +96,12 @@ declare
   v_total int := 0;
   v_count int := 0;
 begin
-  if v_expr = '' or length(v_expr) > 100 then
+  -- the length of what was sent, before any normalisation (a bound on the work, too)
+  if p_expression is null or length(p_expression) > 100 then
+    perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
+  end if;
+  v_expr := lower(btrim(regexp_replace(p_expression, '[ ]*([+-])[ ]*', '\1', 'g'), ' '));
+  if v_expr = '' then
     perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
   end if;
   -- the whole text is terms, every term after the first with its sign
@@ -130,7 +140,7 @@ begin
       end if;
     end loop;
   end loop;
-  return jsonb_build_object('dice', v_dice, 'total', v_total, 'count', v_count);
+  return jsonb_build_object('expression', v_expr, 'dice', v_dice, 'total', v_total, 'count', v_count);
 end
 $$;
 
@@ -177,7 +187,8 @@ begin
   v_roll.session_id := (p_session).id;
   v_roll.roller_id := p_actor;
   v_roll.character_id := p_character_id;
-  v_roll.expression := btrim(p_expression);
+  -- the normalised text that was parsed, never the caller's text
+  v_roll.expression := v_result ->> 'expression';
   v_roll.dice := v_result -> 'dice';
   v_roll.total := (v_result ->> 'total')::int;
   v_roll.reason := p_reason;
@@ -197,7 +208,8 @@ end
 $$;
 
 -- The game RPCs' prologue: the locked active session, the caller a participant (or with
--- p_seer_only the Seer; else the usual 001/007). Game actions need an active session.
+-- p_seer_only the Seer; else the usual 001/007). Game actions need an active session with
+-- room for events (the per-session event cap, SESSION_029).
 create function seer_private.lock_game(p_session_id uuid, p_uid uuid, p_seer_only boolean default false)
 returns public.sessions
 language plpgsql
@@ -215,6 +227,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
   end if;
+  perform seer_private.require_event_room(v_s);
   return v_s;
 end
 $$;
@@ -266,14 +279,20 @@ begin
       perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
     end if;
     v_char := v_seat.character_id;
+    -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
+    perform seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
   v_roll := seer_private.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
 end
 $$;
 
--- Every roll of a session, oldest first, as the caller may see it (the Seer: everything).
-create function public.list_dice_rolls(p_session_id uuid, p_limit int default 200)
+-- One page of a session's rolls as the caller may see them (the Seer: everything): the newest
+-- p_limit rolls, oldest first; with p_before (a roll id of this session, e.g. the first of the
+-- previous page), the newest p_limit before that roll: keyset paging back through a long game
+-- on dice_rolls_session_idx (session_id, seq), so a page reads only itself.
+create function public.list_dice_rolls(
+  p_session_id uuid, p_limit int default 200, p_before uuid default null)
 returns jsonb
 language plpgsql
 stable
@@ -283,21 +302,31 @@ as $$
 declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
+  -- Past every roll when there is no cursor.
+  v_before bigint := 9223372036854775807::bigint;
 begin
   v_s := seer_private.read_session(p_session_id);
   perform seer_private.require_participant(v_s, v_uid);
   if coalesce(p_limit, 200) not between 1 and 1000 then
     perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 1000');
   end if;
+  if p_before is not null then
+    select d.seq into v_before from public.dice_rolls d
+    where d.id = p_before and d.session_id = v_s.id;
+    if not found then
+      perform seer_private.raise_error('SESSION_000', 'before');
+    end if;
+  end if;
   return coalesce((
     select jsonb_agg(seer_private.roll_json(r, v_s.seer_id = v_uid) order by r.seq)
-    from (select * from public.dice_rolls d where d.session_id = v_s.id
+    from (select * from public.dice_rolls d
+          where d.session_id = v_s.id and d.seq < v_before
           order by d.seq desc limit coalesce(p_limit, 200)) r), '[]'::jsonb);
 end
 $$;
 
 revoke execute on all functions in schema seer_private from public;
 revoke execute on function public.roll_dice(uuid, text, text, uuid, boolean),
-  public.list_dice_rolls(uuid, int) from public, anon;
+  public.list_dice_rolls(uuid, int, uuid) from public, anon;
 grant execute on function public.roll_dice(uuid, text, text, uuid, boolean),
-  public.list_dice_rolls(uuid, int) to authenticated, service_role;
+  public.list_dice_rolls(uuid, int, uuid) to authenticated, service_role;

@@ -91,6 +91,7 @@ $$;
 
 -- p_combatants: 1-20 of {"characterId": <a seated character>, "bonus"?: int} or
 -- {"name": "Eel Warden", "bonus"?: int}; initiative = 1d20 + bonus (-20..20), highest first.
+-- Each combatant's `initiative` is in combatState.order only when the session shows dice.
 create function public.start_combat(p_session_id uuid, p_combatants jsonb, p_simple boolean default false)
 returns jsonb
 language plpgsql
@@ -141,7 +142,7 @@ begin
       v_name := (select c.name from public.characters c where c.id = v_seat.character_id);
     else
       v_seat := null;
-      v_name := btrim(v_c ->> 'name');
+      v_name := seer_private.clean_text(v_c ->> 'name', 'combatant name', 60, true);
     end if;
     v_roll := seer_private.record_roll(v_s, v_uid,
       '1d20' || case when v_bonus < 0 then v_bonus::text when v_bonus > 0 then '+' || v_bonus else '' end,
@@ -150,7 +151,12 @@ begin
       'kind', case when v_seat.id is null then 'foe' else 'character' end,
       'characterId', v_seat.character_id, 'name', v_name, 'initiative', v_roll.total);
   end loop;
-  v_list := (select jsonb_agg(e order by (e ->> 'initiative')::int desc, o)
+  -- Hidden rolls (showDiceRolls false: record_roll hid every initiative roll) stay hidden
+  -- here too: combatState is in every player's get_game_state and in the combat_started
+  -- event, so the order keeps the ranking but not the totals (the Seer reads them with
+  -- list_dice_rolls).
+  v_list := (select jsonb_agg(case when v_roll.hidden then e - 'initiative' else e end
+                              order by (e ->> 'initiative')::int desc, o)
              from jsonb_array_elements(v_list) with ordinality t(e, o));
   v_combat := jsonb_build_object('id', gen_random_uuid(), 'round', 1, 'turn', 0, 'order', v_list,
                                  'current', v_list -> 0, 'simple', coalesce(p_simple, false));

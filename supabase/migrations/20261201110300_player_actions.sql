@@ -53,6 +53,8 @@ begin
     if p_character_id is not null and p_character_id <> v_seat.character_id then
       perform seer_private.raise_error('SESSION_007', 'players act for their own character');
     end if;
+    -- a player's actions are rate-limited (SESSION_028, the submit_action bucket)
+    perform seer_private.spend_rate_budget('submit_action', v_uid);
   end if;
   if v_choice_label is not null then
     v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c
