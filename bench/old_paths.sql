@@ -1,5 +1,5 @@
 -- Today's code paths before issue 24, for the same-run A/Bs of bench/paths_ab.py and the
--- cost model: each function's source as main had it at 625c8a4 (after issue 22's events), copied
+-- cost model: each function's source as main had it at f971bfa (after issues 20 and 22), copied
 -- verbatim from its migration but for the schema: bench_pre24, and the calls among the copies
 -- point at the copies. The event writer calling realtime.send; update_game_state,
 -- record_turn, roll_dice and submit_action writing turnHistory into the game state on every
@@ -308,6 +308,9 @@ begin
   if v_refusal = 'full' then
     perform seer_private.refuse_join(v_refusal);
   end if;
+  -- new seats are rate-limited (SESSION_028, bucket join_session): a join/leave loop would
+  -- announce to the whole lobby and rotate its key on every turn (issue 20)
+  perform seer_private.spend_rate_budget('join_session', v_uid);
 
   begin
     -- a late joiner's seat is in a running session from the start
@@ -542,6 +545,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
   end if;
+  perform seer_private.require_event_room(v_s);
   if p_expected_version is not null and p_expected_version <> v_s.state_version then
     perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
   end if;
@@ -610,10 +614,20 @@ begin
         perform seer_private.raise_error('SESSION_000',
           'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
       end if;
+      -- every player sees them: clean_text's character rule (names one line, values may span lines)
+      if exists (select 1 from jsonb_each(v_val) e
+                 where e.key ~ bench_pre24.unsafe_text_chars(false)
+                    or (jsonb_typeof(e.value) = 'string'
+                        and (e.value #>> '{}') ~ bench_pre24.unsafe_text_chars(true))) then
+        perform seer_private.raise_error('SESSION_000', 'setVariables contains control, bidi or escape characters');
+      end if;
       v_vars := v_vars || v_val;
     when 'addFlags' then
       if not seer_private.is_string_array(v_val, 100) then
         perform seer_private.raise_error('SESSION_000', 'addFlags must be an array of strings (1-100)');
+      end if;
+      if exists (select 1 from jsonb_array_elements_text(v_val) f where f ~ bench_pre24.unsafe_text_chars(false)) then
+        perform seer_private.raise_error('SESSION_000', 'addFlags contains control, bidi or escape characters');
       end if;
       for v_elem in select e from jsonb_array_elements(v_val) e loop
         if not (v_flags @> jsonb_build_array(v_elem)) then
@@ -631,6 +645,14 @@ begin
     when 'turn' then
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
+      end if;
+      -- every string in the turn (at any depth, keys too) follows clean_text's character rule
+      if exists (select 1 from jsonb_path_query(v_val, 'strict $.**') j
+                 where jsonb_typeof(j) = 'string' and (j #>> '{}') ~ bench_pre24.unsafe_text_chars(true))
+         or exists (select 1 from jsonb_path_query(v_val, 'strict $.**') j
+                    cross join lateral jsonb_object_keys(case when jsonb_typeof(j) = 'object' then j else '{}' end) k
+                    where k ~ bench_pre24.unsafe_text_chars(false)) then
+        perform seer_private.raise_error('SESSION_000', 'turn contains control, bidi or escape characters');
       end if;
       v_entry := seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at');
       v_turns := v_turns || jsonb_build_array(v_entry);
@@ -702,7 +724,8 @@ begin
   v_roll.session_id := (p_session).id;
   v_roll.roller_id := p_actor;
   v_roll.character_id := p_character_id;
-  v_roll.expression := btrim(p_expression);
+  -- the normalised text that was parsed, never the caller's text
+  v_roll.expression := v_result ->> 'expression';
   v_roll.dice := v_result -> 'dice';
   v_roll.total := (v_result ->> 'total')::int;
   v_roll.reason := p_reason;
@@ -748,6 +771,8 @@ begin
       perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
     end if;
     v_char := v_seat.character_id;
+    -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
+    perform seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
   v_roll := bench_pre24.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
@@ -791,6 +816,8 @@ begin
     if p_character_id is not null and p_character_id <> v_seat.character_id then
       perform seer_private.raise_error('SESSION_007', 'players act for their own character');
     end if;
+    -- a player's actions are rate-limited (SESSION_028, the submit_action bucket)
+    perform seer_private.spend_rate_budget('submit_action', v_uid);
   end if;
   if v_choice_label is not null then
     v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c

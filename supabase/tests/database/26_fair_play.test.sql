@@ -43,7 +43,7 @@ select is((select expression from public.dice_rolls where id = (:'r'::jsonb ->> 
   'dice_rolls stores the normalised text');
 select is((select payload ->> 'expression' from public.session_events where session_id = :'s' and type = 'dice_rolled'
            order by seq desc limit 1), '1d20+3', 'the dice_rolled event carries it');
-select is((select t ->> 'expression' from public.sessions s, jsonb_array_elements(s.game_state -> 'turnHistory') t
+select is((select t ->> 'expression' from public.sessions s, jsonb_array_elements(seer_private.game_state_json(s) -> 'turnHistory') t
            where s.id = :'s' and t ->> 'type' = 'roll' order by (t ->> 'at') desc limit 1), '1d20+3', 'and turnHistory');
 
 -- the clean-text rule on the other free texts that reach the party
