@@ -493,12 +493,23 @@ class SeerClient:
         a removed player gets :class:`NotInSession` (SESSION_006), anyone else
         :class:`SessionNotFound` (SESSION_001).
         """
+        return (await self._session_channel(session_id))[0]
+
+    async def _session_channel(self, session_id: str | uuid.UUID) -> tuple[str, int]:
+        """``(topic, generation)``: the current topic and how often its key was rotated."""
         sid = validate_uuid(session_id, "sessionId")
         data = await self._rpc("session_topic", {"p_session_id": sid}, idempotent=True)
-        topic: object = cast(dict[str, Any], data).get("topic") if isinstance(data, dict) else None
-        if not isinstance(topic, str) or not topic.startswith(f"session:{sid}:"):
-            raise TransportError(f"session_topic: unexpected reply {data!r}")
-        return topic
+        fields = cast(dict[str, Any], data) if isinstance(data, dict) else {}
+        topic, generation = fields.get("topic"), fields.get("generation", 0)
+        if (
+            not isinstance(topic, str)
+            or not topic.startswith(f"session:{sid}:")
+            or not isinstance(generation, int)
+            or isinstance(generation, bool)
+        ):
+            # (never echo the reply: it holds the secret key)
+            raise TransportError("session_topic: unexpected reply")
+        return topic, generation
 
     async def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500

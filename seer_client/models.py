@@ -436,6 +436,9 @@ class HeartbeatResult(Model):
     # last_seq missed a broadcast and can replay it with session_events_since
     session_status: SessionStatusValue | None = None
     last_seq: int | None = None
+    # how often the session's channel key was rotated: a connection whose topic is of an
+    # older generation missed the rekey poke and moves to the current topic
+    channel_generation: int | None = None
 
 
 class Feedback(Model):

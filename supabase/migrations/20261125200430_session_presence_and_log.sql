@@ -12,7 +12,8 @@
 -- the slow path, which locks the session and restores the seat with its event. The fast
 -- path holds a lock only when it updated a row, and takes none after it, so it cannot be
 -- part of a deadlock (tests/reliability/test_races.py). The answer carries the session's
--- status and last allocated seq so a client can tell it missed a broadcast (contract.md).
+-- status and last allocated seq so a client can tell it missed a broadcast, and the channel
+-- generation (rotation count) so it can tell it missed a rekey poke (contract.md).
 create function public.heartbeat(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -28,6 +29,7 @@ declare
   v_restored boolean := false;
   v_session_status text;
   v_last_seq bigint;
+  v_generation bigint;
 begin
   update seer_private.seat_liveness l set last_heartbeat_at = now()
   where l.session_id = p_session_id and l.user_id = v_uid
@@ -53,10 +55,13 @@ begin
     end if;
   end if;
   -- read after the seat write (a restore's event has bumped last_seq)
-  select s.status, s.last_seq into v_session_status, v_last_seq from public.sessions s where s.id = p_session_id;
+  select s.status, s.last_seq, c.generation into v_session_status, v_last_seq, v_generation
+  from public.sessions s join seer_private.session_channels c on c.session_id = s.id
+  where s.id = p_session_id;
   return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
                             'restored', v_restored, 'serverTime', now(),
-                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq);
+                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq,
+                            'channelGeneration', v_generation);
 end
 $$;
 
