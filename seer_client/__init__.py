@@ -19,7 +19,7 @@ methods, typed, without ``await``; also importable as ``SyncSeerClient``).
 import logging
 
 from ._client import SeerClient
-from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._connection import ConnectionOptions, ConnectionStatus, Handlers, PresenceEntry, SessionConnection
 from ._view import LiveDisplay, SessionView
 from .errors import (
     AdventureNotFound,
@@ -56,6 +56,7 @@ from .errors import (
     ValidationError,
 )
 from .events import (
+    BaseEvent,
     CombatEndedEvent,
     CombatStartedEvent,
     CombatTurnEvent,
@@ -117,6 +118,7 @@ __all__ = [
     "AnonymousNotAllowed",
     "ApiError",
     "AuthError",
+    "BaseEvent",
     "Character",
     "CharacterConnected",
     "CharacterInSession",
@@ -126,6 +128,7 @@ __all__ = [
     "CombatStateConflict",
     "CombatTurnEvent",
     "ConfigError",
+    "ConnectionOptions",
     "ConnectionStatus",
     "CreateSessionResult",
     "DiceRoll",
@@ -137,6 +140,7 @@ __all__ = [
     "GameState",
     "GameStateEvent",
     "GameStatePatch",
+    "Handlers",
     "HeartbeatResult",
     "InvalidJoinCode",
     "InvalidStatusTransition",

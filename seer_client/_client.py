@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -63,7 +63,7 @@ from .models import (
 if TYPE_CHECKING:
     from supabase import AsyncClient
 
-    from ._connection import SessionConnection
+    from ._connection import ConnectionOptions, SessionConnection
 
 __all__ = ["SeerClient"]
 
@@ -706,23 +706,16 @@ class SeerClient:
         session_id: str | uuid.UUID,
         *,
         character_id: str | uuid.UUID | None = None,
-        heartbeat_interval: float = 30.0,
-        max_reconnect_attempts: int = 5,
-        **options: Any,
+        **options: Unpack[ConnectionOptions],
     ) -> SessionConnection:
-        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``."""
+        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``.
+
+        The keywords are :class:`~seer_client.ConnectionOptions` (settings and handlers)."""
         from ._connection import SessionConnection
 
         sid = validate_uuid(session_id, "sessionId")
         cid = validate_uuid(character_id, "characterId") if character_id is not None else None
-        return SessionConnection(
-            self,
-            sid,
-            character_id=cid,
-            heartbeat_interval=heartbeat_interval,
-            max_reconnect_attempts=max_reconnect_attempts,
-            **options,
-        )
+        return SessionConnection(self, sid, character_id=cid, **options)
 
     async def close(self) -> None:
         """Close open connections (and the supabase client's sockets when we created it)."""

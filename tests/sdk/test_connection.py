@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import pytest
 
@@ -488,18 +489,41 @@ async def test_iterator_started_during_a_slow_callback_sees_each_event_once(
         assert got == [1, 2, 3]
 
 
-async def test_rate_limit_close_waits_before_rejoining(
-    backend: FakeBackend, make_client: ClientFactory
+async def test_rate_limit_close_rejoins_after_a_full_jitter_pause_and_warns(
+    backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, player = await seer_and_player(backend, make_client)
-    async with player.connect(s.SESSION_ID, rate_limit_backoff=1.0, **FAST) as conn:
-        joins = len(backend.realtime.joins)
-        backend.realtime.close_channel(backend.topic, "Client presence rate limit exceeded")
-        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
-        await asyncio.sleep(0.6)  # FAST backoff is at most 0.2 s; the rate-limit pause is 1 s
-        assert len(backend.realtime.joins) == joins
-        await until(lambda: conn.reconnects == 1)
-        assert len(backend.realtime.joins) == joins + 1
+    async with player.connect(s.SESSION_ID, rate_limit_backoff=1.0, max_reconnect_attempts=1, **FAST) as conn:
+        slept: list[float] = []
+        sleep = conn._sleep
+
+        async def record(delay: float) -> None:
+            slept.append(delay)
+            await sleep(delay)
+
+        conn._sleep = record  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="seer_client"):
+            for closes in (1, 2, 3):  # more closes than the reconnect budget: never gives up
+                backend.realtime.close_channel(backend.topic, "Too many messages per second")
+                await until(lambda n=closes: conn.reconnects == n and conn.status == "connected")
+        assert conn.rate_limit_closes == 3 and conn.error is None
+        # each pause is drawn from [0, cap] (full jitter); the cap doubles per consecutive
+        # close but the counter resets after a successful rejoin
+        assert all(0.0 <= d <= 1.0 for d in slept), slept
+        warnings = [r for r in caplog.records if "rate-limited" in r.getMessage()]
+        assert len(warnings) == 1  # one WARNING per minute while throttled, not one per close
+        assert "Too many messages per second" in warnings[0].getMessage()
+
+
+def test_rate_limit_delay_is_full_jitter_with_a_doubling_cap() -> None:
+    conn = SessionConnection.__new__(SessionConnection)
+    conn.rate_limit_backoff, conn.rate_limit_backoff_max = 30.0, 120.0
+    for closes, cap in ((1, 30.0), (2, 60.0), (3, 120.0), (9, 120.0)):
+        draws = [conn.rate_limit_delay(closes) for _ in range(2000)]
+        assert all(0.0 <= d <= cap for d in draws)
+        # spread over the whole window (not a +-10 % band around the cap)
+        assert min(draws) < 0.05 * cap and max(draws) > 0.95 * cap
+        assert 0.4 * cap < sum(draws) / len(draws) < 0.6 * cap
 
 
 async def test_wait_timeouts_are_the_sdks_timeout_error(
