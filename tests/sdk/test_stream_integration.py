@@ -125,3 +125,48 @@ async def test_presence_cannot_impersonate_an_absent_player(people: Factory, dev
             assert states[bram.user_id] == "inactive"  # not "online": the server says he left
             assert "00000000-0000-4000-8000-0000000fa4e0" not in states
             assert "00000000-0000-4000-8000-0000000fa4e0" in seer_conn.lobby.ignored_presence_keys
+
+
+async def test_lost_rekey_poke_converges_within_one_heartbeat(people: Factory, devstack) -> None:
+    """Issue 19, finding 1: every database broadcast dropped only during kick_player (the rekey
+    poke on the old topic included). The player used to stay on the old topic and get each
+    later event only at its next heartbeat; now that heartbeat reports a newer channel
+    generation and the player moves to the current topic: live again within one interval."""
+    seer, aria, bram, sid = await _table(people)
+    got: list[int] = []
+    interval = 5.0
+    async with aria.client.connect(
+        sid, heartbeat_interval=interval, on_event=lambda e: got.append(e.seq), **FAST
+    ) as conn:
+        old_topic, start = conn.topic, conn.last_seq
+        seat = next(p for p in (await seer.client.get_session(sid)).players if p.user_id == bram.user_id)
+        dropped = devstack.realtime.dropped_db_broadcasts
+        devstack.realtime.set_drop_db_broadcasts(1.0)
+        try:
+            await seer.client.kick_player(sid, player_id=seat.id)
+            # the poke on the old topic and the kick event on the new one (delivery is async)
+            await until(lambda: devstack.realtime.dropped_db_broadcasts >= dropped + 2, limit=5)
+        finally:
+            devstack.realtime.set_drop_db_broadcasts(0.0)
+        kicked_at = asyncio.get_running_loop().time()
+        for i in range(3):  # the issue's three updates, one second apart
+            await seer.client.update_game_state(sid, {"setVariables": {"i": i}})
+            await asyncio.sleep(1.0)
+        # one heartbeat interval (plus the rekey spread of up to 1 s) after the kick
+        await until(
+            lambda: conn.rekeys == 1 and conn.channel_generation == 1,
+            limit=interval + 1.5,
+        )
+        moved_after = asyncio.get_running_loop().time() - kicked_at
+        assert conn.stale_topic_rejoins == 1 and conn.topic != old_topic
+        # live again: the next events arrive as broadcasts on the new topic
+        live = conn.live_delivered
+        for i in range(3):
+            await seer.client.update_game_state(sid, {"setVariables": {"j": i}})
+        final = (await seer.client.get_session(sid)).last_seq
+        await until(lambda: conn.last_seq >= final, limit=3)
+        assert conn.live_delivered - live == 3
+        assert got == list(range(start + 1, final + 1))  # exactly once, in order
+    print(
+        f"lost rekey poke: on the current topic {moved_after:.1f} s after the kick (heartbeat {interval} s)"
+    )
