@@ -11,7 +11,8 @@ The inputs, and the rules (docs/security.md "The session stream", docs/sdk.md):
 
 * ``on_broadcast``: a broadcast on the session topic.
   - not a well-formed event or poke for this session: *ignore* (counted);
-  - a rekey poke ``{sessionId, seq, type: "rekey"}``: *rejoin* the current topic;
+  - a rekey poke ``{sessionId, seq, type: "rekey"}``: *rejoin* the current topic (a
+    "rekey" with anything more is no poke and no event: *ignore*);
   - ``seq <= last_seq``: a duplicate, *ignore*; when it differs from the event delivered for
     that seq, a conflict is counted and reported (one of the two copies was forged);
   - exactly the next seq, a readable event, not a consequential type (``CONFIRM_TYPES``):
@@ -215,10 +216,13 @@ class DeliveryCore:
             return Decision(ignored=True)
         seq, kind = poke
         fields = cast(dict[str, Any], data)
-        if kind == "rekey" and set(fields) <= _POKE_KEYS:
-            # The key was rotated (someone was removed): the poke's seq is the last event sent
-            # on this topic; the catch-up after the rejoin covers it.
-            return Decision(rejoin=RejoinReason.REKEY)
+        if kind == "rekey":
+            if set(fields) <= _POKE_KEYS:
+                # The key was rotated (someone was removed): the poke's seq is the last event
+                # sent on this topic; the catch-up after the rejoin covers it.
+                return Decision(rejoin=RejoinReason.REKEY)
+            self.ignored_broadcasts += 1  # no event is called "rekey": not the database's
+            return Decision(ignored=True)
         event = _event_of(fields)
         if seq <= self.last_seq:
             delivered = self._recent.get(seq)
@@ -295,6 +299,10 @@ class DeliveryCore:
             released.extend(self.sequencer.push(event))
             self.last_seq = self.sequencer.last_seq
         self._release(released)
+        # claims the log has passed over (a compacted hole, or the log moved past them)
+        for seq in [seq for seq in self._claims if seq <= self.last_seq]:
+            del self._claims[seq]
+            discarded.append(seq)
         full = len(events) >= limit
         idle = False
         if not full and self.wanted_seq > self.last_seq:
