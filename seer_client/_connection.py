@@ -719,7 +719,8 @@ class SessionConnection:
                     if self._closing:
                         return
                     why, self._rejoin = self._rejoin, None
-                    if why in (RejoinReason.REKEY, RejoinReason.STALE_TOPIC):
+                    throttled_now = self.core.on_channel_close(reason).rejoin is RejoinReason.RATE_LIMITED
+                    if why in (RejoinReason.REKEY, RejoinReason.STALE_TOPIC) and not throttled_now:
                         # Not a failure: join the current topic (no backoff, not a reconnect),
                         # after a short random pause so the party does not rejoin in step.
                         self.rekeys += 1
@@ -812,12 +813,13 @@ class SessionConnection:
         )
         self._link = link
         self._rejoin = None
+        # From now on a heartbeat compares its generation with this topic's.
+        self._apply(self.core.on_joined(generation), fetch=False)
         await link.open()
         # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
         await self._track(link)
         # Catch up on what happened while we were away (live events that arrive meanwhile
         # are taken only when they are the next seq; the log is read in order either way).
-        self._apply(self.core.on_joined(generation), fetch=False)
         return await self._catch_up()
 
     async def _track(self, link: RealtimeLink) -> None:

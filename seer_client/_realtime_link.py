@@ -273,10 +273,14 @@ class RealtimeLink:
         push.receive(RealtimeAcknowledgementStatus.Ok, settle(True))
         push.receive(RealtimeAcknowledgementStatus.Error, settle(False))
         push.receive(RealtimeAcknowledgementStatus.Timeout, settle(False))
-        try:
-            return await asyncio.wait_for(acked, self.join_timeout)
-        except TimeoutError:
+        waiters: list[asyncio.Future[Any]] = [acked]
+        if self._trouble is not None:
+            waiters.append(self._trouble)  # the channel closed meanwhile: no reply will come
+        await asyncio.wait(waiters, timeout=self.join_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not acked.done():
+            acked.cancel()
             return False
+        return acked.result()
 
     async def set_auth(self, token: str) -> None:
         """Push a refreshed access token to the open channel (Realtime re-checks policies)."""
