@@ -79,6 +79,8 @@ def test_wheel_carries_the_schema_byte_for_byte(wheel: Path) -> None:
     }
     assert any("/migrations/" in name for name in expected) and any(n.endswith("seed.sql") for n in expected)
     assert any("/functions/invite/index.ts" in n for n in expected)
+    # the browser client's static files (config.toml's static_files) travel too
+    assert any("/functions/invite/static/app.js" in n for n in expected)
     with zipfile.ZipFile(wheel) as zf:
         packaged = {n: zf.read(n) for n in zf.namelist() if n.startswith("seer_client/_schema/")}
         metadata = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()

@@ -38,7 +38,7 @@ log: logging.Logger = logging.getLogger("seer_client.schema")
 PACKAGED_ROOT = Path(__file__).resolve().parent.parent / "_schema"  # seer_client/_schema
 _MIGRATION_NAME = re.compile(r"^([0-9]+)_(.*)\.sql$")
 #: What travels in the wheel, relative to ``supabase/`` (tests of the invite function stay behind).
-FUNCTION_SUFFIXES = (".ts", ".json", ".lock")
+FUNCTION_SUFFIXES = (".ts", ".json", ".lock", ".js", ".LICENSE")  # .js: the invite web client (static/)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class SchemaFiles:
         if config.is_file():
             out.append(Path("config.toml"))
         for fn in sorted(self.functions_dir.glob("*/")):
-            for path in sorted(fn.iterdir()):
+            for path in sorted(fn.rglob("*")):
                 if path.is_file() and path.suffix in FUNCTION_SUFFIXES and "_test" not in path.stem:
                     out.append(path.relative_to(self.supabase_dir))
         return out

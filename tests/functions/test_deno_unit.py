@@ -10,7 +10,7 @@ import pytest
 
 from seer_devstack.functions import DEFAULT_FUNCTIONS_DIR
 
-SUITES = sorted(p.parent for p in DEFAULT_FUNCTIONS_DIR.glob("*/*_test.ts"))
+SUITES = sorted({p.parent for p in DEFAULT_FUNCTIONS_DIR.glob("*/*_test.ts")})
 
 
 def test_every_function_has_deno_tests() -> None:
@@ -23,7 +23,16 @@ def test_every_function_has_deno_tests() -> None:
 def test_deno_unit_tests(deno: str, function_dir: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1"}
     proc = subprocess.run(
-        [deno, "test", "--no-prompt", "--allow-env", "--allow-net=127.0.0.1", "--config=deno.json"],
+        # --allow-read=.: the invite function's tests load its static files (assets.ts)
+        [
+            deno,
+            "test",
+            "--no-prompt",
+            "--allow-env",
+            "--allow-net=127.0.0.1",
+            "--allow-read=.",
+            "--config=deno.json",
+        ],
         cwd=function_dir,
         env=env,
         capture_output=True,

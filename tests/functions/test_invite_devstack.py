@@ -193,9 +193,21 @@ async def test_user_text_is_escaped_end_to_end(env: Env) -> None:
         )
         try:
             created = await seer.create_session(adventure)
-            status, _, html = await http(created.join_url)
+            status, headers, html = await http(created.join_url)
             assert status == 200
-            assert "<script" not in html and "<img" not in html and "<b " not in html
+            assert "<img" not in html and "<b " not in html
+            # The only scripts are the web client's own files, under this response's CSP nonce.
+            nonce = re.search(r"script-src 'nonce-([^']+)'", headers["Content-Security-Policy"])
+            assert nonce is not None
+            tags = re.findall(r"<script[^>]*>", html)
+            assert len(tags) == 3, tags
+            for tag in tags:
+                assert re.fullmatch(
+                    rf'<script defer nonce="{re.escape(nonce[1])}" '
+                    r'src="\./static/[a-z0-9.-]+\.js\?v=[0-9a-f]+" '
+                    r'integrity="sha384-[A-Za-z0-9+/=]+" crossorigin="anonymous">',
+                    tag,
+                ), tag
             assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt; &amp; Co" in html
             assert "&lt;b onmouseover=&quot;x&quot;&gt;Mallory&lt;/b&gt;" in html
             data = await invoke_get(seer.supabase, f"invite/{created.session.code}")
@@ -307,7 +319,8 @@ async def test_page_in_headless_chromium(env: Env, tmp_path: Path) -> None:
     shot = tmp_path / "invite.png"
     result = await asyncio.to_thread(
         run_chromium,
-        ["--window-size=430,900", f"--screenshot={shot}", created.join_url],
+        # (the virtual time lets the web client render its sign-in form below the preview)
+        ["--window-size=430,1150", "--virtual-time-budget=3000", f"--screenshot={shot}", created.join_url],
         tmp_path / "profile-shot",
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -3,13 +3,16 @@
 //
 //   GET  /invite/<CODE>          HTML page (or JSON with Accept: application/json or ?format=json)
 //   GET  /invite?code=<CODE>     same
+//   GET  /invite                 the join-code entry page (HTML; JSON callers get 400 as before)
+//   GET  /invite/static/<file>   the web client's scripts (only with a WebClient configured)
 //   HEAD                         same headers, no body
 //   POST /invite {"code": "..."} JSON (what supabase-js / supabase-py functions.invoke send by default)
 //
 // Statuses: 200 live session (canJoin may be false), 400 malformed code, 404 unknown code,
 // 410 ended or cancelled, 429 rate limited, 503 lookup failed, 405 other methods.
 
-import { deepLink, renderMessagePage, renderPreviewPage } from "./page.ts";
+import { type AssetStore, CLIENT_SCRIPTS } from "./assets.ts";
+import { type ClientPage, deepLink, renderJoinPage, renderMessagePage, renderPreviewPage } from "./page.ts";
 import {
   CODE_PATTERN,
   type InvitePreview,
@@ -26,7 +29,19 @@ export interface InviteHandlerOptions {
   trustedProxyHops?: number;
   /** Public URL prefix of the function (e.g. https://seer.example/invite), used for og:url. */
   publicBaseUrl?: string;
+  /** The player's web client; without it the page is the script-free preview with the app link. */
+  client?: WebClient;
+  /** A fresh CSP nonce per page (tests pass a fixed one). */
+  nonce?: () => string;
   log?: (message: string) => void;
+}
+
+export interface WebClient {
+  /** The Supabase API URL as the browser reaches it (the page's own origin on a deployment). */
+  apiUrl: string;
+  /** The project's public anon key (supabase-js needs it; it is public by design). */
+  anonKey: string;
+  assets: AssetStore;
 }
 
 export type ServeInfo = { remoteAddr?: { hostname?: string } };
@@ -92,7 +107,7 @@ const CORS_HEADERS: Record<string, string> = {
   "access-control-allow-methods": "GET, HEAD, POST, OPTIONS",
 };
 
-// The page has no script at all; the policy makes sure none could ever run.
+// Pages without the client have no script at all; the policy makes sure none could ever run.
 const HTML_HEADERS: Record<string, string> = {
   "content-type": "text/html; charset=utf-8",
   "content-security-policy":
@@ -101,11 +116,59 @@ const HTML_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
 };
 
-/** Reads the code from the path (/invite/<CODE>), else from ?code=. Returns null when absent. */
-export function codeFromUrl(url: URL): { code: string | null; extraPath: boolean } {
+// The join page: still no script; its one form may submit to this function.
+const JOIN_PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * The policy of a page that loads the web client: only the scripts and the style element carrying
+ * this response's nonce run (no inline script, no eval, no other origin), and the page may talk to
+ * the API (REST, Auth, and Realtime's websocket) and nothing else.
+ */
+export function clientCsp(nonce: string, apiUrl: string): string {
+  const api = new URL(apiUrl);
+  const ws = `${api.protocol === "https:" ? "wss:" : "ws:"}//${api.host}`;
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    `connect-src ${api.origin} ${ws}`,
+    "img-src data:",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+function randomNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/** The path segments after the function's name ("invite"). */
+function restSegments(url: URL): string[] {
   const segments = url.pathname.split("/").filter((s) => s.length > 0);
   const at = segments.lastIndexOf("invite");
-  const rest = at >= 0 ? segments.slice(at + 1) : segments;
+  return at >= 0 ? segments.slice(at + 1) : segments;
+}
+
+/**
+ * The function's root (the join page) relative to the page at `url`, so links and script URLs work
+ * whatever prefix the function is served under (/functions/v1/invite, a custom domain's /invite).
+ */
+export function rootHref(url: URL): string {
+  const path = url.pathname;
+  if (!path.endsWith("/")) {
+    const rest = restSegments(url);
+    if (rest.length === 0) return "invite/"; // the page is the root itself, without a slash
+    return "../".repeat(rest.length - 1) || "./";
+  }
+  return "../".repeat(restSegments(url).length) || "./";
+}
+
+/** Reads the code from the path (/invite/<CODE>), else from ?code=. Returns null when absent. */
+export function codeFromUrl(url: URL): { code: string | null; extraPath: boolean } {
+  const rest = restSegments(url);
   if (rest.length > 1) return { code: rest.join("/"), extraPath: true };
   if (rest.length === 1) {
     try {
@@ -143,6 +206,61 @@ export function previewJson(p: InvitePreview): Record<string, unknown> {
 export function createInviteHandler(options: InviteHandlerOptions): InviteHandler {
   const hops = options.trustedProxyHops ?? 1;
   const log = options.log ?? ((m: string) => console.error(m));
+  const nonce = options.nonce ?? randomNonce;
+  const client = options.client;
+  if (client) {
+    for (const name of CLIENT_SCRIPTS) {
+      if (!client.assets.has(name)) throw new Error(`invite: the web client's ${name} is missing`);
+    }
+  }
+
+  const clientPage = (url: URL): ClientPage | undefined => {
+    if (!client) return undefined;
+    const root = rootHref(url);
+    return {
+      nonce: nonce(),
+      apiUrl: client.apiUrl,
+      anonKey: client.anonKey,
+      joinHref: root,
+      scripts: CLIENT_SCRIPTS.map((name) => {
+        const asset = client.assets.get(name)!;
+        return { src: `${root}static/${name}?v=${asset.version}`, integrity: asset.integrity };
+      }),
+    };
+  };
+
+  const asset = (req: Request, name: string): Response => {
+    const file = client?.assets.get(name);
+    if (!file || !["GET", "HEAD"].includes(req.method)) {
+      return new Response("not found\n", {
+        status: 404,
+        headers: { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" },
+      });
+    }
+    return new Response(req.method === "HEAD" ? null : file.body as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: {
+        "content-type": file.contentType,
+        "x-content-type-options": "nosniff",
+        "cache-control": "public, max-age=3600",
+        etag: `"${file.version}"`,
+      },
+    });
+  };
+
+  const joinPage = (req: Request, url: URL, status: number, error?: Parameters<typeof renderJoinPage>[1]) => {
+    const headers = new Headers({
+      ...CORS_HEADERS,
+      ...HTML_HEADERS,
+      "content-security-policy": JOIN_PAGE_CSP,
+      "cache-control": "no-store",
+      vary: "Accept",
+    });
+    return new Response(req.method === "HEAD" ? null : renderJoinPage(rootHref(url), error), {
+      status,
+      headers,
+    });
+  };
 
   const respond = (
     req: Request,
@@ -170,7 +288,7 @@ export function createInviteHandler(options: InviteHandlerOptions): InviteHandle
   ) => {
     const body = json
       ? JSON.stringify({ error: spec.message, code: spec.code, message: spec.message, details: code ?? null })
-      : renderMessagePage(spec.heading, spec.page, code);
+      : renderMessagePage(spec.heading, spec.page, code, client ? rootHref(new URL(req.url)) : undefined);
     return respond(req, json, spec.status, body, extra);
   };
 
@@ -181,6 +299,9 @@ export function createInviteHandler(options: InviteHandlerOptions): InviteHandle
     if (!["GET", "HEAD", "POST"].includes(req.method)) {
       return error(req, json, ERRORS.method, undefined, { allow: "GET, HEAD, POST, OPTIONS" });
     }
+
+    const rest = restSegments(url);
+    if (rest.length === 2 && rest[0] === "static") return asset(req, rest[1]);
 
     let raw: string | null;
     let extraPath: boolean;
@@ -194,6 +315,15 @@ export function createInviteHandler(options: InviteHandlerOptions): InviteHandle
       }
     }
     const code = extraPath ? null : normalizeCode(raw);
+    if (code === null && !json) {
+      // A person: the join page, with what went wrong when they typed something.
+      if (!extraPath && (raw === null || raw.trim() === "")) return joinPage(req, url, 200);
+      return joinPage(req, url, ERRORS.malformed.status, {
+        heading: ERRORS.malformed.heading,
+        message: ERRORS.malformed.page,
+        typed: raw,
+      });
+    }
     if (code === null) return error(req, json, ERRORS.malformed);
 
     // Only well-formed codes cost a lookup, so only they count against the limit.
@@ -229,7 +359,11 @@ export function createInviteHandler(options: InviteHandlerOptions): InviteHandle
     const pageUrl = options.publicBaseUrl
       ? `${options.publicBaseUrl.replace(/\/+$/, "")}/${encodeURIComponent(code)}`
       : undefined;
-    const body = json ? JSON.stringify(previewJson(preview)) : renderPreviewPage(preview, pageUrl);
-    return respond(req, json, 200, body, rateHeaders);
+    if (json) return respond(req, json, 200, JSON.stringify(previewJson(preview)), rateHeaders);
+    const page = clientPage(url);
+    const csp: Record<string, string> = page
+      ? { "content-security-policy": clientCsp(page.nonce, page.apiUrl) }
+      : {};
+    return respond(req, json, 200, renderPreviewPage(preview, pageUrl, page), { ...rateHeaders, ...csp });
   };
 }

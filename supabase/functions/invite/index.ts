@@ -2,7 +2,8 @@
 // page (HTML for people and chat-app link previews, JSON for apps). Declared with verify_jwt = false
 // in supabase/config.toml so the link opens without signing in. See docs/invite.md.
 
-import { createInviteHandler } from "./handler.ts";
+import { loadAssets } from "./assets.ts";
+import { createInviteHandler, type WebClient } from "./handler.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { supabasePreviewSource } from "./source.ts";
 
@@ -22,7 +23,26 @@ function intEnv(name: string, fallback: number): number {
   return value;
 }
 
-export function handlerFromEnv() {
+/**
+ * The player's web client: on unless INVITE_WEB_CLIENT=off. The browser talks to INVITE_API_URL,
+ * else SUPABASE_URL (on a hosted project both are https://<ref>.supabase.co; under
+ * `supabase functions serve` SUPABASE_URL is the Docker-internal http://kong:8000, so set it there).
+ */
+async function webClientFromEnv(): Promise<WebClient | undefined> {
+  if ((Deno.env.get("INVITE_WEB_CLIENT") ?? "on").toLowerCase() === "off") return undefined;
+  const apiUrl = Deno.env.get("INVITE_API_URL") || requireEnv("SUPABASE_URL");
+  const anonKey = requireEnv("SUPABASE_ANON_KEY");
+  try {
+    return { apiUrl, anonKey, assets: await loadAssets() };
+  } catch (e) {
+    // Without its files the page still works as the script-free preview with the app link; say so
+    // loudly (a deploy without static_files, or a copy of the function without static/).
+    console.error(`invite: the web client is OFF: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}
+
+export async function handlerFromEnv() {
   return createInviteHandler({
     source: supabasePreviewSource(requireEnv("SUPABASE_URL"), requireEnv("SUPABASE_SERVICE_ROLE_KEY")),
     limiter: new RateLimiter({
@@ -31,9 +51,10 @@ export function handlerFromEnv() {
     }),
     trustedProxyHops: intEnv("INVITE_TRUSTED_PROXY_HOPS", 1),
     publicBaseUrl: Deno.env.get("INVITE_PUBLIC_URL") || undefined,
+    client: await webClientFromEnv(),
   });
 }
 
 if (import.meta.main) {
-  Deno.serve(handlerFromEnv());
+  Deno.serve(await handlerFromEnv());
 }

@@ -3,7 +3,8 @@
 // in-memory source, so no server is needed.
 
 import assert from "node:assert/strict";
-import { codeFromUrl, createInviteHandler, type InviteHandler, normalizeCode } from "./handler.ts";
+import { CLIENT_SCRIPTS, loadAssets, makeAsset } from "./assets.ts";
+import { codeFromUrl, createInviteHandler, type InviteHandler, normalizeCode, rootHref } from "./handler.ts";
 import { escapeHtml, renderPreviewPage, truncate } from "./page.ts";
 import { type InvitePreview, parsePreview, TooManyFailedLookups } from "./preview.ts";
 import { clientAddress, networkKey, RateLimiter } from "./rate_limit.ts";
@@ -223,9 +224,14 @@ Deno.test("malformed codes are 400 and are never looked up", async () => {
     const res = await get(h, path, asJson);
     assert.equal(res.status, 400, path);
     assert.equal((await res.json()).code, "SESSION_002");
+    // A person gets the join page: 200 without a code, 400 with what went wrong.
     const page = await get(h, path);
-    assert.equal(page.status, 400, path);
-    assert.ok(!(await page.text()).includes("<script>"));
+    const noCode = path === "" || path === "?code=";
+    assert.equal(page.status, noCode ? 200 : 400, path);
+    const html = await page.text();
+    assert.ok(!html.includes("<script"), path);
+    assert.ok(html.includes('data-testid="join-code-input"'), path);
+    assert.equal(html.includes('data-testid="join-error"'), !noCode, path);
   }
   assert.deepEqual(h.lookups, []);
 });
@@ -469,8 +475,138 @@ Deno.test("the entry point refuses to start without its environment, naming the 
   const saved = Deno.env.get("SUPABASE_URL");
   Deno.env.delete("SUPABASE_URL");
   try {
-    assert.throws(() => handlerFromEnv(), /SUPABASE_URL is not set/);
+    await assert.rejects(() => handlerFromEnv(), /SUPABASE_URL is not set/);
   } finally {
     if (saved !== undefined) Deno.env.set("SUPABASE_URL", saved);
   }
+});
+
+// --- the web client ---------------------------------------------------------------------------
+
+const API = "https://abc.supabase.co";
+
+async function clientHarness() {
+  const assets = new Map();
+  for (const name of CLIENT_SCRIPTS) {
+    assets.set(name, await makeAsset(name, new TextEncoder().encode(`/* ${name} */`)));
+  }
+  const handler = createInviteHandler({
+    source: (code) => Promise.resolve(SESSIONS[code] ?? null),
+    limiter: new RateLimiter({ max: 1000, windowMs: 60_000 }),
+    client: { apiUrl: API, anonKey: "anon.key.<x>", assets },
+    nonce: () => "TESTNONCE",
+    log: () => {},
+  });
+  return { handler, assets };
+}
+
+Deno.test("with the web client, the preview loads only its own scripts, under a nonce and SRI", async () => {
+  const { handler, assets } = await clientHarness();
+  const res = await handler(new Request(`${BASE}/H7NK4B`, { headers: { accept: BROWSER_ACCEPT } }));
+  assert.equal(res.status, 200);
+  const csp = res.headers.get("content-security-policy") ?? "";
+  assert.equal(
+    csp,
+    "default-src 'none'; script-src 'nonce-TESTNONCE'; style-src 'nonce-TESTNONCE'; " +
+      "connect-src https://abc.supabase.co wss://abc.supabase.co; img-src data:; base-uri 'none'; " +
+      "form-action 'self'; frame-ancestors 'none'",
+  );
+  const html = await res.text();
+  const tags = [...html.matchAll(/<script[^>]*>/g)].map((m) => m[0]);
+  assert.deepEqual(
+    tags,
+    CLIENT_SCRIPTS.map((name) => {
+      const a = assets.get(name)!;
+      return `<script defer nonce="TESTNONCE" src="./static/${name}?v=${a.version}" integrity="${a.integrity}" crossorigin="anonymous">`;
+    }),
+  );
+  // no inline code: every script element is empty and has a src
+  assert.equal([...html.matchAll(/<script[^>]*><\/script>/g)].length, CLIENT_SCRIPTS.length);
+  assert.match(html, /<style nonce="TESTNONCE">/);
+  assert.match(html, /<meta name="seer-api-url" content="https:\/\/abc.supabase.co">/);
+  assert.match(html, /<meta name="seer-anon-key" content="anon.key.&lt;x&gt;">/);
+  assert.match(html, /<section id="seer-app" class="card" data-code="H7NK4B" data-can-join="true"/);
+  assert.match(html, /data-testid="session-preview"/);
+  assert.match(html, /href="seer:\/\/join\/H7NK4B"/, "the app link stays for people with the app");
+});
+
+Deno.test("script URLs are relative to wherever the function is mounted", async () => {
+  assert.equal(rootHref(new URL("http://x/functions/v1/invite")), "invite/");
+  assert.equal(rootHref(new URL("http://x/functions/v1/invite/")), "./");
+  assert.equal(rootHref(new URL("http://x/functions/v1/invite/H7NK4B")), "./");
+  assert.equal(rootHref(new URL("http://x/invite/H7NK4B/")), "../");
+  assert.equal(rootHref(new URL("http://x/invite/a/b")), "../");
+  const { handler } = await clientHarness();
+  const html = await (await handler(new Request(`${BASE}?code=H7NK4B`))).text();
+  assert.match(html, /src="invite\/static\/app\.js\?v=/);
+});
+
+Deno.test("static files: known names only, with type, nosniff and the SRI-checked bytes", async () => {
+  const { handler, assets } = await clientHarness();
+  const res = await handler(new Request(`${BASE}/static/app.js?v=1`));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), assets.get("app.js")!.body);
+  for (
+    const path of [
+      "/static/nope.js",
+      "/static/..%2Findex.ts",
+      "/static/%2E%2E/index.ts",
+      "/static/",
+      "/static/a/b",
+    ]
+  ) {
+    const miss = await handler(new Request(`${BASE}${path}`));
+    assert.ok(!miss.headers.get("content-type")?.startsWith("text/javascript"), path);
+    assert.ok([400, 404].includes(miss.status), `${path}: ${miss.status}`);
+    await miss.body?.cancel();
+  }
+  const head = await handler(new Request(`${BASE}/static/protocol.js`, { method: "HEAD" }));
+  assert.equal(head.status, 200);
+  assert.equal(head.body, null);
+  // without the web client there are no static files (and no script on the page)
+  const plain = await get(harness(), "/static/app.js");
+  assert.equal(plain.status, 404);
+  await plain.body?.cancel();
+  const page = await (await get(harness(), "/H7NK4B", { accept: BROWSER_ACCEPT })).text();
+  assert.ok(!page.includes("<script"));
+});
+
+Deno.test("the join page: a plain form to the root, its own CSP, and the typed code escaped", async () => {
+  const { handler } = await clientHarness();
+  const page = await handler(new Request(`${BASE}`, { headers: { accept: BROWSER_ACCEPT } }));
+  assert.equal(page.status, 200);
+  const csp = page.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /form-action 'self'/);
+  assert.match(csp, /default-src 'none'/);
+  assert.ok(!csp.includes("script-src"));
+  const html = await page.text();
+  assert.match(html, /<form method="get" action="invite\/" data-testid="join-form">/);
+  assert.match(html, /data-testid="join-code-input"/);
+  assert.match(html, /data-testid="find-session"/);
+  assert.ok(!html.includes("<script"));
+  const bad = await handler(new Request(`${BASE}?code=%3Cb%3Ex`, { headers: { accept: BROWSER_ACCEPT } }));
+  assert.equal(bad.status, 400);
+  const badHtml = await bad.text();
+  assert.match(badHtml, /data-testid="join-error"/);
+  assert.match(badHtml, /value="&lt;b&gt;x"/);
+  assert.ok(!badHtml.includes("<b>"));
+  // an unknown code's page links back to the join page
+  const missing = await (await handler(new Request(`${BASE}/ZZZZZZ`))).text();
+  assert.match(missing, /data-testid="enter-code-link" href=".\/"/);
+});
+
+Deno.test("loadAssets reads the real static files; the vendored supabase-js is the pinned build", async () => {
+  const assets = await loadAssets();
+  assert.deepEqual([...assets.keys()], [...CLIENT_SCRIPTS]);
+  const vendored = assets.get("supabase-js-2.119.1.umd.js")!;
+  const sha256 = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", vendored.body as Uint8Array<ArrayBuffer>)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  // npm tarball @supabase/supabase-js@2.119.1, dist/umd/supabase.js (docs/invite.md)
+  assert.equal(sha256, "d60f104b9cc23ca022ea6f7574e256aeea84823fe97806c241524b6355031800");
+  const deno = JSON.parse(await Deno.readTextFile(new URL("./deno.json", import.meta.url)));
+  assert.equal(deno.imports["@supabase/supabase-js"], "npm:@supabase/supabase-js@2.119.1");
 });
