@@ -546,3 +546,28 @@ async def test_wait_timeouts_are_the_sdks_timeout_error(
                 await wait
             assert isinstance(info.value, TransportError | SeerError | builtins.TimeoutError)
             assert "0.05" in str(info.value)
+
+
+async def test_channel_key_is_in_no_info_log(
+    backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19, finding 5: realtime-py logs `channel realtime:session:<id>:<key> leave` at INFO
+    (and join errors name the topic). Every record at INFO or above, from the SDK or the realtime
+    client it drives, shows `session:<id>:…` instead of the key."""
+    from seer_client._realtime_link import redact
+
+    _, player = await seer_and_player(backend, make_client)
+    keys = [backend.channel_key]
+    with caplog.at_level(logging.INFO):
+        async with player.connect(s.SESSION_ID, **FAST, rekey_spread=0.0) as conn:
+            backend.rekey()  # the old topic gets the poke; the connection moves
+            keys.append(backend.channel_key)
+            await until(lambda: conn.rekeys == 1 and conn.connects == 2)
+            backend.realtime.close_channel(backend.topic, f"You do not have permissions: {backend.topic}")
+            await until(lambda: conn.reconnects == 1)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any("realtime._async" in r.name for r in caplog.records)  # realtime-py did log
+    assert any(f"session:{s.SESSION_ID}:…" in m for m in messages)  # ... the redacted topic
+    leaks = [m for m in messages for key in keys if key in m]
+    assert not leaks, leaks
+    assert redact(f"x session:{s.SESSION_ID}:{keys[0]} y") == f"x session:{s.SESSION_ID}:… y"
