@@ -571,3 +571,59 @@ async def test_channel_key_is_in_no_info_log(
     leaks = [m for m in messages for key in keys if key in m]
     assert not leaks, leaks
     assert redact(f"x session:{s.SESSION_ID}:{keys[0]} y") == f"x session:{s.SESSION_ID}:… y"
+
+
+async def test_lost_rekey_poke_is_found_by_the_next_heartbeat(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """The poke is lost: the next heartbeat reports a newer channel generation, and the
+    connection joins the current topic and catches up (no reconnect counted)."""
+    _, player = await seer_and_player(backend, make_client)
+    opts = {**FAST, "heartbeat_interval": 0.3, "rekey_spread": 0.0}
+    async with player.connect(s.SESSION_ID, **opts) as conn:
+        old = conn.topic
+        backend.rekey(poke=False)
+        backend.emit()  # goes to the new topic only
+        await until(lambda: conn.stale_topic_rejoins == 1 and conn.connects == 2, limit=3)
+        assert conn.topic == backend.topic != old and conn.channel_generation == 1
+        await conn.wait_for_seq(1)
+        backend.emit()
+        await conn.wait_for_seq(2)
+        assert conn.live_delivered >= 1 and conn.reconnects == 0 and conn.rekeys == 1
+
+
+async def test_reconnect_skips_the_wait(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    slow = {**FAST, "backoff_base": 30.0, "backoff_max": 30.0, "backoff_jitter": 0.0}
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **slow) as conn:
+        backend.realtime.kill(uid)
+        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
+        await asyncio.sleep(0.2)  # now waiting 60 s for attempt 1
+        assert conn.reconnects == 0
+        conn.reconnect()  # try now
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+        first = conn._link.channel if conn._link is not None else None
+        conn.reconnect()  # while connected: a fresh link at once
+        await until(lambda: conn.reconnects == 2 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+        assert conn._link is not None and conn._link.channel is not first
+
+
+async def test_successful_heartbeat_while_reconnecting_tries_at_once(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """The server came back while the connection waits out its backoff: the heartbeat RPC that
+    keeps running succeeds, and the next attempt starts at once instead of after 60 s."""
+    _, player = await seer_and_player(backend, make_client)
+    slow = {
+        **FAST,
+        "backoff_base": 30.0,
+        "backoff_max": 30.0,
+        "backoff_jitter": 0.0,
+        "heartbeat_interval": 0.3,
+    }
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **slow) as conn:
+        backend.realtime.kill(uid)
+        await until(lambda: conn.reconnects == 1 or conn.status is ConnectionStatus.RECONNECTING)
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)

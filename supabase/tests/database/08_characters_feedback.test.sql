@@ -37,7 +37,8 @@ select is(tests.err(format('select public.submit_feedback(%L, 5)', :'s')), 'SESS
 select tests.act_as(:'seer');
 select is(public.heartbeat(:'s') - 'serverTime',
   jsonb_build_object('sessionId', :'s', 'playerId', null, 'status', 'seer', 'restored', false,
-                     'sessionStatus', 'waiting', 'lastSeq', (select last_seq from public.sessions where id = :'s')),
+                     'sessionStatus', 'waiting', 'lastSeq', (select last_seq from public.sessions where id = :'s'),
+                     'channelGeneration', 0),
   'the Seer''s heartbeat, with the session''s status and last seq');
 select public.kick_player(:'s', :'kurt_seat') \g /dev/null
 select public.start_session(:'s') \g /dev/null
