@@ -305,11 +305,14 @@ class SeerClient:
 
     async def _send(self, fn: str, params: dict[str, Any]) -> Any:
         try:
-            return await asyncio.wait_for(self._send_once(fn, params), self.timeout)
+            result = await asyncio.wait_for(self._send_once(fn, params), self.timeout)
         except builtins.TimeoutError as exc:
             if isinstance(exc, TimeoutError):
                 raise
             raise TimeoutError(f"{fn}: {self.url} did not answer within {self.timeout:g} s") from exc
+        for conn in self._connections:  # the server answers: reconnecting ones try now
+            conn._server_reachable()
+        return result
 
     async def _require_session(self, fn: str) -> None:
         session = await self._auth_call(self.supabase.auth.get_session())

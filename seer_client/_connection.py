@@ -345,6 +345,10 @@ class SessionConnection:
         self._wake = asyncio.Event()  # set: skip the current reconnect wait
         self._try_now = False  # reconnect() was called: skip the next wait
         self._waiting_out_rate_limit = False
+        # the last attempt failed on an RPC (the server, not Realtime): a later successful RPC
+        # says the server is back; after a Realtime failure it says nothing
+        self._rpc_stage_failed = False
+        self._stage = "rpc"
         self._throttle_warned_at: float | None = None
         self._auth_subscription: Any = None
         self._closing = False
@@ -678,6 +682,7 @@ class SessionConnection:
                         self._end(AuthError(f"realtime join refused: {exc.reason}", status=403))
                         return
                     last_error = RealtimeError(f"realtime join failed: {exc.reason or exc.status}")
+                    self._rpc_stage_failed = False
                 except SessionError as exc:
                     # Not (or no longer) a participant: reconnecting cannot help.
                     await self._teardown(graceful=False)
@@ -689,6 +694,7 @@ class SessionConnection:
                     await self._teardown(graceful=False)
                     logger.info("session %s: connect attempt failed: %s", self.session_id, redact(repr(exc)))
                     last_error = exc
+                    self._rpc_stage_failed = self._stage == "rpc"
                 else:
                     if moving:
                         logger.info(
@@ -737,6 +743,7 @@ class SessionConnection:
                     logger.info("session %s: connection lost: %s", self.session_id, redact(reason))
                     lost_at = time.monotonic()
                     last_error = TransportError(f"realtime connection lost: {redact(reason)}")
+                    self._rpc_stage_failed = False
                     self._set_status(ConnectionStatus.RECONNECTING)
                     if self._try_now:  # reconnect() while connected: a fresh link at once
                         self._try_now = False
@@ -789,6 +796,7 @@ class SessionConnection:
 
     async def _establish(self, *, refresh_token: bool, rekey: bool = False) -> int:
         """One connection attempt; returns how many events the catch-up fetched."""
+        self._stage = "rpc"
         token = await self.client.access_token(refresh=refresh_token)
         if not rekey:
             # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
@@ -813,6 +821,7 @@ class SessionConnection:
         )
         self._link = link
         self._rejoin = None
+        self._stage = "realtime"
         # From now on a heartbeat compares its generation with this topic's.
         self._apply(self.core.on_joined(generation), fetch=False)
         await link.open()
@@ -932,9 +941,15 @@ class SessionConnection:
             pass
 
     def _server_reachable(self) -> None:
-        """An RPC or heartbeat succeeded: while reconnecting, try now (not inside a
-        rate-limit pause: Realtime's limit holds whatever the database says)."""
-        if self.status is ConnectionStatus.RECONNECTING and not self._waiting_out_rate_limit:
+        """An RPC or heartbeat succeeded: while reconnecting after an attempt that failed on
+        an RPC (the server was down), try now. Not inside a rate-limit pause (Realtime's limit
+        holds whatever the database says), nor after a Realtime failure (the RPC proves
+        nothing about Realtime, and waking would spend the attempt budget in a burst)."""
+        if (
+            self.status is ConnectionStatus.RECONNECTING
+            and self._rpc_stage_failed
+            and not self._waiting_out_rate_limit
+        ):
             self._wake.set()
 
     def _note_heartbeat(self, beat: HeartbeatResult) -> None:

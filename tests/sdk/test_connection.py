@@ -609,21 +609,51 @@ async def test_reconnect_skips_the_wait(backend: FakeBackend, make_client: Clien
         assert conn._link is not None and conn._link.channel is not first
 
 
+async def _server_down_then_up(backend: FakeBackend, conn: SessionConnection, uid: str) -> None:
+    """The socket dies and the next attempt fails on an RPC (the server is down); the attempt
+    after it is 30 s away."""
+    conn.backoff_delay = lambda attempt: 0.05 if attempt == 1 else 30.0  # type: ignore[method-assign]
+    backend.fail["session_topic"] = [503] * 3  # the attempt's topic read, retries included
+    backend.realtime.kill(uid)
+    await until(lambda: conn.status is ConnectionStatus.RECONNECTING and not backend.fail["session_topic"])
+
+
 async def test_successful_heartbeat_while_reconnecting_tries_at_once(
     backend: FakeBackend, make_client: ClientFactory
 ) -> None:
-    """The server came back while the connection waits out its backoff: the heartbeat RPC that
-    keeps running succeeds, and the next attempt starts at once instead of after 60 s."""
+    """Issue 19, finding 4: the server came back while the connection waits out its backoff:
+    the heartbeat RPC that keeps running succeeds, and the next attempt starts at once."""
     _, player = await seer_and_player(backend, make_client)
-    slow = {
-        **FAST,
-        "backoff_base": 30.0,
-        "backoff_max": 30.0,
-        "backoff_jitter": 0.0,
-        "heartbeat_interval": 0.3,
-    }
     uid = backend.users["pia@example.com"]["id"]
-    async with player.connect(s.SESSION_ID, **slow) as conn:
-        backend.realtime.kill(uid)
-        await until(lambda: conn.reconnects == 1 or conn.status is ConnectionStatus.RECONNECTING)
+    async with player.connect(s.SESSION_ID, **{**FAST, "heartbeat_interval": 0.3}) as conn:
+        await _server_down_then_up(backend, conn, uid)
         await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+
+
+async def test_successful_rpc_while_reconnecting_tries_at_once(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        await _server_down_then_up(backend, conn, uid)
+        await asyncio.sleep(0.2)
+        assert conn.reconnects == 0  # waiting 30 s for attempt 2
+        await player.get_session(s.SESSION_ID)  # any RPC that succeeds
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+
+
+async def test_successful_rpc_after_a_realtime_failure_does_not_spend_the_budget(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """Realtime down, REST up: RPCs succeed but prove nothing about Realtime; the backoff holds."""
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        conn.backoff_delay = lambda attempt: 30.0  # type: ignore[method-assign]
+        backend.realtime.kill(uid)
+        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
+        for _ in range(5):
+            await player.get_session(s.SESSION_ID)
+        await asyncio.sleep(0.2)
+        assert conn.reconnects == 0 and conn.status is ConnectionStatus.RECONNECTING
