@@ -64,7 +64,9 @@ class Player:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
 
 
-async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> None:
+async def run(
+    gw: GatewayProcess, db_url: str, admin_url: str, sizes: Sizes, rows: list[Row], log: list[str]
+) -> None:
     n_wanted = env_int("BENCH_RECOVERY_SESSIONS", sizes.fanout_sessions)
     rate = env_float("BENCH_RECOVERY_RATE", 100.0)
     outage = env_float("BENCH_RECOVERY_OUTAGE", 10.0)
@@ -78,11 +80,12 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
             " join seer_private.session_channels c on c.session_id = m.sid where m.i <= $1 order by m.i",
             n_wanted,
         )
-        notify_body = await db.fetchval(
-            "select pg_get_functiondef('realtime.devstack_notify_broadcast()'::regprocedure)"
-        )
     finally:
         await db.close()
+    admin = await asyncpg.connect(admin_url)  # the realtime schema is the platform's
+    notify_body = await admin.fetchval(
+        "select pg_get_functiondef('realtime.devstack_notify_broadcast()'::regprocedure)"
+    )
     ws_url = f"{gw.url.replace('http', 'ws', 1)}/realtime/v1/websocket?apikey={gw.anon_key}&vsn=1.0.0"
     wsc = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     players = [
@@ -186,13 +189,11 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
 
         # the outage: every broadcast committed during it is lost, for everyone
         reads0 = sum(p.reads for p in players)
-        async with pool.acquire() as c:
-            await c.execute(OUTAGE_BODY)
+        await admin.execute(OUTAGE_BODY)
         try:
             commits_b = await produce_game_states(pool, list(sessions), int(rate * outage), rate)
         finally:
-            async with pool.acquire() as c:
-                await c.execute(notify_body)
+            await admin.execute(notify_body)
         ended = time.time()
         lost_to: dict[str, int] = {}
         for (sid, seq), _at in commits_b.items():
@@ -221,6 +222,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         await wsc.close()
         await pool.close()
         await read_pool.close()
+        await admin.close()
 
     what = f"{len(sessions)} sessions x 6 = {len(players)} sockets, {rate:.0f} events/s"
     what += f", heartbeat {heartbeat:g} s"

@@ -191,7 +191,7 @@ async def main_async(sections: set[str]) -> int:
                         from . import recovery
 
                         async def rec(mine: list[Row], mylog: list[str]) -> None:
-                            await recovery.run(gw, cluster.dsn, sizes, mine, mylog)
+                            await recovery.run(gw, cluster.dsn, cluster.admin_dsn, sizes, mine, mylog)
 
                         await run_section(
                             "recovery", "3c recovery after a Realtime outage", rec, rows, log, failed
