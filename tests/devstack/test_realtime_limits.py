@@ -150,3 +150,36 @@ async def test_outage_loses_every_database_broadcast_for_its_duration(database_u
         finally:
             await db.close()
         assert stack.realtime.counts["DB broadcasts lost (outage)"] == 3
+
+
+def test_cli_realtime_flags() -> None:
+    """`start` takes the outage mode and the three tenant limits (defaults: the local CLI's)."""
+    from seer_devstack.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["start"])
+    assert (args.realtime_outage, args.realtime_max_events_per_second) == (None, 100)
+    assert (args.realtime_max_presence_events_per_second, args.realtime_max_joins_per_second) == (1000, 100)
+    args = parser.parse_args(
+        [
+            "start",
+            "--realtime-outage",
+            "10/60",
+            "--realtime-max-events-per-second",
+            "500",
+            "--realtime-max-presence-events-per-second",
+            "50",
+            "--realtime-max-joins-per-second",
+            "500",
+        ]
+    )
+    assert args.realtime_outage == (10.0, 60.0)
+    assert (args.realtime_max_events_per_second, args.realtime_max_presence_events_per_second) == (500, 50)
+    assert parser.parse_args(["start", "--realtime-outage", "5"]).realtime_outage == (5.0, None)
+    for bad in (
+        ["--realtime-outage", "10/5"],
+        ["--realtime-outage", "x"],
+        ["--realtime-max-events-per-second", "0"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["start", *bad])
