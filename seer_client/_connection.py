@@ -929,9 +929,13 @@ class SessionConnection:
                 except SessionError as exc:
                     self._fire(self.on_error, exc)
                 except SeerError as exc:
-                    self._fire(self.on_error, exc)
                     if self.status is ConnectionStatus.CONNECTED:
+                        self._fire(self.on_error, exc)
                         self._replace_link(RejoinReason.CLOSED, f"heartbeat failed: {exc}")
+                    else:  # reconnecting: the supervisor reports its own attempts
+                        logger.debug(
+                            "session %s: heartbeat while reconnecting failed: %s", self.session_id, exc
+                        )
                 else:
                     if self.status is ConnectionStatus.RECONNECTING:
                         self._server_reachable()
