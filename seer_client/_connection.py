@@ -98,6 +98,9 @@ async def _within(awaitable: Awaitable[T], timeout: float, what: str) -> T:  # n
 _IDLE_FETCH_PAUSE = 0.25
 #: while Realtime keeps closing us for rate limits, one WARNING per this many seconds
 _THROTTLE_WARN_EVERY = 60.0
+#: Realtime's rate counters average 12 ticks of 5 s: a rate-limit close within this long of
+#: the rejoin counts as the same episode
+_RATE_WINDOW = 60.0
 
 
 class ConnectionStatus(StrEnum):
@@ -716,16 +719,21 @@ class SessionConnection:
                             "session %s: rejoined after %d rate-limit close(s)", self.session_id, throttled
                         )
                     self.connects += 1
-                    attempt = throttled = 0
+                    attempt = 0
                     refreshed_for_auth = moving = False
                     self._set_status(ConnectionStatus.CONNECTED)
                     self._settle_first(None)
+                    linked_at = time.monotonic()
                     reason = await self._watch()
                     await self._teardown(graceful=False)
                     if self._closing:
                         return
                     why, self._rejoin = self._rejoin, None
                     throttled_now = self.core.on_channel_close(reason).rejoin is RejoinReason.RATE_LIMITED
+                    if not throttled_now or time.monotonic() - linked_at > _RATE_WINDOW:
+                        # (Realtime's rates are minute averages: a close soon after a rejoin
+                        # is the same throttling, and the pause window keeps growing)
+                        throttled = 0
                     if why in (RejoinReason.REKEY, RejoinReason.STALE_TOPIC) and not throttled_now:
                         # Not a failure: join the current topic (no backoff, not a reconnect),
                         # after a short random pause so the party does not rejoin in step.
