@@ -270,6 +270,22 @@ class SessionConnection:
     lobby: LobbyState
     #: the delivery policy (last seq, claims, counters)
     core: DeliveryCore
+    # The callbacks, settable (the same names and types as Handlers; tests/test_typing.py
+    # checks the two lists agree).
+    on_player_joined: Callable[[PlayerJoinedEvent], object] | None
+    on_player_left: Callable[[PlayerLeftEvent], object] | None
+    on_player_connection: Callable[[PlayerConnectionEvent], object] | None
+    on_player_inactive: Callable[[PlayerInactiveEvent], object] | None
+    on_session_status: Callable[[SessionStatusEvent], object] | None
+    on_session_ended: Callable[[SessionEndedEvent], object] | None
+    on_game_state: Callable[[GameStateEvent], object] | None
+    on_game_state_change: Callable[[GameState], object] | None
+    on_node_change: Callable[[NodeChangeEvent], object] | None
+    on_event: Callable[[SessionEvent], object] | None
+    on_status_change: Callable[[ConnectionStatus], object] | None
+    on_presence_change: Callable[[list[PresenceEntry]], object] | None
+    on_max_reconnect_failed: Callable[[], object] | None
+    on_error: Callable[[BaseException], object] | None
 
     def __init__(
         self,

@@ -68,6 +68,20 @@ def test_sync_connection_has_every_declared_and_set_attribute() -> None:
     assert undeclared <= set(Handlers.__annotations__), f"declare {sorted(undeclared)} on SessionConnection"
 
 
+def test_connection_handler_attributes_match_handlers() -> None:
+    """SessionConnection declares its settable callbacks with the same names and types as the
+    Handlers TypedDict that connect() takes (the two lists cannot drift apart)."""
+    from seer_client import Handlers, SessionConnection
+
+    def text(ann: object) -> str:
+        return str(getattr(ann, "__forward_arg__", ann))
+
+    declared = {
+        n: text(a) for n, a in vars(SessionConnection)["__annotations__"].items() if n.startswith("on_")
+    }
+    assert declared == {n: text(a) for n, a in Handlers.__annotations__.items()}
+
+
 def _error_lines(fixture: Path) -> set[int]:
     return {i for i, line in enumerate(fixture.read_text().splitlines(), 1) if "# ERROR" in line}
 
