@@ -359,17 +359,7 @@ class SeerClient:
         adventure = validate_uuid(adventure_id, "adventureId")
         if isinstance(max_players, bool) or not isinstance(max_players, int) or not 1 <= max_players <= 6:
             raise ValidationError(details="maxPlayers")
-        settings_json: dict[str, Any] = {}
-        if isinstance(settings, SessionSettings):
-            settings_json = settings.model_dump(by_alias=True, exclude_unset=True)
-        elif isinstance(settings, dict):
-            for key, value in settings.items():
-                camel = key if key in _SETTINGS_KEYS else _snake_settings_key(key)
-                if camel not in _SETTINGS_KEYS or not isinstance(value, bool):
-                    raise ValidationError(details=f"settings.{key}")
-                settings_json[camel] = value
-        elif settings is not None:
-            raise ValidationError(details="settings")
+        settings_json = _settings_wire(settings)
         data = await self._rpc(
             "create_session",
             {"p_adventure_id": adventure, "p_settings": settings_json, "p_max_players": max_players},
@@ -423,6 +413,27 @@ class SeerClient:
         pid = validate_uuid(player_id, "playerId")
         data = await self._rpc("readmit_player", {"p_session_id": sid, "p_player_id": pid})
         return SessionPlayer.model_validate(data)
+
+    async def update_session_settings(
+        self,
+        session_id: str | uuid.UUID,
+        settings: SessionSettings | dict[str, Any] | None = None,
+        *,
+        max_players: int | None = None,
+    ) -> Session:
+        """Change the session's settings (Seer only): in the lobby any of them and
+        ``max_players``; in a running game all but ``enableAISeer`` (SESSION_010). Only the
+        keys given change; everyone gets one ``session_settings`` event."""
+        sid = validate_uuid(session_id, "sessionId")
+        if max_players is not None and (
+            isinstance(max_players, bool) or not isinstance(max_players, int) or not 1 <= max_players <= 6
+        ):
+            raise ValidationError(details="maxPlayers")
+        data = await self._rpc(
+            "update_session_settings",
+            {"p_session_id": sid, "p_settings": _settings_wire(settings), "p_max_players": max_players},
+        )
+        return Session.model_validate(data)
 
     async def start_session(self, session_id: str | uuid.UUID) -> StartResult:
         """Start a waiting session (Seer only); ``warning`` notes a small party."""
@@ -783,6 +794,23 @@ def _check_timeout(timeout: float) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
         raise ConfigError(f"timeout must be a number of seconds in (0, 3600], got {timeout!r}")
     return float(timeout)
+
+
+def _settings_wire(settings: SessionSettings | dict[str, Any] | None) -> dict[str, Any]:
+    """Settings as create_session / update_session_settings take them (camelCase booleans;
+    snake_case keys accepted); an unknown key or a non-boolean is SESSION_000 here already."""
+    settings_json: dict[str, Any] = {}
+    if isinstance(settings, SessionSettings):
+        settings_json = settings.model_dump(by_alias=True, exclude_unset=True)
+    elif isinstance(settings, dict):
+        for key, value in settings.items():
+            camel = key if key in _SETTINGS_KEYS else _snake_settings_key(key)
+            if camel not in _SETTINGS_KEYS or not isinstance(value, bool):
+                raise ValidationError(details=f"settings.{key}")
+            settings_json[camel] = value
+    elif settings is not None:
+        raise ValidationError(details="settings")
+    return settings_json
 
 
 def _snake_settings_key(key: str) -> str:

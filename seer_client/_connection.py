@@ -47,6 +47,7 @@ from ._delivery import Decision, DeliveryCore, RejoinReason
 from ._lobby import LobbyState, PresenceEntry
 from ._realtime_link import JoinRefused, RealtimeLink, install_log_redaction, redact
 from ._sequencer import EventSequencer
+from ._state import SessionState
 from .errors import (
     AuthError,
     NotInSession,
@@ -59,14 +60,18 @@ from .errors import (
 from .errors import TimeoutError as SeerTimeoutError
 from .events import (
     BaseEvent,
+    DiceRolledEvent,
     GameStateEvent,
     NodeChangeEvent,
     PlayerConnectionEvent,
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
+    SeerConnectionEvent,
     SessionEndedEvent,
     SessionEvent,
+    SessionSettingsEvent,
     SessionStatusEvent,
 )
 from .models import GameState, HeartbeatResult, Session, SessionPlayer
@@ -127,6 +132,9 @@ class Handlers(TypedDict, total=False):
     #: the state that resulted (read only when this is set)
     on_game_state_change: Callable[[GameState], object] | None
     on_node_change: Callable[[NodeChangeEvent], object] | None
+    on_seer_connection: Callable[[SeerConnectionEvent], object] | None
+    on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None
+    on_session_settings: Callable[[SessionSettingsEvent], object] | None
     #: every event, in seq order
     on_event: Callable[[SessionEvent], object] | None
     on_status_change: Callable[[ConnectionStatus], object] | None
@@ -270,6 +278,13 @@ class SessionConnection:
     lobby: LobbyState
     #: the delivery policy (last seq, claims, counters)
     core: DeliveryCore
+    #: the live session state folded from the events (issue 22): seats, game state and
+    #: version, current node, dice, combat, pending actions, turn history
+    state: SessionState
+    #: get_game_state reads made because the fold could not reach a version exactly
+    state_reads: int
+    #: list_dice_rolls reads the Seer's connection made to show a hidden roll's value
+    hidden_roll_reads: int
     # The callbacks, settable (the same names and types as Handlers; tests/test_typing.py
     # checks the two lists agree).
     on_player_joined: Callable[[PlayerJoinedEvent], object] | None
@@ -281,6 +296,9 @@ class SessionConnection:
     on_game_state: Callable[[GameStateEvent], object] | None
     on_game_state_change: Callable[[GameState], object] | None
     on_node_change: Callable[[NodeChangeEvent], object] | None
+    on_seer_connection: Callable[[SeerConnectionEvent], object] | None
+    on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None
+    on_session_settings: Callable[[SessionSettingsEvent], object] | None
     on_event: Callable[[SessionEvent], object] | None
     on_status_change: Callable[[ConnectionStatus], object] | None
     on_presence_change: Callable[[list[PresenceEntry]], object] | None
@@ -323,6 +341,9 @@ class SessionConnection:
         self.on_game_state = options.get("on_game_state")
         self.on_game_state_change = options.get("on_game_state_change")
         self.on_node_change = options.get("on_node_change")
+        self.on_seer_connection = options.get("on_seer_connection")
+        self.on_readmit_requested = options.get("on_readmit_requested")
+        self.on_session_settings = options.get("on_session_settings")
         self.on_event = options.get("on_event")
         self.on_status_change = options.get("on_status_change")
         self.on_presence_change = options.get("on_presence_change")
@@ -348,6 +369,10 @@ class SessionConnection:
         self.core = DeliveryCore(session_id)
 
         self._delivered_seq = 0
+        self.state = SessionState(session_id, self.lobby)
+        self.state_reads = 0
+        self.hidden_roll_reads = 0
+
         self._link: RealtimeLink | None = None
         self._topic: str | None = None
         self._rejoin: RejoinReason | None = None  # why the link is being replaced (core's word)
@@ -1074,9 +1099,11 @@ class SessionConnection:
 
     # ------------------------------------------------------------------ dispatch
     def _apply_snapshot(self, session: Session) -> None:
-        self.lobby.apply_snapshot(session)
+        self.state.apply_snapshot(session)
         if self.user_id == session.seer_id:
             self.role = "seer"
+        self.state.role = self.role
+        self.state.user_id = self.user_id
         seat = self.lobby.seat_of(self.user_id)
         if seat is not None:
             self.player_id = seat.id
@@ -1093,6 +1120,9 @@ class SessionConnection:
             SessionEndedEvent: self.on_session_ended,
             GameStateEvent: self.on_game_state,
             NodeChangeEvent: self.on_node_change,
+            SeerConnectionEvent: self.on_seer_connection,
+            ReadmitRequestedEvent: self.on_readmit_requested,
+            SessionSettingsEvent: self.on_session_settings,
         }
         return callbacks.get(type(event))
 
@@ -1111,9 +1141,11 @@ class SessionConnection:
 
     async def _deliver(self, item: BaseEvent) -> None:
         try:
-            self.lobby.apply_event(item)
+            self.state.apply(item)
         except Exception:
             logger.exception("could not apply event %s", item.seq)
+            self.state.needs_reread = True
+        await self._settle_state(item)
         await self._invoke(self._callback_for(item), item)
         if isinstance(item, GameStateEvent) and self.on_game_state_change is not None:
             await self._game_state_changed(item)
@@ -1132,20 +1164,43 @@ class SessionConnection:
             # The kick is our last event: deliver it, then stop (no rejoin is possible).
             self._removed(NotInSession(details="kicked"))
 
-    async def _game_state_changed(self, event: GameStateEvent) -> None:
-        """Hand ``on_game_state_change`` the state this event resulted in (or a newer one).
+    async def _settle_state(self, event: BaseEvent) -> None:
+        """What the fold cannot do alone: one ``get_game_state`` when it could not reach a
+        version exactly (counted in :attr:`state_reads`), and for the Seer the value of a
+        hidden roll, which the shared stream never carries (:attr:`hidden_roll_reads`)."""
+        if self.state.needs_reread:
+            logger.info(
+                "session %s: re-reading the game state (%s)", self.session_id, self.state.reread_reason
+            )
+            self.state_reads += 1
+            try:
+                self.state.reset_game(await self.client.get_game_state(self.session_id))
+            except SeerError as exc:
+                self._fire(self.on_error, exc)
+        if (
+            self.role == "seer"
+            and isinstance(event, DiceRolledEvent)
+            and event.hidden
+            and event.total is None
+            and event.seq > self.state.base_seq
+        ):
+            self.hidden_roll_reads += 1
+            try:
+                rolls = await self.client.list_dice_rolls(self.session_id, limit=20)
+            except SeerError as exc:
+                self._fire(self.on_error, exc)
+                return
+            for roll in rolls:
+                if roll.roll_id == event.roll_id:
+                    self.state.reveal_roll(roll)
 
-        The event carries the patch; the resulting state is read with ``get_game_state``
-        (only when this callback is set). When several updates land at once the state read
-        may already include later ones: each version is reported at most once, in order.
-        """
+    async def _game_state_changed(self, event: GameStateEvent) -> None:
+        """Hand ``on_game_state_change`` the state this event resulted in: the folded
+        :attr:`state` (no RPC in the steady state, issue 22). Each version is reported at most
+        once, in order (after a re-read the state may already include later versions)."""
         if event.version is not None and event.version <= self._game_state_version:
             return
-        try:
-            state = await self.client.get_game_state(self.session_id)
-        except SeerError as exc:
-            self._fire(self.on_error, exc)
-            return
+        state = self.state.game
         if state.version <= self._game_state_version:
             return
         self._game_state_version = state.version

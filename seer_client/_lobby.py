@@ -23,6 +23,7 @@ from .events import (
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    SeerConnectionEvent,
     SessionEndedEvent,
     SessionStatusEvent,
 )
@@ -61,6 +62,8 @@ class LobbyState:
     current_node_title: str | None = None
     adventure_name: str | None = None
     code: str | None = None
+    #: the Seer's connection as the server sees it (heartbeats; seer_connection events)
+    seer_connected: bool = True
     seats: dict[str, SessionPlayer] = field(default_factory=dict[str, SessionPlayer])
     #: presence keys currently tracked on the channel (unfiltered, as the wire reports them)
     tracked: set[str] = field(default_factory=set[str])
@@ -80,6 +83,7 @@ class LobbyState:
         self.current_node_title = session.current_node.title if session.current_node else None
         self.adventure_name = session.adventure_name
         self.code = session.code
+        self.seer_connected = session.seer_connected
         self.seats = {p.id: p for p in session.players if p.left_at is None}
 
     def seat_of(self, user_id: str | None) -> SessionPlayer | None:
@@ -120,6 +124,8 @@ class LobbyState:
                 self.current_node_title = None  # the node_change event that follows names it
         elif isinstance(event, SessionEndedEvent):
             self.session_status = event.outcome
+        elif isinstance(event, SeerConnectionEvent):
+            self.seer_connected = event.is_connected
 
     def _player_left(self, event: PlayerLeftEvent) -> None:
         seat = self.seats.get(event.player_id)
@@ -160,10 +166,12 @@ class LobbyState:
         return ids
 
     def online(self) -> set[str]:
-        """Tracked presence keys that count: the Seer's user id, and the user ids of seats the
-        server does not hold as disconnected or inactive. Every other key is ignored."""
+        """Tracked presence keys that count: the Seer's user id while the server holds the Seer
+        connected, and the user ids of seats the server does not hold as disconnected or
+        inactive. Every other key is ignored (a key tracked under someone else's id proves
+        nothing once the server says they are gone)."""
         ids = {seat.user_id for seat in self.seats.values() if seat.status not in _NOT_ONLINE}
-        if self.seer_id:
+        if self.seer_id and self.seer_connected:
             ids.add(self.seer_id)
         return self.tracked & ids
 
@@ -180,7 +188,11 @@ class LobbyState:
                 PresenceEntry(
                     user_id=self.seer_id,
                     role="seer",
-                    state="online" if self.seer_id in online else "offline",
+                    # away as the server sees it (no heartbeat for 60 s): like a player's
+                    # disconnected seat, whatever presence says
+                    state="online"
+                    if self.seer_id in online
+                    else ("reconnecting" if not self.seer_connected else "offline"),
                 )
             )
         for seat in self.seats.values():

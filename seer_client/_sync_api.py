@@ -20,6 +20,7 @@ from ._client import SeerClient as AsyncSeerClient
 from ._connection import ConnectionOptions, ConnectionStatus, SessionConnection
 from ._delivery import DeliveryCore
 from ._lobby import LobbyState, PresenceEntry
+from ._state import SessionState
 from ._sync_runtime import BlockingObject as _BlockingClient
 from ._sync_runtime import SyncIterator, run
 from ._view import LiveDisplay, SessionView
@@ -33,8 +34,11 @@ from .events import (
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
+    SeerConnectionEvent,
     SessionEndedEvent,
     SessionEvent,
+    SessionSettingsEvent,
     SessionStatusEvent,
 )
 from .models import (
@@ -381,6 +385,21 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
             )
         )
 
+    def update_session_settings(
+        self,
+        session_id: str | uuid.UUID,
+        settings: SessionSettings | dict[str, Any] | None = None,
+        *,
+        max_players: int | None = None,
+    ) -> Session:
+        """Change the session's settings (Seer only): in the lobby any of them and ``max_players``; in a
+        running game all but ``enableAISeer`` (SESSION_010). Only the keys given change; everyone gets
+        one ``session_settings`` event.
+        """
+        return self._await(
+            lambda: self._target.update_session_settings(session_id, settings, max_players=max_players)
+        )
+
     def user_id(self) -> str:
         """The signed-in user's id (raises :class:`AuthError` when signed out)."""
         return self._await(lambda: self._target.user_id())
@@ -547,6 +566,12 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def hidden_roll_reads(self) -> int:
+        """``SessionConnection.hidden_roll_reads``."""
+        value: int = self._target.hidden_roll_reads
+        return value
+
+    @property
     def history(self) -> deque[BaseEvent]:
         """``SessionConnection.history``."""
         value: deque[BaseEvent] = self._target.history
@@ -697,6 +722,18 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def state(self) -> SessionState:
+        """``SessionConnection.state``."""
+        value: SessionState = self._target.state
+        return value
+
+    @property
+    def state_reads(self) -> int:
+        """``SessionConnection.state_reads``."""
+        value: int = self._target.state_reads
+        return value
+
+    @property
     def status(self) -> ConnectionStatus:
         """``SessionConnection.status``."""
         value: ConnectionStatus = self._target.status
@@ -797,6 +834,36 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     @on_node_change.setter
     def on_node_change(self, value: Callable[[NodeChangeEvent], object] | None) -> None:
         self._target.on_node_change = value
+
+    @property
+    def on_seer_connection(self) -> Callable[[SeerConnectionEvent], object] | None:
+        """The ``on_seer_connection`` callback (runs on the client's event loop thread)."""
+        value: Callable[[SeerConnectionEvent], object] | None = self._target.on_seer_connection
+        return value
+
+    @on_seer_connection.setter
+    def on_seer_connection(self, value: Callable[[SeerConnectionEvent], object] | None) -> None:
+        self._target.on_seer_connection = value
+
+    @property
+    def on_readmit_requested(self) -> Callable[[ReadmitRequestedEvent], object] | None:
+        """The ``on_readmit_requested`` callback (runs on the client's event loop thread)."""
+        value: Callable[[ReadmitRequestedEvent], object] | None = self._target.on_readmit_requested
+        return value
+
+    @on_readmit_requested.setter
+    def on_readmit_requested(self, value: Callable[[ReadmitRequestedEvent], object] | None) -> None:
+        self._target.on_readmit_requested = value
+
+    @property
+    def on_session_settings(self) -> Callable[[SessionSettingsEvent], object] | None:
+        """The ``on_session_settings`` callback (runs on the client's event loop thread)."""
+        value: Callable[[SessionSettingsEvent], object] | None = self._target.on_session_settings
+        return value
+
+    @on_session_settings.setter
+    def on_session_settings(self, value: Callable[[SessionSettingsEvent], object] | None) -> None:
+        self._target.on_session_settings = value
 
     @property
     def on_event(self) -> Callable[[SessionEvent], object] | None:

@@ -241,10 +241,11 @@ def _imports(used: set[str], defined: set[str]) -> list[str]:
     from . import _delivery as delivery
     from . import _lobby as lobby
     from . import _sequencer as sequencer
+    from . import _state as state
     from . import _view as view
     from . import errors, events, models
 
-    modules = [models, events, errors, view, delivery, lobby, sequencer, connection, client]
+    modules = [models, events, errors, view, delivery, lobby, sequencer, state, connection, client]
     by_module: dict[str, set[str]] = {}
     plain: set[str] = set()
     for name in sorted(used - defined):

@@ -1,4 +1,13 @@
-"""Lobby/session rendering: Jupyter (``_repr_html_``), rich (optional) and plain text."""
+"""Session rendering: Jupyter (``_repr_html_``), rich (optional) and plain text.
+
+A live connection renders its folded :class:`~seer_client._state.SessionState` for its role
+(issue 22): the Seer's dashboard (node text and choices, pending actions, the dice log with
+the hidden rolls' values, initiative and whose turn, inventory, party warnings, inactive
+players with the kick-or-wait choice and the players back and asking) or the player's view
+(node text and choices, their character, the dice they may see, the turn order). A player's
+view is built only from what a player may read: a hidden roll shows as hidden there even if
+its value were known, and the Seer's prompts are not part of it.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +17,14 @@ import importlib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from .models import SESSION_RENDERERS
+from .models import SESSION_RENDERERS, InventoryItem
 
 if TYPE_CHECKING:
     from ._connection import SessionConnection
     from ._lobby import LobbyState
+    from ._state import SessionState
     from .models import Session
 
 __all__ = ["LiveDisplay", "SessionView", "clean", "display", "session_html", "session_rich", "session_text"]
@@ -31,9 +41,21 @@ class Row:
     seat: str
 
 
+@dataclass(frozen=True)
+class Section:
+    """A titled list of lines under the players table (node, dice, combat, prompts...)."""
+
+    title: str
+    lines: list[str]
+
+
 @dataclass(frozen=True, repr=False)
 class SessionView:
-    """A snapshot of a lobby or running session, renderable anywhere."""
+    """A snapshot of a lobby or running session, renderable anywhere.
+
+    ``role`` is whose view it is (``seer``: the dashboard; ``player``: the player's view;
+    empty for a plain session snapshot); ``sections`` follow the players table.
+    """
 
     title: str
     code: str
@@ -42,6 +64,12 @@ class SessionView:
     seer: str
     connection: str | None = None
     rows: list[Row] = field(default_factory=list[Row])
+    role: str = ""
+    sections: list[Section] = field(default_factory=list[Section])
+
+    def section(self, title: str) -> Section | None:
+        """The section called ``title``, if the view has it."""
+        return next((sec for sec in self.sections if sec.title == title), None)
 
     @classmethod
     def from_session(cls, session: Session) -> SessionView:
@@ -67,8 +95,27 @@ class SessionView:
 
     @classmethod
     def from_connection(cls, conn: SessionConnection) -> SessionView:
-        """Render a live connection: its lobby state plus the link status."""
-        return cls.from_lobby(conn.lobby, connection=str(conn.status))
+        """Render a live connection for its role: its session state plus the link status."""
+        return cls.from_state(conn.state, connection=str(conn.status))
+
+    @classmethod
+    def from_state(cls, state: SessionState, *, connection: str | None = None) -> SessionView:
+        """The Seer's dashboard or a player's view of a :class:`~seer_client._state.SessionState`
+        (its ``role`` decides)."""
+        base = cls.from_lobby(state.lobby, connection=connection)
+        seer = state.role == "seer"
+        sections = _seer_sections(state) if seer else _player_sections(state)
+        return cls(
+            title=base.title,
+            code=base.code,
+            status=base.status,
+            current_node=base.current_node,
+            seer=base.seer,
+            connection=connection,
+            rows=base.rows,
+            role="seer" if seer else "player",
+            sections=[sec for sec in sections if sec.lines],
+        )
 
     @classmethod
     def from_lobby(cls, lobby: LobbyState, *, connection: str | None = None) -> SessionView:
@@ -113,6 +160,157 @@ class SessionView:
         return _text(self)
 
 
+# -- the sections of the two views --------------------------------------------------------------
+def _node_section(state: SessionState) -> Section:
+    node = state.current_node
+    if node is None:
+        return Section("Node", [])
+    lines = [f"{node.title}" + (f" ({node.type})" if node.type else "")]
+    lines += [line for line in node.body.splitlines() if line.strip()]
+    lines += [f"→ {choice.label}" for choice in node.choices]
+    return Section("Node", lines)
+
+
+def _who(state: SessionState, user_id: str | None, character_id: str | None) -> str:
+    for seat in state.seats.values():
+        if character_id and seat.character_id == character_id:
+            return seat.character_name or seat.display_name or "?"
+    if user_id and user_id == state.lobby.seer_id:
+        return "Seer"
+    for seat in state.seats.values():
+        if user_id and seat.user_id == user_id:
+            return seat.character_name or seat.display_name or "?"
+    return "?"
+
+
+def _dice_section(state: SessionState, *, seer: bool, limit: int = 10) -> Section:
+    lines: list[str] = []
+    for entry in list(state.dice)[-limit:]:
+        roll = entry.roll
+        who = _who(state, roll.roller_id, roll.character_id)
+        what = f"{who}: {roll.expression}" + (f" ({roll.reason})" if roll.reason else "")
+        # a player's view shows a hidden roll as hidden, whatever the state holds
+        if roll.hidden and not seer:
+            result = "hidden"
+        elif roll.total is None:
+            result = "hidden (value not loaded)" if roll.hidden else "?"
+        else:
+            dice = ", ".join(str(d.value) if d.kept else f"({d.value})" for d in roll.dice or [])
+            result = f"{roll.total}" + (f" [{dice}]" if dice else "")
+            if roll.hidden:
+                result = f"hidden: {result}"
+        lines.append(f"{what} = {result}")
+    return Section("Dice", lines)
+
+
+def _combat_section(state: SessionState) -> Section:
+    combat = state.combat
+    if not combat:
+        return Section("Combat", [])
+    order = cast(list[dict[str, Any]], combat.get("order") or [])
+    turn = combat.get("turn")
+    lines = [f"round {combat.get('round')}"]
+    for i, fighter in enumerate(order):
+        mark = "▶" if i == turn else " "
+        lines.append(f"{mark} {fighter.get('name')} (initiative {fighter.get('initiative')})")
+    return Section("Combat", lines)
+
+
+def _assigned_to(item: InventoryItem) -> str | None:
+    extra = item.model_extra or {}
+    value = extra.get("assignedTo")
+    return value if isinstance(value, str) else None
+
+
+def _item_line(state: SessionState, item: InventoryItem) -> str:
+    line = item.name + (f" x{item.quantity}" if item.quantity is not None else "")
+    holder = _assigned_to(item)
+    if holder:
+        seat = next((p for p in state.seats.values() if holder in (p.id, p.character_id)), None)
+        line += f" → {(seat.character_name if seat else None) or holder[:8]}"
+    return line
+
+
+def _seer_sections(state: SessionState) -> list[Section]:
+    game = state.game
+    prompts: list[str] = []
+    for request in state.readmit_requests.values():
+        name = request.character_name or _who(state, request.user_id, request.character_id)
+        prompts.append(f"{name} is back and asks to rejoin: readmit_player or kick_player")
+    for seat in state.inactive_seats():
+        if seat.id not in state.readmit_requests:
+            name = seat.character_name or seat.display_name or seat.id[:8]
+            prompts.append(
+                f"{name} is inactive (you play the character): kick_player, or wait (readmit_player)"
+            )
+    pending = [
+        f"{a.character_name or '?'}: "
+        + (f"choice '{a.choice.label}'" if a.choice else (a.text or ""))
+        + (" (by the Seer)" if a.by_seer else "")
+        for a in state.pending_actions
+    ]
+    inventory = [_item_line(state, item) for item in game.inventory]
+    warnings = list(state.party_warnings())
+    if state.status == "paused" and state.paused_while_seer_away:
+        warnings.append("paused while you were away: resume_session when ready")
+    st = state.settings
+    onoff = {True: "on", False: "off"}
+    settings = [
+        f"max {state.max_players} players, late join {onoff[st.allow_late_join]}, "
+        f"dice shown {onoff[st.show_dice_rolls]}",
+        f"auto-resolve {onoff[st.auto_resolve_simple_combat]}, AI Seer {onoff[st.enable_ai_seer]}, "
+        f"voice chat {onoff[st.voice_chat_enabled]}",
+    ]
+    facts = [f"version {game.version}", f"seq {state.seq}"]
+    if game.flags:
+        facts.append("flags: " + ", ".join(game.flags))
+    if game.variables:
+        facts.append("variables: " + ", ".join(f"{k}={v}" for k, v in game.variables.items()))
+    return [
+        Section("Prompts", prompts),
+        Section("Warnings", warnings),
+        _node_section(state),
+        Section("Pending actions", pending),
+        _combat_section(state),
+        _dice_section(state, seer=True),
+        Section("Inventory", inventory),
+        Section("State", facts),
+        Section("Settings", settings),
+    ]
+
+
+def _player_sections(state: SessionState) -> list[Section]:
+    me = state.my_seat()
+    mine: list[str] = []
+    if me is not None:
+        char = me.character
+        mine.append(
+            f"{me.character_name or '?'}"
+            + (f", {char.character_class}" if char and char.character_class else "")
+            + (f", level {char.level}" if char else "")
+            + f" ({me.status})"
+        )
+        for item in state.game.inventory:
+            if _assigned_to(item) in (me.id, me.character_id):
+                mine.append(
+                    f"carries {item.name}" + (f" x{item.quantity}" if item.quantity is not None else "")
+                )
+    notices: list[str] = []
+    if not state.seer_connected:
+        notices.append("The Seer is away" + (": the game is paused" if state.status == "paused" else ""))
+    elif state.status == "paused" and state.paused_while_seer_away:
+        notices.append("The game paused while the Seer was away; the Seer is back")
+    if me is not None and me.status == "inactive":
+        notices.append("Your seat is inactive: the Seer decides whether you rejoin")
+    return [
+        Section("Notices", notices),
+        _node_section(state),
+        Section("You", mine),
+        _combat_section(state),
+        _dice_section(state, seer=False),
+    ]
+
+
 def clean(text: str | None) -> str:
     """``text`` safe to print: control and format characters (ANSI escapes, BEL, bidi
     overrides) become U+FFFD, so a name can neither drive the terminal nor reorder a line."""
@@ -151,12 +349,19 @@ def _html(view: SessionView) -> str:
     )
     if not view.rows:
         body = "<tr><td colspan='5'><i>no players yet</i></td></tr>"
+    sections = "".join(
+        f"<div><b>{e(sec.title)}</b><ul>"
+        + "".join(f"<li>{e(line)}</li>" for line in sec.lines)
+        + "</ul></div>"
+        for sec in view.sections
+    )
     return (
         head
         + "<table><thead><tr><th>Player</th><th>Character</th><th>Class</th>"
         + "<th>Connection</th><th>Seat</th></tr></thead><tbody>"
         + body
         + "</tbody></table>"
+        + sections
     )
 
 
@@ -177,6 +382,10 @@ def _text(view: SessionView) -> str:
             lines.append("  ".join("-" * w for w in widths))
     if not view.rows:
         lines.append("(no players yet)")
+    for sec in view.sections:
+        lines.append("")
+        lines.append(f"{c(sec.title)}:")
+        lines.extend(f"  {c(line)}" for line in sec.lines)
     return "\n".join(lines)
 
 
@@ -205,7 +414,15 @@ def _rich(view: SessionView) -> Any:
         )
     if not view.rows:
         table.add_row(Text("no players yet", style="italic"), "", "", "", "")
-    return table
+    if not view.sections:
+        return table
+    from rich.console import Group
+
+    parts: list[Any] = [table]
+    for sec in view.sections:
+        parts.append(Text(c(sec.title), style="bold"))
+        parts.extend(Text("  " + c(line)) for line in sec.lines)
+    return Group(*parts)
 
 
 def session_html(session: Session) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "SeerError",
     "SessionError",
     "SessionErrorCode",
+    "SessionEventLimit",
     "SessionFull",
     "SessionNotFound",
     "SessionNotWaiting",
@@ -51,6 +52,7 @@ __all__ = [
     "SessionStarted",
     "StateVersionConflict",
     "TimeoutError",
+    "TooManyActions",
     "TooManyAttempts",
     "TooManyLiveSessions",
     "TransportError",
@@ -86,6 +88,8 @@ class SessionErrorCode(StrEnum):
     NOT_ADVENTURE_AUTHOR = "SESSION_025"
     CHARACTER_CONNECTED = "SESSION_026"
     COMBAT_STATE_CONFLICT = "SESSION_027"
+    TOO_MANY_ACTIONS = "SESSION_028"
+    SESSION_EVENT_LIMIT = "SESSION_029"
 
 
 # (status, message) exactly as docs/contract.md and the PRD list them.
@@ -116,6 +120,11 @@ ERROR_TABLE: dict[SessionErrorCode, tuple[int, str]] = {
         "This character's player is connected and acts for themselves",
     ),
     SessionErrorCode.COMBAT_STATE_CONFLICT: (409, "A combat is already running, or none is"),
+    SessionErrorCode.TOO_MANY_ACTIONS: (429, "Too many actions; wait a moment and retry"),
+    SessionErrorCode.SESSION_EVENT_LIMIT: (
+        422,
+        "This session has reached its event limit; end it and start a new one",
+    ),
 }
 
 
@@ -355,6 +364,25 @@ class CombatStateConflict(SessionError):
     error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.COMBAT_STATE_CONFLICT
 
 
+class TooManyActions(SessionError):
+    """A player sent actions or rolls faster than the per-player rate limit (docs/security.md,
+    Limits). ``retry_after`` is the server's hint: seconds until the next one is accepted."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.TOO_MANY_ACTIONS
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds to wait, parsed from the hint (``retry in N s``)."""
+        match = re.search(r"retry in (\d+) s", str(self.hint or ""))
+        return int(match.group(1)) if match else None
+
+
+class SessionEventLimit(SessionError):
+    """The session holds the maximum number of events; game writes are refused (end it)."""
+
+    error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_EVENT_LIMIT
+
+
 SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
     cls.error_code: cls
     for cls in (
@@ -381,6 +409,8 @@ SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
         SessionRateLimited,
         AnonymousNotAllowed,
         PayloadTooLarge,
+        TooManyActions,
+        SessionEventLimit,
     )
     if cls.error_code is not None
 }

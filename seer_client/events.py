@@ -21,6 +21,7 @@ from .models import (
     OutcomeValue,
     PlayerStatusValue,
     SessionPlayer,
+    SessionSettings,
     SessionStats,
     SessionStatusValue,
 )
@@ -40,9 +41,12 @@ __all__ = [
     "PlayerInactiveEvent",
     "PlayerJoinedEvent",
     "PlayerLeftEvent",
+    "ReadmitRequestedEvent",
+    "SeerConnectionEvent",
     "SessionCreatedEvent",
     "SessionEndedEvent",
     "SessionEvent",
+    "SessionSettingsEvent",
     "SessionStatusEvent",
     "UnknownEvent",
     "parse_event",
@@ -125,11 +129,14 @@ class SessionStatusEvent(BaseEvent, frozen=True):
 
 
 class GameStateEvent(BaseEvent, frozen=True):
-    """The game state changed; ``changes`` holds the applied patch."""
+    """The game state changed; ``changes`` holds the applied patch (``addInventory`` with the
+    items as stored), ``version`` the state version it produced and ``turns`` the
+    ``turnHistory`` entries it appended (a ``note``, a ``move``)."""
 
     type: Literal["game_state"] = "game_state"
     changes: dict[str, Any]
     version: int | None = None
+    turns: list[dict[str, Any]] = []
 
 
 class NodeChangeEvent(BaseEvent, frozen=True):
@@ -157,6 +164,9 @@ class DiceRolledEvent(BaseEvent, frozen=True):
     hidden: bool = False
     dice: list[Die] | None = None
     total: int | None = None
+    #: the state version the roll produced and its ``turnHistory`` entry
+    version: int | None = None
+    entry: dict[str, Any] | None = None
 
 
 class CombatStartedEvent(BaseEvent, frozen=True):
@@ -164,6 +174,8 @@ class CombatStartedEvent(BaseEvent, frozen=True):
 
     type: Literal["combat_started"] = "combat_started"
     combat_state: dict[str, Any]
+    version: int | None = None
+    entry: dict[str, Any] | None = None
 
 
 class CombatTurnEvent(BaseEvent, frozen=True):
@@ -174,6 +186,8 @@ class CombatTurnEvent(BaseEvent, frozen=True):
     round: int
     turn: int
     current: dict[str, Any] | None = None
+    version: int | None = None
+    entry: dict[str, Any] | None = None
 
 
 class CombatEndedEvent(BaseEvent, frozen=True):
@@ -184,6 +198,8 @@ class CombatEndedEvent(BaseEvent, frozen=True):
     outcome: str
     rounds: int | None = None
     auto_resolved: bool = False
+    version: int | None = None
+    entry: dict[str, Any] | None = None
 
 
 class PlayerActionEvent(BaseEvent, frozen=True):
@@ -197,6 +213,37 @@ class PlayerActionEvent(BaseEvent, frozen=True):
     choice: Choice | None = None
     # the Seer acted for a disconnected or inactive character
     by_seer: bool = False
+    version: int | None = None
+    entry: dict[str, Any] | None = None
+
+
+class SeerConnectionEvent(BaseEvent, frozen=True):
+    """The Seer's connection changed as the server sees it: silent for 60 s (the sweeper) or
+    back (a heartbeat). An active game whose Seer stays away 5 minutes pauses itself."""
+
+    type: Literal["seer_connection"] = "seer_connection"
+    seer_id: str | None = None
+    is_connected: bool
+    disconnected_at: datetime | None = None
+
+
+class ReadmitRequestedEvent(BaseEvent, frozen=True):
+    """An inactive seat's player is back and asks to be let in: the Seer answers with
+    ``readmit_player`` (or ``kick_player``)."""
+
+    type: Literal["readmit_requested"] = "readmit_requested"
+    player_id: str
+    user_id: str | None = None
+    character_id: str | None = None
+    character_name: str | None = None
+
+
+class SessionSettingsEvent(BaseEvent, frozen=True):
+    """The Seer changed the settings (``update_session_settings``): the whole new settings."""
+
+    type: Literal["session_settings"] = "session_settings"
+    settings: SessionSettings
+    max_players: int
 
 
 class SessionEndedEvent(BaseEvent, frozen=True):
@@ -252,6 +299,9 @@ _EVENT_CLASSES: dict[str, type[BaseEvent]] = {
     "combat_turn": CombatTurnEvent,
     "combat_ended": CombatEndedEvent,
     "player_action": PlayerActionEvent,
+    "seer_connection": SeerConnectionEvent,
+    "readmit_requested": ReadmitRequestedEvent,
+    "session_settings": SessionSettingsEvent,
 }
 KNOWN_EVENT_TYPES: frozenset[str] = frozenset(_EVENT_CLASSES)
 
@@ -278,6 +328,9 @@ SessionEvent = Annotated[
     | Annotated[CombatTurnEvent, Tag("combat_turn")]
     | Annotated[CombatEndedEvent, Tag("combat_ended")]
     | Annotated[PlayerActionEvent, Tag("player_action")]
+    | Annotated[SeerConnectionEvent, Tag("seer_connection")]
+    | Annotated[ReadmitRequestedEvent, Tag("readmit_requested")]
+    | Annotated[SessionSettingsEvent, Tag("session_settings")]
     | Annotated[UnknownEvent, Tag("unknown")],
     Discriminator(_event_tag),
 ]

@@ -263,6 +263,8 @@ class SessionPlayer(Model):
     controlled_by_seer: bool = False
     left_reason: str | None = None
     kick_reason: str | None = None
+    #: an inactive seat whose player is back and asks the Seer to let them in (issue 22)
+    readmit_requested_at: datetime | None = None
 
     @property
     def character_name(self) -> str | None:
@@ -325,6 +327,8 @@ class Session(Model):
     estimated_duration_minutes: int | None = None
     settings: SessionSettings = Field(default_factory=SessionSettings)
     last_seq: int = 0
+    #: the Seer's connection as the server sees it (False after 60 s without a heartbeat)
+    seer_connected: bool = True
     #: the current private realtime topic ``session:<id>:<key>`` (participants only; the key
     #: rotates on every removal, so use :meth:`SeerClient.session_topic` for a fresh one)
     topic: str | None = Field(default=None, repr=False)
@@ -386,6 +390,9 @@ class JoinResult(Model):
 
     player: SessionPlayer
     session: Session
+    #: ``"requested"`` when the seat is inactive (back after the 5-minute window): not
+    #: restored, the Seer has been asked to let the player in (``readmit_player``)
+    readmit: str | None = None
 
 
 class LeaveResult(Model):
@@ -436,6 +443,8 @@ class HeartbeatResult(Model):
     # last_seq missed a broadcast and can replay it with session_events_since
     session_status: SessionStatusValue | None = None
     last_seq: int | None = None
+    #: ``"requested"``: the seat is inactive and the Seer has been asked to let the player in
+    readmit: str | None = None
     # how often the session's channel key was rotated: a connection whose topic is of an
     # older generation missed the rekey poke and moves to the current topic
     channel_generation: int | None = None

@@ -12,6 +12,8 @@ legacy one (``{code: <status>, error_code, msg}``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import re
 import secrets
@@ -662,18 +664,60 @@ class AuthApi:
             return json_response(await self._user_json(conn, fresh))
 
     async def admin_delete(self, request: web.Request) -> web.Response:
+        """GoTrue's adminUserDelete (internal/api/admin.go): a hard delete, or with
+        ``should_soft_delete: true`` User.SoftDeleteUser - the row stays with email and phone
+        obfuscated, password, tokens and metadata cleared, identities emptied and
+        ``deleted_at`` set, and the user's sessions (refresh tokens) go; a second soft delete
+        is a no-op. Either answers 200 ``{}``."""
         self._require_admin(request)
         uid = self._uid(request)
+        body = await self._body(request)
+        soft = body.get("should_soft_delete", False)
+        if not isinstance(soft, bool):
+            raise AuthError(400, "bad_json", "Could not parse request body as JSON")
         async with self.pool.acquire() as conn:
             user = await self._fetch_user(conn, uid)
             if user is None:
                 raise AuthError(404, "user_not_found", "User not found")
             try:
                 async with conn.transaction():
-                    await conn.execute("delete from auth.users where id = $1", uid)
+                    if not soft:
+                        await conn.execute("delete from auth.users where id = $1", uid)
+                    elif user["deleted_at"] is None:
+                        await self._soft_delete(conn, uid)
             except asyncpg.PostgresError as exc:
-                raise AuthError(500, "unexpected_failure", f"Database error deleting user: {exc}") from exc
-            return json_response(await self._user_json(conn, user))
+                what = "soft deleting" if soft else "deleting"
+                raise AuthError(500, "unexpected_failure", f"Database error {what} user: {exc}") from exc
+            return json_response({})
+
+    @staticmethod
+    async def _soft_delete(conn: asyncpg.Connection, uid: uuid.UUID) -> None:
+        row = await conn.fetchrow("select email, phone from auth.users where id = $1", uid)
+        assert row is not None
+        await conn.execute(
+            """
+            update auth.users set
+              email = $2, phone = $3, encrypted_password = null,
+              confirmation_token = '', recovery_token = '', email_change_token_current = '',
+              email_change_token_new = '', phone_change_token = '',
+              raw_user_meta_data = '{}', raw_app_meta_data = '{}', deleted_at = now()
+            where id = $1
+            """,
+            uid,
+            _obfuscate(uid, row["email"]),
+            _obfuscate(uid, row["phone"], 15),
+        )
+        await conn.execute("update auth.identities set identity_data = '{}' where user_id = $1", uid)
+        await conn.execute("delete from auth.sessions where user_id = $1", uid)
+
+
+def _obfuscate(uid: uuid.UUID, value: str | None, max_len: int = 64) -> str | None:
+    """GoTrue's obfuscateValue: base64url (unpadded) of sha256(id + value); phones are cut to
+    15 characters (obfuscatePhone)."""
+    if not value:
+        return value
+    digest = hashlib.sha256((str(uid) + value).encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:max_len]
 
 
 def _api_version(request: web.Request) -> str:

@@ -76,6 +76,7 @@ async def _serve(args: argparse.Namespace) -> int:
         realtime_max_events_per_second=args.realtime_max_events_per_second,
         realtime_max_presence_events_per_second=args.realtime_max_presence_events_per_second,
         realtime_max_joins_per_second=args.realtime_max_joins_per_second,
+        check_api_key=not args.no_api_key_check,
     )
     await stack.start()
     stop = asyncio.Event()
@@ -348,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         metavar="N",
         help="tenant channel joins/s limit (default 100, the local CLI's)",
+    )
+    start.add_argument(
+        "--no-api-key-check",
+        action="store_true",
+        help="accept requests without a valid apikey, as `supabase start`'s gateway does "
+        "(default: check it as hosted Supabase does: 401 without the anon or service_role key)",
     )
     start.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("stop", help="stop a background devstack")

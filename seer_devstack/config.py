@@ -70,6 +70,12 @@ class GatewayConfig:
     realtime_rate_tick: float = 5.0
     #: Pool size for REST/Auth/authorization queries.
     pool_max_size: int = 20
+    #: The API gateway's key check, as hosted Supabase runs it (Kong key-auth on /auth/v1,
+    #: /rest/v1 and /realtime/v1, apikey header or query parameter): a request without the
+    #: project's anon or service_role key gets 401 "No API key found in request" / "Invalid
+    #: API key". False mimics `supabase start`, whose local gateway has checked no key since
+    #: 2023 (docs/devstack.md); the default never accepts what a deployment refuses.
+    check_api_key: bool = True
     anon_key: str = field(init=False)
     service_role_key: str = field(init=False)
 

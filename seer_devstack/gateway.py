@@ -69,6 +69,57 @@ async def _no_500_for_client_mistakes(request: web.Request, handler: Any) -> web
         )
 
 
+# The routes hosted Supabase's gateway lets through without a key (supabase/supabase
+# docker/volumes/api/kong.yml: the auth-v1-open* services, no key-auth plugin); every other
+# /auth/v1, /rest/v1 and /realtime/v1 route has key-auth. /functions/v1 has none (the Edge
+# Runtime checks the JWT itself).
+_OPEN_AUTH_PREFIXES = (
+    "/auth/v1/verify",
+    "/auth/v1/callback",
+    "/auth/v1/authorize",
+    "/auth/v1/.well-known/jwks.json",
+)
+_KEYED_PREFIXES = ("/auth/v1/", "/rest/v1/", "/realtime/v1/")
+
+
+def _api_key_gate(config: GatewayConfig) -> Any:
+    """Kong's key-auth as hosted Supabase configures it: the ``apikey`` header or query
+    parameter must be one of the project's keys (the consumers anon and service_role), else
+    401 with the gateway's JSON message. CORS preflights never reach it (the cors plugin
+    answers them first, as _cors does here)."""
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        if (
+            config.check_api_key
+            and (path.startswith(_KEYED_PREFIXES) or path in ("/auth/v1", "/rest/v1", "/realtime/v1"))
+            and not path.startswith(_OPEN_AUTH_PREFIXES)
+        ):
+            key = request.headers.get("apikey")
+            if key is None:
+                key = request.query.get("apikey")
+            if not key:
+                return json_response(
+                    {
+                        "message": "No API key found in request",
+                        "hint": "No `apikey` request header or url param was found.",
+                    },
+                    401,
+                )
+            if key not in (config.anon_key, config.service_role_key):
+                return json_response(
+                    {
+                        "message": "Invalid API key",
+                        "hint": "Double check your Supabase `anon` or `service_role` API key.",
+                    },
+                    401,
+                )
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return gate
+
+
 class Gateway:
     """Auth, REST and Realtime over one asyncpg pool. Runs on the caller's event loop."""
 
@@ -106,7 +157,8 @@ class Gateway:
         await self.rest.start()
         await self.realtime.start()
         app = web.Application(
-            middlewares=[_cors, _no_500_for_client_mistakes], client_max_size=16 * 1024 * 1024
+            middlewares=[_cors, _api_key_gate(self.config), _no_500_for_client_mistakes],
+            client_max_size=16 * 1024 * 1024,
         )
         app.router.add_routes(auth.routes())
         app.router.add_get("/realtime/v1/websocket", self.realtime.handle_ws)

@@ -5,6 +5,7 @@ with apikey/Authorization, and PostgREST's JWT rules."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,41 @@ def bearer(request: web.Request) -> str | None:
     return None
 
 
+#: The roles PostgREST's authenticator may switch to on Supabase (`authenticator` is a member
+#: of these three only: supabase/postgres roles.sql, `grant anon, authenticated, service_role
+#: to authenticator`). A JWT claiming any other role fails at PostgREST's `set role`.
+AUTHENTICATOR_ROLES = frozenset({"anon", "authenticated", "service_role"})
+
+
+def role_switch_error(role: str, role_exists: bool) -> web.Response:
+    """What PostgREST answers when the JWT's role is not one the authenticator may become:
+    Postgres' 42501 "permission denied to set role" (403, the request carried a role) for a
+    role that exists, 22023 "role ... does not exist" (401 since PostgREST 13.0.1, #3601)
+    for one that does not."""
+    if role_exists:
+        return pgrst_error(403, "42501", f'permission denied to set role "{role}"')
+    return pgrst_error(401, "22023", f'role "{role}" does not exist')
+
+
+def _claims_error(claims: dict[str, Any]) -> str | None:
+    """PostgREST's claim checks beyond ``exp`` (Auth/Jwt.hs checkForErrors), as PGRST303
+    messages: ``iat`` must be a number and not more than 30 s in the future; ``aud`` may be
+    absent, a string or an array of strings. Supabase sets no ``jwt-aud`` (supabase/cli
+    start.go passes no PGRST_JWT_AUD), so any string passes - GoTrue and Realtime do not
+    check it either. (``nbf`` is refused by the signature check already, without the skew.)"""
+    iat = claims.get("iat")
+    if iat is not None:
+        if isinstance(iat, bool) or not isinstance(iat, int | float):
+            return "The JWT 'iat' claim must be a number"
+        if iat > time.time() + 30:
+            return "JWT issued at future"
+    if "aud" in claims:
+        aud = claims["aud"]
+        if not (isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))):
+            return "The JWT 'aud' claim must be a string or an array of strings"
+    return None
+
+
 @dataclass
 class Caller:
     token: str
@@ -96,5 +132,13 @@ def postgrest_caller(request: web.Request, config: GatewayConfig) -> Caller | we
             code,
             exc.message,
             headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.message}"'},
+        )
+    message = _claims_error(claims)
+    if message is not None:
+        return pgrst_error(
+            401,
+            "PGRST303",
+            message,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
         )
     return Caller(token, claims)

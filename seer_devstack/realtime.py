@@ -28,6 +28,7 @@ import asyncpg
 from aiohttp import WSMsgType, web
 
 from .config import GatewayConfig, JwtError, decode_token
+from .http_common import AUTHENTICATOR_ROLES
 
 log: logging.Logger = logging.getLogger("seer_devstack.realtime")
 
@@ -38,6 +39,38 @@ USER_BROADCAST = 4
 
 def _as_dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+#: Realtime's payload limit: the tenant's max_payload_size_in_kb (default 3000, the CLI's
+#: seeded tenant) * 1000 + 500 bytes of padding (Tenants.validate_payload_size, measured as
+#: the Erlang term's external size; here as the JSON text, within a few bytes of it).
+MAX_PAYLOAD_BYTES = 3000 * 1000 + 500
+
+
+def _batch_errors(messages: Any) -> Any:
+    """The errors BatchBroadcast's changeset gives a ``messages`` value, or None when it is
+    valid: a list of objects with a string topic and event, an object payload (within the
+    payload limit) and an optional boolean private; per message ``{}`` when it is fine."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return ["is invalid"]
+    out: list[dict[str, list[str]]] = []
+    for m in messages:
+        err: dict[str, list[str]] = {}
+        for key in ("topic", "event"):
+            if m.get(key) is None or m.get(key) == "":
+                err[key] = ["can't be blank"]
+            elif not isinstance(m[key], str):
+                err[key] = ["is invalid"]
+        if m.get("payload") is None:
+            err["payload"] = ["can't be blank"]
+        elif not isinstance(m["payload"], dict):
+            err["payload"] = ["is invalid"]
+        elif len(_dumps(m["payload"]).encode()) > MAX_PAYLOAD_BYTES:
+            err["payload"] = ["Payload size exceeds tenant limit"]
+        if "private" in m and m["private"] is not None and not isinstance(m["private"], bool):
+            err["private"] = ["is invalid"]
+        out.append(err)
+    return out if any(out) else None
 
 
 def _dumps(value: Any) -> str:
@@ -781,9 +814,13 @@ class RealtimeHub:
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else (request.headers.get("apikey") or "")
         try:
-            return decode_token(token, self.config.jwt_secret)
+            claims = decode_token(token, self.config.jwt_secret)
         except JwtError:
             return None
+        # the policies run under the token's role: only the three API roles (as PostgREST)
+        if claims.get("role", "anon") not in AUTHENTICATOR_ROLES:
+            return None
+        return claims
 
     async def handle_broadcast_single(self, request: web.Request) -> web.Response:
         """POST /api/broadcast/{topic}/events/{event}[?private=true] (BroadcastSingleController)."""
@@ -799,7 +836,9 @@ class RealtimeHub:
         elif ctype == "application/json":
             try:
                 json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # RecursionError: deeper than Python's parser goes (Realtime's parses it);
+                # refused as a client error, never a 500 (issue 20)
                 return web.json_response({"message": "Invalid JSON"}, status=400)
             user_payload, is_json = raw, True
         else:
@@ -817,17 +856,24 @@ class RealtimeHub:
         if claims is None:
             return web.json_response({"message": "Unauthorized"}, status=401)
         try:
-            body = await request.json()
-            messages = body["messages"]
-            if not isinstance(messages, list):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
+            body = json.loads(await request.read())
+        except RecursionError:
+            # Realtime's Jason parses any depth; Python's parser stops near 1,000 levels. The
+            # messages of such a body cannot be valid broadcasts anyway: refused as the
+            # changeset refuses invalid messages (422, never a 500 - issue 20).
+            return web.json_response({"errors": {"messages": ["is invalid"]}}, status=422)
+        except ValueError:
+            # Plug.Parsers' JSON error
+            return web.json_response({"errors": {"detail": "Bad Request"}}, status=400)
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if messages is None:
             return web.json_response({"errors": {"messages": ["can't be blank"]}}, status=422)
+        errors = _batch_errors(messages)
+        if errors is not None:
+            return web.json_response({"errors": {"messages": errors}}, status=422)
         headers = {k.lower(): v for k, v in request.headers.items()}
         allowed: dict[str, bool] = {}
         for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("topic"), str):
-                continue
             topic, private = m["topic"], bool(m.get("private", False))
             if private:
                 if topic not in allowed:
@@ -973,6 +1019,11 @@ class RealtimeHub:
                 if not ch.policies.presence_write:
                     ch.conn.reply(ch.topic, ref, ch.join_ref, "error", {})
                     return
+            if len(_dumps(data).encode()) > MAX_PAYLOAD_BYTES:
+                # PresenceHandler.track: validate_payload_size -> shutdown_response (issue 20:
+                # a 4 MiB meta was accepted and fanned out to everyone)
+                self._shutdown(ch, "Track message size exceeded")
+                return
             ch.presence_enabled = True
             if ch.presence_payload == data and ch.presence_meta is not None:
                 ch.conn.reply(ch.topic, ref, ch.join_ref, "ok", {})

@@ -19,9 +19,17 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
+from multidict import MultiDict
 
 from .config import GatewayConfig
-from .http_common import Caller, json_response, pgrst_error, postgrest_caller
+from .http_common import (
+    AUTHENTICATOR_ROLES,
+    Caller,
+    json_response,
+    pgrst_error,
+    postgrest_caller,
+    role_switch_error,
+)
 
 EXPOSED_SCHEMAS = ("public",)
 log: logging.Logger = logging.getLogger(__name__)
@@ -324,7 +332,7 @@ class RestApi:
         ]
 
     # -- plumbing ---------------------------------------------------------------------
-    def _preflight(self, request: web.Request) -> Caller | web.Response:
+    async def _preflight(self, request: web.Request) -> Caller | web.Response:
         for header in ("Accept-Profile", "Content-Profile"):
             schema = request.headers.get(header)
             if schema and schema not in EXPOSED_SCHEMAS:
@@ -335,7 +343,21 @@ class RestApi:
                     None,
                     "Only the following schemas are exposed: " + ", ".join(EXPOSED_SCHEMAS),
                 )
-        return postgrest_caller(request, self.config)
+        caller = postgrest_caller(request, self.config)
+        if isinstance(caller, web.Response):
+            return caller
+        return await self._role_refusal(caller) or caller
+
+    async def _role_refusal(self, caller: Caller) -> web.Response | None:
+        """PostgREST switches only to roles its authenticator may become (issue 20: a token
+        signed with the project's secret and ``role: postgres`` read every session)."""
+        if caller.role in AUTHENTICATOR_ROLES:
+            return None
+        assert self.pool is not None
+        exists = await self.pool.fetchval(
+            "select exists (select 1 from pg_roles where rolname = $1)", caller.role
+        )
+        return role_switch_error(caller.role, bool(exists))
 
     async def _begin(self, conn: asyncpg.Connection, request: web.Request, caller: Caller) -> None:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -385,7 +407,7 @@ class RestApi:
 
     # -- /rpc/<fn> ----------------------------------------------------------------------
     async def handle_root(self, request: web.Request) -> web.Response:
-        pre = self._preflight(request)
+        pre = await self._preflight(request)
         if isinstance(pre, web.Response):
             return pre
         return pgrst_error(404, "PGRST126", "Root endpoint metadata is disabled")
@@ -424,7 +446,7 @@ class RestApi:
         return pgrst_error(404, "PGRST202", msg + " in the schema cache", details, hint)
 
     async def handle_rpc(self, request: web.Request) -> web.Response:
-        pre = self._preflight(request)
+        pre = await self._preflight(request)
         if isinstance(pre, web.Response):
             return pre
         caller = pre
@@ -511,7 +533,7 @@ class RestApi:
 
     # -- /<table> -----------------------------------------------------------------------
     async def handle_table(self, request: web.Request) -> web.Response:
-        pre = self._preflight(request)
+        pre = await self._preflight(request)
         if isinstance(pre, web.Response):
             return pre
         caller = pre
@@ -859,7 +881,9 @@ def build_select(
 ) -> SelectQuery:
     """A GET on ``table``, or on ``source`` (an RPC's result rows, whose statement already
     holds ``args``) skipping the query keys that were the RPC's arguments (``skip``)."""
-    q = {k: v for k, v in request.query.items() if k not in skip}
+    # a multidict: PostgREST ANDs every filter, so `col=lt.X&col=gt.Y` is two conditions
+    # (a dict kept only the last one; supabase-py's test_multivalued_param, issue 20)
+    q = MultiDict((k, v) for k, v in request.query.items() if k not in skip)
     args = args if args is not None else SqlArgs()
     param = args.param
 

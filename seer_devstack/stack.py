@@ -133,6 +133,7 @@ class DevStack:
         realtime_max_presence_events_per_second: int = 1000,
         realtime_max_joins_per_second: int = 100,
         realtime_rate_tick: float = 5.0,
+        check_api_key: bool = True,
     ) -> None:
         if not 0.0 <= drop_db_broadcasts <= 1.0:
             raise DevStackError(f"drop_db_broadcasts must be between 0 and 1, not {drop_db_broadcasts}")
@@ -169,6 +170,7 @@ class DevStack:
             realtime_max_presence_events_per_second=realtime_max_presence_events_per_second,
             realtime_max_joins_per_second=realtime_max_joins_per_second,
             realtime_rate_tick=realtime_rate_tick,
+            check_api_key=check_api_key,
         )
         self._settings.update({k: v for k, v in overrides.items() if v is not None})
         self.cluster: PostgresCluster | None = None

@@ -5,7 +5,8 @@
 * ``seer-client schema apply --db-url URL [--include-seed]`` applies the migrations to a Postgres
   that already has Supabase's platform schema, recording them as ``supabase db push`` does.
 * ``seer-client demo`` runs the full demo on a throw-away devstack (extra ``devstack``).
-* ``seer-client watch CODE_OR_ID`` shows a session's lobby live (``rich``) until interrupted;
+* ``seer-client watch CODE_OR_ID`` shows a session live (``rich``) until interrupted - the
+  Seer's dashboard for the Seer, the player's view for a player (issue 22);
   it signs in with ``--email``/``--password`` (or ``SEER_EMAIL``/``SEER_PASSWORD``) against
   ``--url``/``--key`` (or ``SUPABASE_URL``/``SUPABASE_ANON_KEY``).
 """
@@ -137,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_demo)
 
-    watch = sub.add_parser("watch", help="show a session's lobby live until interrupted")
+    watch = sub.add_parser(
+        "watch", help="show a session live (the Seer's dashboard or your player view) until interrupted"
+    )
     watch.add_argument("code_or_id", help="join code (e.g. H7NK4B) or session id")
     watch.add_argument("--url", default=os.environ.get("SUPABASE_URL"))
     watch.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"))

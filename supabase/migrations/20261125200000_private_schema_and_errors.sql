@@ -21,10 +21,9 @@ create schema if not exists seer_private;
 revoke all on schema seer_private from public;
 alter default privileges revoke execute on functions from public;
 
--- The PRD's 13 codes (001-013) and ours: 000 validation, 014 version conflict, 016-019 limits
--- and abuse, 025-027 the game. SESSION_015 (too many failed code lookups) is added with its
--- rate limit by the _code_lookup_rate_limit migration: 23 codes in all
--- (supabase/tests/database/00_schema.test.sql lists them).
+-- The PRD's 13 codes (001-013) and ours: 000 validation, 014 version conflict, 015-019 limits
+-- and abuse, 025-027 the game, 028 the rate limits, 029 the per-session event cap: 25 codes
+-- in all (supabase/tests/database/00_schema.test.sql lists them).
 create table seer_private.error_codes (
   code text primary key check (code ~ '^SESSION_[0-9]{3}$'),
   name text not null unique,
@@ -57,11 +56,17 @@ insert into seer_private.error_codes (code, name, status, message) values
   -- the game (issue 11): adventure library, Seer control of characters, combat
   ('SESSION_025', 'NOT_ADVENTURE_AUTHOR', 403, 'Only the author can change this adventure'),
   ('SESSION_026', 'CHARACTER_CONNECTED', 409, 'This character''s player is connected and acts for themselves'),
-  ('SESSION_027', 'COMBAT_STATE_CONFLICT', 409, 'A combat is already running, or none is');
+  ('SESSION_027', 'COMBAT_STATE_CONFLICT', 409, 'A combat is already running, or none is'),
+  -- the rate limits (below) and the per-session event cap (_session_kernel)
+  ('SESSION_015', 'TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts; try again later'),
+  ('SESSION_028', 'TOO_MANY_ACTIONS', 429, 'Too many actions; wait a moment and retry'),
+  ('SESSION_029', 'SESSION_EVENT_LIMIT', 422, 'This session has reached its event limit; end it and start a new one');
 
 -- PostgREST turns sqlstate PGRST into an HTTP response: message is the JSON body,
--- detail carries the status. Everything else about an error is decided here.
-create function seer_private.raise_error(p_code text, p_details text default null)
+-- detail carries the status and headers. Everything else about an error is decided here.
+-- p_retry_after (seconds, for the 429s of the rate limits) becomes the HTTP Retry-After
+-- header and the error's hint ("retry in N s"), so every client sees when to try again.
+create function seer_private.raise_error(p_code text, p_details text default null, p_retry_after int default null)
 returns void
 language plpgsql
 stable
@@ -80,9 +85,13 @@ begin
   end if;
   -- compact JSON exactly as in docs/contract.md
   raise sqlstate 'PGRST' using
-    message = format('{"code":%s,"message":%s,"details":%s,"hint":null}',
-      to_json(p_code), to_json(v_message), coalesce(to_json(left(p_details, 500))::text, 'null')),
-    detail = format('{"status":%s,"headers":{}}', v_status);
+    message = format('{"code":%s,"message":%s,"details":%s,"hint":%s}',
+      to_json(p_code), to_json(v_message), coalesce(to_json(left(p_details, 500))::text, 'null'),
+      case when p_retry_after is null then 'null'
+           else to_json('retry in ' || p_retry_after || ' s')::text end),
+    detail = format('{"status":%s,"headers":%s}', v_status,
+      case when p_retry_after is null then '{}'
+           else json_build_object('Retry-After', p_retry_after::text)::text end);
 end
 $$;
 
@@ -136,6 +145,11 @@ begin
   if coalesce(auth.jwt() ->> 'is_anonymous', 'false') = 'true'
      and not seer_private.anonymous_play_allowed() then
     perform seer_private.raise_error('SESSION_018');
+  end if;
+  -- a soft-deleted account (GoTrue's should_soft_delete; its token stays valid until it
+  -- expires) neither creates, joins nor looks up sessions (_account_deletion migration)
+  if exists (select 1 from auth.users u where u.id = v_uid and u.deleted_at is not null) then
+    perform seer_private.raise_error('SESSION_018', 'this account was deleted');
   end if;
   return v_uid;
 end
@@ -203,6 +217,120 @@ begin
     perform seer_private.raise_error('SESSION_019',
       p_what || ' would be larger than ' || (p_max_bytes / 1024) || ' KiB');
   end if;
+end
+$$;
+
+-- Rate limits -----------------------------------------------------------------------------
+-- The project's one limiter (docs/security.md "Fair play and hard limits"): every per-user or
+-- per-network budget is a row of seer_private.rate_limits and goes through
+-- require_rate_budget / record_rate_hit; pruning is scheduled by the _code_lookup_rate_limit
+-- migration (prune_rate_limit_hits).
+
+-- The limits, as data (docs/security.md "Limits" lists each with its number): at most
+-- max_hits hits per subject in any sliding window of `per`; the next one is refused with
+-- error_code (a 429), a retry hint (HTTP Retry-After and the error's hint: the seconds until
+-- the oldest hit in the window leaves it) and details naming the limit. Rows are changed only
+-- by migrations (an operator may raise a limit, e.g. for a load test, as the migration role).
+--   code_lookup    unknown join codes, per user (get_session_by_code) or per network (the
+--                  invite function's invite_preview): 10 per 10 minutes (the
+--                  _code_lookup_rate_limit migration)
+--   join_session   a user's new seats (joins that take a seat; a refused join or a seat
+--                  restored is not counted): 20 per 10 minutes - a join/leave loop in a
+--                  lobby announces player_joined/player_left and rotates the channel key
+--   submit_action  a seated player's actions: 30 per minute (one every 2 s on average)
+--   roll_dice      a seated player's rolls: 60 per minute
+--   import_adventure  an account's adventure imports: 20 per hour (with the per-account
+--                  storage quota of the _adventure_library migration)
+-- The game limits are per player (subject 'user:<uuid>', across sessions) and apply to
+-- players only: the Seer runs the table (the monsters' rolls, initiative for 20 combatants)
+-- and is bounded by the per-session event cap (seer_private.session_event_limit). Issue 20:
+-- one player sent 401 actions in 5 s, each broadcast to the whole party.
+create table seer_private.rate_limits (
+  bucket text primary key,
+  max_hits int not null check (max_hits > 0),
+  per interval not null check (per > interval '0'),
+  error_code text not null references seer_private.error_codes (code),
+  -- what is counted, for the error's details ("at most 30 actions per 00:01:00")
+  what text not null
+);
+revoke all on seer_private.rate_limits from public;
+insert into seer_private.rate_limits (bucket, max_hits, per, error_code, what) values
+  ('code_lookup', 10, interval '10 minutes', 'SESSION_015', 'unknown codes'),
+  ('join_session', 20, interval '10 minutes', 'SESSION_028', 'joins'),
+  ('submit_action', 30, interval '1 minute', 'SESSION_028', 'actions'),
+  ('roll_dice', 60, interval '1 minute', 'SESSION_028', 'rolls'),
+  ('import_adventure', 20, interval '1 hour', 'SESSION_028', 'adventure imports');
+
+-- One row per counted hit (for code_lookup: per failed lookup) inside its bucket's window;
+-- rows older than the window are pruned by the subject's next hit (and by account deletion).
+create table seer_private.rate_limit_hits (
+  bucket text not null references seer_private.rate_limits (bucket),
+  subject text not null check (length(subject) <= 100),
+  hit_at timestamptz not null default clock_timestamp()
+);
+-- the only query: this subject's hits in this bucket inside the window
+create index rate_limit_hits_subject_idx on seer_private.rate_limit_hits (bucket, subject, hit_at);
+revoke all on seer_private.rate_limit_hits from public;
+
+-- The bucket's error when p_subject has used up its hits in the window. Serialises one
+-- subject's calls in the bucket (advisory lock, until the transaction ends) so parallel calls
+-- cannot all pass the check at once.
+create function seer_private.require_rate_budget(p_bucket text, p_subject text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_limit seer_private.rate_limits%rowtype;
+  v_count int;
+  v_free_at timestamptz;
+begin
+  select * into strict v_limit from seer_private.rate_limits l where l.bucket = p_bucket;
+  perform pg_advisory_xact_lock(hashtextextended('seer.rate:' || p_bucket || ':' || p_subject, 0));
+  select count(*) into v_count from seer_private.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per;
+  if v_count >= v_limit.max_hits then
+    -- free again when the hit that makes the count too high leaves the window
+    select h.hit_at + v_limit.per into v_free_at from seer_private.rate_limit_hits h
+    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per
+    order by h.hit_at offset v_count - v_limit.max_hits limit 1;
+    perform seer_private.raise_error(v_limit.error_code,
+      'at most ' || v_limit.max_hits || ' ' || v_limit.what || ' per ' || v_limit.per::text,
+      p_retry_after => greatest(1, ceil(extract(epoch from v_free_at - clock_timestamp())))::int);
+  end if;
+end
+$$;
+
+-- Records one hit of p_subject in the bucket (it commits with the caller's transaction, so a
+-- caller that must refuse and still count, like get_session_by_code, returns instead of
+-- raising), pruning this subject's rows that have left the window so the table stays small.
+create function seer_private.record_rate_hit(p_bucket text, p_subject text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  delete from seer_private.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject
+    and h.hit_at <= clock_timestamp() - (select l.per from seer_private.rate_limits l where l.bucket = p_bucket);
+  insert into seer_private.rate_limit_hits (bucket, subject) values (p_bucket, p_subject);
+end
+$$;
+
+-- A player-triggered write: refused past the bucket's limit, else counted. Callers pass the
+-- caller's uid; counting happens in the write's transaction, so a write that fails for any
+-- other reason is not counted.
+create function seer_private.spend_rate_budget(p_bucket text, p_uid uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform seer_private.require_rate_budget(p_bucket, 'user:' || p_uid::text);
+  perform seer_private.record_rate_hit(p_bucket, 'user:' || p_uid::text);
 end
 $$;
 

@@ -80,6 +80,10 @@ create table public.session_players (
   left_at timestamptz,
   left_reason text check (left_reason in ('left', 'kicked')),
   kick_reason text,
+  -- an inactive seat's player came back after the 5-minute window and asked to be let in
+  -- (heartbeat/join_session answer `readmit: 'requested'`, the Seer gets readmit_requested
+  -- once); cleared when the seat is restored, readmitted or released
+  readmit_requested_at timestamptz,
   -- set when the session ends: the seat stays as history but no longer holds the character
   session_ended boolean not null default false,
   -- true while the seat's session is running (active or paused): set by start_session for the
@@ -183,6 +187,24 @@ $$;
 create trigger session_players_sync_liveness
   before insert or update or delete on public.session_players
   for each row execute function seer_private.sync_seat_liveness();
+
+-- The Seer's liveness, the Seer's counterpart of seat_liveness (issue 22): one row per session
+-- whose Seer has heartbeated at least once. No row: the Seer counts as connected (creating the
+-- session was their last sign of life, as joining is a player's). The heartbeat keeps
+-- last_heartbeat_at (a HOT update by primary key while connected); the sweeper marks the Seer
+-- disconnected after 60 s of silence (seer_connection event) and pauses an active game whose
+-- Seer has been away for 5 minutes (docs/contract.md "The Seer's connection").
+create table seer_private.seer_liveness (
+  session_id uuid primary key references public.sessions (id) on delete cascade,
+  seer_id uuid not null,
+  last_heartbeat_at timestamptz not null,
+  connected boolean not null default true,
+  disconnected_at timestamptz,
+  check (connected = (disconnected_at is null))
+)
+with (fillfactor = 50);
+alter table seer_private.seer_liveness enable row level security;
+revoke all on seer_private.seer_liveness from public, anon, authenticated;
 
 create table public.session_events (
   session_id uuid not null references public.sessions (id) on delete cascade,

@@ -32,7 +32,8 @@
 -- tests/db/test_migration_order.py checks this list against the migrations.
 --
 --   20261125200000_private_schema_and_errors: anonymous_play_allowed, clean_text, join_code,
---     raise_error, require_account, require_size, require_uid, try_uuid, unsafe_text_chars
+--     raise_error, record_rate_hit, require_account, require_rate_budget, require_size,
+--     require_uid, spend_rate_budget, try_uuid, unsafe_text_chars
 --   20261125200100_profiles_characters_adventures: handle_new_user
 --   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
@@ -40,14 +41,16 @@
 --   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
 --     character_json, create_session_channel, event_game_state, event_node_change,
 --     event_player_connection, event_player_inactive, event_player_joined, event_player_left,
---     event_session_created, event_session_ended, event_session_status, finish_session,
+--     event_readmit_requested, event_seer_connection, event_session_created,
+--     event_session_ended, event_session_settings, event_session_status, finish_session,
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
---     require_participant, require_seer, restore_seat, role_in, rotate_session_channel,
---     session_json, write_event, write_event_at
+--     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
+--     role_in, rotate_session_channel, session_event_limit, session_json, write_event,
+--     write_event_at, xp_per_minute, xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
---     require_session_quota, validate_settings
+--     require_session_quota, update_session_settings, validate_settings
 --   20261125200420_session_lifecycle: end_session, pause_session, resume_session, start_session
 --   20261125200430_session_presence_and_log: heartbeat, session_events_since
 --   20261125200440_players: create_character, list_feedback, list_my_characters,
@@ -57,17 +60,17 @@
 --     update_game_state
 --   20261125200600_presence_and_sweeper: sweep, sweep_sessions
 --   20261125200700_realtime_authorization: can_use_session_topic, session_topic
---   20261125230000_code_lookup_rate_limit: code_lookup_limit, code_lookup_window,
---     get_session_by_code, record_code_lookup_failure, require_code_lookup_budget
+--   20261125230000_code_lookup_rate_limit: get_session_by_code, prune_rate_limit_hits
 --   20261125230100_invite_preview: invite_preview
---   20261201110000_adventure_library: adventure_json, doc_int, import_adventure,
---     list_adventures, publish_adventure
+--   20261201110000_adventure_library: adventure_json, adventure_storage_quota,
+--     adventure_storage_used, doc_int, import_adventure, list_adventures, publish_adventure
 --   20261201110100_dice: character_seat, event_dice_rolled, list_dice_rolls, lock_game,
 --     random_die, record_roll, roll_dice, roll_expression, roll_json
 --   20261201110200_combat: close_combat, end_combat, event_combat_ended, event_combat_started,
 --     event_combat_turn, next_turn, running_combat, side_roll, start_combat
 --   20261201110300_player_actions: event_player_action, submit_action
---   20261201130000_account_deletion: anonymised_event, handle_user_deleted
+--   20261201130000_account_deletion: anonymised_event, apply_account_deletion,
+--     handle_user_deleted, handle_user_soft_deleted
 --   20261201140000_event_log_retention: compact_event_logs, full_log_retention,
 --     summary_event_types
 
@@ -189,7 +192,9 @@ as $$
     'isConnected', (p_player).status = 'connected',
     'controlledBySeer', (p_player).status = 'inactive',
     'leftReason', (p_player).left_reason,
-    'kickReason', (p_player).kick_reason)
+    'kickReason', (p_player).kick_reason,
+    -- an inactive seat whose player is back and asks the Seer to let them in (issue 22)
+    'readmitRequestedAt', (p_player).readmit_requested_at)
 $$;
 
 create function seer_private.game_state_json(p_session public.sessions)
@@ -290,6 +295,9 @@ begin
       'estimatedDurationMinutes', s.estimated_duration_minutes,
       'settings', s.settings,
       'lastSeq', s.last_seq,
+      -- the Seer's connection as the server sees it (seer_liveness; no row: connected)
+      'seerConnected', coalesce((select l.connected from seer_private.seer_liveness l
+                                 where l.session_id = s.id), true),
       -- the current realtime topic (secret channel key): session_json goes to participants only
       'topic', (select c.topic from seer_private.session_channels c where c.session_id = s.id))
     from public.sessions s
@@ -395,12 +403,46 @@ as $$
   select jsonb_build_object('oldStatus', p_old_status, 'newStatus', p_new_status)
 $$;
 
-create function seer_private.event_game_state(p_changes jsonb, p_version int)
+-- p_changes: the applied patch (addInventory holds the items as stored, normalised);
+-- p_version: the state version it produced; p_turns: the turnHistory entries it appended
+-- (a `note`, a `move`), so a client folds the state from events alone (issue 22).
+create function seer_private.event_game_state(p_changes jsonb, p_version int, p_turns jsonb)
 returns jsonb
 language sql
 stable
 as $$
-  select jsonb_build_object('changes', p_changes, 'version', p_version)
+  select jsonb_build_object('changes', p_changes, 'version', p_version, 'turns', p_turns)
+$$;
+
+-- The Seer's connection changed (heartbeat after a silence, or the sweeper's 60 s timeout).
+create function seer_private.event_seer_connection(p_seer_id uuid, p_connected boolean, p_disconnected_at timestamptz)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('seerId', p_seer_id, 'isConnected', p_connected,
+                            'disconnectedAt', p_disconnected_at)
+$$;
+
+-- An inactive seat's player is back and asks to be let in: the Seer's prompt (readmit_player
+-- or kick_player answers it).
+create function seer_private.event_readmit_requested(p_seat public.session_players, p_character_name text)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'playerId', (p_seat).id, 'userId', (p_seat).user_id, 'characterId', (p_seat).character_id,
+    'characterName', p_character_name)
+$$;
+
+-- The Seer changed the session's settings (update_session_settings): the whole new settings.
+create function seer_private.event_session_settings(p_settings jsonb, p_max_players int)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('settings', p_settings, 'maxPlayers', p_max_players)
 $$;
 
 -- p_node is seer_private.node_json of the node moved to; p_override: the Seer moved off the
@@ -477,6 +519,34 @@ begin
     raise exception 'write_event: session % does not exist', p_session_id;
   end if;
   return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
+end
+$$;
+
+-- The per-session event cap: a session holds at most 10,000 events (last_seq). Past it, the
+-- writes players and the Seer trigger in play (rolls, actions, combat, update_game_state:
+-- lock_game and update_game_state call require_event_room) are refused with SESSION_029
+-- (422), never dropped silently; the writes that end or leave a session (status, session_ended,
+-- leave, kick, the sweeper) always pass, so a full session can still be ended. Issue 20: one
+-- player's flood reached every party member; the per-player rate limits bound its speed, this
+-- bounds its size (a realistic 4-hour game writes a few thousand events).
+create function seer_private.session_event_limit()
+returns bigint
+language sql
+immutable
+set search_path = ''
+as $$ select 10000::bigint $$;
+
+create function seer_private.require_event_room(p_session public.sessions)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if (p_session).last_seq >= seer_private.session_event_limit() then
+    perform seer_private.raise_error('SESSION_029',
+      'at most ' || seer_private.session_event_limit() || ' events per session');
+  end if;
 end
 $$;
 
@@ -785,7 +855,7 @@ declare
 begin
   update public.session_players
   set status = 'connected', disconnected_at = null, inactive_at = null, left_reason = null,
-      last_activity_at = p_at
+      readmit_requested_at = null, last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
   perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
@@ -793,16 +863,68 @@ begin
 end
 $$;
 
+-- Coming back after the window (issue 22): a seat the sweeper made inactive (or left more than
+-- 5 minutes ago) is not restored by its player; the Seer decides. The player's heartbeat and
+-- join_session answer `readmit: 'requested'` and the Seer gets one readmit_requested event
+-- (the dashboard's "let them back in or kick" prompt) until the seat is readmitted, restored
+-- or released. The caller holds the session lock; returns whether the event was written.
+create function seer_private.request_readmit(p_seat public.session_players)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_p public.session_players%rowtype;
+begin
+  update public.session_players
+  set readmit_requested_at = now()
+  where id = (p_seat).id and status = 'inactive' and readmit_requested_at is null
+  returning * into v_p;
+  if not found then
+    return false;  -- asked already: the Seer has the prompt
+  end if;
+  perform seer_private.write_event(v_p.session_id, 'readmit_requested', v_p.user_id,
+    seer_private.event_readmit_requested(v_p,
+      (select c.name from public.characters c where c.id = v_p.character_id)));
+  return true;
+end
+$$;
+
 -- Ending a session ---------------------------------------------------------------------------
+
+-- The XP bounds of one session (docs/server.md "Experience"): at most 200 XP per full minute
+-- of unpaused play and at most 10,000 XP per session, whatever the adventure says. An author
+-- writes xp_reward (up to 10,000 per node), so the adventure alone is no bound: issue 20
+-- farmed 5,000,000 XP in 9.6 s with a self-written 500-node adventure and a second account.
+-- A character sits in one live session at a time (SESSION_009), so no number of accounts or
+-- sessions earns a character more than 200 XP per minute of wall-clock time.
+create function seer_private.xp_per_minute()
+returns int
+language sql
+immutable
+set search_path = ''
+as $$ select 200 $$;
+
+create function seer_private.xp_session_max()
+returns int
+language sql
+immutable
+set search_path = ''
+as $$ select 10000 $$;
 
 -- Ends a locked session (its transition is checked by change_status): stats, experience, events.
 -- XP rule: on `completed` every character seated at the end (left_at null, including
 -- inactive seats) earns the same amount = sum of xp_reward over the distinct visited nodes
 -- of the adventure + 25 per ended combat (end_combat), at most the session's ceiling: the
 -- xp_reward of every node of the adventure + 25 per combat node (at least one), so no
--- number of combats can farm more than the adventure holds; level = max(level, 1 +
--- experience / 1000). `cancelled` earns nothing. Also on `completed`: inventory items with
--- assignedTo a character seated at the end become that character's items.
+-- number of combats can farm more than the adventure holds; and at most xp_per_minute() per
+-- full unpaused minute (durationMinutes) and xp_session_max() in all, so no adventure can
+-- farm more than real play earns. Experience stops at the int maximum (2,147,483,647)
+-- instead of failing: ending a session never fails because of a character's numbers.
+-- level = max(level, 1 + experience / 1000). `cancelled` earns nothing. Also on
+-- `completed`: inventory items with assignedTo a character seated at the end become that
+-- character's items.
 create function seer_private.finish_session(
   p_session_id uuid, p_outcome text, p_notes text, p_actor uuid, p_at timestamptz)
 returns jsonb
@@ -822,13 +944,16 @@ begin
     + case when v_s.status = 'paused' then greatest(0, extract(epoch from p_at - v_s.paused_at)) else 0 end;
   v_duration := case when v_s.started_at is null then 0
     else greatest(0, floor((extract(epoch from p_at - v_s.started_at) - v_paused) / 60))::int end;
+  -- bigint while adding up: only the bounded result has to fit an int
   v_xp := case when p_outcome = 'completed' then least(
       coalesce((select sum(n.xp_reward) from public.adventure_nodes n
-                where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::int
-        + 25 * v_s.combats_completed,
-      (select coalesce(sum(n.xp_reward), 0)::int
-              + 25 * greatest(1, count(*) filter (where n.node_type = 'combat'))::int
-       from public.adventure_nodes n where n.adventure_id = v_s.adventure_id))
+                where n.adventure_id = v_s.adventure_id and n.id = any (v_s.visited_node_ids)), 0)::bigint
+        + 25 * v_s.combats_completed::bigint,
+      (select coalesce(sum(n.xp_reward), 0)::bigint
+              + 25 * greatest(1, count(*) filter (where n.node_type = 'combat'))::bigint
+       from public.adventure_nodes n where n.adventure_id = v_s.adventure_id),
+      seer_private.xp_per_minute()::bigint * v_duration,
+      seer_private.xp_session_max())
     else 0 end;
   v_stats := jsonb_build_object(
     'durationMinutes', v_duration,
@@ -844,8 +969,8 @@ begin
 
   if v_xp > 0 then
     update public.characters c
-    set experience = c.experience + v_xp,
-        level = greatest(c.level, 1 + (c.experience + v_xp) / 1000),
+    set experience = least(c.experience::bigint + v_xp, 2147483647),
+        level = greatest(c.level, 1 + least(c.experience::bigint + v_xp, 2147483647)::int / 1000),
         updated_at = p_at
     where c.id in (select sp.character_id from public.session_players sp
                    where sp.session_id = p_session_id and sp.left_at is null);
@@ -865,6 +990,8 @@ begin
   -- sweeper's indexes.
   update public.session_players set session_ended = true, session_running = false
   where session_id = p_session_id;
+  -- the Seer's liveness is swept only while the session lives
+  delete from seer_private.seer_liveness l where l.session_id = p_session_id;
 
   perform seer_private.write_event(p_session_id, 'session_ended', p_actor,
     seer_private.event_session_ended(p_outcome, v_stats, p_notes), p_at);

@@ -204,6 +204,14 @@ begin
       return jsonb_build_object('player', seer_private.player_json(v_seat),
                                 'session', seer_private.session_json(v_s.id));
     end if;
+    if v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then
+      -- Back after the 5-minute window: not an error, but not a seat either until the Seer
+      -- lets them in (readmit_player) - the answer says so and the Seer is asked once.
+      perform seer_private.request_readmit(v_seat);
+      select * into v_seat from public.session_players sp where sp.id = v_seat.id;
+      return jsonb_build_object('player', seer_private.player_json(v_seat),
+                                'session', seer_private.session_json(v_s.id), 'readmit', 'requested');
+    end if;
   end if;
   -- a full session is reported after the caller's own character problems (below)
   if v_refusal <> 'full' then
@@ -221,6 +229,9 @@ begin
   if v_refusal = 'full' then
     perform seer_private.refuse_join(v_refusal);
   end if;
+  -- new seats are rate-limited (SESSION_028, bucket join_session): a join/leave loop would
+  -- announce to the whole lobby and rotate its key on every turn (issue 20)
+  perform seer_private.spend_rate_budget('join_session', v_uid);
 
   begin
     -- a late joiner's seat is in a running session from the start
@@ -346,7 +357,8 @@ begin
     perform seer_private.raise_error('SESSION_010', 'readmitting needs a running session');
   end if;
   update public.session_players sp
-  set status = 'disconnected', disconnected_at = now(), inactive_at = null, left_reason = null
+  set status = 'disconnected', disconnected_at = now(), inactive_at = null, left_reason = null,
+      readmit_requested_at = null
   where sp.id = p_player_id and sp.session_id = v_s.id and sp.left_at is null and sp.status = 'inactive'
   returning sp.* into v_seat;
   if not found then
@@ -355,6 +367,64 @@ begin
   perform seer_private.write_event(v_s.id, 'player_connection', v_uid,
     seer_private.event_player_connection(v_seat));
   return seer_private.player_json(v_seat);
+end
+$$;
+
+-- The Seer changes the settings (issue 22): p_settings holds the settings to change (the
+-- keys and types of create_session, checked by the same validate_settings), p_max_players
+-- the new seat limit (1-6, not below the adventure's minimum, not below the seats now
+-- taken). In the lobby everything may change; in a running game everything but enableAISeer
+-- (who runs the table is chosen before play: SESSION_010). An ended session: SESSION_010.
+-- One session_settings event to everyone, with the whole new settings; no event when
+-- nothing changed. Returns the Session.
+create function public.update_session_settings(
+  p_session_id uuid, p_settings jsonb default '{}', p_max_players int default null)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := seer_private.require_uid();
+  v_s public.sessions%rowtype;
+  v_changes jsonb := coalesce(p_settings, '{}'::jsonb);
+  v_settings jsonb;
+  v_max int;
+  v_seats int;
+begin
+  if jsonb_typeof(v_changes) <> 'object' then
+    perform seer_private.raise_error('SESSION_000', 'settings must be an object');
+  end if;
+  -- the same keys and types as at creation (the one rule); the defaults it adds are not used
+  perform seer_private.validate_settings(v_changes);
+  v_s := seer_private.lock_session(p_session_id);
+  perform seer_private.require_seer(v_s, v_uid);
+  if v_s.status not in ('waiting', 'active', 'paused') then
+    perform seer_private.raise_error('SESSION_010', 'the session has ended');
+  end if;
+  if v_s.status <> 'waiting' and v_changes ? 'enableAISeer'
+     and v_changes -> 'enableAISeer' is distinct from v_s.settings -> 'enableAISeer' then
+    perform seer_private.raise_error('SESSION_010', 'enableAISeer cannot change once the game has started');
+  end if;
+  v_max := coalesce(p_max_players, v_s.max_players);
+  if v_max not between 1 and 6 then
+    perform seer_private.raise_error('SESSION_000', 'maxPlayers must be between 1 and 6');
+  end if;
+  if v_max < v_s.min_players then
+    perform seer_private.raise_error('SESSION_000', 'maxPlayers is below the adventure minimum of ' || v_s.min_players);
+  end if;
+  v_seats := seer_private.live_seat_count(v_s.id);
+  if v_max < v_seats then
+    perform seer_private.raise_error('SESSION_000', 'maxPlayers is below the ' || v_seats || ' seats taken');
+  end if;
+  v_settings := v_s.settings || v_changes;
+  if v_settings = v_s.settings and v_max = v_s.max_players then
+    return seer_private.session_json(v_s.id);
+  end if;
+  update public.sessions set settings = v_settings, max_players = v_max where id = v_s.id;
+  perform seer_private.write_event(v_s.id, 'session_settings', v_uid,
+    seer_private.event_session_settings(v_settings, v_max));
+  return seer_private.session_json(v_s.id);
 end
 $$;
 
@@ -420,6 +490,7 @@ revoke execute on function
   public.leave_session(uuid),
   public.kick_player(uuid, uuid, text),
   public.readmit_player(uuid, uuid),
+  public.update_session_settings(uuid, jsonb, int),
   public.list_my_sessions(text[])
   from public, anon;
 grant execute on function
@@ -429,5 +500,6 @@ grant execute on function
   public.leave_session(uuid),
   public.kick_player(uuid, uuid, text),
   public.readmit_player(uuid, uuid),
+  public.update_session_settings(uuid, jsonb, int),
   public.list_my_sessions(text[])
   to authenticated, service_role;

@@ -14,6 +14,13 @@
 -- part of a deadlock (tests/reliability/test_races.py). The answer carries the session's
 -- status and last allocated seq so a client can tell it missed a broadcast, and the channel
 -- generation (rotation count) so it can tell it missed a rekey poke (contract.md).
+--
+-- The Seer heartbeats too (issue 22): a connected Seer's heartbeat is the same kind of HOT
+-- update of their narrow seer_private.seer_liveness row; after a silence the sweeper marked
+-- (disconnected), the slow path locks the session, marks the Seer connected again and
+-- announces seer_connection to everyone. A player whose seat is inactive (timed out, or left
+-- more than 5 minutes ago) is not restored: the answer says `readmit: 'requested'` and the
+-- Seer gets readmit_requested once (seer_private.request_readmit).
 create function public.heartbeat(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -30,14 +37,41 @@ declare
   v_session_status text;
   v_last_seq bigint;
   v_generation bigint;
+  v_seer seer_private.seer_liveness%rowtype;
+  v_readmit text;
 begin
   update seer_private.seat_liveness l set last_heartbeat_at = now()
   where l.session_id = p_session_id and l.user_id = v_uid
   returning l.player_id into v_player_id;
   if not found then
+    -- the Seer's fast path: only while the server holds them connected
+    update seer_private.seer_liveness l set last_heartbeat_at = now()
+    where l.session_id = p_session_id and l.seer_id = v_uid and l.connected;
+    if found then
+      v_status := 'seer';
+    end if;
+  end if;
+  if not found then
     v_s := seer_private.lock_session(p_session_id);
     if v_s.seer_id = v_uid then
       v_status := 'seer';
+      if v_s.status in ('waiting', 'active', 'paused') then
+        select * into v_seer from seer_private.seer_liveness l where l.session_id = v_s.id for update;
+        if not found then
+          insert into seer_private.seer_liveness (session_id, seer_id, last_heartbeat_at)
+          values (v_s.id, v_uid, now());
+        else
+          update seer_private.seer_liveness
+          set seer_id = v_uid, last_heartbeat_at = now(), connected = true, disconnected_at = null
+          where session_id = v_s.id;
+          if not v_seer.connected then
+            -- back after the sweeper marked them away: everyone hears it
+            perform seer_private.write_event(v_s.id, 'seer_connection', v_uid,
+              seer_private.event_seer_connection(v_uid, true, null));
+            v_restored := true;
+          end if;
+        end if;
+      end if;
     else
       v_seat := seer_private.caller_seat(v_s, v_uid);
       if v_seat.left_reason = 'left' and v_s.status in ('active', 'paused') then
@@ -48,6 +82,10 @@ begin
       if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, false) then
         perform seer_private.restore_seat(v_seat.id, v_uid, now());
         v_restored := true;
+      elsif v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then
+        -- back after the window: the Seer decides (readmit_player or kick_player)
+        perform seer_private.request_readmit(v_seat);
+        v_readmit := 'requested';
       elsif v_s.status not in ('completed', 'cancelled') then
         update public.session_players set last_activity_at = now() where id = v_seat.id;
       end if;
@@ -61,7 +99,7 @@ begin
   return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
                             'restored', v_restored, 'serverTime', now(),
                             'sessionStatus', v_session_status, 'lastSeq', v_last_seq,
-                            'channelGeneration', v_generation);
+                            'readmit', v_readmit, 'channelGeneration', v_generation);
 end
 $$;
 

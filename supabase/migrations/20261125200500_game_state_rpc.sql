@@ -155,16 +155,16 @@ $$;
 -- for the reason update_game_state allocates its own seqs (see the top of this file): a
 -- second UPDATE of the row would copy the whole game state again and re-run the foreign key
 -- checks.
+-- Returns the last allocated seq and the state version the turn produced (the events carry
+-- the version and the entry, so a client folds the state without reading it: issue 22).
 create function seer_private.record_turn(
   p_session_id uuid, p_entry jsonb, p_combat jsonb default null, p_set_combat boolean default false,
-  p_seqs int default 1, p_dice int default 0, p_combats int default 0)
-returns bigint
+  p_seqs int default 1, p_dice int default 0, p_combats int default 0,
+  out o_seq bigint, out o_version int)
 language plpgsql
 volatile
 set search_path = ''
 as $$
-declare
-  v_last bigint;
 begin
   update public.sessions
   set game_state = jsonb_set(
@@ -176,8 +176,7 @@ begin
       dice_rolled = dice_rolled + p_dice,
       combats_completed = combats_completed + p_combats
   where id = p_session_id
-  returning last_seq into v_last;
-  return v_last;
+  returning last_seq, state_version into o_seq, o_version;
 end
 $$;
 
@@ -202,6 +201,10 @@ declare
   v_vars jsonb;
   v_flags jsonb;
   v_turns jsonb;
+  -- what the game_state event carries for a client's fold: the items as stored, the turns added
+  v_added jsonb := '[]'::jsonb;
+  v_new_turns jsonb := '[]'::jsonb;
+  v_entry jsonb;
   v_combat jsonb;
   v_state jsonb;
   v_version int;
@@ -219,6 +222,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'game state changes need an active session');
   end if;
+  perform seer_private.require_event_room(v_s);
   if p_expected_version is not null and p_expected_version <> v_s.state_version then
     perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
   end if;
@@ -270,6 +274,7 @@ begin
         -- an item with the same id is replaced
         v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
                            where i ->> 'id' <> v_elem ->> 'id'), '[]'::jsonb) || jsonb_build_array(v_elem);
+        v_added := v_added || jsonb_build_array(v_elem);
       end loop;
     when 'removeInventory' then
       if not seer_private.is_string_array(v_val, 100) then
@@ -286,10 +291,20 @@ begin
         perform seer_private.raise_error('SESSION_000',
           'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
       end if;
+      -- every player sees them: clean_text's character rule (names one line, values may span lines)
+      if exists (select 1 from jsonb_each(v_val) e
+                 where e.key ~ seer_private.unsafe_text_chars(false)
+                    or (jsonb_typeof(e.value) = 'string'
+                        and (e.value #>> '{}') ~ seer_private.unsafe_text_chars(true))) then
+        perform seer_private.raise_error('SESSION_000', 'setVariables contains control, bidi or escape characters');
+      end if;
       v_vars := v_vars || v_val;
     when 'addFlags' then
       if not seer_private.is_string_array(v_val, 100) then
         perform seer_private.raise_error('SESSION_000', 'addFlags must be an array of strings (1-100)');
+      end if;
+      if exists (select 1 from jsonb_array_elements_text(v_val) f where f ~ seer_private.unsafe_text_chars(false)) then
+        perform seer_private.raise_error('SESSION_000', 'addFlags contains control, bidi or escape characters');
       end if;
       for v_elem in select e from jsonb_array_elements(v_val) e loop
         if not (v_flags @> jsonb_build_array(v_elem)) then
@@ -308,8 +323,17 @@ begin
       if seer_private.jtype(v_val) <> 'object' or octet_length(v_val::text) > 8192 then
         perform seer_private.raise_error('SESSION_000', 'turn must be an object of at most 8 KiB');
       end if;
-      v_turns := v_turns || jsonb_build_array(
-        seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at'));
+      -- every string in the turn (at any depth, keys too) follows clean_text's character rule
+      if exists (select 1 from jsonb_path_query(v_val, 'strict $.**') j
+                 where jsonb_typeof(j) = 'string' and (j #>> '{}') ~ seer_private.unsafe_text_chars(true))
+         or exists (select 1 from jsonb_path_query(v_val, 'strict $.**') j
+                    cross join lateral jsonb_object_keys(case when jsonb_typeof(j) = 'object' then j else '{}' end) k
+                    where k ~ seer_private.unsafe_text_chars(false)) then
+        perform seer_private.raise_error('SESSION_000', 'turn contains control, bidi or escape characters');
+      end if;
+      v_entry := seer_private.turn_entry('note', v_uid, v_val - 'type' - 'actorId' - 'at');
+      v_turns := v_turns || jsonb_build_array(v_entry);
+      v_new_turns := v_new_turns || jsonb_build_array(v_entry);
     else
       perform seer_private.raise_error('SESSION_000', 'unknown patch key ' || left(v_key, 60));
     end case;
@@ -322,8 +346,10 @@ begin
     perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
   end if;
   if v_node_id is distinct from v_s.current_node_id then
-    v_turns := v_turns || jsonb_build_array(seer_private.turn_entry('move', v_uid, jsonb_build_object(
-      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override)));
+    v_entry := seer_private.turn_entry('move', v_uid, jsonb_build_object(
+      'nodeId', v_node.id, 'nodeTitle', v_node.title, 'override', v_override));
+    v_turns := v_turns || jsonb_build_array(v_entry);
+    v_new_turns := v_new_turns || jsonb_build_array(v_entry);
   end if;
   v_turns := seer_private.bounded_turn_history(v_turns);
   v_state := jsonb_build_object('inventory', v_inv, 'variables', v_vars, 'flags', v_flags,
@@ -345,7 +371,9 @@ begin
   v_last := v_s.last_seq;
 
   perform seer_private.write_event_at(v_s.id, v_last - v_events + 1, 'game_state', v_uid,
-    seer_private.event_game_state(p_patch, v_version));
+    seer_private.event_game_state(
+      case when p_patch ? 'addInventory' then jsonb_set(p_patch, '{addInventory}', v_added) else p_patch end,
+      v_version, v_new_turns));
   if v_events = 2 then
     perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid,
       seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));

@@ -9,6 +9,11 @@
 --   disconnected for 5 min, session waiting    -> seat freed (player_left, reason
 --                                                 disconnected): an abandoned lobby seat does
 --                                                 not hold a place or a character for 24 h
+--   the Seer, no heartbeat for 60 s            -> Seer disconnected (seer_connection false),
+--                                                 for everyone to see (issue 22)
+--   the Seer disconnected 5 min, game active   -> paused (session_status active -> paused,
+--                                                 actor null): the table waits for its Seer,
+--                                                 and the 7-day paused timeout applies
 --   waiting session older than 24 h            -> cancelled
 --   paused session paused for more than 7 days -> cancelled (the appendix wins over US-05)
 --
@@ -38,6 +43,8 @@ declare
   v_freed int := 0;
   v_waiting int := 0;
   v_paused int := 0;
+  v_seer_away int := 0;
+  v_seer_paused int := 0;
 begin
   for v_sid in
     -- no join to sessions: session_running already says active or paused, and the status
@@ -100,6 +107,35 @@ begin
     end loop;
   end loop;
 
+  -- The Seers (seer_private.seer_liveness: sessions whose Seer heartbeated; rows go when the
+  -- session ends): a silent Seer is marked away, and an active game away from its Seer for 5
+  -- minutes pauses itself. A heartbeat brings the Seer back (seer_connection true); resuming
+  -- stays the Seer's decision.
+  for v_sid in
+    select l.session_id from seer_private.seer_liveness l
+    where (l.connected and l.last_heartbeat_at < p_now - interval '60 seconds')
+       or (not l.connected and l.disconnected_at < p_now - interval '5 minutes'
+           and exists (select 1 from public.sessions s where s.id = l.session_id and s.status = 'active'))
+  loop
+    select * into v_s from public.sessions s
+    where s.id = v_sid and s.status in ('waiting', 'active', 'paused')
+    for update skip locked;
+    continue when not found;
+    -- (the time is checked again under the row lock: a heartbeat committed first wins)
+    update seer_private.seer_liveness l set connected = false, disconnected_at = p_now
+    where l.session_id = v_sid and l.connected and l.last_heartbeat_at < p_now - interval '60 seconds';
+    if found then
+      v_seer_away := v_seer_away + 1;
+      perform seer_private.write_event(v_sid, 'seer_connection', null,
+        seer_private.event_seer_connection(v_s.seer_id, false, p_now), p_now);
+    elsif v_s.status = 'active' and exists (
+        select 1 from seer_private.seer_liveness l
+        where l.session_id = v_sid and not l.connected and l.disconnected_at < p_now - interval '5 minutes') then
+      perform seer_private.change_status(v_sid, 'pause', null, p_now);
+      v_seer_paused := v_seer_paused + 1;
+    end if;
+  end loop;
+
   for v_s in
     select * from public.sessions s
     where s.status = 'waiting' and s.created_at < p_now - interval '24 hours'
@@ -119,7 +155,8 @@ begin
   end loop;
 
   return jsonb_build_object('disconnected', v_disconnected, 'inactive', v_inactive, 'lobbyFreed', v_freed,
-                            'waitingCancelled', v_waiting, 'pausedCancelled', v_paused);
+                            'waitingCancelled', v_waiting, 'pausedCancelled', v_paused,
+                            'seerDisconnected', v_seer_away, 'seerAwayPaused', v_seer_paused);
 end
 $$;
 

@@ -1,4 +1,5 @@
--- The join page's code lookup, get_session_by_code: a preview without player identities, plus
+-- The join page's code lookup, get_session_by_code (a bucket of the project's one rate limiter,
+-- _private_schema_and_errors migration): a preview without player identities, plus
 -- whether the caller could join right now and why not - and its defence against join-code
 -- guessing: a user who keeps looking up codes that do not exist is refused for a while
 -- (SESSION_015 TOO_MANY_ATTEMPTS, HTTP 429). The function is defined only here (not in the
@@ -27,68 +28,37 @@
 -- leave an uncounted side door, lookups through a read-only API transaction are refused
 -- with PostgREST's 405 (use POST, as supabase-js/supabase-py do by default).
 
-insert into seer_private.error_codes (code, name, status, message) values
-  ('SESSION_015', 'TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts; try again later')
-on conflict (code) do nothing;
+-- The limiter itself (seer_private.rate_limits, rate_limit_hits, require_rate_budget,
+-- record_rate_hit, spend_rate_budget) and SESSION_015 are in the _private_schema_and_errors
+-- migration, so that every RPC can use it; the code lookups are its bucket `code_lookup`.
 
--- One failure budget, keyed by who guesses: 'user:<uuid>' for get_session_by_code (per
--- account) and 'net:<address or IPv6 /64>' for the invite Edge Function's lookups through
--- invite_preview (per network, as the function buckets addresses: supabase/functions/invite/
--- rate_limit.ts networkKey). Same limit, same window, same helpers.
-create table seer_private.code_lookup_failures (
-  subject text not null check (length(subject) <= 100),
-  failed_at timestamptz not null default clock_timestamp()
-);
--- the only query: this subject's failures inside the window
-create index code_lookup_failures_subject_idx on seer_private.code_lookup_failures (subject, failed_at);
-revoke all on seer_private.code_lookup_failures from public;
-
-create function seer_private.code_lookup_limit()
+-- Rows of subjects that stopped calling stay until their next hit prunes them; this drops
+-- every row that has left its bucket's window, hourly where pg_cron exists (scheduled below,
+-- as the sweeper is: 20261125200800_cron_schedule), so the table holds only live windows.
+create function seer_private.prune_rate_limit_hits()
 returns int
-language sql
-immutable
-set search_path = ''
-as $$ select 10 $$;
-
-create function seer_private.code_lookup_window()
-returns interval
-language sql
-immutable
-set search_path = ''
-as $$ select interval '10 minutes' $$;
-
--- SESSION_015 when p_subject has used up its failures in the window. Serialises one subject's
--- lookups (advisory lock) so parallel guesses cannot all pass the check at once.
-create function seer_private.require_code_lookup_budget(p_subject text)
-returns void
 language plpgsql
 volatile
 set search_path = ''
 as $$
+declare
+  v_count int;
 begin
-  perform pg_advisory_xact_lock(hashtextextended('seer.code_lookup:' || p_subject, 0));
-  if (select count(*) from seer_private.code_lookup_failures f
-      where f.subject = p_subject and f.failed_at > clock_timestamp() - seer_private.code_lookup_window())
-     >= seer_private.code_lookup_limit() then
-    perform seer_private.raise_error('SESSION_015',
-      'at most ' || seer_private.code_lookup_limit() || ' unknown codes per '
-      || seer_private.code_lookup_window()::text);
-  end if;
+  delete from seer_private.rate_limit_hits h
+  using seer_private.rate_limits l
+  where l.bucket = h.bucket and h.hit_at <= clock_timestamp() - l.per;
+  get diagnostics v_count = row_count;
+  return v_count;
 end
 $$;
 
--- Records one failed lookup of p_subject (the caller must then return, not raise, or the row
--- is rolled back), dropping its rows that have left the window so the table stays small.
-create function seer_private.record_code_lookup_failure(p_subject text)
-returns void
-language plpgsql
-volatile
-set search_path = ''
-as $$
+do $$
 begin
-  delete from seer_private.code_lookup_failures f
-  where f.subject = p_subject and f.failed_at <= clock_timestamp() - seer_private.code_lookup_window();
-  insert into seer_private.code_lookup_failures (subject) values (p_subject);
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    execute $sql$select cron.schedule('seer-prune-rate-limits', '17 * * * *', 'select seer_private.prune_rate_limit_hits()')$sql$;
+  end if;
+exception when others then
+  raise notice 'pg_cron could not schedule the rate limit pruning (%); schedule seer_private.prune_rate_limit_hits() yourself', sqlerrm;
 end
 $$;
 
@@ -112,7 +82,7 @@ begin
       detail = '{"status":405,"headers":{}}';
   end if;
   if v_via_api then
-    perform seer_private.require_code_lookup_budget('user:' || v_uid::text);
+    perform seer_private.require_rate_budget('code_lookup', 'user:' || v_uid::text);
   end if;
 
   select * into v_s from public.sessions s
@@ -121,7 +91,7 @@ begin
     if not v_via_api then
       perform seer_private.raise_error('SESSION_001');
     end if;
-    perform seer_private.record_code_lookup_failure('user:' || v_uid::text);
+    perform seer_private.record_rate_hit('code_lookup', 'user:' || v_uid::text);
     perform set_config('response.status', '404', true);
     return (select jsonb_build_object('code', e.code, 'message', e.message, 'details', null, 'hint', null)
             from seer_private.error_codes e where e.code = 'SESSION_001');
@@ -138,5 +108,4 @@ $$;
 -- _private_schema migration); the RPC is for signed-in users, like the other session RPCs.
 revoke execute on function public.get_session_by_code(text) from public, anon;
 grant execute on function public.get_session_by_code(text) to authenticated, service_role;
-revoke execute on function seer_private.code_lookup_limit(), seer_private.code_lookup_window()
-  from public, anon, authenticated;
+revoke execute on function seer_private.prune_rate_limit_hits() from public, anon, authenticated;

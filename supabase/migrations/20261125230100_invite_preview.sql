@@ -13,7 +13,7 @@ create index sessions_ended_code_idx on public.sessions (code, ended_at desc)
 
 -- p_client: the network the Edge Function saw the request come from (an IPv4 address or an
 -- IPv6 /64, rate_limit.ts networkKey). Its unknown codes count toward the same failure budget as
--- get_session_by_code's (seer_private.require_code_lookup_budget, _code_lookup_rate_limit
+-- get_session_by_code's (the rate limit bucket code_lookup, _code_lookup_rate_limit
 -- migration): once a network has used it up, lookups are refused with SESSION_015 (the function
 -- answers 429), so a code cannot be guessed through the invite link faster than through the RPC.
 -- Volatile because a failure is recorded (and must commit: a failure returns null, never raises).
@@ -33,7 +33,7 @@ declare
   v_refusal text;
 begin
   if v_subject is not null then
-    perform seer_private.require_code_lookup_budget(v_subject);
+    perform seer_private.require_rate_budget('code_lookup', v_subject);
   end if;
   select * into v_s from public.sessions s
   where s.code = v_code and s.status in ('waiting', 'active', 'paused');
@@ -44,7 +44,7 @@ begin
     limit 1;
     if not found then
       if v_subject is not null then
-        perform seer_private.record_code_lookup_failure(v_subject);
+        perform seer_private.record_rate_hit('code_lookup', v_subject);
       end if;
       return null;  -- no session ever had this code: 404
     end if;

@@ -78,6 +78,34 @@ begin
 end
 $$;
 
+-- The text an account stores in its adventures, in bytes: titles, descriptions, node bodies
+-- and link labels. At most 10 MiB per account (adventure_storage_quota; a long adventure is
+-- 100-300 kB): with the 200-adventure cap alone, issue 20 stored 19 MB in 20 imports in
+-- 3.7 s and could have stored ~200 MiB. Imports are also rate-limited (import_adventure
+-- bucket: 20 per hour, SESSION_028).
+create function seer_private.adventure_storage_quota()
+returns bigint
+language sql
+immutable
+set search_path = ''
+as $$ select 10485760::bigint $$;
+
+create function seer_private.adventure_storage_used(p_uid uuid)
+returns bigint
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce((select sum(octet_length(a.title) + octet_length(a.description))
+                   from public.adventures a where a.created_by = p_uid), 0)
+       + coalesce((select sum(octet_length(n.title) + octet_length(n.body))
+                   from public.adventures a join public.adventure_nodes n on n.adventure_id = a.id
+                   where a.created_by = p_uid), 0)
+       + coalesce((select sum(octet_length(l.label))
+                   from public.adventures a join public.adventure_links l on l.adventure_id = a.id
+                   where a.created_by = p_uid), 0)
+$$;
+
 -- Creates an unpublished adventure of mine from one document:
 --   {title, description?, minPlayers?, maxPlayers?, recommendedMinPlayers?, recommendedMaxPlayers?,
 --    estimatedDurationMinutes?, nodes: [{key, type, title, body?, xpReward?, start?}],
@@ -113,6 +141,7 @@ begin
   if (select count(*) from public.adventures a where a.created_by = v_uid) >= 200 then
     perform seer_private.raise_error('SESSION_000', 'at most 200 adventures per user');
   end if;
+  perform seer_private.spend_rate_budget('import_adventure', v_uid);
   if seer_private.jtype(v_doc -> 'nodes') <> 'array' or jsonb_array_length(v_doc -> 'nodes') not between 1 and 500 then
     perform seer_private.raise_error('SESSION_000', 'nodes must be an array of 1-500 nodes');
   end if;
@@ -202,13 +231,19 @@ begin
     v_adv.recommended_min_players, v_adv.recommended_max_players,
     v_ids[array_position(v_keys, v_start_key)], v_adv.estimated_duration_minutes, false, v_uid);
   insert into public.adventure_nodes (id, adventure_id, node_type, title, body, xp_reward, position)
-  select v_ids[o], v_adv.id, e ->> 'type', btrim(e ->> 'title'), coalesce(btrim(e ->> 'body'), ''),
+  select v_ids[o], v_adv.id, e ->> 'type', seer_private.clean_text(e ->> 'title', 'node title', 200, true),
+         coalesce(seer_private.clean_text(e ->> 'body', 'node body', 20000), ''),
          coalesce((e ->> 'xpReward')::int, 0), o::int
   from jsonb_array_elements(v_doc -> 'nodes') with ordinality t(e, o);
   insert into public.adventure_links (adventure_id, from_node_id, to_node_id, label, position)
   select v_adv.id, v_ids[array_position(v_keys, e ->> 'from')], v_ids[array_position(v_keys, e ->> 'to')],
-         btrim(e ->> 'label'), o::int
+         seer_private.clean_text(e ->> 'label', 'link label', 200, true), o::int
   from jsonb_array_elements(coalesce(v_doc -> 'links', '[]')) with ordinality t(e, o);
+  -- the quota counts what is stored, this import included (an error rolls it back)
+  if seer_private.adventure_storage_used(v_uid) > seer_private.adventure_storage_quota() then
+    perform seer_private.raise_error('SESSION_019',
+      'adventures may store at most ' || seer_private.adventure_storage_quota() / 1048576 || ' MiB of text per account');
+  end if;
 
   select * into v_adv from public.adventures a where a.id = v_adv.id;
   return seer_private.adventure_json(v_adv,

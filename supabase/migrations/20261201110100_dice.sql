@@ -66,7 +66,12 @@ $$;
 
 -- Parses and rolls `NdM`, `dM`, `NdMkhK`, `NdMklK` and constants, joined by + and -
 -- (e.g. `4d6kh3 + 1d4 - 2`). At most 100 dice in all, 1..1000 sides, keep 1..N; anything else
--- is SESSION_000 naming the problem. Returns {dice: [{term, sides, value, kept}], total, count}.
+-- is SESSION_000 naming the problem. The WHOLE text must be notation: at most 100 characters
+-- as sent (nothing is cut off and ignored: issue 20 smuggled 20 kB of escape codes and a
+-- lying "+1000" behind 200 parsed characters), spaces only around + and -. Returns
+-- {expression, dice: [{term, sides, value, kept}], total, count}, where expression is the
+-- normalised text that was parsed (lower case, no spaces: `4d6kh3+1d4-2`): the only form
+-- that is stored and broadcast.
 create function seer_private.roll_expression(p_expression text)
 returns jsonb
 language plpgsql
@@ -77,7 +82,7 @@ declare
   c_body constant text := '(?:([0-9]{0,3})d([0-9]{1,4})(?:(kh|kl)([0-9]{1,3}))?|([0-9]{1,6}))';
   c_term constant text := '([+-]?)' || c_body;
   -- spaces are allowed around + and - only ("2d6 3" is not "2d63")
-  v_expr text := lower(btrim(regexp_replace(coalesce(left(p_expression, 200), ''), '\s*([+-])\s*', '\1', 'g')));
+  v_expr text;
   v_m text[];
   v_term int := 0;
   v_sign int;
@@ -91,7 +96,12 @@ declare
   v_total int := 0;
   v_count int := 0;
 begin
-  if v_expr = '' or length(v_expr) > 100 then
+  -- the length of what was sent, before any normalisation (a bound on the work, too)
+  if p_expression is null or length(p_expression) > 100 then
+    perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
+  end if;
+  v_expr := lower(btrim(regexp_replace(p_expression, '[ ]*([+-])[ ]*', '\1', 'g'), ' '));
+  if v_expr = '' then
     perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
   end if;
   -- the whole text is terms, every term after the first with its sign
@@ -130,7 +140,7 @@ begin
       end if;
     end loop;
   end loop;
-  return jsonb_build_object('dice', v_dice, 'total', v_total, 'count', v_count);
+  return jsonb_build_object('expression', v_expr, 'dice', v_dice, 'total', v_total, 'count', v_count);
 end
 $$;
 
@@ -147,13 +157,14 @@ as $$
     'total', case when p_full or not (p_roll).hidden then (p_roll).total end)
 $$;
 
--- dice_rolled: always the players' view (broadcast to the whole session channel).
-create function seer_private.event_dice_rolled(p_roll public.dice_rolls)
+-- dice_rolled: always the players' view (broadcast to the whole session channel), with the
+-- state version the roll produced and its turnHistory entry (a client's fold needs both).
+create function seer_private.event_dice_rolled(p_roll public.dice_rolls, p_version int, p_turn jsonb)
 returns jsonb
 language sql
 stable
 as $$
-  select seer_private.roll_json(p_roll, false)
+  select seer_private.roll_json(p_roll, false) || jsonb_build_object('version', p_version, 'entry', p_turn)
 $$;
 
 -- Rolls for a locked, active session and records it (row, diceRolled, turnHistory, event).
@@ -169,12 +180,15 @@ as $$
 declare
   v_result jsonb := seer_private.roll_expression(p_expression);
   v_roll public.dice_rolls%rowtype;
+  v_entry jsonb;
+  v_version int;
 begin
   v_roll.id := gen_random_uuid();
   v_roll.session_id := (p_session).id;
   v_roll.roller_id := p_actor;
   v_roll.character_id := p_character_id;
-  v_roll.expression := btrim(p_expression);
+  -- the normalised text that was parsed, never the caller's text
+  v_roll.expression := v_result ->> 'expression';
   v_roll.dice := v_result -> 'dice';
   v_roll.total := (v_result ->> 'total')::int;
   v_roll.reason := p_reason;
@@ -182,18 +196,19 @@ begin
     or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
   v_roll.created_at := now();
   -- one UPDATE of the session: turn entry, diceRolled and the event's seq
-  v_roll.seq := seer_private.record_turn((p_session).id,
-    seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice'),
-    p_seqs => 1, p_dice => (v_result ->> 'count')::int);
+  v_entry := seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice');
+  select t.o_seq, t.o_version into v_roll.seq, v_version
+  from seer_private.record_turn((p_session).id, v_entry, p_seqs => 1, p_dice => (v_result ->> 'count')::int) t;
   insert into public.dice_rolls values (v_roll.*);
   perform seer_private.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
-    seer_private.event_dice_rolled(v_roll));
+    seer_private.event_dice_rolled(v_roll, v_version, v_entry));
   return v_roll;
 end
 $$;
 
 -- The game RPCs' prologue: the locked active session, the caller a participant (or with
--- p_seer_only the Seer; else the usual 001/007). Game actions need an active session.
+-- p_seer_only the Seer; else the usual 001/007). Game actions need an active session with
+-- room for events (the per-session event cap, SESSION_029).
 create function seer_private.lock_game(p_session_id uuid, p_uid uuid, p_seer_only boolean default false)
 returns public.sessions
 language plpgsql
@@ -211,6 +226,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
   end if;
+  perform seer_private.require_event_room(v_s);
   return v_s;
 end
 $$;
@@ -262,6 +278,8 @@ begin
       perform seer_private.raise_error('SESSION_007', 'players roll openly, for their own character');
     end if;
     v_char := v_seat.character_id;
+    -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
+    perform seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
   v_roll := seer_private.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);

@@ -4,30 +4,35 @@
 -- the session (finish_session, with the per-session ceiling). With the session setting
 -- autoResolveSimpleCombat, a combat started as simple is resolved by dice at once.
 
-create function seer_private.event_combat_started(p_combat jsonb)
+-- Each combat event carries the state version it produced and its turnHistory entry
+-- (`entry`: `turn` is the combat's turn index), so a client folds the state from events alone.
+create function seer_private.event_combat_started(p_combat jsonb, p_version int, p_entry jsonb)
 returns jsonb
 language sql
 stable
 as $$
-  select jsonb_build_object('combatState', p_combat)
+  select jsonb_build_object('combatState', p_combat, 'version', p_version, 'entry', p_entry)
 $$;
 
-create function seer_private.event_combat_turn(p_combat jsonb)
+create function seer_private.event_combat_turn(p_combat jsonb, p_version int, p_entry jsonb)
 returns jsonb
 language sql
 stable
 as $$
   select jsonb_build_object('combatId', p_combat -> 'id', 'round', p_combat -> 'round',
-                            'turn', p_combat -> 'turn', 'current', p_combat -> 'current')
+                            'turn', p_combat -> 'turn', 'current', p_combat -> 'current',
+                            'version', p_version, 'entry', p_entry)
 $$;
 
-create function seer_private.event_combat_ended(p_combat jsonb, p_outcome text, p_auto boolean)
+create function seer_private.event_combat_ended(
+  p_combat jsonb, p_outcome text, p_auto boolean, p_version int, p_entry jsonb)
 returns jsonb
 language sql
 stable
 as $$
   select jsonb_build_object('combatId', p_combat -> 'id', 'outcome', p_outcome,
-                            'rounds', p_combat -> 'round', 'autoResolved', p_auto)
+                            'rounds', p_combat -> 'round', 'autoResolved', p_auto,
+                            'version', p_version, 'entry', p_entry)
 $$;
 
 -- The session's running combatState, or SESSION_027.
@@ -53,12 +58,16 @@ language plpgsql
 volatile
 set search_path = ''
 as $$
+declare
+  v_entry jsonb := seer_private.turn_entry('combat', p_actor,
+    jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome));
+  v_seq bigint;
+  v_version int;
 begin
-  perform seer_private.write_event_at(p_session_id,
-    seer_private.record_turn(p_session_id, seer_private.turn_entry('combat', p_actor,
-      jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome)),
-      null, true, p_combats => 1),
-    'combat_ended', p_actor, seer_private.event_combat_ended(p_combat, p_outcome, p_auto));
+  select t.o_seq, t.o_version into v_seq, v_version
+  from seer_private.record_turn(p_session_id, v_entry, null, true, p_combats => 1) t;
+  perform seer_private.write_event_at(p_session_id, v_seq, 'combat_ended', p_actor,
+    seer_private.event_combat_ended(p_combat, p_outcome, p_auto, v_version, v_entry));
 end
 $$;
 
@@ -82,6 +91,7 @@ $$;
 
 -- p_combatants: 1-20 of {"characterId": <a seated character>, "bonus"?: int} or
 -- {"name": "Eel Warden", "bonus"?: int}; initiative = 1d20 + bonus (-20..20), highest first.
+-- Each combatant's `initiative` is in combatState.order only when the session shows dice.
 create function public.start_combat(p_session_id uuid, p_combatants jsonb, p_simple boolean default false)
 returns jsonb
 language plpgsql
@@ -100,6 +110,9 @@ declare
   v_combat jsonb;
   v_party int;
   v_foes int;
+  v_entry jsonb;
+  v_seq bigint;
+  v_version int;
 begin
   v_s := seer_private.lock_game(p_session_id, v_uid, true);
   if coalesce(v_s.game_state -> 'combatState', 'null'::jsonb) <> 'null'::jsonb then
@@ -129,7 +142,7 @@ begin
       v_name := (select c.name from public.characters c where c.id = v_seat.character_id);
     else
       v_seat := null;
-      v_name := btrim(v_c ->> 'name');
+      v_name := seer_private.clean_text(v_c ->> 'name', 'combatant name', 60, true);
     end if;
     v_roll := seer_private.record_roll(v_s, v_uid,
       '1d20' || case when v_bonus < 0 then v_bonus::text when v_bonus > 0 then '+' || v_bonus else '' end,
@@ -138,14 +151,21 @@ begin
       'kind', case when v_seat.id is null then 'foe' else 'character' end,
       'characterId', v_seat.character_id, 'name', v_name, 'initiative', v_roll.total);
   end loop;
-  v_list := (select jsonb_agg(e order by (e ->> 'initiative')::int desc, o)
+  -- Hidden rolls (showDiceRolls false: record_roll hid every initiative roll) stay hidden
+  -- here too: combatState is in every player's get_game_state and in the combat_started
+  -- event, so the order keeps the ranking but not the totals (the Seer reads them with
+  -- list_dice_rolls).
+  v_list := (select jsonb_agg(case when v_roll.hidden then e - 'initiative' else e end
+                              order by (e ->> 'initiative')::int desc, o)
              from jsonb_array_elements(v_list) with ordinality t(e, o));
   v_combat := jsonb_build_object('id', gen_random_uuid(), 'round', 1, 'turn', 0, 'order', v_list,
                                  'current', v_list -> 0, 'simple', coalesce(p_simple, false));
-  perform seer_private.write_event_at(v_s.id,
-    seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
-      jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1)), v_combat, true),
-    'combat_started', v_uid, seer_private.event_combat_started(v_combat));
+  v_entry := seer_private.turn_entry('combat', v_uid,
+    jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1));
+  select t.o_seq, t.o_version into v_seq, v_version
+  from seer_private.record_turn(v_s.id, v_entry, v_combat, true) t;
+  perform seer_private.write_event_at(v_s.id, v_seq, 'combat_started', v_uid,
+    seer_private.event_combat_started(v_combat, v_version, v_entry));
 
   if coalesce(p_simple, false) and coalesce((v_s.settings ->> 'autoResolveSimpleCombat')::boolean, false) then
     -- resolved by dice at once, rolled and recorded like any roll: the party's 1d20 per
@@ -171,6 +191,9 @@ declare
   v_combat jsonb;
   v_turn int;
   v_round int;
+  v_entry jsonb;
+  v_seq bigint;
+  v_version int;
 begin
   v_s := seer_private.lock_game(p_session_id, v_uid, true);
   v_combat := seer_private.running_combat(v_s);
@@ -182,11 +205,13 @@ begin
   end if;
   v_combat := v_combat || jsonb_build_object('turn', v_turn, 'round', v_round,
                                              'current', v_combat -> 'order' -> v_turn);
-  perform seer_private.write_event_at(v_s.id,
-    seer_private.record_turn(v_s.id, seer_private.turn_entry('combat', v_uid,
-      jsonb_build_object('combatId', v_combat -> 'id', 'event', 'turn', 'round', v_round,
-                         'current', v_combat -> 'current' -> 'name')), v_combat, true),
-    'combat_turn', v_uid, seer_private.event_combat_turn(v_combat));
+  v_entry := seer_private.turn_entry('combat', v_uid,
+    jsonb_build_object('combatId', v_combat -> 'id', 'event', 'turn', 'round', v_round,
+                       'current', v_combat -> 'current' -> 'name'));
+  select t.o_seq, t.o_version into v_seq, v_version
+  from seer_private.record_turn(v_s.id, v_entry, v_combat, true) t;
+  perform seer_private.write_event_at(v_s.id, v_seq, 'combat_turn', v_uid,
+    seer_private.event_combat_turn(v_combat, v_version, v_entry));
   return seer_private.game_state_json((select s from public.sessions s where s.id = v_s.id));
 end
 $$;

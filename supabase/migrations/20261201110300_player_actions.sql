@@ -3,15 +3,18 @@
 -- may act for a character whose seat is disconnected or inactive (the PRD's "Seer control of
 -- a disconnected character"), never for a connected one (SESSION_026: they act themselves).
 
+-- p_version, p_turn: the state version the action produced and its turnHistory entry (the
+-- entry holds the action's own fields), for a client's fold.
 create function seer_private.event_player_action(
-  p_seat public.session_players, p_character_name text, p_text text, p_choice jsonb, p_by_seer boolean)
+  p_seat public.session_players, p_character_name text, p_text text, p_choice jsonb, p_by_seer boolean,
+  p_version int, p_turn jsonb)
 returns jsonb
 language sql
 stable
 as $$
   select jsonb_build_object(
     'playerId', (p_seat).id, 'characterId', (p_seat).character_id, 'characterName', p_character_name,
-    'text', p_text, 'choice', p_choice, 'bySeer', p_by_seer)
+    'text', p_text, 'choice', p_choice, 'bySeer', p_by_seer, 'version', p_version, 'entry', p_turn)
 $$;
 
 create function public.submit_action(
@@ -29,7 +32,9 @@ declare
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_name text;
-  v_fields jsonb;
+  v_entry jsonb;
+  v_seq bigint;
+  v_version int;
 begin
   if v_text is null and v_choice_label is null then
     perform seer_private.raise_error('SESSION_000', 'text or choice is required');
@@ -48,6 +53,8 @@ begin
     if p_character_id is not null and p_character_id <> v_seat.character_id then
       perform seer_private.raise_error('SESSION_007', 'players act for their own character');
     end if;
+    -- a player's actions are rate-limited (SESSION_028, the submit_action bucket)
+    perform seer_private.spend_rate_budget('submit_action', v_uid);
   end if;
   if v_choice_label is not null then
     v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c
@@ -57,10 +64,12 @@ begin
     end if;
   end if;
   select c.name into v_name from public.characters c where c.id = v_seat.character_id;
-  v_fields := seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid);
-  return seer_private.write_event_at(v_s.id,
-    seer_private.record_turn(v_s.id, seer_private.turn_entry('action', v_uid, v_fields)),
-    'player_action', v_uid, v_fields);
+  v_entry := seer_private.turn_entry('action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, null)
+      - 'version' - 'entry');
+  select t.o_seq, t.o_version into v_seq, v_version from seer_private.record_turn(v_s.id, v_entry) t;
+  return seer_private.write_event_at(v_s.id, v_seq, 'player_action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, v_version, v_entry));
 end
 $$;
 

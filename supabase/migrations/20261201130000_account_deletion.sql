@@ -11,7 +11,10 @@
 --     and their player entries show displayName 'Deleted user' without a character;
 --   * what is only theirs goes: profile, characters, feedback (foreign keys on delete
 --     cascade, _profiles_characters_adventures and _sessions_schema migrations) and their
---     code-lookup failures.
+--     rate-limit counts.
+-- GoTrue's soft delete (should_soft_delete) keeps the row: the same steps run when deleted_at
+-- is set (handle_user_soft_deleted below), and the account can no longer create, join or look
+-- up sessions.
 -- The foreign keys alone cannot do this (a live session would be left without a Seer, and
 -- `set null` cannot write events), so a BEFORE DELETE trigger does the steps above first;
 -- the foreign keys' `on delete set null / cascade` then apply. Supabase documents triggers
@@ -26,20 +29,24 @@ as $$
   select p_event
     || case when p_event ->> 'actor' = p_uid::text then '{"actor": null}'::jsonb else '{}' end
     || case when p_event ->> 'userId' = p_uid::text then '{"userId": null}'::jsonb else '{}' end
+    || case when p_event ->> 'seerId' = p_uid::text then '{"seerId": null}'::jsonb else '{}' end
     || case when p_event -> 'player' ->> 'userId' = p_uid::text
          then jsonb_build_object('player', (p_event -> 'player')
                 || '{"userId": null, "displayName": "Deleted user", "character": null}'::jsonb)
          else '{}' end
 $$;
 
-create function seer_private.handle_user_deleted()
-returns trigger
+-- The steps of the rule that the foreign keys cannot take, for the account p_uid: shared by
+-- the hard delete (handle_user_deleted, before the foreign keys apply) and GoTrue's soft
+-- delete (handle_user_soft_deleted, where no foreign key applies).
+create function seer_private.apply_account_deletion(p_uid uuid)
+returns void
 language plpgsql
-security definer
+volatile
 set search_path = ''
 as $$
 declare
-  v_uid uuid := old.id;
+  v_uid uuid := p_uid;
   v_sid uuid;
   v_seat public.session_players%rowtype;
 begin
@@ -81,13 +88,52 @@ begin
                          select sp.session_id from public.session_players sp where sp.user_id = v_uid)
     and (e.actor = v_uid or e.payload::text like '%' || v_uid::text || '%');
   update public.sessions set seer_name = 'Deleted user' where seer_id = v_uid;
-  delete from seer_private.code_lookup_failures f where f.subject = 'user:' || v_uid::text;
+  delete from seer_private.rate_limit_hits h where h.subject = 'user:' || v_uid::text;
+end
+$$;
+
+create function seer_private.handle_user_deleted()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform seer_private.apply_account_deletion(old.id);
   return old;
 end
 $$;
-revoke execute on function seer_private.handle_user_deleted(), seer_private.anonymised_event(jsonb, uuid)
+
+-- GoTrue's soft delete (`DELETE /admin/users/{id}` with should_soft_delete: true, supabase/auth
+-- internal/api/admin.go adminUserDelete -> User.SoftDeleteUser) never deletes the row: it
+-- obfuscates email and phone, clears the metadata and sets deleted_at, and removes the
+-- user's sessions, so no delete trigger fires (issue 20: a soft-deleted Seer's sessions kept
+-- running and a soft-deleted player's seat stayed taken). The same rule applies when
+-- deleted_at is first set: sessions cancelled, seats released, history anonymised. What the
+-- foreign keys would remove (profile, characters, feedback) stays with the row GoTrue keeps
+-- until a hard delete; require_account refuses the account from then on (SESSION_018), and
+-- its access token - valid until it expires, as everywhere on Supabase - finds no live seat.
+create function seer_private.handle_user_soft_deleted()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform seer_private.apply_account_deletion(new.id);
+  return null;
+end
+$$;
+revoke execute on function seer_private.handle_user_deleted(), seer_private.handle_user_soft_deleted(),
+  seer_private.apply_account_deletion(uuid), seer_private.anonymised_event(jsonb, uuid)
   from public, anon, authenticated;
 
 create trigger on_auth_user_deleted_seer_history
   before delete on auth.users
   for each row execute function seer_private.handle_user_deleted();
+
+create trigger on_auth_user_soft_deleted_seer_history
+  after update of deleted_at on auth.users
+  for each row
+  when (old.deleted_at is null and new.deleted_at is not null)
+  execute function seer_private.handle_user_soft_deleted();

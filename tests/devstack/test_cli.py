@@ -37,8 +37,11 @@ def test_detached_start_status_stop(tmp_path: Path) -> None:
         assert "anon key: eyJ" in res.stdout and "service_role key: eyJ" in res.stdout
         status = run(["status"], env)
         assert status.returncode == 0 and f"127.0.0.1:{port}" in status.stdout
-        health = httpx.get(f"http://127.0.0.1:{port}/auth/v1/health")
+        anon = next(line.split(": ", 1)[1] for line in res.stdout.splitlines() if "anon key: " in line)
+        health = httpx.get(f"http://127.0.0.1:{port}/auth/v1/health", headers={"apikey": anon})
         assert health.status_code == 200
+        # the gateway checks the key as hosted Supabase does (--no-api-key-check: as the CLI)
+        assert httpx.get(f"http://127.0.0.1:{port}/auth/v1/health").status_code == 401
     finally:
         stop = run(["stop"], env)
     assert stop.returncode == 0 and "Stopped" in stop.stdout

@@ -115,22 +115,89 @@ async def test_supabase_realtime_publication_exists(db: asyncpg.Pool) -> None:
     assert await db.fetchval("select count(*) from pg_publication where pubname = 'supabase_realtime'") == 1
 
 
-async def test_apikey_handling_as_the_cli_gateway(clients: Clients, target: Target) -> None:
+async def test_apikey_handling_as_the_hosted_gateway(clients: Clients, target: Target) -> None:
+    """Issue 20: hosted Supabase's gateway (Kong key-auth) wants the project's anon or
+    service_role key as ``apikey`` (header or query parameter) on /auth/v1, /rest/v1 and
+    /realtime/v1; the devstack checks it by default. ``supabase start``'s gateway checks none
+    (``check_api_key=False`` / ``--no-api-key-check``, test below)."""
+    if not target.is_devstack:
+        pytest.skip("the key check is the hosted gateway's; a CLI stack has none")
     alice = await clients.user("alice")
+    bearer = {"Authorization": f"Bearer {alice.access_token}"}
+    forged = alice.access_token[:-4] + ("AAAA" if not alice.access_token.endswith("AAAA") else "BBBB")
+    missing = {
+        "message": "No API key found in request",
+        "hint": "No `apikey` request header or url param was found.",
+    }
+    invalid = {
+        "message": "Invalid API key",
+        "hint": "Double check your Supabase `anon` or `service_role` API key.",
+    }
     async with httpx.AsyncClient(base_url=target.url) as http:
-        # No apikey: the CLI's Kong checks none; PostgREST runs the request as anon.
-        r = await http.post("/rest/v1/rpc/list_my_characters", json={})
-        assert r.status_code == 401 and r.json()["code"] == "42501"
-        # A user's token without any apikey works, as does one beside a wrong apikey.
-        bearer = {"Authorization": f"Bearer {alice.access_token}"}
-        r = await http.post("/rest/v1/rpc/list_my_characters", json={}, headers=bearer)
+        for path, method in (
+            ("/rest/v1/rpc/list_my_characters", "POST"),
+            ("/rest/v1/adventures", "GET"),
+            ("/auth/v1/signup", "POST"),
+            ("/auth/v1/user", "GET"),
+            ("/auth/v1/health", "GET"),
+            ("/realtime/v1/api/broadcast", "POST"),
+        ):
+            r = await http.request(method, path, json={}, headers=bearer)
+            assert (r.status_code, r.json()) == (401, missing), (path, r.text)
+            for bad in ("not-a-jwt", forged, alice.access_token, ""):
+                r = await http.request(method, path, json={}, headers={**bearer, "apikey": bad})
+                assert r.status_code == 401 and r.json() in (invalid, missing), (path, bad, r.text)
+        # the project's keys, as header or as query parameter (realtime-js puts it in the URL)
+        r = await http.post(
+            "/rest/v1/rpc/list_my_characters", json={}, headers={**bearer, "apikey": target.anon_key}
+        )
         assert r.status_code == 200 and r.json() == []
         r = await http.post(
-            "/rest/v1/rpc/list_my_characters", json={}, headers={**bearer, "apikey": "not-a-key"}
+            f"/rest/v1/rpc/list_my_characters?apikey={target.anon_key}", json={}, headers=bearer
         )
         assert r.status_code == 200
-        r = await http.get("/auth/v1/user", headers=bearer)
+        r = await http.get("/auth/v1/user", headers={**bearer, "apikey": target.service_role_key})
         assert r.status_code == 200 and r.json()["id"] == alice.id
+        # CORS preflights pass (the gateway's cors plugin answers them before key-auth)
+        r = await http.options("/rest/v1/adventures", headers={"Origin": "http://localhost:3000"})
+        assert r.status_code == 200
+        # a websocket without the key is refused at the upgrade
+        r = await http.get("/realtime/v1/websocket?vsn=1.0.0")
+        assert (r.status_code, r.json()) == (401, missing)
+
+
+async def test_apikey_handling_as_the_cli_gateway(target: Target) -> None:
+    """``supabase start``'s Kong has no key-auth plugin: no apikey is a request as anon, and a
+    user token beside a wrong apikey works. ``check_api_key=False`` mimics it."""
+    if not target.is_devstack:
+        stack_url, anon, service = target.url, target.anon_key, target.service_role_key
+        cli_stack = None
+    else:
+        cli_stack = DevStack(database_url=target.db_url, check_api_key=False)
+        await cli_stack.start()
+        stack_url, anon, service = cli_stack.url, cli_stack.anon_key, cli_stack.service_role_key
+    try:
+        async with httpx.AsyncClient(base_url=stack_url) as http:
+            r = await http.post("/rest/v1/rpc/list_my_characters", json={})
+            assert r.status_code == 401 and r.json()["code"] == "42501"
+            token = (
+                await http.post(
+                    "/auth/v1/signup",
+                    json={"email": f"cli-{uuid.uuid4().hex[:8]}@example.com", "password": "correct-horse-42"},
+                    headers={"apikey": anon},
+                )
+            ).json()["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            r = await http.post("/rest/v1/rpc/list_my_characters", json={}, headers=bearer)
+            assert r.status_code == 200 and r.json() == []
+            r = await http.post(
+                "/rest/v1/rpc/list_my_characters", json={}, headers={**bearer, "apikey": "not-a-key"}
+            )
+            assert r.status_code == 200
+            assert service
+    finally:
+        if cli_stack is not None:
+            await cli_stack.stop()
 
 
 async def test_deeply_nested_or_malformed_json_is_a_4xx(clients: Clients, target: Target) -> None:

@@ -153,7 +153,7 @@ def e2e(database_url: str) -> Iterator[E2E]:
 
         gateway.runner.app[functions.APP_KEY].extra_env["INVITE_RATE_LIMIT"] = "100000"
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute("delete from seer_private.code_lookup_failures where subject like 'net:127.%%'")
+            conn.execute("delete from seer_private.rate_limit_hits where subject like 'net:127.%%'")
         env = E2E(stack, database_url)
         try:
             yield env

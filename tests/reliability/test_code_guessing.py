@@ -45,8 +45,8 @@ async def test_guessing_is_refused_and_normal_users_are_not(api: Api) -> None:
 
     # the window slides: once the failures are older than 10 minutes the guesser may try again
     await api.db.execute(
-        "update seer_private.code_lookup_failures set failed_at = failed_at - interval '10 minutes 1 second'"
-        " where subject = $1",
+        "update seer_private.rate_limit_hits set hit_at = hit_at - interval '10 minutes 1 second'"
+        " where bucket = 'code_lookup' and subject = $1",
         f"user:{guesser.id}",
     )
     assert (await api.rpc(guesser.token, "get_session_by_code", {"p_code": code})).status == 200
@@ -54,7 +54,8 @@ async def test_guessing_is_refused_and_normal_users_are_not(api: Api) -> None:
     assert (await api.rpc(guesser.token, "get_session_by_code", {"p_code": "QZZZZX"})).status == 404
     assert (
         await api.db.fetchval(
-            "select count(*) from seer_private.code_lookup_failures where subject = $1", f"user:{guesser.id}"
+            "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1",
+            f"user:{guesser.id}",
         )
         == 1
     )
@@ -74,7 +75,8 @@ async def test_read_only_get_is_refused_so_it_cannot_bypass_counting(api: Api) -
     r = await api.request("GET", "/rest/v1/rpc/get_session_by_code?p_code=QZZZZZ", guesser.token)
     assert r.status == 405 and r.code == "PGRST101", r
     count = await api.db.fetchval(
-        "select count(*) from seer_private.code_lookup_failures where subject = $1", f"user:{guesser.id}"
+        "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1",
+        f"user:{guesser.id}",
     )
     assert count == 0
 
@@ -85,7 +87,8 @@ async def test_sdk_raises_too_many_attempts(api: Api) -> None:
         email = f"sdk-{uuid.uuid4().hex[:8]}@example.com"
         uid = await client.sign_up(email, "guess-pw-12345")
         await api.db.execute(
-            "insert into seer_private.code_lookup_failures (subject) select $1 from generate_series(1, 10)",
+            "insert into seer_private.rate_limit_hits (bucket, subject)"
+            " select 'code_lookup', $1 from generate_series(1, 10)",
             f"user:{uid}",
         )
         try:

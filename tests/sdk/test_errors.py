@@ -90,6 +90,14 @@ CONTRACT_TABLE = [
         "A combat is already running, or none is",
         e.CombatStateConflict,
     ),
+    ("SESSION_028", "TOO_MANY_ACTIONS", 429, "Too many actions; wait a moment and retry", e.TooManyActions),
+    (
+        "SESSION_029",
+        "SESSION_EVENT_LIMIT",
+        422,
+        "This session has reached its event limit; end it and start a new one",
+        e.SessionEventLimit,
+    ),
 ]
 
 
@@ -153,3 +161,15 @@ def test_str_and_repr_are_informative() -> None:
     err = e.NotSeer(details="start")
     assert "SESSION_007" in str(err) and "403" in str(err) and "start" in str(err)
     assert "NotSeer" in repr(err)
+
+
+def test_too_many_actions_carries_the_retry_hint() -> None:
+    body = {
+        "code": "SESSION_028",
+        "message": "Too many actions; wait a moment and retry",
+        "details": "at most 30 actions per 00:01:00",
+        "hint": "retry in 12 s",
+    }
+    err = error_from_response(429, body)
+    assert isinstance(err, e.TooManyActions) and err.retry_after == 12
+    assert e.TooManyActions().retry_after is None

@@ -66,3 +66,6 @@ async def test_notebook_runs_in_a_jupyter_kernel(devstack, monkeypatch: pytest.M
     # Plain sync methods inside callbacks.
     assert "3 snapshots taken inside callbacks" in text and "Cora" in text
     assert re.search(r"\d+ events: session_created, player_joined", text)  # the notebook asserts the order
+    # issue 22: the Seer's dashboard (HTML, the hidden roll's value) and Aria's view (text)
+    assert any("Pending actions" in h and "shadows" in h and "hidden: " in h for h in html)
+    assert "(ambush check) = hidden\n" in text and "re-reads: 0" in text

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from yarl import URL
@@ -88,7 +89,7 @@ async def until(predicate, limit: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_every_method_through_a_whole_session(person: Factory) -> None:
+async def test_every_method_through_a_whole_session(person: Factory, db: Any) -> None:
     seer, aria, bram = await person("Seer"), await person("Aria"), await person("Bram")
     created = await seer.client.create_session(ADVENTURE_ID, settings={"showDiceRolls": False}, max_players=2)
     session = created.session
@@ -151,6 +152,12 @@ async def test_every_method_through_a_whole_session(person: Factory) -> None:
     with pytest.raises(NotInSession):
         await bram.client.join_session(session.id, character_id=bram.character.id)
 
+    # experience is earned by real play (200 XP per unpaused minute, docs/server.md): as if
+    # the party had played for half an hour
+    await db.execute(
+        "update public.sessions set started_at = started_at - interval '30 minutes' where id = $1",
+        uuid.UUID(str(session.id)),
+    )
     ended = await seer.client.end_session(session.id, outcome="completed", notes="gg")
     assert ended.session.status == "completed" and ended.session.outcome == "completed"
     assert ended.stats.nodes_visited >= 2 and ended.stats.dice_rolled == 3

@@ -180,17 +180,15 @@ async def test_game_state_change_receives_the_resulting_state(
     _, player = await seer_and_player(backend, make_client)
     states = []
 
-    def game_state(uid, body):  # the state after the update, with its version
-        return 200, {**s.game_state(version=len(backend.events)), "variables": {"gold": len(backend.events)}}
-
-    backend.handlers["get_game_state"] = game_state
     async with player.connect(s.SESSION_ID, on_game_state_change=states.append, **FAST) as conn:
         backend.emit()
         backend.emit()
         await conn.wait_for_seq(2)
         await until(lambda: states and states[-1].version == 2)
-        assert [st.version for st in states] in ([1, 2], [2])  # each version once, in order
-        assert states[-1].variables == {"gold": 2}
+        assert [st.version for st in states] == [1, 2]  # each version once, in order
+        # folded from the events (issue 22): the snapshot's state plus both patches, no read
+        assert states[-1].variables == {"gold": 2, "door_open": False, "npc": "Mira"}
+        assert backend.rpc_calls("get_game_state") == []
 
 
 async def test_forged_in_order_consequential_event_is_never_delivered(

@@ -159,6 +159,9 @@ def test_sync_connection_with_callbacks_and_iterator() -> None:
             events.close()
             assert [p.state for p in conn.presence() if p.role == "player"] == ["online"]
             assert "Ida" in conn._repr_html_()
+            # the blocking twin holds the folded state too (issue 22)
+            assert conn.state.version == 3 and conn.state.game.variables["gold"] == 3
+            assert conn.state_reads == 0
         assert seen == [1, 2, 3]
         assert str(conn.status) == "disconnected"
         client.close()

@@ -1,5 +1,6 @@
-"""`python -m seer_client watch CODE` (issue 12): a live lobby in the terminal until the
-session ends, names shown as typed (no markup, no control characters)."""
+"""`python -m seer_client watch CODE` (issue 12): a live session in the terminal until it
+ends - for the Seer, the dashboard (issue 22) - names shown as typed (no markup, no control
+characters)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,13 @@ async def test_watch_shows_the_lobby_live_until_the_session_ends(devstack: Any) 
         hero = await player.create_character(name="Aria [red]", character_class="ranger")
         await player.join_session(created.session.id, character_id=hero.id)
         await _until(lambda: b"Aria [red]" in out, 30, proc, out)
+        # issue 22: the Seer watching gets the dashboard: the node's text, a hidden roll's value
+        started = await seer.start_session(created.session.id)
+        node = started.session.current_node
+        assert node is not None
+        hidden = await seer.roll_dice(created.session.id, "3d6", reason="ambush", hidden=True)
+        await _until(lambda: f"3d6 (ambush) = hidden: {hidden.total}".encode() in out, 30, proc, out)
+        assert node.title.encode() in out and b"Dice" in out
         await seer.end_session(created.session.id, outcome="cancelled")
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         await reader

@@ -123,8 +123,10 @@ select results_eq(
     ('SESSION_019', 413, 'Game state or event is too large'),
     ('SESSION_025', 403, 'Only the author can change this adventure'),
     ('SESSION_026', 409, 'This character''s player is connected and acts for themselves'),
-    ('SESSION_027', 409, 'A combat is already running, or none is')$$,
-  'error catalogue matches the contract (PRD codes + 000 + 014..019 + the game''s 025-027)');
+    ('SESSION_027', 409, 'A combat is already running, or none is'),
+    ('SESSION_028', 429, 'Too many actions; wait a moment and retry'),
+    ('SESSION_029', 422, 'This session has reached its event limit; end it and start a new one')$$,
+  'error catalogue matches the contract (PRD codes + 000 + 014..019 + the game''s 025-029)');
 
 select throws_ok(
   $$select seer_private.raise_error('SESSION_003')$$,

@@ -28,7 +28,7 @@ select is(
   array['adventureDescription', 'adventureId', 'adventureName', 'code', 'completedAt', 'createdAt',
         'currentNode', 'currentNodeId', 'endedAt', 'estimatedDurationMinutes', 'gameState', 'id', 'lastSeq',
         'maxPlayers', 'minPlayers', 'notes', 'outcome', 'pausedAt', 'players', 'recommendedMaxPlayers',
-        'recommendedMinPlayers', 'seerId', 'seerName', 'settings', 'startedAt', 'stats', 'status', 'topic', 'visitedNodeIds'],
+        'recommendedMinPlayers', 'seerConnected', 'seerId', 'seerName', 'settings', 'startedAt', 'stats', 'status', 'topic', 'visitedNodeIds'],
   'Session JSON has exactly the contract keys');
 select is(public.session_events_since((:'created'::jsonb ->> 'id')::uuid, 0) -> 0 ->> 'type', 'session_created',
   'US-01: creation is event seq 1');

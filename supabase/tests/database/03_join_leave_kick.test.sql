@@ -1,7 +1,7 @@
 -- US-02 join, US-03 lobby (see players, leave, kick, real-time updates), rejoin rules.
 begin;
 \ir _helpers.psql
-select plan(68);
+select plan(69);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -24,7 +24,7 @@ select is(:'joined'::jsonb -> 'player' ->> 'displayName', 'Pia', 'player display
 select is(
   (select array_agg(k order by k) from jsonb_object_keys(:'joined'::jsonb -> 'player') k),
   array['character', 'characterId', 'controlledBySeer', 'displayName', 'id', 'isConnected', 'joinedAt',
-        'kickReason', 'lastActivityAt', 'leftAt', 'leftReason', 'sessionId', 'status', 'userId'],
+        'kickReason', 'lastActivityAt', 'leftAt', 'leftReason', 'readmitRequestedAt', 'sessionId', 'status', 'userId'],
   'SessionPlayer has exactly the contract keys');
 select is(jsonb_array_length(:'joined'::jsonb -> 'session' -> 'players'), 1, 'US-02: joined the lobby');
 select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'pia_char2')), 'SESSION_008:409',
@@ -198,8 +198,10 @@ select public.leave_session(:'run') \g /dev/null
 select tests.reset_role();
 update public.session_players set inactive_at = now() - interval '6 minutes' where id = :'quin_run_seat';
 select tests.act_as(:'quin');
-select is(tests.err(format('select public.join_session(%L, %L)', :'run', :'quin_char')), 'SESSION_008:409',
-  'after 5 minutes the Seer decides (no self-service rejoin)');
+select is(public.join_session(:'run', :'quin_char') -> 'player' ->> 'status', 'inactive',
+  'after 5 minutes the Seer decides (no self-service rejoin) ...');
+select is(public.join_session(:'run', :'quin_char') ->> 'readmit', 'requested',
+  '... and the answer says the Seer has been asked (issue 22)');
 select is(public.leave_session(:'run'), '{"left": true}'::jsonb, 'leaving again ...');
 select tests.reset_role();
 select is((select status || '/' || (left_at is not null)::text from public.session_players where id = :'quin_run_seat'),
@@ -212,7 +214,7 @@ select is(public.get_session(:'run') -> 'players', '[]'::jsonb, 'the party goes 
 select tests.reset_role();
 select is(
   array(select type from public.session_events where session_id = :'run' and seq > 4 order by seq),
-  array['player_left', 'player_connection', 'player_left', 'player_left'],
+  array['player_left', 'player_connection', 'player_left', 'readmit_requested', 'player_left'],
   'leave / rejoin / leave / free events');
 
 select * from finish();

@@ -70,13 +70,13 @@ select is((select count(*)::int from public.session_players where session_id = :
 update public.session_players set last_activity_at = :'t'::timestamptz - interval '1 hour' where session_id = :'w';
 
 select is(seer_private.sweep(:'t'),
-  '{"disconnected": 3, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  '{"disconnected": 3, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0, "seerDisconnected": 0, "seerAwayPaused": 0}'::jsonb,
   'stale lobby seats are disconnected like running ones');
 select is(seer_private.sweep(:'t'::timestamptz + interval '5 minutes 1 second'),
-  '{"disconnected": 0, "inactive": 0, "lobbyFreed": 3, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  '{"disconnected": 0, "inactive": 0, "lobbyFreed": 3, "waitingCancelled": 0, "pausedCancelled": 0, "seerDisconnected": 0, "seerAwayPaused": 0}'::jsonb,
   'and freed 5 minutes later');
 select is(seer_private.sweep(:'t'::timestamptz + interval '5 minutes 1 second'),
-  '{"disconnected": 0, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  '{"disconnected": 0, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0, "seerDisconnected": 0, "seerAwayPaused": 0}'::jsonb,
   'an idle sweep then finds nothing due');
 -- (their dead index entries are read until vacuum, which a test transaction cannot run)
 select is((select count(*)::int from public.session_players
@@ -88,7 +88,7 @@ select is((select count(*)::int from public.session_players
 update public.session_players set last_activity_at = :'t'::timestamptz - interval '2 minutes' where id = :'ada_seat';
 select tests.seat_reads() as reads_before \gset
 select is(seer_private.sweep(:'t'),
-  '{"disconnected": 1, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0}'::jsonb,
+  '{"disconnected": 1, "inactive": 0, "lobbyFreed": 0, "waitingCancelled": 0, "pausedCancelled": 0, "seerDisconnected": 0, "seerAwayPaused": 0}'::jsonb,
   'a stale seat of a running session is disconnected');
 select cmp_ok(tests.seat_reads() - :reads_before, '>=', 1::bigint, 'and that sweep did read seats');
 select is((select status from public.session_players where id = :'ada_seat'), 'disconnected', 'ada is disconnected');

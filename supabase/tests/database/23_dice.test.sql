@@ -88,7 +88,7 @@ select tests.act_as(:'seer');
 select public.roll_dice(:'s', '3d6', 'ambush check', null, true) as h \gset
 select ok(:'h'::jsonb -> 'dice' <> 'null'::jsonb and :'h'::jsonb ->> 'total' is not null, 'the Seer''s reply has the dice');
 select tests.act_as(:'pia');
-select is((select e - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'rollId' - 'rollerId'
+select is((select e - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'rollId' - 'rollerId' - 'version' - 'entry'
            from jsonb_array_elements(public.session_events_since(:'s', 0)) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'),
   '{"type": "dice_rolled", "characterId": null, "expression": "3d6", "reason": "ambush check", "hidden": true, "dice": null, "total": null}'::jsonb,

@@ -117,6 +117,10 @@ select tests.act_as(:'seer');
 select public.update_game_state(:'s', jsonb_build_object('addInventory', jsonb_build_array(
   jsonb_build_object('id', 'lantern', 'name', 'Sunken Lantern', 'assignedTo', :'pia_char'),
   jsonb_build_object('id', 'rope', 'name', 'Rope')))) \g /dev/null
+-- an hour of play, so the play-time bound (200 XP per unpaused minute, 26_fair_play) is not the limit
+select tests.reset_role();
+update public.sessions set started_at = started_at - interval '1 hour' where id = :'s';
+select tests.act_as(:'seer');
 select public.end_session(:'s', 'completed') as ended \gset
 -- uncapped this would be 50 (start node) + 25 x 42 combats = 1100
 select is((:'ended'::jsonb -> 'stats' ->> 'experienceEarned')::int, 575,

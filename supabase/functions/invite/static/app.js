@@ -639,6 +639,14 @@
       text: "The Seer paused the game.",
       attrs: { hidden: true },
     });
+    // Back after the 5-minute window: the seat stays inactive (the Seer plays it) until the Seer
+    // readmits it; join_session and heartbeat answered readmit: 'requested' and the Seer was asked.
+    const readmitNote = el("p", {
+      className: "notice",
+      testid: "readmit-notice",
+      text: "You were away too long: the Seer has been asked to let you back in. Please wait.",
+      attrs: { hidden: true },
+    });
     const myCharacter = el("p", { testid: "my-character" });
     const dice = el("ul", { className: "list", testid: "dice-rolls" });
     const turnOrder = el("ol", { className: "list", testid: "turn-order" });
@@ -681,6 +689,7 @@
       "div",
       { testid: "player-game-view", attrs: { hidden: true } },
       pausedNote,
+      readmitNote,
       el("div", { className: "node" }, nodeTitle, nodeText, choices),
       actionForm,
       actionStatus,
@@ -750,6 +759,7 @@
       lobby.hidden = state.status !== "waiting";
       game.hidden = !running;
       pausedNote.hidden = state.status !== "paused";
+      readmitNote.hidden = me()?.status !== "inactive";
       actionText.disabled = state.status !== "active";
       ended.hidden = running || state.status === "waiting";
       if (!ended.hidden) {
