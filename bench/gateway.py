@@ -191,7 +191,7 @@ def start_stack(state_dir: Path) -> dict[str, str]:
     )
     if res.returncode != 0:
         raise SystemExit(f"could not start the devstack:\n{res.stderr or res.stdout}")
-    status: dict[str, str] = json.loads((state_dir / "state.json").read_text())["status"]
+    status: dict[str, str] = json.loads(next(state_dir.glob("*/state.json")).read_text())["status"]
     return status
 
 

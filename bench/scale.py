@@ -311,16 +311,18 @@ async def run(db_url: str, sizes: Sizes, rows: list[Row], log: list[str]) -> Non
         await conn.close()
 
 
-# the candidate query inside list_my_sessions (migration ..._session_lobby)
+# the candidate query inside list_my_sessions (migration ..._session_lobby): its first page
 LIST_QUERY = """
 select s0.id from public.sessions s0
 where s0.id in (
     (select s1.id from public.sessions s1 where s1.seer_id = $1
-     order by s1.created_at desc, s1.id limit 200)
+       and (s1.created_at, s1.id) < ('infinity'::timestamptz, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+     order by s1.created_at desc, s1.id desc limit 50)
     union
     (select s2.id from public.session_players sp join public.sessions s2 on s2.id = sp.session_id
      where sp.user_id = $1 and sp.left_at is null
-     order by s2.created_at desc, s2.id limit 200))
-order by s0.created_at desc, s0.id
-limit 200
+       and (s2.created_at, s2.id) < ('infinity'::timestamptz, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+     order by s2.created_at desc, s2.id desc limit 50))
+order by s0.created_at desc, s0.id desc
+limit 50
 """

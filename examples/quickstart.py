@@ -1,4 +1,4 @@
-"""A short session through the blocking facade (``seer_client.sync``).
+"""A short session through the blocking client (``SyncSeerClient``).
 
 Run against the local devstack (started here) or a real project::
 
@@ -17,7 +17,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
-from seer_client.sync import SeerClient
+from seer_client import SyncSeerClient
 
 ADVENTURE_ID = "00000000-0000-4000-8000-00000000a001"  # supabase/seed.sql
 SECOND_NODE = "00000000-0000-4000-8000-00000000b002"
@@ -36,9 +36,7 @@ def stack() -> Iterator[tuple[str, str]]:
 
 
 def main() -> None:
-    with stack() as (url, key):
-        seer = SeerClient(url, key)
-        player = SeerClient(url, key)
+    with stack() as (url, key), SyncSeerClient(url, key) as seer, SyncSeerClient(url, key) as player:
         tag = uuid.uuid4().hex[:6]
         seer.sign_up(f"seer-{tag}@example.com", "a-long-password", display_name="Sage")
         player.sign_up(f"aria-{tag}@example.com", "a-long-password", display_name="Aria")
@@ -66,8 +64,8 @@ def main() -> None:
 
         player.submit_feedback(session.id, rating=5, comment="More eels, please")
         print("Aria now has", player.list_my_characters()[0].experience, "XP")
-        seer.close()
-        player.close()
+        for summary in seer.iter_my_sessions():  # every page of the Seer's history, newest first
+            print(f"History: {summary.code} {summary.status} ({summary.role})")
 
 
 if __name__ == "__main__":

@@ -2,25 +2,26 @@
 
 Quick start::
 
-    from seer_client import SeerClient
+    from seer_client import AsyncSeerClient
 
-    client = await SeerClient.create(url, anon_key)
-    await client.sign_in(email, password)
-    created = await client.create_session(adventure_id)
-    async with client.connect(created.session.id) as conn:
-        async for event in conn.events():
-            print(event.seq, event.type)
+    async with AsyncSeerClient() as client:  # SUPABASE_URL and SUPABASE_ANON_KEY
+        await client.sign_in(email, password)
+        created = await client.create_session(adventure_id)
+        async with client.connect(created.session.id) as conn:
+            async for event in conn.events():
+                print(event.seq, event.type)
 
-``SeerClient.create()`` reads ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY`` when not given.
-Blocking scripts and notebooks: ``from seer_client.sync import SeerClient`` (the same
-methods, typed, without ``await``; also importable as ``SyncSeerClient``).
+Blocking scripts and notebooks: ``with SyncSeerClient() as client:`` (the same methods,
+typed, without ``await``). ``SeerClient`` is ``AsyncSeerClient`` under its older name, and
+``seer_client.sync.SeerClient`` is ``SyncSeerClient``.
 """
 
 import logging
 
-from ._client import SeerClient
+from ._client import AsyncSeerClient, SeerClient
 from ._connection import ConnectionOptions, ConnectionStatus, Handlers, PresenceEntry, SessionConnection
 from ._state import SessionState
+from ._sync_api import SyncSeerClient
 from ._view import LiveDisplay, SessionView
 from .errors import (
     AdventureNotFound,
@@ -123,6 +124,7 @@ __all__ = [
     "AlreadyInSession",
     "AnonymousNotAllowed",
     "ApiError",
+    "AsyncSeerClient",
     "AuthError",
     "BaseEvent",
     "Character",
@@ -201,6 +203,7 @@ __all__ = [
     "SessionView",
     "StartResult",
     "StateVersionConflict",
+    "SyncSeerClient",
     "TimeoutError",
     "TooManyActions",
     "TooManyAttempts",

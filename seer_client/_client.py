@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import copy
 import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
-from .errors import (
-    AuthError,
-    ConfigError,
-    SeerError,
-    TimeoutError,
-    TransportError,
-    ValidationError,
-    error_from_api_error,
-    error_from_response,
+from ._transport import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    CallOptions,
+    Transport,
+    check_max_retries,
+    check_timeout,
 )
+from .errors import AuthError, ConfigError, TransportError, ValidationError
 from .events import SessionEvent, parse_events
 from .models import (
     AdventureSummary,
@@ -65,70 +57,96 @@ if TYPE_CHECKING:
 
     from ._connection import ConnectionOptions, SessionConnection
 
-__all__ = ["SeerClient"]
+__all__ = ["AsyncSeerClient", "SeerClient"]
 
 log: logging.Logger = logging.getLogger("seer_client.client")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 _OUTCOMES = ("completed", "cancelled")
 _ADVENTURE_SCOPES = ("mine", "community", "all")
 _COMBAT_OUTCOMES = ("victory", "defeat", "fled", "truce")
+_MAX_BIGINT = 2**63 - 1
 _STATUSES = ("waiting", "active", "paused", "completed", "cancelled")
-_SETTINGS_KEYS = frozenset(
-    {"allowLateJoin", "showDiceRolls", "autoResolveSimpleCombat", "enableAISeer", "voiceChatEnabled"}
-)
+#: Settings keys, snake_case name -> wire (camelCase) name, from the one model that defines them.
+_SETTINGS_ALIASES: dict[str, str] = {
+    name: field.alias or name for name, field in SessionSettings.model_fields.items()
+}
+_SETTINGS_KEYS = frozenset(_SETTINGS_ALIASES.values())
 
 
-def _is_error_body(data: Any) -> bool:
-    if not isinstance(data, dict):
-        return False
-    body = cast(dict[str, Any], data)
-    code = body.get("code")
-    return (
-        set(body) == {"code", "message", "details", "hint"}
-        and isinstance(code, str)
-        and code.startswith("SESSION_")
-    )
+class AsyncSeerClient:
+    """Async client for Seer sessions on Supabase (``seer_client.SeerClient`` is this class).
 
+    ``AsyncSeerClient()`` reads ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY``;
+    ``AsyncSeerClient(url, key)``, ``AsyncSeerClient(supabase=existing_async_client)`` and
+    ``await AsyncSeerClient.create(url, key)`` work too. Use it as ``async with AsyncSeerClient()
+    as client:`` to close its sockets at the end. Every RPC is a keyword-argument method returning
+    a pydantic model; errors are :mod:`seer_client.errors` exceptions.
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, TransportError) and (exc.status is None or exc.status >= 500)
-
-
-class SeerClient:
-    """Async client for Seer sessions on Supabase.
-
-    Build it from an existing ``supabase.AsyncClient`` (``SeerClient(supabase)``) or with
-    ``await SeerClient.create(url, key)``. Every RPC is a keyword-argument method returning a
-    pydantic model; errors are :mod:`seer_client.errors` exceptions.
+    ``timeout`` (seconds) bounds each attempt of every RPC and auth call and raises
+    :class:`~seer_client.errors.TimeoutError` naming the URL and the limit; reads are retried
+    up to ``max_retries`` times on transport errors (no answer, 5xx), calls that change data
+    never. ``client.with_options(timeout=..., max_retries=...)`` changes them for one call site.
     """
 
     def __init__(
         self,
-        supabase: AsyncClient,
+        url: str | AsyncClient | None = None,
+        key: str | None = None,
         *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
-        timeout: float = 10.0,
-        retries: int = 3,
-        owns_supabase: bool = False,
+        supabase: AsyncClient | None = None,
+        options: Any = None,
+        retries: int | None = None,
+        owns_supabase: bool | None = None,
     ) -> None:
+        from supabase import AsyncClient as SupabaseAsyncClient
         from supabase import Client as SyncSupabaseClient
 
-        if isinstance(supabase, SyncSupabaseClient):
+        if isinstance(url, SyncSupabaseClient) or isinstance(supabase, SyncSupabaseClient):
             raise ConfigError(
                 "SeerClient needs supabase's AsyncClient (await supabase.acreate_client(url, key)); "
-                "for blocking code use seer_client.sync.SeerClient.create(url, key)"
+                "for blocking code use seer_client.SyncSeerClient(url, key)"
             )
-        self.supabase = supabase
+        if isinstance(url, SupabaseAsyncClient):
+            # SeerClient(supabase): the long-standing form; the client stays the caller's.
+            supabase, url = url, None
+        if retries is not None:
+            warnings.warn(
+                "SeerClient(retries=N) is deprecated: N counted attempts; use max_retries=N-1 "
+                "(the number of retries, as in the openai and anthropic SDKs)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_retries = max(0, retries - 1)
+        self._options = CallOptions(check_timeout(timeout), check_max_retries(max_retries))
+        http: httpx.AsyncClient | None = None
+        if supabase is None:
+            supabase, http = _build_supabase(url, key, self._options, options)
+            owns = True if owns_supabase is None else owns_supabase
+        else:
+            owns = bool(owns_supabase)
+            http = getattr(getattr(supabase, "options", None), "httpx_client", None)
+        self.supabase: AsyncClient = supabase
         self.url: str = str(supabase.supabase_url).rstrip("/")
         base = join_url_base or self.url
         self.join_url_base: str = base.rstrip("/")
-        self.timeout: float = _check_timeout(timeout)
-        self.retries: int = max(1, retries)
-        self._owns_supabase = owns_supabase
+        self._owns_supabase = owns
+        # The transport's HTTP client: the one the supabase client sends with (ours when we
+        # built it), else a private one we close.
+        self._transport = Transport(
+            self.url,
+            str(supabase.supabase_key),
+            http if http is not None else httpx.AsyncClient(timeout=None),
+            owns_http=owns if http is not None else True,
+        )
+        self._owns_transport = True
+        self._is_view = False
         self._connections: set[SessionConnection] = set()
-        self._postgrest_clients: list[Any] = []
 
     @classmethod
     async def create(
@@ -136,48 +154,64 @@ class SeerClient:
         url: str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109 - the client's setting, not this call's
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the client's setting, not this call's
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
         options: Any = None,
-    ) -> SeerClient:
-        """Build the client and its ``supabase.AsyncClient``.
+        retries: int | None = None,
+    ) -> AsyncSeerClient:
+        """Build the client (the same as ``AsyncSeerClient(url, key, ...)``; kept for existing code).
 
-        ``url`` and ``key`` default to ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY``. ``timeout``
-        (seconds) bounds every RPC and auth call; idempotent reads are tried ``retries`` times
-        on transport errors. A missing or malformed URL or key raises :class:`ConfigError`.
+        ``url`` and ``key`` default to ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY``; ``options`` is a
+        ``supabase.AsyncClientOptions``. A missing or malformed URL or key raises :class:`ConfigError`.
         """
-        from supabase._async.client import SupabaseException
-
-        from supabase import AsyncClient, AsyncClientOptions
-
-        url = url if url is not None else os.environ.get("SUPABASE_URL")
-        key = key if key is not None else os.environ.get("SUPABASE_ANON_KEY")
-        if not url:
-            raise ConfigError("no Supabase URL: pass url= or set SUPABASE_URL")
-        if not key:
-            raise ConfigError("no Supabase key: pass key= or set SUPABASE_ANON_KEY")
-        if options is None:
-            options = AsyncClientOptions(postgrest_client_timeout=_check_timeout(timeout))
-        try:
-            supabase = await AsyncClient.create(url, key, options)
-        except SupabaseException as exc:
-            raise ConfigError(f"{exc} ({url!r})") from exc
+        if retries is not None:
+            warnings.warn(
+                "SeerClient.create(retries=N) is deprecated: N counted attempts; use max_retries=N-1",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_retries = max(0, retries - 1)
         return cls(
-            supabase, join_url_base=join_url_base, timeout=timeout, retries=retries, owns_supabase=True
+            url, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base, options=options
         )
 
-    def with_options(self, *, timeout: float | None = None, retries: int | None = None) -> SeerClient:
-        """A view of this client with another ``timeout``/``retries``, for one call site.
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.url} timeout={self.timeout:g} max_retries={self.max_retries}"
+            f"{' (with_options view)' if self._is_view else ''}>"
+        )
 
-        It shares the signed-in session and connections; closing it closes nothing.
+    @property
+    def timeout(self) -> float:
+        """Seconds each attempt of an RPC or auth call may take."""
+        return self._options.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a read is retried after a transport error (attempts = this + 1)."""
+        return self._options.max_retries
+
+    @property
+    def retries(self) -> int:
+        """Deprecated: the number of attempts (``max_retries + 1``)."""
+        return self._options.max_retries + 1
+
+    def with_options(
+        self, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> AsyncSeerClient:
+        """A view of this client with another ``timeout``/``max_retries``, for one call site.
+
+        It shares the signed-in session, the sockets and the connections; closing it closes nothing.
         """
         clone = copy.copy(self)
         clone._owns_supabase = False
-        if timeout is not None:
-            clone.timeout = _check_timeout(timeout)
-        if retries is not None:
-            clone.retries = max(1, retries)
+        clone._owns_transport = False
+        clone._is_view = True
+        clone._options = CallOptions(
+            check_timeout(timeout) if timeout is not None else self._options.timeout,
+            check_max_retries(max_retries) if max_retries is not None else self._options.max_retries,
+        )
         return clone
 
     # ----------------------------------------------------------------- auth pass-through
@@ -185,16 +219,20 @@ class SeerClient:
         """Create an account (and sign in when the project auto-confirms). Returns the user id."""
         data = {"display_name": display_name} if display_name else {}
         response = await self._auth_call(
-            self.supabase.auth.sign_up({"email": email, "password": password, "options": {"data": data}})
+            "sign_up",
+            lambda: self.supabase.auth.sign_up(
+                {"email": email, "password": password, "options": {"data": data}}
+            ),
         )
         if response.user is None:
-            raise AuthError("sign-up returned no user", status=None)
+            raise AuthError("sign-up returned no user")
         return str(response.user.id)
 
     async def sign_in(self, email: str, password: str) -> str:
         """Sign in with email and password. Returns the user id."""
         response = await self._auth_call(
-            self.supabase.auth.sign_in_with_password({"email": email, "password": password})
+            "sign_in",
+            lambda: self.supabase.auth.sign_in_with_password({"email": email, "password": password}),
         )
         if response.user is None:
             raise AuthError("sign-in returned no user")
@@ -202,12 +240,12 @@ class SeerClient:
 
     async def sign_out(self) -> None:
         """Sign out; RPCs then raise :class:`AuthError` ("sign in first") until the next sign-in."""
-        await self._auth_call(self.supabase.auth.sign_out())
+        await self._auth_call("sign_out", lambda: self.supabase.auth.sign_out())
 
     async def user_id(self) -> str:
         """The signed-in user's id (raises :class:`AuthError` when signed out)."""
-        session = await self._auth_call(self.supabase.auth.get_session())
-        if session is None or session.user is None:
+        session = await self._auth_call("user_id", lambda: self.supabase.auth.get_session())
+        if session is None:
             raise AuthError("not signed in", status=401)
         return str(session.user.id)
 
@@ -215,129 +253,34 @@ class SeerClient:
         """The current access token (refreshed first when ``refresh`` or when expired)."""
         if refresh:
             try:
-                response = await self._auth_call(self.supabase.auth.refresh_session())
+                response = await self._auth_call(
+                    "refresh_session", lambda: self.supabase.auth.refresh_session()
+                )
                 return response.session.access_token if response.session else None
             except AuthError:
                 return None
-        session = await self._auth_call(self.supabase.auth.get_session())
+        session = await self._auth_call("access_token", lambda: self.supabase.auth.get_session())
         return session.access_token if session else None
 
-    async def _auth_call(self, awaitable: Any) -> Any:
-        from supabase_auth.errors import AuthError as GoTrueError
-        from supabase_auth.errors import AuthRetryableError, AuthUnknownError
-
-        try:
-            return await asyncio.wait_for(awaitable, self.timeout)
-        except builtins.TimeoutError as exc:
-            raise TimeoutError(f"auth request to {self.url} got no answer within {self.timeout:g} s") from exc
-        except GoTrueError as exc:
-            status = getattr(exc, "status", None)
-            http_error = _http_status_error(exc)
-            if http_error is not None:
-                status = http_error.response.status_code
-            if status in (404, 405):
-                # GoTrue answers every route it has; a 404 means this is not a Supabase API.
-                raise TransportError(
-                    f"no Supabase Auth API at {self.url}/auth/v1 (HTTP {status}); check the URL",
-                    status=status,
-                ) from exc
-            # supabase-auth reports network failures as AuthRetryableError(status 0) and
-            # gateway errors (5xx) the same way: those are transport problems, not auth.
-            if isinstance(exc, AuthRetryableError) or (status is not None and status >= 500):
-                raise TransportError(
-                    f"{self.url}: {exc.message}", status=status or None, code=exc.code
-                ) from exc
-            if isinstance(exc, AuthUnknownError) and isinstance(exc.original_error, httpx.HTTPError):
-                raise TransportError(f"{self.url}: {exc.message}") from exc
-            raise AuthError(exc.message, status=status, code=exc.code) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"auth request to {self.url} failed: {type(exc).__name__}: {exc}") from exc
+    async def _auth_call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        return await self._transport.auth(what, call, options=self._options)
 
     # ----------------------------------------------------------------- RPC plumbing
-    async def _send_once(self, fn: str, params: dict[str, Any]) -> Any:
-        from httpx import Headers
-        from postgrest.exceptions import APIError
-
-        postgrest = self.supabase.postgrest
-        if postgrest not in self._postgrest_clients:
-            # supabase-py builds a new PostgREST client after every auth event and drops the
-            # old one unclosed; keep them so close() can release their connections.
-            self._postgrest_clients.append(postgrest)
-        builder = postgrest.rpc(fn, params)
-        request = getattr(builder, "request", None)
-        try:
-            if request is not None and hasattr(request, "send"):
-                # Send through postgrest's request config so we see the HTTP status, which
-                # postgrest's APIError drops; auth headers and URL stay supabase's.
-                response: httpx.Response = await request.send(Headers())
-                if response.is_success:
-                    if not response.content:
-                        return None
-                    data = response.json()
-                    if _is_error_body(data):
-                        # A function may answer its error body itself and set PostgREST's
-                        # response.status (get_session_by_code does, to keep its rate-limit
-                        # count); never hand such a body back as a result.
-                        raise error_from_response(None, data)
-                    return data
-                try:
-                    body: Any = response.json()
-                except ValueError:
-                    body = None
-                if body is None and response.status_code in (404, 405):
-                    # PostgREST answers JSON for every route; anything else is the wrong URL.
-                    raise TransportError(
-                        f"{fn}: no Supabase REST API at {self.url}/rest/v1 (HTTP {response.status_code});"
-                        " check the URL",
-                        status=response.status_code,
-                    )
-                raise error_from_response(response.status_code, body, text=response.text or None)
-            result = await builder.execute()
-            return result.data
-        except SeerError:
-            raise
-        except APIError as exc:
-            raise error_from_api_error(exc) from exc
-        except httpx.TimeoutException as exc:
-            raise TimeoutError(f"{fn}: {self.url} did not answer within {self.timeout:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{fn}: {self.url} unreachable: {type(exc).__name__}: {exc}") from exc
-
-    async def _send(self, fn: str, params: dict[str, Any]) -> Any:
-        try:
-            result = await asyncio.wait_for(self._send_once(fn, params), self.timeout)
-        except builtins.TimeoutError as exc:
-            if isinstance(exc, TimeoutError):
-                raise
-            raise TimeoutError(f"{fn}: {self.url} did not answer within {self.timeout:g} s") from exc
-        for conn in self._connections:  # the server answers: reconnecting ones try now
-            conn._server_reachable()
-        return result
-
-    async def _require_session(self, fn: str) -> None:
-        session = await self._auth_call(self.supabase.auth.get_session())
+    async def _token(self, fn: str) -> str:
+        session = await self._auth_call(fn, lambda: self.supabase.auth.get_session())
         if session is None:
             raise AuthError(f"sign in first: {fn} needs a signed-in user", status=401)
+        return str(session.access_token)
 
     async def _rpc(self, fn: str, params: dict[str, Any], *, idempotent: bool = False) -> Any:
         """Call an RPC. Only idempotent calls are retried, and only on transport/5xx errors."""
-        await self._require_session(fn)
-        if not idempotent:
-            return await self._send(fn, params)
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self.retries),
-            wait=wait_random_exponential(multiplier=0.2, max=2.0),
-            retry=retry_if_exception(_retryable),
-            before_sleep=lambda state: _log_retry(fn, state, self.retries),
-            reraise=True,
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    log.info(
-                        "retrying %s (attempt %d of %d)", fn, attempt.retry_state.attempt_number, self.retries
-                    )
-                return await self._send(fn, params)
-        raise AssertionError("unreachable")  # pragma: no cover
+        token = await self._token(fn)
+        result = await self._transport.rpc(
+            fn, params, token=token, options=self._options, idempotent=idempotent
+        )
+        for conn in self._connections:  # the server answers: reconnecting ones may try now
+            conn._server_reachable()
+        return result
 
     @staticmethod
     def _parse(model: type[M], data: Any) -> M:
@@ -357,8 +300,7 @@ class SeerClient:
     ) -> CreateSessionResult:
         """Create a session (the caller becomes its Seer); returns it with its join URL."""
         adventure = validate_uuid(adventure_id, "adventureId")
-        if isinstance(max_players, bool) or not isinstance(max_players, int) or not 1 <= max_players <= 6:
-            raise ValidationError(details="maxPlayers")
+        _check_int(max_players, "maxPlayers", 1, 6)
         settings_json = _settings_wire(settings)
         data = await self._rpc(
             "create_session",
@@ -481,12 +423,8 @@ class SeerClient:
         """
         sid = validate_uuid(session_id, "sessionId")
         built = GameStatePatch.build(patch, **fields)
-        if expected_version is not None and (
-            isinstance(expected_version, bool)
-            or not isinstance(expected_version, int)
-            or expected_version < 0
-        ):
-            raise ValidationError(details="expectedVersion")
+        if expected_version is not None:
+            _check_int(expected_version, "expectedVersion", 0, _MAX_BIGINT)
         data = await self._rpc(
             "update_game_state",
             {"p_session_id": sid, "p_patch": built.to_wire(), "p_expected_version": expected_version},
@@ -530,10 +468,8 @@ class SeerClient:
     ) -> list[SessionEvent]:
         """One page of events with ``seq > after_seq``, oldest first (server caps at 1000)."""
         sid = validate_uuid(session_id, "sessionId")
-        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
-            raise ValidationError(details="afterSeq")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ValidationError(details="limit")
+        _check_int(after_seq, "afterSeq", 0, _MAX_BIGINT)
+        _check_int(limit, "limit", 1, 1000)
         data = await self._rpc(
             "session_events_since",
             {"p_session_id": sid, "p_after_seq": after_seq, "p_limit": limit},
@@ -559,22 +495,57 @@ class SeerClient:
     ) -> Feedback:
         """Rate a finished session 1-5 with an optional comment (participants only)."""
         sid = validate_uuid(session_id, "sessionId")
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise ValidationError(details="rating")
+        _check_int(rating, "rating", 1, 5)
         data = await self._rpc(
             "submit_feedback", {"p_session_id": sid, "p_rating": rating, "p_comment": comment}
         )
         return Feedback.model_validate(data)
 
-    async def list_my_sessions(self, *, status: Sequence[str] | None = None) -> list[SessionSummary]:
-        """The caller's sessions (as Seer or player), optionally filtered by status."""
+    async def list_my_sessions(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        before: SessionSummary | str | uuid.UUID | None = None,
+    ) -> list[SessionSummary]:
+        """One page of the caller's sessions (as Seer or player), newest first.
+
+        ``limit`` is 1-200; ``before`` (the last session of the previous page, or its id) asks
+        for the page after it (keyset paging: pages stay right while sessions are created).
+        ``status`` filters by session status. :meth:`iter_my_sessions` walks every page.
+        """
         statuses: list[str] | None = None
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             if any(s not in _STATUSES for s in statuses):
                 raise ValidationError(details="status")
-        data = await self._rpc("list_my_sessions", {"p_status": statuses}, idempotent=True)
+        _check_int(limit, "limit", 1, 200)
+        cursor = None
+        if before is not None:
+            cursor = validate_uuid(before.id if isinstance(before, SessionSummary) else before, "before")
+        data = await self._rpc(
+            "list_my_sessions",
+            {"p_status": statuses, "p_limit": limit, "p_before": cursor},
+            idempotent=True,
+        )
         return TypeAdapter(list[SessionSummary]).validate_python(data or [])
+
+    async def iter_my_sessions(
+        self, *, status: Sequence[str] | None = None, page_size: int = 50
+    ) -> AsyncIterator[SessionSummary]:
+        """Every session of the caller, newest first, fetched ``page_size`` at a time.
+
+        An async iterator over :meth:`list_my_sessions` pages (a plain iterator on the blocking
+        client): ``async for summary in client.iter_my_sessions(status=["completed"]): ...``.
+        """
+        before: SessionSummary | None = None
+        while True:
+            page = await self.list_my_sessions(status=status, limit=page_size, before=before)
+            for summary in page:
+                yield summary
+            if len(page) < page_size:
+                return
+            before = page[-1]
 
     async def create_character(self, *, name: str, character_class: str) -> Character:
         """Create a character owned by the signed-in user."""
@@ -592,18 +563,49 @@ class SeerClient:
 
     # ----------------------------------------------------------------- the game
     async def list_adventures(
-        self, *, scope: str = "all", query: str | None = None, limit: int = 50
+        self,
+        *,
+        scope: str = "all",
+        query: str | None = None,
+        limit: int = 50,
+        after: AdventureSummary | str | uuid.UUID | None = None,
     ) -> list[AdventureSummary]:
-        """The adventure library: ``mine``, ``community`` (published) or ``all``; ``query``
-        matches title and description, case-insensitive."""
+        """One page of the adventure library, by title: ``mine``, ``community`` (published) or
+        ``all``; ``query`` matches title and description, case-insensitive.
+
+        ``limit`` is 1-200; ``after`` (the last adventure of the previous page, or its id) asks for
+        the next page (keyset paging). :meth:`iter_adventures` walks every page.
+        """
         if scope not in _ADVENTURE_SCOPES:
             raise ValidationError(details="scope")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
-            raise ValidationError(details="limit")
+        _check_int(limit, "limit", 1, 200)
+        cursor = None
+        if after is not None:
+            cursor = validate_uuid(after.id if isinstance(after, AdventureSummary) else after, "after")
         data = await self._rpc(
-            "list_adventures", {"p_scope": scope, "p_query": query, "p_limit": limit}, idempotent=True
+            "list_adventures",
+            {"p_scope": scope, "p_query": query, "p_limit": limit, "p_after": cursor},
+            idempotent=True,
         )
         return TypeAdapter(list[AdventureSummary]).validate_python(data or [])
+
+    async def iter_adventures(
+        self, *, scope: str = "all", query: str | None = None, page_size: int = 50
+    ) -> AsyncIterator[AdventureSummary]:
+        """Every adventure of the library matching ``scope`` and ``query``, by title, fetched
+        ``page_size`` at a time.
+
+        An async iterator over :meth:`list_adventures` pages (a plain iterator on the blocking
+        client).
+        """
+        after: AdventureSummary | None = None
+        while True:
+            page = await self.list_adventures(scope=scope, query=query, limit=page_size, after=after)
+            for adventure in page:
+                yield adventure
+            if len(page) < page_size:
+                return
+            after = page[-1]
 
     async def import_adventure(self, document: Mapping[str, Any] | str | Path) -> AdventureSummary:
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path.
@@ -625,6 +627,8 @@ class SeerClient:
     async def publish_adventure(
         self, adventure_id: str | uuid.UUID, *, published: bool = True
     ) -> AdventureSummary:
+        """Publish one of your adventures to the community library (``published=False`` withdraws
+        it); others can then start sessions of it. Author only (:class:`NotAdventureAuthor`)."""
         aid = validate_uuid(adventure_id, "adventureId")
         data = await self._rpc("publish_adventure", {"p_adventure_id": aid, "p_published": bool(published)})
         return AdventureSummary.model_validate(data)
@@ -656,11 +660,47 @@ class SeerClient:
         )
         return DiceRoll.model_validate(data)
 
-    async def list_dice_rolls(self, session_id: str | uuid.UUID, *, limit: int = 200) -> list[DiceRoll]:
-        """The session's rolls as the caller may see them (the Seer: every die)."""
+    async def list_dice_rolls(
+        self,
+        session_id: str | uuid.UUID,
+        *,
+        limit: int = 200,
+        before: DiceRoll | str | uuid.UUID | None = None,
+    ) -> list[DiceRoll]:
+        """One page of the session's rolls as the caller may see them (the Seer: every die).
+
+        The newest ``limit`` (1-1000) rolls, oldest first; ``before`` (a roll of this session, e.g.
+        the first of the previous page, or its id) gives the ``limit`` rolls before it (keyset
+        paging back through a long game). :meth:`iter_dice_rolls` walks every page.
+        """
         sid = validate_uuid(session_id, "sessionId")
-        data = await self._rpc("list_dice_rolls", {"p_session_id": sid, "p_limit": limit}, idempotent=True)
+        _check_int(limit, "limit", 1, 1000)
+        cursor = None
+        if before is not None:
+            cursor = validate_uuid(before.roll_id if isinstance(before, DiceRoll) else before, "before")
+        data = await self._rpc(
+            "list_dice_rolls",
+            {"p_session_id": sid, "p_limit": limit, "p_before": cursor},
+            idempotent=True,
+        )
         return TypeAdapter(list[DiceRoll]).validate_python(data or [])
+
+    async def iter_dice_rolls(
+        self, session_id: str | uuid.UUID, *, page_size: int = 200
+    ) -> AsyncIterator[DiceRoll]:
+        """Every roll of the session, newest first, fetched ``page_size`` at a time.
+
+        An async iterator over :meth:`list_dice_rolls` pages (a plain iterator on the blocking
+        client): ``async for roll in client.iter_dice_rolls(session_id): ...``.
+        """
+        before: DiceRoll | None = None
+        while True:
+            page = await self.list_dice_rolls(session_id, limit=page_size, before=before)
+            for roll in reversed(page):
+                yield roll
+            if len(page) < page_size:
+                return
+            before = page[0]
 
     async def start_combat(
         self, session_id: str | uuid.UUID, combatants: Sequence[Mapping[str, Any]], *, simple: bool = False
@@ -676,10 +716,14 @@ class SeerClient:
         return GameState.model_validate(data)
 
     async def next_turn(self, session_id: str | uuid.UUID) -> GameState:
+        """Pass the running combat's turn to the next combatant (Seer only); returns the game state.
+        Without a running combat: :class:`CombatStateConflict`."""
         sid = validate_uuid(session_id, "sessionId")
         return GameState.model_validate(await self._rpc("next_turn", {"p_session_id": sid}))
 
     async def end_combat(self, session_id: str | uuid.UUID, outcome: str = "victory") -> GameState:
+        """End the running combat as ``victory``, ``defeat``, ``fled`` or ``truce`` (Seer only);
+        returns the game state. Without a running combat: :class:`CombatStateConflict`."""
         sid = validate_uuid(session_id, "sessionId")
         if outcome not in _COMBAT_OUTCOMES:
             raise ValidationError(details="outcome")
@@ -722,9 +766,12 @@ class SeerClient:
         character_id: str | uuid.UUID | None = None,
         **options: Unpack[ConnectionOptions],
     ) -> SessionConnection:
-        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``.
+        """A :class:`SessionConnection` to the session; use ``async with client.connect(sid) as conn:``.
 
-        The keywords are :class:`~seer_client.ConnectionOptions` (settings and handlers)."""
+        ``async with`` opens it (subscribed and caught up) and closes it at the end; or call
+        ``await conn.open()`` and ``await conn.close()``. The keywords are
+        :class:`~seer_client.ConnectionOptions` (settings and handlers, typed); docs/sdk.md.
+        """
         from ._connection import SessionConnection
 
         sid = validate_uuid(session_id, "sessionId")
@@ -732,7 +779,12 @@ class SeerClient:
         return SessionConnection(self, sid, character_id=cid, **options)
 
     async def close(self) -> None:
-        """Close open connections (and the supabase client's sockets when we created it)."""
+        """Close open connections (and the supabase client's sockets when we created it).
+
+        On a :meth:`with_options` view this does nothing: the client it came from owns them.
+        """
+        if self._is_view:
+            return
         for conn in list(self._connections):
             await conn.close()
         if self._owns_supabase:
@@ -743,57 +795,57 @@ class SeerClient:
                     timer.cancel()
             with contextlib.suppress(Exception):
                 await self.supabase.realtime.close()
-            for postgrest in self._postgrest_clients:
-                with contextlib.suppress(Exception):
-                    await postgrest.aclose()
-            self._postgrest_clients.clear()
+        if self._owns_transport:
             with contextlib.suppress(Exception):
-                await self.supabase.auth.close()
+                await self._transport.aclose()
 
-    async def __aenter__(self) -> SeerClient:
+    async def __aenter__(self) -> AsyncSeerClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 
-def _http_status_error(exc: BaseException) -> httpx.HTTPStatusError | None:
-    """The ``httpx.HTTPStatusError`` behind a supabase-auth error (it nests it differently per case)."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, httpx.HTTPStatusError):
-            return current
-        original = getattr(current, "original_error", None)
-        stack += [
-            original if isinstance(original, BaseException) else None,
-            current.__cause__,
-            current.__context__,
-        ]
-    return None
+#: The async client under its usual name.
+SeerClient = AsyncSeerClient
 
 
-def _log_retry(fn: str, state: RetryCallState, attempts: int) -> None:
-    delay = state.next_action.sleep if state.next_action else 0.0
-    error = state.outcome.exception() if state.outcome else None
-    log.info(
-        "%s failed (%s); retrying in %.2f s (attempt %d of %d)",
-        fn,
-        error,
-        delay,
-        state.attempt_number + 1,
-        attempts,
-    )
+def _build_supabase(
+    url: str | None, key: str | None, call: CallOptions, options: Any
+) -> tuple[AsyncClient, httpx.AsyncClient]:
+    """The supabase client for ``url``/``key``, sending through one httpx client of ours.
+
+    That client has no timeout of its own (supabase-auth's default is 5 s): each attempt is
+    bounded by the SDK's ``timeout`` in :class:`~seer_client._transport.Transport`.
+    """
+    from supabase._async.client import SupabaseException
+
+    from supabase import AsyncClient, AsyncClientOptions
+
+    url = url if url is not None else os.environ.get("SUPABASE_URL")
+    key = key if key is not None else os.environ.get("SUPABASE_ANON_KEY")
+    if not url:
+        raise ConfigError("no Supabase URL: pass url= or set SUPABASE_URL")
+    if not key:
+        raise ConfigError("no Supabase key: pass key= or set SUPABASE_ANON_KEY")
+    if options is None:
+        options = AsyncClientOptions()
+    http: httpx.AsyncClient | None = getattr(options, "httpx_client", None)
+    if http is None:
+        http = httpx.AsyncClient(timeout=None, follow_redirects=True)
+        options.httpx_client = http
+    try:
+        supabase = AsyncClient(url, key, options)
+    except SupabaseException as exc:
+        raise ConfigError(f"{exc} ({url!r})") from exc
+    return supabase, http
 
 
-def _check_timeout(timeout: float) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
-        raise ConfigError(f"timeout must be a number of seconds in (0, 3600], got {timeout!r}")
-    return float(timeout)
+def _check_int(value: object, name: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (not a bool), else :class:`ValidationError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(details=name)
+    return value
 
 
 def _settings_wire(settings: SessionSettings | dict[str, Any] | None) -> dict[str, Any]:
@@ -804,18 +856,10 @@ def _settings_wire(settings: SessionSettings | dict[str, Any] | None) -> dict[st
         settings_json = settings.model_dump(by_alias=True, exclude_unset=True)
     elif isinstance(settings, dict):
         for key, value in settings.items():
-            camel = key if key in _SETTINGS_KEYS else _snake_settings_key(key)
+            camel = key if key in _SETTINGS_KEYS else _SETTINGS_ALIASES.get(key, key)
             if camel not in _SETTINGS_KEYS or not isinstance(value, bool):
                 raise ValidationError(details=f"settings.{key}")
             settings_json[camel] = value
     elif settings is not None:
         raise ValidationError(details="settings")
     return settings_json
-
-
-def _snake_settings_key(key: str) -> str:
-    from pydantic.alias_generators import to_camel
-
-    if key == "enable_ai_seer":
-        return "enableAISeer"
-    return to_camel(key)

@@ -11,20 +11,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Unpack
-
-from supabase import AsyncClient
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ._client import SeerClient
-from ._client import SeerClient as AsyncSeerClient
 from ._connection import ConnectionOptions, ConnectionStatus, SessionConnection
 from ._delivery import DeliveryCore
 from ._lobby import LobbyState, PresenceEntry
 from ._state import SessionState
-from ._sync_runtime import BlockingObject as _BlockingClient
-from ._sync_runtime import SyncIterator, run
-from ._view import LiveDisplay, SessionView
-from ._view import display as live_display
+from ._view import SessionView
 from .events import (
     BaseEvent,
     EventSequencer,
@@ -64,15 +58,27 @@ from .models import (
     StartResult,
 )
 
+if TYPE_CHECKING:
+    from supabase import AsyncClient
+import warnings
+
+from ._client import AsyncSeerClient
+from ._sync_runtime import BlockingObject as _BlockingClient
+from ._sync_runtime import SyncIterator
+from ._transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._view import LiveDisplay
+from ._view import display as live_display
+
 __all__ = ["SyncSeerClient", "SyncSessionConnection"]
 
 
 class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
-    """Blocking Seer client: same methods as :class:`seer_client.SeerClient`, without ``await``.
+    """Blocking Seer client: the methods of :class:`seer_client.AsyncSeerClient`, without ``await``.
 
-    ``SyncSeerClient(url, key)`` or ``SyncSeerClient.create(url, key)`` (both default to
-    ``SUPABASE_URL``/``SUPABASE_ANON_KEY``), ``SyncSeerClient(supabase_async_client)`` or
-    ``SyncSeerClient(async_seer_client)``; ``with client.connect(sid) as conn:``.
+    ``SyncSeerClient()`` reads ``SUPABASE_URL``/``SUPABASE_ANON_KEY``; ``SyncSeerClient(url, key)``,
+    ``SyncSeerClient(supabase_async_client)`` and ``SyncSeerClient(async_seer_client)`` work too
+    (``SyncSeerClient.create(...)`` is the same as the constructor). ``with SyncSeerClient() as
+    client:`` closes its sockets at the end; ``with client.connect(sid) as conn:``.
     """
 
     __slots__ = ()
@@ -82,20 +88,28 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         target: AsyncSeerClient | AsyncClient | str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
+        retries: int | None = None,
     ) -> None:
+        if retries is not None:
+            warnings.warn(
+                "SyncSeerClient(retries=N) is deprecated: N counted attempts; use max_retries=N-1",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_retries = max(0, retries - 1)
         if isinstance(target, AsyncSeerClient):
             client = target
         elif target is None or isinstance(target, str):
-            client = run(
-                AsyncSeerClient.create(
-                    target, key, timeout=timeout, retries=retries, join_url_base=join_url_base
-                )
+            client = AsyncSeerClient(
+                target, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base
             )
         else:
-            client = AsyncSeerClient(target, timeout=timeout, retries=retries, join_url_base=join_url_base)
+            client = AsyncSeerClient(
+                supabase=target, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base
+            )
         super().__init__(client)
 
     @classmethod
@@ -104,12 +118,15 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         url: str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
+        retries: int | None = None,
     ) -> SyncSeerClient:
-        """Connect to a Supabase project (see :meth:`seer_client.SeerClient.create`)."""
-        return cls(url, key, timeout=timeout, retries=retries, join_url_base=join_url_base)
+        """Connect to a Supabase project (the same as the constructor)."""
+        return cls(
+            url, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base, retries=retries
+        )
 
     @property
     def aio(self) -> AsyncSeerClient:
@@ -128,31 +145,19 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
 
     @property
     def join_url_base(self) -> str:
-        """``SeerClient.join_url_base``."""
+        """``AsyncSeerClient.join_url_base``."""
         value: str = self._target.join_url_base
         return value
 
     @property
-    def retries(self) -> int:
-        """``SeerClient.retries``."""
-        value: int = self._target.retries
-        return value
-
-    @property
     def supabase(self) -> AsyncClient:
-        """``SeerClient.supabase``."""
+        """``AsyncSeerClient.supabase``."""
         value: AsyncClient = self._target.supabase
         return value
 
     @property
-    def timeout(self) -> float:
-        """``SeerClient.timeout``."""
-        value: float = self._target.timeout
-        return value
-
-    @property
     def url(self) -> str:
-        """``SeerClient.url``."""
+        """``AsyncSeerClient.url``."""
         value: str = self._target.url
         return value
 
@@ -175,7 +180,7 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         character_id: str | uuid.UUID | None = None,
         **options: Unpack[ConnectionOptions],
     ) -> SyncSessionConnection:
-        """A :class:`SessionConnection`; use ``async with client.connect(sid) as conn:``."""
+        """A :class:`SessionConnection` to the session; use ``with client.connect(sid) as conn:``."""
         return SyncSessionConnection(
             self._call(lambda: self._target.connect(session_id, character_id=character_id, **options))
         )
@@ -197,7 +202,9 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         )
 
     def end_combat(self, session_id: str | uuid.UUID, outcome: str = "victory") -> GameState:
-        """Blocking ``end_combat``."""
+        """End the running combat as ``victory``, ``defeat``, ``fled`` or ``truce`` (Seer only); returns
+        the game state. Without a running combat: :class:`CombatStateConflict`.
+        """
         return self._await(lambda: self._target.end_combat(session_id, outcome))
 
     def end_session(
@@ -226,6 +233,24 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path."""
         return self._await(lambda: self._target.import_adventure(document))
 
+    def iter_adventures(
+        self, *, scope: str = "all", query: str | None = None, page_size: int = 50
+    ) -> Iterator[AdventureSummary]:
+        """Every adventure of the library matching ``scope`` and ``query``, by title, fetched ``page_size``
+        at a time.
+        """
+        return SyncIterator(self._target.iter_adventures(scope=scope, query=query, page_size=page_size))
+
+    def iter_dice_rolls(self, session_id: str | uuid.UUID, *, page_size: int = 200) -> Iterator[DiceRoll]:
+        """Every roll of the session, newest first, fetched ``page_size`` at a time."""
+        return SyncIterator(self._target.iter_dice_rolls(session_id, page_size=page_size))
+
+    def iter_my_sessions(
+        self, *, status: Sequence[str] | None = None, page_size: int = 50
+    ) -> Iterator[SessionSummary]:
+        """Every session of the caller, newest first, fetched ``page_size`` at a time."""
+        return SyncIterator(self._target.iter_my_sessions(status=status, page_size=page_size))
+
     def join_by_code(self, code: str, *, character_id: str | uuid.UUID) -> JoinResult:
         """Look the code up, then join (the PRD's join flow in one call)."""
         return self._await(lambda: self._target.join_by_code(code, character_id=character_id))
@@ -249,16 +274,29 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         return self._await(lambda: self._target.leave_session(session_id))
 
     def list_adventures(
-        self, *, scope: str = "all", query: str | None = None, limit: int = 50
+        self,
+        *,
+        scope: str = "all",
+        query: str | None = None,
+        limit: int = 50,
+        after: AdventureSummary | str | uuid.UUID | None = None,
     ) -> list[AdventureSummary]:
-        """The adventure library: ``mine``, ``community`` (published) or ``all``; ``query`` matches title
-        and description, case-insensitive.
+        """One page of the adventure library, by title: ``mine``, ``community`` (published) or ``all``;
+        ``query`` matches title and description, case-insensitive.
         """
-        return self._await(lambda: self._target.list_adventures(scope=scope, query=query, limit=limit))
+        return self._await(
+            lambda: self._target.list_adventures(scope=scope, query=query, limit=limit, after=after)
+        )
 
-    def list_dice_rolls(self, session_id: str | uuid.UUID, *, limit: int = 200) -> list[DiceRoll]:
-        """The session's rolls as the caller may see them (the Seer: every die)."""
-        return self._await(lambda: self._target.list_dice_rolls(session_id, limit=limit))
+    def list_dice_rolls(
+        self,
+        session_id: str | uuid.UUID,
+        *,
+        limit: int = 200,
+        before: DiceRoll | str | uuid.UUID | None = None,
+    ) -> list[DiceRoll]:
+        """One page of the session's rolls as the caller may see them (the Seer: every die)."""
+        return self._await(lambda: self._target.list_dice_rolls(session_id, limit=limit, before=before))
 
     def list_feedback(self, session_id: str | uuid.UUID) -> list[SeerFeedback]:
         """The feedback players left on the Seer's session."""
@@ -268,12 +306,26 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """The caller's characters, with the session each is in (if any)."""
         return self._await(lambda: self._target.list_my_characters())
 
-    def list_my_sessions(self, *, status: Sequence[str] | None = None) -> list[SessionSummary]:
-        """The caller's sessions (as Seer or player), optionally filtered by status."""
-        return self._await(lambda: self._target.list_my_sessions(status=status))
+    def list_my_sessions(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        before: SessionSummary | str | uuid.UUID | None = None,
+    ) -> list[SessionSummary]:
+        """One page of the caller's sessions (as Seer or player), newest first."""
+        return self._await(lambda: self._target.list_my_sessions(status=status, limit=limit, before=before))
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a read is retried after a transport error (attempts = this + 1)."""
+        value: int = self._target.max_retries
+        return value
 
     def next_turn(self, session_id: str | uuid.UUID) -> GameState:
-        """Blocking ``next_turn``."""
+        """Pass the running combat's turn to the next combatant (Seer only); returns the game state.
+        Without a running combat: :class:`CombatStateConflict`.
+        """
         return self._await(lambda: self._target.next_turn(session_id))
 
     def pause_session(self, session_id: str | uuid.UUID) -> Session:
@@ -281,7 +333,9 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         return self._await(lambda: self._target.pause_session(session_id))
 
     def publish_adventure(self, adventure_id: str | uuid.UUID, *, published: bool = True) -> AdventureSummary:
-        """Blocking ``publish_adventure``."""
+        """Publish one of your adventures to the community library (``published=False`` withdraws it);
+        others can then start sessions of it. Author only (:class:`NotAdventureAuthor`).
+        """
         return self._await(lambda: self._target.publish_adventure(adventure_id, published=published))
 
     def readmit_player(self, session_id: str | uuid.UUID, *, player_id: str | uuid.UUID) -> SessionPlayer:
@@ -293,6 +347,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
     def resume_session(self, session_id: str | uuid.UUID) -> Session:
         """Resume a paused session (Seer only)."""
         return self._await(lambda: self._target.resume_session(session_id))
+
+    @property
+    def retries(self) -> int:
+        """Deprecated: the number of attempts (``max_retries + 1``)."""
+        value: int = self._target.retries
+        return value
 
     def roll_dice(
         self,
@@ -370,6 +430,12 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Rate a finished session 1-5 with an optional comment (participants only)."""
         return self._await(lambda: self._target.submit_feedback(session_id, rating=rating, comment=comment))
 
+    @property
+    def timeout(self) -> float:
+        """Seconds each attempt of an RPC or auth call may take."""
+        value: float = self._target.timeout
+        return value
+
     def update_game_state(
         self,
         session_id: str | uuid.UUID,
@@ -404,9 +470,11 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """The signed-in user's id (raises :class:`AuthError` when signed out)."""
         return self._await(lambda: self._target.user_id())
 
-    def with_options(self, *, timeout: float | None = None, retries: int | None = None) -> SyncSeerClient:
-        """A view of this client with another ``timeout``/``retries``, for one call site."""
-        return SyncSeerClient(self._call(lambda: self._target.with_options(timeout=timeout, retries=retries)))
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> SyncSeerClient:
+        """A view of this client with another ``timeout``/``max_retries``, for one call site."""
+        return SyncSeerClient(
+            self._call(lambda: self._target.with_options(timeout=timeout, max_retries=max_retries))
+        )
 
 
 class SyncSessionConnection(_BlockingClient["SessionConnection"]):

@@ -23,18 +23,20 @@ OUT = Path(__file__).with_name("_sync_api.py")
 RETURNS: dict[str, tuple[str, str]] = {
     "SessionConnection": ("SyncSessionConnection", "SyncSessionConnection({})"),
     "SeerClient": ("SyncSeerClient", "SyncSeerClient({})"),
+    "AsyncSeerClient": ("SyncSeerClient", "SyncSeerClient({})"),
     "AsyncIterator[BaseEvent]": ("Iterator[BaseEvent]", "SyncIterator({})"),
     "AsyncIterator[SessionEvent]": ("Iterator[SessionEvent]", "SyncIterator({})"),
+    "AsyncIterator[SessionSummary]": ("Iterator[SessionSummary]", "SyncIterator({})"),
+    "AsyncIterator[DiceRoll]": ("Iterator[DiceRoll]", "SyncIterator({})"),
+    "AsyncIterator[AdventureSummary]": ("Iterator[AdventureSummary]", "SyncIterator({})"),
 }
 #: Public instance attributes (not methods) that the blocking classes expose as properties.
 #: Types come from the ``__init__`` parameter of the same name when there is one.
 ATTRIBUTES: dict[str, dict[str, str | None]] = {
-    "SeerClient": {
+    "AsyncSeerClient": {
         "supabase": "AsyncClient",
         "url": "str",
         "join_url_base": "str",
-        "timeout": None,
-        "retries": None,
     },
 }
 #: Classes whose public attributes are their class-level annotations (declared once, in the
@@ -137,7 +139,8 @@ def _method(name: str, fn: typing.Any, used: set[str]) -> list[str]:
         value = wrap.format(f"self._await(lambda: {target})")
     else:
         value = wrap.format(f"self._call(lambda: {target})")
-    doc = _doc(fn, f"Blocking ``{name}``.")
+    # The blocking twin is used with `with`, `conn.open()` and no `await`.
+    doc = _doc(fn, f"Blocking ``{name}``.").replace("``async with ", "``with ").replace("``await ", "``")
     lines = [
         f"    def {name}({_params(sig.replace(return_annotation=sig.empty))}) -> {blocking_ret}:",
         *_docstring(doc),
@@ -282,11 +285,13 @@ def _imports(used: set[str], defined: set[str]) -> list[str]:
     std = [m for m in by_module if not m.startswith(".") and m != "supabase"]
     for mod in sorted(std):
         lines.append(f"from {mod} import {', '.join(sorted(by_module[mod]))}")
-    if "supabase" in by_module:
-        lines += ["", "from supabase import AsyncClient"]
     lines.append("")
     for mod in sorted(m for m in by_module if m.startswith(".")):
         lines.append(f"from {mod} import {', '.join(sorted(by_module[mod]))}")
+    if "supabase" in by_module:
+        # Annotations only: `import seer_client` (which exports SyncSeerClient) stays free of
+        # supabase's import time until a client is built.
+        lines += ["", "if TYPE_CHECKING:", "    from supabase import AsyncClient"]
     return lines
 
 
@@ -303,11 +308,12 @@ from __future__ import annotations
 
 CLIENT_EXTRA = '''
 class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
-    """Blocking Seer client: same methods as :class:`seer_client.SeerClient`, without ``await``.
+    """Blocking Seer client: the methods of :class:`seer_client.AsyncSeerClient`, without ``await``.
 
-    ``SyncSeerClient(url, key)`` or ``SyncSeerClient.create(url, key)`` (both default to
-    ``SUPABASE_URL``/``SUPABASE_ANON_KEY``), ``SyncSeerClient(supabase_async_client)`` or
-    ``SyncSeerClient(async_seer_client)``; ``with client.connect(sid) as conn:``.
+    ``SyncSeerClient()`` reads ``SUPABASE_URL``/``SUPABASE_ANON_KEY``; ``SyncSeerClient(url, key)``,
+    ``SyncSeerClient(supabase_async_client)`` and ``SyncSeerClient(async_seer_client)`` work too
+    (``SyncSeerClient.create(...)`` is the same as the constructor). ``with SyncSeerClient() as
+    client:`` closes its sockets at the end; ``with client.connect(sid) as conn:``.
     """
 
     __slots__ = ()
@@ -317,20 +323,28 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         target: AsyncSeerClient | AsyncClient | str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
+        retries: int | None = None,
     ) -> None:
+        if retries is not None:
+            warnings.warn(
+                "SyncSeerClient(retries=N) is deprecated: N counted attempts; use max_retries=N-1",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_retries = max(0, retries - 1)
         if isinstance(target, AsyncSeerClient):
             client = target
         elif target is None or isinstance(target, str):
-            client = run(
-                AsyncSeerClient.create(
-                    target, key, timeout=timeout, retries=retries, join_url_base=join_url_base
-                )
+            client = AsyncSeerClient(
+                target, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base
             )
         else:
-            client = AsyncSeerClient(target, timeout=timeout, retries=retries, join_url_base=join_url_base)
+            client = AsyncSeerClient(
+                supabase=target, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base
+            )
         super().__init__(client)
 
     @classmethod
@@ -339,12 +353,15 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         url: str | None = None,
         key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         join_url_base: str | None = None,
+        retries: int | None = None,
     ) -> SyncSeerClient:
-        """Connect to a Supabase project (see :meth:`seer_client.SeerClient.create`)."""
-        return cls(url, key, timeout=timeout, retries=retries, join_url_base=join_url_base)
+        """Connect to a Supabase project (the same as the constructor)."""
+        return cls(
+            url, key, timeout=timeout, max_retries=max_retries, join_url_base=join_url_base, retries=retries
+        )
 
     @property
     def aio(self) -> AsyncSeerClient:
@@ -411,18 +428,19 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
 
 def render() -> str:
     """The text of ``_sync_api.py`` for the async classes as they are now."""
-    from ._client import SeerClient
+    from ._client import AsyncSeerClient
     from ._connection import SessionConnection
 
-    used: set[str] = {"Iterator", "BaseEvent", "AsyncClient", "SessionConnection"}
-    client_body = _class_body(SeerClient, used)
+    used: set[str] = {"Iterator", "BaseEvent", "AsyncClient", "SessionConnection", "TYPE_CHECKING"}
+    client_body = _class_body(AsyncSeerClient, used)
     conn_body = _class_body(SessionConnection, used)
-    defined = {"SyncSeerClient", "SyncSessionConnection", "SyncIterator"}
+    defined = {"SyncSeerClient", "SyncSessionConnection", "SyncIterator", "AsyncSeerClient"}
     imports = _imports(used, defined)
     text = HEADER + "\n".join(imports)
     text += "\nfrom ._sync_runtime import BlockingObject as _BlockingClient\n"
-    text += "from ._sync_runtime import SyncIterator, run\n"
-    text += "from ._client import SeerClient as AsyncSeerClient\n"
+    text += "from ._sync_runtime import SyncIterator\n"
+    text += "import warnings\n\nfrom ._client import AsyncSeerClient\n"
+    text += "from ._transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT\n"
     text += "from ._view import LiveDisplay\nfrom ._view import display as live_display\n"
     text += '\n__all__ = ["SyncSeerClient", "SyncSessionConnection"]\n\n'
     text += CLIENT_EXTRA + "\n".join(client_body).rstrip() + "\n\n"

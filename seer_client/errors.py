@@ -11,7 +11,15 @@
 * :class:`ApiError`: any other error answer (e.g. an unknown function, PostgREST 4xx).
 
 All of them derive from :class:`SeerError` and carry ``status``, ``code``, ``message`` and
-``details`` (any of which may be ``None`` when the failure had no HTTP answer).
+``details`` (any of which may be ``None`` when the failure had no HTTP answer). ``str(error)``
+shows ``(HTTP n)`` only for an error the server answered (``error.answered``): an error raised
+before any request (client-side validation, "sign in first") keeps the status its code has in
+docs/contract.md in ``status`` but does not claim an HTTP answer.
+
+The catalogue of session errors has one source here, :class:`SessionErrorCode` with
+:data:`ERROR_TABLE` (status and message), one class per code (``error_code``);
+tests/db/test_catalogues.py compares it with ``seer_private.error_codes``, docs/contract.md and
+docs/sdk.md; :data:`SESSION_ERROR_CLASSES` is found from the classes, not listed again.
 """
 
 from __future__ import annotations
@@ -139,6 +147,7 @@ class SeerError(Exception):
         code: str | None = None,
         details: Any = None,
         hint: str | None = None,
+        answered: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -146,12 +155,14 @@ class SeerError(Exception):
         self.code = code
         self.details = details
         self.hint = hint
+        #: True when the server answered this error (``status`` is then the HTTP status).
+        self.answered = answered
 
     def __str__(self) -> str:
         parts = [self.message]
         if self.code:
             parts.insert(0, f"[{self.code}]")
-        if self.status:
+        if self.status and self.answered:
             parts.append(f"(HTTP {self.status})")
         if self.details not in (None, ""):
             parts.append(f"details={self.details!r}")
@@ -165,7 +176,15 @@ class SeerError(Exception):
 
 
 class TransportError(SeerError):
-    """The request did not get a usable answer: connection failure, timeout, or 5xx."""
+    """The request did not get a usable answer: connection failure, timeout, or 5xx.
+
+    After an RPC, ``attempts`` and ``elapsed`` (seconds) say how many attempts were made
+    (``max_retries`` + 1 at most for reads; one for calls that change data) and how long they took;
+    the message says it too.
+    """
+
+    attempts: int | None = None
+    elapsed: float | None = None
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):
@@ -205,6 +224,7 @@ class SessionError(SeerError):
         status: int | None = None,
         details: Any = None,
         hint: str | None = None,
+        answered: bool = False,
     ) -> None:
         resolved = SessionErrorCode(code) if code is not None else self.error_code
         if resolved is None:
@@ -216,6 +236,7 @@ class SessionError(SeerError):
             code=resolved,
             details=details,
             hint=hint,
+            answered=answered,
         )
         self.code = resolved
 
@@ -383,37 +404,24 @@ class SessionEventLimit(SessionError):
     error_code: ClassVar[SessionErrorCode | None] = SessionErrorCode.SESSION_EVENT_LIMIT
 
 
-SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = {
-    cls.error_code: cls
-    for cls in (
-        ValidationError,
-        SessionNotFound,
-        InvalidJoinCode,
-        SessionFull,
-        SessionStarted,
-        SessionNotWaiting,
-        NotInSession,
-        NotSeer,
-        AlreadyInSession,
-        CharacterInSession,
-        InvalidStatusTransition,
-        MinPlayersNotMet,
-        SeerCannotLeave,
-        AdventureNotFound,
-        StateVersionConflict,
-        NotAdventureAuthor,
-        CharacterConnected,
-        CombatStateConflict,
-        TooManyAttempts,
-        TooManyLiveSessions,
-        SessionRateLimited,
-        AnonymousNotAllowed,
-        PayloadTooLarge,
-        TooManyActions,
-        SessionEventLimit,
-    )
-    if cls.error_code is not None
-}
+def _catalogue() -> dict[SessionErrorCode, type[SessionError]]:
+    """One class per code, found from the classes themselves (no second list to keep in step)."""
+    found: dict[SessionErrorCode, type[SessionError]] = {}
+    pending: list[type[SessionError]] = list(SessionError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.error_code is not None and cls.__module__ == __name__:
+            if cls.error_code in found:
+                raise TypeError(f"two classes for {cls.error_code}: {found[cls.error_code]} and {cls}")
+            found[cls.error_code] = cls
+    missing = set(SessionErrorCode) - set(found)
+    if missing or set(ERROR_TABLE) != set(SessionErrorCode):
+        raise TypeError(f"error catalogue out of step: no class for {sorted(missing)}")
+    return dict(sorted(found.items()))
+
+
+SESSION_ERROR_CLASSES: dict[SessionErrorCode, type[SessionError]] = _catalogue()
 
 _SESSION_CODE = re.compile(r"^SESSION_\d{3}$")
 # PostgREST's JWT/auth error codes (PGRST300-series) and Postgres "insufficient privilege".
@@ -448,13 +456,18 @@ def error_from_response(status: int | None, body: Any, *, text: str | None = Non
             enum_code = None
         if enum_code is not None:
             cls = SESSION_ERROR_CLASSES[enum_code]
-            return cls(message or None, status=status, details=details, hint=hint)
+            return cls(
+                message or None, status=status, details=details, hint=hint, answered=status is not None
+            )
+    answered = status is not None
     message = str(message) if message else (text or f"HTTP {status}")
     if status in (401, 403) or (code and _AUTH_CODES.match(code)):
-        return AuthError(message, status=status, code=code, details=details, hint=hint)
+        return AuthError(message, status=status, code=code, details=details, hint=hint, answered=answered)
     if status is not None and status >= 500:
-        return TransportError(message, status=status, code=code, details=details, hint=hint)
-    return ApiError(message, status=status, code=code, details=details, hint=hint)
+        return TransportError(
+            message, status=status, code=code, details=details, hint=hint, answered=answered
+        )
+    return ApiError(message, status=status, code=code, details=details, hint=hint, answered=answered)
 
 
 def error_from_api_error(exc: Any, status: int | None = None) -> SeerError:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,26 +25,74 @@ DEFAULT_PORT = 54321
 DEFAULT_DB_PORT = 54322
 
 
-def state_dir() -> Path:
-    """Where a background stack keeps its pid/state file and log (SEER_DEVSTACK_STATE_DIR overrides)."""
-    env = os.environ.get("SEER_DEVSTACK_STATE_DIR")
-    return Path(env) if env else project_root() / ".seer" / "devstack"
+STATE_ENV = "SEER_DEVSTACK_STATE_DIR"
 
 
-def state_file() -> Path:
-    return state_dir() / "state.json"
+def state_root() -> Path:
+    """Where background stacks keep their state: one folder per API port.
+
+    ``$SEER_DEVSTACK_STATE_DIR`` when set, else the per-user state folder
+    (``~/.local/state/seer-devstack`` on Linux, ``$XDG_STATE_HOME`` honoured). Never the current
+    directory: ``status`` and ``stop`` find a stack from any directory (a Jupyter kernel's working
+    directory is rarely the shell's).
+    """
+    env = os.environ.get(STATE_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("seer-devstack", appauthor=False))
 
 
-def read_state() -> dict[str, Any] | None:
+def state_dir(port: int) -> Path:
+    """The state folder of the stack on API port ``port`` (its ``state.json`` and ``devstack.log``)."""
+    return state_root() / str(port)
+
+
+def state_file(port: int) -> Path:
+    return state_dir(port) / "state.json"
+
+
+def read_state(port: int) -> dict[str, Any] | None:
+    """The running stack on ``port`` (a stale file of a dead process is removed)."""
+    path = state_file(port)
     try:
-        state: dict[str, Any] = json.loads(state_file().read_text())
+        state: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if not _alive(int(state.get("pid", 0))):
         with contextlib.suppress(OSError):
-            state_file().unlink()
+            path.unlink()
         return None
     return state
+
+
+def running_stacks() -> list[dict[str, Any]]:
+    """Every running background stack of this user, by port."""
+    found: list[dict[str, Any]] = []
+    root = state_root()
+    if not root.is_dir():
+        return found
+    for child in sorted(root.iterdir()):
+        if child.name.isdigit():
+            state = read_state(int(child.name))
+            if state is not None:
+                found.append(state)
+    return sorted(found, key=lambda st: int(st.get("port", 0)))
+
+
+def _pick(port: int | None, verb: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The one stack a command means: ``--port``'s, else the only one running."""
+    if port is not None:
+        state = read_state(port)
+        return state, None if state else f"no seer devstack is running on port {port}"
+    stacks = running_stacks()
+    if not stacks:
+        return None, None
+    if len(stacks) > 1:
+        ports = ", ".join(str(st.get("port")) for st in stacks)
+        return None, f"{len(stacks)} seer devstacks are running (ports {ports}); {verb} one with --port"
+    return stacks[0], None
 
 
 def _alive(pid: int) -> bool:
@@ -63,8 +112,39 @@ def format_status(info: dict[str, str]) -> str:
     return "\n".join(f"{k.rjust(width)}: {v}" for k, v in info.items())
 
 
+def env_keys(info: dict[str, str]) -> dict[str, str]:
+    """The status with identifier keys (``API URL`` -> ``API_URL``), as ``supabase status -o env``
+    names them, plus ``SUPABASE_URL`` and ``SUPABASE_ANON_KEY``, which the SDK reads."""
+    out = {re.sub(r"\W+", "_", k).strip("_").upper(): v for k, v in info.items()}
+    if "API_URL" in out:
+        out["SUPABASE_URL"] = out["API_URL"]
+    if "ANON_KEY" in out:
+        out["SUPABASE_ANON_KEY"] = out["ANON_KEY"]
+    return out
+
+
+def database_note(data_dir: str | None) -> str:
+    if data_dir:
+        return f"kept in {data_dir} (survives stop and start)"
+    return "throw-away: deleted on stop (keep it with --data-dir DIR)"
+
+
 # -- start ------------------------------------------------------------------------------------
+STARTED = "Started seer devstack."
+
+
+def _summary(state: dict[str, Any], *, log: Path | None = None) -> str:
+    info = dict(state["status"])
+    info["Database"] = database_note(state.get("data_dir"))
+    info["State"] = str(state_dir(int(state["port"])))
+    if log is not None:
+        info["Log"] = str(log)
+    return format_status(info)
+
+
 async def _serve(args: argparse.Namespace) -> int:
+    where = state_dir(args.port)
+    _say(f"Starting seer devstack on port {args.port} (state in {where})")
     stack = DevStack(
         data_dir=args.data_dir,
         port=args.port,
@@ -77,6 +157,7 @@ async def _serve(args: argparse.Namespace) -> int:
         realtime_max_presence_events_per_second=args.realtime_max_presence_events_per_second,
         realtime_max_joins_per_second=args.realtime_max_joins_per_second,
         check_api_key=not args.no_api_key_check,
+        progress=lambda text: _say(f"  {text}"),
     )
     await stack.start()
     stop = asyncio.Event()
@@ -86,13 +167,15 @@ async def _serve(args: argparse.Namespace) -> int:
     info = stack.status()
     state = {
         "pid": os.getpid(),
-        "data_dir": str(args.data_dir or ""),
+        "port": args.port,
+        "data_dir": str(args.data_dir.resolve()) if args.data_dir else "",
         "status": info,
         "argv": sys.argv[1:],
         "started_at": time.time(),
     }
-    state_dir().mkdir(parents=True, exist_ok=True)
-    state_file().write_text(json.dumps(state, indent=2))
+    where.mkdir(parents=True, exist_ok=True)
+    path = state_file(args.port)
+    path.write_text(json.dumps(state, indent=2))
 
     async def refresh_status() -> None:
         # `status` reads the state file: keep the limit and fault counts in it current.
@@ -100,12 +183,12 @@ async def _serve(args: argparse.Namespace) -> int:
             await asyncio.sleep(1.0)
             state["status"] = stack.status()
             with contextlib.suppress(OSError):
-                state_file().write_text(json.dumps(state, indent=2))
+                path.write_text(json.dumps(state, indent=2))
 
     refresher = asyncio.create_task(refresh_status())
     try:
-        _say("Started seer devstack.\n")
-        _say(format_status(info))
+        _say(STARTED + "\n")
+        _say(_summary(state))
         if not args.child:
             _say("\nPress Ctrl-C to stop.")
         await stop.wait()
@@ -115,8 +198,8 @@ async def _serve(args: argparse.Namespace) -> int:
         _say("Stopping seer devstack...")
         await stack.stop()
         with contextlib.suppress(OSError, ValueError):
-            if json.loads(state_file().read_text()).get("pid") == os.getpid():
-                state_file().unlink()
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
     _say("Stopped.")
     return 0
 
@@ -128,9 +211,12 @@ def _say(text: str) -> None:
 
 
 def _start_detached(args: argparse.Namespace, argv: list[str]) -> int:
-    state_dir().mkdir(parents=True, exist_ok=True)
-    log_path = state_dir() / "devstack.log"
+    where = state_dir(args.port)
+    where.mkdir(parents=True, exist_ok=True)
+    log_path = where / "devstack.log"
     child_argv = [a for a in argv if a not in ("--detach", "-d")] + ["--child"]
+    if "--port" not in child_argv and not any(a.startswith("--port=") for a in child_argv):
+        child_argv += ["--port", str(args.port)]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "seer_devstack", *child_argv],
@@ -139,18 +225,37 @@ def _start_detached(args: argparse.Namespace, argv: list[str]) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             cwd=project_root(),
+            # The child runs elsewhere: hand it the same state folder, absolute.
+            env={**os.environ, STATE_ENV: str(state_root())} if os.environ.get(STATE_ENV) else None,
         )
     deadline = time.monotonic() + 120
+    relayed = 0
+    relaying = True
     while time.monotonic() < deadline:
+        if relaying:
+            # Pass the child's stages on as they happen, up to its "Started" line.
+            with contextlib.suppress(OSError):
+                lines = log_path.read_text().splitlines()
+                for line in lines[relayed:]:
+                    if line.startswith(STARTED):
+                        relaying = False
+                        break
+                    _say(line)
+                    relayed += 1
         if proc.poll() is not None:
             out = log_path.read_text().strip().splitlines()
-            print("\n".join(out[-15:]) or f"error: devstack exited with {proc.returncode}", file=sys.stderr)
+            errors = [line for line in out[relayed:] if line.strip()]
+            print(
+                "\n".join(errors[-15:]) or f"error: devstack exited with {proc.returncode}", file=sys.stderr
+            )
             return proc.returncode or 1
-        state = read_state()
+        state = read_state(args.port)
         if state and state.get("pid") == proc.pid:
-            print("Started seer devstack in the background (stop it with `python -m seer_devstack stop`).\n")
-            print(format_status(state["status"]))
-            print(f"\nLog: {log_path}")
+            print(
+                f"{STARTED} It runs in the background; stop it with `seer-devstack stop`"
+                " (from any directory).\n"
+            )
+            print(_summary(state, log=log_path))
             return 0
         time.sleep(0.2)
     proc.terminate()
@@ -159,11 +264,11 @@ def _start_detached(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_start(args: argparse.Namespace, argv: list[str]) -> int:
-    running = read_state()
+    running = read_state(args.port)
     if running and not args.child:
         print(
-            f"error: a devstack is already running (pid {running['pid']}); "
-            "stop it with `python -m seer_devstack stop`",
+            f"error: a seer devstack is already running on port {args.port} (pid {running['pid']}); "
+            f"stop it with `seer-devstack stop --port {args.port}` or pick another --port",
             file=sys.stderr,
         )
         return 1
@@ -191,34 +296,72 @@ def _stop_pid(pid: int, timeout: float = 30) -> bool:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    state = read_state()
+    state, problem = _pick(args.port, "stop")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     if state is None:
-        print("seer devstack is not running.")
+        print(f"No seer devstack is running (looked in {state_root()}).")
         return 0
     if not _stop_pid(int(state["pid"])):
         print(f"error: devstack (pid {state['pid']}) did not stop within 30 s", file=sys.stderr)
         return 1
     with contextlib.suppress(OSError):
-        state_file().unlink()
-    print("Stopped seer devstack.")
+        state_file(int(state["port"])).unlink()
+    note = "" if state.get("data_dir") else " Its throw-away database is gone."
+    print(f"Stopped seer devstack on port {state['port']}.{note}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    state = read_state()
-    if state is None:
-        print("seer devstack is not running. Start it with `python -m seer_devstack start`.")
-        return 1
-    if args.json:
-        print(json.dumps(state["status"], indent=2))
+    if args.port is not None:
+        one = read_state(args.port)
+        stacks = [one] if one else []
     else:
-        print(f"seer devstack is running (pid {state['pid']}).\n")
-        print(format_status(state["status"]))
+        stacks = running_stacks()
+    output = "json" if args.json else args.output
+    if not stacks:
+        where = f" on port {args.port}" if args.port is not None else ""
+        print(
+            f"No seer devstack is running{where} (looked in {state_root()}). "
+            "Start one with `seer-devstack start`.",
+            file=sys.stderr if output != "pretty" else sys.stdout,
+        )
+        return 1
+    if output != "pretty" and len(stacks) > 1:
+        ports = ", ".join(str(st["port"]) for st in stacks)
+        print(
+            f"error: {len(stacks)} seer devstacks are running (ports {ports}); pick one with --port",
+            file=sys.stderr,
+        )
+        return 1
+    if output == "env":
+        for key, value in env_keys(stacks[0]["status"]).items():
+            print(f"{key}={json.dumps(value)}")
+        return 0
+    if output == "json":
+        state = stacks[0]
+        doc: dict[str, Any] = {
+            **env_keys(state["status"]),
+            "PID": state["pid"],
+            "DATA_DIR": state.get("data_dir") or None,
+            "STATE_DIR": str(state_dir(int(state["port"]))),
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    for i, state in enumerate(stacks):
+        if i:
+            print()
+        print(f"seer devstack is running on port {state['port']} (pid {state['pid']}).\n")
+        print(_summary(state))
     return 0
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    state = read_state()
+    state, problem = _pick(args.port, "reset")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     restart_argv: list[str] | None = None
     data_dir = args.data_dir
     if state is not None:
@@ -238,7 +381,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        files = cluster.setup()
+        files = cluster.setup(progress=lambda text: print(f"  {text}", flush=True))
     except PostgresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -282,14 +425,36 @@ def _rate(text: str) -> float:
     return value
 
 
+ENVIRONMENT = """\
+environment:
+  SEER_DEVSTACK_STATE_DIR  where background stacks keep their state, one folder per API port
+                           (default: the per-user state folder, ~/.local/state/seer-devstack on
+                           Linux); `start` prints it, `status` and `stop` read it from any directory
+  SEER_PROJECT_ROOT        a Supabase CLI project (holding supabase/) whose migrations to apply
+                           (default: the checkout, else the copy inside the installed package)
+"""
+
+
+STATUS_EXAMPLE = """
+example (export SUPABASE_URL, SUPABASE_ANON_KEY, API_URL, ... to the programs you run next):
+  set -a; eval "$(seer-devstack status -o env)"; set +a
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m seer_devstack",
-        description="A Docker-free local Supabase-compatible stack (Postgres + Auth, REST, Realtime).",
+        prog="seer-devstack",
+        description="A Docker-free local Supabase-compatible stack (Postgres + Auth, REST, Realtime). "
+        "Also `python -m seer_devstack`.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
     start = sub.add_parser(
-        "start", help="start Postgres and the gateway; prints what `supabase status` prints"
+        "start",
+        help="start Postgres and the gateway; prints its stages, then what `supabase status` prints",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     start.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port (default 54321)")
     start.add_argument("--db-port", type=int, default=DEFAULT_DB_PORT, help="Postgres port (default 54322)")
@@ -297,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help="keep the database here and reuse it (default: a throw-away cluster)",
+        help="keep the database here and reuse it, so users and sessions survive a stop "
+        "(default: a throw-away cluster, deleted on stop)",
     )
     start.add_argument("--detach", "-d", action="store_true", help="run in the background")
     start.add_argument(
@@ -357,11 +523,33 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: check it as hosted Supabase does: 401 without the anon or service_role key)",
     )
     start.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    sub.add_parser("stop", help="stop a background devstack")
-    status = sub.add_parser("status", help="show URLs and keys of the running devstack")
-    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    port_help = "the stack's API port (needed only when several run)"
+    stop = sub.add_parser(
+        "stop",
+        help="stop a background devstack (from any directory)",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    stop.add_argument("--port", type=int, default=None, help=port_help)
+    status = sub.add_parser(
+        "status",
+        help="show URLs and keys of the running devstack(s)",
+        epilog=ENVIRONMENT + STATUS_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument("--port", type=int, default=None, help="show only the stack on this API port")
+    status.add_argument(
+        "-o",
+        "--output",
+        choices=("pretty", "env", "json"),
+        default="pretty",
+        help='pretty (default); env: KEY="value" lines (API_URL, ANON_KEY, ..., SUPABASE_URL, '
+        "SUPABASE_ANON_KEY) for scripts and eval; json: the same keys as JSON",
+    )
+    status.add_argument("--json", action="store_true", help="the same as -o json")
     reset = sub.add_parser("reset", help="recreate the database and re-apply bootstrap, migrations and seed")
     reset.add_argument("--data-dir", type=Path, default=None, help="the data directory to reset")
+    reset.add_argument("--port", type=int, default=None, help=port_help)
     return parser
 
 

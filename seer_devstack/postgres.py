@@ -15,11 +15,13 @@ import argparse
 import hashlib
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,7 +318,9 @@ class PostgresCluster:
         if res.returncode != 0:
             raise PostgresError(f"applying {path} failed:\n{res.stderr.strip()}")
 
-    def setup(self, root: Path | None = None, *, seed: bool = True) -> list[Path]:
+    def setup(
+        self, root: Path | None = None, *, seed: bool = True, progress: Callable[[str], None] | None = None
+    ) -> list[Path]:
         """Bootstrap, then migrations (in name order) and seed. Returns the files applied.
 
         Bootstrap files are tracked in ``seer_devstack.applied_files`` and applied once each;
@@ -325,6 +329,7 @@ class PostgresCluster:
         reused database gets only what is new and its history is the CLI's own
         ``supabase_migrations.schema_migrations`` table. ``root`` is a Supabase CLI project
         directory (holding ``supabase/``): by default the checkout's, else the wheel's copy.
+        ``progress`` is told each migration as it is applied ("migration 3 of 17: <file>").
         """
         files = SchemaFiles(root) if root is not None else schema_files()
         if not files.migrations:
@@ -333,7 +338,7 @@ class PostgresCluster:
                 "reinstall seer-client or set SEER_PROJECT_ROOT to a checkout"
             )
         applied = self._apply_bootstrap()
-        applied += self.push(files, seed=seed)
+        applied += self.push(files, seed=seed, progress=progress)
         return applied
 
     def _apply_bootstrap(self) -> list[Path]:
@@ -355,19 +360,46 @@ class PostgresCluster:
             applied.append(path)
         return applied
 
-    def push(self, files: SchemaFiles, *, seed: bool = True) -> list[Path]:
+    def push(
+        self, files: SchemaFiles, *, seed: bool = True, progress: Callable[[str], None] | None = None
+    ) -> list[Path]:
         """Apply pending migrations (and the seed) of ``files``; returns what was pending."""
         before = self._applied_versions()
         pending = [m.path for m in files.migrations if m.version not in before]
+        total = len(files.migrations)
+        done = total - len(pending)
+        say = progress or (lambda _text: None)
+        if not pending:
+            say(f"migrations: all {total} already applied")
+
+        def tell(name: str) -> None:
+            nonlocal done
+            done += 1
+            say(f"migration {done} of {total}: {name}")
+
         cli = supabase_cli()
         if cli is not None:
             db_url = f"{self.dsn}?sslmode=disable"
             argv = [str(cli), "db", "push", "--db-url", db_url, "--workdir", str(files.root), "--yes"]
             if seed:
                 argv.append("--include-seed")
-            res = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            if res.returncode != 0:
-                raise PostgresError(f"supabase db push failed:\n{(res.stderr or res.stdout).strip()}")
+            output: list[str] = []
+            with subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            ) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    output.append(line)
+                    # The CLI says "Applying migration <file>..." as it goes.
+                    match = re.match(r"Applying migration (\S+?)\.\.\.", line.strip())
+                    if match:
+                        tell(match.group(1))
+            if proc.returncode != 0:
+                raise PostgresError(f"supabase db push failed:\n{''.join(output).strip()}")
         else:
             # psql, one transaction per file with its history row: errors keep psql's file:line.
             self.psql("-c", schema.TRACKING_SQL)
@@ -375,6 +407,7 @@ class PostgresCluster:
             for m in files.migrations:
                 if m.version in before:
                     continue
+                tell(m.path.name)
                 self._apply_with(m.path, schema.record_migration_sql(m))
             if seed and files.seed is not None and schema.SEED_PATH not in seeded:
                 self._apply_with(files.seed, schema.record_seed_sql(files.seed))

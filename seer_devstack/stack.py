@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -134,6 +134,7 @@ class DevStack:
         realtime_max_joins_per_second: int = 100,
         realtime_rate_tick: float = 5.0,
         check_api_key: bool = True,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         if not 0.0 <= drop_db_broadcasts <= 1.0:
             raise DevStackError(f"drop_db_broadcasts must be between 0 and 1, not {drop_db_broadcasts}")
@@ -149,6 +150,8 @@ class DevStack:
         )
         self._database_url = database_url
         self._data_dir = Path(data_dir) if data_dir else None
+        #: Told each start-up stage as it happens (the CLI prints them).
+        self._progress = progress
         self._requested_port = port
         self._db_port = db_port
         # supabase/config.toml decides what `supabase start` would (JWT expiry, sign-ups,
@@ -255,15 +258,19 @@ class DevStack:
         """Blocking: start (and migrate) the cluster unless attached to a database."""
         if self._database_url:
             return self._database_url
+        say = self._say
         try:
             cluster = PostgresCluster(data_dir=self._data_dir, port=self._db_port)
+            fresh = not cluster.initialized
+            say("Postgres: creating a cluster" if fresh else f"Postgres: reusing {cluster.data_dir}")
             cluster.start()
         except PostgresError as exc:
             raise DevStackError(str(exc)) from exc
+        say(f"Postgres: running on port {cluster.port}")
         self.cluster = cluster
         try:
             # A reused data directory gets only what is new (like `supabase db push`).
-            cluster.setup()
+            cluster.setup(progress=say)
         except PostgresError as exc:
             cluster.stop()
             self.cluster = None
@@ -280,17 +287,28 @@ class DevStack:
         self.config = GatewayConfig(db_url=db_url, port=port or free_port(host), **self._settings)
         self._gateway = Gateway(self.config)
         self._loop = asyncio.get_running_loop()
+        self._say(f"gateway: starting on {self.config.url}")
         try:
             await self._gateway.start()
         except GatewayError as exc:
             await asyncio.to_thread(self._stop_cluster)
             raise DevStackError(str(exc)) from exc
+        self._say("gateway: Auth, REST, Realtime and Functions are up")
 
     async def stop(self) -> None:
         if self._gateway is not None:
             await self._gateway.stop()
             self._gateway = None
         await asyncio.to_thread(self._stop_cluster)
+
+    def _say(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress(text)
+
+    @property
+    def keeps_data(self) -> bool:
+        """Whether the database survives a stop (a ``data_dir`` or an external database)."""
+        return self._data_dir is not None or self._database_url is not None
 
     def _stop_cluster(self) -> None:
         if self.cluster is not None:

@@ -5,6 +5,7 @@ exports a Supabase CLI project and applies it with the CLI's own history rows.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -116,6 +117,49 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(venv: Path, tmp_path
     assert demo.returncode == 0 and "PASS: demo finished" in demo.stdout, (
         demo.stdout[-3000:] + demo.stderr[-3000:]
     )
+
+
+def test_installed_devstack_is_found_from_any_directory(venv: Path, tmp_path: Path) -> None:
+    """Issue 21: a stack started in one directory was invisible from another (`status` said "not
+    running", `stop` exited 0 while it ran) and every directory used got a `.seer/` folder."""
+    from seer_devstack.postgres import free_port
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    env = {**_outside_env(venv), "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    port = free_port()
+
+    def devstack(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(venv / "bin" / "seer-devstack"), *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=180,
+        )
+
+    started = devstack("start", "--detach", "--port", str(port), "--db-port", str(free_port()), cwd=here)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        state = tmp_path / "xdg" / "seer-devstack" / str(port)
+        out = started.stdout
+        assert "Postgres: running on port" in out and "gateway: Auth, REST, Realtime" in out
+        assert f"migration 1 of {len(schema.schema_files().migrations)}: " in out
+        assert "Database: throw-away: deleted on stop (keep it with --data-dir DIR)" in out
+        assert f"State: {state}" in out
+        status = devstack("status", cwd=there)
+        assert status.returncode == 0 and f"running on port {port}" in status.stdout, status.stdout
+        env_out = devstack("status", "-o", "env", cwd=there).stdout
+        assert f'SUPABASE_URL="http://127.0.0.1:{port}"' in env_out.splitlines()
+        doc = json.loads(devstack("status", "--json", "--port", str(port), cwd=there).stdout)
+        assert all(key.isidentifier() for key in doc) and doc["API_URL"] == f"http://127.0.0.1:{port}"
+    finally:
+        stopped = devstack("stop", cwd=there)
+    assert stopped.returncode == 0 and f"Stopped seer devstack on port {port}" in stopped.stdout
+    assert devstack("status", cwd=there).returncode == 1
+    assert list(here.iterdir()) == [] and list(there.iterdir()) == []
 
 
 def test_public_api_type_completeness_is_100_percent(venv: Path, tmp_path: Path) -> None:

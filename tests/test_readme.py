@@ -59,3 +59,6 @@ async def test_python_block_runs_as_pasted(
         first = out.decode().splitlines()[0]
         code = first.split()[0]
         assert JOIN_CODE.fullmatch(code) and first.endswith(f"/functions/v1/invite/{code}")
+        if "on_player_joined=" in source:
+            # Issue 21: the quick start's callback never fired (the player joined before connect()).
+            assert "Aria joined at seq " in out.decode(), out.decode()

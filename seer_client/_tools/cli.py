@@ -67,15 +67,25 @@ async def _watch(args: argparse.Namespace) -> int:
         print("error: watch needs rich: pip install 'seer-client[notebook]'", file=sys.stderr)
         return 2
 
-    from .._client import SeerClient
+    from .._client import AsyncSeerClient
     from .._view import LiveDisplay, SessionView
     from ..events import SessionEndedEvent
 
-    if not args.email or not args.password:
-        print("error: watch needs --email and --password (or SEER_EMAIL, SEER_PASSWORD)", file=sys.stderr)
+    missing = [
+        f"{flag} (or {var})"
+        for flag, var, value in (
+            ("--url", "SUPABASE_URL", args.url),
+            ("--key", "SUPABASE_ANON_KEY", args.key),
+            ("--email", "SEER_EMAIL", args.email),
+            ("--password", "SEER_PASSWORD", args.password),
+        )
+        if not value
+    ]
+    if missing:
+        print(f"error: watch needs {', '.join(missing)}", file=sys.stderr)
         return 2
     console = Console()
-    async with await SeerClient.create(args.url, args.key) as client:
+    async with AsyncSeerClient(args.url, args.key) as client:
         await client.sign_in(args.email, args.password)
         target = args.code_or_id
         try:
@@ -117,9 +127,22 @@ def _run_watch(args: argparse.Namespace) -> int:
     return asyncio.run(_watch(args))
 
 
+ENVIRONMENT = """\
+environment:
+  SUPABASE_URL, SUPABASE_ANON_KEY  the project to talk to (watch: --url, --key; demo: --key)
+  SEER_EMAIL, SEER_PASSWORD        the account watch signs in with (--email, --password)
+  SEER_DEVSTACK_STATE_DIR          where `seer-devstack` keeps background stacks' state
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``seer-client`` argument parser."""
-    parser = argparse.ArgumentParser(prog="seer-client", description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="seer-client",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     sch = sub.add_parser("schema", help="export or apply the database schema this SDK needs")
@@ -132,20 +155,37 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--include-seed", action="store_true", help="also run supabase/seed.sql once")
     app.set_defaults(func=_apply)
 
-    demo = sub.add_parser("demo", help="run the demo on a throw-away devstack (needs the devstack extra)")
-    demo.add_argument(
-        "demo_args", nargs=argparse.REMAINDER, help="passed to the demo (see seer-client demo -- --help)"
+    # `seer-client demo ...` is handed to the demo's own parser (see main); this entry is for
+    # the list of commands only.
+    demo = sub.add_parser(
+        "demo", help="run the demo on a throw-away devstack (needs the devstack extra); see demo --help"
     )
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     demo.set_defaults(func=_demo)
 
     watch = sub.add_parser(
-        "watch", help="show a session live (the Seer's dashboard or your player view) until interrupted"
+        "watch",
+        help="show a session live (the Seer's dashboard or your player view) until interrupted",
+        description="Show a session live (rich): the Seer's dashboard or your player view, until the "
+        "session ends or Ctrl-C.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     watch.add_argument("code_or_id", help="join code (e.g. H7NK4B) or session id")
-    watch.add_argument("--url", default=os.environ.get("SUPABASE_URL"))
-    watch.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"))
-    watch.add_argument("--email", default=os.environ.get("SEER_EMAIL"))
-    watch.add_argument("--password", default=os.environ.get("SEER_PASSWORD"))
+    watch.add_argument(
+        "--url", default=os.environ.get("SUPABASE_URL"), help="project URL (default: $SUPABASE_URL)"
+    )
+    watch.add_argument(
+        "--key", default=os.environ.get("SUPABASE_ANON_KEY"), help="anon key (default: $SUPABASE_ANON_KEY)"
+    )
+    watch.add_argument(
+        "--email", default=os.environ.get("SEER_EMAIL"), help="account e-mail (default: $SEER_EMAIL)"
+    )
+    watch.add_argument(
+        "--password",
+        default=os.environ.get("SEER_PASSWORD"),
+        help="account password (default: $SEER_PASSWORD)",
+    )
     watch.set_defaults(func=_run_watch)
     return parser
 
@@ -153,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seer-client`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"] and argv[1:2] not in (["-h"], ["--help"]):
-        # Everything after `demo` is the demo's own options (--quiet, --url, ...).
+    if argv[:1] == ["demo"]:
+        # Everything after `demo` is the demo's own options (--quiet, --url, ..., --help).
         from .demo import main as demo_main
 
         return demo_main(argv[1:])

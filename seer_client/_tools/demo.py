@@ -367,6 +367,9 @@ class Demo:
             f"ended {ended.session.outcome}: {stats.duration_minutes} min, {stats.nodes_visited} nodes,"
             f" {stats.dice_rolled} dice, {stats.combats_completed} combat(s), {stats.experience_earned} XP",
         )
+        if stats.experience_earned == 0:
+            # Experience is bounded by real play (docs/server.md, "XP"): seconds of play earn none.
+            self.say("Sage", "no XP: experience is earned per full minute of unpaused play (docs/server.md)")
         await self.settle()
 
         self.banner("Feedback and experience")
@@ -460,12 +463,24 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m seer_client._tools.demo", description=(__doc__ or "").split("\n\n")[0]
+        prog="seer-client demo",
+        description="One full session on the local stack: a Seer and three players, checked for "
+        "exactly-once, in-order delivery. Also `python -m seer_client._tools.demo` and `make demo`.",
+        epilog="environment:\n  SUPABASE_ANON_KEY  the anon key for --url (default of --key)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--url", default=None, help="existing stack URL (default: start the devstack)")
-    parser.add_argument("--key", default=os.environ.get("SUPABASE_ANON_KEY"), help="anon key for --url")
+    parser.add_argument(
+        "--url", default=None, help="run against this stack's API URL (default: start a throw-away devstack)"
+    )
+    parser.add_argument(
+        "--key",
+        default=os.environ.get("SUPABASE_ANON_KEY"),
+        help="anon key for --url (default: $SUPABASE_ANON_KEY)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the delivery check")
-    parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)"
+    )
     args = parser.parse_args(argv)
     if args.url and not args.key:
         parser.error("--url needs --key (or SUPABASE_ANON_KEY)")

@@ -52,7 +52,7 @@ create table public.sessions (
 
 create unique index sessions_live_code_key on public.sessions (code)
   where status in ('waiting', 'active', 'paused');
-create index sessions_seer_idx on public.sessions (seer_id, created_at desc);
+create index sessions_seer_idx on public.sessions (seer_id, created_at desc, id desc);
 create index sessions_adventure_idx on public.sessions (adventure_id);
 -- the sweeper's two session timeouts only ever look at these rows
 create index sessions_waiting_created_idx on public.sessions (created_at) where status = 'waiting';

@@ -428,15 +428,21 @@ begin
 end
 $$;
 
--- Newest 200 sessions where the caller is the Seer or holds a live seat.
+-- One page of the sessions where the caller is the Seer or holds a live seat, newest first
+-- (created_at desc, id desc), keyset-paged: p_before is the id of the last session of the
+-- previous page, and the page holds the next p_limit (1..200) sessions after it.
 -- The filter `seer_id = me or exists (a live seat of mine)` cannot use an index (an OR across
 -- two tables): written that way it scanned the whole sessions table, 230 ms per call at 200k
 -- sessions and growing linearly (bench/scale.py, docs/performance.md). The two halves each
--- have an index, sessions_seer_idx (seer_id, created_at desc) and session_players_user_idx
--- (user_id), so each half takes its newest 200 from its own index and the newest 200 of their
--- union are returned: the same answer (the newest 200 of a union are among the newest 200 of
--- each part), in time that depends on the caller's own history, not on the table.
-create function public.list_my_sessions(p_status text[] default null)
+-- have an index, sessions_seer_idx (seer_id, created_at desc, id desc) and
+-- session_players_user_idx (user_id), so each half takes its first p_limit after the cursor
+-- from its own index and the first p_limit of their union are returned: the same answer (the
+-- first n of a union are among the first n of each part), in time that depends on the
+-- caller's own history, not on the table; the Seer half reads only the page itself.
+-- The cursor must be a session the caller is or was in (else SESSION_000 'before'): its
+-- created_at is not shown to anyone else.
+create function public.list_my_sessions(
+  p_status text[] default null, p_limit int default 50, p_before uuid default null)
 returns jsonb
 language plpgsql
 stable
@@ -445,11 +451,29 @@ set search_path = ''
 as $$
 declare
   v_uid uuid := seer_private.require_uid();
+  v_limit int := coalesce(p_limit, 50);
+  -- Past every real row when there is no cursor: (created_at, id) < (infinity, max uuid).
+  v_at timestamptz := 'infinity'::timestamptz;
+  v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid;
 begin
   if p_status is not null and exists (
       select 1 from unnest(p_status) x
       where x is null or x not in ('waiting', 'active', 'paused', 'completed', 'cancelled')) then
     perform seer_private.raise_error('SESSION_000', 'status must be a list of session statuses');
+  end if;
+  if v_limit not between 1 and 200 then
+    perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 200');
+  end if;
+  if p_before is not null then
+    select s.created_at, s.id into v_at, v_id
+    from public.sessions s
+    where s.id = p_before
+      and (s.seer_id = v_uid
+           or exists (select 1 from public.session_players sp
+                      where sp.session_id = s.id and sp.user_id = v_uid));
+    if not found then
+      perform seer_private.raise_error('SESSION_000', 'before');
+    end if;
   end if;
   return coalesce((
     select jsonb_agg(jsonb_build_object(
@@ -458,22 +482,24 @@ begin
         'adventureName', s.adventure_name, 'seerName', s.seer_name,
         'playerCount', seer_private.live_seat_count(s.id), 'maxPlayers', s.max_players,
         'createdAt', s.created_at, 'startedAt', s.started_at, 'endedAt', s.ended_at)
-      order by s.created_at desc, s.id)
+      order by s.created_at desc, s.id desc)
     from (select s0.* from public.sessions s0
           where s0.id in (
               (select s1.id from public.sessions s1
-               where s1.seer_id = v_uid and (p_status is null or s1.status = any (p_status))
-               order by s1.created_at desc, s1.id
-               limit 200)
+               where s1.seer_id = v_uid and (s1.created_at, s1.id) < (v_at, v_id)
+                 and (p_status is null or s1.status = any (p_status))
+               order by s1.created_at desc, s1.id desc
+               limit v_limit)
               union
               (select s2.id from public.session_players sp
                join public.sessions s2 on s2.id = sp.session_id
                where sp.user_id = v_uid and sp.left_at is null
+                 and (s2.created_at, s2.id) < (v_at, v_id)
                  and (p_status is null or s2.status = any (p_status))
-               order by s2.created_at desc, s2.id
-               limit 200))
-          order by s0.created_at desc, s0.id
-          limit 200) s), '[]'::jsonb);
+               order by s2.created_at desc, s2.id desc
+               limit v_limit))
+          order by s0.created_at desc, s0.id desc
+          limit v_limit) s), '[]'::jsonb);
 end
 $$;
 
@@ -491,7 +517,7 @@ revoke execute on function
   public.kick_player(uuid, uuid, text),
   public.readmit_player(uuid, uuid),
   public.update_session_settings(uuid, jsonb, int),
-  public.list_my_sessions(text[])
+  public.list_my_sessions(text[], int, uuid)
   from public, anon;
 grant execute on function
   public.create_session(uuid, jsonb, int),
@@ -501,5 +527,5 @@ grant execute on function
   public.kick_player(uuid, uuid, text),
   public.readmit_player(uuid, uuid),
   public.update_session_settings(uuid, jsonb, int),
-  public.list_my_sessions(text[])
+  public.list_my_sessions(text[], int, uuid)
   to authenticated, service_role;

@@ -21,8 +21,11 @@ $$;
 -- scope: mine (created by me, published or not), community (published by anyone), all (both).
 -- p_query matches title and description, case-insensitive, as a plain substring (LIKE
 -- wildcards in it are escaped). Newest first is meaningless for seeded content, so by title.
+-- Keyset-paged as the library grows: p_after is the last adventure of the previous page (one
+-- the caller may read, else SESSION_000 'after'), the page holds the next p_limit by (title, id).
 create function public.list_adventures(
-  p_scope text default 'all', p_query text default null, p_limit int default 50)
+  p_scope text default 'all', p_query text default null, p_limit int default 50,
+  p_after uuid default null)
 returns jsonb
 language plpgsql
 stable
@@ -35,12 +38,23 @@ declare
   v_query text := seer_private.clean_text(p_query, 'query', 100);
   v_limit int := coalesce(p_limit, 50);
   v_pattern text;
+  -- Keyset cursor (title, id) of p_after; before every real row when there is none.
+  v_title text := '';
+  v_id uuid := '00000000-0000-0000-0000-000000000000'::uuid;
 begin
   if v_scope not in ('mine', 'community', 'all') then
     perform seer_private.raise_error('SESSION_000', 'scope must be mine, community or all');
   end if;
   if v_limit not between 1 and 200 then
     perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 200');
+  end if;
+  if p_after is not null then
+    -- The cursor must be an adventure the caller may read (a published one, or their own).
+    select a.title, a.id into v_title, v_id from public.adventures a
+    where a.id = p_after and (a.is_published or a.created_by = v_uid);
+    if not found then
+      perform seer_private.raise_error('SESSION_000', 'after');
+    end if;
   end if;
   v_pattern := case when v_query is not null
     then '%' || replace(replace(replace(v_query, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
@@ -54,6 +68,7 @@ begin
                   when 'community' then a0.is_published
                   else a0.is_published or a0.created_by = v_uid end
             and (v_pattern is null or a0.title ilike v_pattern or a0.description ilike v_pattern)
+            and (a0.title, a0.id) > (v_title, v_id)
           order by a0.title, a0.id
           limit v_limit) a
     left join public.profiles pr on pr.id = a.created_by), '[]'::jsonb);
@@ -279,7 +294,7 @@ end
 $$;
 
 revoke execute on all functions in schema seer_private from public;
-revoke execute on function public.list_adventures(text, text, int), public.import_adventure(jsonb),
+revoke execute on function public.list_adventures(text, text, int, uuid), public.import_adventure(jsonb),
   public.publish_adventure(uuid, boolean) from public, anon;
-grant execute on function public.list_adventures(text, text, int), public.import_adventure(jsonb),
+grant execute on function public.list_adventures(text, text, int, uuid), public.import_adventure(jsonb),
   public.publish_adventure(uuid, boolean) to authenticated, service_role;

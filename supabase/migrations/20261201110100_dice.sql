@@ -286,8 +286,12 @@ begin
 end
 $$;
 
--- Every roll of a session, oldest first, as the caller may see it (the Seer: everything).
-create function public.list_dice_rolls(p_session_id uuid, p_limit int default 200)
+-- One page of a session's rolls as the caller may see them (the Seer: everything): the newest
+-- p_limit rolls, oldest first; with p_before (a roll id of this session, e.g. the first of the
+-- previous page), the newest p_limit before that roll: keyset paging back through a long game
+-- on dice_rolls_session_idx (session_id, seq), so a page reads only itself.
+create function public.list_dice_rolls(
+  p_session_id uuid, p_limit int default 200, p_before uuid default null)
 returns jsonb
 language plpgsql
 stable
@@ -297,21 +301,31 @@ as $$
 declare
   v_uid uuid := seer_private.require_uid();
   v_s public.sessions%rowtype;
+  -- Past every roll when there is no cursor.
+  v_before bigint := 9223372036854775807::bigint;
 begin
   v_s := seer_private.read_session(p_session_id);
   perform seer_private.require_participant(v_s, v_uid);
   if coalesce(p_limit, 200) not between 1 and 1000 then
     perform seer_private.raise_error('SESSION_000', 'limit must be between 1 and 1000');
   end if;
+  if p_before is not null then
+    select d.seq into v_before from public.dice_rolls d
+    where d.id = p_before and d.session_id = v_s.id;
+    if not found then
+      perform seer_private.raise_error('SESSION_000', 'before');
+    end if;
+  end if;
   return coalesce((
     select jsonb_agg(seer_private.roll_json(r, v_s.seer_id = v_uid) order by r.seq)
-    from (select * from public.dice_rolls d where d.session_id = v_s.id
+    from (select * from public.dice_rolls d
+          where d.session_id = v_s.id and d.seq < v_before
           order by d.seq desc limit coalesce(p_limit, 200)) r), '[]'::jsonb);
 end
 $$;
 
 revoke execute on all functions in schema seer_private from public;
 revoke execute on function public.roll_dice(uuid, text, text, uuid, boolean),
-  public.list_dice_rolls(uuid, int) from public, anon;
+  public.list_dice_rolls(uuid, int, uuid) from public, anon;
 grant execute on function public.roll_dice(uuid, text, text, uuid, boolean),
-  public.list_dice_rolls(uuid, int) to authenticated, service_role;
+  public.list_dice_rolls(uuid, int, uuid) to authenticated, service_role;

@@ -35,6 +35,8 @@ def test_detached_start_status_stop(tmp_path: Path) -> None:
         assert f"API URL: http://127.0.0.1:{port}" in res.stdout
         assert f"DB URL: postgresql://postgres:postgres@127.0.0.1:{db_port}/postgres" in res.stdout
         assert "anon key: eyJ" in res.stdout and "service_role key: eyJ" in res.stdout
+        assert "Postgres: running on port" in res.stdout and " of " in res.stdout
+        assert f"State: {tmp_path / 'state' / str(port)}" in res.stdout
         status = run(["status"], env)
         assert status.returncode == 0 and f"127.0.0.1:{port}" in status.stdout
         anon = next(line.split(": ", 1)[1] for line in res.stdout.splitlines() if "anon key: " in line)
@@ -87,3 +89,34 @@ def test_a_stack_without_migrations_refuses_to_start_with_one_line(tmp_path: Pat
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no migrations found in "), res.stderr
     assert "Started" not in res.stdout
+
+
+def test_help_names_the_state_variable_and_status_formats() -> None:
+    res = run(["status", "--help"], {})
+    assert "SEER_DEVSTACK_STATE_DIR" in res.stdout and "-o {pretty,env,json}" in res.stdout
+    assert "SEER_DEVSTACK_STATE_DIR" in run(["start", "--help"], {}).stdout
+
+
+def test_several_stacks_need_a_port_and_status_lists_them(tmp_path: Path) -> None:
+    # Two state files of live processes (this test's own pid): nothing is signalled, because a
+    # command that cannot tell which stack is meant refuses before acting.
+    import json
+
+    root = tmp_path / "state"
+    for port in (61001, 61002):
+        (root / str(port)).mkdir(parents=True)
+        status = {"API URL": f"http://127.0.0.1:{port}", "anon key": "k"}
+        state = {"pid": os.getpid(), "port": port, "data_dir": "", "status": status}
+        (root / str(port) / "state.json").write_text(json.dumps(state))
+    env = {"SEER_DEVSTACK_STATE_DIR": str(root)}
+    stop = run(["stop"], env)
+    assert stop.returncode == 1
+    assert stop.stderr.strip() == (
+        "error: 2 seer devstacks are running (ports 61001, 61002); stop one with --port"
+    )
+    listed = run(["status"], env)
+    assert listed.returncode == 0 and "port 61001" in listed.stdout and "port 61002" in listed.stdout
+    one = run(["status", "-o", "env", "--port", "61002"], env)
+    assert one.stdout.splitlines()[0] == 'API_URL="http://127.0.0.1:61002"'
+    assert 'SUPABASE_ANON_KEY="k"' in one.stdout.splitlines()
+    assert run(["status", "--port", "61003"], env).returncode == 1

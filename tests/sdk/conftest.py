@@ -30,12 +30,12 @@ async def make_client(backend: FakeBackend) -> AsyncIterator[ClientFactory]:
     assert backend.realtime is not None
     url = backend.realtime.url
 
-    async def factory(email: str | None = None, *, retries: int = 3, sign_in: bool = True) -> SeerClient:
+    async def factory(email: str | None = None, *, max_retries: int = 2, sign_in: bool = True) -> SeerClient:
         http = httpx.AsyncClient(transport=backend.transport())
         supabase = AsyncClient(
             url, "anon-key", AsyncClientOptions(httpx_client=http, auto_refresh_token=False)
         )
-        client = SeerClient(supabase, retries=retries)
+        client = SeerClient(supabase, max_retries=max_retries)
         made.append((client, http))
         if email and sign_in:
             if email not in backend.users:

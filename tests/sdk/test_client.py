@@ -89,7 +89,7 @@ async def test_idempotent_calls_retry_on_connection_errors(
 
 
 async def test_retries_are_bounded(backend: FakeBackend, make_client: ClientFactory) -> None:
-    client = await make_client("fi@example.com", retries=2)
+    client = await make_client("fi@example.com", max_retries=1)
     backend.fail["get_session"] = [503, 503, 503]
     with pytest.raises(TransportError) as info:
         await client.get_session(s.SESSION_ID)

@@ -54,7 +54,7 @@ async def test_missing_or_bad_url_and_key_are_config_errors(monkeypatch: pytest.
 
 async def test_unreachable_url_is_transport_error_naming_the_url() -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
-    client = await SeerClient.create(url, "anon-key", retries=1)
+    client = await SeerClient.create(url, "anon-key", max_retries=0)
     try:
         with pytest.raises(TransportError, match=url):
             await client.sign_in("nobody@example.com", "pw-123456")
@@ -97,7 +97,7 @@ async def test_rpc_timeout_is_timeout_error_and_with_options_changes_it_for_one_
 
     backend.handle = handle  # type: ignore[assignment,method-assign]
     client = await make_client("ti@example.com")
-    quick = client.with_options(timeout=0.2, retries=1)
+    quick = client.with_options(timeout=0.2, max_retries=0)
     assert quick.timeout == 0.2 and client.timeout == 10.0 and quick.supabase is client.supabase
     with pytest.raises(TimeoutError) as info:
         await quick.get_session(s.SESSION_ID)

@@ -159,8 +159,20 @@ def test_api_error_without_status_uses_code_fallbacks() -> None:
 
 def test_str_and_repr_are_informative() -> None:
     err = e.NotSeer(details="start")
-    assert "SESSION_007" in str(err) and "403" in str(err) and "start" in str(err)
+    assert "SESSION_007" in str(err) and "start" in str(err) and err.status == 403
     assert "NotSeer" in repr(err)
+
+
+def test_only_answered_errors_claim_an_http_status() -> None:
+    # Issue 21: errors raised before any request said "(HTTP 400)"/"(HTTP 401)".
+    local = e.ValidationError(details="sessionId")
+    assert str(local) == "[SESSION_000] Invalid input details='sessionId'" and local.status == 400
+    assert "HTTP" not in str(e.AuthError("not signed in", status=401))
+    answered = e.error_from_response(
+        403, {"code": "SESSION_007", "message": "Only the Seer can perform this action"}
+    )
+    assert str(answered) == "[SESSION_007] Only the Seer can perform this action (HTTP 403)"
+    assert answered.answered and not local.answered
 
 
 def test_too_many_actions_carries_the_retry_hint() -> None:

@@ -18,11 +18,11 @@ insert into rpcs values
   ('public.end_session(uuid,text,text)'), ('public.get_game_state(uuid)'),
   ('public.update_game_state(uuid,jsonb,integer)'), ('public.heartbeat(uuid)'),
   ('public.session_events_since(uuid,bigint,integer)'), ('public.submit_feedback(uuid,integer,text)'),
-  ('public.list_my_sessions(text[])'), ('public.create_character(text,text)'),
+  ('public.list_my_sessions(text[],integer,uuid)'), ('public.create_character(text,text)'),
   ('public.list_my_characters()'), ('public.list_feedback(uuid)'),
-  ('public.list_adventures(text,text,integer)'), ('public.import_adventure(jsonb)'),
+  ('public.list_adventures(text,text,integer,uuid)'), ('public.import_adventure(jsonb)'),
   ('public.publish_adventure(uuid,boolean)'),
-  ('public.roll_dice(uuid,text,text,uuid,boolean)'), ('public.list_dice_rolls(uuid,integer)'),
+  ('public.roll_dice(uuid,text,text,uuid,boolean)'), ('public.list_dice_rolls(uuid,integer,uuid)'),
   ('public.start_combat(uuid,jsonb,boolean)'), ('public.next_turn(uuid)'), ('public.end_combat(uuid,text)'),
   ('public.submit_action(uuid,text,text,uuid)');
 
