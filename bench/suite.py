@@ -6,6 +6,8 @@ Sections (every figure next to a baseline measured in the same run on the same m
 3. Realtime fan-out: sessions x 6 private-channel sockets, commit-to-delivery latency.
 3b. Session stream: content in the broadcast (baseline) vs (a) keyed topic vs (b) pokes + a log
     read (stream.py).
+3c. Recovery after a Realtime outage: time until every connection is live again vs the
+    no-outage delivery latency of the same run; rejoins against the presence limit (recovery.py).
 4. Scale: 1M sessions / 100k live players: sweeper, code lookup, list_my_sessions.
 5. Memory: gateway RSS idle vs with every fan-out socket open.
 6. Heartbeat A/B: today's heartbeat vs the pre-redesign one (a copy made in this cluster only).
@@ -85,13 +87,14 @@ SECTION_ORDER = [
     "fanout",
     "memory",
     "stream",
+    "recovery",
     "heartbeat",
     "paths",
     "cost",
     "retention",
     "scale",
 ]
-GATEWAY_SECTIONS = {"gateway", "fanout", "memory", "stream"}
+GATEWAY_SECTIONS = {"gateway", "fanout", "memory", "stream", "recovery"}
 
 
 def print_rows(title: str, rows: list[Row]) -> None:
@@ -197,6 +200,15 @@ async def main_async(sections: set[str]) -> int:
                             rows,
                             log,
                             failed,
+                        )
+                    if "recovery" in sections:
+                        from . import recovery
+
+                        async def rec(mine: list[Row], mylog: list[str]) -> None:
+                            await recovery.run(gw, cluster.dsn, cluster.admin_dsn, sizes, mine, mylog)
+
+                        await run_section(
+                            "recovery", "3c recovery after a Realtime outage", rec, rows, log, failed
                         )
             except SystemExit as exc:  # the gateway process did not start
                 failed.append("gateway")

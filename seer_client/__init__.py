@@ -19,7 +19,7 @@ typed, without ``await``). ``SeerClient`` is ``AsyncSeerClient`` under its older
 import logging
 
 from ._client import AsyncSeerClient, SeerClient
-from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._connection import ConnectionOptions, ConnectionStatus, Handlers, PresenceEntry, SessionConnection
 from ._state import SessionState
 from ._sync_api import SyncSeerClient
 from ._view import LiveDisplay, SessionView
@@ -60,6 +60,7 @@ from .errors import (
     ValidationError,
 )
 from .events import (
+    BaseEvent,
     CombatEndedEvent,
     CombatStartedEvent,
     CombatTurnEvent,
@@ -125,6 +126,7 @@ __all__ = [
     "ApiError",
     "AsyncSeerClient",
     "AuthError",
+    "BaseEvent",
     "Character",
     "CharacterConnected",
     "CharacterInSession",
@@ -134,6 +136,7 @@ __all__ = [
     "CombatStateConflict",
     "CombatTurnEvent",
     "ConfigError",
+    "ConnectionOptions",
     "ConnectionStatus",
     "CreateSessionResult",
     "DiceRoll",
@@ -145,6 +148,7 @@ __all__ = [
     "GameState",
     "GameStateEvent",
     "GameStatePatch",
+    "Handlers",
     "HeartbeatResult",
     "InvalidJoinCode",
     "InvalidStatusTransition",

@@ -12,7 +12,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -55,7 +55,7 @@ from .models import (
 if TYPE_CHECKING:
     from supabase import AsyncClient
 
-    from ._connection import SessionConnection
+    from ._connection import ConnectionOptions, SessionConnection
 
 __all__ = ["AsyncSeerClient", "SeerClient"]
 
@@ -275,9 +275,12 @@ class AsyncSeerClient:
     async def _rpc(self, fn: str, params: dict[str, Any], *, idempotent: bool = False) -> Any:
         """Call an RPC. Only idempotent calls are retried, and only on transport/5xx errors."""
         token = await self._token(fn)
-        return await self._transport.rpc(
+        result = await self._transport.rpc(
             fn, params, token=token, options=self._options, idempotent=idempotent
         )
+        for conn in self._connections:  # the server answers: reconnecting ones may try now
+            conn._server_reachable()
+        return result
 
     @staticmethod
     def _parse(model: type[M], data: Any) -> M:
@@ -442,12 +445,23 @@ class AsyncSeerClient:
         a removed player gets :class:`NotInSession` (SESSION_006), anyone else
         :class:`SessionNotFound` (SESSION_001).
         """
+        return (await self._session_channel(session_id))[0]
+
+    async def _session_channel(self, session_id: str | uuid.UUID) -> tuple[str, int]:
+        """``(topic, generation)``: the current topic and how often its key was rotated."""
         sid = validate_uuid(session_id, "sessionId")
         data = await self._rpc("session_topic", {"p_session_id": sid}, idempotent=True)
-        topic: object = cast(dict[str, Any], data).get("topic") if isinstance(data, dict) else None
-        if not isinstance(topic, str) or not topic.startswith(f"session:{sid}:"):
-            raise TransportError(f"session_topic: unexpected reply {data!r}")
-        return topic
+        fields = cast(dict[str, Any], data) if isinstance(data, dict) else {}
+        topic, generation = fields.get("topic"), fields.get("generation", 0)
+        if (
+            not isinstance(topic, str)
+            or not topic.startswith(f"session:{sid}:")
+            or not isinstance(generation, int)
+            or isinstance(generation, bool)
+        ):
+            # (never echo the reply: it holds the secret key)
+            raise TransportError("session_topic: unexpected reply")
+        return topic, generation
 
     async def session_events_since(
         self, session_id: str | uuid.UUID, *, after_seq: int = 0, limit: int = 500
@@ -750,27 +764,19 @@ class AsyncSeerClient:
         session_id: str | uuid.UUID,
         *,
         character_id: str | uuid.UUID | None = None,
-        heartbeat_interval: float = 30.0,
-        max_reconnect_attempts: int = 5,
-        **options: Any,
+        **options: Unpack[ConnectionOptions],
     ) -> SessionConnection:
         """A :class:`SessionConnection` to the session; use ``async with client.connect(sid) as conn:``.
 
         ``async with`` opens it (subscribed and caught up) and closes it at the end; or call
-        ``await conn.open()`` and ``await conn.close()``. Options and callbacks: docs/sdk.md.
+        ``await conn.open()`` and ``await conn.close()``. The keywords are
+        :class:`~seer_client.ConnectionOptions` (settings and handlers, typed); docs/sdk.md.
         """
         from ._connection import SessionConnection
 
         sid = validate_uuid(session_id, "sessionId")
         cid = validate_uuid(character_id, "characterId") if character_id is not None else None
-        return SessionConnection(
-            self,
-            sid,
-            character_id=cid,
-            heartbeat_interval=heartbeat_interval,
-            max_reconnect_attempts=max_reconnect_attempts,
-            **options,
-        )
+        return SessionConnection(self, sid, character_id=cid, **options)
 
     async def close(self) -> None:
         """Close open connections (and the supabase client's sockets when we created it).

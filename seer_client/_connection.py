@@ -1,46 +1,32 @@
-"""SessionConnection: a reliable realtime link to one session (supervisor, heartbeat,
-catch-up, dispatch).
+"""SessionConnection: the driver of the stream's delivery core (supervisor, heartbeat, log
+reads, dispatch).
 
 The pieces it is built from:
 
+* :mod:`seer_client._delivery` (:class:`DeliveryCore`): the delivery policy, pure. Every
+  input (a broadcast, a heartbeat's answer, a log page, a join, a channel close) goes to it
+  and its :class:`Decision` says what to do: deliver, read the log, rejoin, ignore,
+  discard. This module only carries decisions out.
 * :mod:`seer_client._realtime_link` (:class:`RealtimeLink`): the only code that touches
   realtime-py; one socket + channel per connection attempt.
 * :mod:`seer_client._lobby` (:class:`LobbyState`): seats, status, node and presence, pure.
-* :mod:`seer_client._sequencer` (:class:`EventSequencer`): exactly-once, in-order release.
 
-The stream (docs/security.md, design (a)):
+The stream (docs/security.md "The session stream", docs/sdk.md "Failure modes"): the
+database broadcasts each whole event on the session's private keyed topic
+``session:<id>:<key>``; the key rotates on every removal and a content-free rekey poke
+tells the remaining clients to move; the log (``session_events_since``) is the truth.
+Realtime may lose any database broadcast (rate limits, replication restarts: alone or in
+bursts), the poke included, and closes channels above the tenant's rate limits. The
+connection converges anyway: a later event's seq, every heartbeat (``lastSeq`` and the
+channel generation) and every (re)join lead it back to the log and the current topic.
 
-* The database broadcasts each whole event on the session's private keyed topic
-  ``session:<id>:<key>`` (:attr:`SessionConnection.topic`, read through the
-  ``session_topic`` RPC; only participants may join it and only the database may broadcast
-  there). A live event is delivered only when it is the next one (``seq`` = last delivered
-  + 1, this session, a valid event); anything ahead starts a catch-up through
-  ``session_events_since`` and the log wins: a buffered live event that disagrees with the
-  log is discarded with a WARNING and counted (:attr:`discarded_broadcasts`).
-* Every removal (kick, lobby leave, freed seat) rotates the key and sends one content-free
-  ``{sessionId, seq, type: 'rekey'}`` poke on the old topic: the connection re-reads the
-  topic, joins the new one (presence tracked again) and catches up by seq. A removed
-  player's re-read is refused (SESSION_006): the connection stops with that error.
-* Lost broadcasts (Realtime drops database broadcasts above rate limits and while its
-  replication connection restarts) are noticed by a later event's seq, by every heartbeat
-  (it returns the session's ``lastSeq``) and after every (re)connect.
-
-What the ``realtime`` client under supabase-py does not do, this class does itself:
-
-* One ``AsyncRealtimeClient`` per connection attempt with ``auto_reconnect=False`` and its
-  own supervisor: the PRD's backoff ``min(1000 * 2^n, 30000)`` ms for attempt n (2, 4, 8,
-  16, 30 s, up to 10 % jitter below), at most ``max_reconnect_attempts`` (5) attempts, then
-  ``on_max_reconnect_failed``, status ``disconnected`` and :attr:`error` raised from
-  :meth:`events`, :meth:`wait_for` and :meth:`wait_for_seq`.
-* A rejected join (``Unauthorized``/``InvalidJWTToken``/``PrivateOnly``) stops the library's
-  endless rejoin timer, refreshes the token once and retries with a new channel object; a
-  second refusal is final (:class:`AuthError`), never a loop.
-* A channel the server closed (``system`` error + ``phx_close``) or errored is replaced by a
-  new socket and channel (``subscribe()`` works once per channel object).
-* Presence is tracked again after every ``SUBSCRIBED`` with a stable key (the user id).
-* Library callbacks only hand data to the SDK and never raise; user callbacks run in the
-  SDK's dispatcher and their exceptions are logged and reported to ``on_error``.
-* ``close()`` untracks, leaves the channel, stops the heartbeat and awaits every task.
+What the ``realtime`` client under supabase-py does not do, this class does itself: one
+``AsyncRealtimeClient`` per attempt with ``auto_reconnect=False`` and its own supervisor
+(the PRD's backoff 2, 4, 8, 16, 30 s up to 10 % shorter, ``max_reconnect_attempts`` then
+``on_max_reconnect_failed``; rate-limit closes back off with full jitter and never use up
+the budget); a refused join refreshes the token once; presence is tracked after every
+``SUBSCRIBED``; user callbacks run in the SDK's dispatcher; ``close()`` awaits every task.
+There is one terminal path (:meth:`SessionConnection._end`).
 """
 
 from __future__ import annotations
@@ -52,13 +38,14 @@ import inspect
 import logging
 import random
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, cast, overload
 
+from ._delivery import Decision, DeliveryCore, RejoinReason
 from ._lobby import LobbyState, PresenceEntry
-from ._realtime_link import JoinRefused, RealtimeLink, is_rate_limited
+from ._realtime_link import JoinRefused, RealtimeLink, install_log_redaction, redact
 from ._sequencer import EventSequencer
 from ._state import SessionState
 from .errors import (
@@ -86,8 +73,6 @@ from .events import (
     SessionEvent,
     SessionSettingsEvent,
     SessionStatusEvent,
-    UnknownEvent,
-    parse_event,
 )
 from .models import GameState, HeartbeatResult, Session, SessionPlayer
 
@@ -95,7 +80,7 @@ if TYPE_CHECKING:
     from ._client import SeerClient
     from ._view import SessionView
 
-__all__ = ["ConnectionStatus", "PresenceEntry", "SessionConnection"]
+__all__ = ["ConnectionOptions", "ConnectionStatus", "Handlers", "PresenceEntry", "SessionConnection"]
 
 logger: logging.Logger = logging.getLogger("seer_client.connection")
 
@@ -113,13 +98,14 @@ async def _within(awaitable: Awaitable[T], timeout: float, what: str) -> T:  # n
         raise SeerTimeoutError(f"timed out after {timeout:g} s {what}") from exc
 
 
-#: at most this many live events ahead of the log are remembered (a flood cannot grow memory)
-_MAX_HINTS = 1024
-#: after a fetch found nothing new, the next broadcast-triggered fetch waits this long (a
-#: flood of forged broadcasts costs at most a few reads per second)
+#: after a read found nothing new for what was claimed, the next claim-driven read waits this
+#: long (a flood of forged broadcasts costs at most a few reads per second)
 _IDLE_FETCH_PAUSE = 0.25
-#: what the supervisor's watch returns when the database rotated the channel key
-_REKEY = "rekey: the session's channel key was rotated"
+#: while Realtime keeps closing us for rate limits, one WARNING per this many seconds
+_THROTTLE_WARN_EVERY = 60.0
+#: Realtime's rate counters average 12 ticks of 5 s: a rate-limit close within this long of
+#: the rejoin counts as the same episode
+_RATE_WINDOW = 60.0
 
 
 class ConnectionStatus(StrEnum):
@@ -129,6 +115,64 @@ class ConnectionStatus(StrEnum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     DISCONNECTED = "disconnected"
+
+
+class Handlers(TypedDict, total=False):
+    """The callbacks of :meth:`SeerClient.connect` / :class:`SessionConnection` (each may be a
+    plain function or a coroutine function; its return value is ignored)."""
+
+    on_player_joined: Callable[[PlayerJoinedEvent], object] | None
+    on_player_left: Callable[[PlayerLeftEvent], object] | None
+    on_player_connection: Callable[[PlayerConnectionEvent], object] | None
+    on_player_inactive: Callable[[PlayerInactiveEvent], object] | None
+    on_session_status: Callable[[SessionStatusEvent], object] | None
+    on_session_ended: Callable[[SessionEndedEvent], object] | None
+    #: the ``game_state`` event: the patch and the new version
+    on_game_state: Callable[[GameStateEvent], object] | None
+    #: the state that resulted (read only when this is set)
+    on_game_state_change: Callable[[GameState], object] | None
+    on_node_change: Callable[[NodeChangeEvent], object] | None
+    on_seer_connection: Callable[[SeerConnectionEvent], object] | None
+    on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None
+    on_session_settings: Callable[[SessionSettingsEvent], object] | None
+    #: every event, in seq order
+    on_event: Callable[[SessionEvent], object] | None
+    on_status_change: Callable[[ConnectionStatus], object] | None
+    on_presence_change: Callable[[list[PresenceEntry]], object] | None
+    on_max_reconnect_failed: Callable[[], object] | None
+    on_error: Callable[[BaseException], object] | None
+
+
+class ConnectionOptions(Handlers, total=False):
+    """Every keyword of :meth:`SeerClient.connect` / :class:`SessionConnection` but
+    ``character_id``; mypy --strict and pyright reject a misspelt or mistyped one."""
+
+    #: heartbeat RPC period (s), the PRD's 30 s
+    heartbeat_interval: float
+    #: reconnect attempts after a loss (then on_max_reconnect_failed); rate-limit closes
+    #: never use them up
+    max_reconnect_attempts: int
+    #: attempt n waits min(backoff_base * 2^n, backoff_max) s, up to backoff_jitter shorter
+    backoff_base: float
+    backoff_max: float
+    backoff_jitter: float
+    #: per join (and presence track) of the channel (s)
+    join_timeout: float
+    #: None (default): only events after connect; 0: replay the whole log; n: after seq n
+    since_seq: int | None
+    #: events per session_events_since read (1..1000)
+    catch_up_page_size: int
+    #: delivered events kept in history (events() replays them)
+    history_size: int
+    #: websocket-level Phoenix heartbeat of the realtime client (s)
+    realtime_heartbeat_interval: int
+    #: after a rate-limit close the n-th consecutive rejoin waits a random time in
+    #: [0, min(rate_limit_backoff * 2^(n-1), rate_limit_backoff_max)] (full jitter)
+    rate_limit_backoff: float
+    rate_limit_backoff_max: float
+    #: after a key rotation the rejoin waits a random time in [0, rekey_spread] s, so a
+    #: party (and a project) does not re-join and re-track in the same instant
+    rekey_spread: float
 
 
 class _Closed:
@@ -159,31 +203,21 @@ class _LobbyField(Generic[T]):
         setattr(obj.lobby, self.name, value)
 
 
-def _poke_of(data: object, session_id: str) -> tuple[int, str] | None:
-    """``(seq, type)`` of a well-formed broadcast (event or rekey poke) for ``session_id``."""
-    if not isinstance(data, dict):
-        return None
-    fields = cast(dict[str, Any], data)
-    seq, kind = fields.get("seq"), fields.get("type")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq > 2**53:
-        return None
-    if not isinstance(kind, str) or not 0 < len(kind) <= 64:
-        return None
-    if fields.get("sessionId") != session_id:
-        return None
-    return seq, kind
+class _CoreCount:
+    """A read-only SessionConnection counter that lives in its DeliveryCore."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-def _event_of(data: dict[str, Any]) -> BaseEvent | None:
-    """The typed event of a broadcast (unknown types kept), or None when it is no event."""
-    data = {k: v for k, v in data.items() if k != "id"}  # realtime.send's message id
-    try:
-        return parse_event(data)
-    except Exception:
-        try:
-            return UnknownEvent.model_validate(data)
-        except Exception:
-            return None
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> _CoreCount: ...
+    @overload
+    def __get__(self, obj: SessionConnection, owner: type[Any]) -> int: ...
+    def __get__(self, obj: SessionConnection | None, owner: type[Any]) -> _CoreCount | int:
+        if obj is None:
+            return self
+        value: int = getattr(obj.core, self.name)
+        return value
 
 
 class SessionConnection:
@@ -195,8 +229,81 @@ class SessionConnection:
     resulting :class:`GameState` (with its ``version``) after each ``game_state`` event;
     ``on_status_change`` a :class:`ConnectionStatus`; ``on_error`` an exception;
     ``on_presence_change`` the list returned by :meth:`presence`; ``on_max_reconnect_failed``
-    no argument.
+    no argument. The keywords are :class:`ConnectionOptions`.
     """
+
+    # The public attributes (the blocking facade, seer_client.sync, is generated from these
+    # declarations; tests/test_typing.py checks that it has every one of them).
+    client: SeerClient
+    session_id: str
+    character_id: str | None
+    heartbeat_interval: float
+    max_reconnect_attempts: int
+    backoff_base: float
+    backoff_max: float
+    backoff_jitter: float
+    join_timeout: float
+    since_seq: int | None
+    catch_up_page_size: int
+    realtime_heartbeat_interval: int
+    rate_limit_backoff: float
+    rate_limit_backoff_max: float
+    rekey_spread: float
+    #: the link's state
+    status: ConnectionStatus
+    #: why the connection ended for good (None while it lives or after a plain close)
+    error: BaseException | None
+    user_id: str | None
+    player_id: str | None
+    character_name: str | None
+    #: "seer" or "player"
+    role: str
+    #: successful reconnects after the first connect
+    reconnects: int
+    connects: int
+    callback_errors: int
+    #: channel key rotations followed (rejoined on the new topic): by poke or by heartbeat
+    rekeys: int
+    #: of those, found by a heartbeat (the rekey poke was lost)
+    stale_topic_rejoins: int
+    #: channels Realtime closed for a rate limit (Too many messages/presence messages ...)
+    rate_limit_closes: int
+    #: the last heartbeat's view of the session (lastSeq, status, channel generation)
+    last_heartbeat: HeartbeatResult | None
+    #: events after this seq are delivered
+    start_seq: int
+    #: the delivered events still remembered, in order
+    history: deque[BaseEvent]
+    #: seats, status, node and presence
+    lobby: LobbyState
+    #: the delivery policy (last seq, claims, counters)
+    core: DeliveryCore
+    #: the live session state folded from the events (issue 22): seats, game state and
+    #: version, current node, dice, combat, pending actions, turn history
+    state: SessionState
+    #: get_game_state reads made because the fold could not reach a version exactly
+    state_reads: int
+    #: list_dice_rolls reads the Seer's connection made to show a hidden roll's value
+    hidden_roll_reads: int
+    # The callbacks, settable (the same names and types as Handlers; tests/test_typing.py
+    # checks the two lists agree).
+    on_player_joined: Callable[[PlayerJoinedEvent], object] | None
+    on_player_left: Callable[[PlayerLeftEvent], object] | None
+    on_player_connection: Callable[[PlayerConnectionEvent], object] | None
+    on_player_inactive: Callable[[PlayerInactiveEvent], object] | None
+    on_session_status: Callable[[SessionStatusEvent], object] | None
+    on_session_ended: Callable[[SessionEndedEvent], object] | None
+    on_game_state: Callable[[GameStateEvent], object] | None
+    on_game_state_change: Callable[[GameState], object] | None
+    on_node_change: Callable[[NodeChangeEvent], object] | None
+    on_seer_connection: Callable[[SeerConnectionEvent], object] | None
+    on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None
+    on_session_settings: Callable[[SessionSettingsEvent], object] | None
+    on_event: Callable[[SessionEvent], object] | None
+    on_status_change: Callable[[ConnectionStatus], object] | None
+    on_presence_change: Callable[[list[PresenceEntry]], object] | None
+    on_max_reconnect_failed: Callable[[], object] | None
+    on_error: Callable[[BaseException], object] | None
 
     def __init__(
         self,
@@ -204,109 +311,71 @@ class SessionConnection:
         session_id: str,
         *,
         character_id: str | None = None,
-        heartbeat_interval: float = 30.0,
-        max_reconnect_attempts: int = 5,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-        backoff_jitter: float = 0.1,
-        join_timeout: float = 10.0,
-        since_seq: int | None = None,
-        catch_up_page_size: int = 500,
-        history_size: int = 10_000,
-        realtime_heartbeat_interval: int = 15,
-        rate_limit_backoff: float = 30.0,
-        on_player_joined: Callable[[PlayerJoinedEvent], object] | None = None,
-        on_player_left: Callable[[PlayerLeftEvent], object] | None = None,
-        on_player_connection: Callable[[PlayerConnectionEvent], object] | None = None,
-        on_player_inactive: Callable[[PlayerInactiveEvent], object] | None = None,
-        on_session_status: Callable[[SessionStatusEvent], object] | None = None,
-        on_session_ended: Callable[[SessionEndedEvent], object] | None = None,
-        on_game_state: Callable[[GameStateEvent], object] | None = None,
-        on_game_state_change: Callable[[GameState], object] | None = None,
-        on_node_change: Callable[[NodeChangeEvent], object] | None = None,
-        on_seer_connection: Callable[[SeerConnectionEvent], object] | None = None,
-        on_readmit_requested: Callable[[ReadmitRequestedEvent], object] | None = None,
-        on_session_settings: Callable[[SessionSettingsEvent], object] | None = None,
-        on_event: Callable[[BaseEvent], object] | None = None,
-        on_status_change: Callable[[ConnectionStatus], object] | None = None,
-        on_presence_change: Callable[[list[PresenceEntry]], object] | None = None,
-        on_max_reconnect_failed: Callable[[], object] | None = None,
-        on_error: Callable[[BaseException], object] | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
+        unknown = set(options) - set(ConnectionOptions.__annotations__)
+        if unknown:  # (the type checkers say so too)
+            raise TypeError(f"unknown connection option(s): {', '.join(sorted(unknown))}")
         self.client = client
         self.session_id = session_id
         self.character_id = character_id
-        self.heartbeat_interval = heartbeat_interval
-        self.max_reconnect_attempts = max_reconnect_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.backoff_jitter = backoff_jitter
-        self.join_timeout = join_timeout
-        self.since_seq = since_seq
-        self.catch_up_page_size = catch_up_page_size
-        self.realtime_heartbeat_interval = realtime_heartbeat_interval
-        self.rate_limit_backoff = rate_limit_backoff
+        self.heartbeat_interval = options.get("heartbeat_interval", 30.0)
+        self.max_reconnect_attempts = options.get("max_reconnect_attempts", 5)
+        self.backoff_base = options.get("backoff_base", 1.0)
+        self.backoff_max = options.get("backoff_max", 30.0)
+        self.backoff_jitter = options.get("backoff_jitter", 0.1)
+        self.join_timeout = options.get("join_timeout", 10.0)
+        self.since_seq = options.get("since_seq")
+        self.catch_up_page_size = options.get("catch_up_page_size", 500)
+        self.realtime_heartbeat_interval = options.get("realtime_heartbeat_interval", 15)
+        self.rate_limit_backoff = options.get("rate_limit_backoff", 30.0)
+        self.rate_limit_backoff_max = options.get("rate_limit_backoff_max", 120.0)
+        self.rekey_spread = options.get("rekey_spread", 1.0)
 
-        self.on_player_joined = on_player_joined
-        self.on_player_left = on_player_left
-        self.on_player_connection = on_player_connection
-        self.on_player_inactive = on_player_inactive
-        self.on_session_status = on_session_status
-        self.on_session_ended = on_session_ended
-        self.on_game_state = on_game_state
-        self.on_game_state_change = on_game_state_change
-        self.on_node_change = on_node_change
-        self.on_seer_connection = on_seer_connection
-        self.on_readmit_requested = on_readmit_requested
-        self.on_session_settings = on_session_settings
-        self.on_event = on_event
-        self.on_status_change = on_status_change
-        self.on_presence_change = on_presence_change
-        self.on_max_reconnect_failed = on_max_reconnect_failed
-        self.on_error = on_error
+        self.on_player_joined = options.get("on_player_joined")
+        self.on_player_left = options.get("on_player_left")
+        self.on_player_connection = options.get("on_player_connection")
+        self.on_player_inactive = options.get("on_player_inactive")
+        self.on_session_status = options.get("on_session_status")
+        self.on_session_ended = options.get("on_session_ended")
+        self.on_game_state = options.get("on_game_state")
+        self.on_game_state_change = options.get("on_game_state_change")
+        self.on_node_change = options.get("on_node_change")
+        self.on_seer_connection = options.get("on_seer_connection")
+        self.on_readmit_requested = options.get("on_readmit_requested")
+        self.on_session_settings = options.get("on_session_settings")
+        self.on_event = options.get("on_event")
+        self.on_status_change = options.get("on_status_change")
+        self.on_presence_change = options.get("on_presence_change")
+        self.on_max_reconnect_failed = options.get("on_max_reconnect_failed")
+        self.on_error = options.get("on_error")
 
-        self.status: ConnectionStatus = ConnectionStatus.DISCONNECTED
-        self.error: BaseException | None = None
-        self.user_id: str | None = None
-        self.player_id: str | None = None
-        self.character_name: str | None = None
-        self.role: str = "player"
-        self.reconnects: int = 0  # successful reconnects after the first connect
-        self.connects: int = 0
-        self.callback_errors: int = 0
-        #: events no broadcast announced, found by a heartbeat, a gap or a reconnect catch-up
-        self.recovered: int = 0
-        #: live events that disagreed with the log or pointed past it: discarded (log wins)
-        self.discarded_broadcasts: int = 0
-        #: broadcasts on the topic that are no well-formed event for this session: ignored
-        self.ignored_broadcasts: int = 0
-        #: live events that showed a hole (seq beyond the next expected one)
-        self.gaps_detected: int = 0
-        #: live events delivered straight from the broadcast (the next seq, valid)
-        self.live_delivered: int = 0
-        #: channel key rotations followed (rekey pokes: rejoined on the new topic)
-        self.rekeys: int = 0
-        #: the last heartbeat's view of the session (lastSeq, status)
-        self.last_heartbeat: HeartbeatResult | None = None
+        self.status = ConnectionStatus.DISCONNECTED
+        self.error = None
+        self.user_id = None
+        self.player_id = None
+        self.character_name = None
+        self.role = "player"
+        self.reconnects = 0
+        self.connects = 0
+        self.callback_errors = 0
+        self.rekeys = 0
+        self.stale_topic_rejoins = 0
+        self.rate_limit_closes = 0
+        self.last_heartbeat = None
+        self.start_seq = 0
+        self.history = deque(maxlen=options.get("history_size", 10_000))
+        self.lobby = LobbyState(session_id)
+        self.core = DeliveryCore(session_id)
 
-        self.sequencer: EventSequencer = EventSequencer(0)
-        self.start_seq: int = 0  # events after this seq are delivered
         self._delivered_seq = 0
-        self.history: deque[BaseEvent] = deque(maxlen=history_size)
-        self.lobby: LobbyState = LobbyState(session_id)
-        #: the live session state folded from the events (issue 22): seats, game state and
-        #: version, current node, dice, combat, pending actions, turn history
-        self.state: SessionState = SessionState(session_id, self.lobby)
-        #: get_game_state reads made because the fold could not reach a version exactly
-        self.state_reads: int = 0
-        #: list_dice_rolls reads the Seer's connection made to show a hidden roll's value
-        self.hidden_roll_reads: int = 0
+        self.state = SessionState(session_id, self.lobby)
+        self.state_reads = 0
+        self.hidden_roll_reads = 0
 
         self._link: RealtimeLink | None = None
-        # live events ahead of the log (seq -> event), checked against it when read
-        self._hints: OrderedDict[int, BaseEvent | None] = OrderedDict()
         self._topic: str | None = None
-        self._wanted_seq = 0  # highest seq a poke or heartbeat says exists
+        self._rejoin: RejoinReason | None = None  # why the link is being replaced (core's word)
         self._game_state_version = -1
         self._first_connected: asyncio.Future[None] | None = None
         self._out: asyncio.Queue[BaseEvent | _Closed] = asyncio.Queue()
@@ -317,12 +386,20 @@ class SessionConnection:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._fetch_task: asyncio.Task[None] | None = None
         self._catch_up_lock = asyncio.Lock()
+        self._wake = asyncio.Event()  # set: skip the current reconnect wait
+        self._try_now = False  # reconnect() was called: skip the next wait
+        self._waiting_out_rate_limit = False
+        # the last attempt failed on an RPC (the server, not Realtime): a later successful RPC
+        # says the server is back; after a Realtime failure it says nothing
+        self._rpc_stage_failed = False
+        self._stage = "rpc"
+        self._throttle_warned_at: float | None = None
         self._auth_subscription: Any = None
         self._closing = False
         self._closed = False
+        self._ended = False  # the one terminal path ran (or close() ended the stream)
         self._closer: asyncio.Task[None] | None = None
         self._close_done: asyncio.Future[None] | None = None
-        self._ended = False  # iterators were told the stream ended
 
     seer_id: _LobbyField[str | None] = _LobbyField("seer_id")
     seer_name: _LobbyField[str | None] = _LobbyField("seer_name")
@@ -332,6 +409,19 @@ class SessionConnection:
     adventure_name: _LobbyField[str | None] = _LobbyField("adventure_name")
     code: _LobbyField[str | None] = _LobbyField("code")
     seats: _LobbyField[dict[str, SessionPlayer]] = _LobbyField("seats")
+
+    #: events no broadcast announced, found by a heartbeat, a gap or a (re)join's catch-up
+    recovered: _CoreCount = _CoreCount("recovered")
+    #: live events the log contradicted or does not have: discarded (log wins)
+    discarded_broadcasts: _CoreCount = _CoreCount("discarded_broadcasts")
+    #: broadcasts on the topic that are no well-formed event for this session: ignored
+    ignored_broadcasts: _CoreCount = _CoreCount("ignored_broadcasts")
+    #: live events that showed a hole (seq beyond the next expected one)
+    gaps_detected: _CoreCount = _CoreCount("gaps_detected")
+    #: live events delivered straight from the broadcast (the next seq, valid)
+    live_delivered: _CoreCount = _CoreCount("live_delivered")
+    #: delivered events that a later live copy contradicted (reported to on_error)
+    conflicts: _CoreCount = _CoreCount("conflicts")
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> SessionConnection:
@@ -345,6 +435,7 @@ class SessionConnection:
         """Connect; returns once subscribed and caught up (raises if that never happens)."""
         if self._supervisor is not None:
             raise RuntimeError("SessionConnection.open() called twice")
+        install_log_redaction()
         loop = asyncio.get_running_loop()
         self.client._connections.add(self)
         self._dispatcher = loop.create_task(self._dispatch_loop(), name="seer-dispatch")
@@ -355,7 +446,7 @@ class SessionConnection:
             start = session.last_seq if self.since_seq is None else self.since_seq
             self.start_seq = start
             self._delivered_seq = start
-            self.sequencer = EventSequencer(start)
+            self.core.reset(start)
             self._game_state_version = session.game_state.version if session.game_state else -1
             self._auth_subscription = self.client.supabase.auth.on_auth_state_change(self._on_auth_change)
             self._first_connected = loop.create_future()
@@ -384,6 +475,7 @@ class SessionConnection:
 
     async def _close(self) -> None:
         self._closing = True
+        self._wake.set()
         own = (self._heartbeat_task, self._fetch_task, self._supervisor)
         for task in own:
             if task is not None and task is not asyncio.current_task() and not task.done():
@@ -398,9 +490,7 @@ class SessionConnection:
                 self._auth_subscription.unsubscribe()
             self._auth_subscription = None
         self._set_status(ConnectionStatus.DISCONNECTED)
-        if self._first_connected is not None and not self._first_connected.done():
-            self._first_connected.set_exception(RealtimeError("connection closed before it was established"))
-            self._first_connected.exception()  # mark retrieved
+        self._settle_first(RealtimeError("connection closed before it was established"))
         self._end_stream()
         if self._dispatcher is not None:
             with contextlib.suppress(BaseException):
@@ -416,6 +506,16 @@ class SessionConnection:
         self._tasks.clear()
         self.client._connections.discard(self)
         self._closed = True
+
+    def reconnect(self) -> None:
+        """Try now: skip the wait before the next reconnect attempt (a rate-limit pause
+        included); when connected, replace the link at once (a fresh socket and channel)."""
+        if self._closing or self._ended:
+            return
+        self._try_now = True
+        self._wake.set()
+        if self.status is ConnectionStatus.CONNECTED:
+            self._replace_link(RejoinReason.CLOSED, "reconnect requested")
 
     @property
     def closed(self) -> bool:
@@ -437,13 +537,23 @@ class SessionConnection:
         """The keyed realtime topic ``session:<id>:<key>`` this connection uses.
 
         The one joined (or last joined; None before the first join). It changes whenever a
-        removal rotates the key."""
+        removal rotates the key. It holds the channel's secret key: never log it."""
         return self._topic
+
+    @property
+    def channel_generation(self) -> int | None:
+        """How often the session's key had been rotated when this topic was read."""
+        return self.core.generation
+
+    @property
+    def sequencer(self) -> EventSequencer:
+        """The core's exactly-once, in-order release (``duplicates``, ``delivered``...)."""
+        return self.core.sequencer
 
     @property
     def discarded_pokes(self) -> int:
         """Former name of :attr:`discarded_broadcasts`."""
-        return self.discarded_broadcasts
+        return self.core.discarded_broadcasts
 
     # ------------------------------------------------------------------ public views
     def presence(self) -> list[PresenceEntry]:
@@ -523,6 +633,38 @@ class SessionConnection:
         await _within(self._catch_up(), timeout, "catching up with the session log")
         return self.last_seq
 
+    # ------------------------------------------------------------------ the core's decisions
+    def _apply(self, decision: Decision, *, fetch: bool = True) -> None:
+        """Carry out one decision of the delivery core."""
+        for event in decision.deliver:
+            self._out.put_nowait(event)
+        for seq in decision.discarded:
+            logger.warning(
+                "session %s: discarded the live event for seq %d: the log disagrees or ends "
+                "before it (forged or misdirected)",
+                self.session_id,
+                seq,
+            )
+        for seq in decision.conflicts:
+            exc = RealtimeError(
+                f"session {self.session_id}: a live broadcast for the delivered seq {seq} differs "
+                "from the delivered event (one of them was not written by the database)"
+            )
+            logger.warning("%s", exc)
+            self._fire(self.on_error, exc)
+        if decision.rejoin is not None:
+            self._replace_link(decision.rejoin, str(decision.rejoin))
+        if fetch and decision.fetch:
+            self._start_fetch()
+
+    def _replace_link(self, reason: RejoinReason, text: str) -> None:
+        """Make the supervisor leave this link (its watch returns) and join the current topic."""
+        if self._link is None or self._closing:
+            return
+        if self._rejoin is None or reason in (RejoinReason.REKEY, RejoinReason.STALE_TOPIC):
+            self._rejoin = reason
+        self._link.signal_trouble(text)
+
     # ------------------------------------------------------------------ supervisor
     def backoff_delay(self, attempt: int) -> float:
         """Seconds to wait before reconnect attempt ``attempt`` (1-based), jitter included.
@@ -534,13 +676,29 @@ class SessionConnection:
         delay: float = min(self.backoff_max, self.backoff_base * 2.0 ** max(1, attempt))
         return delay * (1.0 - random.uniform(0.0, self.backoff_jitter))
 
+    def rate_limit_delay(self, closes: int) -> float:
+        """Seconds to wait after the ``closes``-th consecutive rate-limit close: full jitter,
+        a random time in ``[0, min(rate_limit_backoff * 2^(closes-1), rate_limit_backoff_max)]``,
+        so a project's clients closed together spread their rejoins over the whole window."""
+        cap = min(self.rate_limit_backoff_max, self.rate_limit_backoff * 2.0 ** max(0, closes - 1))
+        return random.uniform(0.0, cap)
+
     async def _sleep(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+        """Wait ``delay`` s, or less when :meth:`reconnect` (or a successful heartbeat while
+        reconnecting, outside a rate-limit pause) says to try now."""
+        if self._try_now:
+            self._try_now = False
+            return
+        self._wake.clear()
+        with contextlib.suppress(builtins.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        self._try_now = False
 
     async def _supervise(self) -> None:
-        attempt = 0
+        attempt = 0  # consecutive failed attempts (the budget)
+        throttled = 0  # consecutive rate-limit closes (no budget: never gives up on them)
         refreshed_for_auth = False
-        rekeyed = False
+        moving = False  # the next attempt follows a key rotation (not a reconnect)
         last_error: BaseException | None = None
         lost_at: float | None = None
         try:
@@ -553,7 +711,7 @@ class SessionConnection:
                             attempt,
                             self.max_reconnect_attempts,
                         )
-                    fetched = await self._establish(refresh_token=refreshed_for_auth, rekey=rekeyed)
+                    fetched = await self._establish(refresh_token=refreshed_for_auth, rekey=moving)
                 except JoinRefused as exc:
                     await self._teardown(graceful=False)
                     if exc.is_auth:
@@ -565,25 +723,24 @@ class SessionConnection:
                             refreshed_for_auth = True
                             last_error = exc
                             continue
-                        self._fail(AuthError(f"realtime join refused: {exc.reason}", status=403))
+                        self._end(AuthError(f"realtime join refused: {exc.reason}", status=403))
                         return
                     last_error = RealtimeError(f"realtime join failed: {exc.reason or exc.status}")
+                    self._rpc_stage_failed = False
                 except SessionError as exc:
                     # Not (or no longer) a participant: reconnecting cannot help.
                     await self._teardown(graceful=False)
-                    if self.connects:
-                        self._terminate(exc)  # removed while connected (e.g. after a rekey)
-                    else:
-                        self._fail(exc)
+                    self._end(exc)
                     return
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     await self._teardown(graceful=False)
-                    logger.info("session %s: connect attempt failed: %r", self.session_id, exc)
+                    logger.info("session %s: connect attempt failed: %s", self.session_id, redact(repr(exc)))
                     last_error = exc
+                    self._rpc_stage_failed = self._stage == "rpc"
                 else:
-                    if rekeyed:
+                    if moving:
                         logger.info(
                             "session %s: moved to the rotated topic, caught up %d events",
                             self.session_id,
@@ -598,63 +755,106 @@ class SessionConnection:
                             away,
                             fetched,
                         )
+                    if throttled:
+                        logger.info(
+                            "session %s: rejoined after %d rate-limit close(s)", self.session_id, throttled
+                        )
                     self.connects += 1
                     attempt = 0
-                    refreshed_for_auth = False
-                    rekeyed = False
+                    refreshed_for_auth = moving = False
                     self._set_status(ConnectionStatus.CONNECTED)
-                    if self._first_connected is not None and not self._first_connected.done():
-                        self._first_connected.set_result(None)
+                    self._settle_first(None)
+                    linked_at = time.monotonic()
                     reason = await self._watch()
-                    if reason == _REKEY and not self._closing:
-                        # Not a failure: join the new topic at once (no backoff, not a reconnect).
-                        await self._teardown(graceful=False)
-                        self.rekeys += 1
-                        rekeyed = True
-                        logger.info("session %s: channel key rotated; joining the new topic", self.session_id)
-                        continue
-                    logger.info("session %s: connection lost: %s", self.session_id, reason)
-                    lost_at = time.monotonic()
                     await self._teardown(graceful=False)
                     if self._closing:
                         return
-                    last_error = TransportError(f"realtime connection lost: {reason}")
+                    why, self._rejoin = self._rejoin, None
+                    throttled_now = self.core.on_channel_close(reason).rejoin is RejoinReason.RATE_LIMITED
+                    if not throttled_now or time.monotonic() - linked_at > _RATE_WINDOW:
+                        # (Realtime's rates are minute averages: a close soon after a rejoin
+                        # is the same throttling, and the pause window keeps growing)
+                        throttled = 0
+                    if why in (RejoinReason.REKEY, RejoinReason.STALE_TOPIC) and not throttled_now:
+                        # Not a failure: join the current topic (no backoff, not a reconnect),
+                        # after a short random pause so the party does not rejoin in step.
+                        self.rekeys += 1
+                        if why is RejoinReason.STALE_TOPIC:
+                            self.stale_topic_rejoins += 1
+                        moving = True
+                        logger.info(
+                            "session %s: channel key rotated (%s); joining the current topic",
+                            self.session_id,
+                            why,
+                        )
+                        await self._sleep(random.uniform(0.0, self.rekey_spread))
+                        continue
+                    logger.info("session %s: connection lost: %s", self.session_id, redact(reason))
+                    lost_at = time.monotonic()
+                    last_error = TransportError(f"realtime connection lost: {redact(reason)}")
+                    self._rpc_stage_failed = False
                     self._set_status(ConnectionStatus.RECONNECTING)
-                attempt += 1
-                if attempt > self.max_reconnect_attempts:
-                    self._give_up(last_error)
-                    return
+                    if self._try_now:  # reconnect() while connected: a fresh link at once
+                        self._try_now = False
+                        continue
+                # (a close, or a refused join, for a rate limit: full-jitter pause, no budget)
+                rate_limited = self.core.on_channel_close(str(last_error)).rejoin is RejoinReason.RATE_LIMITED
+                if rate_limited:
+                    throttled += 1
+                    self.rate_limit_closes += 1
+                    delay = self.rate_limit_delay(throttled)
+                    self._warn_throttled(throttled, last_error)
+                else:
+                    attempt += 1
+                    if attempt > self.max_reconnect_attempts:
+                        self._give_up(last_error)
+                        return
+                    delay = self.backoff_delay(attempt)
                 self._set_status(
                     ConnectionStatus.RECONNECTING if self.connects else ConnectionStatus.CONNECTING
                 )
-                delay = self.backoff_delay(attempt)
-                if is_rate_limited(str(last_error)):
-                    # The server closed us for a rate limit (e.g. 5 presence calls per 30 s):
-                    # rejoining sooner would only be closed again.
-                    delay = max(delay, self.rate_limit_backoff)
                 logger.info(
                     "session %s: retrying in %.1f s (attempt %d/%d; %s)",
                     self.session_id,
                     delay,
                     attempt,
                     self.max_reconnect_attempts,
-                    last_error,
+                    redact(str(last_error)),
                 )
-                await self._sleep(delay)
+                self._waiting_out_rate_limit = rate_limited
+                try:
+                    await self._sleep(delay)
+                finally:
+                    self._waiting_out_rate_limit = False
         except asyncio.CancelledError:
             pass
 
+    def _warn_throttled(self, closes: int, error: BaseException | None) -> None:
+        """While Realtime keeps rate-limiting us: a WARNING now and then at most once a minute."""
+        now = time.monotonic()
+        if self._throttle_warned_at is not None and now - self._throttle_warned_at < _THROTTLE_WARN_EVERY:
+            return
+        self._throttle_warned_at = now
+        logger.warning(
+            "session %s: Realtime rate-limited this connection (%s); %d consecutive close(s), "
+            "rejoining with full-jitter backoff (never giving up on rate limits)",
+            self.session_id,
+            redact(str(error)),
+            closes,
+        )
+
     async def _establish(self, *, refresh_token: bool, rekey: bool = False) -> int:
         """One connection attempt; returns how many events the catch-up fetched."""
+        self._stage = "rpc"
         token = await self.client.access_token(refresh=refresh_token)
         if not rekey:
             # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
             # (SessionError) before we touch the socket. (After a rekey the seat is live:
             # session_topic alone tells a removed player apart, SESSION_006.)
             beat = await self.client.heartbeat(self.session_id)
-            self._note_heartbeat(beat, fetch=False)  # the catch-up below reads the log anyway
-        # The current keyed topic (participants only; the key rotates on every removal).
-        topic = await self.client.session_topic(self.session_id)
+            self._note_heartbeat(beat)
+        # The current keyed topic and its generation (participants only; rotates on removal).
+        topic, generation = await self.client._session_channel(self.session_id)
         self._topic = topic
         supabase = self.client.supabase
         link = RealtimeLink(
@@ -669,6 +869,10 @@ class SessionConnection:
             heartbeat_interval=self.realtime_heartbeat_interval,
         )
         self._link = link
+        self._rejoin = None
+        self._stage = "realtime"
+        # From now on a heartbeat compares its generation with this topic's.
+        self._apply(self.core.on_joined(generation), fetch=False)
         await link.open()
         # Presence is not restored by the library after a rejoin: track on every SUBSCRIBED.
         await self._track(link)
@@ -691,10 +895,6 @@ class SessionConnection:
         if not await link.track(payload):
             logger.warning("session %s: presence track was not acknowledged", self.session_id)
 
-    def _signal_trouble(self, reason: str) -> None:
-        if self._link is not None:
-            self._link.signal_trouble(reason)
-
     async def _watch(self) -> str:
         link = self._link
         if link is None:
@@ -708,41 +908,53 @@ class SessionConnection:
             await link.close(graceful=graceful)
         self.lobby.clear_presence()
 
-    def _fail(self, exc: BaseException) -> None:
-        logger.warning("session %s: connection failed for good: %s", self.session_id, exc)
+    # ------------------------------------------------------------------ the terminal path
+    def _end(self, exc: BaseException, *, gave_up: bool = False) -> None:
+        """The one way a connection ends for good (join refused twice, not or no longer a
+        participant, reconnects used up): ``exc`` becomes :attr:`error`, the status
+        ``disconnected``, ``on_error`` (``on_max_reconnect_failed`` when it gave up) is told
+        once, a pending ``open()`` and every iterator raise it, and the connection closes
+        itself (from a separate task: we may be inside one of its tasks)."""
+        if self._ended or self._closing:
+            return
+        logger.warning("session %s: connection ended: %s", self.session_id, redact(str(exc)))
         self.error = exc
         self._set_status(ConnectionStatus.DISCONNECTED)
-        self._fire(self.on_error, exc)
-        if self._first_connected is not None and not self._first_connected.done():
-            self._first_connected.set_exception(exc)
+        if gave_up:
+            self._fire(self.on_max_reconnect_failed)
+        else:
+            self._fire(self.on_error, exc)
+        self._settle_first(exc)
         self._end_stream()
-
-    def _terminate(self, exc: SessionError) -> None:
-        """We are no longer a participant: report once, then close (from a separate task)."""
-        if self._closing or self._closer is not None:
-            return
-        logger.warning("session %s: no longer a participant (%s); closing", self.session_id, exc)
-        self.error = exc
-        self._fire(self.on_error, exc)
-        self._closer = asyncio.get_running_loop().create_task(self.close(), name="seer-close")
+        if self._closer is None:
+            self._closer = asyncio.get_running_loop().create_task(self.close(), name="seer-close")
 
     def _give_up(self, last_error: BaseException | None) -> None:
         exc = TransportError(
-            f"could not (re)connect after {self.max_reconnect_attempts} attempts: {last_error}"
+            f"could not (re)connect after {self.max_reconnect_attempts} attempts: {redact(str(last_error))}"
         )
         exc.__cause__ = last_error
         logger.warning(
             "session %s: giving up after %d reconnect attempts: %s",
             self.session_id,
             self.max_reconnect_attempts,
-            last_error,
+            redact(str(last_error)),
         )
-        self.error = exc
-        self._set_status(ConnectionStatus.DISCONNECTED)
-        self._fire(self.on_max_reconnect_failed)
-        if self._first_connected is not None and not self._first_connected.done():
-            self._first_connected.set_exception(exc)
-        self._end_stream()
+        self._end(exc, gave_up=True)
+
+    def _removed(self, exc: SessionError) -> None:
+        """We are no longer a participant (kicked, left, session gone)."""
+        self._end(exc)
+
+    def _settle_first(self, exc: BaseException | None) -> None:
+        first = self._first_connected
+        if first is None or first.done():
+            return
+        if exc is None:
+            first.set_result(None)
+        else:
+            first.set_exception(exc)
+            first.exception()  # retrieved (open() may be gone already)
 
     def _set_status(self, status: ConnectionStatus) -> None:
         if status == self.status:
@@ -755,31 +967,51 @@ class SessionConnection:
         try:
             while not self._closing:
                 await asyncio.sleep(self.heartbeat_interval)
-                if self.status != ConnectionStatus.CONNECTED:
+                if self.status not in (ConnectionStatus.CONNECTED, ConnectionStatus.RECONNECTING):
                     continue
                 try:
                     beat = await self.client.heartbeat(self.session_id)
                 except (NotInSession, SessionNotFound) as exc:
                     # Kicked, or the session is gone for us: reconnecting cannot help.
-                    self._terminate(exc)
+                    self._removed(exc)
                     return
                 except SessionError as exc:
                     self._fire(self.on_error, exc)
                 except SeerError as exc:
-                    self._fire(self.on_error, exc)
-                    self._signal_trouble(f"heartbeat failed: {exc}")
+                    if self.status is ConnectionStatus.CONNECTED:
+                        self._fire(self.on_error, exc)
+                        self._replace_link(RejoinReason.CLOSED, f"heartbeat failed: {exc}")
+                    else:  # reconnecting: the supervisor reports its own attempts
+                        logger.debug(
+                            "session %s: heartbeat while reconnecting failed: %s", self.session_id, exc
+                        )
                 else:
-                    self._note_heartbeat(beat)
+                    if self.status is ConnectionStatus.RECONNECTING:
+                        self._server_reachable()
+                    else:
+                        self._note_heartbeat(beat)
         except asyncio.CancelledError:
             pass
 
-    def _note_heartbeat(self, beat: HeartbeatResult, *, fetch: bool = True) -> None:
+    def _server_reachable(self) -> None:
+        """An RPC or heartbeat succeeded: while reconnecting after an attempt that failed on
+        an RPC (the server was down), try now. Not inside a rate-limit pause (Realtime's limit
+        holds whatever the database says), nor after a Realtime failure (the RPC proves
+        nothing about Realtime, and waking would spend the attempt budget in a burst)."""
+        if (
+            self.status is ConnectionStatus.RECONNECTING
+            and self._rpc_stage_failed
+            and not self._waiting_out_rate_limit
+        ):
+            self._wake.set()
+
+    def _note_heartbeat(self, beat: HeartbeatResult) -> None:
         self.last_heartbeat = beat
         if beat.player_id:
             self.player_id = beat.player_id
-        if fetch and beat.last_seq is not None and beat.last_seq > self.sequencer.last_seq:
-            # The log is ahead of us: a broadcast was lost (the tail loss no later poke shows).
-            self._want(beat.last_seq)
+        if self._link is None:
+            return  # (inside _establish: the catch-up after the join reads the log anyway)
+        self._apply(self.core.on_heartbeat(beat.last_seq, beat.channel_generation))
 
     def _on_auth_change(self, event: Any, session: Any) -> None:
         link = self._link
@@ -795,7 +1027,7 @@ class SessionConnection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("background task failed: %r", exc)
+                logger.warning("background task failed: %s", redact(repr(exc)))
 
         task = asyncio.get_running_loop().create_task(runner())
         self._tasks.add(task)
@@ -803,69 +1035,51 @@ class SessionConnection:
 
     # ------------------------------------------------------------------ inbound
     def _on_broadcast(self, payload: dict[str, Any]) -> None:
-        """A broadcast on the session topic: the next event, a hint that the log has grown,
-        or the rekey poke (move to the new topic)."""
-        data = payload.get("payload")
-        poke = _poke_of(data, self.session_id)
-        if poke is None:
-            self.ignored_broadcasts += 1
-            logger.debug("session %s: ignored a broadcast that is no event: %r", self.session_id, payload)
-            return
-        seq, kind = poke
-        fields = cast(dict[str, Any], data)  # _poke_of checked it is a dict
-        if kind == "rekey" and set(fields) <= {"sessionId", "seq", "type", "id"}:
-            # The key was rotated (someone was removed): re-read the topic, rejoin and catch
-            # up (its seq is the last event sent on this topic; the catch-up covers it).
-            self._signal_trouble(_REKEY)
-            return
-        if seq <= self.sequencer.last_seq:
-            return  # already delivered
-        event = _event_of(fields)
-        if event is not None and seq == self.sequencer.last_seq + 1:
-            self._hints.pop(seq, None)
-            self._wanted_seq = max(self._wanted_seq, seq)
-            self.live_delivered += 1
-            for ready in self.sequencer.push(event):
-                self._out.put_nowait(ready)
-            return
-        # ahead of what we have (or not an event we could read): the log decides
-        self._hints[seq] = event
-        while len(self._hints) > _MAX_HINTS:
-            self._hints.popitem(last=False)
-        if seq > self.sequencer.last_seq + 1 and seq > self._wanted_seq + 1:
-            self.gaps_detected += 1
-        self._want(seq)
+        """A broadcast on the session topic: the core decides."""
+        decision = self.core.on_broadcast(payload)
+        if decision.ignored and not decision.conflicts:
+            logger.debug("session %s: ignored a broadcast", self.session_id)
+        self._apply(decision)
 
-    def _want(self, seq: int) -> None:
-        """Something up to ``seq`` exists (says a broadcast or a heartbeat): read the log."""
-        self._wanted_seq = max(self._wanted_seq, seq)
+    def _start_fetch(self) -> None:
+        """Read the log (in the background) until the core has what was announced."""
         if self._closing or (self._fetch_task is not None and not self._fetch_task.done()):
             return
         self._fetch_task = asyncio.get_running_loop().create_task(self._fetch_loop(), name="seer-fetch")
 
     async def _fetch_loop(self) -> None:
-        """Read the log until it has caught up with what pokes/heartbeats announced."""
-        idle = False
         try:
-            while self._wanted_seq > self.sequencer.last_seq and not self._closing:
-                if idle:
-                    await asyncio.sleep(_IDLE_FETCH_PAUSE)
-                wanted = self._wanted_seq
-                got = await self._catch_up()
-                if got == 0 and self.sequencer.last_seq < wanted:
-                    # The log does not have what was announced: the broadcast was forged or
-                    # misdirected. The log wins; forget the claim.
-                    self._reject_hints_above(self.sequencer.last_seq, wanted)
-                    idle = True
-                else:
-                    idle = False
+            await self._catch_up(only_if_behind=True)
         except asyncio.CancelledError:
             pass
         except (NotInSession, SessionNotFound) as exc:
             # Removed from the session: the log is closed to us now (even our own kick event).
-            self._terminate(await self._removal_reason(exc))
+            self._removed(await self._removal_reason(exc))
         except SeerError as exc:
             self._fire(self.on_error, exc)
+
+    async def _catch_up(self, *, only_if_behind: bool = False) -> int:
+        """Read the log page by page until the core is satisfied; returns how many events it
+        delivered. (One read at a time; broadcasts arriving meanwhile are covered by the next.)"""
+        delivered = 0
+        idle = False
+        async with self._catch_up_lock:
+            if only_if_behind and not self.core.behind:
+                return 0
+            while not self._closing:
+                if idle:
+                    await asyncio.sleep(_IDLE_FETCH_PAUSE)
+                after = self.core.begin_fetch()
+                page = await self.client.session_events_since(
+                    self.session_id, after_seq=after, limit=self.catch_up_page_size
+                )
+                decision = self.core.on_log_page(after, page, self.catch_up_page_size)
+                self._apply(decision, fetch=False)
+                delivered += len(decision.deliver)
+                if not decision.fetch:
+                    break
+                idle = decision.idle
+        return delivered
 
     async def _removal_reason(self, exc: SessionError) -> SessionError:
         """session_events_since says SESSION_001 to anyone outside; heartbeat tells a former
@@ -877,55 +1091,6 @@ class SessionConnection:
         except SeerError:
             pass
         return exc
-
-    def _reject_hints_above(self, last: int, wanted: int) -> None:
-        bogus = [seq for seq in self._hints if seq > last]
-        for seq in bogus:
-            del self._hints[seq]
-        if self._wanted_seq <= wanted:
-            self._wanted_seq = last
-        self.discarded_broadcasts += max(1, len(bogus))
-        logger.warning(
-            "session %s: discarded broadcast(s) up to seq %d: the log ends at %d (forged or misdirected)",
-            self.session_id,
-            wanted,
-            last,
-        )
-
-    async def _catch_up(self) -> int:
-        """Read every event after the sequencer's last seq from the log; returns how many."""
-        fetched = 0
-        async with self._catch_up_lock:
-            while True:
-                before = self.sequencer.last_seq
-                page = await self.client.session_events_since(
-                    self.session_id, after_seq=before, limit=self.catch_up_page_size
-                )
-                # (live events may have been delivered while the read was in flight)
-                now = self.sequencer.last_seq
-                fresh = [e for e in page if e.seq > now and e.session_id == self.session_id]
-                for event in fresh:
-                    self._check_hint(event)
-                fetched += len(fresh)
-                for ready in self.sequencer.push_many(fresh):
-                    self._out.put_nowait(ready)
-                if len(page) < self.catch_up_page_size:
-                    return fetched
-
-    def _check_hint(self, event: BaseEvent) -> None:
-        if event.seq not in self._hints:
-            self.recovered += 1  # no broadcast announced it: lost or before (re)connect
-            return
-        live = self._hints.pop(event.seq)
-        if live is None or live.model_dump() != event.model_dump():
-            self.discarded_broadcasts += 1
-            logger.warning(
-                "session %s: discarded the live event for seq %d (%r); the log has %r",
-                self.session_id,
-                event.seq,
-                live.type if live is not None else "unreadable",
-                event.type,
-            )
 
     def _on_presence_sync(self, keys: set[str]) -> None:
         self.lobby.set_presence(keys)
@@ -997,7 +1162,7 @@ class SessionConnection:
             and (item.player_id == self.player_id or item.user_id == self.user_id)
         ):
             # The kick is our last event: deliver it, then stop (no rejoin is possible).
-            self._terminate(NotInSession(details="kicked"))
+            self._removed(NotInSession(details="kicked"))
 
     async def _settle_state(self, event: BaseEvent) -> None:
         """What the fold cannot do alone: one ``get_game_state`` when it could not reach a

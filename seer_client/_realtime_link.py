@@ -17,8 +17,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
+
+from ._delivery import is_rate_limited
 
 if TYPE_CHECKING:
     from realtime import AsyncRealtimeChannel, AsyncRealtimeClient
@@ -29,7 +32,9 @@ __all__ = [
     "PRIVATE_SOCKET_ATTRS",
     "JoinRefused",
     "RealtimeLink",
+    "install_log_redaction",
     "is_rate_limited",
+    "redact",
 ]
 
 logger: logging.Logger = logging.getLogger("seer_client.realtime_link")
@@ -59,6 +64,7 @@ class JoinRefused(Exception):
     """The server answered the channel join with an error (or the join timed out)."""
 
     def __init__(self, reason: str, status: str) -> None:
+        reason = redact(reason)  # Realtime's refusal names the topic, key included
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -69,10 +75,52 @@ class JoinRefused(Exception):
         return self.reason.startswith(_AUTH_REASONS) or "Unauthorized" in self.reason
 
 
-def is_rate_limited(reason: str) -> bool:
-    """True when a close reason says the server rate-limited us."""
-    text = reason.lower()
-    return "rate limit" in text or "ratelimit" in text or "too many" in text
+#: the secret part of a session topic: ``session:<uuid>:<32 hex key>``
+_TOPIC_KEY = re.compile(r"(session:[0-9a-fA-F-]{36}:)[0-9a-fA-F]{8,}")
+#: realtime-py's loggers that print topics (``channel realtime:session:<id>:<key> leave``)
+_REALTIME_LOGGERS = (
+    "realtime",
+    "realtime._async.client",
+    "realtime._async.channel",
+    "realtime._async.push",
+    "realtime._async.presence",
+    "realtime._async.timer",
+)
+#: the SDK's own loggers (they never format a topic, but a server's error text may hold one)
+_SDK_LOGGERS = ("seer_client.connection", "seer_client.realtime_link")
+
+
+def redact(text: str) -> str:
+    """``text`` with every session channel key replaced: ``session:<id>:…``."""
+    return _TOPIC_KEY.sub(r"\1…", text)
+
+
+class _RedactTopicKeys(logging.Filter):
+    """Rewrites a record whose message holds a session channel key (any level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is not ours to fix
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_REDACTION = _RedactTopicKeys()
+
+
+def install_log_redaction() -> None:
+    """Attach the key-redacting filter to realtime-py's loggers and the SDK's (idempotent).
+
+    A logger's filters see only the records logged on that very logger (not its children's),
+    so each module logger realtime-py uses is named here."""
+    for name in (*_REALTIME_LOGGERS, *_SDK_LOGGERS):
+        target = logging.getLogger(name)
+        if _REDACTION not in target.filters:
+            target.addFilter(_REDACTION)
 
 
 def _reason_of(error: Exception | None) -> str:
@@ -225,10 +273,14 @@ class RealtimeLink:
         push.receive(RealtimeAcknowledgementStatus.Ok, settle(True))
         push.receive(RealtimeAcknowledgementStatus.Error, settle(False))
         push.receive(RealtimeAcknowledgementStatus.Timeout, settle(False))
-        try:
-            return await asyncio.wait_for(acked, self.join_timeout)
-        except TimeoutError:
+        waiters: list[asyncio.Future[Any]] = [acked]
+        if self._trouble is not None:
+            waiters.append(self._trouble)  # the channel closed meanwhile: no reply will come
+        await asyncio.wait(waiters, timeout=self.join_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not acked.done():
+            acked.cancel()
             return False
+        return acked.result()
 
     async def set_auth(self, token: str) -> None:
         """Push a refreshed access token to the open channel (Realtime re-checks policies)."""

@@ -3,6 +3,11 @@
 Events reach a client two ways: live over the realtime channel (may be lost while the socket
 is down, may be duplicated by a replay) and on demand through ``session_events_since``. The
 sequencer turns that into exactly-once, in-order delivery. It is pure (no I/O, no asyncio).
+
+Inside the SDK it is the release step of :class:`~seer_client._delivery.DeliveryCore`, which
+only ever offers it the next seq (live events ahead of it are claims the log decides, and a
+hole the log itself has, in an ended session's compacted log, is crossed with ``reset``), so
+its out-of-order buffer is for callers that assemble events themselves.
 """
 
 from __future__ import annotations

@@ -11,13 +11,17 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from ._connection import ConnectionStatus, PresenceEntry, SessionConnection
+from ._client import SeerClient
+from ._connection import ConnectionOptions, ConnectionStatus, SessionConnection
+from ._delivery import DeliveryCore
+from ._lobby import LobbyState, PresenceEntry
 from ._state import SessionState
 from ._view import SessionView
 from .events import (
     BaseEvent,
+    EventSequencer,
     GameStateEvent,
     NodeChangeEvent,
     PlayerConnectionEvent,
@@ -174,21 +178,11 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         session_id: str | uuid.UUID,
         *,
         character_id: str | uuid.UUID | None = None,
-        heartbeat_interval: float = 30.0,
-        max_reconnect_attempts: int = 5,
-        **options: Any,
+        **options: Unpack[ConnectionOptions],
     ) -> SyncSessionConnection:
         """A :class:`SessionConnection` to the session; use ``with client.connect(sid) as conn:``."""
         return SyncSessionConnection(
-            self._call(
-                lambda: self._target.connect(
-                    session_id,
-                    character_id=character_id,
-                    heartbeat_interval=heartbeat_interval,
-                    max_reconnect_attempts=max_reconnect_attempts,
-                    **options,
-                )
-            )
+            self._call(lambda: self._target.connect(session_id, character_id=character_id, **options))
         )
 
     def create_character(self, *, name: str, character_class: str) -> Character:
@@ -532,9 +526,33 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def backoff_base(self) -> float:
+        """``SessionConnection.backoff_base``."""
+        value: float = self._target.backoff_base
+        return value
+
+    @property
+    def backoff_jitter(self) -> float:
+        """``SessionConnection.backoff_jitter``."""
+        value: float = self._target.backoff_jitter
+        return value
+
+    @property
+    def backoff_max(self) -> float:
+        """``SessionConnection.backoff_max``."""
+        value: float = self._target.backoff_max
+        return value
+
+    @property
     def callback_errors(self) -> int:
         """``SessionConnection.callback_errors``."""
         value: int = self._target.callback_errors
+        return value
+
+    @property
+    def catch_up_page_size(self) -> int:
+        """``SessionConnection.catch_up_page_size``."""
+        value: int = self._target.catch_up_page_size
         return value
 
     @property
@@ -550,15 +568,33 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def client(self) -> SeerClient:
+        """``SessionConnection.client``."""
+        value: SeerClient = self._target.client
+        return value
+
+    @property
     def code(self) -> str | None:
         """``SessionConnection.code``."""
         value: str | None = self._target.code
         return value
 
     @property
+    def conflicts(self) -> int:
+        """``SessionConnection.conflicts``."""
+        value: int = self._target.conflicts
+        return value
+
+    @property
     def connects(self) -> int:
         """``SessionConnection.connects``."""
         value: int = self._target.connects
+        return value
+
+    @property
+    def core(self) -> DeliveryCore:
+        """``SessionConnection.core``."""
+        value: DeliveryCore = self._target.core
         return value
 
     @property
@@ -574,9 +610,27 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def discarded_broadcasts(self) -> int:
+        """``SessionConnection.discarded_broadcasts``."""
+        value: int = self._target.discarded_broadcasts
+        return value
+
+    @property
     def error(self) -> BaseException | None:
         """``SessionConnection.error``."""
         value: BaseException | None = self._target.error
+        return value
+
+    @property
+    def gaps_detected(self) -> int:
+        """``SessionConnection.gaps_detected``."""
+        value: int = self._target.gaps_detected
+        return value
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """``SessionConnection.heartbeat_interval``."""
+        value: float = self._target.heartbeat_interval
         return value
 
     @property
@@ -592,9 +646,69 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return value
 
     @property
+    def ignored_broadcasts(self) -> int:
+        """``SessionConnection.ignored_broadcasts``."""
+        value: int = self._target.ignored_broadcasts
+        return value
+
+    @property
+    def join_timeout(self) -> float:
+        """``SessionConnection.join_timeout``."""
+        value: float = self._target.join_timeout
+        return value
+
+    @property
+    def last_heartbeat(self) -> HeartbeatResult | None:
+        """``SessionConnection.last_heartbeat``."""
+        value: HeartbeatResult | None = self._target.last_heartbeat
+        return value
+
+    @property
+    def live_delivered(self) -> int:
+        """``SessionConnection.live_delivered``."""
+        value: int = self._target.live_delivered
+        return value
+
+    @property
+    def lobby(self) -> LobbyState:
+        """``SessionConnection.lobby``."""
+        value: LobbyState = self._target.lobby
+        return value
+
+    @property
+    def max_reconnect_attempts(self) -> int:
+        """``SessionConnection.max_reconnect_attempts``."""
+        value: int = self._target.max_reconnect_attempts
+        return value
+
+    @property
     def player_id(self) -> str | None:
         """``SessionConnection.player_id``."""
         value: str | None = self._target.player_id
+        return value
+
+    @property
+    def rate_limit_backoff(self) -> float:
+        """``SessionConnection.rate_limit_backoff``."""
+        value: float = self._target.rate_limit_backoff
+        return value
+
+    @property
+    def rate_limit_backoff_max(self) -> float:
+        """``SessionConnection.rate_limit_backoff_max``."""
+        value: float = self._target.rate_limit_backoff_max
+        return value
+
+    @property
+    def rate_limit_closes(self) -> int:
+        """``SessionConnection.rate_limit_closes``."""
+        value: int = self._target.rate_limit_closes
+        return value
+
+    @property
+    def realtime_heartbeat_interval(self) -> int:
+        """``SessionConnection.realtime_heartbeat_interval``."""
+        value: int = self._target.realtime_heartbeat_interval
         return value
 
     @property
@@ -607,6 +721,18 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     def recovered(self) -> int:
         """``SessionConnection.recovered``."""
         value: int = self._target.recovered
+        return value
+
+    @property
+    def rekey_spread(self) -> float:
+        """``SessionConnection.rekey_spread``."""
+        value: float = self._target.rekey_spread
+        return value
+
+    @property
+    def rekeys(self) -> int:
+        """``SessionConnection.rekeys``."""
+        value: int = self._target.rekeys
         return value
 
     @property
@@ -643,6 +769,24 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     def session_status(self) -> str | None:
         """``SessionConnection.session_status``."""
         value: str | None = self._target.session_status
+        return value
+
+    @property
+    def since_seq(self) -> int | None:
+        """``SessionConnection.since_seq``."""
+        value: int | None = self._target.since_seq
+        return value
+
+    @property
+    def stale_topic_rejoins(self) -> int:
+        """``SessionConnection.stale_topic_rejoins``."""
+        value: int = self._target.stale_topic_rejoins
+        return value
+
+    @property
+    def start_seq(self) -> int:
+        """``SessionConnection.start_seq``."""
+        value: int = self._target.start_seq
         return value
 
     @property
@@ -790,13 +934,13 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         self._target.on_session_settings = value
 
     @property
-    def on_event(self) -> Callable[[BaseEvent], object] | None:
+    def on_event(self) -> Callable[[SessionEvent], object] | None:
         """The ``on_event`` callback (runs on the client's event loop thread)."""
-        value: Callable[[BaseEvent], object] | None = self._target.on_event
+        value: Callable[[SessionEvent], object] | None = self._target.on_event
         return value
 
     @on_event.setter
-    def on_event(self, value: Callable[[BaseEvent], object] | None) -> None:
+    def on_event(self, value: Callable[[SessionEvent], object] | None) -> None:
         self._target.on_event = value
 
     @property
@@ -844,6 +988,12 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         return self._call(lambda: self._target.backoff_delay(attempt))
 
     @property
+    def channel_generation(self) -> int | None:
+        """How often the session's key had been rotated when this topic was read."""
+        value: int | None = self._target.channel_generation
+        return value
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` has finished."""
         value: bool = self._target.closed
@@ -874,6 +1024,25 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
     def presence(self) -> list[PresenceEntry]:
         """Who is here: the Seer and every live seat, each online/reconnecting/inactive/offline."""
         return self._call(lambda: self._target.presence())
+
+    def rate_limit_delay(self, closes: int) -> float:
+        """Seconds to wait after the ``closes``-th consecutive rate-limit close: full jitter, a random time
+        in ``[0, min(rate_limit_backoff * 2^(closes-1), rate_limit_backoff_max)]``, so a project's
+        clients closed together spread their rejoins over the whole window.
+        """
+        return self._call(lambda: self._target.rate_limit_delay(closes))
+
+    def reconnect(self) -> None:
+        """Try now: skip the wait before the next reconnect attempt (a rate-limit pause included); when
+        connected, replace the link at once (a fresh socket and channel).
+        """
+        self._call(lambda: self._target.reconnect())
+
+    @property
+    def sequencer(self) -> EventSequencer:
+        """The core's exactly-once, in-order release (``duplicates``, ``delivered``...)."""
+        value: EventSequencer = self._target.sequencer
+        return value
 
     def sync(self, *, timeout: float = 10.0) -> int:
         """Fetch anything missed now (as after a reconnect); returns the last delivered seq."""

@@ -38,33 +38,11 @@ ATTRIBUTES: dict[str, dict[str, str | None]] = {
         "url": "str",
         "join_url_base": "str",
     },
-    "SessionConnection": {
-        "session_id": "str",
-        "character_id": None,
-        "status": "ConnectionStatus",
-        "error": "BaseException | None",
-        "user_id": "str | None",
-        "player_id": "str | None",
-        "character_name": "str | None",
-        "role": "str",
-        "reconnects": "int",
-        "connects": "int",
-        "callback_errors": "int",
-        "recovered": "int",
-        "seer_id": "str | None",
-        "session_status": "str | None",
-        "current_node_id": "str | None",
-        "current_node_title": "str | None",
-        "seer_name": "str | None",
-        "adventure_name": "str | None",
-        "code": "str | None",
-        "seats": "dict[str, SessionPlayer]",
-        "history": "deque[BaseEvent]",
-        "state": "SessionState",
-        "state_reads": "int",
-        "hidden_roll_reads": "int",
-    },
 }
+#: Classes whose public attributes are their class-level annotations (declared once, in the
+#: class; tests/test_typing.py checks the blocking facade has every one of them). Callbacks
+#: (settable) are the keys of :class:`seer_client.Handlers`.
+DECLARED = {"SessionConnection"}
 #: Settable attributes (callbacks): every ``on_*`` parameter of ``__init__``.
 SETTABLE_PREFIX = "on_"
 #: Methods the blocking classes define by hand (context managers, close, iteration).
@@ -204,17 +182,49 @@ def _property(name: str, annotation: str, doc: str, *, settable: bool, used: set
     return lines
 
 
+def declared_attributes(cls: type) -> dict[str, str]:
+    """The public attributes ``cls`` declares as class-level annotations, with their types
+    (descriptors such as the lobby fields and the core's counters included: their type is
+    the ``T`` of ``_LobbyField[T]``, ``int`` for ``_CoreCount``)."""
+    found: dict[str, str] = {}
+    for name, annotation in vars(cls).get("__annotations__", {}).items():
+        if name.startswith("_") or name.startswith(SETTABLE_PREFIX):
+            continue
+        text = str(annotation)
+        if text.startswith("_LobbyField[") and text.endswith("]"):
+            text = text[len("_LobbyField[") : -1]
+        elif text == "_CoreCount":
+            text = "int"
+        found[name] = text
+    return found
+
+
+def handler_annotations() -> dict[str, str]:
+    """The callbacks (settable attributes): the keys of :class:`seer_client.Handlers`."""
+    from ._connection import Handlers
+
+    def text(ann: object) -> str:  # TypedDict keeps string annotations as ForwardRefs
+        return str(getattr(ann, "__forward_arg__", ann))
+
+    return {name: text(ann) for name, ann in Handlers.__annotations__.items()}
+
+
 def _class_body(cls: type, used: set[str]) -> list[str]:
     init = _sig(cls.__init__)  # type: ignore[misc]
     out: list[str] = []
-    attrs = ATTRIBUTES.get(cls.__name__, {})
+    if cls.__name__ in DECLARED:
+        attrs: dict[str, str | None] = dict(declared_attributes(cls))
+        handlers = handler_annotations()
+    else:
+        attrs = ATTRIBUTES.get(cls.__name__, {})
+        params = init.parameters.values()
+        handlers = {p.name: str(p.annotation) for p in params if p.name.startswith(SETTABLE_PREFIX)}
     for name, annotation in sorted(attrs.items()):
         ann = annotation or str(init.parameters[name].annotation)
         out += [*_property(name, ann, f"``{cls.__name__}.{name}``.", settable=False, used=used), ""]
-    for p in init.parameters.values():
-        if p.name.startswith(SETTABLE_PREFIX):
-            doc = f"The ``{p.name}`` callback (runs on the client's event loop thread)."
-            out += [*_property(p.name, str(p.annotation), doc, settable=True, used=used), ""]
+    for name, annotation in handlers.items():
+        doc = f"The ``{name}`` callback (runs on the client's event loop thread)."
+        out += [*_property(name, annotation, doc, settable=True, used=used), ""]
     for name, raw in _public_methods(cls):
         if isinstance(raw, property) and name in attrs:
             continue  # typed by ATTRIBUTES (e.g. connection fields that live in its LobbyState)
@@ -231,11 +241,14 @@ def _class_body(cls: type, used: set[str]) -> list[str]:
 def _imports(used: set[str], defined: set[str]) -> list[str]:
     from . import _client as client
     from . import _connection as connection
+    from . import _delivery as delivery
+    from . import _lobby as lobby
+    from . import _sequencer as sequencer
     from . import _state as state
     from . import _view as view
     from . import errors, events, models
 
-    modules = [models, events, errors, view, state, connection, client]
+    modules = [models, events, errors, view, delivery, lobby, sequencer, state, connection, client]
     by_module: dict[str, set[str]] = {}
     plain: set[str] = set()
     for name in sorted(used - defined):

@@ -28,6 +28,7 @@ from .models import (
 
 __all__ = [
     "KNOWN_EVENT_TYPES",
+    "BaseEvent",
     "CombatEndedEvent",
     "CombatStartedEvent",
     "CombatTurnEvent",

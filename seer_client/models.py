@@ -445,6 +445,9 @@ class HeartbeatResult(Model):
     last_seq: int | None = None
     #: ``"requested"``: the seat is inactive and the Seer has been asked to let the player in
     readmit: str | None = None
+    # how often the session's channel key was rotated: a connection whose topic is of an
+    # older generation missed the rekey poke and moves to the current topic
+    channel_generation: int | None = None
 
 
 class Feedback(Model):

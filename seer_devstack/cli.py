@@ -152,6 +152,10 @@ async def _serve(args: argparse.Namespace) -> int:
         jwt_secret=args.jwt_secret,
         jwt_expiry=args.jwt_expiry,
         drop_db_broadcasts=args.drop_db_broadcasts,
+        realtime_outage=args.realtime_outage,
+        realtime_max_events_per_second=args.realtime_max_events_per_second,
+        realtime_max_presence_events_per_second=args.realtime_max_presence_events_per_second,
+        realtime_max_joins_per_second=args.realtime_max_joins_per_second,
         check_api_key=not args.no_api_key_check,
         progress=lambda text: _say(f"  {text}"),
     )
@@ -174,14 +178,14 @@ async def _serve(args: argparse.Namespace) -> int:
     path.write_text(json.dumps(state, indent=2))
 
     async def refresh_status() -> None:
-        # `status` reads the state file: keep the fault switch's drop count in it current.
+        # `status` reads the state file: keep the limit and fault counts in it current.
         while True:
             await asyncio.sleep(1.0)
             state["status"] = stack.status()
             with contextlib.suppress(OSError):
                 path.write_text(json.dumps(state, indent=2))
 
-    refresher = asyncio.create_task(refresh_status()) if args.drop_db_broadcasts > 0 else None
+    refresher = asyncio.create_task(refresh_status())
     try:
         _say(STARTED + "\n")
         _say(_summary(state))
@@ -390,6 +394,27 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _outage(text: str) -> tuple[float, float | None]:
+    seconds, _, every = text.partition("/")
+    try:
+        duration, period = float(seconds), float(every) if every else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SECONDS or SECONDS/EVERY, not {text!r}") from None
+    if duration <= 0 or (period is not None and period <= duration):
+        raise argparse.ArgumentTypeError("the outage must last over 0 s, and EVERY longer than the outage")
+    return duration, period
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -459,6 +484,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RATE",
         help="fault switch: drop this fraction (0 to 1) of database broadcasts at random, as real "
         "Realtime may (the count shows in `status`); SDK connections recover through the event log",
+    )
+    start.add_argument(
+        "--realtime-outage",
+        type=_outage,
+        default=None,
+        metavar="SECONDS[/EVERY]",
+        help="outage mode: every database broadcast is lost for SECONDS after start (and again every "
+        "EVERY seconds), for every subscriber, as while Realtime's replication connection is down",
+    )
+    start.add_argument(
+        "--realtime-max-events-per-second",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="tenant messages/s limit, counted as Realtime counts it (1 + subscribers per event); above "
+        "it channels close with 'Too many messages per second' (default 100, the local CLI's)",
+    )
+    start.add_argument(
+        "--realtime-max-presence-events-per-second",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="tenant presence messages/s limit; above it channels close with 'Too many presence messages "
+        "per second' (default 1000, the local CLI's)",
+    )
+    start.add_argument(
+        "--realtime-max-joins-per-second",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="tenant channel joins/s limit (default 100, the local CLI's)",
     )
     start.add_argument(
         "--no-api-key-check",

@@ -55,6 +55,19 @@ class GatewayConfig:
     #: is dropped at random, as real Realtime drops them above the tenant's rate limits and
     #: while its replication connection is down or restarting. 0 = lossless.
     drop_db_broadcasts: float = 0.0
+    #: Outage mode: (seconds, every) - every database broadcast is lost for `seconds` after
+    #: start (and again every `every` seconds when set), as while Realtime's replication
+    #: connection is down. None = no scheduled outage (DevStack.realtime_outage() still works).
+    realtime_outage: tuple[float, float | None] | None = None
+    #: The tenant limits (Realtime's RateCounter: 5 s ticks, the average of the last 12). The
+    #: defaults are the local CLI's tenant (TENANT_MAX_EVENTS_PER_SECOND 100,
+    #: TENANT_MAX_JOINS_PER_SECOND 100, max_presence_events_per_second's default 1000); hosted
+    #: plans: messages/s 100 (Free) / 500 (Pro) / 2,500, presence/s 20 / 50 / 1,000.
+    realtime_max_events_per_second: int = 100
+    realtime_max_presence_events_per_second: int = 1000
+    realtime_max_joins_per_second: int = 100
+    #: the RateCounter tick (Realtime: 5 s); tests may shorten it to see limits act sooner
+    realtime_rate_tick: float = 5.0
     #: Pool size for REST/Auth/authorization queries.
     pool_max_size: int = 20
     #: The API gateway's key check, as hosted Supabase runs it (Kong key-auth on /auth/v1,

@@ -77,6 +77,37 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+class RateCounter:
+    """``Realtime.RateCounter`` as the tenant limits use it (lib/realtime/rate_counter and
+    lib/realtime/tenants.ex): everything counted during a tick (5 s) goes into a bucket that
+    keeps the last 12 ticks; ``avg`` = their sum / their number / the tick, updated at each
+    tick. The limit triggers at a tick when ``avg >= limit`` and releases at the first tick
+    with ``avg < limit``. (So a burst acts at the next tick and holds for up to a minute.)"""
+
+    def __init__(self, limit: int, tick: float, buckets: int = 12) -> None:
+        self.limit = limit
+        self.tick = tick
+        self.buckets = buckets
+        self.count = 0
+        self.bucket: list[int] = []
+        self.avg = 0.0
+        self.triggered = False
+        self.total = 0
+
+    def add(self, n: int = 1) -> None:
+        self.count += n
+        self.total += n
+
+    def on_tick(self) -> None:
+        self.bucket = [self.count, *self.bucket][: self.buckets]
+        self.count = 0
+        self.avg = sum(self.bucket) / len(self.bucket) / self.tick
+        if self.triggered:
+            self.triggered = self.avg >= self.limit
+        else:
+            self.triggered = self.avg >= self.limit
+
+
 @dataclass
 class Policies:
     broadcast_read: bool | None = None
@@ -194,6 +225,26 @@ class RealtimeHub:
         self.dropped_db_broadcasts: int = 0
         self.drop_db_broadcasts: float = config.drop_db_broadcasts
         self._drop_rng = random.Random()
+        #: Outage mode: until this time.monotonic() every database broadcast is lost, for every
+        #: subscriber (as while Realtime's replication connection is down: its slot is
+        #: temporary, so what commits meanwhile is never sent).
+        self.outage_until: float = 0.0
+        #: database broadcasts lost to an outage
+        self.outage_db_broadcasts: int = 0
+        self._outage_task: asyncio.Task[None] | None = None
+        # The tenant limits, counted as Realtime counts them (module RateCounter).
+        tick = config.realtime_rate_tick
+        self.events = RateCounter(config.realtime_max_events_per_second, tick)
+        self.presence_events = RateCounter(config.realtime_max_presence_events_per_second, tick)
+        self.joins = RateCounter(config.realtime_max_joins_per_second, tick)
+        #: database broadcasts dropped while the messages/s limit held (check_rate_limit)
+        self.rate_limited_db_broadcasts: int = 0
+        #: channels closed with "Too many messages per second"
+        self.message_limit_closes: int = 0
+        #: channels closed with "Too many presence messages per second"
+        self.presence_limit_closes: int = 0
+        #: joins refused with "ClientJoinRateLimitReached: Too many joins per second"
+        self.join_limit_refusals: int = 0
         #: Test hook: while False, websocket upgrades are refused with 503 (reconnects fail).
         self.accepting = True
         self._stopping = False
@@ -211,6 +262,9 @@ class RealtimeHub:
             )
         self._tasks.append(asyncio.create_task(self._dispatch_loop()))
         self._tasks.append(asyncio.create_task(self._idle_loop()))
+        self._tasks.append(asyncio.create_task(self._tick_loop()))
+        if self.config.realtime_outage:
+            self._outage_task = asyncio.create_task(self._outage_loop(*self.config.realtime_outage))
 
     async def _listen(self) -> None:
         self._listen_conn = conn = await asyncpg.connect(self.config.db_url)
@@ -278,6 +332,63 @@ class RealtimeHub:
                 self.broadcast_from_db(msg)
             except Exception:  # a bad row must not stop delivery of the next ones
                 log.exception("realtime: could not deliver database broadcast")
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.realtime_rate_tick)
+            for counter in (self.events, self.presence_events, self.joins):
+                counter.on_tick()
+
+    async def _outage_loop(self, seconds: float, every: float | None) -> None:
+        """``--realtime-outage SECONDS[/EVERY]``: one outage at start, or one every EVERY s."""
+        while True:
+            self.realtime_outage(seconds)
+            if every is None:
+                return
+            await asyncio.sleep(every)
+
+    def realtime_outage(self, seconds: float) -> None:
+        """Lose every database broadcast for the next ``seconds`` (for every subscriber)."""
+        if seconds < 0:
+            raise ValueError("an outage lasts 0 s or more")
+        self.outage_until = max(self.outage_until, time.monotonic() + seconds)
+        log.warning("realtime: outage: every database broadcast is lost for %g s", seconds)
+
+    @property
+    def in_outage(self) -> bool:
+        return time.monotonic() < self.outage_until
+
+    def limit_counts(self) -> dict[str, Any]:
+        """What `status` shows about the tenant limits and the faults."""
+        return {
+            "messages/s": f"{self.events.avg:.0f} of {self.events.limit}",
+            "presence/s": f"{self.presence_events.avg:.0f} of {self.presence_events.limit}",
+            "joins/s": f"{self.joins.avg:.0f} of {self.joins.limit}",
+            "closed (messages/s)": self.message_limit_closes,
+            "closed (presence/s)": self.presence_limit_closes,
+            "joins refused": self.join_limit_refusals,
+            "DB broadcasts dropped (limit)": self.rate_limited_db_broadcasts,
+            "DB broadcasts lost (outage)": self.outage_db_broadcasts,
+        }
+
+    def _count_delivery(self, peer: Channel) -> None:
+        """A message reached ``peer``'s channel (MessageDispatcher's :update_rate_counter):
+        it counts against messages/s, and a channel that receives one while the limit holds
+        is shut down."""
+        self.events.add(1)
+        if self.events.triggered:
+            self.message_limit_closes += 1
+            self._shutdown(peer, "Too many messages per second")
+
+    def _limit_presence_event(self, ch: Channel) -> bool:
+        """PresenceHandler.limit_presence_event: False (and the channel closed) when the
+        tenant's presence rate is over its limit; else the event is counted."""
+        if self.presence_events.avg > self.presence_events.limit:
+            self.presence_limit_closes += 1
+            self._shutdown(ch, "Too many presence messages per second")
+            return False
+        self.presence_events.add(1)
+        return True
 
     async def _idle_loop(self) -> None:
         while True:
@@ -471,6 +582,19 @@ class RealtimeHub:
         if not topic.startswith("realtime:"):
             conn.reply(topic, ref, join_ref, "error", {"reason": "unmatched topic"})
             return
+        if self.joins.triggered:
+            # RealtimeChannel.limit_joins: refused, and the socket is disconnected too.
+            self.join_limit_refusals += 1
+            conn.reply(
+                topic,
+                ref,
+                join_ref,
+                "error",
+                {"reason": "ClientJoinRateLimitReached: Too many joins per second"},
+            )
+            self._tasks.append(asyncio.create_task(self._close_conn(conn, code=1000, message="disconnect")))
+            return
+        self.joins.add(1)
         sub_topic = topic[len("realtime:") :]
         config = _as_dict(payload.get("config"))
         broadcast = _as_dict(config.get("broadcast"))
@@ -576,9 +700,10 @@ class RealtimeHub:
                 None,
                 join_ref,
             )
-        if ch.presence_enabled and ch.can_read_presence():
+        if ch.presence_enabled and ch.can_read_presence() and self._limit_presence_event(ch):
             conn.push(topic, "presence_state", self._presence_state(ch.room), None, join_ref)
-        self._arm_expiry(ch)
+        if conn.channels.get(topic) is ch:
+            self._arm_expiry(ch)
 
     def _arm_expiry(self, ch: Channel) -> None:
         if ch.exp_task is not None:
@@ -783,6 +908,7 @@ class RealtimeHub:
                 if (peer is ch and not ch.self_broadcast) or not peer.can_read_broadcast():
                     continue
                 peer.conn.push(peer.topic, "broadcast", payload)
+                self._count_delivery(peer)
         if ch.ack:
             ch.conn.reply(ch.topic, ref, ch.join_ref, "ok", {})
 
@@ -817,13 +943,24 @@ class RealtimeHub:
                         v1_payload["meta"] = meta
                 peer.conn.push(peer.topic, "broadcast", v1_payload)
             self.delivered += 1
+            self._count_delivery(peer)
 
     def broadcast_from_db(self, msg: dict[str, Any]) -> None:
+        if self.in_outage:
+            # Outage mode: the replication connection is down; nothing committed meanwhile
+            # is ever sent (the row stays in realtime.messages).
+            self.outage_db_broadcasts += 1
+            return
         if self.drop_db_broadcasts > 0 and self._drop_rng.random() < self.drop_db_broadcasts:
             # Fault switch: lost like a broadcast real Realtime drops (rate limit, replication
             # restart). The row stays in realtime.messages, as it does there.
             self.dropped_db_broadcasts += 1
             return
+        if self.events.triggered:
+            # ReplicationConnection.check_rate_limit: dropped while messages/s is over.
+            self.rate_limited_db_broadcasts += 1
+            return
+        self.events.add(1)
         payload = msg.get("payload")
         if not isinstance(payload, dict):
             payload = {} if payload is None else {"value": payload}
@@ -849,6 +986,7 @@ class RealtimeHub:
         for peer in list(self.rooms.get(room, ())):
             if peer.can_read_presence():
                 peer.conn.push(peer.topic, "presence_diff", diff)
+                self.presence_events.add(1)  # MessageDispatcher: one per recipient
 
     def _new_phx_ref(self) -> str:
         return f"F{next(self._refs):011d}"
@@ -862,6 +1000,8 @@ class RealtimeHub:
             self._shutdown(ch, "Client presence rate limit exceeded")
             return
         ch.presence_calls.append(now)
+        if not self._limit_presence_event(ch):
+            return
         if event == "track":
             data = payload.get("payload", {})
             if not isinstance(data, dict):

@@ -69,6 +69,16 @@ class RealtimeControl:
     def socket_count(self) -> int:
         return int(self._hub().socket_count())
 
+    def outage(self, seconds: float) -> None:
+        """Lose every database broadcast for the next ``seconds`` (DevStack.realtime_outage)."""
+        self._hub().realtime_outage(seconds)
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        """The tenant limits' rates and what limits and outages cost so far (as in `status`)."""
+        result: dict[str, Any] = self._hub().limit_counts()
+        return result
+
     def set_drop_db_broadcasts(self, rate: float) -> None:
         """Change the fault switch at run time: drop this fraction of database broadcasts."""
         if not 0.0 <= rate <= 1.0:
@@ -118,11 +128,26 @@ class DevStack:
         join_error_backoff: float = 0.0,
         bcrypt_rounds: int = 10,
         drop_db_broadcasts: float = 0.0,
+        realtime_outage: float | tuple[float, float | None] | None = None,
+        realtime_max_events_per_second: int = 100,
+        realtime_max_presence_events_per_second: int = 1000,
+        realtime_max_joins_per_second: int = 100,
+        realtime_rate_tick: float = 5.0,
         check_api_key: bool = True,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         if not 0.0 <= drop_db_broadcasts <= 1.0:
             raise DevStackError(f"drop_db_broadcasts must be between 0 and 1, not {drop_db_broadcasts}")
+        limits = (
+            realtime_max_events_per_second,
+            realtime_max_presence_events_per_second,
+            realtime_max_joins_per_second,
+        )
+        if min(limits) < 1 or realtime_rate_tick <= 0:
+            raise DevStackError("the Realtime limits must be at least 1 per second and the tick above 0")
+        outage = (
+            (float(realtime_outage), None) if isinstance(realtime_outage, int | float) else realtime_outage
+        )
         self._database_url = database_url
         self._data_dir = Path(data_dir) if data_dir else None
         #: Told each start-up stage as it happens (the CLI prints them).
@@ -143,6 +168,11 @@ class DevStack:
             join_error_backoff=join_error_backoff,
             bcrypt_rounds=bcrypt_rounds,
             drop_db_broadcasts=drop_db_broadcasts,
+            realtime_outage=outage,
+            realtime_max_events_per_second=realtime_max_events_per_second,
+            realtime_max_presence_events_per_second=realtime_max_presence_events_per_second,
+            realtime_max_joins_per_second=realtime_max_joins_per_second,
+            realtime_rate_tick=realtime_rate_tick,
             check_api_key=check_api_key,
         )
         self._settings.update({k: v for k, v in overrides.items() if v is not None})
@@ -193,12 +223,35 @@ class DevStack:
         }
 
     def _fault_status(self) -> dict[str, str]:
-        rate = float(self._settings.get("drop_db_broadcasts") or 0.0)
-        if rate <= 0:
-            return {}
         gw = self._gateway
-        dropped = gw.realtime.dropped_db_broadcasts if gw is not None and gw.realtime is not None else 0
-        return {"DB broadcasts dropped": f"{dropped} (rate {rate:g})"}
+        hub = gw.realtime if gw is not None else None
+        out: dict[str, str] = {}
+        if hub is not None:
+            # the tenant limits, as Realtime counts them, and what they and outages cost
+            counts = hub.limit_counts()
+            out["Realtime limits"] = ", ".join(
+                f"{k} {counts[k]}" for k in ("messages/s", "presence/s", "joins/s")
+            )
+            out["Realtime limit hits"] = ", ".join(
+                f"{k} {counts[k]}"
+                for k in (
+                    "closed (messages/s)",
+                    "closed (presence/s)",
+                    "joins refused",
+                    "DB broadcasts dropped (limit)",
+                    "DB broadcasts lost (outage)",
+                )
+            )
+        rate = float(self._settings.get("drop_db_broadcasts") or 0.0)
+        if rate > 0:
+            dropped = hub.dropped_db_broadcasts if hub is not None else 0
+            out["DB broadcasts dropped"] = f"{dropped} (rate {rate:g})"
+        return out
+
+    def realtime_outage(self, seconds: float) -> None:
+        """Lose every database broadcast for the next ``seconds``, for every subscriber (as
+        while Realtime's replication connection is down)."""
+        self.realtime.outage(seconds)
 
     # -- database -------------------------------------------------------------------------------
     def _prepare_database(self) -> str:

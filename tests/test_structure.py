@@ -33,6 +33,7 @@ PUBLIC_API = {
     "ApiError",
     "AsyncSeerClient",
     "AuthError",
+    "BaseEvent",
     "Character",
     "CharacterConnected",
     "CharacterInSession",
@@ -42,6 +43,7 @@ PUBLIC_API = {
     "CombatStateConflict",
     "CombatTurnEvent",
     "ConfigError",
+    "ConnectionOptions",
     "ConnectionStatus",
     "CreateSessionResult",
     "DiceRoll",
@@ -53,6 +55,7 @@ PUBLIC_API = {
     "GameState",
     "GameStateEvent",
     "GameStatePatch",
+    "Handlers",
     "HeartbeatResult",
     "InvalidJoinCode",
     "InvalidStatusTransition",
@@ -133,7 +136,7 @@ def test_only_the_namespaces_are_public_modules() -> None:
     public = {n for n in names if not n.startswith("_")}
     assert public == PUBLIC_SUBMODULES
     # the implementation modules exist under their private names
-    assert {"_client", "_connection", "_realtime_link", "_lobby", "_sequencer", "_view"} <= names
+    assert {"_client", "_connection", "_delivery", "_realtime_link", "_lobby", "_sequencer", "_view"} <= names
 
 
 def test_deprecated_devstack_alias_still_works() -> None:

@@ -79,9 +79,13 @@
 -- One row per session: its current channel key. In seer_private (no API role may read it);
 -- the topic is derived here once, as a stored generated column, so every reader (the
 -- policy, the topic RPC, the event writer, session_json) uses the same spelling.
+-- `generation` counts rotations (0 for the first key): heartbeat and session_topic return it,
+-- so a client that lost the rekey poke sees at its next heartbeat that its topic is stale
+-- (the count says nothing about the key itself).
 create table seer_private.session_channels (
   session_id uuid primary key references public.sessions (id) on delete cascade,
   channel_key text not null default encode(extensions.gen_random_bytes(16), 'hex'),
+  generation bigint not null default 0,
   topic text generated always as ('session:' || session_id::text || ':' || channel_key) stored
 );
 alter table seer_private.session_channels enable row level security;
@@ -106,7 +110,9 @@ create trigger sessions_create_channel
 -- The one owner of key rotation; every path that removes a participant calls it (under the
 -- session row lock its caller holds), BEFORE writing its own event, so that event already
 -- goes to the new topic. The old topic gets one content-free poke {sessionId, seq, type:
--- 'rekey'} (seq: the last event sent there) telling the remaining clients to move.
+-- 'rekey'} (seq: the last event sent there) telling the remaining clients to move. The poke
+-- can be lost like any broadcast; the generation it bumps is what heartbeat reports, so a
+-- client that missed it moves at its next heartbeat.
 create function seer_private.rotate_session_channel(p_session_id uuid)
 returns void
 language plpgsql
@@ -118,7 +124,7 @@ declare
 begin
   select c.topic into v_old from seer_private.session_channels c where c.session_id = p_session_id for update;
   update seer_private.session_channels c
-  set channel_key = encode(extensions.gen_random_bytes(16), 'hex')
+  set channel_key = encode(extensions.gen_random_bytes(16), 'hex'), generation = c.generation + 1
   where c.session_id = p_session_id;
   perform realtime.send(
     jsonb_build_object('sessionId', p_session_id, 'type', 'rekey',

@@ -12,7 +12,8 @@
 -- the slow path, which locks the session and restores the seat with its event. The fast
 -- path holds a lock only when it updated a row, and takes none after it, so it cannot be
 -- part of a deadlock (tests/reliability/test_races.py). The answer carries the session's
--- status and last allocated seq so a client can tell it missed a broadcast (contract.md).
+-- status and last allocated seq so a client can tell it missed a broadcast, and the channel
+-- generation (rotation count) so it can tell it missed a rekey poke (contract.md).
 --
 -- The Seer heartbeats too (issue 22): a connected Seer's heartbeat is the same kind of HOT
 -- update of their narrow seer_private.seer_liveness row; after a silence the sweeper marked
@@ -35,6 +36,7 @@ declare
   v_restored boolean := false;
   v_session_status text;
   v_last_seq bigint;
+  v_generation bigint;
   v_seer seer_private.seer_liveness%rowtype;
   v_readmit text;
 begin
@@ -100,11 +102,13 @@ begin
     end if;
   end if;
   -- read after the seat write (a restore's event has bumped last_seq)
-  select s.status, s.last_seq into v_session_status, v_last_seq from public.sessions s where s.id = p_session_id;
+  select s.status, s.last_seq, c.generation into v_session_status, v_last_seq, v_generation
+  from public.sessions s join seer_private.session_channels c on c.session_id = s.id
+  where s.id = p_session_id;
   return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
                             'restored', v_restored, 'serverTime', now(),
                             'sessionStatus', v_session_status, 'lastSeq', v_last_seq,
-                            'readmit', v_readmit);
+                            'readmit', v_readmit, 'channelGeneration', v_generation);
 end
 $$;
 

@@ -81,8 +81,9 @@ begin
     end if;
     perform seer_private.raise_error('SESSION_001');
   end if;
-  return jsonb_build_object('topic',
-    (select c.topic from seer_private.session_channels c where c.session_id = p_session_id));
+  -- the generation (rotation count) lets the client compare its topic with heartbeat's
+  return (select jsonb_build_object('topic', c.topic, 'generation', c.generation)
+          from seer_private.session_channels c where c.session_id = p_session_id);
 end
 $$;
 

@@ -143,7 +143,18 @@ def e2e(database_url: str) -> Iterator[E2E]:
     if find_deno() is None:
         pytest.skip("deno is not installed: run `make system-deps` (scripts/install-deno.sh)")
     os.environ.setdefault("DENO_DIR", str(REPO / ".seer" / "deno"))
-    with DevStack(database_url=database_url, bcrypt_rounds=4) as stack:
+    # A whole test session's traffic goes through this one shared stack, far above what one
+    # project sends; at the local CLI's tenant limits (100 messages/s averaged over a minute)
+    # later tests would inherit earlier tests' throttling. Raised on purpose; the limits are
+    # tested on stacks of their own (tests/devstack/test_realtime_limits.py,
+    # tests/sdk/test_stream_integration.py).
+    with DevStack(
+        database_url=database_url,
+        bcrypt_rounds=4,
+        realtime_max_events_per_second=1_000_000,
+        realtime_max_presence_events_per_second=1_000_000,
+        realtime_max_joins_per_second=1_000_000,
+    ) as stack:
         # All pages come from 127.0.0.1: lift the function's per-address token bucket (as a
         # deployment would with `supabase secrets set`), and forget earlier tests' unknown codes
         # from this address (the database's shared guessing budget, docs/invite.md).

@@ -122,6 +122,8 @@ async def test_sdk_connections_get_every_event_once_in_order_through_chaos(chaos
                     assert await stack.realtime.drop_all_sockets() >= 4
                 elif i == 25:
                     await restart_gateway(stack)
+                elif i == 30:
+                    stack.realtime_outage(0.3)  # a burst: every broadcast lost for 0.3 s
                 elif i == 40:
                     await stack.realtime.drop_sockets(people["bob"][1])
                 elif i == 50:
@@ -139,6 +141,7 @@ async def test_sdk_connections_get_every_event_once_in_order_through_chaos(chaos
             assert conn.reconnects >= 2, (name, conn.reconnects)
         # broadcasts really were lost (counted since the restart), and recovered from the log
         assert stack.realtime.dropped_db_broadcasts > 0
+        assert stack.realtime.counts["DB broadcasts lost (outage)"] > 0
         assert all(conn.recovered > 0 for _, conn in conns)
         for _, conn in conns:
             await conn.close()

@@ -52,6 +52,7 @@ class FakeBackend:
         self.realtime: FakeRealtime | None = None
         self.drop_live: set[int] = set()  # seqs whose broadcast is "lost"
         self.channel_key = uuid.uuid4().hex  # the session's secret channel key
+        self.generation = 0  # how often the key was rotated
         self.removed: dict[str, str] = {}  # former participants -> left_reason
 
     @property
@@ -59,15 +60,16 @@ class FakeBackend:
         """The session's current keyed topic (what session_topic answers)."""
         return f"session:{s.SESSION_ID}:{self.channel_key}"
 
-    def rekey(self, remove: str | None = None, reason: str = "kicked") -> str:
+    def rekey(self, remove: str | None = None, reason: str = "kicked", *, poke: bool = True) -> str:
         """A removal: ``remove`` stops being a participant, the key rotates, and the old
-        topic gets one content-free rekey poke. Returns the old topic."""
+        topic gets one content-free rekey poke (lost when not ``poke``). Returns the old topic."""
         if remove is not None:
             self.participants.discard(remove)
             self.removed[remove] = reason
         old = self.topic
         self.channel_key = uuid.uuid4().hex
-        if self.realtime is not None:
+        self.generation += 1
+        if self.realtime is not None and poke:
             self.realtime.broadcast(old, rekey_poke(len(self.events)))
         return old
 
@@ -219,6 +221,7 @@ class FakeBackend:
             "serverTime": USER_TS,
             "lastSeq": len(self.events),
             "sessionStatus": self.session["status"],
+            "channelGeneration": self.generation,
         }
 
     def rpc_session_topic(self, uid: str | None, body: dict[str, Any]) -> tuple[int, Any]:
@@ -226,7 +229,7 @@ class FakeBackend:
             return self.err("SESSION_006", 403, "You are not in this session", self.removed[uid])
         if uid not in self.participants:
             return self.err("SESSION_001", 404, "Session not found")
-        return 200, {"topic": self.topic}
+        return 200, {"topic": self.topic, "generation": self.generation}
 
     def rpc_session_events_since(self, uid: str | None, body: dict[str, Any]) -> tuple[int, Any]:
         if uid not in self.participants:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import pytest
 
@@ -488,18 +489,43 @@ async def test_iterator_started_during_a_slow_callback_sees_each_event_once(
         assert got == [1, 2, 3]
 
 
-async def test_rate_limit_close_waits_before_rejoining(
-    backend: FakeBackend, make_client: ClientFactory
+async def test_rate_limit_close_rejoins_after_a_full_jitter_pause_and_warns(
+    backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, player = await seer_and_player(backend, make_client)
-    async with player.connect(s.SESSION_ID, rate_limit_backoff=1.0, **FAST) as conn:
-        joins = len(backend.realtime.joins)
-        backend.realtime.close_channel(backend.topic, "Client presence rate limit exceeded")
-        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
-        await asyncio.sleep(0.6)  # FAST backoff is at most 0.2 s; the rate-limit pause is 1 s
-        assert len(backend.realtime.joins) == joins
-        await until(lambda: conn.reconnects == 1)
-        assert len(backend.realtime.joins) == joins + 1
+    async with player.connect(s.SESSION_ID, rate_limit_backoff=1.0, max_reconnect_attempts=1, **FAST) as conn:
+        slept: list[float] = []
+        sleep = conn._sleep
+
+        async def record(delay: float) -> None:
+            slept.append(delay)
+            await sleep(delay)
+
+        conn._sleep = record  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="seer_client"):
+            for closes in (1, 2, 3):  # more closes than the reconnect budget: never gives up
+                backend.realtime.close_channel(backend.topic, "Too many messages per second")
+                await until(lambda n=closes: conn.reconnects == n and conn.status == "connected")
+        assert conn.rate_limit_closes == 3 and conn.error is None
+        # each pause is drawn from [0, cap] (full jitter); the cap doubles per close of the same
+        # episode (Realtime's rates are minute averages), a quick rejoin in between or not
+        assert len(slept) == 3 and all(
+            0.0 <= d <= cap for d, cap in zip(slept, (1.0, 2.0, 4.0), strict=True)
+        ), slept
+        warnings = [r for r in caplog.records if "rate-limited" in r.getMessage()]
+        assert len(warnings) == 1  # one WARNING per minute while throttled, not one per close
+        assert "Too many messages per second" in warnings[0].getMessage()
+
+
+def test_rate_limit_delay_is_full_jitter_with_a_doubling_cap() -> None:
+    conn = SessionConnection.__new__(SessionConnection)
+    conn.rate_limit_backoff, conn.rate_limit_backoff_max = 30.0, 120.0
+    for closes, cap in ((1, 30.0), (2, 60.0), (3, 120.0), (9, 120.0)):
+        draws = [conn.rate_limit_delay(closes) for _ in range(2000)]
+        assert all(0.0 <= d <= cap for d in draws)
+        # spread over the whole window (not a +-10 % band around the cap)
+        assert min(draws) < 0.05 * cap and max(draws) > 0.95 * cap
+        assert 0.4 * cap < sum(draws) / len(draws) < 0.6 * cap
 
 
 async def test_wait_timeouts_are_the_sdks_timeout_error(
@@ -522,3 +548,114 @@ async def test_wait_timeouts_are_the_sdks_timeout_error(
                 await wait
             assert isinstance(info.value, TransportError | SeerError | builtins.TimeoutError)
             assert "0.05" in str(info.value)
+
+
+async def test_channel_key_is_in_no_info_log(
+    backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19, finding 5: realtime-py logs `channel realtime:session:<id>:<key> leave` at INFO
+    (and join errors name the topic). Every record at INFO or above, from the SDK or the realtime
+    client it drives, shows `session:<id>:…` instead of the key."""
+    from seer_client._realtime_link import redact
+
+    _, player = await seer_and_player(backend, make_client)
+    keys = [backend.channel_key]
+    with caplog.at_level(logging.INFO):
+        async with player.connect(s.SESSION_ID, **FAST, rekey_spread=0.0) as conn:
+            backend.rekey()  # the old topic gets the poke; the connection moves
+            keys.append(backend.channel_key)
+            await until(lambda: conn.rekeys == 1 and conn.connects == 2)
+            backend.realtime.close_channel(backend.topic, f"You do not have permissions: {backend.topic}")
+            await until(lambda: conn.reconnects == 1)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any("realtime._async" in r.name for r in caplog.records)  # realtime-py did log
+    assert any(f"session:{s.SESSION_ID}:…" in m for m in messages)  # ... the redacted topic
+    leaks = [m for m in messages for key in keys if key in m]
+    assert not leaks, leaks
+    assert redact(f"x session:{s.SESSION_ID}:{keys[0]} y") == f"x session:{s.SESSION_ID}:… y"
+
+
+async def test_lost_rekey_poke_is_found_by_the_next_heartbeat(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """The poke is lost: the next heartbeat reports a newer channel generation, and the
+    connection joins the current topic and catches up (no reconnect counted)."""
+    _, player = await seer_and_player(backend, make_client)
+    opts = {**FAST, "heartbeat_interval": 0.3, "rekey_spread": 0.0}
+    async with player.connect(s.SESSION_ID, **opts) as conn:
+        old = conn.topic
+        backend.rekey(poke=False)
+        backend.emit()  # goes to the new topic only
+        await until(lambda: conn.stale_topic_rejoins == 1 and conn.connects == 2, limit=3)
+        assert conn.topic == backend.topic != old and conn.channel_generation == 1
+        await conn.wait_for_seq(1)
+        backend.emit()
+        await conn.wait_for_seq(2)
+        assert conn.live_delivered >= 1 and conn.reconnects == 0 and conn.rekeys == 1
+
+
+async def test_reconnect_skips_the_wait(backend: FakeBackend, make_client: ClientFactory) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    slow = {**FAST, "backoff_base": 30.0, "backoff_max": 30.0, "backoff_jitter": 0.0}
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **slow) as conn:
+        backend.realtime.kill(uid)
+        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
+        await asyncio.sleep(0.2)  # now waiting 60 s for attempt 1
+        assert conn.reconnects == 0
+        conn.reconnect()  # try now
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+        first = conn._link.channel if conn._link is not None else None
+        conn.reconnect()  # while connected: a fresh link at once
+        await until(lambda: conn.reconnects == 2 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+        assert conn._link is not None and conn._link.channel is not first
+
+
+async def _server_down_then_up(backend: FakeBackend, conn: SessionConnection, uid: str) -> None:
+    """The socket dies and the next attempt fails on an RPC (the server is down); the attempt
+    after it is 30 s away."""
+    conn.backoff_delay = lambda attempt: 0.05 if attempt == 1 else 30.0  # type: ignore[method-assign]
+    backend.fail["session_topic"] = [503] * 3  # the attempt's topic read, retries included
+    backend.realtime.kill(uid)
+    await until(lambda: conn.status is ConnectionStatus.RECONNECTING and not backend.fail["session_topic"])
+
+
+async def test_successful_heartbeat_while_reconnecting_tries_at_once(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """Issue 19, finding 4: the server came back while the connection waits out its backoff:
+    the heartbeat RPC that keeps running succeeds, and the next attempt starts at once."""
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **{**FAST, "heartbeat_interval": 0.3}) as conn:
+        await _server_down_then_up(backend, conn, uid)
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+
+
+async def test_successful_rpc_while_reconnecting_tries_at_once(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        await _server_down_then_up(backend, conn, uid)
+        await asyncio.sleep(0.2)
+        assert conn.reconnects == 0  # waiting 30 s for attempt 2
+        await player.get_session(s.SESSION_ID)  # any RPC that succeeds
+        await until(lambda: conn.reconnects == 1 and conn.status is ConnectionStatus.CONNECTED, limit=3)
+
+
+async def test_successful_rpc_after_a_realtime_failure_does_not_spend_the_budget(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """Realtime down, REST up: RPCs succeed but prove nothing about Realtime; the backoff holds."""
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    async with player.connect(s.SESSION_ID, **FAST) as conn:
+        conn.backoff_delay = lambda attempt: 30.0  # type: ignore[method-assign]
+        backend.realtime.kill(uid)
+        await until(lambda: conn.status is ConnectionStatus.RECONNECTING)
+        for _ in range(5):
+            await player.get_session(s.SESSION_ID)
+        await asyncio.sleep(0.2)
+        assert conn.reconnects == 0 and conn.status is ConnectionStatus.RECONNECTING

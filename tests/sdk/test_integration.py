@@ -309,7 +309,7 @@ async def test_unauthorized_channel_join_does_not_loop(person: Factory, devstack
     # (even with the current key in hand: the policy also wants a participant)
     snapshot = await seer.client.get_session(session.id)
     beat = await seer.client.heartbeat(session.id)
-    topic = await seer.client.session_topic(session.id)
+    channel = await seer.client._session_channel(session.id)  # (topic, generation)
 
     async def fake_get_session(_sid):
         return snapshot
@@ -317,12 +317,12 @@ async def test_unauthorized_channel_join_does_not_loop(person: Factory, devstack
     async def fake_heartbeat(_sid):
         return beat
 
-    async def fake_session_topic(_sid):
-        return topic
+    async def fake_session_channel(_sid):
+        return channel
 
     monkeypatch.setattr(stranger.client, "get_session", fake_get_session)
     monkeypatch.setattr(stranger.client, "heartbeat", fake_heartbeat)
-    monkeypatch.setattr(stranger.client, "session_topic", fake_session_topic)
+    monkeypatch.setattr(stranger.client, "_session_channel", fake_session_channel)
     before = devstack.realtime.socket_count()
     t0 = time.monotonic()
     with pytest.raises(AuthError) as refused:

@@ -35,7 +35,7 @@ async def test_forged_event_ahead_of_the_log_is_never_delivered(
             # and a forged kick of Pia, which used to make her own SDK close itself
             backend.forge(s.event(4, "player_left", playerId=seat["id"], userId=uid, reason="kicked"))
             await until(lambda: victim.discarded_broadcasts >= 1 and pia.discarded_broadcasts >= 1)
-        assert "discarded broadcast" in caplog.text
+        assert "discarded the live event" in caplog.text
         real = [backend.emit(), backend.emit(), backend.emit()]  # the real seqs 2..4
         await victim.wait_for_seq(4)
         await pia.wait_for_seq(4)
@@ -189,3 +189,53 @@ async def test_game_state_change_receives_the_resulting_state(
         # folded from the events (issue 22): the snapshot's state plus both patches, no read
         assert states[-1].variables == {"gold": 2, "door_open": False, "npc": "Mira"}
         assert backend.rpc_calls("get_game_state") == []
+
+
+async def test_forged_in_order_consequential_event_is_never_delivered(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """Issue 19, finding 8: a `session_ended` (or kick) at exactly the next seq used to be
+    delivered without any check, and the real event with that seq dropped. Consequential
+    types are now delivered only from the log (one read each)."""
+    _, player = await seer_and_player(backend, make_client)
+    uid = backend.users["pia@example.com"]["id"]
+    seat = backend.players[uid]
+    async with player.connect(s.SESSION_ID, **FAST) as pia:
+        backend.emit()
+        await pia.wait_for_seq(1)
+        reads = len(backend.rpc_calls("session_events_since"))
+        backend.forge(s.event(2, "session_ended", outcome="completed"))
+        backend.forge(s.event(2, "player_left", playerId=seat["id"], userId=uid, reason="kicked"))
+        await until(lambda: pia.discarded_broadcasts >= 1)
+        backend.emit()  # the real seq 2
+        await pia.wait_for_seq(2)
+        assert [e.type for e in pia.history] == ["game_state", "game_state"]
+        assert pia.status is ConnectionStatus.CONNECTED and pia.error is None
+        assert pia.session_status == "active"
+        # a real consequential event costs one read and is delivered once
+        backend.emit("session_status", oldStatus="active", newStatus="paused")
+        await pia.wait_for_seq(3)
+        assert pia.history[-1].type == "session_status" and pia.core.confirmed >= 1
+        assert len(backend.rpc_calls("session_events_since")) - reads <= 4
+
+
+async def test_forged_in_order_event_is_reported_when_the_real_one_arrives(
+    backend: FakeBackend, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A forged ordinary event at the next seq wins the race (it is delivered: no read per
+    event), but the database's own broadcast for that seq then shows the conflict: WARNING,
+    `conflicts`, and on_error."""
+    from seer_client import RealtimeError
+
+    _, player = await seer_and_player(backend, make_client)
+    errors: list[BaseException] = []
+    async with player.connect(s.SESSION_ID, on_error=errors.append, **FAST) as pia:
+        backend.emit()
+        await pia.wait_for_seq(1)
+        with caplog.at_level(logging.WARNING, logger="seer_client"):
+            backend.forge(s.event(2, "node_change", nodeId="forged"))
+            await pia.wait_for_seq(2)
+            backend.emit()  # the real seq 2 (a game_state)
+            await until(lambda: pia.conflicts == 1)
+        assert any(isinstance(e, RealtimeError) and "seq 2" in str(e) for e in errors)
+        assert "differs from the delivered event" in caplog.text

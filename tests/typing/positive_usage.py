@@ -52,3 +52,27 @@ async def asynchronous(client: SeerClient, session_id: str) -> int:
         async for event in conn.events():
             return event.seq
     return 0
+
+
+def typed_handlers(client: SeerClient, blocking: SyncSeerClient, session_id: str) -> None:
+    """on_event takes a SessionEvent handler; options and handlers are typed (ConnectionOptions)."""
+    from seer_client import BaseEvent, ConnectionOptions, NodeChangeEvent
+
+    def on_event(event: SessionEvent) -> None:
+        player_of(event)
+
+    def on_any(event: BaseEvent) -> None:  # a broader handler is fine too
+        print(event.seq)
+
+    def on_node(event: NodeChangeEvent) -> None:
+        print(event.node_id)
+
+    options: ConnectionOptions = {"heartbeat_interval": 5.0, "on_node_change": on_node}
+    client.connect(session_id, **options)
+    client.connect(session_id, on_event=on_event, backoff_max=30.0)
+    client.connect(session_id, on_event=on_any, since_seq=None, rekey_spread=0.5)
+    conn = blocking.connect(session_id, on_event=on_event, on_node_change=on_node)
+    conn.on_event = on_any
+    conn.reconnect()
+    discarded: int = conn.discarded_broadcasts + conn.rekeys + conn.conflicts
+    print(discarded, conn.lobby.session_id, conn.core.last_seq)

@@ -128,12 +128,12 @@ class FakeServer {
       if (!link.closed && link.topic === this.topic) link.handlers.onBroadcast(data);
     }
   }
-  /** A removal: rotate the key, poke the old topic. */
-  rotate(removedUser = false) {
+  /** A removal: rotate the key, poke the old topic (unless the poke is lost). */
+  rotate(removedUser = false, pokeLost = false) {
     const old = this.links.filter((l) => !l.closed && l.topic === this.topic);
     this.key += 1;
     if (removedUser) this.removed = "kicked";
-    for (const link of old) {
+    for (const link of pokeLost ? [] : old) {
       link.handlers.onBroadcast({ sessionId: SID, seq: this.log.length, type: "rekey" });
     }
   }
@@ -144,9 +144,17 @@ class FakeServer {
     heartbeat: () => {
       this.heartbeats += 1;
       if (this.removed) return Promise.reject(this.refusal());
-      return Promise.resolve({ lastSeq: this.log.length, status: "connected", sessionId: SID });
+      return Promise.resolve({
+        lastSeq: this.log.length,
+        status: "connected",
+        sessionId: SID,
+        channelGeneration: this.key - 1,
+      });
     },
-    sessionTopic: () => this.removed ? Promise.reject(this.refusal()) : Promise.resolve(this.topic),
+    sessionTopic: () =>
+      this.removed
+        ? Promise.reject(this.refusal())
+        : Promise.resolve({ topic: this.topic, generation: this.key - 1 }),
     eventsSince: (after: number, limit: number) => {
       if (this.removed) return Promise.reject(new P.RpcError("SESSION_001", "Session not found"));
       return Promise.resolve(this.log.filter((e) => e.seq > after).slice(0, limit));
@@ -270,6 +278,31 @@ Deno.test("a lost last broadcast: the heartbeat's lastSeq brings it in", async (
   await timers.advance(30_000);
   assert.equal(server.heartbeats, 2);
   assert.deepEqual(delivered, [1]);
+  await stream.stop();
+});
+
+Deno.test("a lost rekey poke: the next heartbeat's channelGeneration moves the stream to the new topic", async () => {
+  const { server, timers, delivered, stream } = setup();
+  await stream.start();
+  server.emit("a");
+  await flush();
+  const oldTopic = stream.topic;
+  server.rotate(false, true); // the poke is lost on the wire
+  server.emit("b"); // broadcast on the new topic only: the stream does not hear it
+  await flush(10);
+  assert.equal(stream.topic, oldTopic);
+  assert.equal(stream.rekeys, 0);
+  assert.deepEqual(delivered, [1]);
+  await timers.advance(30_000); // one heartbeat interval
+  await flush(10);
+  assert.equal(stream.rekeys, 1);
+  assert.equal(stream.topic, server.topic);
+  assert.deepEqual(server.openLinks().map((l) => l.topic), [server.topic]);
+  assert.deepEqual(delivered, [1, 2]);
+  server.emit("c"); // live again on the new topic
+  await flush();
+  assert.deepEqual(delivered, [1, 2, 3]);
+  assert.equal(stream.liveDelivered >= 2, true);
   await stream.stop();
 });
 

@@ -38,7 +38,7 @@ select tests.act_as(:'seer');
 select is(public.heartbeat(:'s') - 'serverTime',
   jsonb_build_object('sessionId', :'s', 'playerId', null, 'status', 'seer', 'restored', false,
                      'sessionStatus', 'waiting', 'lastSeq', (select last_seq from public.sessions where id = :'s'),
-                     'readmit', null),
+                     'readmit', null, 'channelGeneration', 0),
   'the Seer''s heartbeat, with the session''s status and last seq');
 select public.kick_player(:'s', :'kurt_seat') \g /dev/null
 select public.start_session(:'s') \g /dev/null

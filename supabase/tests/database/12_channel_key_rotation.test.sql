@@ -4,7 +4,7 @@
 -- of a running game) does not rotate.
 begin;
 \ir _helpers.psql
-select plan(16);
+select plan(21);
 
 create function tests.topic_of(p_session uuid) returns text language sql as $$
   select topic from seer_private.session_channels where session_id = p_session
@@ -94,6 +94,24 @@ select is(tests.topic_answer(:'pia', :'s'), 'SESSION_006:403',
 select tests.topic_of(:'s') as t4 \gset
 delete from auth.users where id = :'olga';
 select is(tests.rotated(:'s', :'t4'), 'rotated', 'account deletion releasing a seat rotates the key');
+
+-- the generation counts rotations; heartbeat and session_topic report it (a client that lost
+-- the rekey poke sees at its next heartbeat that its topic is stale), never the key
+select is((select generation from seer_private.session_channels where session_id = :'s'),
+  (select count(*) from realtime.messages m where m.topic like 'session:' || :'s' || ':%' and m.event = 'rekey'),
+  'the generation counts the rotations (one rekey poke each)');
+select ok((select generation from seer_private.session_channels where session_id = :'s') >= 2,
+  'several removals: several generations');
+select is((tests.call_as(:'seer', format('select public.heartbeat(%L)', :'s')) ->> 'channelGeneration')::bigint,
+  (select generation from seer_private.session_channels where session_id = :'s'),
+  'heartbeat returns the current channel generation');
+select is(tests.call_as(:'seer', format('select public.session_topic(%L)', :'s')),
+  (select jsonb_build_object('topic', topic, 'generation', generation)
+   from seer_private.session_channels where session_id = :'s'),
+  'session_topic returns the topic with its generation');
+select ok(position((select channel_key from seer_private.session_channels where session_id = :'s')
+                   in tests.call_as(:'seer', format('select public.heartbeat(%L)', :'s'))::text) = 0,
+  'the heartbeat never carries the key');
 
 -- rotation is the one place the key changes, and it needs the session lock holder
 select is((select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace

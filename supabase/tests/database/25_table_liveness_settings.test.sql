@@ -101,7 +101,7 @@ select tests.call_as(:'seer', format('select public.start_session(%L)', :'r')) \
 update public.session_players set status = 'inactive', disconnected_at = now() - interval '6 minutes',
   inactive_at = now() where id = :'quin_seat';
 select tests.act_as(:'quin');
-select is(public.heartbeat(:'r') - 'serverTime' - 'sessionId' - 'playerId' - 'lastSeq',
+select is(public.heartbeat(:'r') - 'serverTime' - 'sessionId' - 'playerId' - 'lastSeq' - 'channelGeneration',
   '{"status": "inactive", "readmit": "requested", "restored": false, "sessionStatus": "active"}'::jsonb,
   'an inactive seat''s heartbeat says the Seer must let them back');
 select is(public.join_session(:'r', :'quin_char') ->> 'readmit', 'requested', '... and so does join_session');

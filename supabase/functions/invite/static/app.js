@@ -505,7 +505,7 @@
       startSeq,
       api: {
         heartbeat: () => rpc("heartbeat", { p_session_id: sessionId }),
-        sessionTopic: async () => (await rpc("session_topic", { p_session_id: sessionId })).topic,
+        sessionTopic: () => rpc("session_topic", { p_session_id: sessionId }), // {topic, generation}
         eventsSince: (after, limit) =>
           rpc("session_events_since", { p_session_id: sessionId, p_after_seq: after, p_limit: limit }),
       },

@@ -105,6 +105,7 @@
       this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
       this.status = "disconnected";
       this.topic = null;
+      this.generation = null; // the channel generation of this.topic (session_topic)
       this.stopped = false;
       this.removed = null;
       this.error = null;
@@ -254,8 +255,11 @@
         // (After a rekey the seat is live: session_topic alone tells a removed player apart.)
         this._noteHeartbeat(await api.heartbeat(), false);
       }
-      const topic = await api.sessionTopic();
+      // session_topic answers {topic, generation}: the generation counts the key's rotations, and
+      // a heartbeat naming a newer one means a rekey poke was lost (docs/contract.md).
+      const { topic, generation } = await api.sessionTopic();
       this.topic = topic;
+      this.generation = Number.isInteger(generation) ? generation : null;
       const link = await realtime.join(topic, {
         onBroadcast: (data) => {
           if (this._link === link) this._onBroadcast(data);
@@ -357,6 +361,15 @@
 
     _noteHeartbeat(beat, fetch) {
       if (this.options.onHeartbeat) this.options.onHeartbeat(beat);
+      if (
+        fetch && beat && Number.isInteger(beat.channelGeneration) && this.generation !== null &&
+        beat.channelGeneration > this.generation
+      ) {
+        // The key was rotated and its poke lost: we are on a stale topic. Follow it now (the
+        // catch-up on the new topic also covers the lastSeq check below).
+        this.followTopic();
+        return;
+      }
       if (fetch && beat && isSeq(beat.lastSeq) && beat.lastSeq > this._last) {
         // The log is ahead of us: a broadcast was lost (the tail loss no later event shows).
         this._want(beat.lastSeq);
