@@ -546,7 +546,7 @@ class SessionConnection:
         return self.core.generation
 
     @property
-    def sequencer(self) -> EventSequencer:
+    def sequencer(self) -> EventSequencer[BaseEvent]:
         """The core's exactly-once, in-order release (``duplicates``, ``delivered``...)."""
         return self.core.sequencer
 

@@ -159,7 +159,7 @@ class DeliveryCore:
 
     session_id: str
     last_seq: int = 0
-    sequencer: EventSequencer = field(init=False)
+    sequencer: EventSequencer[BaseEvent] = field(init=False)
     #: highest seq a broadcast or heartbeat says exists
     wanted_seq: int = 0
     #: the channel generation of the topic joined (None before the first join)

@@ -13,15 +13,23 @@ its out-of-order buffer is for callers that assemble events themselves.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .events import BaseEvent
-
-__all__ = ["EventSequencer"]
+from typing import Generic, Protocol, TypeVar
 
 
-class EventSequencer:
+class Sequenced(Protocol):
+    """What the sequencer needs of an event: its per-session ``seq`` (every session event has
+    one). A protocol rather than the event classes, so this module imports nothing of them."""
+
+    @property
+    def seq(self) -> int: ...
+
+
+E = TypeVar("E", bound=Sequenced)
+
+__all__ = ["EventSequencer", "Sequenced"]
+
+
+class EventSequencer(Generic[E]):
     """Exactly-once, in-order release of events that arrive out of order or more than once.
 
     ``push(event)`` returns the events that became deliverable (possibly none, possibly many).
@@ -32,7 +40,7 @@ class EventSequencer:
 
     def __init__(self, last_seq: int = 0) -> None:
         self.last_seq: int = last_seq
-        self._buffer: dict[int, BaseEvent] = {}
+        self._buffer: dict[int, E] = {}
         self.delivered: int = 0
         self.duplicates: int = 0
         self.gaps_detected: int = 0
@@ -63,7 +71,7 @@ class EventSequencer:
         top = max(self._buffer)
         return [s for s in range(self.expected_seq, top) if s not in self._buffer]
 
-    def push(self, event: BaseEvent) -> list[BaseEvent]:
+    def push(self, event: E) -> list[E]:
         """Offer one event; returns the events that became deliverable, in order."""
         seq = event.seq
         if seq <= self.last_seq or seq in self._buffer:
@@ -77,21 +85,21 @@ class EventSequencer:
         self.last_seq = seq
         return self._release([event])
 
-    def push_many(self, events: Sequence[BaseEvent]) -> list[BaseEvent]:
+    def push_many(self, events: Sequence[E]) -> list[E]:
         """Offer several events (any order); returns what became deliverable, in order."""
-        released: list[BaseEvent] = []
+        released: list[E] = []
         for event in sorted(events, key=lambda e: e.seq):
             released.extend(self.push(event))
         return released
 
-    def reset(self, last_seq: int) -> list[BaseEvent]:
+    def reset(self, last_seq: int) -> list[E]:
         """Jump to ``last_seq`` (dropping older buffered events) and release what follows."""
         self.last_seq = last_seq
         for seq in [s for s in self._buffer if s <= last_seq]:
             del self._buffer[seq]
         return self._release([])
 
-    def _release(self, released: list[BaseEvent]) -> list[BaseEvent]:
+    def _release(self, released: list[E]) -> list[E]:
         """Append the buffered events that now follow ``last_seq`` in order, count them all."""
         while self.expected_seq in self._buffer:
             nxt = self._buffer.pop(self.expected_seq)

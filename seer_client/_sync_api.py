@@ -1039,9 +1039,9 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         self._call(lambda: self._target.reconnect())
 
     @property
-    def sequencer(self) -> EventSequencer:
+    def sequencer(self) -> EventSequencer[BaseEvent]:
         """The core's exactly-once, in-order release (``duplicates``, ``delivered``...)."""
-        value: EventSequencer = self._target.sequencer
+        value: EventSequencer[BaseEvent] = self._target.sequencer
         return value
 
     def sync(self, *, timeout: float = 10.0) -> int:
