@@ -202,24 +202,21 @@ class Transport:
         """Call ``fn``; only ``idempotent`` calls are retried, and only on transport errors/5xx."""
         attempts = options.max_retries + 1 if idempotent else 1
         started = time.monotonic()
-        state: dict[str, int] = {"n": 0}
-
-        async def once() -> Any:
-            state["n"] += 1
-            return await self._send_once(fn, params, token=token, limit=options.timeout)
-
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_random_exponential(multiplier=0.2, max=2.0),
+            retry=retry_if_exception(_retryable),
+            before_sleep=lambda s: _log_retry(fn, s, attempts),
+            reraise=True,
+        )
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_random_exponential(multiplier=0.2, max=2.0),
-                retry=retry_if_exception(_retryable),
-                before_sleep=lambda s: _log_retry(fn, s, attempts),
-                reraise=True,
-            ):
+            async for attempt in retrying:
                 with attempt:
-                    return await once()
+                    return await self._send_once(fn, params, token=token, limit=options.timeout)
         except TransportError as exc:
-            _note_attempts(exc, state["n"], time.monotonic() - started, idempotent=idempotent, fn=fn)
+            # tenacity counts the attempts it made (its statistics of this call)
+            made = int(retrying.statistics.get("attempt_number", 1))
+            _note_attempts(exc, made, time.monotonic() - started, idempotent=idempotent, fn=fn)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
