@@ -63,6 +63,7 @@ log: logging.Logger = logging.getLogger("seer_client.client")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+R = TypeVar("R")
 
 _OUTCOMES = ("completed", "cancelled")
 _ADVENTURE_SCOPES = ("mine", "community", "all")
@@ -367,10 +368,8 @@ class AsyncSeerClient:
         ``max_players``; in a running game all but ``enableAISeer`` (SESSION_010). Only the
         keys given change; everyone gets one ``session_settings`` event."""
         sid = validate_uuid(session_id, "sessionId")
-        if max_players is not None and (
-            isinstance(max_players, bool) or not isinstance(max_players, int) or not 1 <= max_players <= 6
-        ):
-            raise ValidationError(details="maxPlayers")
+        if max_players is not None:
+            _check_int(max_players, "maxPlayers", 1, 6)
         data = await self._rpc(
             "update_session_settings",
             {"p_session_id": sid, "p_settings": _settings_wire(settings), "p_max_players": max_players},
@@ -538,14 +537,10 @@ class AsyncSeerClient:
         An async iterator over :meth:`list_my_sessions` pages (a plain iterator on the blocking
         client): ``async for summary in client.iter_my_sessions(status=["completed"]): ...``.
         """
-        before: SessionSummary | None = None
-        while True:
-            page = await self.list_my_sessions(status=status, limit=page_size, before=before)
-            for summary in page:
-                yield summary
-            if len(page) < page_size:
-                return
-            before = page[-1]
+        async for summary in _keyset_pages(
+            lambda before: self.list_my_sessions(status=status, limit=page_size, before=before), page_size
+        ):
+            yield summary
 
     async def create_character(self, *, name: str, character_class: str) -> Character:
         """Create a character owned by the signed-in user."""
@@ -598,14 +593,11 @@ class AsyncSeerClient:
         An async iterator over :meth:`list_adventures` pages (a plain iterator on the blocking
         client).
         """
-        after: AdventureSummary | None = None
-        while True:
-            page = await self.list_adventures(scope=scope, query=query, limit=page_size, after=after)
-            for adventure in page:
-                yield adventure
-            if len(page) < page_size:
-                return
-            after = page[-1]
+        async for adventure in _keyset_pages(
+            lambda after: self.list_adventures(scope=scope, query=query, limit=page_size, after=after),
+            page_size,
+        ):
+            yield adventure
 
     async def import_adventure(self, document: Mapping[str, Any] | str | Path) -> AdventureSummary:
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path.
@@ -693,14 +685,13 @@ class AsyncSeerClient:
         An async iterator over :meth:`list_dice_rolls` pages (a plain iterator on the blocking
         client): ``async for roll in client.iter_dice_rolls(session_id): ...``.
         """
-        before: DiceRoll | None = None
-        while True:
-            page = await self.list_dice_rolls(session_id, limit=page_size, before=before)
-            for roll in reversed(page):
-                yield roll
-            if len(page) < page_size:
-                return
-            before = page[0]
+        # list_dice_rolls pages run oldest first: walk each backwards, the next page before its first
+        async for roll in _keyset_pages(
+            lambda before: self.list_dice_rolls(session_id, limit=page_size, before=before),
+            page_size,
+            newest_first=False,
+        ):
+            yield roll
 
     async def start_combat(
         self, session_id: str | uuid.UUID, combatants: Sequence[Mapping[str, Any]], *, simple: bool = False
@@ -839,6 +830,22 @@ def _build_supabase(
     except SupabaseException as exc:
         raise ConfigError(f"{exc} ({url!r})") from exc
     return supabase, http
+
+
+async def _keyset_pages(
+    fetch: Callable[[R | None], Awaitable[list[R]]], page_size: int, *, newest_first: bool = True
+) -> AsyncIterator[R]:
+    """Every row of a keyset-paged list: ``fetch(cursor)`` returns one page (``None`` for the
+    first), the next page's cursor is the page's last row in walking order, and a short page is
+    the last. ``newest_first=False`` walks lists whose pages come oldest first backwards."""
+    cursor: R | None = None
+    while True:
+        page = await fetch(cursor)
+        for row in page if newest_first else reversed(page):
+            yield row
+        if len(page) < page_size:
+            return
+        cursor = page[-1] if newest_first else page[0]
 
 
 def _check_int(value: object, name: str, low: int, high: int) -> int:

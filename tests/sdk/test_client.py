@@ -126,6 +126,8 @@ async def test_4xx_is_not_retried(backend: FakeBackend, make_client: ClientFacto
         (lambda c: c.join_session(s.SESSION_ID, character_id="x"), ValidationError, "characterId"),
         (lambda c: c.create_session(s.ADVENTURE_ID, max_players=7), ValidationError, "maxPlayers"),
         (lambda c: c.create_session(s.ADVENTURE_ID, max_players=0), ValidationError, "maxPlayers"),
+        (lambda c: c.update_session_settings(s.SESSION_ID, max_players=7), ValidationError, "maxPlayers"),
+        (lambda c: c.update_session_settings(s.SESSION_ID, max_players=True), ValidationError, "maxPlayers"),
         (
             lambda c: c.create_session(s.ADVENTURE_ID, settings={"bogus": True}),
             ValidationError,
