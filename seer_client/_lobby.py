@@ -23,6 +23,7 @@ from .events import (
     PlayerInactiveEvent,
     PlayerJoinedEvent,
     PlayerLeftEvent,
+    ReadmitRequestedEvent,
     SeerConnectionEvent,
     SessionEndedEvent,
     SessionStatusEvent,
@@ -103,8 +104,20 @@ class LobbyState:
             seat = self.seats.get(event.player_id)
             if seat is not None:
                 status = event.status or ("connected" if event.is_connected else "disconnected")
+                # readmitted, restored or disconnected: any readmit request is answered
                 self.seats[event.player_id] = seat.model_copy(
-                    update={"status": status, "is_connected": event.is_connected, "controlled_by_seer": False}
+                    update={
+                        "status": status,
+                        "is_connected": event.is_connected,
+                        "controlled_by_seer": False,
+                        "readmit_requested_at": None,
+                    }
+                )
+        elif isinstance(event, ReadmitRequestedEvent):
+            seat = self.seats.get(event.player_id)
+            if seat is not None:
+                self.seats[event.player_id] = seat.model_copy(
+                    update={"readmit_requested_at": event.timestamp}
                 )
         elif isinstance(event, PlayerInactiveEvent):
             seat = self.seats.get(event.player_id)
@@ -144,6 +157,7 @@ class LobbyState:
                 "is_connected": False,
                 "controlled_by_seer": True,
                 "left_reason": "left",
+                "readmit_requested_at": None,
             }
         )
 

@@ -257,18 +257,10 @@ class SessionState:
         elif isinstance(event, SeerConnectionEvent):
             pass  # the lobby holds the Seer's connection (presence follows it)
         elif isinstance(event, ReadmitRequestedEvent):
-            self.readmit_requests[event.player_id] = event
-            seat = self.lobby.seats.get(event.player_id)
-            if seat is not None:
-                self.lobby.seats[event.player_id] = seat.model_copy(
-                    update={"readmit_requested_at": event.timestamp}
-                )
+            self.readmit_requests[event.player_id] = event  # (the lobby marks the seat)
         elif isinstance(event, PlayerConnectionEvent | PlayerLeftEvent):
             # readmitted, restored or released: the request is answered
             self.readmit_requests.pop(event.player_id, None)
-            seat = self.lobby.seats.get(event.player_id)
-            if seat is not None and seat.readmit_requested_at is not None:
-                self.lobby.seats[event.player_id] = seat.model_copy(update={"readmit_requested_at": None})
         elif isinstance(event, SessionSettingsEvent):
             self.settings = event.settings
             self.max_players = event.max_players
