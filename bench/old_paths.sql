@@ -12,6 +12,69 @@ set check_function_bodies = off;
 create schema if not exists bench_pre24;
 grant usage on schema bench_pre24 to authenticated;
 
+-- 20261125200000_private_schema_and_errors.sql: seer_private.rate_limit_hits and the limiter
+-- (require_rate_budget, record_rate_hit, spend_rate_budget) before issue 24's one-statement
+-- limiter: the hits table with its foreign key to rate_limits, the two nested calls
+create table if not exists bench_pre24.rate_limit_hits (
+  bucket text not null references seer_private.rate_limits (bucket),
+  subject text not null check (length(subject) <= 100),
+  hit_at timestamptz not null default clock_timestamp()
+);
+create index if not exists rate_limit_hits_subject_idx on bench_pre24.rate_limit_hits (bucket, subject, hit_at);
+
+create or replace function bench_pre24.require_rate_budget(p_bucket text, p_subject text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_limit seer_private.rate_limits%rowtype;
+  v_count int;
+  v_free_at timestamptz;
+begin
+  select * into strict v_limit from seer_private.rate_limits l where l.bucket = p_bucket;
+  perform pg_advisory_xact_lock(hashtextextended('seer.rate:' || p_bucket || ':' || p_subject, 0));
+  select count(*) into v_count from bench_pre24.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per;
+  if v_count >= v_limit.max_hits then
+    -- free again when the hit that makes the count too high leaves the window
+    select h.hit_at + v_limit.per into v_free_at from bench_pre24.rate_limit_hits h
+    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per
+    order by h.hit_at offset v_count - v_limit.max_hits limit 1;
+    perform seer_private.raise_error(v_limit.error_code,
+      'at most ' || v_limit.max_hits || ' ' || v_limit.what || ' per ' || v_limit.per::text,
+      p_retry_after => greatest(1, ceil(extract(epoch from v_free_at - clock_timestamp())))::int);
+  end if;
+end
+$$;
+
+create or replace function bench_pre24.record_rate_hit(p_bucket text, p_subject text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  delete from bench_pre24.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject
+    and h.hit_at <= clock_timestamp() - (select l.per from seer_private.rate_limits l where l.bucket = p_bucket);
+  insert into bench_pre24.rate_limit_hits (bucket, subject) values (p_bucket, p_subject);
+end
+$$;
+
+create or replace function bench_pre24.spend_rate_budget(p_bucket text, p_uid uuid)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform bench_pre24.require_rate_budget(p_bucket, 'user:' || p_uid::text);
+  perform bench_pre24.record_rate_hit(p_bucket, 'user:' || p_uid::text);
+end
+$$;
+
 -- 20261125200000_private_schema_and_errors.sql: seer_private.unsafe_text_chars
 create or replace function bench_pre24.unsafe_text_chars(p_multiline boolean)
 returns text
@@ -310,7 +373,7 @@ begin
   end if;
   -- new seats are rate-limited (SESSION_028, bucket join_session): a join/leave loop would
   -- announce to the whole lobby and rotate its key on every turn (issue 20)
-  perform seer_private.spend_rate_budget('join_session', v_uid);
+  perform bench_pre24.spend_rate_budget('join_session', v_uid);
 
   begin
     -- a late joiner's seat is in a running session from the start
@@ -772,7 +835,7 @@ begin
     end if;
     v_char := v_seat.character_id;
     -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
-    perform seer_private.spend_rate_budget('roll_dice', v_uid);
+    perform bench_pre24.spend_rate_budget('roll_dice', v_uid);
   end if;
   v_roll := bench_pre24.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
@@ -817,7 +880,7 @@ begin
       perform seer_private.raise_error('SESSION_007', 'players act for their own character');
     end if;
     -- a player's actions are rate-limited (SESSION_028, the submit_action bucket)
-    perform seer_private.spend_rate_budget('submit_action', v_uid);
+    perform bench_pre24.spend_rate_budget('submit_action', v_uid);
   end if;
   if v_choice_label is not null then
     v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c

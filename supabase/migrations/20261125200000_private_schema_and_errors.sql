@@ -224,9 +224,9 @@ $$;
 
 -- Rate limits -----------------------------------------------------------------------------
 -- The project's one limiter (docs/security.md "Fair play and hard limits"): every per-user or
--- per-network budget is a row of seer_private.rate_limits and goes through
--- require_rate_budget / record_rate_hit; pruning is scheduled by the _code_lookup_rate_limit
--- migration (prune_rate_limit_hits).
+-- per-network budget is a row of seer_private.rate_limits and goes through rate_budget
+-- (require_rate_budget / record_rate_hit / spend_rate_budget); pruning is scheduled by the
+-- _code_lookup_rate_limit migration (prune_rate_limit_hits).
 
 -- The limits, as data (docs/security.md "Limits" lists each with its number): at most
 -- max_hits hits per subject in any sliding window of `per`; the next one is refused with
@@ -265,8 +265,13 @@ insert into seer_private.rate_limits (bucket, max_hits, per, error_code, what) v
 
 -- One row per counted hit (for code_lookup: per failed lookup) inside its bucket's window;
 -- rows older than the window are pruned by the subject's next hit (and by account deletion).
+-- No foreign key to rate_limits (issue 24): only rate_budget below inserts, with a bucket it
+-- has just read from rate_limits (strict: an unknown bucket is an error), and rate_limits rows
+-- change only in migrations. The key check cost more than the insert: every hit of a bucket
+-- took a KEY SHARE lock on the same rate_limits row, so concurrent players' hits made a
+-- MultiXact per call (~1 per submit_action in section 1 of the bench).
 create table seer_private.rate_limit_hits (
-  bucket text not null references seer_private.rate_limits (bucket),
+  bucket text not null,
   subject text not null check (length(subject) <= 100),
   hit_at timestamptz not null default clock_timestamp()
 );
@@ -274,10 +279,17 @@ create table seer_private.rate_limit_hits (
 create index rate_limit_hits_subject_idx on seer_private.rate_limit_hits (bucket, subject, hit_at);
 revoke all on seer_private.rate_limit_hits from public;
 
--- The bucket's error when p_subject has used up its hits in the window. Serialises one
--- subject's calls in the bucket (advisory lock, until the transaction ends) so parallel calls
--- cannot all pass the check at once.
-create function seer_private.require_rate_budget(p_bucket text, p_subject text)
+-- The limiter's one body. p_check: the bucket's error when p_subject has used up its hits in
+-- the window. p_record: counts this hit (unless p_check refuses it); it commits with the
+-- caller's transaction, so a caller that must refuse and still count, like
+-- get_session_by_code, records instead of raising. Serialises one subject's calls in the
+-- bucket (advisory lock, until the transaction ends) so parallel calls cannot all pass the
+-- check at once, and prunes this subject's rows that have left the window so the table stays
+-- small. Two statements (issue 24: the limiter was two nested calls and four statements per
+-- player action): the limit with the lock, then prune, count and record in one; the count's
+-- snapshot is taken after the lock was granted, so it sees every hit committed before.
+create function seer_private.rate_budget(
+  p_bucket text, p_subject text, p_check boolean, p_record boolean)
 returns void
 language plpgsql
 volatile
@@ -288,11 +300,23 @@ declare
   v_count int;
   v_free_at timestamptz;
 begin
-  select * into strict v_limit from seer_private.rate_limits l where l.bucket = p_bucket;
-  perform pg_advisory_xact_lock(hashtextextended('seer.rate:' || p_bucket || ':' || p_subject, 0));
-  select count(*) into v_count from seer_private.rate_limit_hits h
-  where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per;
-  if v_count >= v_limit.max_hits then
+  -- pg_advisory_xact_lock returns void, which is not null: the lock is taken once, for the
+  -- bucket's row
+  select * into strict v_limit from seer_private.rate_limits l
+  where l.bucket = p_bucket
+    and pg_advisory_xact_lock(hashtextextended('seer.rate:' || p_bucket || ':' || p_subject, 0)) is not null;
+  with gone as (
+    delete from seer_private.rate_limit_hits h
+    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at <= clock_timestamp() - v_limit.per),
+  n as (
+    select count(*)::int as hits from seer_private.rate_limit_hits h
+    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per),
+  hit as (
+    insert into seer_private.rate_limit_hits (bucket, subject)
+    select p_bucket, p_subject from n
+    where p_record and not (p_check and n.hits >= v_limit.max_hits))
+  select n.hits into v_count from n;
+  if p_check and v_count >= v_limit.max_hits then
     -- free again when the hit that makes the count too high leaves the window
     select h.hit_at + v_limit.per into v_free_at from seer_private.rate_limit_hits h
     where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per
@@ -304,21 +328,24 @@ begin
 end
 $$;
 
--- Records one hit of p_subject in the bucket (it commits with the caller's transaction, so a
--- caller that must refuse and still count, like get_session_by_code, returns instead of
--- raising), pruning this subject's rows that have left the window so the table stays small.
+-- The three uses, as plain SQL wrappers (no SET clause: they only call rate_budget), so a
+-- call inlines into rate_budget's call instead of nesting a second function.
+-- The bucket's error when p_subject has used up its hits in the window (counts nothing).
+create function seer_private.require_rate_budget(p_bucket text, p_subject text)
+returns void
+language sql
+volatile
+as $$
+  select seer_private.rate_budget(p_bucket, p_subject, true, false)
+$$;
+
+-- Records one hit of p_subject in the bucket, whatever the count.
 create function seer_private.record_rate_hit(p_bucket text, p_subject text)
 returns void
-language plpgsql
+language sql
 volatile
-set search_path = ''
 as $$
-begin
-  delete from seer_private.rate_limit_hits h
-  where h.bucket = p_bucket and h.subject = p_subject
-    and h.hit_at <= clock_timestamp() - (select l.per from seer_private.rate_limits l where l.bucket = p_bucket);
-  insert into seer_private.rate_limit_hits (bucket, subject) values (p_bucket, p_subject);
-end
+  select seer_private.rate_budget(p_bucket, p_subject, false, true)
 $$;
 
 -- A player-triggered write: refused past the bucket's limit, else counted. Callers pass the
@@ -326,14 +353,10 @@ $$;
 -- other reason is not counted.
 create function seer_private.spend_rate_budget(p_bucket text, p_uid uuid)
 returns void
-language plpgsql
+language sql
 volatile
-set search_path = ''
 as $$
-begin
-  perform seer_private.require_rate_budget(p_bucket, 'user:' || p_uid::text);
-  perform seer_private.record_rate_hit(p_bucket, 'user:' || p_uid::text);
-end
+  select seer_private.rate_budget(p_bucket, 'user:' || p_uid::text, true, true)
 $$;
 
 -- Text -> uuid without a 22P02 escaping as an HTTP 400 with a Postgres code.

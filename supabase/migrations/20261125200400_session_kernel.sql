@@ -3,7 +3,7 @@
 --   session channels and key rotation   session_channels, rotate_session_channel
 --   JSON shapes (docs/contract.md)       character_json ... preview_json, turns_of_event, turn_history
 --   event constructors                   event_<type>, one per event type
---   the event writer                     write_event_at, write_event
+--   the event writer                     write_event_at, write_event, write_turn_event
 --   locks and roles                      lock_session, read_session, role_in, require_seer,
 --                                        require_participant
 --   the status transition table          status_transitions, assert_transition, change_status
@@ -32,8 +32,8 @@
 -- tests/db/test_migration_order.py checks this list against the migrations.
 --
 --   20261125200000_private_schema_and_errors: anonymous_play_allowed, clean_text, join_code,
---     raise_error, record_rate_hit, require_account, require_rate_budget, require_size,
---     require_uid, spend_rate_budget, try_uuid, unsafe_text_chars
+--     raise_error, rate_budget, record_rate_hit, require_account, require_rate_budget,
+--     require_size, require_uid, spend_rate_budget, try_uuid, unsafe_text_chars
 --   20261125200100_profiles_characters_adventures: handle_new_user
 --   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
@@ -47,7 +47,8 @@
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
 --     role_in, rotate_session_channel, session_event_limit, session_json, turn_history,
---     turns_of_event, write_event, write_event_at, xp_per_minute, xp_session_max
+--     turns_of_event, write_event, write_event_at, write_turn_event, xp_per_minute,
+--     xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
 --     require_session_quota, update_session_settings, validate_settings
@@ -56,7 +57,7 @@
 --   20261125200440_players: create_character, list_feedback, list_my_characters,
 --     submit_feedback
 --   20261125200500_game_state_rpc: get_game_state, inventory_item, is_int_between,
---     is_string_array, jtype, record_turn, turn_entry, update_game_state
+--     is_string_array, jtype, turn_entry, update_game_state
 --   20261125200600_presence_and_sweeper: sweep, sweep_sessions
 --   20261125200700_realtime_authorization: can_use_session_topic, session_topic
 --   20261125230000_code_lookup_rate_limit: get_session_by_code, prune_rate_limit_hits
@@ -531,20 +532,34 @@ $$;
 
 -- The event writer ---------------------------------------------------------------------------
 
--- The one writer of events: stores the event with a seq the caller already allocated (last_seq
--- was advanced past it under the session row lock in the caller's transaction) and announces
--- it in the same transaction, so a rolled-back change is never announced and every
--- announcement has its row. The broadcast is the whole event, on the session's current keyed
--- topic `session:<id>:<key>` (session_channels above; the design: the _realtime_authorization
--- migration): Realtime never evicts an
+-- The one writer of events: stores the event and announces it in the same transaction, so a
+-- rolled-back change is never announced and every announcement has its row. The broadcast is
+-- the whole event, on the session's current keyed topic `session:<id>:<key>` (session_channels
+-- above; the design: the _realtime_authorization migration): Realtime never evicts an
 -- open socket when a policy changes (it re-checks only at join and on an access_token push),
 -- so every removal rotates the key first and a removed player's socket hears nothing more
--- than one content-free rekey poke (docs/security.md). The topic is a primary-key lookup in
--- the same statement (no extra statement per event).
+-- than one content-free rekey poke (docs/security.md).
 -- A turn-making event's entries (turns_of_event) are measured once here (turn_bytes), for
 -- turn_history's bound.
--- update_game_state allocates its seqs in its own state UPDATE (one row version instead of
--- two, see the _game_state_rpc migration); everything else goes through write_event.
+--
+-- The seq: p_seq when the caller allocated it (update_game_state allocates its seqs in its
+-- own state UPDATE, one row version instead of two, see the _game_state_rpc migration);
+-- without it (write_event, write_turn_event below) the writer advances last_seq of the
+-- (already locked) session row itself. A turn (p_turn: a roll, an action, a combat step) also
+-- counts a state version in that UPDATE, and the event's `version` is that version (issue 22:
+-- a client folds the state without reading it; the constructor's own p_version is then
+-- null), optionally replacing combatState (p_set_combat) and adding to the dice / combat
+-- counters. Without a combat change the UPDATE leaves game_state alone, so a roll or an action
+-- does not copy the whole state: the row's TOASTed state is kept by reference and the update
+-- can be HOT (issue 24: turnHistory, up to 128 KiB, is derived from the events).
+--
+-- Issue 24, the per-event cost: the UPDATE and the event row are one statement (a
+-- data-modifying CTE), the broadcast a second one: at a realistic load each SPI statement and
+-- nested plpgsql call costs about 3x its saturated time, and a roll used to take six of them
+-- here (record_turn's call and UPDATE, require_size, the event insert, the broadcast).
+-- The UPDATE stays outside the broadcast's exception block on purpose: a row locked FOR UPDATE
+-- by the transaction and updated inside a subtransaction gets a MultiXact as its xmax (so
+-- the lock survives a rollback of the subtransaction), one per event.
 --
 -- The broadcast is the row realtime.send(event, type, topic, true) writes, inserted here
 -- directly (issue 24: send was 0.11-0.15 ms of update_game_state's 0.46-0.58 ms). What send
@@ -564,7 +579,8 @@ $$;
 --     policy applies to, and the GUC would otherwise stay set for the rest of the transaction.
 create function seer_private.write_event_at(
   p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb,
-  p_at timestamptz default now())
+  p_at timestamptz default now(), p_turn boolean default false, p_combat jsonb default null,
+  p_set_combat boolean default false, p_dice int default 0, p_combats int default 0)
 returns jsonb
 language plpgsql
 volatile
@@ -574,14 +590,41 @@ declare
   v_event jsonb;
   v_id uuid := gen_random_uuid();
 begin
-  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
-    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
-  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits")
+  with a as (
+    update public.sessions s
+    set last_seq = s.last_seq + 1,
+        state_version = s.state_version + case when p_turn then 1 else 0 end,
+        game_state = case when p_set_combat
+                          then jsonb_set(s.game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
+                          else s.game_state end,
+        dice_rolled = s.dice_rolled + p_dice,
+        combats_completed = s.combats_completed + p_combats
+    where s.id = p_session_id and p_seq is null
+    returning s.last_seq, s.state_version),
+  ev as (
+    select x.seq,
+           coalesce(p_fields, '{}'::jsonb)
+             || case when p_turn then jsonb_build_object('version', x.version) else '{}'::jsonb end
+             || jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
+                                   'timestamp', p_at, 'actor', p_actor) as event
+    from (select p_seq as seq, null::int as version where p_seq is not null
+          union all
+          select a.last_seq, a.state_version from a) x),
+  ins as (
+    insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
+    select p_session_id, ev.seq, p_type, ev.event, p_actor, p_at,
+           octet_length(seer_private.turns_of_event(p_type, ev.event)::text)
+    from ev)
+  select ev.event into v_event from ev;
+  if v_event is null then
+    raise exception 'write_event: session % does not exist', p_session_id;
+  end if;
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits");
+  -- checked once the event is built (the error rolls its writes back with the transaction)
   perform seer_private.require_size(v_event, 'the event', 131072);
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
-  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at,
-          octet_length(seer_private.turns_of_event(p_type, v_event)::text));
   begin
+    -- the topic read here, in a statement after the UPDATE: a writer that waited for the
+    -- session row lock sees a key rotated meanwhile (docs/security.md)
     insert into realtime.messages (id, payload, event, topic, private, extension)
     select v_id, case when v_event ? 'id' then v_event else v_event || jsonb_build_object('id', v_id) end,
            p_type, c.topic, true, 'broadcast'
@@ -594,25 +637,30 @@ begin
 end
 $$;
 
--- Allocates the next seq from the (already locked) session row, then write_event_at.
+-- An event with the next seq of the (already locked) session row. A plain SQL wrapper (no SET
+-- clause, it only calls the writer), so a call inlines into the writer's call.
 create function seer_private.write_event(
   p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
 returns jsonb
-language plpgsql
+language sql
 volatile
-set search_path = ''
 as $$
-declare
-  v_seq bigint;
-begin
-  update public.sessions set last_seq = last_seq + 1
-  where id = p_session_id
-  returning last_seq into v_seq;
-  if v_seq is null then
-    raise exception 'write_event: session % does not exist', p_session_id;
-  end if;
-  return seer_private.write_event_at(p_session_id, v_seq, p_type, p_actor, p_fields, p_at);
-end
+  select seer_private.write_event_at(p_session_id, null, p_type, p_actor, p_fields, p_at)
+$$;
+
+-- For the game RPCs (dice, combat, actions): a turn's event, with the next seq and the state
+-- version the turn produced (its `version`), in the one UPDATE of the locked session row they
+-- need (optionally replacing combatState, adding to the dice / combat counters). Returns the
+-- event. Inlines like write_event.
+create function seer_private.write_turn_event(
+  p_session_id uuid, p_type text, p_actor uuid, p_fields jsonb, p_combat jsonb default null,
+  p_set_combat boolean default false, p_dice int default 0, p_combats int default 0)
+returns jsonb
+language sql
+volatile
+as $$
+  select seer_private.write_event_at(p_session_id, null, p_type, p_actor, p_fields, now(), true,
+                                     p_combat, p_set_combat, p_dice, p_combats)
 $$;
 
 -- The per-session event cap: a session holds at most 10,000 events (last_seq). Past it, the

@@ -112,38 +112,6 @@ as $$
     || jsonb_build_object('type', p_type, 'actorId', p_actor, 'at', now())
 $$;
 
--- For the game RPCs (dice, combat, actions): the one UPDATE of the locked session row they
--- need. Optionally replaces combatState, counts a state version, adds to the dice / combat
--- counters, and allocates p_seqs event seqs. Returns the last allocated seq and the state
--- version the turn produced: the caller writes its events with write_event_at, and the events
--- carry the version and the turn's entry (issue 22: a client folds the state without reading
--- it; issue 24: turnHistory is derived from those entries). One row version per call, for the
--- reason update_game_state allocates its own seqs (see the top of this file); and without a
--- combat change it does not touch game_state at all, so a roll or an action no longer copies
--- the whole state (it held turnHistory, up to 128 KiB, before issue 24): the row's TOASTed
--- state is kept by reference and the update can be HOT.
-create function seer_private.record_turn(
-  p_session_id uuid, p_combat jsonb default null, p_set_combat boolean default false,
-  p_seqs int default 1, p_dice int default 0, p_combats int default 0,
-  out o_seq bigint, out o_version int)
-language plpgsql
-volatile
-set search_path = ''
-as $$
-begin
-  update public.sessions
-  set game_state = case when p_set_combat
-                        then jsonb_set(game_state, '{combatState}', coalesce(p_combat, 'null'::jsonb))
-                        else game_state end,
-      state_version = state_version + 1,
-      last_seq = last_seq + p_seqs,
-      dice_rolled = dice_rolled + p_dice,
-      combats_completed = combats_completed + p_combats
-  where id = p_session_id
-  returning last_seq, state_version into o_seq, o_version;
-end
-$$;
-
 create function public.update_game_state(
   p_session_id uuid, p_patch jsonb, p_expected_version int default null)
 returns jsonb

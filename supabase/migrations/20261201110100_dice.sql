@@ -181,7 +181,6 @@ declare
   v_result jsonb := seer_private.roll_expression(p_expression);
   v_roll public.dice_rolls%rowtype;
   v_entry jsonb;
-  v_version int;
 begin
   v_roll.id := gen_random_uuid();
   v_roll.session_id := (p_session).id;
@@ -195,14 +194,14 @@ begin
   v_roll.hidden := coalesce(p_hidden, false)
     or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
   v_roll.created_at := now();
-  -- one UPDATE of the session: diceRolled, the event's seq and the state version; the turn
-  -- entry travels in the event (turnHistory is derived from it)
+  -- the event with the turn's one UPDATE of the session (diceRolled, the seq, the state
+  -- version: the writer sets the event's version); the turn entry travels in the event
+  -- (turnHistory is derived from it), and the roll's row names the event's seq
   v_entry := seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice');
-  select t.o_seq, t.o_version into v_roll.seq, v_version
-  from seer_private.record_turn((p_session).id, p_seqs => 1, p_dice => (v_result ->> 'count')::int) t;
+  v_roll.seq := (seer_private.write_turn_event((p_session).id, 'dice_rolled', p_actor,
+                   seer_private.event_dice_rolled(v_roll, null, v_entry),
+                   p_dice => (v_result ->> 'count')::int) ->> 'seq')::bigint;
   insert into public.dice_rolls values (v_roll.*);
-  perform seer_private.write_event_at((p_session).id, v_roll.seq, 'dice_rolled', p_actor,
-    seer_private.event_dice_rolled(v_roll, v_version, v_entry));
   return v_roll;
 end
 $$;

@@ -61,13 +61,9 @@ as $$
 declare
   v_entry jsonb := seer_private.turn_entry('combat', p_actor,
     jsonb_build_object('combatId', p_combat -> 'id', 'event', 'ended', 'outcome', p_outcome));
-  v_seq bigint;
-  v_version int;
 begin
-  select t.o_seq, t.o_version into v_seq, v_version
-  from seer_private.record_turn(p_session_id, null, true, p_combats => 1) t;
-  perform seer_private.write_event_at(p_session_id, v_seq, 'combat_ended', p_actor,
-    seer_private.event_combat_ended(p_combat, p_outcome, p_auto, v_version, v_entry));
+  perform seer_private.write_turn_event(p_session_id, 'combat_ended', p_actor,
+    seer_private.event_combat_ended(p_combat, p_outcome, p_auto, null, v_entry), null, true, p_combats => 1);
 end
 $$;
 
@@ -111,8 +107,6 @@ declare
   v_party int;
   v_foes int;
   v_entry jsonb;
-  v_seq bigint;
-  v_version int;
 begin
   v_s := seer_private.lock_game(p_session_id, v_uid, true);
   if coalesce(v_s.game_state -> 'combatState', 'null'::jsonb) <> 'null'::jsonb then
@@ -162,10 +156,8 @@ begin
                                  'current', v_list -> 0, 'simple', coalesce(p_simple, false));
   v_entry := seer_private.turn_entry('combat', v_uid,
     jsonb_build_object('combatId', v_combat -> 'id', 'event', 'started', 'round', 1));
-  select t.o_seq, t.o_version into v_seq, v_version
-  from seer_private.record_turn(v_s.id, v_combat, true) t;
-  perform seer_private.write_event_at(v_s.id, v_seq, 'combat_started', v_uid,
-    seer_private.event_combat_started(v_combat, v_version, v_entry));
+  perform seer_private.write_turn_event(v_s.id, 'combat_started', v_uid,
+    seer_private.event_combat_started(v_combat, null, v_entry), v_combat, true);
 
   if coalesce(p_simple, false) and coalesce((v_s.settings ->> 'autoResolveSimpleCombat')::boolean, false) then
     -- resolved by dice at once, rolled and recorded like any roll: the party's 1d20 per
@@ -192,8 +184,6 @@ declare
   v_turn int;
   v_round int;
   v_entry jsonb;
-  v_seq bigint;
-  v_version int;
 begin
   v_s := seer_private.lock_game(p_session_id, v_uid, true);
   v_combat := seer_private.running_combat(v_s);
@@ -208,10 +198,8 @@ begin
   v_entry := seer_private.turn_entry('combat', v_uid,
     jsonb_build_object('combatId', v_combat -> 'id', 'event', 'turn', 'round', v_round,
                        'current', v_combat -> 'current' -> 'name'));
-  select t.o_seq, t.o_version into v_seq, v_version
-  from seer_private.record_turn(v_s.id, v_combat, true) t;
-  perform seer_private.write_event_at(v_s.id, v_seq, 'combat_turn', v_uid,
-    seer_private.event_combat_turn(v_combat, v_version, v_entry));
+  perform seer_private.write_turn_event(v_s.id, 'combat_turn', v_uid,
+    seer_private.event_combat_turn(v_combat, null, v_entry), v_combat, true);
   return seer_private.game_state_json((select s from public.sessions s where s.id = v_s.id));
 end
 $$;

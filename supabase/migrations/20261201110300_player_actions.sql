@@ -33,8 +33,6 @@ declare
   v_seat public.session_players%rowtype;
   v_name text;
   v_entry jsonb;
-  v_seq bigint;
-  v_version int;
 begin
   if v_text is null and v_choice_label is null then
     perform seer_private.raise_error('SESSION_000', 'text or choice is required');
@@ -67,9 +65,9 @@ begin
   v_entry := seer_private.turn_entry('action', v_uid,
     seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, null)
       - 'version' - 'entry');
-  select t.o_seq, t.o_version into v_seq, v_version from seer_private.record_turn(v_s.id) t;
-  return seer_private.write_event_at(v_s.id, v_seq, 'player_action', v_uid,
-    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, v_version, v_entry));
+  -- the writer counts the state version and sets the event's version
+  return seer_private.write_turn_event(v_s.id, 'player_action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, v_entry));
 end
 $$;
 
