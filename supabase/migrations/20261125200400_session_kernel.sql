@@ -203,10 +203,14 @@ $$;
 -- The turnHistory entries an event carries (issue 22's events, so a client folds the state
 -- without reading it): `entry` of a roll, an action or a combat step, `turns` of a state patch
 -- (a note and/or a move); null for any other event. The one reading of that rule.
+-- Stable, not immutable, so that it inlines (the event writer measures every event with it):
+-- jsonb_build_array is stable, and Postgres never inlines an immutable SQL function whose
+-- body is not immutable; it ran through the SQL-function executor instead, parsed and planned
+-- again in every transaction (issue 24).
 create function seer_private.turns_of_event(p_type text, p_event jsonb)
 returns jsonb
 language sql
-immutable
+stable
 as $$
   select case
     when p_type in ('dice_rolled', 'player_action', 'combat_started', 'combat_turn', 'combat_ended')
@@ -604,9 +608,11 @@ begin
   ev as (
     select x.seq,
            coalesce(p_fields, '{}'::jsonb)
-             || case when p_turn then jsonb_build_object('version', x.version) else '{}'::jsonb end
-             || jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
-                                   'timestamp', p_at, 'actor', p_actor) as event
+             || case when p_turn
+                     then jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
+                                             'timestamp', p_at, 'actor', p_actor, 'version', x.version)
+                     else jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
+                                             'timestamp', p_at, 'actor', p_actor) end as event
     from (select p_seq as seq, null::int as version where p_seq is not null
           union all
           select a.last_seq, a.state_version from a) x),
