@@ -128,11 +128,20 @@ begin
     if v_keep not between 1 and v_n then
       perform seer_private.raise_error('SESSION_000', 'keep must be between 1 and the number of dice');
     end if;
-    v_values := array(select seer_private.random_die(v_sides) from generate_series(1, v_n));
-    -- kept: the K highest (kh) or lowest (kl), ties broken by position
-    v_order := array(select o from unnest(v_values) with ordinality u(v, o)
-                     order by case when v_m[4] = 'kl' then v else -v end, o limit v_keep);
-    v_kept := array(select o = any (v_order) from generate_series(1, v_n) o);
+    -- the dice and which are kept in plpgsql expressions, not queries: each query is a full
+    -- executor run (issue 24)
+    v_values := array_fill(0, array[v_n]);
+    for i in 1 .. v_n loop
+      v_values[i] := seer_private.random_die(v_sides);
+    end loop;
+    if v_keep = v_n then
+      v_kept := array_fill(true, array[v_n]);
+    else
+      -- kept: the K highest (kh) or lowest (kl), ties broken by position
+      v_order := array(select o from unnest(v_values) with ordinality u(v, o)
+                       order by case when v_m[4] = 'kl' then v else -v end, o limit v_keep);
+      v_kept := array(select o = any (v_order) from generate_series(1, v_n) o);
+    end if;
     for i in 1 .. v_n loop
       v_dice := v_dice || jsonb_build_object('term', v_term, 'sides', v_sides, 'value', v_values[i], 'kept', v_kept[i]);
       if v_kept[i] then
@@ -217,11 +226,13 @@ set search_path = ''
 as $$
 declare
   v_s public.sessions%rowtype := seer_private.lock_session(p_session_id);
+  v_role text;
 begin
   if p_seer_only then
     perform seer_private.require_seer(v_s, p_uid);
   else
-    perform seer_private.require_participant(v_s, p_uid);
+    -- an assignment is a plain expression; PERFORM would be a query (an executor run)
+    v_role := seer_private.require_participant(v_s, p_uid);
   end if;
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
