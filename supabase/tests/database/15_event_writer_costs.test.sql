@@ -7,7 +7,7 @@
 -- * The heartbeat's fast path commits asynchronously; nothing else does.
 begin;
 \ir _helpers.psql
-select plan(18);
+select plan(21);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -51,6 +51,10 @@ alter table realtime.messages attach partition :part for values from (:'d0') to 
 -- Turns: rolls and actions leave the stored game state alone
 select game_state as gs_before from public.sessions where id = :'s' \gset
 select tests.call_as(:'seer', format($$select public.roll_dice(%L, '2d6', 'door')$$, :'s')) as roll \gset
+select is((select m.payload - 'id' from realtime.messages m where m.topic = :'topic' and m.event = 'dice_rolled'
+           and (m.payload ->> 'seq')::bigint = (select max(seq) from public.session_events where session_id = :'s')),
+  (select payload from public.session_events where session_id = :'s' and type = 'dice_rolled' order by seq desc limit 1),
+  'a turn event''s broadcast is its stored event (plus id), with the version the turn produced');
 select tests.call_as(:'pia', format($$select public.submit_action(%L, 'I open it')$$, :'s')) as act \gset
 select tests.call_as(:'seer', format($$select public.update_game_state(%L, '{"turn": {"text": "it creaks"}}')$$, :'s')) as gs \gset
 select is((select game_state - 'variables' from public.sessions where id = :'s'), (:'gs_before'::jsonb) - 'variables',
@@ -108,6 +112,21 @@ select tests.plan_text(format($$
   where sp.session_id = %L and sp.left_at is null$$, :'s2')) as players_plan \gset
 select ok(:'players_plan' !~ 'player_fields' and :'players_plan' ~ 'jsonb_build_object',
   'session_json''s players query inlines player_fields');
+
+-- The event writer measures each event's turn entries with turns_of_event: stable, so it
+-- inlines (an immutable SQL function with a stable body, jsonb_build_array, never inlines and
+-- was parsed and planned again in every transaction)
+select tests.plan_text($$select octet_length(seer_private.turns_of_event(e.type, e.payload)::text)
+  from public.session_events e$$) as turns_plan \gset
+select ok(:'turns_plan' !~ 'turns_of_event' and :'turns_plan' ~ 'jsonb_build_array',
+  'turns_of_event inlines into the writer''s statement');
+
+-- The rate limiter's hits have no foreign key to rate_limits: every hit took a KEY SHARE lock
+-- on its bucket's one row, so concurrent players made a MultiXact per call (the limiter reads
+-- the bucket row itself, strictly, before it counts or records)
+select is((select count(*)::int from pg_constraint
+           where conrelid = 'seer_private.rate_limit_hits'::regclass and contype = 'f'), 0,
+  'rate_limit_hits has no foreign key (no shared row lock per hit)');
 
 -- The heartbeat: the fast path (a connected seat) commits asynchronously, the rest does not
 select tests.new_session(:'seer') as s3 \gset
