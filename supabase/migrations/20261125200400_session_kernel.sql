@@ -621,13 +621,12 @@ begin
     select p_session_id, ev.seq, p_type, ev.event, p_actor, p_at,
            octet_length(seer_private.turns_of_event(p_type, ev.event)::text)
     from ev)
-  select ev.event into v_event from ev;
+  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits"),
+  -- checked in this statement (an error undoes its writes)
+  select seer_private.require_size(ev.event, 'the event', 131072) into v_event from ev;
   if v_event is null then
     raise exception 'write_event: session % does not exist', p_session_id;
   end if;
-  -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits");
-  -- checked once the event is built (the error rolls its writes back with the transaction)
-  perform seer_private.require_size(v_event, 'the event', 131072);
   begin
     -- the topic read here, in a statement after the UPDATE: a writer that waited for the
     -- session row lock sees a key rotated meanwhile (docs/security.md)

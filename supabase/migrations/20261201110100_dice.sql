@@ -277,6 +277,8 @@ declare
   v_seat public.session_players%rowtype;
   v_char uuid := p_character_id;
   v_roll public.dice_rolls%rowtype;
+  -- the player's rolls in the limiter's window (assigned: a PERFORM would be a query)
+  v_hits int;
 begin
   v_s := seer_private.lock_game(p_session_id, v_uid);
   if v_s.seer_id = v_uid then
@@ -290,7 +292,7 @@ begin
     end if;
     v_char := v_seat.character_id;
     -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
-    perform seer_private.spend_rate_budget('roll_dice', v_uid);
+    v_hits := seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
   v_roll := seer_private.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
