@@ -291,11 +291,9 @@ revoke all on seer_private.rate_limit_hits from public;
 -- small. Two statements (issue 24: the limiter was two nested calls and four statements per
 -- player action): the limit with the lock, then prune, count and record in one; the count's
 -- snapshot is taken after the lock was granted, so it sees every hit committed before.
--- Returns the subject's hits in the window before this one (an int, not void, so that a
--- caller can assign it: a PERFORM is a query of its own).
 create function seer_private.rate_budget(
   p_bucket text, p_subject text, p_check boolean, p_record boolean)
-returns int
+returns void
 language plpgsql
 volatile
 set search_path = ''
@@ -330,7 +328,6 @@ begin
       'at most ' || v_limit.max_hits || ' ' || v_limit.what || ' per ' || v_limit.per::text,
       p_retry_after => greatest(1, ceil(extract(epoch from v_free_at - clock_timestamp())))::int);
   end if;
-  return v_count;
 end
 $$;
 
@@ -338,7 +335,7 @@ $$;
 -- call inlines into rate_budget's call instead of nesting a second function.
 -- The bucket's error when p_subject has used up its hits in the window (counts nothing).
 create function seer_private.require_rate_budget(p_bucket text, p_subject text)
-returns int
+returns void
 language sql
 volatile
 as $$
@@ -347,7 +344,7 @@ $$;
 
 -- Records one hit of p_subject in the bucket, whatever the count.
 create function seer_private.record_rate_hit(p_bucket text, p_subject text)
-returns int
+returns void
 language sql
 volatile
 as $$
@@ -358,7 +355,7 @@ $$;
 -- caller's uid; counting happens in the write's transaction, so a write that fails for any
 -- other reason is not counted.
 create function seer_private.spend_rate_budget(p_bucket text, p_uid uuid)
-returns int
+returns void
 language sql
 volatile
 as $$

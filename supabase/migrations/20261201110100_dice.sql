@@ -226,13 +226,11 @@ set search_path = ''
 as $$
 declare
   v_s public.sessions%rowtype := seer_private.lock_session(p_session_id);
-  v_role text;
 begin
   if p_seer_only then
     perform seer_private.require_seer(v_s, p_uid);
   else
-    -- an assignment is a plain expression; PERFORM would be a query (an executor run)
-    v_role := seer_private.require_participant(v_s, p_uid);
+    perform seer_private.require_participant(v_s, p_uid);
   end if;
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
@@ -277,8 +275,6 @@ declare
   v_seat public.session_players%rowtype;
   v_char uuid := p_character_id;
   v_roll public.dice_rolls%rowtype;
-  -- the player's rolls in the limiter's window (assigned: a PERFORM would be a query)
-  v_hits int;
 begin
   v_s := seer_private.lock_game(p_session_id, v_uid);
   if v_s.seer_id = v_uid then
@@ -292,7 +288,7 @@ begin
     end if;
     v_char := v_seat.character_id;
     -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
-    v_hits := seer_private.spend_rate_budget('roll_dice', v_uid);
+    perform seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
   v_roll := seer_private.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);

@@ -33,8 +33,6 @@ declare
   v_seat public.session_players%rowtype;
   v_name text;
   v_entry jsonb;
-  -- the player's actions in the limiter's window (assigned: a PERFORM would be a query)
-  v_hits int;
 begin
   if v_text is null and v_choice_label is null then
     perform seer_private.raise_error('SESSION_000', 'text or choice is required');
@@ -54,7 +52,7 @@ begin
       perform seer_private.raise_error('SESSION_007', 'players act for their own character');
     end if;
     -- a player's actions are rate-limited (SESSION_028, the submit_action bucket)
-    v_hits := seer_private.spend_rate_budget('submit_action', v_uid);
+    perform seer_private.spend_rate_budget('submit_action', v_uid);
   end if;
   if v_choice_label is not null then
     v_choice := (select c from jsonb_array_elements(seer_private.node_json(v_s.current_node_id) -> 'choices') c
