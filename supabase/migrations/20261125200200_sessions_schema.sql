@@ -224,6 +224,17 @@ create table public.session_events (
   -- 128 KiB bound of turnHistory is summed from these instead of serializing the entries on
   -- every read (seer_private.turn_history)
   turn_bytes int check (turn_bytes > 0),
+  -- the same entries as ready JSON text (json keeps the text as written: jsonb's canonical
+  -- output), so turnHistory is an aggregation of stored texts instead of a jsonb_agg of
+  -- extracted values and a serialization of the result on every read (issue 24: that was
+  -- ~0.35 ms of update_game_state's reply with a 100-turn history). A turn event's `entry`
+  -- (one entry) or a state patch's `turns` (an array: a note and/or a move), the value
+  -- seer_private.turns_of_event wraps; generated from the payload, so the writer stores
+  -- nothing more and account deletion's anonymised payload anonymises it too.
+  turn_json json generated always as (
+    case when turn_bytes is null then null
+         when type = 'game_state' then (payload -> 'turns')::json
+         else (payload -> 'entry')::json end) stored,
   primary key (session_id, seq)
 );
 -- the events that carry a TurnEntry: turnHistory reads the newest 100 of a session

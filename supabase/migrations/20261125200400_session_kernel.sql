@@ -226,8 +226,12 @@ $$;
 -- the entries on every read. An event's entries are kept or dropped together, each counted
 -- with its separator, so the array's text never passes 128 KiB. (Account deletion later
 -- shortens an entry, `actorId` null: the stored length then bounds it from above.)
+-- `json`, built from the entries' stored texts (session_events.turn_json): json_agg appends
+-- each text as it is, so nothing is extracted from the payloads, built as jsonb and
+-- serialized again (issue 24: 0.3-0.6 ms of every update_game_state reply with a full
+-- history; docs/performance.md section 9).
 create function seer_private.turn_history(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 set search_path = ''
@@ -237,40 +241,44 @@ begin
   -- array and unnested again: 2.4x faster in one backend for 100 rolls (docs/performance.md)
   return (
     with n as (
-      select e.seq, e.type, e.payload, sum(e.turn_bytes + 2) over (order by e.seq desc) as bytes
-      from (select ev.seq, ev.type, ev.payload, ev.turn_bytes from public.session_events ev
+      select e.seq, e.type, e.turn_json, sum(e.turn_bytes + 2) over (order by e.seq desc) as bytes
+      from (select ev.seq, ev.type, ev.turn_json, ev.turn_bytes from public.session_events ev
             where ev.session_id = p_session_id and ev.turn_bytes is not null
             order by ev.seq desc
             limit 100) e)
-    select coalesce(jsonb_agg(z.turn order by z.seq, z.o), '[]'::jsonb)
+    select coalesce(json_agg(z.turn order by z.seq, z.o), '[]'::json)
     from (select k.seq, k.o, k.turn
-          from (select n.seq, 1::bigint as o, n.payload -> 'entry' as turn from n
+          from (select n.seq, 1::bigint as o, n.turn_json as turn from n
                 where n.type <> 'game_state' and n.bytes <= 131072
                 union all
                 select n.seq, t.o, t.turn from n
-                cross join lateral jsonb_array_elements(n.payload -> 'turns') with ordinality t(turn, o)
+                cross join lateral json_array_elements(n.turn_json) with ordinality t(turn, o)
                 where n.type = 'game_state' and n.bytes <= 131072) k
           order by k.seq desc, k.o desc
           limit 100) z);
 end
 $$;
 
+-- `json`: the reply of update_game_state and get_game_state as is (PostgREST sends a scalar
+-- result's text: `json_agg(pgrst_scalar)->0`, SqlFragment.hs asJsonSingleF), so the derived
+-- turnHistory is never parsed or serialized again; session_json and the combat RPCs take it
+-- as jsonb (one parse, cheaper than the jsonb_agg it replaced).
 create function seer_private.game_state_json(p_session public.sessions)
-returns jsonb
+returns json
 language sql
 stable
 as $$
-  select jsonb_build_object(
+  select json_build_object(
     'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
     'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
     'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
     -- derived from the event log while the session lives (turn_history above); an ended
     -- session's compacted log keeps it in game_state (compact_event_logs, 20261201140000)
-    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', seer_private.turn_history((p_session).id)),
+    'turnHistory', coalesce(((p_session).game_state -> 'turnHistory')::json, seer_private.turn_history((p_session).id)),
     'combatState', (p_session).game_state -> 'combatState',
     'version', (p_session).state_version,
     'currentNodeId', (p_session).current_node_id,
-    'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
+    'visitedNodeIds', to_json((p_session).visited_node_ids))
 $$;
 
 -- Table readers: plpgsql, so their plans are cached.

@@ -146,7 +146,7 @@ $$;
 
 create function public.update_game_state(
   p_session_id uuid, p_patch jsonb, p_expected_version int default null)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -343,7 +343,7 @@ end
 $$;
 
 create function public.get_game_state(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 security definer
