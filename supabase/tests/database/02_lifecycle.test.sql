@@ -164,11 +164,11 @@ select is(public.start_session(:'s6') -> 'warnings', '["Party of 6 is above the 
 -- US-05 pause/resume --------------------------------------------------------------------------
 select public.update_game_state(:'s4', jsonb_build_object(
   'currentNodeId', tests.node(2), 'addInventory', '[{"id":"rope","name":"Rope","quantity":2}]'::jsonb,
-  'setVariables', '{"tide":3}'::jsonb, 'addFlags', '["met-keeper"]'::jsonb)) as before_pause \gset
+  'setVariables', '{"tide":3}'::jsonb, 'addFlags', '["met-keeper"]'::jsonb))::jsonb as before_pause \gset
 select public.pause_session(:'s4') as paused \gset
 select is(:'paused'::jsonb ->> 'status', 'paused', 'US-05: paused');
 select isnt(:'paused'::jsonb ->> 'pausedAt', null, 'US-05: pausedAt set');
-select is(public.get_game_state(:'s4'), :'before_pause'::jsonb, 'US-05: game state fully preserved while paused');
+select is(public.get_game_state(:'s4')::jsonb, :'before_pause'::jsonb, 'US-05: game state fully preserved while paused');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s4')), 'SESSION_010:422',
   'US-05: no state changes while paused');
 select tests.act_as(:'pia');

@@ -113,30 +113,30 @@ select is(tests.err(format($$select public.update_game_state(%L, '{"addInventory
   'SESSION_000:400', 'assignedTo that is not a player id -> 000');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addInventory": [{"id": "a", "name": "A\u001b[1m"}]}')$$, :'s')),
   'SESSION_000:400', 'an item name with an escape -> 000');
-select is(public.update_game_state(:'s', format('{"addInventory": [{"id": "rope", "name": " Rope ", "quantity": 3, "description": "50 ft", "assignedTo": "%s"}]}', :'pia_seat')::jsonb) -> 'inventory',
+select is(public.update_game_state(:'s', format('{"addInventory": [{"id": "rope", "name": " Rope ", "quantity": 3, "description": "50 ft", "assignedTo": "%s"}]}', :'pia_seat')::jsonb)::jsonb -> 'inventory',
   jsonb_build_array(jsonb_build_object('id', 'rope', 'name', 'Rope', 'quantity', 3, 'description', '50 ft', 'assignedTo', :'pia_seat')),
   'a full item is stored cleaned');
 select is(tests.err(format($$select public.update_game_state(%L, %L)$$, :'s',
   jsonb_build_object('addInventory', (select jsonb_agg(jsonb_build_object('id', 'i' || g, 'name', 'I')) from generate_series(1, 201) g)))),
   'SESSION_000:400', 'more than 200 items -> 000');
-select is(jsonb_array_length(public.get_game_state(:'s') -> 'inventory'), 1, 'nothing written');
+select is(jsonb_array_length(public.get_game_state(:'s')::jsonb -> 'inventory'), 1, 'nothing written');
 -- whole state ceiling: four patches of 30 variables of 2000 characters (~60 KB each) fit
 select public.update_game_state(:'s', jsonb_build_object('setVariables',
-  (select jsonb_object_agg(p || g, repeat('x', 2000)) from generate_series(1, 30) g)))
+  (select jsonb_object_agg(p || g, repeat('x', 2000)) from generate_series(1, 30) g)))::jsonb
   from unnest(array['v', 'w', 'y', 'u']) p \g /dev/null
-select public.get_game_state(:'s') ->> 'version' as v_before \gset
+select public.get_game_state(:'s')::jsonb ->> 'version' as v_before \gset
 select is(tests.err(format($$select public.update_game_state(%L, %L)$$, :'s', jsonb_build_object('setVariables',
   (select jsonb_object_agg('z' || g, repeat('x', 2000)) from generate_series(1, 30) g)))),
   'SESSION_019:413', 'a state over 256 KiB -> 019 (413)');
-select is(public.get_game_state(:'s') ->> 'version', :'v_before', 'nothing written');
+select is(public.get_game_state(:'s')::jsonb ->> 'version', :'v_before', 'nothing written');
 select public.update_game_state(:'s', jsonb_build_object('setVariables',
   (select jsonb_object_agg(p || g, 0) from generate_series(1, 30) g, unnest(array['v', 'w', 'y', 'u']) p))) \g /dev/null
 -- turnHistory: newest 100 turns and 128 KiB
-select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('n', g))) from generate_series(1, 105) g \g /dev/null
-select is(jsonb_array_length(public.get_game_state(:'s') -> 'turnHistory'), 100, 'turnHistory keeps 100 turns');
-select is(public.get_game_state(:'s') -> 'turnHistory' -> 0 -> 'n', '6'::jsonb, '... the newest ones');
-select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('text', repeat('t', 8000)))) from generate_series(1, 20) g \g /dev/null
-select ok(octet_length((public.get_game_state(:'s') -> 'turnHistory')::text) <= 131072, 'turnHistory stays within 128 KiB');
+select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('n', g)))::jsonb from generate_series(1, 105) g \g /dev/null
+select is(jsonb_array_length(public.get_game_state(:'s')::jsonb -> 'turnHistory'), 100, 'turnHistory keeps 100 turns');
+select is(public.get_game_state(:'s')::jsonb -> 'turnHistory' -> 0 -> 'n', '6'::jsonb, '... the newest ones');
+select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('text', repeat('t', 8000))))::jsonb from generate_series(1, 20) g \g /dev/null
+select ok(octet_length((public.get_game_state(:'s')::jsonb -> 'turnHistory')::text) <= 131072, 'turnHistory stays within 128 KiB');
 select tests.reset_role();
 -- every event: 128 KiB
 select is(tests.err(format($$select seer_private.write_event(%L, 'game_state', null, jsonb_build_object('x', repeat('x', 140000)))$$, :'s')),

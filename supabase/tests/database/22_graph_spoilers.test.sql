@@ -73,7 +73,7 @@ select is(tests.err_details(format('select public.update_game_state(%L, %L)', :'
 select tests.act_as(:'pia');
 select is(tests.graph(), 'nodes=1 links=1 bodies=Rusted hinges.', 'a refused move reveals nothing');
 select tests.act_as(:'seer');
-select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', :'wheel')) ->> 'currentNodeId', :'wheel',
+select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', :'wheel'))::jsonb ->> 'currentNodeId', :'wheel',
   'moving along a link');
 select tests.reset_role();
 select is(
@@ -90,7 +90,7 @@ select tests.act_as(:'seer');
 select is(tests.err(format('select public.update_game_state(%L, %L)', :'s', jsonb_build_object(
   'currentNodeId', (:'started'::jsonb -> 'session' ->> 'currentNodeId')))), 'SESSION_000:400', 'no link back');
 select public.update_game_state(:'s', jsonb_build_object('currentNodeId', (:'started'::jsonb -> 'session' ->> 'currentNodeId'),
-  'nodeOverride', true)) as back \gset
+  'nodeOverride', true))::jsonb as back \gset
 select tests.reset_role();
 select is((select payload ->> 'override' from public.session_events where session_id = :'s' and type = 'node_change'
            order by seq desc limit 1), 'true', 'an override move is logged in node_change');

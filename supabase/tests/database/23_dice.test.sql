@@ -101,7 +101,7 @@ select is((select count(*)::int from public.dice_rolls where id = (:'h'::jsonb -
 select is((select r -> 'total' from jsonb_array_elements(public.list_dice_rolls(:'s')) r
            where r ->> 'rollId' = :'h'::jsonb ->> 'rollId'), 'null'::jsonb, 'player: list_dice_rolls hides the total');
 select ok(public.get_session(:'s')::text not like '%"total": ' || (:'h'::jsonb ->> 'total') || ', "reason": "ambush check"%'
-  and (select t -> 'total' from jsonb_array_elements(public.get_game_state(:'s') -> 'turnHistory') t
+  and (select t -> 'total' from jsonb_array_elements(public.get_game_state(:'s')::jsonb -> 'turnHistory') t
        where t ->> 'rollId' = :'h'::jsonb ->> 'rollId') = 'null'::jsonb, 'player: turnHistory has the roll without its total');
 select ok(not exists (select 1 from public.session_events e where e.session_id = :'s' and e.payload ->> 'rollId' = :'h'::jsonb ->> 'rollId'
                       and e.payload -> 'dice' <> 'null'::jsonb), 'player: nor does the session_events table');

@@ -109,7 +109,7 @@ select is(public.submit_action(:'s', 'Kim waves', null, :'kim_char') ->> 'bySeer
 select tests.act_as(:'stan');
 select is(tests.err(format($$select public.submit_action(%L, 'hello')$$, :'s')), 'SESSION_001:404', 'strangers cannot act');
 select tests.act_as(:'pia');
-select is((select array_agg(distinct t ->> 'type' order by t ->> 'type') from jsonb_array_elements(public.get_game_state(:'s') -> 'turnHistory') t),
+select is((select array_agg(distinct t ->> 'type' order by t ->> 'type') from jsonb_array_elements(public.get_game_state(:'s')::jsonb -> 'turnHistory') t),
   array['action', 'combat', 'roll'], 'turnHistory holds typed action, combat and roll entries');
 
 -- rewards and records

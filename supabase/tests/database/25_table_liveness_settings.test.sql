@@ -30,12 +30,12 @@ select is(jsonb_path_query_array(:'gs'::jsonb, '$.turns[*].type'), '["note", "mo
   '... and the turn entries the server made (note, then move)');
 select is(:'gs'::jsonb -> 'changes' -> 'addInventory' -> 0 ->> 'name', 'Rope',
   '... and the items as stored (cleaned), not as sent');
-select is(:'gs'::jsonb -> 'turns', (select seer_private.game_state_json(s) -> 'turnHistory' from public.sessions s where s.id = :'g'),
+select is(:'gs'::jsonb -> 'turns', (select seer_private.game_state_json(s)::jsonb -> 'turnHistory' from public.sessions s where s.id = :'g'),
   'the turns are exactly the state''s new turnHistory entries');
 select tests.call_as(:'seer', format($q$select public.roll_dice(%L, '1d6', 'x', null, true)$q$, :'g')) \g /dev/null
 select payload as dr from public.session_events where session_id = :'g' and type = 'dice_rolled' \gset
 select is((:'dr'::jsonb ->> 'version')::int, 2, 'dice_rolled carries the version');
-select is(:'dr'::jsonb -> 'entry', (select seer_private.game_state_json(s) -> 'turnHistory' -> -1 from public.sessions s where s.id = :'g'),
+select is(:'dr'::jsonb -> 'entry', (select seer_private.game_state_json(s)::jsonb -> 'turnHistory' -> -1 from public.sessions s where s.id = :'g'),
   '... and its turn entry (the players'' view: no total)');
 select is(:'dr'::jsonb -> 'entry' -> 'total', 'null'::jsonb, 'a hidden roll''s entry has no total');
 select tests.call_as(:'seer', format($q$select public.start_combat(%L, '[{"name": "Eel"}]')$q$, :'g')) \g /dev/null
@@ -50,7 +50,7 @@ select is(
 select is(
   (select array_agg(payload -> 'entry' order by seq) from public.session_events
    where session_id = :'g' and type in ('dice_rolled', 'combat_started', 'combat_turn', 'combat_ended', 'player_action')),
-  (select array_agg(t order by o) from jsonb_array_elements((select seer_private.game_state_json(s) -> 'turnHistory' from public.sessions s
+  (select array_agg(t order by o) from jsonb_array_elements((select seer_private.game_state_json(s)::jsonb -> 'turnHistory' from public.sessions s
      where s.id = :'g')) with ordinality x(t, o) where o > 2),
   'every game event''s entry, in order, is the state''s turnHistory after the first update');
 

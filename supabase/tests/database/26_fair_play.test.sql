@@ -43,7 +43,7 @@ select is((select expression from public.dice_rolls where id = (:'r'::jsonb ->> 
   'dice_rolls stores the normalised text');
 select is((select payload ->> 'expression' from public.session_events where session_id = :'s' and type = 'dice_rolled'
            order by seq desc limit 1), '1d20+3', 'the dice_rolled event carries it');
-select is((select t ->> 'expression' from public.sessions s, jsonb_array_elements(seer_private.game_state_json(s) -> 'turnHistory') t
+select is((select t ->> 'expression' from public.sessions s, jsonb_array_elements(seer_private.game_state_json(s)::jsonb -> 'turnHistory') t
            where s.id = :'s' and t ->> 'type' = 'roll' order by (t ->> 'at') desc limit 1), '1d20+3', 'and turnHistory');
 
 -- the clean-text rule on the other free texts that reach the party
@@ -85,9 +85,9 @@ select tests.act_as(:'hidey');
 select public.start_session(:'h') \g /dev/null
 select public.start_combat(:'h', jsonb_build_array(jsonb_build_object('characterId', :'hana_char'), '{"name": "Eel"}'::jsonb)) as hc \gset
 select tests.act_as(:'hana');
-select is((select count(*)::int from jsonb_array_elements(public.get_game_state(:'h') -> 'combatState' -> 'order') e where e ? 'initiative'),
+select is((select count(*)::int from jsonb_array_elements(public.get_game_state(:'h')::jsonb -> 'combatState' -> 'order') e where e ? 'initiative'),
   0, 'showDiceRolls false: no initiative total in the combatState players read');
-select is(jsonb_array_length(public.get_game_state(:'h') -> 'combatState' -> 'order'), 2, 'the order itself stays');
+select is(jsonb_array_length(public.get_game_state(:'h')::jsonb -> 'combatState' -> 'order'), 2, 'the order itself stays');
 select is((select count(*)::int from public.session_events e, jsonb_array_elements(e.payload -> 'combatState' -> 'order') o
            where e.session_id = :'h' and e.type = 'combat_started' and o ? 'initiative'), 0,
   'nor in the combat_started event');
