@@ -6,11 +6,13 @@
 -- for the byte bound), the replies' content, account deletion's anonymisation.
 begin;
 \ir _helpers.psql
-select plan(14);
+select plan(17);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
+select tests.create_user('kim') as kim \gset
 select tests.make_character(:'pia') as pia_char \gset
+select tests.make_character(:'kim') as kim_char \gset
 select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', :'pia_char') as pia_seat \gset
 select tests.call_as(:'seer', format('select public.start_session(%L)', :'s')) \g /dev/null
@@ -51,11 +53,15 @@ select is((select count(*)::int from public.session_events e where e.session_id 
            and (e.turn_json is null) <> (e.turn_bytes is null)), 0,
   'an event has turn_json exactly when it carries turn entries');
 select is((select count(*)::int from public.session_events e where e.session_id = :'s' and e.turn_bytes is not null
-           and (case when e.type = 'game_state' then e.turn_json::text else '[' || e.turn_json::text || ']' end)
+           and (case when json_typeof(e.turn_json) = 'array' then e.turn_json::text else '[' || e.turn_json::text || ']' end)
                is distinct from seer_private.turns_of_event(e.type, e.payload)::text), 0,
-  'turn_json is the event''s entries in jsonb''s own text (an entry, or a patch''s turns array)');
+  'turn_json is the event''s entries in jsonb''s own text (the entry, or the array of several)');
+select is((select array_agg(t order by seq) from (
+             select json_typeof(e.turn_json) as t, e.seq from public.session_events e
+             where e.session_id = :'s' and e.turn_bytes is not null order by e.seq limit 4) x),
+  array['array', 'object', 'object', 'object'], '... an array only for the event with a note and a move');
 select is((select count(*)::int from public.session_events e where e.session_id = :'s' and e.turn_bytes is not null
-           and e.turn_bytes <> octet_length(e.turn_json::text) + case when e.type = 'game_state' then 0 else 2 end), 0,
+           and e.turn_bytes <> octet_length(e.turn_json::text) + case when json_typeof(e.turn_json) = 'array' then 0 else 2 end), 0,
   '... so turn_bytes is its length as an array');
 select is(jsonb_array_length(:'gs'::jsonb -> 'turnHistory'), 100, 'turnHistory holds 100 entries');
 select is(:'gs'::jsonb -> 'turnHistory', tests.turn_history_ref(:'s'),
@@ -69,6 +75,19 @@ select is((tests.call_as(:'pia', format('select public.get_session(%L)', :'s')))
   'get_session''s gameState is the same (turnHistory included)');
 select is((tests.call_as(:'seer', format($$select public.update_game_state(%L, '{}')$$, :'s')))::jsonb, :'gs'::jsonb,
   'an empty patch answers the same state');
+
+-- One entry per event (rolls, actions, single notes and moves) within 128 KiB: the one-pass case
+select tests.new_session(:'seer') as s2 \gset
+select tests.join(:'s2', :'kim', :'kim_char') \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)', :'s2')) \g /dev/null
+select tests.call_as(:'seer', format($$select public.roll_dice(%L, '1d6', 'luck')$$, :'s2')) \g /dev/null
+select tests.call_as(:'seer', format($$select public.update_game_state(%L, %L)$$, :'s2',
+  jsonb_build_object('currentNodeId', tests.node(2), 'nodeOverride', true))) \g /dev/null
+select tests.call_as(:'kim', format($$select public.submit_action(%L, 'I follow')$$, :'s2')) \g /dev/null
+select tests.call_as(:'seer', format($$select public.update_game_state(%L, '{"turn": {"text": "dusk"}}')$$, :'s2')) as gs3 \gset
+select is(:'gs3'::jsonb -> 'turnHistory', tests.turn_history_ref(:'s2'), 'one entry per event: the same entries');
+select is((select array_agg(t ->> 'type') from jsonb_array_elements(:'gs3'::jsonb -> 'turnHistory') t),
+  array['roll', 'move', 'action', 'note'], '... in seq order');
 
 -- The 128 KiB bound: big notes, cut by the stored lengths exactly as before
 select tests.call_as(:'seer', format($$select public.update_game_state(%L, %L)$$, :'s',
