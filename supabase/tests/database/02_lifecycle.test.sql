@@ -30,7 +30,7 @@ select is(
         'maxPlayers', 'minPlayers', 'notes', 'outcome', 'pausedAt', 'players', 'recommendedMaxPlayers',
         'recommendedMinPlayers', 'seerConnected', 'seerId', 'seerName', 'settings', 'startedAt', 'stats', 'status', 'topic', 'visitedNodeIds'],
   'Session JSON has exactly the contract keys');
-select is(public.session_events_since((:'created'::jsonb ->> 'id')::uuid, 0) -> 0 ->> 'type', 'session_created',
+select is(public.session_events_since((:'created'::jsonb ->> 'id')::uuid, 0)::jsonb -> 0 ->> 'type', 'session_created',
   'US-01: creation is event seq 1');
 select is(public.create_session(tests.adventure()) -> 'settings' ->> 'allowLateJoin', 'false', 'default settings');
 select is(tests.err($$select public.create_session('00000000-0000-4000-8000-000000000bad')$$), 'SESSION_013:404',
@@ -146,7 +146,7 @@ select is(:'started'::jsonb -> 'warnings', '["Party of 1 is below the recommende
   'US-04: warning for a party below the recommended size');
 select results_eq(
   format($$select e ->> 'type', e ->> 'newStatus', e ->> 'nodeTitle'
-           from jsonb_array_elements(public.session_events_since(%L, 2)) e$$, :'s4'),
+           from jsonb_array_elements(public.session_events_since(%L, 2)::jsonb) e$$, :'s4'),
   $$values ('session_status', 'active', null), ('node_change', null, 'The Drowned Shore')$$,
   'US-04: players are notified (session_status then node_change)');
 select tests.reset_role();
@@ -184,7 +184,7 @@ select is(:'resumed'::jsonb ->> 'status', 'active', 'US-05: resumed');
 select is(:'resumed'::jsonb -> 'gameState', :'before_pause'::jsonb, 'US-05: resumes from the exact position');
 select is((select paused_seconds from public.sessions where id = :'s4')::int, 600, 'paused time is accounted');
 select is(
-  (select array_agg(e ->> 'newStatus') from jsonb_array_elements(public.session_events_since(:'s4', 0)) e
+  (select array_agg(e ->> 'newStatus') from jsonb_array_elements(public.session_events_since(:'s4', 0)::jsonb) e
    where e ->> 'type' = 'session_status'),
   array['active', 'paused', 'active'], 'US-05: players notified of pause and resume');
 
@@ -220,7 +220,7 @@ select is((select level from public.characters where id = :'pia_char'), 2, 'US-0
 select tests.act_as(:'pia');
 select is(public.get_session(:'s4') ->> 'status', 'completed', 'US-06: archived session stays readable by its players');
 select is(
-  (select e -> 'stats' from jsonb_array_elements(public.session_events_since(:'s4', 0)) e where e ->> 'type' = 'session_ended'),
+  (select e -> 'stats' from jsonb_array_elements(public.session_events_since(:'s4', 0)::jsonb) e where e ->> 'type' = 'session_ended'),
   :'ended'::jsonb -> 'stats', 'US-06: final stats are broadcast to all players');
 select is(public.submit_feedback(:'s4', 5, 'Loved the eel') ->> 'rating', '5', 'US-06: players can leave feedback');
 select is(public.submit_feedback(:'s4', 4) ->> 'rating', '4', 'feedback is one per player (upsert)');

@@ -114,7 +114,7 @@ create temp table reads(name text, stmt text) on commit drop;
 insert into reads values
   ('get_session', format('select public.get_session(%L)', :'s')),
   ('get_game_state', format('select public.get_game_state(%L)', :'s')),
-  ('events', format('select public.session_events_since(%L, 0)', :'s')),
+  ('events', format('select public.session_events_since(%L, 0)::jsonb', :'s')),
   ('heartbeat', format('select public.heartbeat(%L)', :'s'));
 grant select on reads to public;
 create function tests.read_matrix() returns text language sql as $$

@@ -89,11 +89,11 @@ select public.roll_dice(:'s', '3d6', 'ambush check', null, true) as h \gset
 select ok(:'h'::jsonb -> 'dice' <> 'null'::jsonb and :'h'::jsonb ->> 'total' is not null, 'the Seer''s reply has the dice');
 select tests.act_as(:'pia');
 select is((select e - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'rollId' - 'rollerId' - 'version' - 'entry'
-           from jsonb_array_elements(public.session_events_since(:'s', 0)) e
+           from jsonb_array_elements(public.session_events_since(:'s', 0)::jsonb) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'),
   '{"type": "dice_rolled", "characterId": null, "expression": "3d6", "reason": "ambush check", "hidden": true, "dice": null, "total": null}'::jsonb,
   'player: the event says a roll happened, without dice or total');
-select is((select e -> 'entry' -> 'total' from jsonb_array_elements(public.session_events_since(:'s', 0)) e
+select is((select e -> 'entry' -> 'total' from jsonb_array_elements(public.session_events_since(:'s', 0)::jsonb) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'), 'null'::jsonb,
   'player: nor does its turnHistory entry');
 select is((select count(*)::int from public.dice_rolls where id = (:'h'::jsonb ->> 'rollId')::uuid), 0,
@@ -118,7 +118,7 @@ select tests.join(:'q', :'lou', tests.make_character(:'lou')) \g /dev/null
 select tests.call_as(:'seer', format('select public.start_session(%L)', :'q')) \g /dev/null
 select tests.act_as(:'lou');
 select is(public.roll_dice(:'q', '1d20') -> 'total', 'null'::jsonb, 'showDiceRolls false: a player''s own roll shows no total');
-select is((select e -> 'dice' from jsonb_array_elements(public.session_events_since(:'q', 0)) e where e ->> 'type' = 'dice_rolled'),
+select is((select e -> 'dice' from jsonb_array_elements(public.session_events_since(:'q', 0)::jsonb) e where e ->> 'type' = 'dice_rolled'),
   'null'::jsonb, 'nor its event');
 
 select * from finish();
