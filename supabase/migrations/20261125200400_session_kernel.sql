@@ -315,15 +315,23 @@ $$;
 
 -- The players come from one join, not from a player_json call per seat, and player_fields
 -- inlines into it (the liveness row is part of the join).
+-- `json`, not jsonb (issue 24): a Session goes out as text (get_session, join_session and the
+-- lobby and lifecycle RPCs return it, in json_build_object where it is part of an answer), so
+-- json_build_object writes each part's text once; as jsonb every nested value (the players,
+-- the game state with its up to 100-entry turnHistory) was copied into a new jsonb tree at
+-- each level and serialized again on output. The same JSON for every reader: PostgREST and
+-- the devstack send json and jsonb results alike as their text (see session_events_since);
+-- SQL callers cast it (`::jsonb`) to use jsonb operators. Key order differs (json keeps
+-- this order, jsonb sorts), which JSON does not define.
 create function seer_private.session_json(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
   return (
-    select jsonb_build_object(
+    select json_build_object(
       'id', s.id,
       'code', s.code,
       'seerId', s.seer_id,
@@ -333,20 +341,21 @@ begin
       'adventureDescription', a.description,
       'status', s.status,
       'players', coalesce((
-        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
-                         order by sp.joined_at, sp.id)
+        select json_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
+                        order by sp.joined_at, sp.id)
         from public.session_players sp
         left join public.characters c on c.id = sp.character_id
         left join public.profiles pr on pr.id = sp.user_id
         left join seer_private.seat_liveness l on l.player_id = sp.id
-        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+        where sp.session_id = s.id and sp.left_at is null), '[]'::json),
       'maxPlayers', s.max_players,
       'minPlayers', s.min_players,
       'recommendedMinPlayers', a.recommended_min_players,
       'recommendedMaxPlayers', a.recommended_max_players,
       'currentNodeId', s.current_node_id,
-      'currentNode', seer_private.node_json(s.current_node_id),
-      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      -- no nested call for a lobby (no node yet)
+      'currentNode', case when s.current_node_id is not null then seer_private.node_json(s.current_node_id) end,
+      'visitedNodeIds', to_json(s.visited_node_ids),
       'gameState', seer_private.game_state_json(s),
       'stats', s.stats,
       'createdAt', s.created_at,

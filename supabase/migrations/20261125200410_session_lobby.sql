@@ -95,7 +95,7 @@ $$;
 
 create function public.create_session(
   p_adventure_id uuid, p_settings jsonb default '{}', p_max_players int default 6)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -155,7 +155,7 @@ end
 $$;
 
 create function public.get_session(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 security definer
@@ -193,7 +193,7 @@ $$;
 --     seat's own last_activity_at, so the heartbeat argument is null): one statement instead
 --     of player_json's three, built once for the event and the reply.
 create function public.join_session(p_session_id uuid, p_character_id uuid)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -240,9 +240,12 @@ begin
         perform seer_private.request_readmit(v_seat);
       end if;
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;
-      return jsonb_build_object('player', seer_private.player_json(v_seat),
-                                'session', seer_private.session_json(v_s.id))
-        || case when v_back = 'readmit' then '{"readmit": "requested"}'::jsonb else '{}'::jsonb end;
+      if v_back = 'readmit' then
+        return json_build_object('player', seer_private.player_json(v_seat),
+                                 'session', seer_private.session_json(v_s.id), 'readmit', 'requested');
+      end if;
+      return json_build_object('player', seer_private.player_json(v_seat),
+                               'session', seer_private.session_json(v_s.id));
     end if;
   end if;
   -- a full session is reported after the caller's own character problems (below)
@@ -280,7 +283,7 @@ begin
     (select pr.display_name from public.profiles pr where pr.id = v_uid), null);
   perform seer_private.write_event_at(v_s.id, v_s.last_seq, 'player_joined', v_uid,
     seer_private.event_player_joined(v_player));
-  return jsonb_build_object('player', v_player, 'session', seer_private.session_json(v_s.id));
+  return json_build_object('player', v_player, 'session', seer_private.session_json(v_s.id));
 end
 $$;
 
@@ -409,7 +412,7 @@ $$;
 -- nothing changed. Returns the Session.
 create function public.update_session_settings(
   p_session_id uuid, p_settings jsonb default '{}', p_max_players int default null)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''

@@ -14,7 +14,7 @@ select tests.join(:'s', :'pia', :'pia_char') \g /dev/null
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_010:422',
   'no state changes before the session starts');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 
 select tests.act_as(:'pia');
 select is(public.get_game_state(:'s') ->> 'version', '0', 'players read the state; version starts at 0');
@@ -63,7 +63,7 @@ select is(:'g3'::jsonb ->> 'currentNodeId', tests.node(2)::text, 'currentNodeId 
 select is(:'g3'::jsonb -> 'visitedNodeIds', jsonb_build_array(tests.node(1), tests.node(2)), 'and is recorded as visited');
 select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(1), 'nodeOverride', true)) -> 'visitedNodeIds',
   jsonb_build_array(tests.node(1), tests.node(2)), 'revisiting (off the links, with nodeOverride) does not duplicate');
-select is(public.get_session(:'s') ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
+select is(public.get_session(:'s')::jsonb ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
 select tests.reset_role();
 select results_eq(
   format($$select type, payload ->> 'nodeTitle', payload ->> 'version' from public.session_events
