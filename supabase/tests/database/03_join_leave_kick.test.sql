@@ -1,7 +1,7 @@
 -- US-02 join, US-03 lobby (see players, leave, kick, real-time updates), rejoin rules.
 begin;
 \ir _helpers.psql
-select plan(69);
+select plan(70);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -216,6 +216,12 @@ select is(
   array(select type from public.session_events where session_id = :'run' and seq > 4 order by seq),
   array['player_left', 'player_connection', 'player_left', 'readmit_requested', 'player_left'],
   'leave / rejoin / leave / free events');
+-- join_session takes the player_joined seq with its lock; a join that restores a seat or asks
+-- to be readmitted gives it back (restore_seat and request_readmit allocate their own)
+select is(
+  (select array_agg(seq order by seq) from public.session_events where session_id = :'run'),
+  (select array_agg(g) from generate_series(1::bigint, (select last_seq from public.sessions where id = :'run')) g),
+  'seqs stay gap-free through the restoring and the readmit-asking joins');
 
 select * from finish();
 rollback;
