@@ -46,7 +46,7 @@
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
---     role_in, rotate_session_channel, session_event_limit, session_json, turn_history,
+--     role_in, role_of, rotate_session_channel, session_event_limit, session_json, turn_history,
 --     turns_of_event, write_event, write_event_at, xp_per_minute, xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
@@ -692,6 +692,19 @@ begin
 end
 $$;
 
+-- The role names from what a session's seats say about a user: p_is_seer (the session's
+-- seer_id is theirs), p_live (bool_or(left_at is null) over their seats: true a live seat,
+-- false only released ones, null none). The one mapping; role_in and join_refusal read the
+-- seats their own way. No SET clause: inlined into its callers (it only reads its arguments).
+create function seer_private.role_of(p_is_seer boolean, p_live boolean)
+returns text
+language sql
+immutable
+as $$
+  select case when p_is_seer then 'seer' when p_live then 'player'
+              when p_live is not null then 'former' else 'stranger' end
+$$;
+
 -- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
 -- plpgsql, like the table readers above: called by nearly every RPC, its plan is cached.
 create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
@@ -710,7 +723,7 @@ begin
   select bool_or(sp.left_at is null) into v_live
   from public.session_players sp
   where sp.session_id = p_session_id and sp.user_id = p_uid;
-  return case when v_live then 'player' when v_live is not null then 'former' else 'stranger' end;
+  return seer_private.role_of(false, v_live);
 end
 $$;
 
@@ -847,6 +860,9 @@ insert into seer_private.join_refusals (reason, code, details, message) values
   ('started', 'SESSION_004', null, 'Session has already started'),
   ('full', 'SESSION_003', null, 'Session is full');
 
+-- One read of the session's seats answers the caller's role (role_in's probe), whether they
+-- were kicked and the live seat count (live_seat_count): one statement instead of three nested
+-- calls and a sub-select (issue 24; join_session runs it under its lock).
 create function seer_private.join_refusal(p_session public.sessions, p_uid uuid)
 returns text
 language plpgsql
@@ -854,21 +870,28 @@ stable
 set search_path = ''
 as $$
 declare
-  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+  v_live boolean;
+  v_kicked boolean;
+  v_seats int;
+  v_role text;
 begin
+  select bool_or(sp.left_at is null) filter (where sp.user_id = p_uid),
+         bool_or(sp.status = 'kicked') filter (where sp.user_id = p_uid),
+         count(*) filter (where sp.left_at is null)
+  into v_live, v_kicked, v_seats
+  from public.session_players sp
+  where sp.session_id = (p_session).id;
+  v_role := seer_private.role_of((p_session).seer_id = p_uid, v_live);
   return case
     when v_role = 'seer' then 'seer'
-    when v_role = 'former' and exists (
-        select 1 from public.session_players sp
-        where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.status = 'kicked')
-      then 'kicked'
+    when v_role = 'former' and v_kicked then 'kicked'
     when v_role = 'player' then 'seated'
     when (p_session).status in ('completed', 'cancelled') then 'ended'
     when (p_session).status = 'paused'
       or ((p_session).status = 'active'
           and not coalesce(((p_session).settings ->> 'allowLateJoin')::boolean, false))
       then 'started'
-    when seer_private.live_seat_count((p_session).id) >= (p_session).max_players then 'full'
+    when v_seats >= (p_session).max_players then 'full'
   end;
 end
 $$;
