@@ -968,8 +968,11 @@ as $$
   end
 $$;
 
--- Brings a disconnected/inactive seat back; caller holds the session lock.
-create function seer_private.restore_seat(p_player_id uuid, p_actor uuid, p_at timestamptz)
+-- Brings a disconnected/inactive seat back; caller holds the session lock. p_seq: the
+-- player_connection event's seq when the caller already allocated it with its lock
+-- (join_session, issue 24); null: allocated here (write_event).
+create function seer_private.restore_seat(
+  p_player_id uuid, p_actor uuid, p_at timestamptz, p_seq bigint default null)
 returns void
 language plpgsql
 volatile
@@ -983,8 +986,13 @@ begin
       readmit_requested_at = null, last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
-  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
-    seer_private.event_player_connection(v_p), p_at);
+  if p_seq is null then
+    perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
+      seer_private.event_player_connection(v_p), p_at);
+  else
+    perform seer_private.write_event_at(v_p.session_id, p_seq, 'player_connection', p_actor,
+      seer_private.event_player_connection(v_p), p_at);
+  end if;
 end
 $$;
 

@@ -179,10 +179,10 @@ $$;
 -- realistic load each costs ~3x its saturated time, docs/performance.md):
 --   * the session row lock is the seq allocation: one UPDATE takes the lock and advances
 --     last_seq for the player_joined event (the seq write_event would allocate), and the event
---     goes straight to write_event_at. The rare paths that write no player_joined event (a
---     seat brought back or a readmit request: restore_seat and request_readmit allocate their
---     own seqs) give the seq back under the same lock before, so seqs stay gap-free; a refusal
---     raises and rolls it back;
+--     goes straight to write_event_at. A seat brought back writes its player_connection event
+--     with that seq instead (restore_seat's p_seq); a readmit request (request_readmit
+--     allocates its own seq, when it writes at all) gives the seq back under the same lock
+--     first, so seqs stay gap-free; a refusal raises and rolls it back;
 --   * the character's "in another live seat" rule is the partial unique index itself
 --     (session_players_live_character_key as the insert's ON CONFLICT arbiter): no separate
 --     probe before the insert and no exception block (a subtransaction) around it. A full
@@ -232,11 +232,13 @@ begin
       when v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then 'readmit'
     end;
     if v_back is not null then
-      -- no player_joined event: the seq taken with the lock goes back (see above)
-      update public.sessions s set last_seq = s.last_seq - 1 where s.id = v_s.id;
       if v_back = 'restore' then
-        perform seer_private.restore_seat(v_seat.id, v_uid, now());
+        -- the seq taken with the lock is the player_connection event's
+        perform seer_private.restore_seat(v_seat.id, v_uid, now(), v_s.last_seq);
       else
+        -- request_readmit writes at most one event and allocates its seq itself: the seq
+        -- taken with the lock goes back (rare: once per return after the window)
+        update public.sessions s set last_seq = s.last_seq - 1 where s.id = v_s.id;
         perform seer_private.request_readmit(v_seat);
       end if;
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;

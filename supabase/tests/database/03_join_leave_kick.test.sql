@@ -216,8 +216,9 @@ select is(
   array(select type from public.session_events where session_id = :'run' and seq > 4 order by seq),
   array['player_left', 'player_connection', 'player_left', 'readmit_requested', 'player_left'],
   'leave / rejoin / leave / free events');
--- join_session takes the player_joined seq with its lock; a join that restores a seat or asks
--- to be readmitted gives it back (restore_seat and request_readmit allocate their own)
+-- join_session takes the player_joined seq with its lock; a join that restores a seat writes
+-- its player_connection event with it, one that asks to be readmitted gives it back
+-- (request_readmit allocates its own, and writes no second event)
 select is(
   (select array_agg(seq order by seq) from public.session_events where session_id = :'run'),
   (select array_agg(g) from generate_series(1::bigint, (select last_seq from public.sessions where id = :'run')) g),
