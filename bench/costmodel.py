@@ -4,7 +4,8 @@
 N live sessions x 6 players, every RPC in the PostgREST transaction shape (pgbench, rate
 limited with -R so latency counts the queueing, not only the service time):
 
-* each player heartbeats every 30 s (the PRD interval); the table makes an event every 6 s:
+* each player heartbeats every 30 s (the PRD interval), and so does the Seer's connection
+  (issue 22: the server holds the Seer's liveness too); the table makes an event every 6 s:
   half of them the Seer's update_game_state, a third a roll (roll_dice), a sixth a player's
   action (submit_action); a player leaves and rejoins once per session every 10 minutes, and
   a session ends after 30 minutes and is replaced (end_session, create_session, 6 x
@@ -20,7 +21,7 @@ The same ramps run on today's code paths and on the copies of the code before is
 (bench/old_paths.sql, schema bench_pre24: the event writer, update_game_state, roll_dice,
 submit_action, join_session and the heartbeat), so the per-player-hour figures and the players
 held are compared in one run; leave_session, end_session, create_session and start_session
-are today's on both sides (their events use today's writer: 14 of ~1,330 transactions per
+are today's on both sides (their events use today's writer: 14 of ~1,470 transactions per
 session-hour).
 
 Time is compressed K times (BENCH_COST_COMPRESS, default 10): every rate is K times the real
@@ -80,6 +81,11 @@ TEMPLATES: dict[str, str] = {
     + "\\set k random(1, 6)\nbegin;\n"
     + PLAYER
     + "select {schema}.heartbeat(sid) from bench.cmap where i = :s;\ncommit;\n",
+    # the Seer's connection heartbeats like a seat (issue 22: the server holds the Seer's liveness)
+    "seer_heartbeat": SLOT
+    + "begin;\n"
+    + SEER
+    + "select {schema}.heartbeat(sid) from bench.cmap where i = :s;\ncommit;\n",
     "seer_action": SLOT
     + "\\set hp random(1, 1000)\nbegin;\n"
     + SEER
@@ -114,18 +120,19 @@ TEMPLATES: dict[str, str] = {
     + "select public.start_session((:nsid)::uuid);\ncommit;\n"
     + "update bench.cmap set sid = (:nsid)::uuid where i = :s;\n",
 }
-# real rates per session per hour: 6 players x 120 heartbeats, an event every 6 s (300 state
+# real rates per session per hour: 6 players x 120 heartbeats and the Seer's 120, an event every 6 s (300 state
 # patches, 200 rolls, 100 player actions), a leave + rejoin every 10 minutes, a replacement
 # every 30 minutes (pgbench weights are these counts)
 PER_SESSION_HOUR = {
     "heartbeat": 720,
+    "seer_heartbeat": 120,
     "seer_action": 300,
     "roll": 200,
     "player_action": 100,
     "leave_rejoin": 6,
     "replace_session": 2,
 }
-RPC_SCRIPTS = ("heartbeat", "seer_action", "roll", "player_action")
+RPC_SCRIPTS = ("heartbeat", "seer_heartbeat", "seer_action", "roll", "player_action")
 # today's code paths and the copies from before issue 24 (bench/old_paths.sql)
 PATHS = {"today": "public", "pre-24": "bench_pre24"}
 
