@@ -224,6 +224,20 @@ create table public.session_events (
   -- 128 KiB bound of turnHistory is summed from these instead of serializing the entries on
   -- every read (seer_private.turn_history)
   turn_bytes int check (turn_bytes > 0),
+  -- the same entries as ready JSON text (json keeps the text as written: jsonb's canonical
+  -- output), so turnHistory is an aggregation of stored texts instead of a jsonb_agg of
+  -- extracted values and a serialization of the result on every read (issue 24: that was
+  -- ~0.35 ms of update_game_state's reply with a 100-turn history): the entry itself when the
+  -- event carries one (a roll's, action's or combat step's `entry`, a state patch's only turn),
+  -- the array when it carries several (a patch's note and move), so a history of single
+  -- entries is one json_agg of this column (seer_private.turn_history). Generated from the
+  -- payload: the writer stores nothing more, and account deletion's anonymised payload
+  -- anonymises it too.
+  turn_json json generated always as (
+    case when turn_bytes is null then null
+         when type <> 'game_state' then (payload -> 'entry')::json
+         when jsonb_array_length(payload -> 'turns') = 1 then (payload -> 'turns' -> 0)::json
+         else (payload -> 'turns')::json end) stored,
   primary key (session_id, seq)
 );
 -- the events that carry a TurnEntry: turnHistory reads the newest 100 of a session

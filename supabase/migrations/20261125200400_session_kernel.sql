@@ -46,7 +46,7 @@
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
---     role_in, rotate_session_channel, session_event_limit, session_json, turn_history,
+--     role_in, role_of, rotate_session_channel, session_event_limit, session_json, turn_history,
 --     turns_of_event, write_event, write_event_at, write_turn_event, xp_per_minute,
 --     xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
@@ -231,51 +231,79 @@ $$;
 -- the entries on every read. An event's entries are kept or dropped together, each counted
 -- with its separator, so the array's text never passes 128 KiB. (Account deletion later
 -- shortens an entry, `actorId` null: the stored length then bounds it from above.)
+-- `json`, built from the entries' stored texts (session_events.turn_json): json_agg appends
+-- each text as it is, so nothing is extracted from the payloads, built as jsonb and
+-- serialized again (issue 24: 0.3-0.6 ms of every update_game_state reply with a full
+-- history; docs/performance.md section 9). The common case is one pass over the newest 100
+-- turn events: when none carries several entries and together they stay within 128 KiB, the
+-- rule keeps every entry of every one of them, in seq order, which is json_agg of the column.
+-- Otherwise the rule in full (the window's running sum, a patch's entries unnested, the
+-- 100-entry cut), about twice the work.
 create function seer_private.turn_history(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 set search_path = ''
 as $$
+declare
+  v_bytes bigint;
+  v_several bigint;
+  v_turns json;
 begin
-  -- turns_of_event's rule, unrolled so that the common event (one `entry`) is not wrapped in an
+  select sum(e.turn_bytes + 2), count(*) filter (where e.type = 'game_state' and json_typeof(e.turn_json) = 'array'),
+         json_agg(e.turn_json order by e.seq)
+    into v_bytes, v_several, v_turns
+  from (select ev.seq, ev.type, ev.turn_json, ev.turn_bytes from public.session_events ev
+        where ev.session_id = p_session_id and ev.turn_bytes is not null
+        order by ev.seq desc
+        limit 100) e;
+  if v_bytes is null then
+    return '[]'::json;
+  elsif v_bytes <= 131072 and v_several = 0 then
+    return v_turns;
+  end if;
+  -- turns_of_event's rule, unrolled so that the common event (one entry) is not wrapped in an
   -- array and unnested again: 2.4x faster in one backend for 100 rolls (docs/performance.md)
   return (
     with n as (
-      select e.seq, e.type, e.payload, sum(e.turn_bytes + 2) over (order by e.seq desc) as bytes
-      from (select ev.seq, ev.type, ev.payload, ev.turn_bytes from public.session_events ev
+      select e.seq, e.type, e.turn_json, sum(e.turn_bytes + 2) over (order by e.seq desc) as bytes
+      from (select ev.seq, ev.type, ev.turn_json, ev.turn_bytes from public.session_events ev
             where ev.session_id = p_session_id and ev.turn_bytes is not null
             order by ev.seq desc
             limit 100) e)
-    select coalesce(jsonb_agg(z.turn order by z.seq, z.o), '[]'::jsonb)
+    select coalesce(json_agg(z.turn order by z.seq, z.o), '[]'::json)
     from (select k.seq, k.o, k.turn
-          from (select n.seq, 1::bigint as o, n.payload -> 'entry' as turn from n
-                where n.type <> 'game_state' and n.bytes <= 131072
+          from (select n.seq, 1::bigint as o, n.turn_json as turn from n
+                where not (n.type = 'game_state' and json_typeof(n.turn_json) = 'array') and n.bytes <= 131072
                 union all
                 select n.seq, t.o, t.turn from n
-                cross join lateral jsonb_array_elements(n.payload -> 'turns') with ordinality t(turn, o)
-                where n.type = 'game_state' and n.bytes <= 131072) k
+                cross join lateral json_array_elements(n.turn_json) with ordinality t(turn, o)
+                where n.type = 'game_state' and json_typeof(n.turn_json) = 'array' and n.bytes <= 131072) k
           order by k.seq desc, k.o desc
           limit 100) z);
 end
 $$;
 
+-- `json`: the reply of update_game_state and get_game_state as is (PostgREST sends a scalar
+-- result's text: `json_agg(pgrst_scalar)->0`, SqlFragment.hs asJsonSingleF), so the derived
+-- turnHistory is never parsed or serialized again; session_json and the combat RPCs take it
+-- as jsonb (one parse, cheaper than the jsonb_agg it replaced).
 create function seer_private.game_state_json(p_session public.sessions)
-returns jsonb
+returns json
 language sql
 stable
 as $$
-  select jsonb_build_object(
+  select json_build_object(
     'inventory', coalesce((p_session).game_state -> 'inventory', '[]'::jsonb),
     'variables', coalesce((p_session).game_state -> 'variables', '{}'::jsonb),
     'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
     -- derived from the event log while the session lives (turn_history above); an ended
     -- session's compacted log keeps it in game_state (compact_event_logs, 20261201140000)
-    'turnHistory', coalesce((p_session).game_state -> 'turnHistory', seer_private.turn_history((p_session).id)),
+    'turnHistory', coalesce(((p_session).game_state -> 'turnHistory')::json, seer_private.turn_history((p_session).id)),
     'combatState', (p_session).game_state -> 'combatState',
     'version', (p_session).state_version,
     'currentNodeId', (p_session).current_node_id,
-    'visitedNodeIds', to_jsonb((p_session).visited_node_ids))
+    'visitedNodeIds', to_json((p_session).visited_node_ids))
 $$;
 
 -- Table readers: plpgsql, so their plans are cached.
@@ -320,15 +348,23 @@ $$;
 
 -- The players come from one join, not from a player_json call per seat, and player_fields
 -- inlines into it (the liveness row is part of the join).
+-- `json`, not jsonb (issue 24): a Session goes out as text (get_session, join_session and the
+-- lobby and lifecycle RPCs return it, in json_build_object where it is part of an answer), so
+-- json_build_object writes each part's text once; as jsonb every nested value (the players,
+-- the game state with its up to 100-entry turnHistory) was copied into a new jsonb tree at
+-- each level and serialized again on output. The same JSON for every reader: PostgREST and
+-- the devstack send json and jsonb results alike as their text (see session_events_since);
+-- SQL callers cast it (`::jsonb`) to use jsonb operators. Key order differs (json keeps
+-- this order, jsonb sorts), which JSON does not define.
 create function seer_private.session_json(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
   return (
-    select jsonb_build_object(
+    select json_build_object(
       'id', s.id,
       'code', s.code,
       'seerId', s.seer_id,
@@ -338,20 +374,21 @@ begin
       'adventureDescription', a.description,
       'status', s.status,
       'players', coalesce((
-        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
-                         order by sp.joined_at, sp.id)
+        select json_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
+                        order by sp.joined_at, sp.id)
         from public.session_players sp
         left join public.characters c on c.id = sp.character_id
         left join public.profiles pr on pr.id = sp.user_id
         left join seer_private.seat_liveness l on l.player_id = sp.id
-        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+        where sp.session_id = s.id and sp.left_at is null), '[]'::json),
       'maxPlayers', s.max_players,
       'minPlayers', s.min_players,
       'recommendedMinPlayers', a.recommended_min_players,
       'recommendedMaxPlayers', a.recommended_max_players,
       'currentNodeId', s.current_node_id,
-      'currentNode', seer_private.node_json(s.current_node_id),
-      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      -- no nested call for a lobby (no node yet)
+      'currentNode', case when s.current_node_id is not null then seer_private.node_json(s.current_node_id) end,
+      'visitedNodeIds', to_json(s.visited_node_ids),
       'gameState', seer_private.game_state_json(s),
       'stats', s.stats,
       'createdAt', s.created_at,
@@ -736,6 +773,19 @@ begin
 end
 $$;
 
+-- The role names from what a session's seats say about a user: p_is_seer (the session's
+-- seer_id is theirs), p_live (bool_or(left_at is null) over their seats: true a live seat,
+-- false only released ones, null none). The one mapping; role_in and join_refusal read the
+-- seats their own way. No SET clause: inlined into its callers (it only reads its arguments).
+create function seer_private.role_of(p_is_seer boolean, p_live boolean)
+returns text
+language sql
+immutable
+as $$
+  select case when p_is_seer then 'seer' when p_live then 'player'
+              when p_live is not null then 'former' else 'stranger' end
+$$;
+
 -- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
 -- plpgsql, like the table readers above: called by nearly every RPC, its plan is cached.
 create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
@@ -754,7 +804,7 @@ begin
   select bool_or(sp.left_at is null) into v_live
   from public.session_players sp
   where sp.session_id = p_session_id and sp.user_id = p_uid;
-  return case when v_live then 'player' when v_live is not null then 'former' else 'stranger' end;
+  return seer_private.role_of(false, v_live);
 end
 $$;
 
@@ -891,6 +941,9 @@ insert into seer_private.join_refusals (reason, code, details, message) values
   ('started', 'SESSION_004', null, 'Session has already started'),
   ('full', 'SESSION_003', null, 'Session is full');
 
+-- One read of the session's seats answers the caller's role (role_in's probe), whether they
+-- were kicked and the live seat count (live_seat_count): one statement instead of three nested
+-- calls and a sub-select (issue 24; join_session runs it under its lock).
 create function seer_private.join_refusal(p_session public.sessions, p_uid uuid)
 returns text
 language plpgsql
@@ -898,21 +951,28 @@ stable
 set search_path = ''
 as $$
 declare
-  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+  v_live boolean;
+  v_kicked boolean;
+  v_seats int;
+  v_role text;
 begin
+  select bool_or(sp.left_at is null) filter (where sp.user_id = p_uid),
+         bool_or(sp.status = 'kicked') filter (where sp.user_id = p_uid),
+         count(*) filter (where sp.left_at is null)
+  into v_live, v_kicked, v_seats
+  from public.session_players sp
+  where sp.session_id = (p_session).id;
+  v_role := seer_private.role_of((p_session).seer_id = p_uid, v_live);
   return case
     when v_role = 'seer' then 'seer'
-    when v_role = 'former' and exists (
-        select 1 from public.session_players sp
-        where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.status = 'kicked')
-      then 'kicked'
+    when v_role = 'former' and v_kicked then 'kicked'
     when v_role = 'player' then 'seated'
     when (p_session).status in ('completed', 'cancelled') then 'ended'
     when (p_session).status = 'paused'
       or ((p_session).status = 'active'
           and not coalesce(((p_session).settings ->> 'allowLateJoin')::boolean, false))
       then 'started'
-    when seer_private.live_seat_count((p_session).id) >= (p_session).max_players then 'full'
+    when v_seats >= (p_session).max_players then 'full'
   end;
 end
 $$;
@@ -989,8 +1049,11 @@ as $$
   end
 $$;
 
--- Brings a disconnected/inactive seat back; caller holds the session lock.
-create function seer_private.restore_seat(p_player_id uuid, p_actor uuid, p_at timestamptz)
+-- Brings a disconnected/inactive seat back; caller holds the session lock. p_seq: the
+-- player_connection event's seq when the caller already allocated it with its lock
+-- (join_session, issue 24); null: allocated here (write_event).
+create function seer_private.restore_seat(
+  p_player_id uuid, p_actor uuid, p_at timestamptz, p_seq bigint default null)
 returns void
 language plpgsql
 volatile
@@ -1004,8 +1067,13 @@ begin
       readmit_requested_at = null, last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
-  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
-    seer_private.event_player_connection(v_p), p_at);
+  if p_seq is null then
+    perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
+      seer_private.event_player_connection(v_p), p_at);
+  else
+    perform seer_private.write_event_at(v_p.session_id, p_seq, 'player_connection', p_actor,
+      seer_private.event_player_connection(v_p), p_at);
+  end if;
 end
 $$;
 

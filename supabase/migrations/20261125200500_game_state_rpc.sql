@@ -114,7 +114,7 @@ $$;
 
 create function public.update_game_state(
   p_session_id uuid, p_patch jsonb, p_expected_version int default null)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -141,6 +141,10 @@ declare
   v_version int;
   v_events int;
   v_last bigint;
+  v_keys text[];
+  v_bad boolean;
+  v_unsafe boolean;
+  v_nvars bigint;
 begin
   if p_patch is null or jsonb_typeof(p_patch) <> 'object' then
     perform seer_private.raise_error('SESSION_000', 'patch must be a JSON object');
@@ -175,7 +179,11 @@ begin
     v_override := (p_patch ->> 'nodeOverride')::boolean;
   end if;
 
-  for v_key, v_val in select e.key, e.value from jsonb_each(p_patch) e loop
+  -- the keys in one statement, then plain assignments: a FOR over a query keeps a cursor open
+  -- for the whole loop (jsonb_object_keys has jsonb_each's order)
+  v_keys := array(select jsonb_object_keys(p_patch));
+  foreach v_key in array v_keys loop
+    v_val := p_patch -> v_key;
     case v_key
     when 'currentNodeId' then
       v_node_id := seer_private.try_uuid(case when jsonb_typeof(v_val) = 'string' then v_val #>> '{}' end);
@@ -213,19 +221,24 @@ begin
       v_inv := coalesce((select jsonb_agg(i order by o) from jsonb_array_elements(v_inv) with ordinality t(i, o)
                          where not (v_val @> jsonb_build_array(i -> 'id'))), '[]'::jsonb);
     when 'setVariables' then
-      if seer_private.jtype(v_val) <> 'object' or exists (
-          select 1 from jsonb_each(v_val) e
-          where length(e.key) not between 1 and 100
-             or jsonb_typeof(e.value) not in ('string', 'number', 'boolean')
-             or (jsonb_typeof(e.value) = 'string' and length(e.value #>> '{}') > 2000)) then
+      -- one statement: the shape, the characters (every player sees them: clean_text's
+      -- character rule, names one line, values may span lines) and the merged count
+      if seer_private.jtype(v_val) = 'object' then
+        select bool_or(length(e.key) not between 1 and 100
+                       or jsonb_typeof(e.value) not in ('string', 'number', 'boolean')
+                       or (jsonb_typeof(e.value) = 'string' and length(e.value #>> '{}') > 2000)),
+               bool_or(e.key ~ seer_private.unsafe_text_chars(false)
+                       or (jsonb_typeof(e.value) = 'string'
+                           and (e.value #>> '{}') ~ seer_private.unsafe_text_chars(true))),
+               (select count(*) from jsonb_object_keys(v_vars || v_val))
+          into v_bad, v_unsafe, v_nvars
+        from jsonb_each(v_val) e;
+      end if;
+      if seer_private.jtype(v_val) <> 'object' or v_bad then
         perform seer_private.raise_error('SESSION_000',
           'setVariables must map names (1-100) to strings (<= 2000), numbers or booleans');
       end if;
-      -- every player sees them: clean_text's character rule (names one line, values may span lines)
-      if exists (select 1 from jsonb_each(v_val) e
-                 where e.key ~ seer_private.unsafe_text_chars(false)
-                    or (jsonb_typeof(e.value) = 'string'
-                        and (e.value #>> '{}') ~ seer_private.unsafe_text_chars(true))) then
+      if v_unsafe then
         perform seer_private.raise_error('SESSION_000', 'setVariables contains control, bidi or escape characters');
       end if;
       v_vars := v_vars || v_val;
@@ -271,7 +284,8 @@ begin
   if jsonb_array_length(v_inv) > 200 then
     perform seer_private.raise_error('SESSION_000', 'inventory holds at most 200 items');
   end if;
-  if jsonb_array_length(v_flags) > 500 or (select count(*) from jsonb_object_keys(v_vars)) > 500 then
+  -- the variables only grow by setVariables (counted there; every stored state passed this)
+  if jsonb_array_length(v_flags) > 500 or v_nvars > 500 then
     perform seer_private.raise_error('SESSION_000', 'flags and variables hold at most 500 entries');
   end if;
   if v_node_id is distinct from v_s.current_node_id then
@@ -311,7 +325,7 @@ end
 $$;
 
 create function public.get_game_state(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 security definer

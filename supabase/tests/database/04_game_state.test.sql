@@ -14,12 +14,12 @@ select tests.join(:'s', :'pia', :'pia_char') \g /dev/null
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_010:422',
   'no state changes before the session starts');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 
 select tests.act_as(:'pia');
-select is(public.get_game_state(:'s') ->> 'version', '0', 'players read the state; version starts at 0');
+select is(public.get_game_state(:'s')::jsonb ->> 'version', '0', 'players read the state; version starts at 0');
 select is(
-  (select array_agg(k order by k) from jsonb_object_keys(public.get_game_state(:'s')) k),
+  (select array_agg(k order by k) from jsonb_object_keys(public.get_game_state(:'s')::jsonb) k),
   array['combatState', 'currentNodeId', 'flags', 'inventory', 'turnHistory', 'variables', 'version', 'visitedNodeIds'],
   'GameState has exactly the contract keys');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_007:403',
@@ -30,23 +30,23 @@ select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": [
   'strangers cannot change it');
 
 select tests.act_as(:'seer');
-select public.update_game_state(:'s', '{"addInventory": [{"id": "rope", "name": "Rope", "quantity": 2}, {"id": "lamp", "name": "Lamp"}]}', 0) as g1 \gset
+select public.update_game_state(:'s', '{"addInventory": [{"id": "rope", "name": "Rope", "quantity": 2}, {"id": "lamp", "name": "Lamp"}]}', 0)::jsonb as g1 \gset
 select is(:'g1'::jsonb -> 'inventory', '[{"id": "rope", "name": "Rope", "quantity": 2}, {"id": "lamp", "name": "Lamp"}]'::jsonb, 'addInventory');
 select is(:'g1'::jsonb ->> 'version', '1', 'version +1');
-select is(public.update_game_state(:'s', '{"addInventory": [{"id": "rope", "name": "Rope", "quantity": 1}]}') -> 'inventory',
+select is(public.update_game_state(:'s', '{"addInventory": [{"id": "rope", "name": "Rope", "quantity": 1}]}')::jsonb -> 'inventory',
   '[{"id": "lamp", "name": "Lamp"}, {"id": "rope", "name": "Rope", "quantity": 1}]'::jsonb, 'an item with the same id is replaced');
-select is(public.update_game_state(:'s', '{"removeInventory": ["lamp", "nothing"]}') -> 'inventory',
+select is(public.update_game_state(:'s', '{"removeInventory": ["lamp", "nothing"]}')::jsonb -> 'inventory',
   '[{"id": "rope", "name": "Rope", "quantity": 1}]'::jsonb, 'removeInventory (unknown ids ignored)');
-select is(public.update_game_state(:'s', '{"setVariables": {"tide": 3, "door": "open", "lit": true}}') -> 'variables',
+select is(public.update_game_state(:'s', '{"setVariables": {"tide": 3, "door": "open", "lit": true}}')::jsonb -> 'variables',
   '{"tide": 3, "door": "open", "lit": true}'::jsonb, 'setVariables');
-select is(public.update_game_state(:'s', '{"setVariables": {"tide": 4}}') -> 'variables',
+select is(public.update_game_state(:'s', '{"setVariables": {"tide": 4}}')::jsonb -> 'variables',
   '{"tide": 4, "door": "open", "lit": true}'::jsonb, 'setVariables merges');
-select is(public.update_game_state(:'s', '{"addFlags": ["a", "b", "a"]}') -> 'flags', '["a", "b"]'::jsonb, 'addFlags (set semantics)');
-select is(public.update_game_state(:'s', '{"addFlags": ["b", "c"], "removeFlags": ["a"]}') -> 'flags', '["b", "c"]'::jsonb,
+select is(public.update_game_state(:'s', '{"addFlags": ["a", "b", "a"]}')::jsonb -> 'flags', '["a", "b"]'::jsonb, 'addFlags (set semantics)');
+select is(public.update_game_state(:'s', '{"addFlags": ["b", "c"], "removeFlags": ["a"]}')::jsonb -> 'flags', '["b", "c"]'::jsonb,
   'addFlags + removeFlags in one patch');
 select is(
   (select jsonb_agg(t - 'at' - 'actorId') from jsonb_array_elements(
-     public.update_game_state(:'s', '{"turn": {"actor": "pia", "text": "opens the door", "type": "roll"}}') -> 'turnHistory') t),
+     public.update_game_state(:'s', '{"turn": {"actor": "pia", "text": "opens the door", "type": "roll"}}')::jsonb -> 'turnHistory') t),
   '[{"type": "note", "actor": "pia", "text": "opens the door"}]'::jsonb, 'turn appends a typed note to turnHistory');
 -- the counters and combatState belong to roll_dice and the combat RPCs
 select is(tests.err(format($$select public.update_game_state(%L, '{"combatState": {"round": 1}}')$$, :'s')),
@@ -58,12 +58,12 @@ select is((select combats_completed from public.sessions where id = :'s'), 0, 'n
 select is((select dice_rolled::int from public.sessions where id = :'s'), 0, 'no dice counted by patches');
 
 select tests.act_as(:'seer');
-select public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(2))) as g3 \gset
+select public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(2)))::jsonb as g3 \gset
 select is(:'g3'::jsonb ->> 'currentNodeId', tests.node(2)::text, 'currentNodeId moves');
 select is(:'g3'::jsonb -> 'visitedNodeIds', jsonb_build_array(tests.node(1), tests.node(2)), 'and is recorded as visited');
-select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(1), 'nodeOverride', true)) -> 'visitedNodeIds',
+select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(1), 'nodeOverride', true))::jsonb -> 'visitedNodeIds',
   jsonb_build_array(tests.node(1), tests.node(2)), 'revisiting (off the links, with nodeOverride) does not duplicate');
-select is(public.get_session(:'s') ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
+select is(public.get_session(:'s')::jsonb ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
 select tests.reset_role();
 select results_eq(
   format($$select type, payload ->> 'nodeTitle', payload ->> 'version' from public.session_events
@@ -77,12 +77,12 @@ select is((select payload -> 'changes' from public.session_events where session_
 
 -- optimistic concurrency
 select tests.act_as(:'seer');
-select (public.get_game_state(:'s') ->> 'version')::int as v \gset
+select (public.get_game_state(:'s')::jsonb ->> 'version')::int as v \gset
 select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["stale"]}', %s)$$, :'s', :v - 1)),
   'SESSION_014:409', 'a stale expected version -> 014');
 select is(tests.err_details(format($$select public.update_game_state(%L, '{"addFlags": ["stale"]}', %s)$$, :'s', :v - 1)),
   'currentVersion=' || :v, 'details carry the current version');
-select is(public.update_game_state(:'s', '{"addFlags": ["fresh"]}', :v) ->> 'version', (:v + 1)::text,
+select is(public.update_game_state(:'s', '{"addFlags": ["fresh"]}', :v)::jsonb ->> 'version', (:v + 1)::text,
   'the current expected version applies');
 select tests.reset_role();
 select is((select count(*)::int from public.sessions where id = :'s' and game_state -> 'flags' @> '["stale"]'), 0,
@@ -142,7 +142,7 @@ select is((select last_seq from public.sessions where id = :'s'), :seq0::bigint,
 select is((select game_state::text from public.sessions where id = :'s'), :'gs0', 'rejected patches changed no state');
 
 select tests.act_as(:'seer');
-select is(public.update_game_state(:'s', '{}') ->> 'version', :'v0', 'an empty patch is a no-op');
+select is(public.update_game_state(:'s', '{}')::jsonb ->> 'version', :'v0', 'an empty patch is a no-op');
 select is(tests.err(format($$select public.update_game_state(%L, '{}', %s)$$, :'s', :v0 + 5)), 'SESSION_014:409',
   'even an empty patch checks the version');
 
@@ -157,15 +157,15 @@ select is(tests.err(format($$select public.update_game_state(%L, '{"currentNodeI
 
 -- session_events_since
 select tests.act_as(:'pia');
-select is(jsonb_array_length(public.session_events_since(:'s', 0)), :seq0::int, 'all events since 0');
-select is(public.session_events_since(:'s', 0, 3) -> 2 ->> 'seq', '3', 'limit and order by seq');
-select is(jsonb_array_length(public.session_events_since(:'s', 0, 100000)), :seq0::int, 'huge limit is capped, not an error');
-select is(public.session_events_since(:'s', :seq0), '[]'::jsonb, 'nothing after the last seq');
-select is(public.session_events_since(:'s', null, null) -> 0 ->> 'type', 'session_created', 'null afterSeq/limit use defaults');
-select is(tests.err(format('select public.session_events_since(%L, -1)', :'s')), 'SESSION_000:400', 'negative afterSeq -> 000');
-select is(tests.err(format('select public.session_events_since(%L, 0, 0)', :'s')), 'SESSION_000:400', 'limit 0 -> 000');
+select is(jsonb_array_length(public.session_events_since(:'s', 0)::jsonb), :seq0::int, 'all events since 0');
+select is(public.session_events_since(:'s', 0, 3)::jsonb -> 2 ->> 'seq', '3', 'limit and order by seq');
+select is(jsonb_array_length(public.session_events_since(:'s', 0, 100000)::jsonb), :seq0::int, 'huge limit is capped, not an error');
+select is(public.session_events_since(:'s', :seq0)::jsonb, '[]'::jsonb, 'nothing after the last seq');
+select is(public.session_events_since(:'s', null, null)::jsonb -> 0 ->> 'type', 'session_created', 'null afterSeq/limit use defaults');
+select is(tests.err(format('select public.session_events_since(%L, -1)::jsonb', :'s')), 'SESSION_000:400', 'negative afterSeq -> 000');
+select is(tests.err(format('select public.session_events_since(%L, 0, 0)::jsonb', :'s')), 'SESSION_000:400', 'limit 0 -> 000');
 select is(
-  (select array_agg(k order by k) from jsonb_object_keys(public.session_events_since(:'s', 0, 1) -> 0) k),
+  (select array_agg(k order by k) from jsonb_object_keys(public.session_events_since(:'s', 0, 1)::jsonb -> 0) k),
   array['actor', 'seq', 'sessionId', 'status', 'timestamp', 'type'], 'event JSON: seq, type, sessionId, timestamp, actor + fields');
 
 select * from finish();

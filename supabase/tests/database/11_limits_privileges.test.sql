@@ -54,9 +54,9 @@ select tests.join(:'s1', :'pia', :'pia_char') \g /dev/null
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.kick_player(%L, gen_random_uuid(), E'a\u001b[2Jb')$$, :'s1')),
   'SESSION_000:400', 'kick reason with an escape -> 000 (before anything else)');
-select is(tests.err(format($$select public.end_session(%L, 'cancelled', E'a\u202eb')$$, :'s1')),
+select is(tests.err(format($$select public.end_session(%L, 'cancelled', E'a\u202eb')::jsonb$$, :'s1')),
   'SESSION_000:400', 'notes with a bidi override -> 000');
-select is(public.end_session(:'s1', 'cancelled', E'line one\n\tline two') -> 'session' ->> 'notes',
+select is(public.end_session(:'s1', 'cancelled', E'line one\n\tline two')::jsonb -> 'session' ->> 'notes',
   E'line one\n\tline two', 'notes keep newlines and tabs');
 select tests.reset_role();
 -- sign-up names are cleaned, not refused (a raise would fail GoTrue's sign-up)
@@ -70,26 +70,26 @@ select is((select display_name from public.profiles where id = '00000000-0000-40
 select set_config('role', 'authenticated', true);
 select set_config('request.jwt.claims', json_build_object('sub', :'ned', 'role', 'authenticated',
   'is_anonymous', true)::text, true);
-select is(tests.err(format('select public.create_session(%L)', tests.adventure())), 'SESSION_018:403',
+select is(tests.err(format('select public.create_session(%L)::jsonb', tests.adventure())), 'SESSION_018:403',
   'an anonymous user cannot create a session');
 select is(tests.err($$select public.get_session_by_code('ABCDEF')$$), 'SESSION_018:403',
   'an anonymous user cannot look up codes');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s1', :'pia_char')), 'SESSION_018:403',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s1', :'pia_char')), 'SESSION_018:403',
   'an anonymous user cannot join');
 select tests.reset_role();
 
 -- Sessions per Seer --------------------------------------------------------------------------
 select tests.act_as(:'ned');
-select public.create_session(tests.adventure()) from generate_series(1, 10) \g /dev/null
-select is(tests.err(format('select public.create_session(%L)', tests.adventure())), 'SESSION_016:422',
+select public.create_session(tests.adventure())::jsonb from generate_series(1, 10) \g /dev/null
+select is(tests.err(format('select public.create_session(%L)::jsonb', tests.adventure())), 'SESSION_016:422',
   'the 11th live session of one Seer -> 016');
 select is((select count(*)::int from public.sessions where seer_id = :'ned'), 10, 'nothing written');
-select public.end_session(id, 'cancelled') from public.sessions
+select public.end_session(id, 'cancelled')::jsonb from public.sessions
   where seer_id = :'ned' and status = 'waiting' \g /dev/null
-select public.create_session(tests.adventure()) from generate_series(1, 10) \g /dev/null
-select public.end_session(id, 'cancelled') from public.sessions
+select public.create_session(tests.adventure())::jsonb from generate_series(1, 10) \g /dev/null
+select public.end_session(id, 'cancelled')::jsonb from public.sessions
   where seer_id = :'ned' and status = 'waiting' \g /dev/null
-select is(tests.err(format('select public.create_session(%L)', tests.adventure())), 'SESSION_017:429',
+select is(tests.err(format('select public.create_session(%L)::jsonb', tests.adventure())), 'SESSION_017:429',
   'the 21st session created within an hour -> 017');
 select is((select count(*)::int from public.sessions where seer_id = :'ned'), 20, 'nothing written');
 select tests.reset_role();
@@ -98,7 +98,7 @@ select tests.reset_role();
 select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', tests.make_character(:'pia', 'Second')) as pia_seat \gset
 select tests.act_as(:'seer');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 select is(tests.err(format($$select public.update_game_state(%L, '{"addInventory": [{"id": "a", "name": "A", "blob": "x"}]}')$$, :'s')),
   'SESSION_000:400', 'an inventory item with an extra key -> 000');
 select is(tests.err_details(format($$select public.update_game_state(%L, '{"addInventory": [{"id": "a", "name": "A", "blob": "x"}]}')$$, :'s')),
@@ -113,30 +113,30 @@ select is(tests.err(format($$select public.update_game_state(%L, '{"addInventory
   'SESSION_000:400', 'assignedTo that is not a player id -> 000');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addInventory": [{"id": "a", "name": "A\u001b[1m"}]}')$$, :'s')),
   'SESSION_000:400', 'an item name with an escape -> 000');
-select is(public.update_game_state(:'s', format('{"addInventory": [{"id": "rope", "name": " Rope ", "quantity": 3, "description": "50 ft", "assignedTo": "%s"}]}', :'pia_seat')::jsonb) -> 'inventory',
+select is(public.update_game_state(:'s', format('{"addInventory": [{"id": "rope", "name": " Rope ", "quantity": 3, "description": "50 ft", "assignedTo": "%s"}]}', :'pia_seat')::jsonb)::jsonb -> 'inventory',
   jsonb_build_array(jsonb_build_object('id', 'rope', 'name', 'Rope', 'quantity', 3, 'description', '50 ft', 'assignedTo', :'pia_seat')),
   'a full item is stored cleaned');
 select is(tests.err(format($$select public.update_game_state(%L, %L)$$, :'s',
   jsonb_build_object('addInventory', (select jsonb_agg(jsonb_build_object('id', 'i' || g, 'name', 'I')) from generate_series(1, 201) g)))),
   'SESSION_000:400', 'more than 200 items -> 000');
-select is(jsonb_array_length(public.get_game_state(:'s') -> 'inventory'), 1, 'nothing written');
+select is(jsonb_array_length(public.get_game_state(:'s')::jsonb -> 'inventory'), 1, 'nothing written');
 -- whole state ceiling: four patches of 30 variables of 2000 characters (~60 KB each) fit
 select public.update_game_state(:'s', jsonb_build_object('setVariables',
-  (select jsonb_object_agg(p || g, repeat('x', 2000)) from generate_series(1, 30) g)))
+  (select jsonb_object_agg(p || g, repeat('x', 2000)) from generate_series(1, 30) g)))::jsonb
   from unnest(array['v', 'w', 'y', 'u']) p \g /dev/null
-select public.get_game_state(:'s') ->> 'version' as v_before \gset
+select public.get_game_state(:'s')::jsonb ->> 'version' as v_before \gset
 select is(tests.err(format($$select public.update_game_state(%L, %L)$$, :'s', jsonb_build_object('setVariables',
   (select jsonb_object_agg('z' || g, repeat('x', 2000)) from generate_series(1, 30) g)))),
   'SESSION_019:413', 'a state over 256 KiB -> 019 (413)');
-select is(public.get_game_state(:'s') ->> 'version', :'v_before', 'nothing written');
+select is(public.get_game_state(:'s')::jsonb ->> 'version', :'v_before', 'nothing written');
 select public.update_game_state(:'s', jsonb_build_object('setVariables',
   (select jsonb_object_agg(p || g, 0) from generate_series(1, 30) g, unnest(array['v', 'w', 'y', 'u']) p))) \g /dev/null
 -- turnHistory: newest 100 turns and 128 KiB
-select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('n', g))) from generate_series(1, 105) g \g /dev/null
-select is(jsonb_array_length(public.get_game_state(:'s') -> 'turnHistory'), 100, 'turnHistory keeps 100 turns');
-select is(public.get_game_state(:'s') -> 'turnHistory' -> 0 -> 'n', '6'::jsonb, '... the newest ones');
-select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('text', repeat('t', 8000)))) from generate_series(1, 20) g \g /dev/null
-select ok(octet_length((public.get_game_state(:'s') -> 'turnHistory')::text) <= 131072, 'turnHistory stays within 128 KiB');
+select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('n', g)))::jsonb from generate_series(1, 105) g \g /dev/null
+select is(jsonb_array_length(public.get_game_state(:'s')::jsonb -> 'turnHistory'), 100, 'turnHistory keeps 100 turns');
+select is(public.get_game_state(:'s')::jsonb -> 'turnHistory' -> 0 -> 'n', '6'::jsonb, '... the newest ones');
+select public.update_game_state(:'s', jsonb_build_object('turn', jsonb_build_object('text', repeat('t', 8000))))::jsonb from generate_series(1, 20) g \g /dev/null
+select ok(octet_length((public.get_game_state(:'s')::jsonb -> 'turnHistory')::text) <= 131072, 'turnHistory stays within 128 KiB');
 select tests.reset_role();
 -- every event: 128 KiB
 select is(tests.err(format($$select seer_private.write_event(%L, 'game_state', null, jsonb_build_object('x', repeat('x', 140000)))$$, :'s')),
