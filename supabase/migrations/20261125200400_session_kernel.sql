@@ -46,7 +46,7 @@
 --     game_state_json, join_refusal, live_seat_count, lock_session, may_restore_seat,
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
---     role_in, rotate_session_channel, session_event_limit, session_json, turn_history,
+--     role_in, role_of, rotate_session_channel, session_event_limit, session_json, turn_history,
 --     turns_of_event, write_event, write_event_at, xp_per_minute, xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
@@ -343,15 +343,23 @@ $$;
 
 -- The players come from one join, not from a player_json call per seat, and player_fields
 -- inlines into it (the liveness row is part of the join).
+-- `json`, not jsonb (issue 24): a Session goes out as text (get_session, join_session and the
+-- lobby and lifecycle RPCs return it, in json_build_object where it is part of an answer), so
+-- json_build_object writes each part's text once; as jsonb every nested value (the players,
+-- the game state with its up to 100-entry turnHistory) was copied into a new jsonb tree at
+-- each level and serialized again on output. The same JSON for every reader: PostgREST and
+-- the devstack send json and jsonb results alike as their text (see session_events_since);
+-- SQL callers cast it (`::jsonb`) to use jsonb operators. Key order differs (json keeps
+-- this order, jsonb sorts), which JSON does not define.
 create function seer_private.session_json(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
   return (
-    select jsonb_build_object(
+    select json_build_object(
       'id', s.id,
       'code', s.code,
       'seerId', s.seer_id,
@@ -361,20 +369,21 @@ begin
       'adventureDescription', a.description,
       'status', s.status,
       'players', coalesce((
-        select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
-                         order by sp.joined_at, sp.id)
+        select json_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at)
+                        order by sp.joined_at, sp.id)
         from public.session_players sp
         left join public.characters c on c.id = sp.character_id
         left join public.profiles pr on pr.id = sp.user_id
         left join seer_private.seat_liveness l on l.player_id = sp.id
-        where sp.session_id = s.id and sp.left_at is null), '[]'::jsonb),
+        where sp.session_id = s.id and sp.left_at is null), '[]'::json),
       'maxPlayers', s.max_players,
       'minPlayers', s.min_players,
       'recommendedMinPlayers', a.recommended_min_players,
       'recommendedMaxPlayers', a.recommended_max_players,
       'currentNodeId', s.current_node_id,
-      'currentNode', seer_private.node_json(s.current_node_id),
-      'visitedNodeIds', to_jsonb(s.visited_node_ids),
+      -- no nested call for a lobby (no node yet)
+      'currentNode', case when s.current_node_id is not null then seer_private.node_json(s.current_node_id) end,
+      'visitedNodeIds', to_json(s.visited_node_ids),
       'gameState', seer_private.game_state_json(s),
       'stats', s.stats,
       'createdAt', s.created_at,
@@ -711,6 +720,19 @@ begin
 end
 $$;
 
+-- The role names from what a session's seats say about a user: p_is_seer (the session's
+-- seer_id is theirs), p_live (bool_or(left_at is null) over their seats: true a live seat,
+-- false only released ones, null none). The one mapping; role_in and join_refusal read the
+-- seats their own way. No SET clause: inlined into its callers (it only reads its arguments).
+create function seer_private.role_of(p_is_seer boolean, p_live boolean)
+returns text
+language sql
+immutable
+as $$
+  select case when p_is_seer then 'seer' when p_live then 'player'
+              when p_live is not null then 'former' else 'stranger' end
+$$;
+
 -- 'seer' | 'player' (live seat) | 'former' (seat released: left in lobby or kicked) | 'stranger'
 -- plpgsql, like the table readers above: called by nearly every RPC, its plan is cached.
 create function seer_private.role_in(p_session_id uuid, p_seer_id uuid, p_uid uuid)
@@ -729,7 +751,7 @@ begin
   select bool_or(sp.left_at is null) into v_live
   from public.session_players sp
   where sp.session_id = p_session_id and sp.user_id = p_uid;
-  return case when v_live then 'player' when v_live is not null then 'former' else 'stranger' end;
+  return seer_private.role_of(false, v_live);
 end
 $$;
 
@@ -866,6 +888,9 @@ insert into seer_private.join_refusals (reason, code, details, message) values
   ('started', 'SESSION_004', null, 'Session has already started'),
   ('full', 'SESSION_003', null, 'Session is full');
 
+-- One read of the session's seats answers the caller's role (role_in's probe), whether they
+-- were kicked and the live seat count (live_seat_count): one statement instead of three nested
+-- calls and a sub-select (issue 24; join_session runs it under its lock).
 create function seer_private.join_refusal(p_session public.sessions, p_uid uuid)
 returns text
 language plpgsql
@@ -873,21 +898,28 @@ stable
 set search_path = ''
 as $$
 declare
-  v_role text := seer_private.role_in((p_session).id, (p_session).seer_id, p_uid);
+  v_live boolean;
+  v_kicked boolean;
+  v_seats int;
+  v_role text;
 begin
+  select bool_or(sp.left_at is null) filter (where sp.user_id = p_uid),
+         bool_or(sp.status = 'kicked') filter (where sp.user_id = p_uid),
+         count(*) filter (where sp.left_at is null)
+  into v_live, v_kicked, v_seats
+  from public.session_players sp
+  where sp.session_id = (p_session).id;
+  v_role := seer_private.role_of((p_session).seer_id = p_uid, v_live);
   return case
     when v_role = 'seer' then 'seer'
-    when v_role = 'former' and exists (
-        select 1 from public.session_players sp
-        where sp.session_id = (p_session).id and sp.user_id = p_uid and sp.status = 'kicked')
-      then 'kicked'
+    when v_role = 'former' and v_kicked then 'kicked'
     when v_role = 'player' then 'seated'
     when (p_session).status in ('completed', 'cancelled') then 'ended'
     when (p_session).status = 'paused'
       or ((p_session).status = 'active'
           and not coalesce(((p_session).settings ->> 'allowLateJoin')::boolean, false))
       then 'started'
-    when seer_private.live_seat_count((p_session).id) >= (p_session).max_players then 'full'
+    when v_seats >= (p_session).max_players then 'full'
   end;
 end
 $$;
@@ -964,8 +996,11 @@ as $$
   end
 $$;
 
--- Brings a disconnected/inactive seat back; caller holds the session lock.
-create function seer_private.restore_seat(p_player_id uuid, p_actor uuid, p_at timestamptz)
+-- Brings a disconnected/inactive seat back; caller holds the session lock. p_seq: the
+-- player_connection event's seq when the caller already allocated it with its lock
+-- (join_session, issue 24); null: allocated here (write_event).
+create function seer_private.restore_seat(
+  p_player_id uuid, p_actor uuid, p_at timestamptz, p_seq bigint default null)
 returns void
 language plpgsql
 volatile
@@ -979,8 +1014,13 @@ begin
       readmit_requested_at = null, last_activity_at = p_at
   where id = p_player_id
   returning * into v_p;
-  perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
-    seer_private.event_player_connection(v_p), p_at);
+  if p_seq is null then
+    perform seer_private.write_event(v_p.session_id, 'player_connection', p_actor,
+      seer_private.event_player_connection(v_p), p_at);
+  else
+    perform seer_private.write_event_at(v_p.session_id, p_seq, 'player_connection', p_actor,
+      seer_private.event_player_connection(v_p), p_at);
+  end if;
 end
 $$;
 

@@ -95,7 +95,7 @@ $$;
 
 create function public.create_session(
   p_adventure_id uuid, p_settings jsonb default '{}', p_max_players int default 6)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -155,7 +155,7 @@ end
 $$;
 
 create function public.get_session(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 stable
 security definer
@@ -175,8 +175,25 @@ begin
 end
 $$;
 
+-- The hot path (issue 24) in as few statements and nested calls as the rules allow (at a
+-- realistic load each costs ~3x its saturated time, docs/performance.md):
+--   * the session row lock is the seq allocation: one UPDATE takes the lock and advances
+--     last_seq for the player_joined event (the seq write_event would allocate), and the event
+--     goes straight to write_event_at. A seat brought back writes its player_connection event
+--     with that seq instead (restore_seat's p_seq); a readmit request (request_readmit
+--     allocates its own seq, when it writes at all) gives the seq back under the same lock
+--     first, so seqs stay gap-free; a refusal raises and rolls it back;
+--   * the character's "in another live seat" rule is the partial unique index itself
+--     (session_players_live_character_key as the insert's ON CONFLICT arbiter): no separate
+--     probe before the insert and no exception block (a subtransaction) around it. A full
+--     session still reports a taken character first (SESSION_009 before 003), so only that
+--     refusal probes the index first. The rate limit is spent after the insert, so a taken
+--     character is still SESSION_009 at the limit, and a refused join counts nothing;
+--   * the new player's JSON is player_fields of the inserted seat (its liveness row holds the
+--     seat's own last_activity_at, so the heartbeat argument is null): one statement instead
+--     of player_json's three, built once for the event and the reply.
 create function public.join_session(p_session_id uuid, p_character_id uuid)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -187,31 +204,50 @@ declare
   v_seat public.session_players%rowtype;
   v_char public.characters%rowtype;
   v_refusal text;
-  v_constraint text;
+  v_back text;
   v_player jsonb;
 begin
   if p_character_id is null then
     perform seer_private.raise_error('SESSION_000', 'characterId is required');
   end if;
-  v_s := seer_private.lock_session(p_session_id);
+  if p_session_id is null then
+    perform seer_private.raise_error('SESSION_000', 'sessionId is required');
+  end if;
+  -- lock_session's lock and errors, with the player_joined event's seq (see above)
+  update public.sessions s set last_seq = s.last_seq + 1
+  where s.id = p_session_id
+  returning s.* into v_s;
+  if not found then
+    perform seer_private.raise_error('SESSION_001');
+  end if;
   v_refusal := seer_private.join_refusal(v_s, v_uid);
   if v_refusal = 'seated' then
-    -- Coming back to a running game with the same character restores the seat.
     v_seat := seer_private.caller_seat(v_s, v_uid);
-    if v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, true)
-       and v_seat.character_id = p_character_id then
-      perform seer_private.restore_seat(v_seat.id, v_uid, now());
-      select * into v_seat from public.session_players sp where sp.id = v_seat.id;
-      return jsonb_build_object('player', seer_private.player_json(v_seat),
-                                'session', seer_private.session_json(v_s.id));
-    end if;
-    if v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then
+    v_back := case
+      -- Coming back to a running game with the same character restores the seat.
+      when v_s.status in ('waiting', 'active', 'paused') and seer_private.may_restore_seat(v_seat, true)
+           and v_seat.character_id = p_character_id then 'restore'
       -- Back after the 5-minute window: not an error, but not a seat either until the Seer
       -- lets them in (readmit_player) - the answer says so and the Seer is asked once.
-      perform seer_private.request_readmit(v_seat);
+      when v_seat.status = 'inactive' and v_s.status in ('active', 'paused') then 'readmit'
+    end;
+    if v_back is not null then
+      if v_back = 'restore' then
+        -- the seq taken with the lock is the player_connection event's
+        perform seer_private.restore_seat(v_seat.id, v_uid, now(), v_s.last_seq);
+      else
+        -- request_readmit writes at most one event and allocates its seq itself: the seq
+        -- taken with the lock goes back (rare: once per return after the window)
+        update public.sessions s set last_seq = s.last_seq - 1 where s.id = v_s.id;
+        perform seer_private.request_readmit(v_seat);
+      end if;
       select * into v_seat from public.session_players sp where sp.id = v_seat.id;
-      return jsonb_build_object('player', seer_private.player_json(v_seat),
-                                'session', seer_private.session_json(v_s.id), 'readmit', 'requested');
+      if v_back = 'readmit' then
+        return json_build_object('player', seer_private.player_json(v_seat),
+                                 'session', seer_private.session_json(v_s.id), 'readmit', 'requested');
+      end if;
+      return json_build_object('player', seer_private.player_json(v_seat),
+                               'session', seer_private.session_json(v_s.id));
     end if;
   end if;
   -- a full session is reported after the caller's own character problems (below)
@@ -223,35 +259,33 @@ begin
   if not found then
     perform seer_private.raise_error('SESSION_000', 'characterId');
   end if;
-  if exists (select 1 from public.session_players sp
-             where sp.character_id = v_char.id and sp.left_at is null and not sp.session_ended) then
-    perform seer_private.raise_error('SESSION_009');
-  end if;
   if v_refusal = 'full' then
+    if exists (select 1 from public.session_players sp
+               where sp.character_id = v_char.id and sp.left_at is null and not sp.session_ended) then
+      perform seer_private.raise_error('SESSION_009');
+    end if;
     perform seer_private.refuse_join(v_refusal);
+  end if;
+
+  -- a late joiner's seat is in a running session from the start. A character in another live
+  -- seat (also one taken by a join committing at this very moment: the insert waits for it)
+  -- inserts nothing: SESSION_009.
+  insert into public.session_players (session_id, user_id, character_id, session_running)
+  values (v_s.id, v_uid, v_char.id, v_s.status in ('active', 'paused'))
+  on conflict (character_id) where left_at is null and not session_ended do nothing
+  returning * into v_seat;
+  if not found then
+    perform seer_private.raise_error('SESSION_009');
   end if;
   -- new seats are rate-limited (SESSION_028, bucket join_session): a join/leave loop would
   -- announce to the whole lobby and rotate its key on every turn (issue 20)
   perform seer_private.spend_rate_budget('join_session', v_uid);
 
-  begin
-    -- a late joiner's seat is in a running session from the start
-    insert into public.session_players (session_id, user_id, character_id, session_running)
-    values (v_s.id, v_uid, v_char.id, v_s.status in ('active', 'paused'))
-    returning * into v_seat;
-  exception when unique_violation then
-    -- the same character joining another session at this very moment
-    get stacked diagnostics v_constraint = constraint_name;
-    if v_constraint = 'session_players_live_character_key' then
-      perform seer_private.raise_error('SESSION_009');
-    end if;
-    raise;
-  end;
-
-  -- the new player's JSON once, for the event and the reply
-  v_player := seer_private.player_json(v_seat);
-  perform seer_private.write_event(v_s.id, 'player_joined', v_uid, seer_private.event_player_joined(v_player));
-  return jsonb_build_object('player', v_player, 'session', seer_private.session_json(v_s.id));
+  v_player := seer_private.player_fields(v_seat, v_char,
+    (select pr.display_name from public.profiles pr where pr.id = v_uid), null);
+  perform seer_private.write_event_at(v_s.id, v_s.last_seq, 'player_joined', v_uid,
+    seer_private.event_player_joined(v_player));
+  return json_build_object('player', v_player, 'session', seer_private.session_json(v_s.id));
 end
 $$;
 
@@ -380,7 +414,7 @@ $$;
 -- nothing changed. Returns the Session.
 create function public.update_session_settings(
   p_session_id uuid, p_settings jsonb default '{}', p_max_players int default null)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''

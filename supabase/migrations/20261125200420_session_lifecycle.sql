@@ -4,7 +4,7 @@
 -- timeouts and account deletion use as well.
 
 create function public.start_session(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -53,12 +53,12 @@ begin
     perform seer_private.write_event(v_s.id, 'node_change', v_uid,
       seer_private.event_node_change(seer_private.node_json(v_adv.start_node_id), false));
   end if;
-  return jsonb_build_object('session', seer_private.session_json(v_s.id), 'warnings', v_warnings);
+  return json_build_object('session', seer_private.session_json(v_s.id), 'warnings', v_warnings);
 end
 $$;
 
 create function public.pause_session(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -75,7 +75,7 @@ end
 $$;
 
 create function public.resume_session(p_session_id uuid)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -96,7 +96,7 @@ end
 $$;
 
 create function public.end_session(p_session_id uuid, p_outcome text, p_notes text default null)
-returns jsonb
+returns json
 language plpgsql
 security definer
 set search_path = ''
@@ -114,7 +114,7 @@ begin
   v_s := seer_private.lock_session(p_session_id);
   perform seer_private.require_seer(v_s, v_uid);
   v_stats := seer_private.finish_session(v_s.id, v_outcome, v_notes, v_uid, now());
-  return jsonb_build_object('session', seer_private.session_json(v_s.id), 'stats', v_stats);
+  return json_build_object('session', seer_private.session_json(v_s.id), 'stats', v_stats);
 end
 $$;
 

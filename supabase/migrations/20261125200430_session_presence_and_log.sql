@@ -112,9 +112,16 @@ begin
 end
 $$;
 
+-- Returns `json`, not jsonb (issue 24): the events are stored as jsonb and go out as text, so
+-- json_agg writes each payload's text once; jsonb_agg built a jsonb tree of all of them that
+-- the output then serialized again (0.146 of the call's 0.299 ms for 20 events). The answer
+-- is the same JSON: PostgREST sends a scalar function's json and jsonb results alike as their
+-- text (coalesce(json_agg(pgrst_scalar)->0, ...), its CallPlan query), as does the devstack
+-- (to_json(...)::text), and the SDK parses the body. SQL callers cast it (`::jsonb`) to use
+-- jsonb operators.
 create function public.session_events_since(
   p_session_id uuid, p_after_seq bigint, p_limit int default 500)
-returns jsonb
+returns json
 language plpgsql
 stable
 security definer
@@ -135,11 +142,11 @@ begin
     perform seer_private.raise_error('SESSION_000', 'limit must be >= 1');
   end if;
   return coalesce((
-    select jsonb_agg(e.payload order by e.seq)
+    select json_agg(e.payload order by e.seq)
     from (select ev.payload, ev.seq from public.session_events ev
           where ev.session_id = p_session_id and ev.seq > coalesce(p_after_seq, 0)
           order by ev.seq
-          limit least(v_limit, 1000)) e), '[]'::jsonb);
+          limit least(v_limit, 1000)) e), '[]'::json);
 end
 $$;
 

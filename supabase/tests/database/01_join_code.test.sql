@@ -33,7 +33,7 @@ begin
   for i in 1 .. 100 loop
     perform tests.act_as(case when i = 1 then current_setting('tests.seer')::uuid
                               else tests.create_user('seer' || i) end);
-    insert into made select public.create_session(tests.adventure());
+    insert into made select public.create_session(tests.adventure())::jsonb;
     perform tests.reset_role();
   end loop;
 end
@@ -50,7 +50,7 @@ select throws_ok(
            values (%L, %L, 'x', tests.adventure(), 'x')$$, :'live_code', :'seer'),
   '23505', null, 'a second live session cannot take a live code');
 select tests.act_as(:'seer');
-select public.end_session(:'live_id', 'cancelled') \g /dev/null
+select public.end_session(:'live_id', 'cancelled')::jsonb \g /dev/null
 select is(tests.err(format($$select public.get_session_by_code(%L)$$, :'live_code')), 'SESSION_001:404',
   'the code of an ended session is not found');
 select tests.reset_role();
@@ -67,8 +67,8 @@ set search_path = '' as $$
 $$;
 grant usage on sequence tests.code_calls to public;
 select tests.act_as(:'seer');
-select is(public.create_session(tests.adventure()) ->> 'code', 'HHHHHH', 'first session takes HHHHHH');
-select is(public.create_session(tests.adventure()) ->> 'code', 'JJJJJJ',
+select is(public.create_session(tests.adventure())::jsonb ->> 'code', 'HHHHHH', 'first session takes HHHHHH');
+select is(public.create_session(tests.adventure())::jsonb ->> 'code', 'JJJJJJ',
   'a collision with a live code is retried with a fresh code');
 select tests.reset_role();
 select is((select last_value::int from tests.code_calls), 3, 'exactly one retry happened');

@@ -1,7 +1,7 @@
 -- US-02 join, US-03 lobby (see players, leave, kick, real-time updates), rejoin rules.
 begin;
 \ir _helpers.psql
-select plan(69);
+select plan(70);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -16,7 +16,7 @@ select code as s_code from public.sessions where id = :'s' \gset
 
 -- US-02 join ------------------------------------------------------------------------------------
 select tests.act_as(:'pia');
-select public.join_session(:'s', :'pia_char') as joined \gset
+select public.join_session(:'s', :'pia_char')::jsonb as joined \gset
 select is(:'joined'::jsonb -> 'player' ->> 'characterId', :'pia_char', 'US-02: joined with the chosen character');
 select is(:'joined'::jsonb -> 'player' ->> 'status', 'connected', 'US-02: seat is connected');
 select is(:'joined'::jsonb -> 'player' -> 'character' ->> 'name', 'Pia the Bold', 'US-02: character hydrated');
@@ -27,29 +27,29 @@ select is(
         'kickReason', 'lastActivityAt', 'leftAt', 'leftReason', 'readmitRequestedAt', 'sessionId', 'status', 'userId'],
   'SessionPlayer has exactly the contract keys');
 select is(jsonb_array_length(:'joined'::jsonb -> 'session' -> 'players'), 1, 'US-02: joined the lobby');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'pia_char2')), 'SESSION_008:409',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'pia_char2')), 'SESSION_008:409',
   'US-02: a user already in the session cannot join again (other character)');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'pia_char')), 'SESSION_008:409',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'pia_char')), 'SESSION_008:409',
   'US-02: ... nor with the same character');
 select tests.act_as(:'seer');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'stan_char')), 'SESSION_008:409',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'stan_char')), 'SESSION_008:409',
   'the Seer cannot take a player seat');
 select tests.act_as(:'quin');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'pia_char2')), 'SESSION_000:400',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'pia_char2')), 'SESSION_000:400',
   'US-02: only own characters');
-select is(tests.err_details(format('select public.join_session(%L, %L)', :'s', :'pia_char2')), 'characterId',
+select is(tests.err_details(format('select public.join_session(%L, %L)::jsonb', :'s', :'pia_char2')), 'characterId',
   'details name the field');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', gen_random_uuid())), 'SESSION_000:400',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', gen_random_uuid())), 'SESSION_000:400',
   'unknown character -> 000');
-select is(tests.err(format('select public.join_session(%L, null)', :'s')), 'SESSION_000:400', 'missing character -> 000');
-select is(tests.err(format('select public.join_session(%L, %L)', gen_random_uuid(), :'quin_char')), 'SESSION_001:404',
+select is(tests.err(format('select public.join_session(%L, null)::jsonb', :'s')), 'SESSION_000:400', 'missing character -> 000');
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', gen_random_uuid(), :'quin_char')), 'SESSION_001:404',
   'unknown session -> 001');
-select is(tests.err(format('select public.join_session(null, %L)', :'quin_char')), 'SESSION_000:400', 'missing session -> 000');
-select public.join_session(:'s', :'quin_char') \g /dev/null
+select is(tests.err(format('select public.join_session(null, %L)::jsonb', :'quin_char')), 'SESSION_000:400', 'missing session -> 000');
+select public.join_session(:'s', :'quin_char')::jsonb \g /dev/null
 
 -- US-03 lobby ------------------------------------------------------------------------------------
 select tests.act_as(:'pia');
-select public.get_session(:'s') as lobby \gset
+select public.get_session(:'s')::jsonb as lobby \gset
 select is((select array_agg(p ->> 'displayName' order by p ->> 'displayName') from jsonb_array_elements(:'lobby'::jsonb -> 'players') p),
   array['Pia', 'Quin'], 'US-03: all joined players are visible');
 select is((select array_agg(p -> 'character' ->> 'name' order by p ->> 'displayName') from jsonb_array_elements(:'lobby'::jsonb -> 'players') p),
@@ -61,7 +61,7 @@ select is(:'lobby'::jsonb ->> 'adventureName', 'The Sunken Lantern', 'US-03: adv
 
 -- full
 select tests.act_as(:'stan');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'stan_char')), 'SESSION_003:422',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'stan_char')), 'SESSION_003:422',
   'US-02: cannot join a full session');
 select is(public.get_session_by_code(:'s_code') ->> 'reason', 'Session is full',
   'the code lookup explains why');
@@ -73,10 +73,10 @@ select tests.reset_role();
 select is((select status || '/' || left_reason from public.session_players where session_id = :'s' and user_id = :'quin'),
   'left/left', 'the lobby seat is released');
 select tests.act_as(:'quin');
-select is(tests.err(format('select public.get_session(%L)', :'s')), 'SESSION_001:404', 'a player who left no longer sees the session');
+select is(tests.err(format('select public.get_session(%L)::jsonb', :'s')), 'SESSION_001:404', 'a player who left no longer sees the session');
 select is(tests.err(format('select public.leave_session(%L)', :'s')), 'SESSION_006:403', 'leaving twice -> 006');
 select is(tests.err(format('select public.heartbeat(%L)', :'s')), 'SESSION_006:403', 'heartbeat after leaving -> 006');
-select is(public.join_session(:'s', :'quin_char') -> 'player' ->> 'status', 'connected', 'a player who left may rejoin');
+select is(public.join_session(:'s', :'quin_char')::jsonb -> 'player' ->> 'status', 'connected', 'a player who left may rejoin');
 select tests.reset_role();
 select is((select count(*)::int from public.session_players where session_id = :'s' and user_id = :'quin'), 2,
   'rejoining creates a new seat row (history kept)');
@@ -107,12 +107,12 @@ select tests.reset_role();
 select is((select status || '/' || kick_reason from public.session_players where id = :'quin_seat'),
   'kicked/Spoiling the puzzle', 'the kick reason is stored');
 select tests.act_as(:'quin');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'quin_char')), 'SESSION_006:403',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'quin_char')), 'SESSION_006:403',
   'a kicked user cannot rejoin');
-select is(tests.err_details(format('select public.join_session(%L, %L)', :'s', :'quin_char')), 'kicked', 'details say kicked');
+select is(tests.err_details(format('select public.join_session(%L, %L)::jsonb', :'s', :'quin_char')), 'kicked', 'details say kicked');
 select is(public.get_session_by_code(:'s_code') ->> 'canJoin', 'false',
   'the code lookup tells a kicked user they cannot join');
-select is(tests.err(format('select public.get_session(%L)', :'s')), 'SESSION_001:404', 'a kicked user no longer sees the session');
+select is(tests.err(format('select public.get_session(%L)::jsonb', :'s')), 'SESSION_001:404', 'a kicked user no longer sees the session');
 select tests.reset_role();
 
 -- US-03 real-time updates: every change is an event with consecutive seqs and a broadcast
@@ -136,9 +136,9 @@ select is((select payload ->> 'kickReason' from public.session_events where sess
 
 -- US-02: cannot join once started (without late join); late join when allowed
 select tests.act_as(:'seer');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 select tests.act_as(:'stan');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'stan_char')), 'SESSION_004:422',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'stan_char')), 'SESSION_004:422',
   'US-02: cannot join a started session');
 select tests.reset_role();
 select tests.new_session(:'seer', 6, '{"allowLateJoin": true}') as late \gset
@@ -146,31 +146,31 @@ select tests.join(:'late', :'stan', :'stan_char') \g /dev/null
 select tests.create_user('lara') as lara \gset
 select tests.make_character(:'lara') as lara_char \gset
 select tests.act_as(:'seer');
-select public.start_session(:'late') \g /dev/null
+select public.start_session(:'late')::jsonb \g /dev/null
 select tests.act_as(:'lara');
-select is(public.join_session(:'late', :'lara_char') -> 'session' ->> 'status', 'active', 'late join into an active session when allowed');
+select is(public.join_session(:'late', :'lara_char')::jsonb -> 'session' ->> 'status', 'active', 'late join into an active session when allowed');
 select tests.act_as(:'seer');
-select public.pause_session(:'late') \g /dev/null
+select public.pause_session(:'late')::jsonb \g /dev/null
 select tests.reset_role();
 select tests.create_user('max') as max \gset
 select tests.make_character(:'max') as max_char \gset
 select tests.act_as(:'max');
-select is(tests.err(format('select public.join_session(%L, %L)', :'late', :'max_char')), 'SESSION_004:422',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'late', :'max_char')), 'SESSION_004:422',
   'no joining a paused session');
 
 -- character already seated elsewhere
 select tests.reset_role();
 select tests.new_session(:'seer') as other \gset
 select tests.act_as(:'pia');
-select is(tests.err(format('select public.join_session(%L, %L)', :'other', :'pia_char')), 'SESSION_009:409',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'other', :'pia_char')), 'SESSION_009:409',
   'a character in another live session cannot join');
 select tests.act_as(:'seer');
-select public.end_session(:'s', 'completed') \g /dev/null
+select public.end_session(:'s', 'completed')::jsonb \g /dev/null
 select tests.act_as(:'pia');
-select is(public.join_session(:'other', :'pia_char') -> 'player' ->> 'characterId', :'pia_char',
+select is(public.join_session(:'other', :'pia_char')::jsonb -> 'player' ->> 'characterId', :'pia_char',
   'once that session ended the character is free again');
 select tests.act_as(:'max');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s', :'max_char')), 'SESSION_005:422',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s', :'max_char')), 'SESSION_005:422',
   'no joining an ended session');
 select tests.act_as(:'pia');
 select is(tests.err(format('select public.leave_session(%L)', :'s')), 'SESSION_010:422', 'no leaving an ended session');
@@ -184,23 +184,23 @@ select tests.reset_role();
 select tests.new_session(:'seer') as run \gset
 select tests.join(:'run', :'quin', :'quin_char') as quin_run_seat \gset
 select tests.act_as(:'seer');
-select public.start_session(:'run') \g /dev/null
+select public.start_session(:'run')::jsonb \g /dev/null
 select tests.act_as(:'quin');
 select is(public.leave_session(:'run'), '{"left": true}'::jsonb, 'leaving an active session');
-select is(public.get_session(:'run') -> 'players' -> 0 ->> 'status', 'inactive', 'the seat stays, inactive');
-select is(public.get_session(:'run') -> 'players' -> 0 ->> 'controlledBySeer', 'true', 'the Seer controls the character');
+select is(public.get_session(:'run')::jsonb -> 'players' -> 0 ->> 'status', 'inactive', 'the seat stays, inactive');
+select is(public.get_session(:'run')::jsonb -> 'players' -> 0 ->> 'controlledBySeer', 'true', 'the Seer controls the character');
 select is(tests.err(format('select public.heartbeat(%L)', :'run')), 'SESSION_006:403',
   'a heartbeat after the leave does not restore the seat (the leaver''s connection is done)');
-select is(public.get_session(:'run') -> 'players' -> 0 ->> 'status', 'inactive', 'still inactive');
-select is(public.join_session(:'run', :'quin_char') -> 'player' ->> 'status', 'connected',
+select is(public.get_session(:'run')::jsonb -> 'players' -> 0 ->> 'status', 'inactive', 'still inactive');
+select is(public.join_session(:'run', :'quin_char')::jsonb -> 'player' ->> 'status', 'connected',
   'joining again within 5 minutes restores the seat');
 select public.leave_session(:'run') \g /dev/null
 select tests.reset_role();
 update public.session_players set inactive_at = now() - interval '6 minutes' where id = :'quin_run_seat';
 select tests.act_as(:'quin');
-select is(public.join_session(:'run', :'quin_char') -> 'player' ->> 'status', 'inactive',
+select is(public.join_session(:'run', :'quin_char')::jsonb -> 'player' ->> 'status', 'inactive',
   'after 5 minutes the Seer decides (no self-service rejoin) ...');
-select is(public.join_session(:'run', :'quin_char') ->> 'readmit', 'requested',
+select is(public.join_session(:'run', :'quin_char')::jsonb ->> 'readmit', 'requested',
   '... and the answer says the Seer has been asked (issue 22)');
 select is(public.leave_session(:'run'), '{"left": true}'::jsonb, 'leaving again ...');
 select tests.reset_role();
@@ -210,12 +210,19 @@ select tests.act_as(:'quin');
 select is((select c ->> 'activeSessionId' from jsonb_array_elements(public.list_my_characters()) c
            where c ->> 'id' = :'quin_char'), null, '... and the character, for another session');
 select tests.act_as(:'seer');
-select is(public.get_session(:'run') -> 'players', '[]'::jsonb, 'the party goes on without it');
+select is(public.get_session(:'run')::jsonb -> 'players', '[]'::jsonb, 'the party goes on without it');
 select tests.reset_role();
 select is(
   array(select type from public.session_events where session_id = :'run' and seq > 4 order by seq),
   array['player_left', 'player_connection', 'player_left', 'readmit_requested', 'player_left'],
   'leave / rejoin / leave / free events');
+-- join_session takes the player_joined seq with its lock; a join that restores a seat writes
+-- its player_connection event with it, one that asks to be readmitted gives it back
+-- (request_readmit allocates its own, and writes no second event)
+select is(
+  (select array_agg(seq order by seq) from public.session_events where session_id = :'run'),
+  (select array_agg(g) from generate_series(1::bigint, (select last_seq from public.sessions where id = :'run')) g),
+  'seqs stay gap-free through the restoring and the readmit-asking joins');
 
 select * from finish();
 rollback;

@@ -14,7 +14,7 @@ select tests.join(:'s', :'pia', :'pia_char') \g /dev/null
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'s')), 'SESSION_010:422',
   'no state changes before the session starts');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 
 select tests.act_as(:'pia');
 select is(public.get_game_state(:'s')::jsonb ->> 'version', '0', 'players read the state; version starts at 0');
@@ -63,7 +63,7 @@ select is(:'g3'::jsonb ->> 'currentNodeId', tests.node(2)::text, 'currentNodeId 
 select is(:'g3'::jsonb -> 'visitedNodeIds', jsonb_build_array(tests.node(1), tests.node(2)), 'and is recorded as visited');
 select is(public.update_game_state(:'s', jsonb_build_object('currentNodeId', tests.node(1), 'nodeOverride', true))::jsonb -> 'visitedNodeIds',
   jsonb_build_array(tests.node(1), tests.node(2)), 'revisiting (off the links, with nodeOverride) does not duplicate');
-select is(public.get_session(:'s') ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
+select is(public.get_session(:'s')::jsonb ->> 'currentNodeId', tests.node(1)::text, 'Session.currentNodeId follows');
 select tests.reset_role();
 select results_eq(
   format($$select type, payload ->> 'nodeTitle', payload ->> 'version' from public.session_events
@@ -157,15 +157,15 @@ select is(tests.err(format($$select public.update_game_state(%L, '{"currentNodeI
 
 -- session_events_since
 select tests.act_as(:'pia');
-select is(jsonb_array_length(public.session_events_since(:'s', 0)), :seq0::int, 'all events since 0');
-select is(public.session_events_since(:'s', 0, 3) -> 2 ->> 'seq', '3', 'limit and order by seq');
-select is(jsonb_array_length(public.session_events_since(:'s', 0, 100000)), :seq0::int, 'huge limit is capped, not an error');
-select is(public.session_events_since(:'s', :seq0), '[]'::jsonb, 'nothing after the last seq');
-select is(public.session_events_since(:'s', null, null) -> 0 ->> 'type', 'session_created', 'null afterSeq/limit use defaults');
-select is(tests.err(format('select public.session_events_since(%L, -1)', :'s')), 'SESSION_000:400', 'negative afterSeq -> 000');
-select is(tests.err(format('select public.session_events_since(%L, 0, 0)', :'s')), 'SESSION_000:400', 'limit 0 -> 000');
+select is(jsonb_array_length(public.session_events_since(:'s', 0)::jsonb), :seq0::int, 'all events since 0');
+select is(public.session_events_since(:'s', 0, 3)::jsonb -> 2 ->> 'seq', '3', 'limit and order by seq');
+select is(jsonb_array_length(public.session_events_since(:'s', 0, 100000)::jsonb), :seq0::int, 'huge limit is capped, not an error');
+select is(public.session_events_since(:'s', :seq0)::jsonb, '[]'::jsonb, 'nothing after the last seq');
+select is(public.session_events_since(:'s', null, null)::jsonb -> 0 ->> 'type', 'session_created', 'null afterSeq/limit use defaults');
+select is(tests.err(format('select public.session_events_since(%L, -1)::jsonb', :'s')), 'SESSION_000:400', 'negative afterSeq -> 000');
+select is(tests.err(format('select public.session_events_since(%L, 0, 0)::jsonb', :'s')), 'SESSION_000:400', 'limit 0 -> 000');
 select is(
-  (select array_agg(k order by k) from jsonb_object_keys(public.session_events_since(:'s', 0, 1) -> 0) k),
+  (select array_agg(k order by k) from jsonb_object_keys(public.session_events_since(:'s', 0, 1)::jsonb -> 0) k),
   array['actor', 'seq', 'sessionId', 'status', 'timestamp', 'type'], 'event JSON: seq, type, sessionId, timestamp, actor + fields');
 
 select * from finish();

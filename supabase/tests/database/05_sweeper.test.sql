@@ -27,9 +27,9 @@ select tests.join(:'w', :'rita', :'rita_char') as rita_seat \gset
 select tests.new_session(:'seer') as p \gset
 select tests.join(:'p', :'uma', :'uma_char') as uma_seat \gset
 select tests.act_as(:'seer');
-select public.start_session(:'a') \g /dev/null
-select public.start_session(:'p') \g /dev/null
-select public.pause_session(:'p') \g /dev/null
+select public.start_session(:'a')::jsonb \g /dev/null
+select public.start_session(:'p')::jsonb \g /dev/null
+select public.pause_session(:'p')::jsonb \g /dev/null
 select tests.reset_role();
 
 select is(seer_private.sweep(now() + interval '30 seconds'),
@@ -58,7 +58,7 @@ select is(
   now() + interval '61 seconds', 'sweeper events are stamped with p_now');
 select tests.act_as(:'seer');
 select is(
-  (select p ->> 'isConnected' from jsonb_array_elements(public.get_session(:'a') -> 'players') p where p ->> 'id' = :'pia_seat'),
+  (select p ->> 'isConnected' from jsonb_array_elements(public.get_session(:'a')::jsonb -> 'players') p where p ->> 'id' = :'pia_seat'),
   'false', 'the Seer''s view shows the player as not connected');
 
 -- pia reconnects within the window
@@ -113,13 +113,13 @@ select is(
   'US-07: the Seer gets a kick-or-wait prompt (player_inactive)');
 select tests.act_as(:'seer');
 select is(
-  (select p ->> 'controlledBySeer' from jsonb_array_elements(public.get_session(:'a') -> 'players') p where p ->> 'id' = :'quin_seat'),
+  (select p ->> 'controlledBySeer' from jsonb_array_elements(public.get_session(:'a')::jsonb -> 'players') p where p ->> 'id' = :'quin_seat'),
   'true', 'US-07: the Seer now controls the character; the game continues');
-select is(public.get_session(:'a') ->> 'status', 'active', 'the session is still active');
+select is(public.get_session(:'a')::jsonb ->> 'status', 'active', 'the session is still active');
 select tests.act_as(:'quin');
 select is(public.heartbeat(:'a') ->> 'restored', 'false',
   'issue 13: after the 5-minute window a heartbeat does not restore the seat: the Seer decides');
-select is(public.join_session(:'a', :'quin_char') -> 'player' ->> 'status', 'inactive',
+select is(public.join_session(:'a', :'quin_char')::jsonb -> 'player' ->> 'status', 'inactive',
   '... nor does joining again (the answer: readmit requested, issue 22)');
 select tests.act_as(:'seer');
 select is(public.readmit_player(:'a', :'quin_seat') ->> 'status', 'disconnected',
@@ -130,8 +130,8 @@ select tests.reset_role();
 select is((select status from public.session_players where id = :'quin_seat'), 'connected', 'quin connected again');
 -- resume restarts the window of a seat that was away during the pause
 select tests.act_as(:'seer');
-select public.resume_session(:'p') \g /dev/null
-select public.pause_session(:'p') \g /dev/null
+select public.resume_session(:'p')::jsonb \g /dev/null
+select public.pause_session(:'p')::jsonb \g /dev/null
 select tests.reset_role();
 select is((select disconnected_at from public.session_players where id = :'uma_seat'), now(),
   'issue 13: resume restarts the 5 minutes of a seat away during the pause');

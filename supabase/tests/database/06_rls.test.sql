@@ -21,8 +21,8 @@ select tests.join(:'s', :'kurt', :'kurt_char') as kurt_seat \gset
 select tests.join(:'s', :'lena', :'lena_char') as lena_seat \gset
 select tests.call_as(:'lena', format('select public.leave_session(%L)', :'s')) \g /dev/null
 select tests.call_as(:'seer', format('select public.kick_player(%L, %L)', :'s', :'kurt_seat')) \g /dev/null
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'s')) \g /dev/null
-select tests.call_as(:'seer', format($$select public.end_session(%L, 'completed')$$, :'s')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'s')) \g /dev/null
+select tests.call_as(:'seer', format($$select public.end_session(%L, 'completed')::jsonb$$, :'s')) \g /dev/null
 select tests.call_as(:'pia', format('select public.submit_feedback(%L, 5)', :'s')) \g /dev/null
 select last_seq as s_events from public.sessions where id = :'s' \gset
 
@@ -112,9 +112,9 @@ select tests.reset_role();
 -- Read RPCs on the (ended) session per role.
 create temp table reads(name text, stmt text) on commit drop;
 insert into reads values
-  ('get_session', format('select public.get_session(%L)', :'s')),
+  ('get_session', format('select public.get_session(%L)::jsonb', :'s')),
   ('get_game_state', format('select public.get_game_state(%L)', :'s')),
-  ('events', format('select public.session_events_since(%L, 0)', :'s')),
+  ('events', format('select public.session_events_since(%L, 0)::jsonb', :'s')),
   ('heartbeat', format('select public.heartbeat(%L)', :'s'));
 grant select on reads to public;
 create function tests.read_matrix() returns text language sql as $$
@@ -150,10 +150,10 @@ select tests.new_session(:'seer') as r \gset
 select tests.join(:'r', :'otto', :'otto_char') as otto_seat \gset
 create temp table seer_ops(name text, stmt text) on commit drop;
 insert into seer_ops values
-  ('start', format('select public.start_session(%L)', :'r')),
-  ('pause', format('select public.pause_session(%L)', :'r')),
-  ('resume', format('select public.resume_session(%L)', :'r')),
-  ('end', format($$select public.end_session(%L, 'cancelled')$$, :'r')),
+  ('start', format('select public.start_session(%L)::jsonb', :'r')),
+  ('pause', format('select public.pause_session(%L)::jsonb', :'r')),
+  ('resume', format('select public.resume_session(%L)::jsonb', :'r')),
+  ('end', format($$select public.end_session(%L, 'cancelled')::jsonb$$, :'r')),
   ('kick', format('select public.kick_player(%L, %L)', :'r', :'otto_seat')),
   ('patch', format($$select public.update_game_state(%L, '{"addFlags": ["x"]}')$$, :'r'));
 grant select on seer_ops to public;
@@ -179,8 +179,8 @@ select is((select last_seq::int from public.sessions where id = :'r'), 2, '... n
 select tests.act_as_anon();
 select is(
   (select array_agg(sig) from (values
-     ($$select public.create_session(tests.adventure())$$), ($$select public.get_session_by_code('ABCDEF')$$),
-     ($$select public.join_session(gen_random_uuid(), gen_random_uuid())$$), ($$select public.leave_session(gen_random_uuid())$$),
+     ($$select public.create_session(tests.adventure())::jsonb$$), ($$select public.get_session_by_code('ABCDEF')$$),
+     ($$select public.join_session(gen_random_uuid(), gen_random_uuid())::jsonb$$), ($$select public.leave_session(gen_random_uuid())$$),
      ($$select public.submit_feedback(gen_random_uuid(), 5)$$), ($$select public.list_my_sessions()$$),
      ($$select public.create_character('a', 'b')$$), ($$select public.list_my_characters()$$),
      ($$select public.sweep_sessions()$$)) v(sig)

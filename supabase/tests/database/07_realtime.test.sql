@@ -73,7 +73,7 @@ select is(tests.call_as(:'seer', format('select public.session_topic(%L)', :'s')
   'session_topic: the Seer gets the current topic');
 select is(tests.call_as(:'pia', format('select public.session_topic(%L)', :'s')) ->> 'topic', :'topic',
   'session_topic: a seated player gets the current topic');
-select is(tests.call_as(:'pia', format('select public.get_session(%L)', :'s')) ->> 'topic', :'topic',
+select is(tests.call_as(:'pia', format('select public.get_session(%L)::jsonb', :'s')) ->> 'topic', :'topic',
   'get_session includes the topic for participants');
 select tests.act_as(:'kurt');
 select is(tests.err(format('select public.session_topic(%L)', :'s')), 'SESSION_006:403',

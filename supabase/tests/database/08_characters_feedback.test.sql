@@ -41,8 +41,8 @@ select is(public.heartbeat(:'s') - 'serverTime',
                      'readmit', null, 'channelGeneration', 0),
   'the Seer''s heartbeat, with the session''s status and last seq');
 select public.kick_player(:'s', :'kurt_seat') \g /dev/null
-select public.start_session(:'s') \g /dev/null
-select public.end_session(:'s', 'completed') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
+select public.end_session(:'s', 'completed')::jsonb \g /dev/null
 select is(tests.err(format('select public.submit_feedback(%L, 5)', :'s')), 'SESSION_006:403', 'the Seer does not rate');
 select tests.act_as(:'kurt');
 select is(tests.err(format('select public.submit_feedback(%L, 5)', :'s')), 'SESSION_006:403', 'a kicked player cannot rate');
@@ -68,7 +68,7 @@ select is(public.get_session_by_code(:'w_code') ->> 'reason', 'You are the Seer 
 select tests.act_as(:'pia');
 select is(public.get_session_by_code(:'w_code') ->> 'reason', 'You are already in this session', 'reason for a seated player');
 select tests.act_as(:'seer');
-select public.start_session(:'w') \g /dev/null
+select public.start_session(:'w')::jsonb \g /dev/null
 select tests.act_as(:'stan');
 select is(public.get_session_by_code(:'w_code') ->> 'reason', 'Session has already started', 'reason once started');
 select is(public.get_session_by_code(:'w_code') -> 'session' ->> 'playerCount', '1', 'preview counts players');

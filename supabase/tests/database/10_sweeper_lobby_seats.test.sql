@@ -44,13 +44,13 @@ select tests.make_character(:'ben') as ben_char \gset
 -- a running game with late joins allowed, and a lobby
 select tests.new_session(:'seer') as w \gset
 select tests.act_as(:'seer');
-select (public.create_session('00000000-0000-4000-8000-00000000a001', '{"allowLateJoin": true}') ->> 'id') as a \gset
+select (public.create_session('00000000-0000-4000-8000-00000000a001', '{"allowLateJoin": true}')::jsonb ->> 'id') as a \gset
 select tests.reset_role();
 select tests.join(:'a', :'ada', :'ada_char') as ada_seat \gset
 select is((select bool_or(session_running) from public.session_players where session_id = :'a'), false,
   'lobby seats are not in a running session');
 select tests.act_as(:'seer');
-select public.start_session(:'a') \g /dev/null
+select public.start_session(:'a')::jsonb \g /dev/null
 select tests.reset_role();
 select tests.join(:'a', :'ben', :'ben_char') as ben_seat \gset
 
@@ -95,12 +95,12 @@ select is((select status from public.session_players where id = :'ada_seat'), 'd
 
 -- Pausing keeps the seats swept; ending takes them out.
 select tests.act_as(:'seer');
-select public.pause_session(:'a') \g /dev/null
+select public.pause_session(:'a')::jsonb \g /dev/null
 select tests.reset_role();
 select is((select bool_and(session_running) from public.session_players where session_id = :'a'), true,
   'a paused session''s seats are still swept');
 select tests.act_as(:'seer');
-select public.end_session(:'a', 'completed') \g /dev/null
+select public.end_session(:'a', 'completed')::jsonb \g /dev/null
 select tests.reset_role();
 select is((select bool_or(session_running) from public.session_players where session_id = :'a'), false,
   'ending the session takes its seats out of the sweeper''s indexes');

@@ -54,9 +54,9 @@ select tests.join(:'s1', :'pia', :'pia_char') \g /dev/null
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.kick_player(%L, gen_random_uuid(), E'a\u001b[2Jb')$$, :'s1')),
   'SESSION_000:400', 'kick reason with an escape -> 000 (before anything else)');
-select is(tests.err(format($$select public.end_session(%L, 'cancelled', E'a\u202eb')$$, :'s1')),
+select is(tests.err(format($$select public.end_session(%L, 'cancelled', E'a\u202eb')::jsonb$$, :'s1')),
   'SESSION_000:400', 'notes with a bidi override -> 000');
-select is(public.end_session(:'s1', 'cancelled', E'line one\n\tline two') -> 'session' ->> 'notes',
+select is(public.end_session(:'s1', 'cancelled', E'line one\n\tline two')::jsonb -> 'session' ->> 'notes',
   E'line one\n\tline two', 'notes keep newlines and tabs');
 select tests.reset_role();
 -- sign-up names are cleaned, not refused (a raise would fail GoTrue's sign-up)
@@ -70,26 +70,26 @@ select is((select display_name from public.profiles where id = '00000000-0000-40
 select set_config('role', 'authenticated', true);
 select set_config('request.jwt.claims', json_build_object('sub', :'ned', 'role', 'authenticated',
   'is_anonymous', true)::text, true);
-select is(tests.err(format('select public.create_session(%L)', tests.adventure())), 'SESSION_018:403',
+select is(tests.err(format('select public.create_session(%L)::jsonb', tests.adventure())), 'SESSION_018:403',
   'an anonymous user cannot create a session');
 select is(tests.err($$select public.get_session_by_code('ABCDEF')$$), 'SESSION_018:403',
   'an anonymous user cannot look up codes');
-select is(tests.err(format('select public.join_session(%L, %L)', :'s1', :'pia_char')), 'SESSION_018:403',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'s1', :'pia_char')), 'SESSION_018:403',
   'an anonymous user cannot join');
 select tests.reset_role();
 
 -- Sessions per Seer --------------------------------------------------------------------------
 select tests.act_as(:'ned');
-select public.create_session(tests.adventure()) from generate_series(1, 10) \g /dev/null
-select is(tests.err(format('select public.create_session(%L)', tests.adventure())), 'SESSION_016:422',
+select public.create_session(tests.adventure())::jsonb from generate_series(1, 10) \g /dev/null
+select is(tests.err(format('select public.create_session(%L)::jsonb', tests.adventure())), 'SESSION_016:422',
   'the 11th live session of one Seer -> 016');
 select is((select count(*)::int from public.sessions where seer_id = :'ned'), 10, 'nothing written');
-select public.end_session(id, 'cancelled') from public.sessions
+select public.end_session(id, 'cancelled')::jsonb from public.sessions
   where seer_id = :'ned' and status = 'waiting' \g /dev/null
-select public.create_session(tests.adventure()) from generate_series(1, 10) \g /dev/null
-select public.end_session(id, 'cancelled') from public.sessions
+select public.create_session(tests.adventure())::jsonb from generate_series(1, 10) \g /dev/null
+select public.end_session(id, 'cancelled')::jsonb from public.sessions
   where seer_id = :'ned' and status = 'waiting' \g /dev/null
-select is(tests.err(format('select public.create_session(%L)', tests.adventure())), 'SESSION_017:429',
+select is(tests.err(format('select public.create_session(%L)::jsonb', tests.adventure())), 'SESSION_017:429',
   'the 21st session created within an hour -> 017');
 select is((select count(*)::int from public.sessions where seer_id = :'ned'), 20, 'nothing written');
 select tests.reset_role();
@@ -98,7 +98,7 @@ select tests.reset_role();
 select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', tests.make_character(:'pia', 'Second')) as pia_seat \gset
 select tests.act_as(:'seer');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 select is(tests.err(format($$select public.update_game_state(%L, '{"addInventory": [{"id": "a", "name": "A", "blob": "x"}]}')$$, :'s')),
   'SESSION_000:400', 'an inventory item with an extra key -> 000');
 select is(tests.err_details(format($$select public.update_game_state(%L, '{"addInventory": [{"id": "a", "name": "A", "blob": "x"}]}')$$, :'s')),

@@ -79,7 +79,7 @@ select is((select status from public.session_players where session_id = :'s' and
 select is(tests.rotated(:'s', :'t2'), 'rotated', 'the sweeper freeing a lobby seat rotates the key');
 
 -- a running game: the first leave keeps the seat (still a participant), the second frees it
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'s')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'s')) \g /dev/null
 select tests.topic_of(:'s') as t3 \gset
 select tests.call_as(:'pia', format('select public.leave_session(%L)', :'s')) \g /dev/null
 select is(tests.topic_of(:'s'), :'t3', 'a first leave of a running game keeps the key (the seat stays)');

@@ -48,7 +48,7 @@ select tests.reset_role();
 select ok(not exists (select 1 from seer_private.seat_liveness where player_id = :'rita_seat'), 'a lobby leave removes the row');
 
 select tests.act_as(:'seer');
-select public.start_session(:'a') \g /dev/null
+select public.start_session(:'a')::jsonb \g /dev/null
 select tests.reset_role();
 select is(pg_temp.liveness_drift(), '{}', 'rows = connected live seats after start');
 
@@ -61,7 +61,7 @@ select tests.reset_role();
 select is((select last_heartbeat_at from seer_private.seat_liveness where player_id = :'pia_seat'), now(),
   'the heartbeat refreshes the liveness row');
 select is((select (p ->> 'lastActivityAt')::timestamptz from jsonb_array_elements(
-            tests.call_as(:'seer', format('select public.get_session(%L)', :'a')) -> 'players') p
+            tests.call_as(:'seer', format('select public.get_session(%L)::jsonb', :'a')) -> 'players') p
            where p ->> 'id' = :'pia_seat'), now(), 'lastActivityAt is the last heartbeat');
 
 -- a heartbeat 59 s before the sweep keeps the seat; the other one is disconnected
@@ -96,7 +96,7 @@ select is(tests.err(format('delete from auth.users where id = %L', :'quin')), 'o
 select ok(not exists (select 1 from seer_private.seat_liveness where player_id = :'quin_b'),
   'its seats lose their rows');
 select tests.act_as(:'seer');
-select public.end_session(:'a', 'completed') \g /dev/null
+select public.end_session(:'a', 'completed')::jsonb \g /dev/null
 select tests.reset_role();
 select is((select count(*)::int from seer_private.seat_liveness where session_id = :'a'), 0,
   'an ended session has no liveness rows');

@@ -17,7 +17,7 @@ select tests.make_character(:'kim') as kim_char \gset
 select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', :'pia_char') as pia_seat \gset
 select tests.join(:'s', :'kim', :'kim_char') \g /dev/null
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'s')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'s')) \g /dev/null
 select topic from seer_private.session_channels where session_id = :'s' \gset
 
 -- The broadcast row: the columns and values realtime.send(event, type, topic, true) writes
@@ -70,7 +70,7 @@ select is((select turn_bytes from public.session_events where session_id = :'s' 
   octet_length(jsonb_build_array(:'act'::jsonb -> 'entry')::text), 'each turn event stores its entries'' JSON length');
 
 -- Compaction keeps turnHistory on the row before the turn events go
-select tests.call_as(:'seer', format($$select public.end_session(%L, 'completed')$$, :'s')) \g /dev/null
+select tests.call_as(:'seer', format($$select public.end_session(%L, 'completed')::jsonb$$, :'s')) \g /dev/null
 select seer_private.game_state_json(s)::jsonb -> 'turnHistory' as th from public.sessions s where s.id = :'s' \gset
 select seer_private.compact_event_logs(now() + interval '31 days') \g /dev/null
 select is((select count(*)::int from public.session_events where session_id = :'s' and turn_bytes is not null), 0,
@@ -81,7 +81,7 @@ select is((select seer_private.game_state_json(s)::jsonb -> 'turnHistory' from p
 -- Account deletion anonymises the entries the person made
 select tests.new_session(:'seer') as s2 \gset
 select tests.join(:'s2', :'kim', :'kim_char') \g /dev/null
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'s2')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'s2')) \g /dev/null
 select tests.call_as(:'kim', format($$select public.submit_action(%L, 'I wave')$$, :'s2')) \g /dev/null
 delete from auth.users where id = :'kim';
 select is((select payload -> 'entry' -> 'actorId' from public.session_events where session_id = :'s2' and type = 'player_action'),

@@ -50,7 +50,7 @@ select ok(not exists (select 1 from jsonb_array_elements(public.list_adventures(
   'another user does not see an unpublished adventure');
 select is(tests.err(format('select public.publish_adventure(%L, true)', :'imported'::jsonb ->> 'id')), 'SESSION_013:404',
   'nor can publish it (it does not exist for them)');
-select is(tests.err(format('select public.create_session(%L)', :'imported'::jsonb ->> 'id')), 'SESSION_013:404',
+select is(tests.err(format('select public.create_session(%L)::jsonb', :'imported'::jsonb ->> 'id')), 'SESSION_013:404',
   'nor run it');
 select tests.act_as(:'ada');
 select is(public.publish_adventure((:'imported'::jsonb ->> 'id')::uuid, true) ->> 'isPublished', 'true', 'the author publishes');

@@ -42,18 +42,18 @@ select tests.act_as_anon();
 select is(tests.err('select tests.graph()'), '42501', 'anon cannot read the tables at all');
 
 select tests.act_as(:'seer');
-select (public.create_session(:'adv') ->> 'id') as s \gset
+select (public.create_session(:'adv')::jsonb ->> 'id') as s \gset
 select tests.act_as(:'pia');
-select public.join_session(:'s', :'pia_char') \g /dev/null
+select public.join_session(:'s', :'pia_char')::jsonb \g /dev/null
 select tests.act_as(:'kim');
-select public.join_session(:'s', :'kim_char') \g /dev/null
+select public.join_session(:'s', :'kim_char')::jsonb \g /dev/null
 select tests.act_as(:'seer');
 select is(tests.graph(), 'nodes=0 links=0 bodies=', 'Seer, session waiting: no node visited yet');
-select public.start_session(:'s') as started \gset
+select public.start_session(:'s')::jsonb as started \gset
 select is(tests.graph(), 'nodes=1 links=1 bodies=Rusted hinges.', 'Seer: the start node and its choices once visited');
 select tests.act_as(:'pia');
 select is(tests.graph(), 'nodes=1 links=1 bodies=Rusted hinges.', 'player: the visited start node');
-select is(public.get_session(:'s') -> 'currentNode',
+select is(public.get_session(:'s')::jsonb -> 'currentNode',
   jsonb_build_object('id', (:'started'::jsonb -> 'session' ->> 'currentNodeId')::uuid, 'title', 'The Gate', 'type', 'story',
     'body', 'Rusted hinges.', 'choices', jsonb_build_array(jsonb_build_object('label', 'Enter',
       'nodeId', (select to_node_id from public.adventure_links where adventure_id = :'adv'::uuid and label = 'Enter')))),
@@ -108,16 +108,16 @@ select tests.act_as(:'kim');
 select is(tests.graph(), 'nodes=0 links=0 bodies=', 'a kicked player reads nothing any more');
 select tests.act_as(:'pia');
 select ok(not exists (select 1 from public.adventure_nodes where id = :'dawn'), 'the unvisited ending stays hidden from players');
-select ok(not exists (select 1 from jsonb_array_elements(public.session_events_since(:'s', 0)) e
+select ok(not exists (select 1 from jsonb_array_elements(public.session_events_since(:'s', 0)::jsonb) e
                       where e::text like '%The mill stops%'), 'no event carries an unvisited node''s body');
-select ok(public.get_session(:'s')::text not like '%The mill stops%', 'get_session does not either');
+select ok(public.get_session(:'s')::jsonb::text not like '%The mill stops%', 'get_session does not either');
 select ok(public.list_adventures('all', 'Gloom')::text not like '%The mill stops%', 'nor the library');
 select tests.act_as(:'seer');
 select ok(not exists (select 1 from public.adventure_nodes where id = :'dawn'), 'nor the Seer, before reaching it');
 select tests.act_as(:'ada');
 select ok(exists (select 1 from public.adventure_nodes where id = :'dawn'), 'the author always');
 select tests.act_as(:'stan');
-select is(tests.err(format('select public.get_session(%L)', :'s')), 'SESSION_001:404', 'strangers cannot read the session');
+select is(tests.err(format('select public.get_session(%L)::jsonb', :'s')), 'SESSION_001:404', 'strangers cannot read the session');
 
 select * from finish();
 rollback;

@@ -17,7 +17,7 @@ select tests.join(:'s', :'kim', :'kim_char') \g /dev/null
 
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.roll_dice(%L, '1d6')$$, :'s')), 'SESSION_010:422', 'no rolls before the session starts');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 
 -- notation and bounds
 create temp table bad(expr text) on commit drop;
@@ -89,18 +89,18 @@ select public.roll_dice(:'s', '3d6', 'ambush check', null, true) as h \gset
 select ok(:'h'::jsonb -> 'dice' <> 'null'::jsonb and :'h'::jsonb ->> 'total' is not null, 'the Seer''s reply has the dice');
 select tests.act_as(:'pia');
 select is((select e - 'seq' - 'timestamp' - 'actor' - 'sessionId' - 'rollId' - 'rollerId' - 'version' - 'entry'
-           from jsonb_array_elements(public.session_events_since(:'s', 0)) e
+           from jsonb_array_elements(public.session_events_since(:'s', 0)::jsonb) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'),
   '{"type": "dice_rolled", "characterId": null, "expression": "3d6", "reason": "ambush check", "hidden": true, "dice": null, "total": null}'::jsonb,
   'player: the event says a roll happened, without dice or total');
-select is((select e -> 'entry' -> 'total' from jsonb_array_elements(public.session_events_since(:'s', 0)) e
+select is((select e -> 'entry' -> 'total' from jsonb_array_elements(public.session_events_since(:'s', 0)::jsonb) e
            where e ->> 'rollId' = :'h'::jsonb ->> 'rollId'), 'null'::jsonb,
   'player: nor does its turnHistory entry');
 select is((select count(*)::int from public.dice_rolls where id = (:'h'::jsonb ->> 'rollId')::uuid), 0,
   'player: the hidden row is not readable in dice_rolls');
 select is((select r -> 'total' from jsonb_array_elements(public.list_dice_rolls(:'s')) r
            where r ->> 'rollId' = :'h'::jsonb ->> 'rollId'), 'null'::jsonb, 'player: list_dice_rolls hides the total');
-select ok(public.get_session(:'s')::text not like '%"total": ' || (:'h'::jsonb ->> 'total') || ', "reason": "ambush check"%'
+select ok(public.get_session(:'s')::jsonb::text not like '%"total": ' || (:'h'::jsonb ->> 'total') || ', "reason": "ambush check"%'
   and (select t -> 'total' from jsonb_array_elements(public.get_game_state(:'s')::jsonb -> 'turnHistory') t
        where t ->> 'rollId' = :'h'::jsonb ->> 'rollId') = 'null'::jsonb, 'player: turnHistory has the roll without its total');
 select ok(not exists (select 1 from public.session_events e where e.session_id = :'s' and e.payload ->> 'rollId' = :'h'::jsonb ->> 'rollId'
@@ -115,10 +115,10 @@ select is((select total from public.dice_rolls where id = (:'h'::jsonb ->> 'roll
 select tests.new_session(:'seer', 6, '{"showDiceRolls": false}') as q \gset
 select tests.create_user('lou') as lou \gset
 select tests.join(:'q', :'lou', tests.make_character(:'lou')) \g /dev/null
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'q')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'q')) \g /dev/null
 select tests.act_as(:'lou');
 select is(public.roll_dice(:'q', '1d20') -> 'total', 'null'::jsonb, 'showDiceRolls false: a player''s own roll shows no total');
-select is((select e -> 'dice' from jsonb_array_elements(public.session_events_since(:'q', 0)) e where e ->> 'type' = 'dice_rolled'),
+select is((select e -> 'dice' from jsonb_array_elements(public.session_events_since(:'q', 0)::jsonb) e where e ->> 'type' = 'dice_rolled'),
   'null'::jsonb, 'nor its event');
 
 select * from finish();

@@ -17,7 +17,7 @@ select tests.join(:'s', :'kim', :'kim_char') as kim_seat \gset
 select tests.act_as(:'seer');
 select is(tests.err(format($$select public.start_combat(%L, '[{"name": "Eel"}]')$$, :'s')), 'SESSION_010:422',
   'no combat before the session starts');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 
 -- who may fight
 select tests.act_as(:'pia');
@@ -121,7 +121,7 @@ select public.update_game_state(:'s', jsonb_build_object('addInventory', jsonb_b
 select tests.reset_role();
 update public.sessions set started_at = started_at - interval '1 hour' where id = :'s';
 select tests.act_as(:'seer');
-select public.end_session(:'s', 'completed') as ended \gset
+select public.end_session(:'s', 'completed')::jsonb as ended \gset
 -- uncapped this would be 50 (start node) + 25 x 42 combats = 1100
 select is((:'ended'::jsonb -> 'stats' ->> 'experienceEarned')::int, 575,
   'XP stops at the session ceiling (575) however many combats ended');
@@ -129,7 +129,7 @@ select is((:'ended'::jsonb -> 'stats' ->> 'combatsCompleted')::int, 42, 'every e
 select tests.act_as(:'pia');
 select is((select c -> 'items' from jsonb_array_elements(public.list_my_characters()) c where c ->> 'id' = :'pia_char'),
   ('[{"id": "lantern", "name": "Sunken Lantern", "assignedTo": "' || :'pia_char' || '"}]')::jsonb, 'assigned items become the character''s');
-select is(public.get_session(:'s') -> 'stats', :'ended'::jsonb -> 'stats', 'get_session returns the final stats after the end');
+select is(public.get_session(:'s')::jsonb -> 'stats', :'ended'::jsonb -> 'stats', 'get_session returns the final stats after the end');
 select public.submit_feedback(:'s', 4, 'Great eel') \g /dev/null
 select is(tests.err(format('select public.list_feedback(%L)', :'s')), 'SESSION_007:403', 'players cannot list feedback');
 select tests.act_as(:'seer');

@@ -20,7 +20,7 @@ select tests.make_character(:'pia', 'Pia III') as pia_char3 \gset
 -- the game events' fold fields -------------------------------------------------------------
 select tests.new_session(:'seer') as g \gset
 select tests.join(:'g', :'pia', :'pia_char') as pia_seat \gset
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'g')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'g')) \g /dev/null
 select tests.call_as(:'seer', format($q$select public.update_game_state(%L,
   '{"turn": {"text": "hi"}, "currentNodeId": "%s", "addInventory": [{"id": "r", "name": "  Rope  "}]}')$q$,
   :'g', tests.node(2))) \g /dev/null
@@ -57,8 +57,8 @@ select is(
 -- the Seer's liveness ------------------------------------------------------------------------
 select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', :'pia_char2') as pia_seat \gset
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'s')) \g /dev/null
-select is((tests.call_as(:'seer', format('select public.get_session(%L)', :'s')) ->> 'seerConnected')::boolean, true,
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'s')) \g /dev/null
+select is((tests.call_as(:'seer', format('select public.get_session(%L)::jsonb', :'s')) ->> 'seerConnected')::boolean, true,
   'a new session''s Seer counts as connected');
 select is(tests.call_as(:'seer', format('select public.heartbeat(%L)', :'s')) ->> 'status', 'seer',
   'the Seer heartbeats');
@@ -70,7 +70,7 @@ select is((select payload - 'seq' - 'timestamp' - 'sessionId' - 'disconnectedAt'
            where session_id = :'s' order by seq desc limit 1),
   jsonb_build_object('type', 'seer_connection', 'actor', null, 'seerId', :'seer', 'isConnected', false),
   'everyone gets seer_connection (isConnected false)');
-select is((tests.call_as(:'pia', format('select public.get_session(%L)', :'s')) ->> 'seerConnected')::boolean, false,
+select is((tests.call_as(:'pia', format('select public.get_session(%L)::jsonb', :'s')) ->> 'seerConnected')::boolean, false,
   'players read seerConnected false');
 select is(tests.call_as(:'seer', format('select public.heartbeat(%L)', :'s')) ->> 'restored', 'true',
   'the Seer''s next heartbeat brings them back');
@@ -88,7 +88,7 @@ select is((select payload ->> 'actor' from public.session_events
 select is(seer_private.sweep(now() + interval '20 minutes') ->> 'seerAwayPaused', '0', 'a paused session is not paused twice');
 select is(tests.call_as(:'seer', format('select public.heartbeat(%L)', :'s')) ->> 'sessionStatus', 'paused',
   'the Seer comes back to a paused game (resuming is their decision)');
-select tests.call_as(:'seer', format($q$select public.end_session(%L, 'cancelled')$q$, :'s')) \g /dev/null
+select tests.call_as(:'seer', format($q$select public.end_session(%L, 'cancelled')::jsonb$q$, :'s')) \g /dev/null
 select is((select count(*)::int from seer_private.seer_liveness where session_id = :'s'), 0,
   'an ended session''s Seer is no longer swept');
 select is((select count(*)::int from seer_private.seer_liveness l
@@ -97,21 +97,21 @@ select is((select count(*)::int from seer_private.seer_liveness l
 -- coming back after the window ---------------------------------------------------------------
 select tests.new_session(:'seer') as r \gset
 select tests.join(:'r', :'quin', :'quin_char') as quin_seat \gset
-select tests.call_as(:'seer', format('select public.start_session(%L)', :'r')) \g /dev/null
+select tests.call_as(:'seer', format('select public.start_session(%L)::jsonb', :'r')) \g /dev/null
 update public.session_players set status = 'inactive', disconnected_at = now() - interval '6 minutes',
   inactive_at = now() where id = :'quin_seat';
 select tests.act_as(:'quin');
 select is(public.heartbeat(:'r') - 'serverTime' - 'sessionId' - 'playerId' - 'lastSeq' - 'channelGeneration',
   '{"status": "inactive", "readmit": "requested", "restored": false, "sessionStatus": "active"}'::jsonb,
   'an inactive seat''s heartbeat says the Seer must let them back');
-select is(public.join_session(:'r', :'quin_char') ->> 'readmit', 'requested', '... and so does join_session');
+select is(public.join_session(:'r', :'quin_char')::jsonb ->> 'readmit', 'requested', '... and so does join_session');
 select is(public.heartbeat(:'r') ->> 'readmit', 'requested', '... every time');
 select tests.reset_role();
 select is((select count(*)::int from public.session_events where session_id = :'r' and type = 'readmit_requested'), 1,
   'the Seer is asked once');
 select is((select payload ->> 'characterName' from public.session_events where session_id = :'r' and type = 'readmit_requested'),
   'Quin', '... naming the character');
-select isnt((tests.call_as(:'seer', format('select public.get_session(%L)', :'r')) -> 'players' -> 0 ->> 'readmitRequestedAt'),
+select isnt((tests.call_as(:'seer', format('select public.get_session(%L)::jsonb', :'r')) -> 'players' -> 0 ->> 'readmitRequestedAt'),
   null, 'the seat shows the request');
 select tests.call_as(:'seer', format('select public.readmit_player(%L, %L)', :'r', :'quin_seat')) \g /dev/null
 select is((select readmit_requested_at from public.session_players where id = :'quin_seat'), null,
@@ -123,21 +123,21 @@ select is(tests.call_as(:'quin', format('select public.heartbeat(%L)', :'r')) ->
 select tests.new_session(:'seer') as w \gset
 select tests.join(:'w', :'pia', :'pia_char3') as pia_w \gset
 select tests.act_as(:'pia');
-select is(tests.err(format($q$select public.update_session_settings(%L, '{"allowLateJoin": true}')$q$, :'w')),
+select is(tests.err(format($q$select public.update_session_settings(%L, '{"allowLateJoin": true}')::jsonb$q$, :'w')),
   'SESSION_007:403', 'a player may not change settings');
 select tests.act_as(:'stranger');
-select is(tests.err(format($q$select public.update_session_settings(%L, '{"allowLateJoin": true}')$q$, :'w')),
+select is(tests.err(format($q$select public.update_session_settings(%L, '{"allowLateJoin": true}')::jsonb$q$, :'w')),
   'SESSION_001:404', 'a stranger learns nothing');
 select tests.act_as(:'seer');
-select is(public.update_session_settings(:'w', '{"allowLateJoin": true, "voiceChatEnabled": true}', 4)
+select is(public.update_session_settings(:'w', '{"allowLateJoin": true, "voiceChatEnabled": true}', 4)::jsonb
             -> 'settings' ->> 'allowLateJoin', 'true', 'the Seer may, in the lobby');
-select is(tests.err(format($q$select public.update_session_settings(%L, '{"bogus": true}')$q$, :'w')),
+select is(tests.err(format($q$select public.update_session_settings(%L, '{"bogus": true}')::jsonb$q$, :'w')),
   'SESSION_000:400', 'an unknown setting is refused');
-select is(tests.err(format($q$select public.update_session_settings(%L, '{"showDiceRolls": 1}')$q$, :'w')),
+select is(tests.err(format($q$select public.update_session_settings(%L, '{"showDiceRolls": 1}')::jsonb$q$, :'w')),
   'SESSION_000:400', 'a non-boolean is refused');
-select is(tests.err(format($q$select public.update_session_settings(%L, '{}', 0)$q$, :'w')),
+select is(tests.err(format($q$select public.update_session_settings(%L, '{}', 0)::jsonb$q$, :'w')),
   'SESSION_000:400', 'maxPlayers below 1 is refused');
-select is(tests.err(format($q$select public.update_session_settings(%L, '{}', 7)$q$, :'w')),
+select is(tests.err(format($q$select public.update_session_settings(%L, '{}', 7)::jsonb$q$, :'w')),
   'SESSION_000:400', 'maxPlayers above 6 is refused');
 select tests.reset_role();
 select is((select settings ->> 'showDiceRolls' from public.sessions where id = :'w'), 'true', 'refusals change nothing');

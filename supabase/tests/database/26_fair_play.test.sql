@@ -14,7 +14,7 @@ select tests.new_session(:'seer') as s \gset
 select tests.join(:'s', :'pia', :'pia_char') \g /dev/null
 select tests.join(:'s', :'kim', :'kim_char') \g /dev/null
 select tests.act_as(:'seer');
-select public.start_session(:'s') \g /dev/null
+select public.start_session(:'s')::jsonb \g /dev/null
 
 -- 1. Dice text smuggling -------------------------------------------------------------------
 select tests.reset_role();
@@ -82,7 +82,7 @@ select tests.make_character(:'hana', 'Hana') as hana_char \gset
 select tests.new_session(:'hidey', 6, '{"showDiceRolls": false}') as h \gset
 select tests.join(:'h', :'hana', :'hana_char') \g /dev/null
 select tests.act_as(:'hidey');
-select public.start_session(:'h') \g /dev/null
+select public.start_session(:'h')::jsonb \g /dev/null
 select public.start_combat(:'h', jsonb_build_array(jsonb_build_object('characterId', :'hana_char'), '{"name": "Eel"}'::jsonb)) as hc \gset
 select tests.act_as(:'hana');
 select is((select count(*)::int from jsonb_array_elements(public.get_game_state(:'h')::jsonb -> 'combatState' -> 'order') e where e ? 'initiative'),
@@ -113,11 +113,11 @@ create function pg_temp.farm(p_seer uuid, p_player uuid, p_char uuid) returns uu
 declare v uuid;
 begin
   perform tests.act_as(p_seer);
-  v := (public.create_session('00000000-0000-4000-8000-0000000fa001', '{}', 6) ->> 'id')::uuid;
+  v := (public.create_session('00000000-0000-4000-8000-0000000fa001', '{}', 6)::jsonb ->> 'id')::uuid;
   perform tests.reset_role();
   perform tests.join(v, p_player, p_char);
   perform tests.act_as(p_seer);
-  perform public.start_session(v);
+  perform public.start_session(v)::jsonb;
   perform tests.reset_role();
   update public.sessions set visited_node_ids = array(
     select ('00000000-0000-4000-8000-0000000fb00' || g)::uuid from generate_series(1, 3) g) where id = v;
@@ -130,7 +130,7 @@ select tests.create_user('alt') as alt \gset
 select tests.make_character(:'alt', 'Alt') as alt_char \gset
 select pg_temp.farm(:'fseer', :'alt', :'alt_char') as f1 \gset
 select tests.act_as(:'fseer');
-select is((public.end_session(:'f1', 'completed') -> 'stats' ->> 'experienceEarned')::int, 0,
+select is((public.end_session(:'f1', 'completed')::jsonb -> 'stats' ->> 'experienceEarned')::int, 0,
   'a session ended at once earns nothing, whatever the adventure says (30,000 here)');
 select tests.reset_role();
 select is((select experience from public.characters where id = :'alt_char'), 0, 'and the character got nothing');
@@ -138,19 +138,19 @@ select is((select experience from public.characters where id = :'alt_char'), 0, 
 select pg_temp.farm(:'fseer', :'alt', :'alt_char') as f2 \gset
 update public.sessions set started_at = started_at - interval '4 minutes 59 seconds' where id = :'f2';
 select tests.act_as(:'fseer');
-select is((public.end_session(:'f2', 'completed') -> 'stats' ->> 'experienceEarned')::int, 800,
+select is((public.end_session(:'f2', 'completed')::jsonb -> 'stats' ->> 'experienceEarned')::int, 800,
   'under 5 minutes of play: 200 XP per full minute (4 -> 800), at most 1,000');
 
 select pg_temp.farm(:'fseer', :'alt', :'alt_char') as f3 \gset
 update public.sessions set started_at = started_at - interval '62 minutes', paused_seconds = 3600 where id = :'f3';
 select tests.act_as(:'fseer');
-select is((public.end_session(:'f3', 'completed') -> 'stats' ->> 'experienceEarned')::int, 400,
+select is((public.end_session(:'f3', 'completed')::jsonb -> 'stats' ->> 'experienceEarned')::int, 400,
   'paused time does not count (62 minutes, 60 of them paused -> 2 minutes -> 400)');
 
 select pg_temp.farm(:'fseer', :'alt', :'alt_char') as f4 \gset
 update public.sessions set started_at = started_at - interval '5 hours' where id = :'f4';
 select tests.act_as(:'fseer');
-select is((public.end_session(:'f4', 'completed') -> 'stats' ->> 'experienceEarned')::int, 10000,
+select is((public.end_session(:'f4', 'completed')::jsonb -> 'stats' ->> 'experienceEarned')::int, 10000,
   'a long session earns at most the per-session maximum (10,000 of the adventure''s 30,000)');
 select tests.reset_role();
 select is((select experience from public.characters where id = :'alt_char'), 800 + 400 + 10000, 'the character got exactly that');
@@ -159,7 +159,7 @@ select pg_temp.farm(:'fseer', :'alt', :'alt_char') as f5 \gset
 update public.sessions set started_at = started_at - interval '10 minutes' where id = :'f5';
 update public.characters set experience = 2147483600 where id = :'alt_char';
 select tests.act_as(:'fseer');
-select is(tests.err(format($$select public.end_session(%L, 'completed')$$, :'f5')), 'ok',
+select is(tests.err(format($$select public.end_session(%L, 'completed')::jsonb$$, :'f5')), 'ok',
   'a character near the int maximum does not make end_session fail (was 22003)');
 select tests.reset_role();
 select is((select array[experience::bigint, level::bigint] from public.characters where id = :'alt_char'),
@@ -202,14 +202,14 @@ select tests.new_session(:'lseer') as lobby \gset
 create function pg_temp.join_leave(p_s uuid, p_uid uuid, p_char uuid) returns void language plpgsql as $$
 begin
   perform tests.act_as(p_uid);
-  perform public.join_session(p_s, p_char);
+  perform public.join_session(p_s, p_char)::jsonb;
   perform public.leave_session(p_s);
   perform tests.reset_role();
 end $$;
 grant execute on function pg_temp.join_leave(uuid, uuid, uuid) to public;
 select pg_temp.join_leave(:'lobby', :'looper', :'loop_char') from generate_series(1, 20) \g /dev/null
 select tests.act_as(:'looper');
-select is(tests.err(format('select public.join_session(%L, %L)', :'lobby', :'loop_char')), 'SESSION_028:429',
+select is(tests.err(format('select public.join_session(%L, %L)::jsonb', :'lobby', :'loop_char')), 'SESSION_028:429',
   'the 21st join within 10 minutes -> SESSION_028 (a join/leave loop cannot flood a lobby)');
 select tests.reset_role();
 
@@ -220,7 +220,7 @@ select tests.act_as(:'seer');
 select is(array[tests.err(format('select public.roll_dice(%L, %L)', :'s', '1d6')),
                 tests.err(format($$select public.update_game_state(%L, '{"setVariables": {"a": 1}}')$$, :'s'))],
   array['SESSION_029:422', 'SESSION_029:422'], 'a full session refuses game writes with SESSION_029 (never a silent drop)');
-select is(tests.err(format($$select public.end_session(%L, 'completed')$$, :'s')), 'ok', 'but can still be ended');
+select is(tests.err(format($$select public.end_session(%L, 'completed')::jsonb$$, :'s')), 'ok', 'but can still be ended');
 
 -- 7. Import storage quota and import rate limit --------------------------------------------
 select tests.reset_role();
