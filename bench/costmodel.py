@@ -232,12 +232,22 @@ async def _step(
     schema: str,
 ) -> dict[str, Any]:
     per = n // clients
-    # every seat of the slots connected with a fresh heartbeat, so a step does not start with
-    # the sweeper disconnecting the seats idle since the last step and their restores
+    # every seat of the slots connected with a fresh heartbeat, and every Seer too, so a step
+    # does not start with the sweeper disconnecting the seats and Seers idle since the last step
+    # (the pause between steps and ramps is longer than the 60 s liveness window) and their
+    # restores. A connected seat's heartbeat lives in seat_liveness: its trigger moves it with
+    # last_activity_at, so every live seat is written, not only the disconnected ones (they
+    # were until 2026-12-07, which let the first sweep of a step disconnect and the heartbeats
+    # restore up to every seat, thousands of events, unevenly between the two paths' ramps).
     await conn.execute(
         "update public.session_players sp set status = 'connected', disconnected_at = null, inactive_at = null,"
         " last_activity_at = now() from bench.cmap c where sp.session_id = c.sid and c.i <= $1"
-        " and sp.left_at is null and sp.status <> 'connected'",
+        " and sp.left_at is null",
+        n,
+    )
+    await conn.execute(
+        "update seer_private.seer_liveness l set last_heartbeat_at = now(), connected = true, disconnected_at = null"
+        " from bench.cmap c where l.session_id = c.sid and c.i <= $1",
         n,
     )
     await asyncio.to_thread(tmp.mkdir, parents=True, exist_ok=True)

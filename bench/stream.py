@@ -8,7 +8,8 @@ realtime policy while the sockets join) and the session's keyed topic ``session:
 Seer, through SQL so the commit instant is known), paced at BENCH_STREAM_RATE per second.
 
 * Phase A (baseline): ``seer_private.write_event_at`` temporarily broadcasts the whole event
-  on ``session:<id>`` (the stream before any removal design). Latency = the socket reads the
+  on ``session:<id>`` through ``realtime.send`` (the stream before any removal design; the
+  rest of the writer is the migration's). Latency = the socket reads the
   frame - just before COMMIT (the content is in the frame).
 * Phase B (design (b)): a content-free poke ``{sessionId, seq, type}`` on ``session:<id>``;
   each socket, on a poke beyond what it has, reads ``session_events_since`` through the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import aiohttp
@@ -47,29 +49,34 @@ from .common import (
 )
 from .fanout import tok
 
-# Phase A: the body write_event_at had before any removal design (content, unkeyed topic).
-LEGACY_WRITE_EVENT_AT = """
-create or replace function seer_private.write_event_at(
-  p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb, p_at timestamptz default now())
-returns jsonb language plpgsql volatile set search_path = '' as $$
-declare
-  v_event jsonb;
-begin
-  v_event := coalesce(p_fields, '{}'::jsonb) || jsonb_build_object(
-    'seq', p_seq, 'type', p_type, 'sessionId', p_session_id, 'timestamp', p_at, 'actor', p_actor);
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at)
-  values (p_session_id, p_seq, p_type, v_event, p_actor, p_at);
-  perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);
-  return v_event;
-end
-$$
+# Phases A-C: the migration's writer with another broadcast in place of its keyed one. The seq
+# allocation, the event row and everything else stay as the migration has them (the writer's
+# signature and its callers change with the code; only the broadcast is the design under test).
+# Phase A: the whole event on the unkeyed topic, as realtime.send (the stream before any
+# removal design); phases B and C: design (b)'s content-free poke on the unkeyed topic.
+KEYED_BROADCAST = re.compile(
+    r"insert into realtime\.messages \(id, payload, event, topic, private, extension\).*?"
+    r"where c\.session_id = p_session_id;",
+    re.S,
+)
+LEGACY_BROADCAST = "perform realtime.send(v_event, p_type, 'session:' || p_session_id::text, true);"
+POKE_BROADCAST = (
+    "perform realtime.send(jsonb_build_object('sessionId', p_session_id, 'seq', v_event -> 'seq',"
+    " 'type', p_type), p_type, 'session:' || p_session_id::text, true);"
+)
+CURRENT_WRITER = """
+select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+where n.nspname = 'seer_private' and p.proname = 'write_event_at'
 """
 
-# Phases B and C: design (b)'s body (a content-free poke on the unkeyed topic).
-POKE_WRITE_EVENT_AT = LEGACY_WRITE_EVENT_AT.replace(
-    "perform realtime.send(v_event,",
-    "perform realtime.send(jsonb_build_object('sessionId', p_session_id, 'seq', p_seq, 'type', p_type),",
-)
+
+def with_broadcast(writer: str, broadcast: str) -> str:
+    """The migration's write_event_at with its keyed broadcast statement replaced."""
+    out, n = KEYED_BROADCAST.subn(broadcast, writer)
+    if n != 1:
+        raise RuntimeError("write_event_at's broadcast statement not found: update bench/stream.py")
+    return out
+
 
 # While the sockets join: the realtime policy also lets participants onto the unkeyed topic
 # (policies are evaluated at join only, so the joins outlive the restore).
@@ -113,10 +120,10 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
             " join seer_private.session_channels c on c.session_id = m.sid where m.i <= $1 order by m.i",
             n_wanted,
         )
-        current = await db.fetchval(
-            "select pg_get_functiondef("
-            "'seer_private.write_event_at(uuid,bigint,text,uuid,jsonb,timestamptz)'::regprocedure)"
-        )
+        writers = await db.fetch(CURRENT_WRITER)
+        if len(writers) != 1:
+            raise RuntimeError("expected one seer_private.write_event_at")
+        current = writers[0][0]
         current_policy = await db.fetchval(
             "select pg_get_functiondef('seer_private.can_use_session_topic(text)'::regprocedure)"
         )
@@ -244,7 +251,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
 
     try:
         async with pool.acquire() as c:
-            await c.execute(LEGACY_WRITE_EVENT_AT)
+            await c.execute(with_broadcast(current, LEGACY_BROADCAST))
         mode = "A"
         commits_a, calls_a, xacts_a, prod_a = await phase()
         async with pool.acquire() as c:
@@ -252,7 +259,7 @@ async def run(gw: GatewayProcess, db_url: str, sizes: Sizes, rows: list[Row], lo
         mode = "D"
         commits_d, calls_d, xacts_d, prod_d = await phase()
         async with pool.acquire() as c:
-            await c.execute(POKE_WRITE_EVENT_AT)  # design (b)
+            await c.execute(with_broadcast(current, POKE_BROADCAST))  # design (b)
         for p in players:  # the log reads start from what the frames delivered
             p.wanted = p.last
         mode = "B"
