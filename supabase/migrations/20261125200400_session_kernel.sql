@@ -645,11 +645,10 @@ begin
   ev as (
     select x.seq,
            coalesce(p_fields, '{}'::jsonb)
-             || case when p_turn
-                     then jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
-                                             'timestamp', p_at, 'actor', p_actor, 'version', x.version)
-                     else jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
-                                             'timestamp', p_at, 'actor', p_actor) end as event
+             || jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
+                                   'timestamp', p_at, 'actor', p_actor)
+             || case when p_turn then jsonb_build_object('version', x.version) else '{}'::jsonb end
+             as event
     from (select p_seq as seq, null::int as version where p_seq is not null
           union all
           select a.last_seq, a.state_version from a) x),
@@ -735,7 +734,7 @@ $$;
 
 -- Locks and roles ----------------------------------------------------------------------------
 
-create function seer_private.lock_session(p_session_id uuid)
+create function seer_private.lock_session(p_session_id uuid, p_take_seq boolean default false)
 returns public.sessions
 language plpgsql
 volatile
@@ -747,7 +746,15 @@ begin
   if p_session_id is null then
     perform seer_private.raise_error('SESSION_000', 'sessionId is required');
   end if;
-  select * into v_s from public.sessions s where s.id = p_session_id for update;
+  if p_take_seq then
+    -- the lock is the seq allocation: one UPDATE locks the row and advances last_seq for the
+    -- caller's next event (issue 24: join_session; the returned row's last_seq is that seq)
+    update public.sessions s set last_seq = s.last_seq + 1
+    where s.id = p_session_id
+    returning s.* into v_s;
+  else
+    select * into v_s from public.sessions s where s.id = p_session_id for update;
+  end if;
   if not found then
     perform seer_private.raise_error('SESSION_001');
   end if;

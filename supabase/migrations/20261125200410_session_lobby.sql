@@ -210,16 +210,8 @@ begin
   if p_character_id is null then
     perform seer_private.raise_error('SESSION_000', 'characterId is required');
   end if;
-  if p_session_id is null then
-    perform seer_private.raise_error('SESSION_000', 'sessionId is required');
-  end if;
-  -- lock_session's lock and errors, with the player_joined event's seq (see above)
-  update public.sessions s set last_seq = s.last_seq + 1
-  where s.id = p_session_id
-  returning s.* into v_s;
-  if not found then
-    perform seer_private.raise_error('SESSION_001');
-  end if;
+  -- the lock takes the player_joined event's seq (see above)
+  v_s := seer_private.lock_session(p_session_id, p_take_seq => true);
   v_refusal := seer_private.join_refusal(v_s, v_uid);
   if v_refusal = 'seated' then
     v_seat := seer_private.caller_seat(v_s, v_uid);
