@@ -207,6 +207,68 @@ class DbCpu:
         return total / self.tick
 
 
+def _role(pid: int | str) -> str:
+    """What a server process is, from the title Postgres gives it (``postgres: <what> ...``)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "autovacuum" in title:
+        return "autovacuum"
+    if any(w in title for w in ("walwriter", "checkpointer", "background writer", "walsender")):
+        return "wal, checkpoints"
+    if any(w in title for w in ("logical replication", "stats", "pg_cron", "TimescaleDB", "launcher")):
+        return "other background"
+    return "backends"
+
+
+@contextmanager
+def cpu_by_role(cpu: DbCpu, every: float = 0.1) -> Iterator[dict[str, float]]:
+    """CPU seconds of the server's children over the block, by role: the sessions' backends,
+    autovacuum, the WAL writer and checkpointer, other background workers. Polls /proc every
+    ``every`` s and keeps each child's last reading, so one that exits (an autovacuum worker,
+    a backend at the end of a run) counts up to its last poll: the split is approximate (up to
+    one poll per short-lived process); DbCpu.seconds is the exact total."""
+    import threading
+
+    seen: dict[str, tuple[str, int]] = {}
+    first: dict[str, int] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        while True:
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                f = cpu._fields(entry.name)
+                if f is None or int(f[1]) != cpu.pid:
+                    continue
+                ticks = int(f[11]) + int(f[12])
+                if entry.name not in seen:
+                    role = _role(entry.name)
+                    # a child alive when the block starts counts from there
+                    first[entry.name] = ticks if not started.is_set() else 0
+                else:
+                    role = seen[entry.name][0]
+                seen[entry.name] = (role, ticks)
+            started.set()
+            if stop.wait(every):
+                return
+
+    started = threading.Event()
+    out: dict[str, float] = {}
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    started.wait()
+    try:
+        yield out
+    finally:
+        stop.set()
+        t.join()
+        for pid, (role, ticks) in seen.items():
+            out[role] = out.get(role, 0.0) + (ticks - first.get(pid, 0)) / cpu.tick
+
+
 async def produce_game_states(
     pool: Any, sessions: list[Any], events: int, rate: float
 ) -> dict[tuple[str, int], float]:

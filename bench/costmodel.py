@@ -34,12 +34,21 @@ per event, dead tuples and HOT ratio per table. Run with durability off (the ben
 default) and on (fsync, synchronous_commit, full_page_writes). Every slot of sessions is
 driven by one pgbench client only (client_id partitions the slots), so a session being
 replaced never races its own heartbeats.
+
+Where the CPU goes (after both ramps of a durability setting, at the N they are compared at):
+the same step with every RPC call replaced by a read of the slot's row (the floor: the same
+transactions, begin, claims, commit, at the same rates, which no SQL change can go below),
+with only the heartbeats real (on each path: the heartbeats' own work above the floor), and
+today's paths with every connection heartbeating every 60 s instead of 30 s (what that product
+change would buy); and each step's CPU by process (backends, autovacuum, WAL writer and
+checkpointer), sampled from /proc.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -50,7 +59,7 @@ import asyncpg
 from seer_devstack.postgres import PostgresCluster
 
 from . import population
-from .common import DbCpu, Row, Sizes, env_int, full_run, pct
+from .common import DbCpu, Row, Sizes, cpu_by_role, env_int, full_run, pct
 from .sqlpath import PROLOGUE, pgbench_run
 
 OLD_PATHS = Path(__file__).with_name("old_paths.sql")
@@ -139,6 +148,26 @@ PATHS = {"today": "public", "pre-24": "bench_pre24"}
 
 def scripts(schema: str) -> dict[str, str]:
     return {name: t.replace("{schema}", schema) for name, t in TEMPLATES.items()}
+
+
+def floor_scripts(schema: str, real: tuple[str, ...] = ()) -> dict[str, str]:
+    """The mix with every RPC call but those of the scripts in ``real`` replaced by a read of
+    the slot's row: the same transactions (begin, the claims, commit) at the same rates, so
+    the CPU it costs is the floor no function can go below (a replacement keeps its session:
+    the new id is the old one)."""
+    out = {}
+    for name, text in scripts(schema).items():
+        if name not in real:
+            lines = []
+            for line in text.split("\n"):
+                if line.startswith("select public.create_session("):
+                    line = "select sid as nsid from bench.cmap where i = :s"
+                elif re.match(r"select (public|bench_pre24)\.\w+\(", line):
+                    line = "select sid from bench.cmap where i = :s;"
+                lines.append(line)
+            text = "\n".join(lines)
+        out[name] = text
+    return out
 
 
 # 100 typical roll turns per cost-model session, in the form each side keeps them
@@ -230,6 +259,8 @@ async def _step(
     k: int,
     tmp: Path,
     schema: str,
+    mix: dict[str, str] | None = None,
+    weights: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     per = n // clients
     # every seat of the slots connected with a fresh heartbeat, and every Seer too, so a step
@@ -250,36 +281,54 @@ async def _step(
         " from bench.cmap c where l.session_id = c.sid and c.i <= $1",
         n,
     )
+    # and every other live seat and Seer in the database (the rest of the bench population,
+    # the slots above N) with a fresh liveness time too: idle, not gone. Their times were
+    # those of the population, so the first sweep more than 60 s after it disconnected them
+    # all, ~2,700 events landing in whichever step crossed that mark (found 2026-12-07).
+    await conn.execute("update seer_private.seat_liveness set last_heartbeat_at = now()")
+    await conn.execute("update seer_private.seer_liveness set last_heartbeat_at = now() where connected")
     await asyncio.to_thread(tmp.mkdir, parents=True, exist_ok=True)
-    mix = scripts(schema)
+    mix = mix or scripts(schema)
     names = list(mix)
     args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}"]
+    weights = weights or PER_SESSION_HOUR
     for name in names:
         path = tmp / f"{name}.sql"
         path.write_text(mix[name])
-        args += ["-f", f"{path}@{PER_SESSION_HOUR[name]}"]
-    rate = n * k * sum(PER_SESSION_HOUR.values()) / 3600
-    log_dir = tmp / f"log{schema}{n}"
-    log_dir.mkdir(parents=True)
+        args += ["-f", f"{path}@{weights[name]}"]
+    rate = n * k * sum(weights.values()) / 3600
+    log_dir = Path(tempfile.mkdtemp(prefix=f"log{schema}{n}-", dir=tmp))
     args += ["-R", f"{rate:.1f}", "-l", "--log-prefix", str(log_dir / "cost")]
-    s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
-    x0 = await conn.fetchrow(EXTRA)
-    stop = asyncio.Event()
-    sweeps: list[float] = []
-    sweeper = asyncio.create_task(_sweeper(cluster.dsn, 60 / k, stop, sweeps))
-    t0 = time.perf_counter()
-    try:
-        res, errors = await asyncio.to_thread(pgbench_run, cluster.dsn, args, timeout=secs * 4 + 120)
-    finally:
-        stop.set()
-        await sweeper
-    wall = time.perf_counter() - t0
-    await asyncio.sleep(1)
-    s1, w1, c1 = await _table_stats(conn), await _wal(conn), cpu.seconds()
+    with cpu_by_role(cpu) as roles:
+        s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
+        x0 = await conn.fetchrow(EXTRA)
+        started = await conn.fetchval("select clock_timestamp()")
+        stop = asyncio.Event()
+        sweeps: list[float] = []
+        sweeper = asyncio.create_task(_sweeper(cluster.dsn, 60 / k, stop, sweeps))
+        t0 = time.perf_counter()
+        try:
+            res, errors = await asyncio.to_thread(pgbench_run, cluster.dsn, args, timeout=secs * 4 + 120)
+        finally:
+            stop.set()
+            await sweeper
+        wall = time.perf_counter() - t0
+        await asyncio.sleep(1)
+        s1, w1, c1 = await _table_stats(conn), await _wal(conn), cpu.seconds()
     x1 = await conn.fetchrow(EXTRA)
     lat = _latencies(log_dir, names)
     rpc = [v for name in RPC_SCRIPTS for v in lat[name]]
     events = s1["public.session_events"]["n_tup_ins"] - s0["public.session_events"]["n_tup_ins"]
+    # the events the step wrote by type: both paths must see the same mix (a sweep that
+    # disconnects seats, and the heartbeats that restore them, would add events to one side)
+    by_type = {
+        r["type"]: r["n"]
+        for r in await conn.fetch(
+            "select type, count(*)::int as n from public.session_events where created_at >= $1"
+            " group by type order by n desc",
+            started,
+        )
+    }
     player_hours = 6 * n * wall * k / 3600
     sessions = await conn.fetchval("select count(*) from public.sessions")
     ev0, ev1 = s0["public.session_events"], s1["public.session_events"]
@@ -296,8 +345,10 @@ async def _step(
         "held": pct(rpc, 99) <= 50 and res.tps >= 0.95 * rate and not res.failed and not errors,
         "errors": errors,
         "cpu": c1 - c0,
+        "roles": roles,
         "wal": w1 - w0,
         "events": events,
+        "by_type": by_type,
         "player_hours": player_hours,
         "wall": wall,
         "sweep_ms": pct(sweeps, 50),
@@ -377,6 +428,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
         )
         filled = ""
         by_ramp: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        decomposed: dict[bool, tuple[int, dict[str, dict[str, Any]]]] = {}
         for side, durable in ramps:
             mode = ("durability on" if durable else "durability off") + (
                 "" if side == "today" else ", pre-24 paths"
@@ -414,7 +466,8 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     results.append(r)
                     print(
                         f"    {mode}: N={n} (= {n * k} real sessions) target {r['rate']:.0f} tx/s, got {r['tps']:.0f};"
-                        f" RPC p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms; replace p99 {r['p99_replace']:.0f} ms",
+                        f" RPC p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms; replace p99 {r['p99_replace']:.0f} ms;"
+                        f" events {r['events']}: " + ", ".join(f"{t} {c}" for t, c in r["by_type"].items()),
                         flush=True,
                     )
                     for line in r["errors"][:5]:
@@ -441,6 +494,26 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             held = [r for r in results if r["held"]]
             best = held[-1] if held else results[0]
             _summary(rows, log, sec, mode, best, bool(held), k, idle_rate)
+            at = _compare_n(by_ramp.get(("today", durable), []), results) if side == "pre-24" else None
+            if at is not None:
+                # the same N and durability once more with the calls replaced (floor_scripts)
+                parts: dict[str, dict[str, Any]] = {}
+                with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
+                    for part, mix, weights in (
+                        ("floor", floor_scripts("public"), None),
+                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), None),
+                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), None),
+                        ("today_hb60", scripts(PATHS["today"]), SLOW_HEARTBEATS),
+                    ):
+                        parts[part] = await _step(
+                            cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), PATHS[side], mix, weights
+                        )
+                        print(
+                            f"    {mode}: N={at} {part}: RPC p99 {parts[part]['p99']:.1f} ms, events {parts[part]['events']}: "
+                            + ", ".join(f"{t} {c}" for t, c in parts[part]["by_type"].items()),
+                            flush=True,
+                        )
+                decomposed[durable] = (at, parts)
         for durable in (False, True):
             if ("pre-24", durable) in by_ramp:
                 _compare(
@@ -450,6 +523,17 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     by_ramp[("today", durable)],
                     by_ramp[("pre-24", durable)],
                     k,
+                    idle_rate,
+                )
+            if durable in decomposed:
+                at, parts = decomposed[durable]
+                _decompose(
+                    rows,
+                    sec,
+                    durable,
+                    next(r for r in by_ramp[("today", durable)] if r["n"] == at),
+                    next(r for r in by_ramp[("pre-24", durable)] if r["n"] == at),
+                    parts,
                     idle_rate,
                 )
     finally:
@@ -468,6 +552,99 @@ def _per_hour(r: dict[str, Any], idle_rate: float) -> tuple[float, float]:
     return max(0.0, r["cpu"] - idle_rate * r["wall"]) / ph, r["wal"] / ph
 
 
+def _compare_n(today: list[dict[str, Any]], pre: list[dict[str, Any]]) -> int | None:
+    """The N both ramps are compared at: the largest both held, else the smallest both ran."""
+    common = sorted({r["n"] for r in today} & {r["n"] for r in pre})
+    both_held = [n for n in common if all(r["held"] for r in today + pre if r["n"] == n)]
+    return (both_held[-1] if both_held else common[0]) if common else None
+
+
+# the scripts whose calls stay real in the heartbeat-only mix
+HEARTBEATS = ("heartbeat", "seer_heartbeat")
+# the same mix with every connection heartbeating every 60 s instead of 30 s: what the
+# product decision the CPU goal waits on would buy (docs/performance.md, section 9)
+SLOW_HEARTBEATS = PER_SESSION_HOUR | {"heartbeat": 360, "seer_heartbeat": 60}
+
+
+def _decompose(
+    rows: list[Row],
+    sec: str,
+    durable: bool,
+    today: dict[str, Any],
+    pre: dict[str, Any],
+    parts: dict[str, dict[str, Any]],
+    idle_rate: float,
+) -> None:
+    """Where a live player-hour's CPU goes, on both paths at the compared N: the floor (the
+    mix's transactions calling no function), the heartbeats' own work above it (the mix with
+    only the heartbeats real), and the events and the rest above that; and what halving
+    would leave the events."""
+    mode = "durability on" if durable else "durability off"
+    n = today["n"]
+    floor = _per_hour(parts["floor"], idle_rate)[0] * 1000
+    tot_t, tot_o = (_per_hour(r, idle_rate)[0] * 1000 for r in (today, pre))
+    hb_t, hb_o = (_per_hour(parts[x], idle_rate)[0] * 1000 for x in ("hb_today", "hb_pre"))
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: CPU per live player-hour, the floor: the same transactions calling no function (N = {n})",
+            f"{floor:.1f} ms",
+            "",
+            f"{floor / tot_t:.0%} of today's, {floor / tot_o:.0%} of pre-24's" if tot_t and tot_o else "",
+        )
+    )
+    for what, t, o in (
+        ("the heartbeats' own work above the floor", hb_t - floor, hb_o - floor),
+        ("the events and the rest above the heartbeats", tot_t - hb_t, tot_o - hb_o),
+    ):
+        rows.append(
+            Row(
+                sec,
+                f"{mode}: CPU per live player-hour, {what}",
+                f"{t:.1f} ms",
+                f"{o:.1f} ms pre-24",
+                f"{t / o:.2f}x" if o > 0 else "",
+            )
+        )
+    # the same totals by process (approximate: cpu_by_role), per live player-hour
+    roles = sorted(set(today["roles"]) | set(pre["roles"]), key=lambda x: -today["roles"].get(x, 0.0))
+    for role in roles:
+        t, o = (r["roles"].get(role, 0.0) / r["player_hours"] * 1000 for r in (today, pre))
+        if t or o:
+            rows.append(
+                Row(
+                    sec,
+                    f"{mode}: CPU per live player-hour in {role} (by process, approximate)",
+                    f"{t:.1f} ms",
+                    f"{o:.1f} ms pre-24",
+                    f"{t / o:.2f}x" if o else "",
+                )
+            )
+    slow = _per_hour(parts["today_hb60"], idle_rate)[0] * 1000
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: DB CPU per live player-hour, today's paths with a heartbeat every 60 s instead of 30 s",
+            f"{slow:.1f} ms",
+            f"{tot_o:.1f} ms pre-24 (30 s)",
+            f"{slow / tot_o:.2f}x" if tot_o else "",
+            "<= 0.5x",
+            ("ok" if slow <= 0.5 * tot_o else "ABOVE") if tot_o else "",
+        )
+    )
+    # half the pre-24 total, less today's floor and heartbeats: what the events may cost
+    budget = 0.5 * tot_o - hb_t
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: CPU per live player-hour left for the events at 0.5x (half of pre-24 less today's heartbeats and floor)",
+            f"{budget:.1f} ms",
+            f"{tot_t - hb_t:.1f} ms today",
+            f"{budget / (tot_o - hb_o):.2f}x of pre-24's" if tot_o > hb_o else "",
+        )
+    )
+
+
 def _compare(
     rows: list[Row],
     sec: str,
@@ -481,10 +658,8 @@ def _compare(
     largest N both ramps held, else the smallest both ran), and the players each held at
     p99 <= 50 ms."""
     mode = "durability on" if durable else "durability off"
-    common = sorted({r["n"] for r in today} & {r["n"] for r in pre})
-    both_held = [n for n in common if all(r["held"] for r in today + pre if r["n"] == n)]
-    if common:
-        n = both_held[-1] if both_held else common[0]
+    n = _compare_n(today, pre)
+    if n is not None:
         t = next(r for r in today if r["n"] == n)
         o = next(r for r in pre if r["n"] == n)
         cpu_t, wal_t = _per_hour(t, idle_rate)
