@@ -1,0 +1,63 @@
+"""The cost model's decomposition (bench/costmodel.py): the floor mix must replace every RPC
+call of the mix and nothing else (same transactions, same claims, same bookkeeping), and the
+per-process CPU sampler must attribute a child's CPU to its role."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import costmodel
+from bench.common import DbCpu, cpu_by_role
+
+RPC = re.compile(r"^select (public|bench_pre24)\.\w+\(", re.M)
+
+
+def test_floor_replaces_every_rpc_call_and_keeps_the_transactions() -> None:
+    for schema in costmodel.PATHS.values():
+        real = costmodel.scripts(schema)
+        floor = costmodel.floor_scripts(schema)
+        assert set(floor) == set(real)
+        for name, text in floor.items():
+            assert RPC.search(real[name]), f"{name} calls no RPC: the pattern would test nothing"
+            assert not RPC.search(text), f"{name} still calls an RPC in the floor mix"
+            assert "create_session" not in text
+            # the same transactions with the same claims, and the map's bookkeeping
+            for kept in ("begin;", "commit;", "set_config('request.jwt.claims'", "update bench.cmap"):
+                assert text.count(kept) == real[name].count(kept), (name, kept)
+            assert text.count("\n") == real[name].count("\n")
+
+
+def test_heartbeat_only_mix_keeps_exactly_the_heartbeats_real() -> None:
+    for schema in costmodel.PATHS.values():
+        mix = costmodel.floor_scripts(schema, costmodel.HEARTBEATS)
+        for name, text in mix.items():
+            calls = RPC.findall(text)
+            if name in costmodel.HEARTBEATS:
+                assert f"select {schema}.heartbeat(sid)" in text
+            else:
+                assert not calls, name
+
+
+def test_slow_heartbeats_halve_only_the_heartbeats() -> None:
+    slow, base = costmodel.SLOW_HEARTBEATS, costmodel.PER_SESSION_HOUR
+    assert set(slow) == set(base)
+    for name in base:
+        assert slow[name] == (base[name] // 2 if name in costmodel.HEARTBEATS else base[name]), name
+
+
+def test_cpu_by_role_counts_a_childs_cpu(tmp_path: Path) -> None:
+    # this process stands in for the postmaster: DbCpu reads its pid from postmaster.pid
+    (tmp_path / "postmaster.pid").write_text(f"{Path('/proc/self').resolve().name}\n")
+    cpu = DbCpu(tmp_path)
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\n"
+    with cpu_by_role(cpu, every=0.05) as roles:
+        child = subprocess.Popen([sys.executable, "-c", burn])
+        # the sampler keeps the last reading of a child: let it see the child near its end
+        while child.poll() is None:
+            time.sleep(0.02)
+    assert 0.25 <= roles.get("backends", 0.0) <= 1.0, roles
+    assert set(roles) <= {"backends", "autovacuum", "wal, checkpoints", "other background", "gone"}
