@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -229,8 +230,6 @@ def cpu_by_role(cpu: DbCpu, every: float = 0.1) -> Iterator[dict[str, float]]:
     ``every`` s and keeps each child's last reading, so one that exits (an autovacuum worker,
     a backend at the end of a run) counts up to its last poll: the split is approximate (up to
     one poll per short-lived process); DbCpu.seconds is the exact total."""
-    import threading
-
     seen: dict[str, tuple[str, int]] = {}
     first: dict[str, int] = {}
     stop = threading.Event()

@@ -468,7 +468,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     print(
                         f"    {mode}: N={n} (= {n * k} real sessions) target {r['rate']:.0f} tx/s, got {r['tps']:.0f};"
                         f" RPC p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms; replace p99 {r['p99_replace']:.0f} ms;"
-                        f" events {r['events']}: " + ", ".join(f"{t} {c}" for t, c in r["by_type"].items()),
+                        f" events {r['events']}: {_by_type(r)}",
                         flush=True,
                     )
                     for line in r["errors"][:5]:
@@ -531,8 +531,8 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), PATHS[side], mix, weights
                         )
                         print(
-                            f"    {mode}: N={at} {part}: RPC p99 {parts[part]['p99']:.1f} ms, events {parts[part]['events']}: "
-                            + ", ".join(f"{t} {c}" for t, c in parts[part]["by_type"].items()),
+                            f"    {mode}: N={at} {part}: RPC p99 {parts[part]['p99']:.1f} ms,"
+                            f" events {parts[part]['events']}: {_by_type(parts[part])}",
                             flush=True,
                         )
                 decomposed[durable] = (at, parts)
@@ -574,6 +574,11 @@ def _per_hour(r: dict[str, Any], idle_rate: float) -> tuple[float, float]:
     return max(0.0, r["cpu"] - idle_rate * r["wall"]) / ph, r["wal"] / ph
 
 
+def _by_type(r: dict[str, Any]) -> str:
+    """A step's events by type, for its progress line."""
+    return ", ".join(f"{t} {c}" for t, c in r["by_type"].items())
+
+
 def _compare_n(today: list[dict[str, Any]], pre: list[dict[str, Any]]) -> int | None:
     """The N both ramps are compared at: the largest both held, else the smallest both ran."""
     common = sorted({r["n"] for r in today} & {r["n"] for r in pre})
@@ -595,9 +600,11 @@ def _heartbeat_rate(
     every 30 s (the PRD) and every 60 s: what that product change would buy."""
     per: dict[str, tuple[float, float]] = {}
     for every, steps in ab.items():
-        ph = sum(r["player_hours"] for r in steps)
-        work = sum(max(0.0, r["cpu"] - idle_rate * r["wall"]) for r in steps)
-        per[every] = (work / ph * 1000, sum(r["wal"] for r in steps) / ph / 1024)
+        # the rounds of one rate as one long step
+        cpu, wal = _per_hour(
+            {x: sum(r[x] for r in steps) for x in ("player_hours", "cpu", "wall", "wal")}, idle_rate
+        )
+        per[every] = (cpu * 1000, wal / 1024)
     (c30, w30), (c60, w60) = per["30 s"], per["60 s"]
     n = ab["30 s"][0]["n"]
     rows.append(
