@@ -4,9 +4,30 @@
 -- and session" are partial unique indexes (the PRD's UNIQUE ... WHERE is not valid SQL and
 -- its table-wide (session_id, user_id) unique would forbid rejoining after leaving).
 
+-- The session row's rules, kept off the event path (issue 24). Every event a session writes
+-- bumps its last_seq in this row, and Postgres evaluates a table's CHECK constraints on every
+-- UPDATE of a row, whatever the UPDATE sets: it reads each one back from its stored text and
+-- prepares it again in each statement (ExecRelCheck; nine CHECKs, one a regex, were 7-15% of
+-- a roll's, an action's and a state patch's throughput). So the rules live where Postgres
+-- evaluates them only when a write sets the columns they are about:
+--   * a column's own rule is its domain: a domain's CHECK runs when a value is assigned to
+--     the column (an INSERT, an UPDATE that sets it), never for the columns an UPDATE leaves;
+--   * the rules between columns are one trigger, `before ... update of` exactly the columns
+--     they read (sessions_check_rules below), so an UPDATE that sets none of them does not
+--     fire it. Each rule once, as data the trigger names in its error.
+create domain seer_private.session_code as text
+  check (value ~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$');
+create domain seer_private.session_status as text
+  check (value in ('waiting', 'active', 'paused', 'completed', 'cancelled'));
+create domain seer_private.session_outcome as text
+  check (value in ('completed', 'cancelled'));
+-- max_players (1-6), and min_players, which the rules below keep at most max_players
+create domain seer_private.party_size as int
+  check (value between 1 and 6);
+
 create table public.sessions (
   id uuid primary key default gen_random_uuid(),
-  code text not null check (code ~ '^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$'),
+  code seer_private.session_code not null,
   -- null once the Seer's account is deleted (20261201130000_account_deletion: their live
   -- sessions are cancelled first, the history stays with seer_name 'Deleted user')
   seer_id uuid references auth.users (id) on delete set null,
@@ -14,10 +35,9 @@ create table public.sessions (
   adventure_id uuid not null references public.adventures (id),
   adventure_name text not null,
 
-  status text not null default 'waiting'
-    check (status in ('waiting', 'active', 'paused', 'completed', 'cancelled')),
-  max_players int not null default 6 check (max_players between 1 and 6),
-  min_players int not null default 1 check (min_players >= 1),
+  status seer_private.session_status not null default 'waiting',
+  max_players seer_private.party_size not null default 6,
+  min_players seer_private.party_size not null default 1,
 
   current_node_id uuid references public.adventure_nodes (id),
   visited_node_ids uuid[] not null default '{}',
@@ -36,7 +56,7 @@ create table public.sessions (
   ended_at timestamptz,
   -- total time spent paused, so durationMinutes counts play time only
   paused_seconds double precision not null default 0,
-  outcome text check (outcome in ('completed', 'cancelled')),
+  outcome seer_private.session_outcome,
   notes text,
   stats jsonb,
   estimated_duration_minutes int not null default 60,
@@ -44,13 +64,41 @@ create table public.sessions (
     '{"allowLateJoin": false, "showDiceRolls": true, "autoResolveSimpleCombat": false, "enableAISeer": true, "voiceChatEnabled": false}',
 
   -- last allocated event seq; bumped under this row's lock, so seqs are gap-free
-  last_seq bigint not null default 0,
-
-  check (min_players <= max_players),
-  check ((status in ('completed', 'cancelled')) = (ended_at is not null)),
-  check ((status = 'paused') = (paused_at is not null)),
-  check (seer_id is not null or status in ('completed', 'cancelled'))
+  last_seq bigint not null default 0
 );
+
+-- The rules between the lifecycle columns (see the domains above): the one check, run by an
+-- INSERT and by an UPDATE that sets any column a rule reads. Violations are what a CHECK
+-- constraint's would be: SQLSTATE 23514 naming the rule.
+create function seer_private.check_session_rules()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_broken text := case
+    when new.min_players > new.max_players then 'min_players <= max_players'
+    when (new.status in ('completed', 'cancelled')) <> (new.ended_at is not null)
+      then 'ended_at is set exactly when the session has ended'
+    when (new.status = 'paused') <> (new.paused_at is not null)
+      then 'paused_at is set exactly when the session is paused'
+    when new.seer_id is null and new.status not in ('completed', 'cancelled')
+      then 'only an ended session may lose its Seer'
+  end;
+begin
+  if v_broken is not null then
+    raise exception 'new row for relation "sessions" violates sessions_rules: %', v_broken
+      using errcode = 'check_violation', constraint = 'sessions_rules', schema = 'public',
+            table = 'sessions';
+  end if;
+  return new;
+end
+$$;
+
+create trigger sessions_check_rules
+  before insert or update of status, ended_at, paused_at, seer_id, min_players, max_players
+  on public.sessions
+  for each row execute function seer_private.check_session_rules();
 
 create unique index sessions_live_code_key on public.sessions (code)
   where status in ('waiting', 'active', 'paused');
@@ -230,14 +278,12 @@ create table public.session_events (
   -- ~0.35 ms of update_game_state's reply with a 100-turn history): the entry itself when the
   -- event carries one (a roll's, action's or combat step's `entry`, a state patch's only turn),
   -- the array when it carries several (a patch's note and move), so a history of single
-  -- entries is one json_agg of this column (seer_private.turn_history). Generated from the
-  -- payload: the writer stores nothing more, and account deletion's anonymised payload
-  -- anonymises it too.
-  turn_json json generated always as (
-    case when turn_bytes is null then null
-         when type <> 'game_state' then (payload -> 'entry')::json
-         when jsonb_array_length(payload -> 'turns') = 1 then (payload -> 'turns' -> 0)::json
-         else (payload -> 'turns')::json end) stored,
+  -- entries is one json_agg of this column (seer_private.turn_history). Derived from the
+  -- payload by seer_private.turn_json, which its two writers call: the event writer and
+  -- account deletion, which anonymises the payload. Not a generated column: Postgres reads a
+  -- generated column's expression back from its stored text and prepares it again in every
+  -- INSERT statement (ExecInitStoredGenerated, ~2% of a roll; issue 24).
+  turn_json json,
   primary key (session_id, seq)
 );
 -- the events that carry a TurnEntry: turnHistory reads the newest 100 of a session

@@ -35,7 +35,7 @@
 --     raise_error, rate_budget, record_rate_hit, require_account, require_rate_budget,
 --     require_size, require_uid, spend_rate_budget, try_uuid, unsafe_text_chars
 --   20261125200100_profiles_characters_adventures: handle_new_user
---   20261125200200_sessions_schema: seat_has_liveness, sync_seat_liveness
+--   20261125200200_sessions_schema: check_session_rules, seat_has_liveness, sync_seat_liveness
 --   20261125200300_rls: can_read_node, can_see_character, is_session_participant,
 --     shares_session_with
 --   20261125200400_session_kernel: assert_transition, caller_seat, change_status,
@@ -47,7 +47,7 @@
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
 --     role_in, role_of, rotate_session_channel, session_event_limit, session_json, turn_history,
---     turns_of_event, write_event, write_event_at, write_turn_event, xp_per_minute,
+--     turn_json, turns_of_event, write_event, write_event_at, write_turn_event, xp_per_minute,
 --     xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
@@ -218,6 +218,17 @@ as $$
     when p_type = 'game_state' and jsonb_array_length(coalesce(p_event -> 'turns', '[]'::jsonb)) > 0
       then p_event -> 'turns'
   end
+$$;
+
+-- The stored JSON text of an event's entries (session_events.turn_json), given turns_of_event's
+-- array: the entry itself when there is one, the array when there are several, null for none.
+-- Inlines (no SET clause, stable like its body).
+create function seer_private.turn_json(p_turns jsonb)
+returns json
+language sql
+stable
+as $$
+  select case when jsonb_array_length(p_turns) = 1 then (p_turns -> 0)::json else p_turns::json end
 $$;
 
 -- A live session's turnHistory, derived from its event log: every turn-making event carries
@@ -581,7 +592,7 @@ $$;
 -- so every removal rotates the key first and a removed player's socket hears nothing more
 -- than one content-free rekey poke (docs/security.md).
 -- A turn-making event's entries (turns_of_event) are measured once here (turn_bytes), for
--- turn_history's bound.
+-- turn_history's bound, and stored as JSON text (turn_json) for turn_history's aggregate.
 --
 -- The seq: p_seq when the caller allocated it (update_game_state allocates its seqs in its
 -- own state UPDATE, one row version instead of two, see the _game_state_rpc migration);
@@ -653,10 +664,10 @@ begin
           union all
           select a.last_seq, a.state_version from a) x),
   ins as (
-    insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
-    select p_session_id, ev.seq, p_type, ev.event, p_actor, p_at,
-           octet_length(seer_private.turns_of_event(p_type, ev.event)::text)
-    from ev)
+    insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes, turn_json)
+    select p_session_id, ev.seq, p_type, ev.event, p_actor, p_at, octet_length(t.turns::text),
+           seer_private.turn_json(t.turns)
+    from ev cross join lateral (select seer_private.turns_of_event(p_type, ev.event) as turns) t)
   -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits"),
   -- checked in this statement (an error undoes its writes)
   select seer_private.require_size(ev.event, 'the event', 131072) into v_event from ev;

@@ -92,9 +92,12 @@ begin
     end if;
   end loop;
 
+  -- the stored entries (turn_json) follow the anonymised payload, as the writer derives them
   update public.session_events e
   set actor = case when e.actor = v_uid then null else e.actor end,
-      payload = seer_private.anonymised_event(e.payload, v_uid)
+      (payload, turn_json) = (
+        select a.payload, seer_private.turn_json(seer_private.turns_of_event(e.type, a.payload))
+        from (select seer_private.anonymised_event(e.payload, v_uid) as payload) a)
   where e.session_id in (select s.id from public.sessions s where s.seer_id = v_uid
                          union
                          select sp.session_id from public.session_players sp where sp.user_id = v_uid)
