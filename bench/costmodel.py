@@ -59,7 +59,7 @@ import asyncpg
 
 from seer_devstack.postgres import PostgresCluster
 
-from . import population
+from . import history, population
 from .common import DbCpu, Row, Sizes, cpu_by_role, env_int, full_run, pct
 from .sqlpath import PROLOGUE, pgbench_run
 
@@ -172,32 +172,10 @@ def floor_scripts(schema: str, real: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 # 100 typical roll turns per cost-model session, in the form each side keeps them
-ENTRY = """jsonb_build_object('type', 'roll', 'actorId', m.seer, 'at', now(), 'rollId', gen_random_uuid(),
-  'rollerId', m.seer, 'characterId', null, 'expression', '2d6+3', 'reason', 'history ' || g,
-  'hidden', false, 'total', 10)"""
-FILL = {
-    "pre-24": f"""
-with m as (select c.sid, s.seer_id as seer from bench.cmap c join public.sessions s on s.id = c.sid)
-update public.sessions s
-set game_state = jsonb_set(s.game_state, '{{turnHistory}}',
-      (select jsonb_agg({ENTRY} order by g) from generate_series(1, 100) g))
-from m where s.id = m.sid
-""",
-    "today": f"""
-with m as (select c.sid, s.seer_id as seer, s.last_seq from bench.cmap c join public.sessions s on s.id = c.sid),
-ins as (
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
-  select m.sid, m.last_seq + g, 'dice_rolled',
-         ({ENTRY} - 'type' - 'actorId' - 'at') || jsonb_build_object('dice', null, 'seq', m.last_seq + g,
-           'type', 'dice_rolled', 'sessionId', m.sid, 'timestamp', now(), 'actor', m.seer, 'version', 0, 'entry', {ENTRY}),
-         m.seer, now(), octet_length(jsonb_build_array({ENTRY})::text)
-  from m, generate_series(1, 100) g
-  returning 1)
-update public.sessions s set last_seq = s.last_seq + 100 from m where s.id = m.sid
-""",
-}
+CMAP_SESSIONS = "select c.sid, s.seer_id as seer from bench.cmap c join public.sessions s on s.id = c.sid"
+FILL = {"pre-24": history.fill_pre24(CMAP_SESSIONS), "today": history.fill_today(CMAP_SESSIONS)}
 # back to today's form (the pre-24 code keeps turnHistory in game_state)
-UNFILL = "update public.sessions set game_state = game_state - 'turnHistory' where game_state ? 'turnHistory'"
+UNFILL = history.unfill_pre24()
 
 
 # commits (every RPC is one) and the size of realtime.messages (its daily partitions)

@@ -28,6 +28,7 @@ import asyncpg
 
 from seer_devstack.postgres import PostgresCluster
 
+from . import history
 from .common import DbCpu, Row, Sizes, full_run
 from .sqlpath import LAST_20, PROLOGUE, SHAPE_ONLY, pgbench
 
@@ -64,33 +65,13 @@ CALLS: dict[str, tuple[str, str]] = {
 }
 SIDES = {"old": "bench_pre24", "new": "public"}
 
-# 100 typical roll turns per session, in each side's form (the same entries)
-ENTRY = """jsonb_build_object('type', 'roll', 'actorId', m.seer, 'at', now(), 'rollId', gen_random_uuid(),
-  'rollerId', m.seer, 'characterId', null, 'expression', '2d6+3', 'reason', 'bench fill ' || g,
-  'hidden', false, 'total', 10)"""
-FILL_OLD = f"""
-with m as (select b.sid, s.seer_id as seer from bench.map b join public.sessions s on s.id = b.sid
-           where b.i % 2 = 1 and b.i <= $1)
-update public.sessions s
-set game_state = jsonb_set(s.game_state, '{{turnHistory}}',
-      (select jsonb_agg({ENTRY} order by g) from generate_series(1, 100) g))
-from m where s.id = m.sid
-"""
-FILL_NEW = f"""
-with m as (select b.sid, s.seer_id as seer, s.last_seq from bench.map b join public.sessions s on s.id = b.sid
-           where b.i % 2 = 0 and b.i <= $1),
-ins as (
-  insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes)
-  select m.sid, m.last_seq + g, 'dice_rolled',
-         ({ENTRY} - 'type' - 'actorId' - 'at') || jsonb_build_object('dice', null, 'seq', m.last_seq + g,
-           'type', 'dice_rolled', 'sessionId', m.sid, 'timestamp', now(), 'actor', m.seer, 'version', 0, 'entry', {ENTRY}),
-         m.seer, now(), octet_length(jsonb_build_array({ENTRY})::text)
-  from m, generate_series(1, 100) g
-  returning 1)
-update public.sessions s set last_seq = s.last_seq + 100 from m where s.id = m.sid
-"""
+# 100 typical roll turns per session, in each side's form (the same entries): the old side on
+# the odd slots up to $1, the new side on the even ones
+HALF = "select b.sid, s.seer_id as seer from bench.map b join public.sessions s on s.id = b.sid where b.i % 2 = {odd} and b.i <= $1"
+FILL_OLD = history.fill_pre24(HALF.format(odd=1))
+FILL_NEW = history.fill_today(HALF.format(odd=0))
 # the old side's sessions go back to the new form for the sections that follow
-UNFILL_OLD = "update public.sessions s set game_state = s.game_state - 'turnHistory' from bench.map b where s.id = b.sid and b.i % 2 = 1 and s.game_state ? 'turnHistory'"
+UNFILL_OLD = history.unfill_pre24("select b.sid from bench.map b where b.i % 2 = 1")
 
 
 async def _wal(conn: asyncpg.Connection) -> int:
