@@ -82,7 +82,9 @@ order by m.i limit {n};
 grant select on bench.cmap to authenticated;
 """
 
-SLOT = "\\set s :client_id * :per + random(1, :per)\n"
+# a client's slots: per of them after the step's offset (off: 0, or N for the second half of
+# the paired A/B)
+SLOT = "\\set s :off + :client_id * :per + random(1, :per)\n"
 PLAYER = PROLOGUE.format(claims="player_claims[(:k)::int]") + " from bench.cmap where i = :s;\n"
 SEER = PROLOGUE.format(claims="seer_claims") + " from bench.cmap where i = :s;\n"
 
@@ -171,9 +173,19 @@ def floor_scripts(schema: str, real: tuple[str, ...] = ()) -> dict[str, str]:
     return out
 
 
-# 100 typical roll turns per cost-model session, in the form each side keeps them
-CMAP_SESSIONS = "select c.sid, s.seer_id as seer from bench.cmap c join public.sessions s on s.id = c.sid"
-FILL = {"pre-24": history.fill_pre24(CMAP_SESSIONS), "today": history.fill_today(CMAP_SESSIONS)}
+# 100 typical roll turns per cost-model session, in the form each side keeps them: the slots
+# lo..hi (the ramps: 1..max N; the paired A/B: each side its own half)
+CMAP_SESSIONS = (
+    "select c.sid, s.seer_id as seer from bench.cmap c join public.sessions s on s.id = c.sid"
+    " where c.i between {lo} and {hi}"
+)
+
+
+def fill(side: str, lo: int, hi: int) -> str:
+    sessions = CMAP_SESSIONS.format(lo=lo, hi=hi)
+    return history.fill_today(sessions) if side == "today" else history.fill_pre24(sessions)
+
+
 # back to today's form (the pre-24 code keeps turnHistory in game_state)
 UNFILL = history.unfill_pre24()
 
@@ -240,7 +252,9 @@ async def _step(
     schema: str,
     mix: dict[str, str] | None = None,
     weights: dict[str, int] | None = None,
+    off: int = 0,
 ) -> dict[str, Any]:
+    """One measured step: N sessions (slots off+1..off+N) at the mix's real rates x k."""
     per = n // clients
     # every seat of the slots connected with a fresh heartbeat, and every Seer too, so a step
     # does not start with the sweeper disconnecting the seats and Seers idle since the last step
@@ -251,14 +265,16 @@ async def _step(
     # restore up to every seat, thousands of events, unevenly between the two paths' ramps).
     await conn.execute(
         "update public.session_players sp set status = 'connected', disconnected_at = null, inactive_at = null,"
-        " last_activity_at = now() from bench.cmap c where sp.session_id = c.sid and c.i <= $1"
+        " last_activity_at = now() from bench.cmap c where sp.session_id = c.sid and c.i > $2 and c.i <= $1 + $2"
         " and sp.left_at is null",
         n,
+        off,
     )
     await conn.execute(
         "update seer_private.seer_liveness l set last_heartbeat_at = now(), connected = true, disconnected_at = null"
-        " from bench.cmap c where l.session_id = c.sid and c.i <= $1",
+        " from bench.cmap c where l.session_id = c.sid and c.i > $2 and c.i <= $1 + $2",
         n,
+        off,
     )
     # and every other live seat and Seer in the database (the rest of the bench population,
     # the slots above N) with a fresh liveness time too: idle, not gone. Their times were
@@ -269,7 +285,7 @@ async def _step(
     await asyncio.to_thread(tmp.mkdir, parents=True, exist_ok=True)
     mix = mix or scripts(schema)
     names = list(mix)
-    args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}"]
+    args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}", "-D", f"off={off}"]
     weights = weights or PER_SESSION_HOUR
     for name in names:
         path = tmp / f"{name}.sql"
@@ -372,20 +388,22 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
     steps = [max(clients, s - s % clients) for s in steps]
     assert cluster.data_dir is not None
     cpu = DbCpu(cluster.data_dir)
-    await population.populate(cluster.dsn, max(steps) + 50, 0)
+    # slots 1..2 x max N: the ramps drive 1..N, the paired A/B gives each side its own N
+    slots = 2 * max(steps)
+    await population.populate(cluster.dsn, slots + 50, 0)
     conn = await asyncpg.connect(cluster.admin_dsn, command_timeout=900)
     sec = "7 cost model"
     try:
-        # slots 1..max N; a step of N sessions drives slots 1..N (client_id partitions them)
-        # made by the user pgbench connects as: its replace script updates the map
+        # a step of N sessions drives slots off+1..off+N (client_id partitions them); the map
+        # is made by the user pgbench connects as: its replace script updates it
         app = await asyncpg.connect(cluster.dsn)
         try:
-            await app.execute(CMAP.format(n=max(steps)))
+            await app.execute(CMAP.format(n=slots))
         finally:
             await app.close()
         have = await conn.fetchval("select count(*) from bench.cmap")
-        if have < max(steps):
-            raise RuntimeError(f"only {have} active bench sessions for N = {max(steps)}")
+        if have < slots:
+            raise RuntimeError(f"only {have} active bench sessions for 2 x N = {slots}")
         await conn.execute("vacuum analyze")
         if await conn.fetchval("select count(*) from pg_extension where extname = 'pg_cron'"):
             await conn.execute(
@@ -408,13 +426,14 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
         filled = ""
         by_ramp: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         decomposed: dict[bool, tuple[int, dict[str, dict[str, Any]]]] = {}
+        paired: dict[bool, dict[str, list[dict[str, Any]]]] = {}
         for side, durable in ramps:
             mode = ("durability on" if durable else "durability off") + (
                 "" if side == "today" else ", pre-24 paths"
             )
             if filled != side:
                 await conn.execute(UNFILL)
-                await conn.execute(FILL[side])
+                await conn.execute(fill(side, 1, max(steps)))
                 # the fill's own dead rows and inserts vacuumed now, not by an autovacuum in
                 # the middle of the first step (a checkpoint follows in _durability)
                 await conn.execute("vacuum analyze public.sessions")
@@ -473,9 +492,10 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             held = [r for r in results if r["held"]]
             best = held[-1] if held else results[0]
             _summary(rows, log, sec, mode, best, bool(held), k, idle_rate)
-            if side == "today":
+            if side == "today" and not quick:
                 # the heartbeat rate on today's paths, ABBA at the largest N held (same fill, same
-                # N, alternating: a step-to-step difference on this machine is +-20%)
+                # N, alternating: a step-to-step difference on this machine is +-20%); bench-full
+                # only, so that make bench stays under 8 minutes with the paired rounds below
                 ab: dict[str, list[dict[str, Any]]] = {"30 s": [], "60 s": []}
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
                     for every in ("30 s", "60 s", "60 s", "30 s"):
@@ -497,16 +517,52 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 _heartbeat_rate(rows, sec, mode, ab, idle_rate)
             at = _compare_n(by_ramp.get(("today", durable), []), results) if side == "pre-24" else None
             if at is not None:
-                # the same N and durability once more with the calls replaced (floor_scripts)
+                # The two paths once more at that N, ABBA, each on its own half of the slots in
+                # its own form of the history (today 1..N, pre-24 N+1..2N): two ramps minutes
+                # apart differ by up to ~20% a step on these cores, and the first ramp of a run
+                # is inflated, so the CPU and WAL ratios come from these rounds.
+                await conn.execute(UNFILL)
+                await conn.execute(fill("today", 1, at))
+                await conn.execute(fill("pre-24", at + 1, 2 * at))
+                await conn.execute("vacuum analyze public.sessions")
+                await conn.execute("vacuum analyze public.session_events")
+                filled = ""
+                offsets = {"today": 0, "pre-24": at}
+                pair: dict[str, list[dict[str, Any]]] = {"today": [], "pre-24": []}
+                with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
+                    for p in ("today", "pre-24", "pre-24", "today"):
+                        r = await _step(
+                            cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), PATHS[p], off=offsets[p]
+                        )
+                        pair[p].append(r)
+                        print(
+                            f"    {mode}: N={at} paired round, {p}: RPC p99 {r['p99']:.1f} ms,"
+                            f" events {r['events']}: {_by_type(r)}",
+                            flush=True,
+                        )
+                paired[durable] = pair
+                # the same N and durability once more with the calls replaced (floor_scripts),
+                # each on the half of the slots its history form is on
                 parts: dict[str, dict[str, Any]] = {}
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
-                    for part, mix, weights in (
-                        ("floor", floor_scripts("public"), None),
-                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), None),
-                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), None),
+                    for part, mix, off in (
+                        ("floor", floor_scripts("public"), 0),
+                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), 0),
+                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), at),
                     ):
                         parts[part] = await _step(
-                            cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), PATHS[side], mix, weights
+                            cluster,
+                            conn,
+                            cpu,
+                            at,
+                            clients,
+                            secs,
+                            k,
+                            Path(tmpdir),
+                            PATHS[side],
+                            mix,
+                            None,
+                            off,
                         )
                         print(
                             f"    {mode}: N={at} {part}: RPC p99 {parts[part]['p99']:.1f} ms,"
@@ -524,6 +580,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     by_ramp[("pre-24", durable)],
                     k,
                     idle_rate,
+                    paired.get(durable),
                 )
             if durable in decomposed:
                 at, parts = decomposed[durable]
@@ -531,8 +588,8 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     rows,
                     sec,
                     durable,
-                    next(r for r in by_ramp[("today", durable)] if r["n"] == at),
-                    next(r for r in by_ramp[("pre-24", durable)] if r["n"] == at),
+                    _pooled(paired[durable]["today"]),
+                    _pooled(paired[durable]["pre-24"]),
                     parts,
                     idle_rate,
                 )
@@ -550,6 +607,16 @@ def _per_hour(r: dict[str, Any], idle_rate: float) -> tuple[float, float]:
     """Database CPU seconds (less the server's idle CPU) and WAL bytes per live player-hour."""
     ph = r["player_hours"]
     return max(0.0, r["cpu"] - idle_rate * r["wall"]) / ph, r["wal"] / ph
+
+
+def _pooled(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one side as one long step: the sums _per_hour reads, and the CPU by process."""
+    out: dict[str, Any] = {x: sum(r[x] for r in steps) for x in ("player_hours", "cpu", "wall", "wal")}
+    out["n"] = steps[0]["n"]
+    out["roles"] = {
+        role: sum(r["roles"].get(role, 0.0) for r in steps) for role in {x for r in steps for x in r["roles"]}
+    }
+    return out
 
 
 def _by_type(r: dict[str, Any]) -> str:
@@ -578,10 +645,7 @@ def _heartbeat_rate(
     every 30 s (the PRD) and every 60 s: what that product change would buy."""
     per: dict[str, tuple[float, float]] = {}
     for every, steps in ab.items():
-        # the rounds of one rate as one long step
-        cpu, wal = _per_hour(
-            {x: sum(r[x] for r in steps) for x in ("player_hours", "cpu", "wall", "wal")}, idle_rate
-        )
+        cpu, wal = _per_hour(_pooled(steps), idle_rate)
         per[every] = (cpu * 1000, wal / 1024)
     (c30, w30), (c60, w60) = per["30 s"], per["60 s"]
     n = ab["30 s"][0]["n"]
@@ -680,21 +744,27 @@ def _compare(
     pre: list[dict[str, Any]],
     k: int,
     idle_rate: float,
+    paired: dict[str, list[dict[str, Any]]] | None = None,
 ) -> None:
     """Today's paths against the pre-24 copies: cost per player-hour at the same load (the
-    largest N both ramps held, else the smallest both ran), and the players each held at
-    p99 <= 50 ms."""
+    largest N both ramps held, else the smallest both ran; from the paired ABBA rounds at that
+    N when they ran, else from the two ramps' steps), and the players each held at p99 <= 50 ms."""
     mode = "durability on" if durable else "durability off"
     n = _compare_n(today, pre)
     if n is not None:
-        t = next(r for r in today if r["n"] == n)
-        o = next(r for r in pre if r["n"] == n)
+        if paired:
+            t, o = _pooled(paired["today"]), _pooled(paired["pre-24"])
+            how = f"N = {n}, ABBA on disjoint halves"
+        else:
+            t = next(r for r in today if r["n"] == n)
+            o = next(r for r in pre if r["n"] == n)
+            how = f"N = {n}, one ramp step each"
         cpu_t, wal_t = _per_hour(t, idle_rate)
         cpu_o, wal_o = _per_hour(o, idle_rate)
         rows.append(
             Row(
                 sec,
-                f"{mode}: today vs pre-24 paths, DB CPU per live player-hour (N = {n})",
+                f"{mode}: today vs pre-24 paths, DB CPU per live player-hour ({how})",
                 f"{cpu_t * 1000:.1f} ms",
                 f"{cpu_o * 1000:.1f} ms pre-24",
                 f"{cpu_t / cpu_o:.2f}x" if cpu_o else "",
@@ -705,7 +775,7 @@ def _compare(
         rows.append(
             Row(
                 sec,
-                f"{mode}: today vs pre-24 paths, WAL per live player-hour (N = {n})",
+                f"{mode}: today vs pre-24 paths, WAL per live player-hour ({how})",
                 f"{wal_t / 1024:.1f} KiB",
                 f"{wal_o / 1024:.1f} KiB pre-24",
                 f"{wal_t / wal_o:.2f}x" if wal_o else "",

@@ -1,6 +1,7 @@
 """The cost model's decomposition (bench/costmodel.py): the floor mix must replace every RPC
 call of the mix and nothing else (same transactions, same claims, same bookkeeping), and the
-per-process CPU sampler must attribute a child's CPU to its role."""
+per-process CPU sampler must attribute a child's CPU to its role, and a step's slots must start
+after its offset."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
+
 from bench import costmodel
 from bench.common import DbCpu, cpu_by_role
+from bench.sqlpath import pgbench_run
 
 RPC = re.compile(r"^select (public|bench_pre24)\.\w+\(", re.M)
 READS = {"select sid from bench.cmap where i = :s;", "select sid as nsid from bench.cmap where i = :s"}
@@ -66,3 +70,25 @@ def test_cpu_by_role_counts_a_childs_cpu(tmp_path: Path) -> None:
             time.sleep(0.02)
     assert 0.25 <= roles.get("backends", 0.0) <= 1.0, roles
     assert set(roles) <= {"backends", "autovacuum", "wal, checkpoints", "other background", "gone"}
+
+
+async def test_a_steps_slots_start_after_its_offset(database_url: str, tmp_path: Path) -> None:
+    """The paired A/B gives each side its own half of the slots: with off=N a client's slots
+    are N + its own per, and no other (pgbench evaluates the scripts' SLOT line itself)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("create schema slot_test; create table slot_test.hits (c int, s int)")
+        script = tmp_path / "slot.sql"
+        script.write_text(costmodel.SLOT + "insert into slot_test.hits values (:client_id, :s);\n")
+        for off in (0, 10):
+            await conn.execute("truncate slot_test.hits")
+            res, errors = pgbench_run(
+                database_url,
+                ["-c", "2", "-j", "2", "-t", "60", "-D", "per=3", "-D", f"off={off}", "-f", str(script)],
+            )
+            assert not errors and res.transactions == 120
+            got = {(r["c"], r["s"]) for r in await conn.fetch("select distinct c, s from slot_test.hits")}
+            assert got == {(c, off + c * 3 + i) for c in (0, 1) for i in (1, 2, 3)}, (off, sorted(got))
+    finally:
+        await conn.execute("drop schema if exists slot_test cascade")
+        await conn.close()
