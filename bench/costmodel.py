@@ -464,6 +464,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     results.append(r)
                     print(
                         f"    {mode}: N={n} (= {n * k} real sessions) target {r['rate']:.0f} tx/s, got {r['tps']:.0f};"
+                        f" CPU {_per_hour(r, idle_rate)[0] * 1000:.1f} ms per live player-hour;"
                         f" RPC p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms; replace p99 {r['p99_replace']:.0f} ms;"
                         f" events {r['events']}: {_by_type(r)}",
                         flush=True,
@@ -528,6 +529,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 await conn.execute("vacuum analyze public.session_events")
                 filled = ""
                 offsets = {"today": 0, "pre-24": at}
+                dmode = "durability on" if durable else "durability off"
                 pair: dict[str, list[dict[str, Any]]] = {"today": [], "pre-24": []}
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
                     for p in ("today", "pre-24", "pre-24", "today"):
@@ -535,8 +537,10 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), PATHS[p], off=offsets[p]
                         )
                         pair[p].append(r)
+                        cpu_h, wal_h = _per_hour(r, idle_rate)
                         print(
-                            f"    {mode}: N={at} paired round, {p}: RPC p99 {r['p99']:.1f} ms,"
+                            f"    {dmode}: N={at} paired round, {p}: CPU {cpu_h * 1000:.1f} ms and WAL"
+                            f" {wal_h / 1024:.1f} KiB per live player-hour, RPC p99 {r['p99']:.1f} ms,"
                             f" events {r['events']}: {_by_type(r)}",
                             flush=True,
                         )
@@ -565,7 +569,8 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             off,
                         )
                         print(
-                            f"    {mode}: N={at} {part}: RPC p99 {parts[part]['p99']:.1f} ms,"
+                            f"    {dmode}: N={at} {part}: CPU {_per_hour(parts[part], idle_rate)[0] * 1000:.1f} ms"
+                            f" per live player-hour, RPC p99 {parts[part]['p99']:.1f} ms,"
                             f" events {parts[part]['events']}: {_by_type(parts[part])}",
                             flush=True,
                         )
