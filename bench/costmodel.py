@@ -364,6 +364,38 @@ async def _step(
     }
 
 
+async def _refill(conn: asyncpg.Connection, *fills: str) -> None:
+    """The histories in the forms the fills write (each on its slots), every other session
+    back to today's form. The fills' dead rows are vacuumed and their statistics flushed now,
+    not inside the next measured step (an autovacuum in its middle; a make bench once counted
+    a fill's 4,800 events as the first paired round's)."""
+    await conn.execute(UNFILL)
+    for sql in fills:
+        await conn.execute(sql)
+    await conn.execute("vacuum analyze public.sessions")
+    await conn.execute("vacuum analyze public.session_events")
+    await conn.execute("select pg_stat_force_next_flush()")
+
+
+async def _warm_up(
+    cluster: PostgresCluster,
+    conn: asyncpg.Connection,
+    cpu: DbCpu,
+    n: int,
+    clients: int,
+    secs: int,
+    k: int,
+    tmp: Path,
+    schema: str,
+    off: int = 0,
+) -> None:
+    """A short unmeasured step before measured ones: the first seconds after a fill and a
+    checkpoint (full-page images of every page first touched, cold caches) landed on whichever
+    ramp ran first and made its first step an outlier (p99 0.9-3 s, 4x the WAL) in the same
+    run where later ramps were not."""
+    await _step(cluster, conn, cpu, n, clients, max(2, secs // 2), k, tmp, schema, off=off)
+
+
 async def _durability(conn: asyncpg.Connection, on: bool) -> None:
     v = "on" if on else "off"
     for name in ("fsync", "synchronous_commit", "full_page_writes"):
@@ -432,30 +464,13 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 "" if side == "today" else ", pre-24 paths"
             )
             if filled != side:
-                await conn.execute(UNFILL)
-                await conn.execute(fill(side, 1, max(steps)))
-                # the fill's own dead rows and inserts vacuumed now, not by an autovacuum in
-                # the middle of the first step (a checkpoint follows in _durability)
-                await conn.execute("vacuum analyze public.sessions")
-                await conn.execute("vacuum analyze public.session_events")
+                await _refill(conn, fill(side, 1, max(steps)))
                 filled = side
             await _durability(conn, durable)
             results: list[dict[str, Any]] = []
             with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
-                # a short unmeasured warm-up at the first N: the first seconds after the fill
-                # and the checkpoint (full-page images of every page first touched, cold
-                # caches) landed on whichever ramp ran first and made its first step an outlier
-                # (p99 0.9-3 s, 4x the WAL) in the same run where later ramps were not
-                await _step(
-                    cluster,
-                    conn,
-                    cpu,
-                    steps[0],
-                    clients,
-                    max(2, secs // 2),
-                    k,
-                    Path(tmpdir) / "warm",
-                    PATHS[side],
+                await _warm_up(
+                    cluster, conn, cpu, steps[0], clients, secs, k, Path(tmpdir) / "warm", PATHS[side]
                 )
                 todo = list(steps)
                 while todo:
@@ -522,32 +537,25 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 # its own form of the history (today 1..N, pre-24 N+1..2N): two ramps minutes
                 # apart differ by up to ~20% a step on these cores, and the first ramp of a run
                 # is inflated, so the CPU and WAL ratios come from these rounds.
-                await conn.execute(UNFILL)
-                await conn.execute(fill("today", 1, at))
-                await conn.execute(fill("pre-24", at + 1, 2 * at))
-                await conn.execute("vacuum analyze public.sessions")
-                await conn.execute("vacuum analyze public.session_events")
+                await _refill(conn, fill("today", 1, at), fill("pre-24", at + 1, 2 * at))
                 filled = ""
                 offsets = {"today": 0, "pre-24": at}
                 dmode = "durability on" if durable else "durability off"
                 pair: dict[str, list[dict[str, Any]]] = {"today": [], "pre-24": []}
-                # the fill's inserts reach the statistics now, not inside the first round (a
-                # make bench run counted its 4,800 events as that round's), and each side gets
-                # the ramps' unmeasured warm-up (cold pages, an autovacuum the fill triggers)
-                await conn.execute("select pg_stat_force_next_flush()")
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
+                    # each side gets the ramps' unmeasured warm-up, on its own half
                     for p in ("today", "pre-24"):
-                        await _step(
+                        await _warm_up(
                             cluster,
                             conn,
                             cpu,
                             at,
                             clients,
-                            max(2, secs // 2),
+                            secs,
                             k,
                             Path(tmpdir) / f"warm-{p}",
                             PATHS[p],
-                            off=offsets[p],
+                            offsets[p],
                         )
                     for p in ("today", "pre-24", "pre-24", "today"):
                         r = await _step(
