@@ -377,23 +377,12 @@ async def _refill(conn: asyncpg.Connection, *fills: str) -> None:
     await conn.execute("select pg_stat_force_next_flush()")
 
 
-async def _warm_up(
-    cluster: PostgresCluster,
-    conn: asyncpg.Connection,
-    cpu: DbCpu,
-    n: int,
-    clients: int,
-    secs: int,
-    k: int,
-    tmp: Path,
-    schema: str,
-    off: int = 0,
-) -> None:
-    """A short unmeasured step before measured ones: the first seconds after a fill and a
-    checkpoint (full-page images of every page first touched, cold caches) landed on whichever
-    ramp ran first and made its first step an outlier (p99 0.9-3 s, 4x the WAL) in the same
-    run where later ramps were not."""
-    await _step(cluster, conn, cpu, n, clients, max(2, secs // 2), k, tmp, schema, off=off)
+def _warm_secs(secs: int) -> int:
+    """The length of the short unmeasured step run before measured ones: the first seconds
+    after a fill and a checkpoint (full-page images of every page first touched, cold caches)
+    landed on whichever ramp ran first and made its first step an outlier (p99 0.9-3 s, 4x the
+    WAL) in the same run where later ramps were not."""
+    return max(2, secs // 2)
 
 
 async def _durability(conn: asyncpg.Connection, on: bool) -> None:
@@ -469,8 +458,16 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
             await _durability(conn, durable)
             results: list[dict[str, Any]] = []
             with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
-                await _warm_up(
-                    cluster, conn, cpu, steps[0], clients, secs, k, Path(tmpdir) / "warm", PATHS[side]
+                await _step(
+                    cluster,
+                    conn,
+                    cpu,
+                    steps[0],
+                    clients,
+                    _warm_secs(secs),
+                    k,
+                    Path(tmpdir) / "warm",
+                    PATHS[side],
                 )
                 todo = list(steps)
                 while todo:
@@ -545,17 +542,17 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
                     # each side gets the ramps' unmeasured warm-up, on its own half
                     for p in ("today", "pre-24"):
-                        await _warm_up(
+                        await _step(
                             cluster,
                             conn,
                             cpu,
                             at,
                             clients,
-                            secs,
+                            _warm_secs(secs),
                             k,
                             Path(tmpdir) / f"warm-{p}",
                             PATHS[p],
-                            offsets[p],
+                            off=offsets[p],
                         )
                     for p in ("today", "pre-24", "pre-24", "today"):
                         r = await _step(
