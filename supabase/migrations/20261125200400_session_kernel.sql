@@ -53,7 +53,8 @@
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
 --     require_session_quota, update_session_settings, validate_settings
 --   20261125200420_session_lifecycle: end_session, pause_session, resume_session, start_session
---   20261125200430_session_presence_and_log: heartbeat, session_events_since
+--   20261125200430_session_presence_and_log: heartbeat, heartbeat_answer, heartbeat_batch,
+--     refresh_liveness, session_events_since
 --   20261125200440_players: create_character, list_feedback, list_my_characters,
 --     submit_feedback
 --   20261125200500_game_state_rpc: get_game_state, inventory_item, is_int_between,

@@ -21,6 +21,57 @@
 -- announces seer_connection to everyone. A player whose seat is inactive (timed out, or left
 -- more than 5 minutes ago) is not restored: the answer says `readmit: 'requested'` and the
 -- Seer gets readmit_requested once (seer_private.request_readmit).
+-- The fast path of every heartbeat, for one caller (public.heartbeat) or many
+-- (public.heartbeat_batch): refresh the liveness time of each (session, user) that is a
+-- connected live seat (seat_liveness) or a connected Seer (seer_liveness), and nothing else.
+-- One row per refreshed pair; a pair without a row needs the slow path (restore, readmit,
+-- a left or unknown caller's error), which only public.heartbeat runs, as the caller. Both
+-- updates are HOT updates by primary key (no index holds the time) and lock only the rows
+-- they change. A pair given twice is refreshed once (UPDATE ... FROM updates a row once).
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is planned again in every
+-- transaction, this one keeps its plans per connection.
+create function seer_private.refresh_liveness(p_session_ids uuid[], p_user_ids uuid[])
+returns table (session_id uuid, user_id uuid, player_id uuid, is_seer boolean)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  return query
+  with beats as (
+    select b.sid, b.uid from unnest(p_session_ids, p_user_ids) b(sid, uid)
+  ), seats as (
+    update seer_private.seat_liveness l set last_heartbeat_at = now()
+    from beats b where l.session_id = b.sid and l.user_id = b.uid
+    returning l.session_id, l.user_id, l.player_id
+  ), seers as (
+    -- a Seer never holds a seat in their own session (join_session refuses it), so no pair
+    -- is in both
+    update seer_private.seer_liveness l set last_heartbeat_at = now()
+    from beats b where l.session_id = b.sid and l.seer_id = b.uid and l.connected
+    returning l.session_id, l.seer_id
+  )
+  select s.session_id, s.user_id, s.player_id, false from seats s
+  union all
+  select r.session_id, r.seer_id, null::uuid, true from seers r;
+end
+$$;
+
+-- The heartbeat's answer (docs/contract.md), the one constructor of its shape: built from
+-- values so the planner inlines it into both callers' statements.
+create function seer_private.heartbeat_answer(
+  p_session_id uuid, p_player_id uuid, p_status text, p_restored boolean, p_session_status text,
+  p_last_seq bigint, p_readmit text, p_generation bigint)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object('sessionId', p_session_id, 'playerId', p_player_id, 'status', p_status,
+                            'restored', p_restored, 'serverTime', now(),
+                            'sessionStatus', p_session_status, 'lastSeq', p_last_seq,
+                            'readmit', p_readmit, 'channelGeneration', p_generation)
+$$;
+
 create function public.heartbeat(p_session_id uuid)
 returns jsonb
 language plpgsql
@@ -32,7 +83,7 @@ declare
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_player_id uuid;
-  v_status text := 'connected';
+  v_status text;
   v_restored boolean := false;
   v_session_status text;
   v_last_seq bigint;
@@ -40,17 +91,8 @@ declare
   v_seer seer_private.seer_liveness%rowtype;
   v_readmit text;
 begin
-  update seer_private.seat_liveness l set last_heartbeat_at = now()
-  where l.session_id = p_session_id and l.user_id = v_uid
-  returning l.player_id into v_player_id;
-  if not found then
-    -- the Seer's fast path: only while the server holds them connected
-    update seer_private.seer_liveness l set last_heartbeat_at = now()
-    where l.session_id = p_session_id and l.seer_id = v_uid and l.connected;
-    if found then
-      v_status := 'seer';
-    end if;
-  end if;
+  select r.player_id, case when r.is_seer then 'seer' else 'connected' end into v_player_id, v_status
+  from seer_private.refresh_liveness(array[p_session_id], array[v_uid]) r;
   if found then
     -- Either fast path only moved a liveness time: this transaction's commit need not wait
     -- for the WAL flush (issue 24: with durability on, heartbeats were half the commits and
@@ -105,10 +147,53 @@ begin
   select s.status, s.last_seq, c.generation into v_session_status, v_last_seq, v_generation
   from public.sessions s join seer_private.session_channels c on c.session_id = s.id
   where s.id = p_session_id;
-  return jsonb_build_object('sessionId', p_session_id, 'playerId', v_player_id, 'status', v_status,
-                            'restored', v_restored, 'serverTime', now(),
-                            'sessionStatus', v_session_status, 'lastSeq', v_last_seq,
-                            'readmit', v_readmit, 'channelGeneration', v_generation);
+  return seer_private.heartbeat_answer(p_session_id, v_player_id, v_status, v_restored, v_session_status,
+                                       v_last_seq, v_readmit, v_generation);
+end
+$$;
+
+-- The heartbeats of many callers in one transaction, for a server-side collector that has
+-- verified each caller's JWT (the `heartbeat` Edge Function, docs/heartbeat.md): with one
+-- transaction per heartbeat, heartbeats were 840 of the ~1,470 transactions a session makes
+-- per hour (issue 24). service_role only: the user ids are the collector's word, so only a
+-- component holding the service key may give them.
+--
+-- p_beats: [{"sessionId": uuid, "userId": uuid}, ...], 1-1000 of them. The answer is an array
+-- in the same order: for a beat the fast path refreshed, the answer public.heartbeat gives
+-- that caller, with its userId; null for any other beat, which the collector sends on as the
+-- caller's own heartbeat (the slow path: restore, readmit, errors, as that user). Commits
+-- without waiting for the WAL flush, as the single fast path does.
+create function public.heartbeat_batch(p_beats jsonb)
+returns json
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_sids uuid[];
+  v_uids uuid[];
+begin
+  if jsonb_typeof(p_beats) is distinct from 'array' or jsonb_array_length(p_beats) not between 1 and 1000 then
+    perform seer_private.raise_error('SESSION_000', 'beats must be an array of 1-1000 {sessionId, userId}');
+  end if;
+  select array_agg(seer_private.try_uuid(e.b ->> 'sessionId') order by e.i),
+         array_agg(seer_private.try_uuid(e.b ->> 'userId') order by e.i)
+  into v_sids, v_uids
+  from jsonb_array_elements(p_beats) with ordinality e(b, i);
+  if array_position(v_sids, null) is not null or array_position(v_uids, null) is not null then
+    perform seer_private.raise_error('SESSION_000', 'each beat needs a sessionId and a userId (uuids)');
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+  return (
+    select json_agg(case when r.session_id is not null then
+                      seer_private.heartbeat_answer(b.sid, r.player_id,
+                        case when r.is_seer then 'seer' else 'connected' end, false, s.status,
+                        s.last_seq, null, c.generation) || jsonb_build_object('userId', b.uid)
+                    end order by b.i)
+    from unnest(v_sids, v_uids) with ordinality b(sid, uid, i)
+    left join seer_private.refresh_liveness(v_sids, v_uids) r on r.session_id = b.sid and r.user_id = b.uid
+    left join public.sessions s on s.id = r.session_id
+    left join seer_private.session_channels c on c.session_id = r.session_id);
 end
 $$;
 
@@ -149,6 +234,9 @@ begin
           limit least(v_limit, 1000)) e), '[]'::json);
 end
 $$;
+
+revoke execute on function public.heartbeat_batch(jsonb) from public, anon, authenticated;
+grant execute on function public.heartbeat_batch(jsonb) to service_role;
 
 -- RPCs for signed-in users (service_role for tools), not for anon or PUBLIC.
 revoke execute on function

@@ -244,6 +244,13 @@ ACTIONS: list[Action] = [
         row(ANON, "403 42501", "403 42501", "403 42501", "403 42501", "403 42501", "ok"),
     ),
     Action(
+        # the heartbeat collector's batch (issue 24): the user ids are the caller's word
+        "heartbeat_batch",
+        None,
+        rpc("heartbeat_batch", lambda w, a: {"p_beats": [{"sessionId": w.sid, "userId": w.sid}]}),
+        row(ANON, "403 42501", "403 42501", "403 42501", "403 42501", "403 42501", "ok"),
+    ),
+    Action(
         "invite_preview",
         "waiting",
         rpc("invite_preview", lambda w, a: {"p_code": w.code}),

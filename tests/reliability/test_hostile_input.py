@@ -179,6 +179,7 @@ def _rpc_args(real_sid: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
         ),
         "sweep_sessions": st.fixed_dictionaries({}, optional={"p_now": odd_text}),
         "invite_preview": st.fixed_dictionaries({"p_code": odd_text}),
+        "heartbeat_batch": st.fixed_dictionaries({"p_beats": st.one_of(wrong_json, odd_text)}),
         # the game (issue 11): every call below is invalid, so nothing may be written
         "roll_dice": st.one_of(
             st.fixed_dictionaries({"p_session_id": bad_id, "p_expression": st.just("1d6")}),
