@@ -79,7 +79,8 @@ select row_number() over (order by m.i), m.sid, m.seer_claims, m.player_claims,
        array(select bench.cid(m.i, k) from generate_series(1, 6) k)
 from bench.map m join public.sessions s on s.id = m.sid and s.status = 'active'
 order by m.i limit {n};
-grant select on bench.cmap to authenticated;
+grant select on bench.cmap to authenticated, service_role;
+grant usage on schema bench to service_role;
 """
 
 # a client's slots: per of them after the step's offset (off: 0, or N for the second half of
@@ -144,13 +145,60 @@ PER_SESSION_HOUR = {
     "leave_rejoin": 6,
     "replace_session": 2,
 }
-RPC_SCRIPTS = ("heartbeat", "seer_heartbeat", "seer_action", "roll", "player_action")
-# today's code paths and the copies from before issue 24 (bench/old_paths.sql)
-PATHS = {"today": "public", "pre-24": "bench_pre24"}
+RPC_SCRIPTS = ("heartbeat", "seer_heartbeat", "heartbeat_batch", "seer_action", "roll", "player_action")
+# today's code paths, the same with the heartbeats sent as the heartbeat collector sends them
+# (docs/heartbeat.md: many users' beats in one heartbeat_batch transaction), and the copies
+# from before issue 24 (bench/old_paths.sql)
+PATHS = {"today": "public", "collector": "public", "pre-24": "bench_pre24"}
+# a collector batch holds the beats of this many sessions (7 connections each): 28 beats, what
+# one collector instance gathers in a 250 ms window at ~110 beats/s, i.e. ~13,000 live players
+# (the beats of a window at 10,000+ players fill larger batches; smaller is the cautious side)
+BATCH_SESSIONS = 4
+# one transaction as the collector (service_role) for the beats of BATCH_SESSIONS of the
+# client's slots, from a random one on (wrapping): every connection of a slot is in a batch
+# 120 times per hour, as often as it heartbeats alone. A beat the batch answers null (a
+# disconnected seat, a Seer the sweeper marked away) goes on as that user's own heartbeat, its
+# own transaction, as the collector sends it (the first of a batch's: they are rare)
+COLLECTOR = (
+    "\\set b :off + :client_id * :per + 1\n\\set g random(0, :per - 1)\n"
+    + "".join(f"\\set i{j} :b + (:g + {j}) % :per\n" for j in range(BATCH_SESSIONS))
+    + "begin;\nselect set_config('role', 'service_role', true),"
+    " set_config('request.jwt.claims', '{\"role\": \"service_role\"}', true);\n"
+    "with beats as (select c.sid, u.claims, row_number() over () as i from bench.cmap c"
+    " cross join lateral unnest(c.seer_claims || c.player_claims) u(claims)"
+    f" where c.i in ({', '.join(f':i{j}' for j in range(BATCH_SESSIONS))})),"
+    " answer as (select public.heartbeat_batch(jsonb_agg(jsonb_build_object('sessionId', sid, 'userId',"
+    " claims::json ->> 'sub') order by i)) as a from beats)"
+    " select count(*) filter (where x.v::text = 'null') as nmiss,"
+    " coalesce(json_agg(json_build_object('sid', b.sid, 'claims', b.claims)) filter (where x.v::text = 'null'), '[]')"
+    " as missing from answer cross join json_array_elements(answer.a) with ordinality x(v, i) join beats b on b.i = x.i\n"
+    "\\gset\ncommit;\n"
+    "\\if :nmiss > 0\nbegin;\n"
+    + PROLOGUE.format(claims="(:missing)::json -> 0 ->> 'claims'")
+    + ";\nselect public.heartbeat(((:missing)::json -> 0 ->> 'sid')::uuid);\ncommit;\n\\endif\n"
+)
+COLLECTOR_PER_SESSION_HOUR = {
+    name: w for name, w in PER_SESSION_HOUR.items() if name not in ("heartbeat", "seer_heartbeat")
+} | {
+    "heartbeat_batch": (PER_SESSION_HOUR["heartbeat"] + PER_SESSION_HOUR["seer_heartbeat"])
+    // (7 * BATCH_SESSIONS)
+}
 
 
 def scripts(schema: str) -> dict[str, str]:
     return {name: t.replace("{schema}", schema) for name, t in TEMPLATES.items()}
+
+
+SIDE_LABEL = {"today": "", "collector": ", heartbeats batched by the collector", "pre-24": ", pre-24 paths"}
+
+
+def side_mix(side: str) -> tuple[dict[str, str], dict[str, int]]:
+    """A side's scripts and their weights (transactions per session-hour)."""
+    mix = scripts(PATHS[side])
+    if side != "collector":
+        return mix, PER_SESSION_HOUR
+    mix = {name: t for name, t in mix.items() if name in COLLECTOR_PER_SESSION_HOUR}
+    return mix | {"heartbeat_batch": COLLECTOR}, COLLECTOR_PER_SESSION_HOUR
 
 
 def floor_scripts(schema: str, real: tuple[str, ...] = ()) -> dict[str, str]:
@@ -183,7 +231,7 @@ CMAP_SESSIONS = (
 
 def fill(side: str, lo: int, hi: int) -> str:
     sessions = CMAP_SESSIONS.format(lo=lo, hi=hi)
-    return history.fill_today(sessions) if side == "today" else history.fill_pre24(sessions)
+    return history.fill_pre24(sessions) if side == "pre-24" else history.fill_today(sessions)
 
 
 # back to today's form (the pre-24 code keeps turnHistory in game_state)
@@ -249,12 +297,13 @@ async def _step(
     secs: int,
     k: int,
     tmp: Path,
-    schema: str,
+    side: str,
     mix: dict[str, str] | None = None,
     weights: dict[str, int] | None = None,
     off: int = 0,
 ) -> dict[str, Any]:
-    """One measured step: N sessions (slots off+1..off+N) at the mix's real rates x k."""
+    """One measured step: N sessions (slots off+1..off+N) at the mix's real rates x k (the
+    side's mix and weights unless given)."""
     per = n // clients
     # every seat of the slots connected with a fresh heartbeat, and every Seer too, so a step
     # does not start with the sweeper disconnecting the seats and Seers idle since the last step
@@ -283,16 +332,17 @@ async def _step(
     await conn.execute("update seer_private.seat_liveness set last_heartbeat_at = now()")
     await conn.execute("update seer_private.seer_liveness set last_heartbeat_at = now() where connected")
     await asyncio.to_thread(tmp.mkdir, parents=True, exist_ok=True)
-    mix = mix or scripts(schema)
+    side_scripts, side_weights = side_mix(side)
+    mix = mix or side_scripts
+    weights = weights or side_weights
     names = list(mix)
     args = ["-c", str(clients), "-j", "2", "-T", str(secs), "-D", f"per={per}", "-D", f"off={off}"]
-    weights = weights or PER_SESSION_HOUR
     for name in names:
         path = tmp / f"{name}.sql"
         path.write_text(mix[name])
         args += ["-f", f"{path}@{weights[name]}"]
     rate = n * k * sum(weights.values()) / 3600
-    log_dir = Path(tempfile.mkdtemp(prefix=f"log{schema}{n}-", dir=tmp))
+    log_dir = Path(tempfile.mkdtemp(prefix=f"log{side}{n}-", dir=tmp))
     args += ["-R", f"{rate:.1f}", "-l", "--log-prefix", str(log_dir / "cost")]
     with cpu_by_role(cpu) as roles:
         s0, w0, c0 = await _table_stats(conn), await _wal(conn), cpu.seconds()
@@ -312,7 +362,7 @@ async def _step(
         s1, w1, c1 = await _table_stats(conn), await _wal(conn), cpu.seconds()
     x1 = await conn.fetchrow(EXTRA)
     lat = _latencies(log_dir, names)
-    rpc = [v for name in RPC_SCRIPTS for v in lat[name]]
+    rpc = [v for name in RPC_SCRIPTS for v in lat.get(name, [])]
     events = s1["public.session_events"]["n_tup_ins"] - s0["public.session_events"]["n_tup_ins"]
     # the events the step wrote by type: both paths must see the same mix (a sweep that
     # disconnects seats, and the heartbeats that restore them, would add events to one side)
@@ -439,22 +489,21 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
         await conn.execute(OLD_PATHS.read_text())
         await conn.execute("reset search_path")
         ramps = (
-            [("today", False), ("pre-24", False), ("today", True), ("pre-24", True)]
+            [(side, durable) for durable in (False, True) for side in ("today", "collector", "pre-24")]
             if not quick
             # make bench: the issue's comparison only (durability on); bench-full adds durability off
-            else [("today", True), ("pre-24", True)]
+            else [("today", True), ("collector", True), ("pre-24", True)]
         )
         filled = ""
         by_ramp: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         decomposed: dict[bool, tuple[int, dict[str, dict[str, Any]]]] = {}
         paired: dict[bool, dict[str, list[dict[str, Any]]]] = {}
         for side, durable in ramps:
-            mode = ("durability on" if durable else "durability off") + (
-                "" if side == "today" else ", pre-24 paths"
-            )
-            if filled != side:
-                await _refill(conn, fill(side, 1, max(steps)))
-                filled = side
+            mode = ("durability on" if durable else "durability off") + SIDE_LABEL[side]
+            form = "pre-24" if side == "pre-24" else "today"
+            if filled != form:
+                await _refill(conn, fill(form, 1, max(steps)))
+                filled = form
             await _durability(conn, durable)
             results: list[dict[str, Any]] = []
             with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
@@ -467,12 +516,12 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     _warm_secs(secs),
                     k,
                     Path(tmpdir) / "warm",
-                    PATHS[side],
+                    side,
                 )
                 todo = list(steps)
                 while todo:
                     n = todo.pop(0)
-                    r = await _step(cluster, conn, cpu, n, clients, secs, k, Path(tmpdir), PATHS[side])
+                    r = await _step(cluster, conn, cpu, n, clients, secs, k, Path(tmpdir), side)
                     results.append(r)
                     print(
                         f"    {mode}: N={n} (= {n * k} real sessions) target {r['rate']:.0f} tx/s, got {r['tps']:.0f};"
@@ -522,26 +571,30 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                                 secs,
                                 k,
                                 Path(tmpdir),
-                                PATHS[side],
+                                side,
                                 None,
                                 SLOW_HEARTBEATS if every == "60 s" else None,
                             )
                         )
                 _heartbeat_rate(rows, sec, mode, ab, idle_rate)
-            at = _compare_n(by_ramp.get(("today", durable), []), results) if side == "pre-24" else None
+            at = (
+                _compare_n(*(by_ramp.get((x, durable), []) for x in ("today", "collector")), results)
+                if side == "pre-24"
+                else None
+            )
             if at is not None:
-                # The two paths once more at that N, ABBA, each on its own half of the slots in
-                # its own form of the history (today 1..N, pre-24 N+1..2N): two ramps minutes
-                # apart differ by up to ~20% a step on these cores, and the first ramp of a run
-                # is inflated, so the CPU and WAL ratios come from these rounds.
+                # The paths once more at that N, ABCCBA, each history form on its own half of
+                # the slots (today's form 1..N for today and the collector, pre-24's N+1..2N):
+                # two ramps minutes apart differ by up to ~20% a step on these cores, and the
+                # first ramp of a run is inflated, so the CPU and WAL ratios come from these rounds.
                 await _refill(conn, fill("today", 1, at), fill("pre-24", at + 1, 2 * at))
                 filled = ""
-                offsets = {"today": 0, "pre-24": at}
+                offsets = {"today": 0, "collector": 0, "pre-24": at}
                 dmode = "durability on" if durable else "durability off"
-                pair: dict[str, list[dict[str, Any]]] = {"today": [], "pre-24": []}
+                pair: dict[str, list[dict[str, Any]]] = {p: [] for p in offsets}
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
                     # each side gets the ramps' unmeasured warm-up, on its own half
-                    for p in ("today", "pre-24"):
+                    for p in offsets:
                         await _step(
                             cluster,
                             conn,
@@ -551,12 +604,12 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             _warm_secs(secs),
                             k,
                             Path(tmpdir) / f"warm-{p}",
-                            PATHS[p],
+                            p,
                             off=offsets[p],
                         )
-                    for p in ("today", "pre-24", "pre-24", "today"):
+                    for p in ("today", "collector", "pre-24", "pre-24", "collector", "today"):
                         r = await _step(
-                            cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), PATHS[p], off=offsets[p]
+                            cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), p, off=offsets[p]
                         )
                         pair[p].append(r)
                         cpu_h, wal_h = _per_hour(r, idle_rate)
@@ -567,8 +620,11 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             flush=True,
                         )
                 paired[durable] = pair
+                if quick:
+                    continue
                 # the same N and durability once more with the calls replaced (floor_scripts),
-                # each on the half of the slots its history form is on
+                # each on the half of the slots its history form is on (bench-full only: make
+                # bench stays under 8 minutes)
                 parts: dict[str, dict[str, Any]] = {}
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
                     for part, mix, off in (
@@ -585,7 +641,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             secs,
                             k,
                             Path(tmpdir),
-                            PATHS[side],
+                            side,
                             mix,
                             None,
                             off,
@@ -599,16 +655,19 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 decomposed[durable] = (at, parts)
         for durable in (False, True):
             if ("pre-24", durable) in by_ramp:
-                _compare(
-                    rows,
-                    sec,
-                    durable,
-                    by_ramp[("today", durable)],
-                    by_ramp[("pre-24", durable)],
-                    k,
-                    idle_rate,
-                    paired.get(durable),
-                )
+                for side in ("today", "collector"):
+                    rounds = paired.get(durable)
+                    _compare(
+                        rows,
+                        sec,
+                        durable,
+                        side,
+                        by_ramp[(side, durable)],
+                        by_ramp[("pre-24", durable)],
+                        k,
+                        idle_rate,
+                        {"today": rounds[side], "pre-24": rounds["pre-24"]} if rounds else None,
+                    )
             if durable in decomposed:
                 at, parts = decomposed[durable]
                 _decompose(
@@ -651,11 +710,11 @@ def _by_type(r: dict[str, Any]) -> str:
     return ", ".join(f"{t} {c}" for t, c in r["by_type"].items())
 
 
-def _compare_n(today: list[dict[str, Any]], pre: list[dict[str, Any]]) -> int | None:
-    """The N both ramps are compared at: the largest both held, else the smallest both ran."""
-    common = sorted({r["n"] for r in today} & {r["n"] for r in pre})
-    both_held = [n for n in common if all(r["held"] for r in today + pre if r["n"] == n)]
-    return (both_held[-1] if both_held else common[0]) if common else None
+def _compare_n(*ramps: list[dict[str, Any]]) -> int | None:
+    """The N the ramps are compared at: the largest all held, else the smallest all ran."""
+    common = sorted(set.intersection(*({r["n"] for r in ramp} for ramp in ramps)))
+    all_held = [n for n in common if all(r["held"] for ramp in ramps for r in ramp if r["n"] == n)]
+    return (all_held[-1] if all_held else common[0]) if common else None
 
 
 # the scripts whose calls stay real in the heartbeat-only mix
@@ -767,6 +826,7 @@ def _compare(
     rows: list[Row],
     sec: str,
     durable: bool,
+    side: str,
     today: list[dict[str, Any]],
     pre: list[dict[str, Any]],
     k: int,
@@ -777,6 +837,7 @@ def _compare(
     largest N both ramps held, else the smallest both ran; from the paired ABBA rounds at that
     N when they ran, else from the two ramps' steps), and the players each held at p99 <= 50 ms."""
     mode = "durability on" if durable else "durability off"
+    paths = "today" if side == "today" else "today + heartbeat collector"
     n = _compare_n(today, pre)
     if n is not None:
         if paired:
@@ -791,7 +852,7 @@ def _compare(
         rows.append(
             Row(
                 sec,
-                f"{mode}: today vs pre-24 paths, DB CPU per live player-hour ({how})",
+                f"{mode}: {paths} vs pre-24 paths, DB CPU per live player-hour ({how})",
                 f"{cpu_t * 1000:.1f} ms",
                 f"{cpu_o * 1000:.1f} ms pre-24",
                 f"{cpu_t / cpu_o:.2f}x" if cpu_o else "",
@@ -802,7 +863,7 @@ def _compare(
         rows.append(
             Row(
                 sec,
-                f"{mode}: today vs pre-24 paths, WAL per live player-hour ({how})",
+                f"{mode}: {paths} vs pre-24 paths, WAL per live player-hour ({how})",
                 f"{wal_t / 1024:.1f} KiB",
                 f"{wal_o / 1024:.1f} KiB pre-24",
                 f"{wal_t / wal_o:.2f}x" if wal_o else "",
@@ -816,7 +877,7 @@ def _compare(
     rows.append(
         Row(
             sec,
-            f"{mode}: today vs pre-24 paths, live players held at RPC p99 <= 50 ms",
+            f"{mode}: {paths} vs pre-24 paths, live players held at RPC p99 <= 50 ms",
             f"{held_t * k * 6} players" + (" (every step held)" if capped else ""),
             f"{held_o * k * 6} players pre-24",
             f"{held_t / held_o:.1f}x" if held_o else "",

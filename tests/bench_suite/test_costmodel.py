@@ -92,3 +92,40 @@ async def test_a_steps_slots_start_after_its_offset(database_url: str, tmp_path:
     finally:
         await conn.execute("drop schema if exists slot_test cascade")
         await conn.close()
+
+
+def test_the_collector_mix_sends_every_beat_in_batches() -> None:
+    mix, weights = costmodel.side_mix("collector")
+    base = costmodel.PER_SESSION_HOUR
+    assert set(mix) == set(weights) == (set(base) - set(costmodel.HEARTBEATS)) | {"heartbeat_batch"}
+    beats = sum(base[name] for name in costmodel.HEARTBEATS)
+    # 7 connections per session: each batch carries the beats of BATCH_SESSIONS sessions
+    assert weights["heartbeat_batch"] * 7 * costmodel.BATCH_SESSIONS == beats
+    assert all(weights[name] == base[name] for name in base if name not in costmodel.HEARTBEATS)
+    assert "heartbeat(" not in "".join(t for n, t in mix.items() if n != "heartbeat_batch")
+
+
+async def test_a_collector_batch_holds_distinct_slots(database_url: str, tmp_path: Path) -> None:
+    """pgbench evaluates the batch's slot lines: BATCH_SESSIONS distinct slots, all the
+    client's own (after the offset), and over many batches every slot of it."""
+    conn = await asyncpg.connect(database_url)
+    n = costmodel.BATCH_SESSIONS
+    try:
+        await conn.execute("create schema batch_test; create table batch_test.hits (c int, s int[])")
+        script = tmp_path / "batch.sql"
+        sets = "".join(line + "\n" for line in costmodel.COLLECTOR.splitlines() if line.startswith("\\set"))
+        slots = ", ".join(f":i{j}" for j in range(n))
+        script.write_text(sets + f"insert into batch_test.hits values (:client_id, array[{slots}]::int[]);\n")
+        res, errors = pgbench_run(
+            database_url, ["-c", "2", "-j", "2", "-t", "60", "-D", "per=6", "-D", "off=10", "-f", str(script)]
+        )
+        assert not errors and res.transactions == 120
+        seen: dict[int, set[int]] = {0: set(), 1: set()}
+        for r in await conn.fetch("select c, s from batch_test.hits"):
+            own = {10 + r["c"] * 6 + i for i in range(1, 7)}
+            assert len(set(r["s"])) == n and set(r["s"]) <= own, (r["c"], r["s"])
+            seen[r["c"]] |= set(r["s"])
+        assert seen == {c: {10 + c * 6 + i for i in range(1, 7)} for c in (0, 1)}
+    finally:
+        await conn.execute("drop schema if exists batch_test cascade")
+        await conn.close()
