@@ -11,6 +11,7 @@ import os
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
@@ -25,7 +26,7 @@ from ._transport import (
     check_max_retries,
     check_timeout,
 )
-from .errors import AuthError, ConfigError, TransportError, ValidationError
+from .errors import AuthError, ConfigError, SeerError, TransportError, ValidationError
 from .events import SessionEvent, parse_events
 from .models import (
     AdventureSummary,
@@ -60,6 +61,15 @@ if TYPE_CHECKING:
 __all__ = ["AsyncSeerClient", "SeerClient"]
 
 log: logging.Logger = logging.getLogger("seer_client.client")
+
+
+@dataclass
+class _ProjectFacts:
+    """What the client learned about its project, shared with its ``with_options`` views."""
+
+    #: heartbeats go to the heartbeat Edge Function (False once the gateway said 404: not deployed)
+    heartbeat_collector: bool = True
+
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -148,6 +158,7 @@ class AsyncSeerClient:
         self._owns_transport = True
         self._is_view = False
         self._connections: set[SessionConnection] = set()
+        self._project = _ProjectFacts()
 
     @classmethod
     async def create(
@@ -280,6 +291,16 @@ class AsyncSeerClient:
             fn, params, token=token, options=self._options, idempotent=idempotent
         )
         for conn in self._connections:  # the server answers: reconnecting ones may try now
+            conn._server_reachable()
+        return result
+
+    async def _function(self, name: str, body: dict[str, Any]) -> Any:
+        """POST to an Edge Function as the signed-in user (idempotent calls only: retried)."""
+        token = await self._token(name)
+        result = await self._transport.function(
+            name, body, token=token, options=self._options, idempotent=True
+        )
+        for conn in self._connections:
             conn._server_reachable()
         return result
 
@@ -430,9 +451,27 @@ class AsyncSeerClient:
         )
         return GameState.model_validate(data)
 
-    async def heartbeat(self, session_id: str | uuid.UUID) -> HeartbeatResult:
-        """Mark the caller's seat connected (the connection calls this periodically)."""
+    async def heartbeat(self, session_id: str | uuid.UUID, *, batched: bool = True) -> HeartbeatResult:
+        """Mark the caller's seat connected (the connection calls this periodically).
+
+        Sent to the ``heartbeat`` Edge Function, the collector that writes many users' beats in
+        one database transaction (docs/heartbeat.md); the answer and the errors are the
+        ``heartbeat`` RPC's. Where the function is not deployed (HTTP 404 from the gateway) the
+        client calls the RPC, from then on. ``batched=False`` calls the RPC directly, without
+        the collector's wait for a batch (a connection does on connect and reconnect).
+        """
         sid = validate_uuid(session_id, "sessionId")
+        if batched and self._project.heartbeat_collector:
+            try:
+                data = await self._function("heartbeat", {"sessionId": sid})
+            except SeerError as exc:
+                # SESSION_001 is a 404 too: the database's answer, passed on by the collector
+                if not (exc.answered and exc.status == 404 and not (exc.code or "").startswith("SESSION_")):
+                    raise
+                self._project.heartbeat_collector = False
+                log.info("heartbeat: no heartbeat Edge Function at %s; calling the heartbeat RPC", self.url)
+            else:
+                return HeartbeatResult.model_validate(data)
         return HeartbeatResult.model_validate(
             await self._rpc("heartbeat", {"p_session_id": sid}, idempotent=True)
         )

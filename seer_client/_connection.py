@@ -851,7 +851,8 @@ class SessionConnection:
             # The heartbeat RPC restores a disconnected/inactive seat and rejects strangers
             # (SessionError) before we touch the socket. (After a rekey the seat is live:
             # session_topic alone tells a removed player apart, SESSION_006.)
-            beat = await self.client.heartbeat(self.session_id)
+            # Directly, not through the collector: a connect does not wait for a batch.
+            beat = await self.client.heartbeat(self.session_id, batched=False)
             self._note_heartbeat(beat)
         # The current keyed topic and its generation (participants only; rotates on removal).
         topic, generation = await self.client._session_channel(self.session_id)
@@ -1085,7 +1086,7 @@ class SessionConnection:
         """session_events_since says SESSION_001 to anyone outside; heartbeat tells a former
         participant apart (SESSION_006, NotInSession), which is the more useful error."""
         try:
-            await self.client.heartbeat(self.session_id)
+            await self.client.heartbeat(self.session_id, batched=False)
         except SessionError as precise:
             return precise
         except SeerError:

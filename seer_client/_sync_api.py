@@ -225,9 +225,9 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         """Preview a session by its join code (any signed-in user; rate limited)."""
         return self._await(lambda: self._target.get_session_by_code(code))
 
-    def heartbeat(self, session_id: str | uuid.UUID) -> HeartbeatResult:
+    def heartbeat(self, session_id: str | uuid.UUID, *, batched: bool = True) -> HeartbeatResult:
         """Mark the caller's seat connected (the connection calls this periodically)."""
-        return self._await(lambda: self._target.heartbeat(session_id))
+        return self._await(lambda: self._target.heartbeat(session_id, batched=batched))
 
     def import_adventure(self, document: Mapping[str, Any] | str | Path) -> AdventureSummary:
         """Import an adventure (unpublished, yours) from a JSON document or a JSON file path."""

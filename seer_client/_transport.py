@@ -200,6 +200,17 @@ class Transport:
         self, fn: str, params: dict[str, Any], *, token: str, options: CallOptions, idempotent: bool
     ) -> Any:
         """Call ``fn``; only ``idempotent`` calls are retried, and only on transport errors/5xx."""
+        return await self._call(fn, f"/rest/v1/rpc/{fn}", params, token, options, idempotent)
+
+    async def function(
+        self, name: str, body: dict[str, Any], *, token: str, options: CallOptions, idempotent: bool
+    ) -> Any:
+        """POST ``body`` to the Edge Function ``name``; answered and retried as an RPC is."""
+        return await self._call(name, f"/functions/v1/{name}", body, token, options, idempotent)
+
+    async def _call(
+        self, fn: str, path: str, params: dict[str, Any], token: str, options: CallOptions, idempotent: bool
+    ) -> Any:
         attempts = options.max_retries + 1 if idempotent else 1
         started = time.monotonic()
         retrying = AsyncRetrying(
@@ -212,7 +223,7 @@ class Transport:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._send_once(fn, params, token=token, limit=options.timeout)
+                    return await self._send_once(fn, path, params, token=token, limit=options.timeout)
         except TransportError as exc:
             # tenacity counts the attempts it made (its statistics of this call)
             made = int(retrying.statistics.get("attempt_number", 1))
@@ -220,10 +231,12 @@ class Transport:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_once(self, fn: str, params: dict[str, Any], *, token: str, limit: float) -> Any:
+    async def _send_once(
+        self, fn: str, path: str, params: dict[str, Any], *, token: str, limit: float
+    ) -> Any:
         request = self.http.build_request(
             "POST",
-            f"{self.base_url}/rest/v1/rpc/{fn}",
+            f"{self.base_url}{path}",
             json=params,
             headers={
                 "apikey": self.api_key,

@@ -41,6 +41,9 @@ class FakeBackend:
         self.refresh_tokens: dict[str, str] = {}
         self._token_counter = itertools.count(1)
         self.calls: list[tuple[str, str | None, dict[str, Any]]] = []  # (fn, user id, body)
+        # Edge Functions (/functions/v1/<name>): none deployed unless a test adds one
+        self.functions: dict[str, Callable[[str | None, dict[str, Any]], tuple[int, Any]]] = {}
+        self.function_calls: list[tuple[str, dict[str, Any]]] = []
         self.fail: dict[str, list[int | Exception]] = defaultdict(list)
         self.handlers: dict[str, Callable[[str | None, dict[str, Any]], tuple[int, Any]]] = {}
         self.session = s.session(status="active", players=[], last_seq=0)
@@ -166,7 +169,25 @@ class FakeBackend:
                 return httpx.Response(404, json={"code": "PGRST202", "message": f"Could not find {fn}"})
             status, data = handler(uid, body)
             return httpx.Response(status, json=data)
+        if path.startswith("/functions/v1/"):
+            name = path.removeprefix("/functions/v1/")
+            auth = request.headers.get("authorization", "")
+            self.function_calls.append((name, body))
+            function = self.functions.get(name)
+            if function is None:
+                # the Functions gateway's answer for a function that is not deployed
+                return httpx.Response(
+                    404, json={"code": "NOT_FOUND", "message": "Requested function was not found"}
+                )
+            status, data = function(self.tokens.get(auth.removeprefix("Bearer ").strip()), body)
+            return httpx.Response(status, json=data)
         return httpx.Response(404, json={"message": "not found"})
+
+    def collector(self) -> None:
+        """Deploy the heartbeat collector: it answers what the heartbeat RPC answers the caller."""
+        self.functions["heartbeat"] = lambda uid, body: self.rpc_heartbeat(
+            uid, {"p_session_id": body["sessionId"]}
+        )
 
     def _auth(self, request: httpx.Request, route: str, body: dict[str, Any]) -> httpx.Response:
         if route == "signup":

@@ -248,3 +248,42 @@ async def test_unreachable_auth_is_transport_error() -> None:
     with pytest.raises(TransportError):
         await client.sign_in("a@example.com", "pw")
     await client.supabase.auth.close()
+
+
+async def test_heartbeat_goes_to_the_collector_when_it_is_deployed(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    client = await make_client("hb@example.com")
+    backend.make_seer(backend.users["hb@example.com"]["id"])
+    backend.collector()
+    for _ in range(2):
+        beat = await client.heartbeat(s.SESSION_ID)
+        assert beat.session_id == s.SESSION_ID
+    assert backend.function_calls == [("heartbeat", {"sessionId": s.SESSION_ID})] * 2
+    assert backend.rpc_calls("heartbeat") == []
+
+
+async def test_heartbeat_without_the_collector_calls_the_rpc_from_then_on(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    client = await make_client("hc@example.com")
+    backend.make_seer(backend.users["hc@example.com"]["id"])
+    view = client.with_options(timeout=5)
+    for c in (client, view, client):
+        assert (await c.heartbeat(s.SESSION_ID)).session_id == s.SESSION_ID
+    # one 404 from the gateway: the client and its views stop asking
+    assert len(backend.function_calls) == 1
+    assert len(backend.rpc_calls("heartbeat")) == 3
+
+
+async def test_heartbeat_errors_through_the_collector_are_the_rpcs(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    client = await make_client("hd@example.com")
+    backend.collector()
+    # not a participant: the database's SESSION_001 (a 404) passes through; not "not deployed"
+    for _ in range(2):
+        with pytest.raises(SessionNotFound):
+            await client.heartbeat(s.SESSION_ID)
+    assert len(backend.function_calls) == 2
+    assert backend.rpc_calls("heartbeat") == []

@@ -314,7 +314,7 @@ async def test_unauthorized_channel_join_does_not_loop(person: Factory, devstack
     async def fake_get_session(_sid):
         return snapshot
 
-    async def fake_heartbeat(_sid):
+    async def fake_heartbeat(_sid, **_kw):
         return beat
 
     async def fake_session_channel(_sid):

@@ -1,0 +1,93 @@
+// Request handling for the heartbeat function, independent of the collector's ports.
+//
+//   POST /heartbeat {"sessionId": "<uuid>"}   Authorization: Bearer <the user's access token>
+//
+// Answers exactly what the `heartbeat` RPC answers that user (docs/contract.md): 200 with the
+// heartbeat JSON, or PostgREST's status and error body. Its own answers: 400 SESSION_000 for a body
+// that is not {"sessionId": uuid} (at most 1 KiB), 405 for other methods, 503 when the database is
+// unreachable. The function is declared with verify_jwt = true (supabase/config.toml): the platform
+// checks the token's signature and expiry before this code runs, so the claims it reads are the
+// user's. A token that is not a signed-in user's (anon, service_role, no token) is not batched: it
+// goes on as the RPC call it would have been, and the database answers it.
+
+import type { Collector, Reply } from "./collector.ts";
+
+export type HeartbeatHandler = (req: Request) => Promise<Response>;
+
+const MAX_BODY = 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function json(reply: Reply): Response {
+  return new Response(JSON.stringify(reply.body), {
+    status: reply.status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+function error(status: number, code: string, message: string): Response {
+  return json({ status, body: { code, message, details: null, hint: null } });
+}
+
+/** The bearer token of the request, or "" when there is none. */
+export function bearer(req: Request): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
+  return match ? match[1] : "";
+}
+
+/**
+ * The user id of a signed-in user's access token, read from its payload (the platform verified its
+ * signature: verify_jwt), or null for any other token. Expiry is checked again here: it is cheap.
+ */
+export function signedInUser(token: string, nowSeconds: number): string | null {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  let claims: unknown;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+  if (typeof claims !== "object" || claims === null) return null;
+  const { role, sub, exp } = claims as Record<string, unknown>;
+  if (role !== "authenticated" || typeof sub !== "string" || !UUID.test(sub)) return null;
+  if (typeof exp !== "number" || exp <= nowSeconds) return null;
+  return sub.toLowerCase();
+}
+
+async function sessionIdOf(req: Request): Promise<string | null> {
+  const length = Number(req.headers.get("content-length") ?? "0");
+  if (length > MAX_BODY) return null;
+  const text = await req.text();
+  if (text.length > MAX_BODY) return null;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const sessionId = (body as Record<string, unknown>).sessionId;
+  return typeof sessionId === "string" && UUID.test(sessionId) ? sessionId.toLowerCase() : null;
+}
+
+export function createHeartbeatHandler(
+  collector: Collector,
+  now: () => number = () => Date.now(),
+): HeartbeatHandler {
+  return async (req: Request) => {
+    if (req.method !== "POST") {
+      return error(405, "HEARTBEAT_METHOD_NOT_ALLOWED", "Use POST");
+    }
+    const sessionId = await sessionIdOf(req);
+    if (sessionId === null) {
+      return error(400, "SESSION_000", 'the body must be {"sessionId": "<uuid>"}');
+    }
+    const token = bearer(req);
+    const userId = signedInUser(token, Math.floor(now() / 1000));
+    const reply = userId === null
+      ? await collector.alone(token, sessionId)
+      : await collector.beat(token, userId, sessionId);
+    return json(reply);
+  };
+}

@@ -1,0 +1,37 @@
+// The collector's ports on a Supabase project: heartbeat_batch with the service key (only
+// service_role may call it: the user ids are this function's word), and the caller's own
+// heartbeat RPC with the caller's token, whose reply (status and body) passes on unchanged.
+
+import { createClient } from "@supabase/supabase-js";
+import type { Answer, BatchBeat, CollectorPorts, Reply } from "./collector.ts";
+
+export function supabasePorts(supabaseUrl: string, anonKey: string, serviceRoleKey: string): CollectorPorts {
+  const service = createClient(supabaseUrl, serviceRoleKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+  const rpcUrl = `${supabaseUrl.replace(/\/+$/, "")}/rest/v1/rpc/heartbeat`;
+  return {
+    async sendBatch(beats: BatchBeat[]): Promise<(Answer | null)[]> {
+      const { data, error } = await service.rpc("heartbeat_batch", { p_beats: beats });
+      if (error) throw new Error(`heartbeat_batch failed: ${error.code ?? ""} ${error.message}`);
+      return data as (Answer | null)[];
+    },
+    async sendOne(token: string, sessionId: string): Promise<Reply> {
+      const headers: Record<string, string> = { apikey: anonKey, "content-type": "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(rpcUrl, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ p_session_id: sessionId }),
+      });
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new Error(`heartbeat answered ${res.status} without JSON`);
+      }
+      return { status: res.status, body };
+    },
+  };
+}
