@@ -22,12 +22,16 @@ The same ramps run on today's code paths and on the copies of the code before is
 submit_action, join_session and the heartbeat), so the per-player-hour figures and the players
 held are compared in one run; leave_session, end_session, create_session and start_session
 are today's on both sides (their events use today's writer: 14 of ~1,470 transactions per
-session-hour).
+session-hour). A third side, "collector", is today's paths with the heartbeats sent as the
+heartbeat Edge Function sends them (docs/heartbeat.md): one heartbeat_batch transaction for
+the beats of BATCH_SESSIONS sessions, 30 instead of 840 transactions per session-hour, a beat
+answered null going on as that user's own heartbeat; it runs a ramp too and joins the paired
+rounds (ABCCBA), and both today's sides are compared with the pre-24 paths.
 
 Time is compressed K times (BENCH_COST_COMPRESS, default 10): every rate is K times the real
 one, so N sessions here load the database like N x K real sessions; per-player-hour costs
 divide by the simulated hours (wall time x K). N steps up (doubling) until the p99 of the
-single-RPC transactions (heartbeat, Seer action) passes 50 ms or the rate is not kept; the
+single-RPC transactions (heartbeat or collector batch, Seer action) passes 50 ms or the rate is not kept; the
 largest N held is printed, with the costs measured at it: database CPU seconds (all server
 processes) and WAL bytes per live player-hour and per event, heap/index bytes per session and
 per event, dead tuples and HOT ratio per table. Run with durability off (the bench cluster's
@@ -35,7 +39,7 @@ default) and on (fsync, synchronous_commit, full_page_writes). Every slot of ses
 driven by one pgbench client only (client_id partitions the slots), so a session being
 replaced never races its own heartbeats.
 
-Where the CPU goes (after both ramps of a durability setting, at the N they are compared at):
+Where the CPU goes (bench-full, after the ramps of a durability setting, at the N they are compared at):
 the same step with every RPC call replaced by a read of the slot's row (the floor: the same
 transactions, begin, claims, commit, at the same rates, which no SQL change can go below),
 and with only the heartbeats real (on each path: the heartbeats' own work above the floor);
