@@ -391,6 +391,8 @@ async def _step(
         "p99": pct(rpc, 99),
         "p50": pct(rpc, 50),
         "p99_replace": pct(lat["replace_session"], 99),
+        # each script's p99: which one passed 50 ms when a step is not held
+        "p99_by_script": {name: pct(v, 99) for name, v in lat.items() if v},
         "held": pct(rpc, 99) <= 50 and res.tps >= 0.95 * rate and not res.failed and not errors,
         "errors": errors,
         "cpu": c1 - c0,
@@ -534,6 +536,12 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                         f" events {r['events']}: {_by_type(r)}",
                         flush=True,
                     )
+                    if not r["held"]:
+                        print(
+                            "      p99 by script: "
+                            + ", ".join(f"{x} {v:.1f} ms" for x, v in r["p99_by_script"].items()),
+                            flush=True,
+                        )
                     for line in r["errors"][:5]:
                         print(f"      pgbench: {line}", flush=True)
                         log.append(f"  cost model {mode} N={n} pgbench: {line}")

@@ -295,10 +295,10 @@ class AsyncSeerClient:
         return result
 
     async def _function(self, name: str, body: dict[str, Any]) -> Any:
-        """POST to an Edge Function as the signed-in user (idempotent calls only: retried)."""
+        """POST to an Edge Function as the signed-in user, once (its caller has the fallback)."""
         token = await self._token(name)
         result = await self._transport.function(
-            name, body, token=token, options=self._options, idempotent=True
+            name, body, token=token, options=self._options, idempotent=False
         )
         for conn in self._connections:
             conn._server_reachable()
@@ -457,7 +457,8 @@ class AsyncSeerClient:
         Sent to the ``heartbeat`` Edge Function, the collector that writes many users' beats in
         one database transaction (docs/heartbeat.md); the answer and the errors are the
         ``heartbeat`` RPC's. Where the function is not deployed (HTTP 404 from the gateway) the
-        client calls the RPC, from then on. ``batched=False`` calls the RPC directly, without
+        client calls the RPC, from then on; when the function answers a 5xx, that beat goes to
+        the RPC (which is retried as usual). ``batched=False`` calls the RPC directly, without
         the collector's wait for a batch (a connection does on connect and reconnect).
         """
         sid = validate_uuid(session_id, "sessionId")
@@ -465,11 +466,17 @@ class AsyncSeerClient:
             try:
                 data = await self._function("heartbeat", {"sessionId": sid})
             except SeerError as exc:
-                # SESSION_001 is a 404 too: the database's answer, passed on by the collector
-                if not (exc.answered and exc.status == 404 and not (exc.code or "").startswith("SESSION_")):
+                status = exc.status or 0
+                # the database's answer passed on (SESSION_001 is a 404 too, 42501 a 401/403),
+                # or no answer at all: the RPC would say the same
+                gateway = status == 404 or status >= 500
+                if not exc.answered or (exc.code or "").startswith("SESSION_") or not gateway:
                     raise
-                self._project.heartbeat_collector = False
-                log.info("heartbeat: no heartbeat Edge Function at %s; calling the heartbeat RPC", self.url)
+                if status == 404:
+                    self._project.heartbeat_collector = False
+                    log.info("heartbeat: no heartbeat function at %s; using the RPC", self.url)
+                else:
+                    log.warning("heartbeat: the heartbeat function answered %s; this beat uses the RPC", exc)
             else:
                 return HeartbeatResult.model_validate(data)
         return HeartbeatResult.model_validate(

@@ -287,3 +287,17 @@ async def test_heartbeat_errors_through_the_collector_are_the_rpcs(
             await client.heartbeat(s.SESSION_ID)
     assert len(backend.function_calls) == 2
     assert backend.rpc_calls("heartbeat") == []
+
+
+async def test_a_collector_5xx_sends_that_beat_to_the_rpc(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    client = await make_client("he@example.com")
+    backend.make_seer(backend.users["he@example.com"]["id"])
+    backend.functions["heartbeat"] = lambda uid, body: (546, {"code": "WORKER_LIMIT", "message": "limit"})
+    assert (await client.heartbeat(s.SESSION_ID)).session_id == s.SESSION_ID
+    backend.collector()
+    assert (await client.heartbeat(s.SESSION_ID)).session_id == s.SESSION_ID
+    # one beat through the RPC, not retried against the function; the function used again after
+    assert len(backend.function_calls) == 2
+    assert len(backend.rpc_calls("heartbeat")) == 1
