@@ -55,11 +55,35 @@ export function signedInUser(token: string, nowSeconds: number): string | null {
   return sub.toLowerCase();
 }
 
+/** The body as text, or null past `max` bytes (read no further than that). */
+async function boundedText(req: Request, max: number): Promise<string | null> {
+  if (Number(req.headers.get("content-length") ?? "0") > max) return null;
+  if (req.body === null) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
 async function sessionIdOf(req: Request): Promise<string | null> {
-  const length = Number(req.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY) return null;
-  const text = await req.text();
-  if (text.length > MAX_BODY) return null;
+  const text = await boundedText(req, MAX_BODY);
+  if (text === null) return null;
   let body: unknown;
   try {
     body = JSON.parse(text);

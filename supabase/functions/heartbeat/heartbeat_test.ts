@@ -205,6 +205,36 @@ Deno.test("bad bodies are 400 SESSION_000 and send nothing; other methods are 40
   assert.equal(h.ports.batches.length + h.ports.singles.length, 0);
 });
 
+Deno.test("a body past 1 KiB is refused without reading it all, with or without a length", async () => {
+  const h = setup();
+  const handler = createHeartbeatHandler(h.collector, () => NOW);
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled += 1;
+      controller.enqueue(new TextEncoder().encode(" ".repeat(512)));
+    },
+  });
+  const res = await handler(
+    new Request("http://fn.local/heartbeat", {
+      method: "POST",
+      headers: { authorization: `Bearer ${user(U1)}` },
+      body: endless,
+    }),
+  );
+  assert.equal(res.status, 400);
+  assert.ok(pulled <= 4, `read ${pulled} chunks`);
+  const declared = await handler(
+    new Request("http://fn.local/heartbeat", {
+      method: "POST",
+      headers: { "content-length": "5000" },
+      body: JSON.stringify({ sessionId: S1 }),
+    }),
+  );
+  assert.equal(declared.status, 400);
+  assert.equal(h.ports.batches.length + h.ports.singles.length, 0);
+});
+
 Deno.test("signedInUser reads a signed-in user's id, lower-cased, and nothing else", () => {
   const now = NOW / 1000;
   assert.equal(signedInUser(user(U1.toUpperCase()), now), U1);
