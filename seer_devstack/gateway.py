@@ -167,7 +167,10 @@ class Gateway:
         )
         app.router.add_post("/realtime/v1/api/broadcast", self.realtime.handle_broadcast_batch)
         app.router.add_routes(self.rest.routes())
-        functions.setup(app, self.config)  # Edge Functions: /functions/v1/<name> (functions.py, issue 7)
+        # Edge Functions: /functions/v1/<name> (functions.py, issue 7). The heartbeat function
+        # verifies the legacy HS256 tokens it batches with the project's JWT secret, which a
+        # deployment gives it with `supabase secrets set HEARTBEAT_JWT_SECRET=...` (docs/heartbeat.md).
+        functions.setup(app, self.config, extra_env={"HEARTBEAT_JWT_SECRET": self.config.jwt_secret})
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port, reuse_address=True)

@@ -5,17 +5,16 @@
 // Answers exactly what the `heartbeat` RPC answers that user (docs/contract.md): 200 with the
 // heartbeat JSON, or PostgREST's status and error body. Its own answers: 400 SESSION_000 for a body
 // that is not {"sessionId": uuid} (at most 1 KiB), 405 for other methods, 503 when the database is
-// unreachable. The function is declared with verify_jwt = true (supabase/config.toml): the platform
-// checks the token's signature and expiry before this code runs, so the claims it reads are the
-// user's. A token that is not a signed-in user's (anon, service_role, no token) is not batched: it
-// goes on as the RPC call it would have been, and the database answers it.
+// unreachable. Only a signed-in user's token whose signature this function verified (verify.ts)
+// is batched under its `sub`. Any other token (anon, service_role, none, one it cannot verify) is
+// not batched: it goes on as the RPC call it would have been, and the database answers it.
 
 import type { Collector, Reply } from "./collector.ts";
+import { signedInUser, UUID, type Verifier } from "./verify.ts";
 
 export type HeartbeatHandler = (req: Request) => Promise<Response>;
 
 const MAX_BODY = 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function json(reply: Reply): Response {
   return new Response(JSON.stringify(reply.body), {
@@ -32,27 +31,6 @@ function error(status: number, code: string, message: string): Response {
 export function bearer(req: Request): string {
   const match = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
   return match ? match[1] : "";
-}
-
-/**
- * The user id of a signed-in user's access token, read from its payload (the platform verified its
- * signature: verify_jwt), or null for any other token. Expiry is checked again here: it is cheap.
- */
-export function signedInUser(token: string, nowSeconds: number): string | null {
-  const parts = token.split(".");
-  if (parts.length !== 3) return null;
-  let claims: unknown;
-  try {
-    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
-    claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))));
-  } catch {
-    return null;
-  }
-  if (typeof claims !== "object" || claims === null) return null;
-  const { role, sub, exp } = claims as Record<string, unknown>;
-  if (role !== "authenticated" || typeof sub !== "string" || !UUID.test(sub)) return null;
-  if (typeof exp !== "number" || exp <= nowSeconds) return null;
-  return sub.toLowerCase();
 }
 
 /** The body as text, or null past `max` bytes (read no further than that). */
@@ -97,6 +75,7 @@ async function sessionIdOf(req: Request): Promise<string | null> {
 
 export function createHeartbeatHandler(
   collector: Collector,
+  verify: Verifier,
   now: () => number = () => Date.now(),
 ): HeartbeatHandler {
   return async (req: Request) => {
@@ -108,7 +87,8 @@ export function createHeartbeatHandler(
       return error(400, "SESSION_000", 'the body must be {"sessionId": "<uuid>"}');
     }
     const token = bearer(req);
-    const userId = signedInUser(token, Math.floor(now() / 1000));
+    const claimed = signedInUser(token, Math.floor(now() / 1000));
+    const userId = claimed !== null && await verify(token, claimed) ? claimed : null;
     const reply = userId === null
       ? await collector.alone(token, sessionId)
       : await collector.beat(token, userId, sessionId);

@@ -1,11 +1,13 @@
 // Supabase Edge Function `heartbeat`: the heartbeat collector. A connection's heartbeat arrives
 // here instead of at the `heartbeat` RPC; the beats of a window go to the database as one
 // transaction (public.heartbeat_batch), so a live player's heartbeats stop costing a transaction
-// each. Declared with verify_jwt = true in supabase/config.toml. See docs/heartbeat.md.
+// each. It batches only tokens it verified itself (verify.ts; HEARTBEAT_JWT_SECRET for the legacy
+// HS256 tokens). See docs/heartbeat.md.
 
 import { Collector, DEFAULT_WINDOW_MS, MAX_BATCH } from "./collector.ts";
 import { createHeartbeatHandler } from "./handler.ts";
-import { supabasePorts } from "./source.ts";
+import { supabaseAsymmetricCheck, supabasePorts } from "./source.ts";
+import { createVerifier } from "./verify.ts";
 
 function requireEnv(name: string): string {
   const value = Deno.env.get(name);
@@ -35,7 +37,11 @@ export function handlerFromEnv() {
       maxBatch: intEnv("HEARTBEAT_MAX_BATCH", MAX_BATCH, MAX_BATCH),
     },
   );
-  return createHeartbeatHandler(collector);
+  const verify = createVerifier({
+    hs256Secret: Deno.env.get("HEARTBEAT_JWT_SECRET") || undefined,
+    asymmetric: supabaseAsymmetricCheck(requireEnv("SUPABASE_URL"), requireEnv("SUPABASE_ANON_KEY")),
+  });
+  return createHeartbeatHandler(collector, verify);
 }
 
 if (import.meta.main) {

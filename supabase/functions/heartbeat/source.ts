@@ -4,6 +4,20 @@
 
 import { createClient } from "@supabase/supabase-js";
 import type { Answer, BatchBeat, CollectorPorts, Reply } from "./collector.ts";
+import type { AsymmetricCheck } from "./verify.ts";
+
+/** An asymmetrically signed token's `sub`, checked against the project's JWKS (auth-js caches
+ * the keys: one fetch per key set, not per beat). */
+export function supabaseAsymmetricCheck(supabaseUrl: string, anonKey: string): AsymmetricCheck {
+  const client = createClient(supabaseUrl, anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+  return async (token: string) => {
+    const { data, error } = await client.auth.getClaims(token);
+    const sub = data?.claims?.sub;
+    return !error && typeof sub === "string" ? sub : null;
+  };
+}
 
 export function supabasePorts(supabaseUrl: string, anonKey: string, serviceRoleKey: string): CollectorPorts {
   const service = createClient(supabaseUrl, serviceRoleKey, {
