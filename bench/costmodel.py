@@ -850,11 +850,12 @@ def _compare(
     N when they ran, else from the two ramps' steps), and the players each held at p99 <= 50 ms."""
     mode = "durability on" if durable else "durability off"
     paths = "today" if side == "today" else "today + heartbeat collector"
-    n = _compare_n(today, pre)
+    # the paired rounds ran at the N all three ramps were compared at
+    n = paired["today"][0]["n"] if paired else _compare_n(today, pre)
     if n is not None:
         if paired:
             t, o = _pooled(paired["today"]), _pooled(paired["pre-24"])
-            how = f"N = {n}, ABBA on disjoint halves"
+            how = f"N = {n}, paired rounds on disjoint halves"
         else:
             t = next(r for r in today if r["n"] == n)
             o = next(r for r in pre if r["n"] == n)

@@ -21,39 +21,35 @@
 -- announces seer_connection to everyone. A player whose seat is inactive (timed out, or left
 -- more than 5 minutes ago) is not restored: the answer says `readmit: 'requested'` and the
 -- Seer gets readmit_requested once (seer_private.request_readmit).
--- The fast path of every heartbeat, for one caller (public.heartbeat) or many
--- (public.heartbeat_batch): refresh the liveness time of each (session, user) that is a
+-- The fast path of every heartbeat, for one caller (public.heartbeat) or for each beat of a
+-- batch (public.heartbeat_batch): refresh the liveness time of (session, user) if it is a
 -- connected live seat (seat_liveness) or a connected Seer (seer_liveness), and nothing else.
--- One row per refreshed pair; a pair without a row needs the slow path (restore, readmit,
--- a left or unknown caller's error), which only public.heartbeat runs, as the caller. Both
--- updates are HOT updates by primary key (no index holds the time) and lock only the rows
--- they change. A pair given twice is refreshed once (UPDATE ... FROM updates a row once).
--- PL/pgSQL rather than SQL: a SQL function with a SET clause is planned again in every
--- transaction, this one keeps its plans per connection.
-create function seer_private.refresh_liveness(p_session_ids uuid[], p_user_ids uuid[])
-returns table (session_id uuid, user_id uuid, player_id uuid, is_seer boolean)
+-- Answers the seat's player id and is_seer false, or is_seer true for the Seer, or both null:
+-- then the beat needs the slow path (restore, readmit, a left or unknown caller's error),
+-- which only public.heartbeat runs, as the caller. Both updates are HOT updates by primary key
+-- (no index holds the time) and lock only the row they change. Two keyed statements, not one
+-- set-based statement over arrays: that one (a CTE of both updates over unnest) made the single
+-- heartbeat 0.57x as fast (measured 2026-12-07), and a batch of 28 beats loops cheaply.
+create function seer_private.refresh_liveness(
+  p_session_id uuid, p_user_id uuid, out player_id uuid, out is_seer boolean)
 language plpgsql
 volatile
 set search_path = ''
 as $$
 begin
-  return query
-  with beats as (
-    select b.sid, b.uid from unnest(p_session_ids, p_user_ids) b(sid, uid)
-  ), seats as (
-    update seer_private.seat_liveness l set last_heartbeat_at = now()
-    from beats b where l.session_id = b.sid and l.user_id = b.uid
-    returning l.session_id, l.user_id, l.player_id
-  ), seers as (
-    -- a Seer never holds a seat in their own session (join_session refuses it), so no pair
-    -- is in both
-    update seer_private.seer_liveness l set last_heartbeat_at = now()
-    from beats b where l.session_id = b.sid and l.seer_id = b.uid and l.connected
-    returning l.session_id, l.seer_id
-  )
-  select s.session_id, s.user_id, s.player_id, false from seats s
-  union all
-  select r.session_id, r.seer_id, null::uuid, true from seers r;
+  update seer_private.seat_liveness l set last_heartbeat_at = now()
+  where l.session_id = p_session_id and l.user_id = p_user_id
+  returning l.player_id into player_id;
+  if found then
+    is_seer := false;
+    return;
+  end if;
+  -- a Seer never holds a seat in their own session (join_session refuses it)
+  update seer_private.seer_liveness l set last_heartbeat_at = now()
+  where l.session_id = p_session_id and l.seer_id = p_user_id and l.connected;
+  if found then
+    is_seer := true;
+  end if;
 end
 $$;
 
@@ -91,9 +87,11 @@ declare
   v_seer seer_private.seer_liveness%rowtype;
   v_readmit text;
 begin
-  select r.player_id, case when r.is_seer then 'seer' else 'connected' end into v_player_id, v_status
-  from seer_private.refresh_liveness(array[p_session_id], array[v_uid]) r;
-  if found then
+  -- null status: not refreshed, the slow path below
+  select r.player_id, case r.is_seer when true then 'seer' when false then 'connected' end
+  into v_player_id, v_status
+  from seer_private.refresh_liveness(p_session_id, v_uid) r;
+  if v_status is not null then
     -- Either fast path only moved a liveness time: this transaction's commit need not wait
     -- for the WAL flush (issue 24: with durability on, heartbeats were half the commits and
     -- each waited for an fsync). Local to this transaction (PostgREST runs one RPC per
@@ -172,6 +170,9 @@ as $$
 declare
   v_sids uuid[];
   v_uids uuid[];
+  v_pids uuid[] := '{}';
+  v_seers boolean[] := '{}';
+  v_r record;
 begin
   if jsonb_typeof(p_beats) is distinct from 'array' or jsonb_array_length(p_beats) not between 1 and 1000 then
     perform seer_private.raise_error('SESSION_000', 'beats must be an array of 1-1000 {sessionId, userId}');
@@ -184,16 +185,22 @@ begin
     perform seer_private.raise_error('SESSION_000', 'each beat needs a sessionId and a userId (uuids)');
   end if;
   perform set_config('synchronous_commit', 'off', true);
+  -- each beat through the one fast path (a beat given twice is refreshed and answered twice)
+  for i in 1 .. array_length(v_sids, 1) loop
+    v_r := seer_private.refresh_liveness(v_sids[i], v_uids[i]);
+    v_pids := v_pids || v_r.player_id;
+    v_seers := v_seers || v_r.is_seer;
+  end loop;
+  -- the answers in one statement: the refreshed beats' session status, seq and channel
   return (
-    select json_agg(case when r.session_id is not null then
-                      seer_private.heartbeat_answer(b.sid, r.player_id,
-                        case when r.is_seer then 'seer' else 'connected' end, false, s.status,
+    select json_agg(case when b.is_seer is not null then
+                      seer_private.heartbeat_answer(b.sid, b.pid,
+                        case when b.is_seer then 'seer' else 'connected' end, false, s.status,
                         s.last_seq, null, c.generation) || jsonb_build_object('userId', b.uid)
                     end order by b.i)
-    from unnest(v_sids, v_uids) with ordinality b(sid, uid, i)
-    left join seer_private.refresh_liveness(v_sids, v_uids) r on r.session_id = b.sid and r.user_id = b.uid
-    left join public.sessions s on s.id = r.session_id
-    left join seer_private.session_channels c on c.session_id = r.session_id);
+    from unnest(v_sids, v_uids, v_pids, v_seers) with ordinality b(sid, uid, pid, is_seer, i)
+    left join public.sessions s on s.id = b.sid and b.is_seer is not null
+    left join seer_private.session_channels c on c.session_id = b.sid and b.is_seer is not null);
 end
 $$;
 
