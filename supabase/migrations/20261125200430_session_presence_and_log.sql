@@ -170,8 +170,8 @@ as $$
 declare
   v_sids uuid[];
   v_uids uuid[];
-  v_pids uuid[] := '{}';
-  v_seers boolean[] := '{}';
+  v_pids uuid[] := '{}'::uuid[];
+  v_seers boolean[] := '{}'::boolean[];
   v_r record;
 begin
   if jsonb_typeof(p_beats) is distinct from 'array' or jsonb_array_length(p_beats) not between 1 and 1000 then
