@@ -290,9 +290,7 @@ class AsyncSeerClient:
         result = await self._transport.rpc(
             fn, params, token=token, options=self._options, idempotent=idempotent
         )
-        for conn in self._connections:  # the server answers: reconnecting ones may try now
-            conn._server_reachable()
-        return result
+        return self._reached(result)
 
     async def _function(self, name: str, body: dict[str, Any]) -> Any:
         """POST to an Edge Function as the signed-in user, once (its caller has the fallback)."""
@@ -300,6 +298,10 @@ class AsyncSeerClient:
         result = await self._transport.function(
             name, body, token=token, options=self._options, idempotent=False
         )
+        return self._reached(result)
+
+    def _reached(self, result: Any) -> Any:
+        """The server answered: reconnecting connections may try now."""
         for conn in self._connections:
             conn._server_reachable()
         return result

@@ -24,14 +24,14 @@
 -- The fast path of every heartbeat, for one caller (public.heartbeat) or for each beat of a
 -- batch (public.heartbeat_batch): refresh the liveness time of (session, user) if it is a
 -- connected live seat (seat_liveness) or a connected Seer (seer_liveness), and nothing else.
--- Answers the seat's player id and is_seer false, or is_seer true for the Seer, or both null:
--- then the beat needs the slow path (restore, readmit, a left or unknown caller's error),
+-- Answers the heartbeat's status ('connected' with the seat's player id, or 'seer'), or both
+-- null: then the beat needs the slow path (restore, readmit, a left or unknown caller's error),
 -- which only public.heartbeat runs, as the caller. Both updates are HOT updates by primary key
 -- (no index holds the time) and lock only the row they change. Two keyed statements, not one
 -- set-based statement over arrays: that one (a CTE of both updates over unnest) made the single
 -- heartbeat 0.57x as fast (measured 2026-12-07), and a batch of 28 beats loops cheaply.
 create function seer_private.refresh_liveness(
-  p_session_id uuid, p_user_id uuid, out player_id uuid, out is_seer boolean)
+  p_session_id uuid, p_user_id uuid, out player_id uuid, out status text)
 language plpgsql
 volatile
 set search_path = ''
@@ -41,14 +41,14 @@ begin
   where l.session_id = p_session_id and l.user_id = p_user_id
   returning l.player_id into player_id;
   if found then
-    is_seer := false;
+    status := 'connected';
     return;
   end if;
   -- a Seer never holds a seat in their own session (join_session refuses it)
   update seer_private.seer_liveness l set last_heartbeat_at = now()
   where l.session_id = p_session_id and l.seer_id = p_user_id and l.connected;
   if found then
-    is_seer := true;
+    status := 'seer';
   end if;
 end
 $$;
@@ -88,8 +88,7 @@ declare
   v_readmit text;
 begin
   -- null status: not refreshed, the slow path below
-  select r.player_id, case r.is_seer when true then 'seer' when false then 'connected' end
-  into v_player_id, v_status
+  select r.player_id, r.status into v_player_id, v_status
   from seer_private.refresh_liveness(p_session_id, v_uid) r;
   if v_status is not null then
     -- Either fast path only moved a liveness time: this transaction's commit need not wait
@@ -171,7 +170,7 @@ declare
   v_sids uuid[];
   v_uids uuid[];
   v_pids uuid[] := '{}'::uuid[];
-  v_seers boolean[] := '{}'::boolean[];
+  v_statuses text[] := '{}'::text[];
   v_r record;
 begin
   if jsonb_typeof(p_beats) is distinct from 'array' or jsonb_array_length(p_beats) not between 1 and 1000 then
@@ -189,18 +188,17 @@ begin
   for i in 1 .. array_length(v_sids, 1) loop
     v_r := seer_private.refresh_liveness(v_sids[i], v_uids[i]);
     v_pids := v_pids || v_r.player_id;
-    v_seers := v_seers || v_r.is_seer;
+    v_statuses := v_statuses || v_r.status;
   end loop;
   -- the answers in one statement: the refreshed beats' session status, seq and channel
   return (
-    select json_agg(case when b.is_seer is not null then
-                      seer_private.heartbeat_answer(b.sid, b.pid,
-                        case when b.is_seer then 'seer' else 'connected' end, false, s.status,
+    select json_agg(case when b.status is not null then
+                      seer_private.heartbeat_answer(b.sid, b.pid, b.status, false, s.status,
                         s.last_seq, null, c.generation) || jsonb_build_object('userId', b.uid)
                     end order by b.i)
-    from unnest(v_sids, v_uids, v_pids, v_seers) with ordinality b(sid, uid, pid, is_seer, i)
-    left join public.sessions s on s.id = b.sid and b.is_seer is not null
-    left join seer_private.session_channels c on c.session_id = b.sid and b.is_seer is not null);
+    from unnest(v_sids, v_uids, v_pids, v_statuses) with ordinality b(sid, uid, pid, status, i)
+    left join public.sessions s on s.id = b.sid and b.status is not null
+    left join seer_private.session_channels c on c.session_id = b.sid and b.status is not null);
 end
 $$;
 
