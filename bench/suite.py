@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from . import population, sqlpath
+from . import delivery, population, sqlpath
 from .common import GatewayProcess, Row, Sizes, bench_cluster, raise_fd_limit
 
 
@@ -155,6 +155,23 @@ async def main_async(sections: set[str]) -> int:
         print(f"  prepared in {time.perf_counter() - t0:.1f} s")
         tps: dict[str, float] = {}
 
+        def replicated(
+            body: Callable[[list[Row], list[str]], Awaitable[None]],
+        ) -> Callable[[list[Row], list[str]], Awaitable[None]]:
+            """A pgbench section with the broadcast rows read as real Realtime reads them
+            (bench/delivery.py), not through the devstack's NOTIFY trigger."""
+
+            async def run(mine: list[Row], mylog: list[str]) -> None:
+                async with delivery.realtime_replication(cluster.admin_dsn) as conn:
+                    await body(mine, mylog)
+                    lag = await delivery.lag_bytes(conn) or 0
+                mylog.append(
+                    "\n  broadcasts: realtime.messages streamed by a walsender to pg_recvlogical (pgoutput,"
+                    f" as Realtime does; no NOTIFY trigger), {lag / 1024:.0f} KiB behind at the end"
+                )
+
+            return run
+
         async def sql(mine: list[Row], mylog: list[str]) -> None:
             sqlpath.init_tpcb(with_db(cluster.dsn, "bench_tpcb"))
             tps.update(
@@ -169,7 +186,7 @@ async def main_async(sections: set[str]) -> int:
             )
 
         if "sql" in sections:
-            await run_section("sql", "1 SQL (pgbench)", sql, rows, log, failed)
+            await run_section("sql", "1 SQL (pgbench)", replicated(sql), rows, log, failed)
         if sections & GATEWAY_SECTIONS:
             from . import fanout, gatewaypath
 
@@ -220,21 +237,21 @@ async def main_async(sections: set[str]) -> int:
             async def hb(mine: list[Row], mylog: list[str]) -> None:
                 await heartbeat_ab.run(cluster, sizes, mine, mylog)
 
-            await run_section("heartbeat", "6 heartbeat A/B", hb, rows, log, failed)
+            await run_section("heartbeat", "6 heartbeat A/B", replicated(hb), rows, log, failed)
         if "paths" in sections:
             from . import paths_ab
 
             async def pab(mine: list[Row], mylog: list[str]) -> None:
                 await paths_ab.run(cluster, sizes, mine, mylog)
 
-            await run_section("paths", "9 paths A/B (issue 24)", pab, rows, log, failed)
+            await run_section("paths", "9 paths A/B (issue 24)", replicated(pab), rows, log, failed)
         if "cost" in sections:
             from . import costmodel
 
             async def cost(mine: list[Row], mylog: list[str]) -> None:
                 await costmodel.run(cluster, sizes, mine, mylog)
 
-            await run_section("cost", "7 cost model", cost, rows, log, failed)
+            await run_section("cost", "7 cost model", replicated(cost), rows, log, failed)
         if "retention" in sections:
             from . import retention
 
