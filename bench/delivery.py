@@ -8,14 +8,14 @@ publication_names '...', binary 'true')`). The database's share of that is a wal
 the WAL, a postmaster child whose CPU DbCpu counts; nothing runs inside the writing transaction.
 
 The devstack's gateway cannot stream logical replication, so it learns of a row from a NOTIFY
-trigger on realtime.messages (seer_devstack/bootstrap/20_devstack_realtime.sql). NOTIFY takes
-one cluster-wide lock from a notifying transaction's pre-commit until it has committed, WAL
-flush included: with durability on, every event commit waited for the one before it (measured:
-event RPCs at 0.5-0.6x the rate they reach with the walsender instead, TPC-B-like unchanged;
-docs/performance.md). A fixture's cost that the product does not have is not a cost per live
-player, so the sections that drive the database with pgbench (no gateway listens then) run with
-the trigger disabled and `pg_recvlogical` streaming the slot the way Realtime does, to
-/dev/null. The gateway sections keep the trigger: their clients need the broadcasts.
+trigger on realtime.messages (seer_devstack/bootstrap/20_devstack_realtime.sql). A notifying
+transaction holds one cluster-wide lock from its pre-commit until it has committed, WAL flush
+included: with durability on, every event commit waited for the one before it (docs/
+performance.md, "Broadcasts read as Realtime reads them"). A fixture's cost that the product
+does not have is not a cost per live player, and the walsender's decoding, which the product
+does have, was not counted. So the sections that drive the database with pgbench (no gateway
+listens then) run with the trigger disabled and `pg_recvlogical` streaming the slot the way
+Realtime does, to /dev/null. The gateway sections keep the trigger: their clients need the broadcasts.
 """
 
 from __future__ import annotations
