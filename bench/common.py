@@ -216,7 +216,10 @@ def _role(pid: int | str) -> str:
         return "gone"
     if "autovacuum" in title:
         return "autovacuum"
-    if any(w in title for w in ("walwriter", "checkpointer", "background writer", "walsender")):
+    # Realtime's logical decoding of the WAL (bench/delivery.py): one process per slot
+    if "walsender" in title:
+        return "walsender"
+    if any(w in title for w in ("walwriter", "checkpointer", "background writer")):
         return "wal, checkpoints"
     if any(w in title for w in ("logical replication", "stats", "pg_cron", "TimescaleDB", "launcher")):
         return "other background"
@@ -226,7 +229,8 @@ def _role(pid: int | str) -> str:
 @contextmanager
 def cpu_by_role(cpu: DbCpu, every: float = 0.1) -> Iterator[dict[str, float]]:
     """CPU seconds of the server's children over the block, by role: the sessions' backends,
-    autovacuum, the WAL writer and checkpointer, other background workers. Polls /proc every
+    autovacuum, the walsender (Realtime's decoding), the WAL writer and checkpointer, other
+    background workers. Polls /proc every
     ``every`` s and keeps each child's last reading, so one that exits (an autovacuum worker,
     a backend at the end of a run) counts up to its last poll: the split is approximate (up to
     one poll per short-lived process); DbCpu.seconds is the exact total."""

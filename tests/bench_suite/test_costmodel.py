@@ -69,7 +69,14 @@ def test_cpu_by_role_counts_a_childs_cpu(tmp_path: Path) -> None:
         while child.poll() is None:
             time.sleep(0.02)
     assert 0.25 <= roles.get("backends", 0.0) <= 1.0, roles
-    assert set(roles) <= {"backends", "autovacuum", "wal, checkpoints", "other background", "gone"}
+    assert set(roles) <= {
+        "backends",
+        "autovacuum",
+        "walsender",
+        "wal, checkpoints",
+        "other background",
+        "gone",
+    }
 
 
 async def test_a_steps_slots_start_after_its_offset(database_url: str, tmp_path: Path) -> None:

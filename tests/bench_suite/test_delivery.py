@@ -1,6 +1,6 @@
 """The pgbench sections' broadcast delivery (bench/delivery.py): inside, a broadcast row makes
-no NOTIFY and a walsender streams it to the pgoutput consumer; outside, the devstack's trigger
-is back and the slot is gone."""
+no NOTIFY and a walsender (which the CPU split files as such) streams it to the pgoutput
+consumer; outside, the devstack's trigger is back and the slot is gone."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench import delivery
+from bench.common import _role
 
 CHANNEL = "seer_devstack_realtime"
 
@@ -48,9 +49,11 @@ async def test_broadcasts_go_to_the_walsender_inside_and_notify_again_outside(da
                 delivery.TRIGGER,
             )
             assert states and {r["tgenabled"] for r in states} == {"D"}
-            assert await conn.fetchval(
-                "select active from pg_replication_slots where slot_name = $1", delivery.SLOT
+            pid = await conn.fetchval(
+                "select active_pid from pg_replication_slots where slot_name = $1", delivery.SLOT
             )
+            # the cost model files the decoding's CPU under its own role
+            assert pid and _role(pid) == "walsender"
             assert not await _notified_after_send(listener, conn)
             sent_at = await conn.fetchval("select pg_current_wal_lsn()")
             # the consumer confirms what it received (feedback every second)
