@@ -887,17 +887,36 @@ def _compare(
     held_t = max((r["n"] for r in today if r["held"]), default=0)
     held_o = max((r["n"] for r in pre if r["held"]), default=0)
     capped = held_t == max(r["n"] for r in today) and all(r["held"] for r in today)
+    capped_o = held_o == max(r["n"] for r in pre) and all(r["held"] for r in pre)
+    ratio, verdict = held_verdict(held_t, capped, held_o, capped_o)
     rows.append(
         Row(
             sec,
             f"{mode}: {paths} vs pre-24 paths, live players held at RPC p99 <= 50 ms",
             f"{held_t * k * 6} players" + (" (every step held)" if capped else ""),
-            f"{held_o * k * 6} players pre-24",
-            f"{held_t / held_o:.1f}x" if held_o else "",
+            f"{held_o * k * 6} players pre-24" + (" (every step held)" if capped_o else ""),
+            ratio,
             ">= 2x",
-            ("ok" if held_o and held_t >= 2 * held_o else "BELOW") if held_o else "",
+            verdict,
         )
     )
+
+
+def held_verdict(held_t: int, capped_t: bool, held_o: int, capped_o: bool) -> tuple[str, str]:
+    """The players-held ratio and its verdict against >= 2x. A side that held every step of its
+    ramp may hold more: its figure is a lower bound, so the ratio is one too (today capped), an
+    upper bound (pre-24 capped), or unknown (both), and only a bound on the right side of 2x
+    decides."""
+    if not held_o:
+        return "", ""
+    r = held_t / held_o
+    if capped_t and capped_o:
+        return f"{r:.1f}x?", "UNDECIDED (both held every step)"
+    if capped_t:
+        return f">= {r:.1f}x", "ok" if r >= 2 else "UNDECIDED (today held every step)"
+    if capped_o:
+        return f"<= {r:.1f}x", "BELOW" if r < 2 else "UNDECIDED (pre-24 held every step)"
+    return f"{r:.1f}x", "ok" if r >= 2 else "BELOW"
 
 
 def _summary(

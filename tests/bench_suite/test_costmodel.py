@@ -136,3 +136,17 @@ async def test_a_collector_batch_holds_distinct_slots(database_url: str, tmp_pat
     finally:
         await conn.execute("drop schema if exists batch_test cascade")
         await conn.close()
+
+
+def test_players_held_is_a_bound_when_a_side_held_every_step() -> None:
+    hv = costmodel.held_verdict
+    assert hv(192, False, 96, False) == ("2.0x", "ok")
+    assert hv(96, False, 96, False) == ("1.0x", "BELOW")
+    # today held its ramp's top: at least this ratio
+    assert hv(192, True, 96, False) == (">= 2.0x", "ok")
+    assert hv(192, True, 192, False) == (">= 1.0x", "UNDECIDED (today held every step)")
+    # the pre-24 paths held their top: at most this ratio
+    assert hv(192, False, 192, True) == ("<= 1.0x", "BELOW")
+    assert hv(384, False, 192, True) == ("<= 2.0x", "UNDECIDED (pre-24 held every step)")
+    assert hv(192, True, 192, True) == ("1.0x?", "UNDECIDED (both held every step)")
+    assert hv(192, False, 0, False) == ("", "")
