@@ -845,9 +845,9 @@ def _compare(
     idle_rate: float,
     paired: dict[str, list[dict[str, Any]]] | None = None,
 ) -> None:
-    """Today's paths against the pre-24 copies: cost per player-hour at the same load (the
-    largest N both ramps held, else the smallest both ran; from the paired ABBA rounds at that
-    N when they ran, else from the two ramps' steps), and the players each held at p99 <= 50 ms."""
+    """One of today's sides against the pre-24 copies: cost per player-hour at the same load
+    (the largest N the ramps held, else the smallest they ran; from the paired rounds at that N
+    when they ran, else from the two ramps' steps), and the players each held at p99 <= 50 ms."""
     mode = "durability on" if durable else "durability off"
     paths = "today" if side == "today" else "today + heartbeat collector"
     # the paired rounds ran at the N all three ramps were compared at
@@ -884,10 +884,7 @@ def _compare(
                 ("ok" if wal_t <= 0.5 * wal_o else "ABOVE") if wal_o else "",
             )
         )
-    held_t = max((r["n"] for r in today if r["held"]), default=0)
-    held_o = max((r["n"] for r in pre if r["held"]), default=0)
-    capped = held_t == max(r["n"] for r in today) and all(r["held"] for r in today)
-    capped_o = held_o == max(r["n"] for r in pre) and all(r["held"] for r in pre)
+    (held_t, capped), (held_o, capped_o) = _held(today), _held(pre)
     ratio, verdict = held_verdict(held_t, capped, held_o, capped_o)
     rows.append(
         Row(
@@ -900,6 +897,11 @@ def _compare(
             verdict,
         )
     )
+
+
+def _held(ramp: list[dict[str, Any]]) -> tuple[int, bool]:
+    """A ramp's largest N held, and whether it held every step (then it may hold more)."""
+    return max((r["n"] for r in ramp if r["held"]), default=0), all(r["held"] for r in ramp)
 
 
 def held_verdict(held_t: int, capped_t: bool, held_o: int, capped_o: bool) -> tuple[str, str]:
