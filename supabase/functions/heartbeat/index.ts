@@ -26,12 +26,10 @@ function intEnv(name: string, fallback: number, max: number): number {
 }
 
 export function handlerFromEnv() {
+  const url = requireEnv("SUPABASE_URL");
+  const anonKey = requireEnv("SUPABASE_ANON_KEY");
   const collector = new Collector(
-    supabasePorts(
-      requireEnv("SUPABASE_URL"),
-      requireEnv("SUPABASE_ANON_KEY"),
-      requireEnv("SUPABASE_SERVICE_ROLE_KEY"),
-    ),
+    supabasePorts(url, anonKey, requireEnv("SUPABASE_SERVICE_ROLE_KEY")),
     {
       windowMs: intEnv("HEARTBEAT_WINDOW_MS", DEFAULT_WINDOW_MS, 5000),
       maxBatch: intEnv("HEARTBEAT_MAX_BATCH", MAX_BATCH, MAX_BATCH),
@@ -39,7 +37,7 @@ export function handlerFromEnv() {
   );
   const verify = createVerifier({
     hs256Secret: Deno.env.get("HEARTBEAT_JWT_SECRET") || undefined,
-    asymmetric: supabaseAsymmetricCheck(requireEnv("SUPABASE_URL"), requireEnv("SUPABASE_ANON_KEY")),
+    asymmetric: supabaseAsymmetricCheck(url, anonKey),
   });
   return createHeartbeatHandler(collector, verify);
 }

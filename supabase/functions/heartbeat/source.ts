@@ -6,12 +6,15 @@ import { createClient } from "@supabase/supabase-js";
 import type { Answer, BatchBeat, CollectorPorts, Reply } from "./collector.ts";
 import type { AsymmetricCheck } from "./verify.ts";
 
+/** A server-side client: no session to keep, refresh or read from a URL. */
+const SERVER_CLIENT = {
+  auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+};
+
 /** An asymmetrically signed token's `sub`, checked against the project's JWKS (auth-js caches
  * the keys: one fetch per key set, not per beat). */
 export function supabaseAsymmetricCheck(supabaseUrl: string, anonKey: string): AsymmetricCheck {
-  const client = createClient(supabaseUrl, anonKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
+  const client = createClient(supabaseUrl, anonKey, SERVER_CLIENT);
   return async (token: string) => {
     const { data, error } = await client.auth.getClaims(token);
     const sub = data?.claims?.sub;
@@ -20,9 +23,7 @@ export function supabaseAsymmetricCheck(supabaseUrl: string, anonKey: string): A
 }
 
 export function supabasePorts(supabaseUrl: string, anonKey: string, serviceRoleKey: string): CollectorPorts {
-  const service = createClient(supabaseUrl, serviceRoleKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  });
+  const service = createClient(supabaseUrl, serviceRoleKey, SERVER_CLIENT);
   const rpcUrl = `${supabaseUrl.replace(/\/+$/, "")}/rest/v1/rpc/heartbeat`;
   return {
     async sendBatch(beats: BatchBeat[]): Promise<(Answer | null)[]> {
