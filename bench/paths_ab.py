@@ -48,6 +48,12 @@ CALLS: dict[str, tuple[str, str]] = {
         "\\set hp random(1, 1000)\n" + "begin;\n" + SEER,
         "select {schema}.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int, 'round', 1))) from bench.map where i = :s;\n",
     ),
+    # today's call as a client that folds the events sends it (the SDK's turn_history=False: no
+    # turnHistory in the reply), against the old call's full reply
+    "update_game_state (turn_history false)": (
+        "\\set hp random(1, 1000)\n" + "begin;\n" + SEER,
+        "select {schema}.update_game_state(sid, jsonb_build_object('setVariables', jsonb_build_object('hp', (:hp)::int, 'round', 1)){no_history}) from bench.map where i = :s;\n",
+    ),
     "roll_dice": (
         "begin;\n" + SEER,
         "select {schema}.roll_dice(sid, '2d6+3', 'bench') from bench.map where i = :s;\n",
@@ -104,8 +110,13 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     await conn.execute(LAST_20)
                 paths = {}
                 for side, schema in SIDES.items():
-                    paths[side] = Path(tmp) / f"{rpc}_{side}.sql"
-                    paths[side].write_text(PICK + prologue + call.format(schema=schema) + "commit;\n")
+                    stem = "".join(ch if ch.isalnum() else "_" for ch in rpc)
+                    paths[side] = Path(tmp) / f"{stem}_{side}.sql"
+                    # {no_history}: today's optional argument, which the old function lacks
+                    extra = ", null, false" if side == "new" else ""
+                    paths[side].write_text(
+                        PICK + prologue + call.format(schema=schema, no_history=extra) + "commit;\n"
+                    )
                 for r in range(rounds):
                     order = ["old", "new"] if r % 2 == 0 else ["new", "old"]
                     for side in order:

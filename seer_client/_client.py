@@ -437,20 +437,32 @@ class AsyncSeerClient:
         patch: GameStatePatch | dict[str, Any] | None = None,
         *,
         expected_version: int | None = None,
+        turn_history: bool = True,
         **fields: Any,
     ) -> GameState:
         """Apply a patch (model, dict, or keyword fields such as ``current_node_id=...``).
 
         With ``expected_version`` a concurrent change raises :class:`StateVersionConflict`.
+        ``turn_history=False`` asks for the new state without its turn history (the reply's
+        ``turn_history`` is then empty): a client that keeps a :class:`SessionConnection` open
+        already has it in ``conn.state``, and the server skips reading and sending the newest
+        100 turns (~31 KB), most of this call's cost (docs/performance.md).
         """
         sid = validate_uuid(session_id, "sessionId")
         built = GameStatePatch.build(patch, **fields)
         if expected_version is not None:
             _check_int(expected_version, "expectedVersion", 0, _MAX_BIGINT)
-        data = await self._rpc(
-            "update_game_state",
-            {"p_session_id": sid, "p_patch": built.to_wire(), "p_expected_version": expected_version},
-        )
+        if not isinstance(turn_history, bool):
+            raise ValidationError(details="turnHistory")
+        args: dict[str, Any] = {
+            "p_session_id": sid,
+            "p_patch": built.to_wire(),
+            "p_expected_version": expected_version,
+        }
+        if not turn_history:
+            # only when asked: the default request is the PRD's, which any server answers
+            args["p_turn_history"] = False
+        data = await self._rpc("update_game_state", args)
         return GameState.model_validate(data)
 
     async def heartbeat(self, session_id: str | uuid.UUID, *, batched: bool = True) -> HeartbeatResult:

@@ -442,12 +442,13 @@ class SyncSeerClient(_BlockingClient["AsyncSeerClient"]):
         patch: GameStatePatch | dict[str, Any] | None = None,
         *,
         expected_version: int | None = None,
+        turn_history: bool = True,
         **fields: Any,
     ) -> GameState:
         """Apply a patch (model, dict, or keyword fields such as ``current_node_id=...``)."""
         return self._await(
             lambda: self._target.update_game_state(
-                session_id, patch, expected_version=expected_version, **fields
+                session_id, patch, expected_version=expected_version, turn_history=turn_history, **fields
             )
         )
 

@@ -283,7 +283,9 @@ class InventoryItem(Model):
 
 
 class GameState(Model):
-    """A session's game state: node, inventory, variables, flags, combat, turn history, version."""
+    """A session's game state: node, inventory, variables, flags, combat, turn history, version.
+
+    ``turn_history`` is empty in the reply of ``update_game_state(..., turn_history=False)``."""
 
     inventory: list[InventoryItem] = Field(default_factory=list[InventoryItem])
     variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -293,6 +295,12 @@ class GameState(Model):
     version: int = 0
     current_node_id: str | None = None
     visited_node_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("turn_history", mode="before")
+    @classmethod
+    def _not_read(cls, value: Any) -> Any:
+        # null: update_game_state(..., turn_history=False) did not read it
+        return [] if value is None else value
 
 
 class Session(Model):

@@ -186,6 +186,12 @@ class Demo:
     def seer(self) -> Participant:
         return self.people[0]
 
+    async def patch(self, **fields: Any) -> None:
+        """The Seer's game-state change. The Seer's connection folds the turn history from the
+        events, so the reply need not carry it (``turn_history=False``: the server skips
+        reading and sending the newest 100 turns)."""
+        await self.seer.client.update_game_state(self.session_id, turn_history=False, **fields)
+
     async def settle(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109
         """Wait until every connected participant has delivered every event so far."""
         last = (await self.seer.client.get_session(self.session_id)).last_seq
@@ -256,16 +262,15 @@ class Demo:
         await aria.client.submit_action(
             self.session_id, "Let's row out to the green light", choice="Row out and dive"
         )
-        await seer.client.update_game_state(
-            self.session_id,
+        await self.patch(
             current_node_id=NODES["b002"],
             turn={"actor": "Aria", "action": "rows out to the green light"},
         )
         await bram.client.submit_action(self.session_id, choice="Follow the kelp-choked stairwell")
         swim = await bram.client.roll_dice(self.session_id, "1d20+2", reason="swim down the stairwell")
         self.say("Bram", f"rolls {swim.expression} to swim: {swim.total}")
-        await seer.client.update_game_state(self.session_id, set_variables={"route": "stairwell", "tide": 3})
-        await seer.client.update_game_state(self.session_id, current_node_id=NODES["b003"])
+        await self.patch(set_variables={"route": "stairwell", "tide": 3})
+        await self.patch(current_node_id=NODES["b003"])
         fight = await seer.client.start_combat(
             self.session_id,
             [
@@ -283,8 +288,7 @@ class Demo:
         self.say("Sage", f"rolls hidden: {secret.total} (players see only that a roll happened)")
         await seer.client.end_combat(self.session_id, "victory")
         state = await seer.client.get_game_state(self.session_id)
-        await seer.client.update_game_state(
-            self.session_id,
+        await self.patch(
             add_inventory=[
                 {"id": "brass-key", "name": "Brass key", "quantity": 1, "assignedTo": aria.character.id}
             ],
@@ -308,9 +312,7 @@ class Demo:
             reconnects = bram_conn.reconnects
             dropped = await self.stack.realtime.drop_sockets(bram.user_id)
             self.say("stack", f"dropped {dropped} socket(s) of Bram")
-            await seer.client.update_game_state(
-                self.session_id, current_node_id=NODES["b004"], set_variables={"dials": "3-1-4"}
-            )
+            await self.patch(current_node_id=NODES["b004"], set_variables={"dials": "3-1-4"})
             await _until(
                 lambda: seer.presence_seen.get("Bram") == "reconnecting" or bram_conn.reconnects > reconnects,
                 5.0,
@@ -319,7 +321,7 @@ class Demo:
             self.say("Bram", f"back after a reconnect; {bram.conn.recovered} missed event(s) fetched")
         else:
             self.say("demo", "not on the devstack: no server-side socket cut hook, skipping the drop")
-            await seer.client.update_game_state(self.session_id, current_node_id=NODES["b004"])
+            await self.patch(current_node_id=NODES["b004"])
         await self.settle()
         self.lobby()
 
@@ -328,7 +330,7 @@ class Demo:
             before = self.stack.realtime.dropped_db_broadcasts
             self.stack.realtime.set_drop_db_broadcasts(1.0)  # the fault switch, for one event
             try:
-                await seer.client.update_game_state(self.session_id, set_variables={"lantern": "flickers"})
+                await self.patch(set_variables={"lantern": "flickers"})
                 stack = self.stack
                 await _until(lambda: stack.realtime.dropped_db_broadcasts > before, 5.0)
             finally:
@@ -359,7 +361,7 @@ class Demo:
         self.lobby()
 
         self.banner("The lantern goes out: end as completed")
-        await seer.client.update_game_state(self.session_id, current_node_id=NODES["b005"])
+        await self.patch(current_node_id=NODES["b005"])
         ended = await seer.client.end_session(self.session_id, outcome="completed", notes="Ships sail home.")
         stats = ended.stats
         self.say(

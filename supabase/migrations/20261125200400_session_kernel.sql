@@ -300,7 +300,11 @@ $$;
 -- result's text: `json_agg(pgrst_scalar)->0`, SqlFragment.hs asJsonSingleF), so the derived
 -- turnHistory is never parsed or serialized again; session_json and the combat RPCs take it
 -- as jsonb (one parse, cheaper than the jsonb_agg it replaced).
-create function seer_private.game_state_json(p_session public.sessions)
+--
+-- p_turn_history false: turnHistory is null, not read (update_game_state's p_turn_history: a
+-- client that folds the events, as the SDK's SessionConnection does, already has it; reading
+-- and sending the newest 100 turns, ~31 KB, was 23-40% of update_game_state's cost, issue 24).
+create function seer_private.game_state_json(p_session public.sessions, p_turn_history boolean default true)
 returns json
 language sql
 stable
@@ -311,7 +315,9 @@ as $$
     'flags', coalesce((p_session).game_state -> 'flags', '[]'::jsonb),
     -- derived from the event log while the session lives (turn_history above); an ended
     -- session's compacted log keeps it in game_state (compact_event_logs, 20261201140000)
-    'turnHistory', coalesce(((p_session).game_state -> 'turnHistory')::json, seer_private.turn_history((p_session).id)),
+    'turnHistory', case when p_turn_history
+                        then coalesce(((p_session).game_state -> 'turnHistory')::json,
+                                      seer_private.turn_history((p_session).id)) end,
     'combatState', (p_session).game_state -> 'combatState',
     'version', (p_session).state_version,
     'currentNodeId', (p_session).current_node_id,

@@ -112,8 +112,12 @@ as $$
     || jsonb_build_object('type', p_type, 'actorId', p_actor, 'at', now())
 $$;
 
+-- p_turn_history false: the reply's turnHistory is null instead of the newest 100 turns (for a
+-- client that folds the events and so has them: the SDK's SessionConnection); the default is
+-- the PRD's GameState.
 create function public.update_game_state(
-  p_session_id uuid, p_patch jsonb, p_expected_version int default null)
+  p_session_id uuid, p_patch jsonb, p_expected_version int default null,
+  p_turn_history boolean default true)
 returns json
 language plpgsql
 security definer
@@ -162,7 +166,7 @@ begin
     perform seer_private.raise_error('SESSION_014', 'currentVersion=' || v_s.state_version);
   end if;
   if p_patch = '{}'::jsonb then
-    return seer_private.game_state_json(v_s);
+    return seer_private.game_state_json(v_s, p_turn_history);
   end if;
 
   v_node_id := v_s.current_node_id;
@@ -320,7 +324,7 @@ begin
     perform seer_private.write_event_at(v_s.id, v_last, 'node_change', v_uid,
       seer_private.event_node_change(seer_private.node_json(v_node.id), v_override));
   end if;
-  return seer_private.game_state_json(v_s);
+  return seer_private.game_state_json(v_s, p_turn_history);
 end
 $$;
 
@@ -344,7 +348,7 @@ $$;
 -- New functions are executable through PUBLIC only; revoking that keeps the internals
 -- private and leaves the RLS helpers' direct grants to authenticated (20261125200300_rls) alone.
 revoke execute on all functions in schema seer_private from public;
-revoke execute on function public.update_game_state(uuid, jsonb, int), public.get_game_state(uuid)
+revoke execute on function public.update_game_state(uuid, jsonb, int, boolean), public.get_game_state(uuid)
   from public, anon;
-grant execute on function public.update_game_state(uuid, jsonb, int), public.get_game_state(uuid)
+grant execute on function public.update_game_state(uuid, jsonb, int, boolean), public.get_game_state(uuid)
   to authenticated, service_role;

@@ -209,6 +209,29 @@ async def test_update_game_state_sends_patch_and_version(
     }
 
 
+async def test_update_game_state_without_turn_history(
+    backend: FakeBackend, make_client: ClientFactory
+) -> None:
+    """turn_history=False asks the server not to read the turns (it answers null for them); the
+    model holds an empty list, the rest of the state as answered."""
+    client = await make_client("le@example.com")
+    backend.handlers["update_game_state"] = lambda uid, body: (
+        200,
+        s.game_state(version=5) | {"turnHistory": None},
+    )
+    state = await client.update_game_state(s.SESSION_ID, add_flags=["door"], turn_history=False)
+    assert state.version == 5 and state.turn_history == []
+    assert backend.rpc_calls("update_game_state")[0][2] == {
+        "p_session_id": s.SESSION_ID,
+        "p_patch": {"addFlags": ["door"]},
+        "p_expected_version": None,
+        "p_turn_history": False,
+    }
+    with pytest.raises(ValidationError, match="turnHistory"):
+        await client.update_game_state(s.SESSION_ID, add_flags=["door"], turn_history="no")  # type: ignore[arg-type]
+    assert len(backend.rpc_calls("update_game_state")) == 1
+
+
 async def test_all_events_since_pages(backend: FakeBackend, make_client: ClientFactory) -> None:
     client = await make_client("mo@example.com")
     backend.make_seer(backend.users["mo@example.com"]["id"])

@@ -16,7 +16,7 @@ insert into rpcs values
   ('public.leave_session(uuid)'), ('public.kick_player(uuid,uuid,text)'),
   ('public.start_session(uuid)'), ('public.pause_session(uuid)'), ('public.resume_session(uuid)'),
   ('public.end_session(uuid,text,text)'), ('public.get_game_state(uuid)'),
-  ('public.update_game_state(uuid,jsonb,integer)'), ('public.heartbeat(uuid)'),
+  ('public.update_game_state(uuid,jsonb,integer,boolean)'), ('public.heartbeat(uuid)'),
   ('public.session_events_since(uuid,bigint,integer)'), ('public.submit_feedback(uuid,integer,text)'),
   ('public.list_my_sessions(text[],integer,uuid)'), ('public.create_character(text,text)'),
   ('public.list_my_characters()'), ('public.list_feedback(uuid)'),

@@ -6,7 +6,7 @@
 -- for the byte bound), the replies' content, account deletion's anonymisation.
 begin;
 \ir _helpers.psql
-select plan(17);
+select plan(21);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -46,7 +46,7 @@ select tests.call_as(:'seer', format($$select public.update_game_state(%L, %L)$$
   jsonb_build_object('turn', jsonb_build_object('n', g)))) from generate_series(1, 97) g \g /dev/null
 select tests.call_as(:'seer', format($$select public.update_game_state(%L, '{"setVariables": {"hp": 1}}')$$, :'s')) as gs \gset
 
-select is(pg_get_function_result('public.update_game_state(uuid,jsonb,int)'::regprocedure) || ' ' ||
+select is(pg_get_function_result('public.update_game_state(uuid,jsonb,int,boolean)'::regprocedure) || ' ' ||
           pg_get_function_result('public.get_game_state(uuid)'::regprocedure), 'json json',
   'update_game_state and get_game_state answer json (sent as built)');
 select is((select count(*)::int from public.session_events e where e.session_id = :'s'
@@ -88,6 +88,18 @@ select tests.call_as(:'seer', format($$select public.update_game_state(%L, '{"tu
 select is(:'gs3'::jsonb -> 'turnHistory', tests.turn_history_ref(:'s2'), 'one entry per event: the same entries');
 select is((select array_agg(t ->> 'type') from jsonb_array_elements(:'gs3'::jsonb -> 'turnHistory') t),
   array['roll', 'move', 'action', 'note'], '... in seq order');
+
+-- p_turn_history false (a client that folds the events has the turns): the same change and
+-- event, the reply's turnHistory null, not read
+select tests.call_as(:'seer', format($$select public.update_game_state(%L, '{"setVariables": {"hp": 2}, "turn": {"text": "night"}}', null, false)$$, :'s2')) as lean \gset
+select tests.call_as(:'kim', format('select public.get_game_state(%L)', :'s2')) as after \gset
+select is(:'lean'::jsonb -> 'turnHistory', 'null'::jsonb, 'p_turn_history false: turnHistory is null');
+select is(:'lean'::jsonb - 'turnHistory', :'after'::jsonb - 'turnHistory', '... the rest is the new state');
+select is((select array[e.type, e.payload ->> 'version', e.payload #>> '{turns,0,text}'] from public.session_events e
+           where e.session_id = :'s2' order by e.seq desc limit 1),
+  array['game_state', :'lean'::jsonb ->> 'version', 'night'], '... its event written as always, with its turn');
+select is((tests.call_as(:'seer', format($$select public.update_game_state(%L, '{}', null, false)$$, :'s2')))::jsonb,
+  :'lean'::jsonb, '... and an empty patch answers the same');
 
 -- The 128 KiB bound: big notes, cut by the stored lengths exactly as before
 select tests.call_as(:'seer', format($$select public.update_game_state(%L, %L)$$, :'s',
