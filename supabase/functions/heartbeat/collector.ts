@@ -69,6 +69,11 @@ export class Collector {
   batches = 0;
   beats = 0;
 
+  /** Beats waiting for their window to end. */
+  get waiting(): number {
+    return this.#pending.length;
+  }
+
   constructor(ports: CollectorPorts, options: CollectorOptions = {}) {
     this.#ports = ports;
     this.#windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;

@@ -107,9 +107,19 @@ async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-/** The window ends: once the requests reached the collector (reading a body is asynchronous). */
-async function endWindow(h: { timer: FakeTimer }): Promise<void> {
-  await settle();
+/** Polls until `cond` holds (at most 10 s): for waits a fixed pause cannot bound. */
+async function until(cond: () => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The window ends once `beats` requests wait in the collector (reading a body and verifying a
+ * token are asynchronous, and slower on a loaded machine than any fixed pause). */
+async function endWindow(h: { timer: FakeTimer; collector: Collector }, beats: number): Promise<void> {
+  await until(() => h.collector.waiting === beats);
   h.timer.fire();
 }
 
@@ -118,10 +128,10 @@ Deno.test("beats within one window travel as one batch, and each gets its own an
   h.ports.live.add(`${S1}/${U1}`).add(`${S2}/${U2}`);
   const a = h.post({ sessionId: S1 }, await user(U1));
   const b = h.post({ sessionId: S2 }, await user(U2));
-  await settle();
+  await until(() => h.collector.waiting === 2);
   assert.equal(h.ports.batches.length, 0, "nothing is sent before the window ends");
   assert.deepEqual(h.timer.delays, [100], "one timer for the window");
-  await endWindow(h);
+  await endWindow(h, 2);
   const [ra, rb] = await Promise.all([a, b]);
   assert.deepEqual(h.ports.batches, [[{ sessionId: S1, userId: U1 }, { sessionId: S2, userId: U2 }]]);
   assert.equal(ra.status, 200);
@@ -137,7 +147,7 @@ Deno.test("a beat the batch answers null goes on as the caller's own heartbeat, 
   const t2 = await user(U2);
   const a = h.post({ sessionId: S1 }, await user(U1));
   const b = h.post({ sessionId: S1 }, t2);
-  await endWindow(h);
+  await endWindow(h, 2);
   const [ra, rb] = await Promise.all([a, b]);
   assert.equal(ra.status, 200);
   assert.deepEqual(h.ports.singles, [[t2, S1]]);
@@ -155,7 +165,7 @@ Deno.test("a full batch goes at once, without waiting for the window", async () 
   assert.deepEqual(rs.map((r) => r.status), [200, 200]);
   assert.equal(h.ports.batches.length, 1);
   // the window's timer was cleared: firing it sends nothing more
-  await endWindow(h);
+  await endWindow(h, 0);
   await settle();
   assert.equal(h.ports.batches.length, 1);
 });
@@ -166,7 +176,7 @@ Deno.test("when the batch fails, every beat of it goes alone: none is lost", asy
   const t1 = await user(U1);
   const a = h.post({ sessionId: S1 }, t1);
   const b = h.post({ sessionId: S2 }, t1);
-  await endWindow(h);
+  await endWindow(h, 2);
   const rs = await Promise.all([a, b]);
   assert.deepEqual(rs.map((r) => r.status), [200, 200]);
   assert.deepEqual(h.ports.singles, [[t1, S1], [t1, S2]]);
@@ -178,7 +188,7 @@ Deno.test("when the database is unreachable, the caller gets 503 and can retry",
   h.ports.batchFails = true;
   h.ports.sendOne = () => Promise.reject(new Error("down"));
   const r = h.post({ sessionId: S1 }, await user(U1));
-  await endWindow(h);
+  await endWindow(h, 1);
   const res = await r;
   assert.equal(res.status, 503);
   assert.deepEqual(await res.json(), UNAVAILABLE.body);
@@ -275,9 +285,9 @@ Deno.test("a batch never holds more than 1,000 beats", async () => {
   h.ports.live.add(`${S1}/${U1}`);
   const t = await user(U1);
   const replies = Array.from({ length: 1001 }, () => h.post({ sessionId: S1 }, t));
-  await settle();
-  await settle();
-  await endWindow(h);
+  // the 1,000th beat sent the first batch at once; the 1,001st waits for its own window
+  await until(() => h.ports.batches.length === 1);
+  await endWindow(h, 1);
   const rs = await Promise.all(replies);
   assert.ok(rs.every((r) => r.status === 200));
   assert.deepEqual(h.ports.batches.map((b) => b.length), [1000, 1]);
