@@ -446,7 +446,8 @@ class AsyncSeerClient:
         ``turn_history=False`` asks for the new state without its turn history (the reply's
         ``turn_history`` is then empty): a client that keeps a :class:`SessionConnection` open
         already has it in ``conn.state``, and the server skips reading and sending the newest
-        100 turns (~31 KB), most of this call's cost (docs/performance.md).
+        100 turns (~31 KB in a long game; about a quarter of the call's database CPU,
+        docs/performance.md).
         """
         sid = validate_uuid(session_id, "sessionId")
         built = GameStatePatch.build(patch, **fields)
