@@ -303,7 +303,8 @@ $$;
 --
 -- p_turn_history false: turnHistory is null, not read (update_game_state's p_turn_history: a
 -- client that folds the events, as the SDK's SessionConnection does, already has it; reading
--- and sending the newest 100 turns, ~31 KB, was 23-40% of update_game_state's cost, issue 24).
+-- and sending the newest 100 turns, ~31 KB, was 21-35% of update_game_state's CPU per call at
+-- saturation, issue 24, docs/performance.md section 9).
 create function seer_private.game_state_json(p_session public.sessions, p_turn_history boolean default true)
 returns json
 language sql
