@@ -65,7 +65,7 @@
 --   20261125230100_invite_preview: invite_preview
 --   20261201110000_adventure_library: adventure_json, adventure_storage_quota,
 --     adventure_storage_used, doc_int, import_adventure, list_adventures, publish_adventure
---   20261201110100_dice: character_seat, event_dice_rolled, list_dice_rolls, lock_game,
+--   20261201110100_dice: character_seat, die_face, event_dice_rolled, list_dice_rolls, lock_game,
 --     random_die, record_roll, roll_dice, roll_expression, roll_json
 --   20261201110200_combat: close_combat, end_combat, event_combat_ended, event_combat_started,
 --     event_combat_turn, next_turn, running_combat, side_roll, start_combat
@@ -603,8 +603,9 @@ $$;
 -- turn_history's bound, and stored as JSON text (turn_json) for turn_history's aggregate.
 --
 -- The seq: p_seq when the caller allocated it (update_game_state allocates its seqs in its
--- own state UPDATE, one row version instead of two, see the _game_state_rpc migration);
--- without it (write_event, write_turn_event below) the writer advances last_seq of the
+-- own state UPDATE, one row version instead of two, see the _game_state_rpc migration; a
+-- turn RPC's lock allocates its one event's seq and version, lock_session's p_turn, and
+-- passes the version as p_version); without it (write_event, write_turn_event below) the writer advances last_seq of the
 -- (already locked) session row itself. A turn (p_turn: a roll, an action, a combat step) also
 -- counts a state version in that UPDATE, and the event's `version` is that version (issue 22:
 -- a client folds the state without reading it; the constructor's own p_version is then
@@ -613,10 +614,14 @@ $$;
 -- does not copy the whole state: the row's TOASTed state is kept by reference and the update
 -- can be HOT (issue 24: turnHistory, up to 128 KiB, is derived from the events).
 --
--- Issue 24, the per-event cost: the UPDATE and the event row are one statement (a
--- data-modifying CTE), the broadcast a second one: at a realistic load each SPI statement and
--- nested plpgsql call costs about 3x its saturated time, and a roll used to take six of them
--- here (record_turn's call and UPDATE, require_size, the event insert, the broadcast).
+-- Issue 24, the per-event cost: the event row (with its size check) is one statement, the
+-- broadcast a second one: at a realistic load each SPI statement and nested plpgsql call
+-- costs about 3x its saturated time, and a roll used to take six of them here (record_turn's
+-- call and UPDATE, require_size, the event insert, the broadcast). The hot events come with
+-- their seq (update_game_state's state UPDATE, the turn RPCs' lock), so for them that is all;
+-- the UPDATE is a statement of its own, run only without p_seq (it was a data-modifying CTE
+-- of the insert, whose UPDATE node opened the session row and its indexes in every call,
+-- also when it updated nothing).
 -- The UPDATE stays outside the broadcast's exception block on purpose: a row locked FOR UPDATE
 -- by the transaction and updated inside a subtransaction gets a MultiXact as its xmax (so
 -- the lock survives a rollback of the subtransaction), one per event.
@@ -640,7 +645,8 @@ $$;
 create function seer_private.write_event_at(
   p_session_id uuid, p_seq bigint, p_type text, p_actor uuid, p_fields jsonb,
   p_at timestamptz default now(), p_turn boolean default false, p_combat jsonb default null,
-  p_set_combat boolean default false, p_dice int default 0, p_combats int default 0)
+  p_set_combat boolean default false, p_dice int default 0, p_combats int default 0,
+  p_version int default null)
 returns jsonb
 language plpgsql
 volatile
@@ -649,8 +655,10 @@ as $$
 declare
   v_event jsonb;
   v_id uuid := gen_random_uuid();
+  v_seq bigint := p_seq;
+  v_version int := p_version;
 begin
-  with a as (
+  if p_seq is null then
     update public.sessions s
     set last_seq = s.last_seq + 1,
         state_version = s.state_version + case when p_turn then 1 else 0 end,
@@ -659,29 +667,26 @@ begin
                           else s.game_state end,
         dice_rolled = s.dice_rolled + p_dice,
         combats_completed = s.combats_completed + p_combats
-    where s.id = p_session_id and p_seq is null
-    returning s.last_seq, s.state_version),
-  ev as (
-    select x.seq,
-           coalesce(p_fields, '{}'::jsonb)
-             || jsonb_build_object('seq', x.seq, 'type', p_type, 'sessionId', p_session_id,
+    where s.id = p_session_id
+    returning s.last_seq, s.state_version into v_seq, v_version;
+    if not found then
+      raise exception 'write_event: session % does not exist', p_session_id;
+    end if;
+  end if;
+  with ev as (
+    select coalesce(p_fields, '{}'::jsonb)
+             || jsonb_build_object('seq', v_seq, 'type', p_type, 'sessionId', p_session_id,
                                    'timestamp', p_at, 'actor', p_actor)
-             || case when p_turn then jsonb_build_object('version', x.version) else '{}'::jsonb end
-             as event
-    from (select p_seq as seq, null::int as version where p_seq is not null
-          union all
-          select a.last_seq, a.state_version from a) x),
+             || case when p_turn then jsonb_build_object('version', v_version) else '{}'::jsonb end
+             as event),
   ins as (
     insert into public.session_events (session_id, seq, type, payload, actor, created_at, turn_bytes, turn_json)
-    select p_session_id, ev.seq, p_type, ev.event, p_actor, p_at, octet_length(t.turns::text),
+    select p_session_id, v_seq, p_type, ev.event, p_actor, p_at, octet_length(t.turns::text),
            seer_private.turn_json(t.turns)
     from ev cross join lateral (select seer_private.turns_of_event(p_type, ev.event) as turns) t)
   -- every event is broadcast and replayed whole: 128 KiB at most (docs/contract.md "Limits"),
   -- checked in this statement (an error undoes its writes)
   select seer_private.require_size(ev.event, 'the event', 131072) into v_event from ev;
-  if v_event is null then
-    raise exception 'write_event: session % does not exist', p_session_id;
-  end if;
   begin
     -- the topic read here, in a statement after the UPDATE: a writer that waited for the
     -- session row lock sees a key rotated meanwhile (docs/security.md)
@@ -737,14 +742,16 @@ immutable
 set search_path = ''
 as $$ select 10000::bigint $$;
 
-create function seer_private.require_event_room(p_session public.sessions)
+-- p_taken: seqs the caller's lock already allocated (lock_session's p_turn: the row's last_seq is
+-- then the caller's own event), so the rule reads the count before them.
+create function seer_private.require_event_room(p_session public.sessions, p_taken int default 0)
 returns void
 language plpgsql
 immutable
 set search_path = ''
 as $$
 begin
-  if (p_session).last_seq >= seer_private.session_event_limit() then
+  if (p_session).last_seq - p_taken >= seer_private.session_event_limit() then
     perform seer_private.raise_error('SESSION_029',
       'at most ' || seer_private.session_event_limit() || ' events per session');
   end if;
@@ -753,7 +760,16 @@ $$;
 
 -- Locks and roles ----------------------------------------------------------------------------
 
-create function seer_private.lock_session(p_session_id uuid, p_take_seq boolean default false)
+-- p_take_seq: the lock is the seq allocation. One UPDATE locks the row and advances last_seq for
+-- the caller's one event (issue 24: join_session; the returned row's last_seq is that seq)
+-- instead of a SELECT ... FOR UPDATE (a statement and a row-lock WAL record) followed by the
+-- writer's UPDATE of the same row. p_turn: that event is a turn (roll_dice, submit_action, via
+-- lock_game): the UPDATE also counts the state version it produces (the returned
+-- state_version) and p_dice dice rolled; the caller passes both to write_event_at (p_seq,
+-- p_version). A refusal after the lock raises, which undoes the allocation with the rest.
+-- The writer's own UPDATE (write_event_at without p_seq) allocates every further event.
+create function seer_private.lock_session(
+  p_session_id uuid, p_take_seq boolean default false, p_turn boolean default false, p_dice int default 0)
 returns public.sessions
 language plpgsql
 volatile
@@ -765,10 +781,11 @@ begin
   if p_session_id is null then
     perform seer_private.raise_error('SESSION_000', 'sessionId is required');
   end if;
-  if p_take_seq then
-    -- the lock is the seq allocation: one UPDATE locks the row and advances last_seq for the
-    -- caller's next event (issue 24: join_session; the returned row's last_seq is that seq)
-    update public.sessions s set last_seq = s.last_seq + 1
+  if p_take_seq or p_turn then
+    update public.sessions s
+    set last_seq = s.last_seq + 1,
+        state_version = s.state_version + case when p_turn then 1 else 0 end,
+        dice_rolled = s.dice_rolled + p_dice
     where s.id = p_session_id
     returning s.* into v_s;
   else

@@ -40,8 +40,19 @@ create policy "participants read visible rolls, the Seer all" on public.dice_rol
          and (not hidden or exists (select 1 from public.sessions s
                                     where s.id = session_id and s.seer_id = (select auth.uid()))));
 
--- Uniform integer in 1..p_sides (1 <= p_sides <= 65536): two random bytes, rejecting values
--- at or above the largest multiple of p_sides, so `% p_sides` has no modulo bias.
+-- A die's face in 1..p_sides (1 <= p_sides <= 65536) from two random bytes (p_raw in
+-- 0..65535), or null for a value at or above the largest multiple of p_sides, which must be
+-- drawn again: so `% p_sides` has no modulo bias. The one reading of that rule (random_die and
+-- roll_expression); inlines (no SET clause, immutable like its body).
+create function seer_private.die_face(p_raw int, p_sides int)
+returns int
+language sql
+immutable
+as $$
+  select case when p_raw < 65536 - 65536 % p_sides then 1 + p_raw % p_sides end
+$$;
+
+-- Uniform integer in 1..p_sides: two random bytes at a time until die_face takes them.
 create function seer_private.random_die(p_sides int)
 returns int
 language plpgsql
@@ -49,15 +60,14 @@ volatile
 set search_path = ''
 as $$
 declare
-  c_limit constant int := 65536 - 65536 % p_sides;
   v_bytes bytea;
   v int;
 begin
   loop
     v_bytes := extensions.gen_random_bytes(2);
-    v := get_byte(v_bytes, 0) * 256 + get_byte(v_bytes, 1);
-    if v < c_limit then
-      return 1 + v % p_sides;
+    v := seer_private.die_face(get_byte(v_bytes, 0) * 256 + get_byte(v_bytes, 1), p_sides);
+    if v is not null then
+      return v;
     end if;
   end loop;
   return null; -- not reached (the loop only ends by returning); says so to plpgsql_check
@@ -83,16 +93,17 @@ declare
   c_term constant text := '([+-]?)' || c_body;
   -- spaces are allowed around + and - only ("2d6 3" is not "2d63")
   v_expr text;
+  v_terms text[];
   v_m text[];
-  v_term int := 0;
   v_sign int;
   v_n int;
   v_sides int;
   v_keep int;
+  v_bytes bytea;
   v_values int[];
   v_kept boolean[];
   v_order int[];
-  v_dice jsonb := '[]'::jsonb;
+  v_dice jsonb[] := '{}';
   v_total int := 0;
   v_count int := 0;
 begin
@@ -108,8 +119,12 @@ begin
   if v_expr !~ ('^' || c_term || '(?:[+-]' || c_body || ')*$') then
     perform seer_private.raise_error('SESSION_000', 'expression is not dice notation (e.g. 2d6+3, 4d6kh3, 1d20-1)');
   end if;
-  for v_m in select regexp_matches(v_expr, c_term, 'g') loop
-    v_term := v_term + 1;
+  -- the validated text split before each sign is its terms; each term's parts in one
+  -- regexp_match, a plpgsql expression (issue 24: a FOR over regexp_matches(..., 'g') was a
+  -- query with a cursor, a full executor run per roll)
+  v_terms := regexp_split_to_array(v_expr, '(?=[+-])');
+  for t in 1 .. cardinality(v_terms) loop
+    v_m := regexp_match(v_terms[t], '^' || c_term || '$');
     v_sign := case when v_m[1] = '-' then -1 else 1 end;
     if v_m[6] is not null then
       v_total := v_total + v_sign * v_m[6]::int;
@@ -128,11 +143,14 @@ begin
     if v_keep not between 1 and v_n then
       perform seer_private.raise_error('SESSION_000', 'keep must be between 1 and the number of dice');
     end if;
-    -- the dice and which are kept in plpgsql expressions, not queries: each query is a full
-    -- executor run (issue 24)
+    -- every die of the term from one call of the generator, two bytes a die; a value die_face
+    -- refuses (under 1.6% of them) is drawn again by random_die, so no face is favoured
+    v_bytes := extensions.gen_random_bytes(2 * v_n);
     v_values := array_fill(0, array[v_n]);
     for i in 1 .. v_n loop
-      v_values[i] := seer_private.random_die(v_sides);
+      v_values[i] := coalesce(
+        seer_private.die_face(get_byte(v_bytes, 2 * i - 2) * 256 + get_byte(v_bytes, 2 * i - 1), v_sides),
+        seer_private.random_die(v_sides));
     end loop;
     if v_keep = v_n then
       v_kept := array_fill(true, array[v_n]);
@@ -142,14 +160,15 @@ begin
                        order by case when v_m[4] = 'kl' then v else -v end, o limit v_keep);
       v_kept := array(select o = any (v_order) from generate_series(1, v_n) o);
     end if;
+    -- appended to a jsonb[] (in place) and turned into the JSON array once at the end
     for i in 1 .. v_n loop
-      v_dice := v_dice || jsonb_build_object('term', v_term, 'sides', v_sides, 'value', v_values[i], 'kept', v_kept[i]);
+      v_dice := v_dice || jsonb_build_object('term', t, 'sides', v_sides, 'value', v_values[i], 'kept', v_kept[i]);
       if v_kept[i] then
         v_total := v_total + v_sign * v_values[i];
       end if;
     end loop;
   end loop;
-  return jsonb_build_object('expression', v_expr, 'dice', v_dice, 'total', v_total, 'count', v_count);
+  return jsonb_build_object('expression', v_expr, 'dice', to_jsonb(v_dice), 'total', v_total, 'count', v_count);
 end
 $$;
 
@@ -176,40 +195,49 @@ as $$
   select seer_private.roll_json(p_roll, false) || jsonb_build_object('version', p_version, 'entry', p_turn)
 $$;
 
--- Rolls for a locked, active session and records it (row, diceRolled, event with its turn entry).
--- Shared by roll_dice and the combat RPCs (initiative, auto-resolve).
+-- Records a roll (roll_expression's result, p_roll) for a locked, active session: its row and
+-- its event with its turn entry. Shared by roll_dice and the combat RPCs (initiative,
+-- auto-resolve). p_seq: the event's seq when the caller's lock allocated it with the turn's
+-- state version and the dice (lock_game's p_turn: roll_dice, one event per call); without it
+-- the writer's UPDATE allocates them and counts the dice (the combat RPCs roll several times).
 create function seer_private.record_roll(
-  p_session public.sessions, p_actor uuid, p_expression text, p_reason text,
-  p_character_id uuid, p_hidden boolean)
+  p_session public.sessions, p_actor uuid, p_roll jsonb, p_reason text,
+  p_character_id uuid, p_hidden boolean, p_seq bigint default null)
 returns public.dice_rolls
 language plpgsql
 volatile
 set search_path = ''
 as $$
 declare
-  v_result jsonb := seer_private.roll_expression(p_expression);
   v_roll public.dice_rolls%rowtype;
   v_entry jsonb;
+  v_fields jsonb;
 begin
   v_roll.id := gen_random_uuid();
   v_roll.session_id := (p_session).id;
   v_roll.roller_id := p_actor;
   v_roll.character_id := p_character_id;
   -- the normalised text that was parsed, never the caller's text
-  v_roll.expression := v_result ->> 'expression';
-  v_roll.dice := v_result -> 'dice';
-  v_roll.total := (v_result ->> 'total')::int;
+  v_roll.expression := p_roll ->> 'expression';
+  v_roll.dice := p_roll -> 'dice';
+  v_roll.total := (p_roll ->> 'total')::int;
   v_roll.reason := p_reason;
   v_roll.hidden := coalesce(p_hidden, false)
     or not coalesce(((p_session).settings ->> 'showDiceRolls')::boolean, true);
   v_roll.created_at := now();
-  -- the event with the turn's one UPDATE of the session (diceRolled, the seq, the state
-  -- version: the writer sets the event's version); the turn entry travels in the event
-  -- (turnHistory is derived from it), and the roll's row names the event's seq
+  -- the event with the turn's seq and state version (the writer sets the event's version);
+  -- the turn entry travels in the event (turnHistory is derived from it), and the roll's row
+  -- names the event's seq
   v_entry := seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice');
-  v_roll.seq := (seer_private.write_turn_event((p_session).id, 'dice_rolled', p_actor,
-                   seer_private.event_dice_rolled(v_roll, null, v_entry),
-                   p_dice => (v_result ->> 'count')::int) ->> 'seq')::bigint;
+  v_fields := seer_private.event_dice_rolled(v_roll, null, v_entry);
+  if p_seq is not null then
+    perform seer_private.write_event_at((p_session).id, p_seq, 'dice_rolled', p_actor, v_fields,
+                                        p_turn => true, p_version => (p_session).state_version);
+    v_roll.seq := p_seq;
+  else
+    v_roll.seq := (seer_private.write_turn_event((p_session).id, 'dice_rolled', p_actor, v_fields,
+                     p_dice => (p_roll ->> 'count')::int) ->> 'seq')::bigint;
+  end if;
   insert into public.dice_rolls values (v_roll.*);
   return v_roll;
 end
@@ -217,15 +245,19 @@ $$;
 
 -- The game RPCs' prologue: the locked active session, the caller a participant (or with
 -- p_seer_only the Seer; else the usual 001/007). Game actions need an active session with
--- room for events (the per-session event cap, SESSION_029).
-create function seer_private.lock_game(p_session_id uuid, p_uid uuid, p_seer_only boolean default false)
+-- room for events (the per-session event cap, SESSION_029). p_turn: the caller writes one
+-- turn event, and the lock allocates its seq and state version and counts p_dice dice
+-- (lock_session's p_turn; the returned row's last_seq and state_version are the event's).
+create function seer_private.lock_game(
+  p_session_id uuid, p_uid uuid, p_seer_only boolean default false, p_turn boolean default false,
+  p_dice int default 0)
 returns public.sessions
 language plpgsql
 volatile
 set search_path = ''
 as $$
 declare
-  v_s public.sessions%rowtype := seer_private.lock_session(p_session_id);
+  v_s public.sessions%rowtype := seer_private.lock_session(p_session_id, p_turn => p_turn, p_dice => p_dice);
 begin
   if p_seer_only then
     perform seer_private.require_seer(v_s, p_uid);
@@ -235,7 +267,7 @@ begin
   if v_s.status <> 'active' then
     perform seer_private.raise_error('SESSION_010', 'the game needs an active session');
   end if;
-  perform seer_private.require_event_room(v_s);
+  perform seer_private.require_event_room(v_s, case when p_turn then 1 else 0 end);
   return v_s;
 end
 $$;
@@ -271,12 +303,15 @@ as $$
 declare
   v_uid uuid := seer_private.require_uid();
   v_reason text := seer_private.clean_text(p_reason, 'reason', 200);
+  -- parsed and rolled before the lock: bad notation is refused without taking it, and the
+  -- lock counts the dice with the turn (issue 24: one UPDATE of the session row per roll)
+  v_result jsonb := seer_private.roll_expression(p_expression);
   v_s public.sessions%rowtype;
   v_seat public.session_players%rowtype;
   v_char uuid := p_character_id;
   v_roll public.dice_rolls%rowtype;
 begin
-  v_s := seer_private.lock_game(p_session_id, v_uid);
+  v_s := seer_private.lock_game(p_session_id, v_uid, p_turn => true, p_dice => (v_result ->> 'count')::int);
   if v_s.seer_id = v_uid then
     if v_char is not null then
       perform seer_private.character_seat(v_s.id, v_char);
@@ -290,7 +325,7 @@ begin
     -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
     perform seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
-  v_roll := seer_private.record_roll(v_s, v_uid, p_expression, v_reason, v_char, p_hidden);
+  v_roll := seer_private.record_roll(v_s, v_uid, v_result, v_reason, v_char, p_hidden, v_s.last_seq);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
 end
 $$;

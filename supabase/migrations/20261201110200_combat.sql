@@ -80,7 +80,7 @@ begin
   if v_n = 0 then
     return 0;
   end if;
-  return (seer_private.record_roll(p_session, p_actor, v_n || 'd20',
+  return (seer_private.record_roll(p_session, p_actor, seer_private.roll_expression(v_n || 'd20'),
     'auto-resolve: ' || case p_kind when 'foe' then 'foes' else 'party' end, null, false)).total;
 end
 $$;
@@ -138,8 +138,8 @@ begin
       v_seat := null;
       v_name := seer_private.clean_text(v_c ->> 'name', 'combatant name', 60, true);
     end if;
-    v_roll := seer_private.record_roll(v_s, v_uid,
-      '1d20' || case when v_bonus < 0 then v_bonus::text when v_bonus > 0 then '+' || v_bonus else '' end,
+    v_roll := seer_private.record_roll(v_s, v_uid, seer_private.roll_expression(
+      '1d20' || case when v_bonus < 0 then v_bonus::text when v_bonus > 0 then '+' || v_bonus else '' end),
       'initiative: ' || v_name, v_seat.character_id, false);
     v_list := v_list || jsonb_build_object(
       'kind', case when v_seat.id is null then 'foe' else 'character' end,

@@ -37,7 +37,8 @@ begin
   if v_text is null and v_choice_label is null then
     perform seer_private.raise_error('SESSION_000', 'text or choice is required');
   end if;
-  v_s := seer_private.lock_game(p_session_id, v_uid);
+  -- the lock allocates the action's seq and state version (one UPDATE of the session row)
+  v_s := seer_private.lock_game(p_session_id, v_uid, p_turn => true);
   if v_s.seer_id = v_uid then
     if p_character_id is null then
       perform seer_private.raise_error('SESSION_000', 'characterId is required when the Seer acts');
@@ -65,9 +66,10 @@ begin
   v_entry := seer_private.turn_entry('action', v_uid,
     seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, null)
       - 'version' - 'entry');
-  -- the writer counts the state version and sets the event's version
-  return seer_private.write_turn_event(v_s.id, 'player_action', v_uid,
-    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, v_entry));
+  -- the writer sets the event's version to the one the lock counted
+  return seer_private.write_event_at(v_s.id, v_s.last_seq, 'player_action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, v_entry),
+    p_turn => true, p_version => v_s.state_version);
 end
 $$;
 

@@ -2,7 +2,7 @@
 -- and hidden rolls per role in the event, the reads and the tables.
 begin;
 \ir _helpers.psql
-select plan(32);
+select plan(38);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -54,6 +54,16 @@ select is(public.roll_dice(:'s', '7') ->> 'total', '7', 'a constant alone is a r
 select tests.reset_role();
 select is((select dice_rolled::int from public.sessions where id = :'s'), 4 + 2 + 1 + 100, 'diceRolled counts the dice really rolled');
 
+-- die_face: two random bytes to a face, refusing the values past the last whole multiple
+select is(array[seer_private.die_face(0, 6), seer_private.die_face(65531, 6), seer_private.die_face(65532, 6),
+                seer_private.die_face(64999, 1000), seer_private.die_face(65000, 1000), seer_private.die_face(65535, 1)],
+  array[1, 6, null, 1000, null, 1], 'die_face maps 0..65535 onto the faces and refuses the remainder (no modulo bias)');
+select is((select count(*)::int from generate_series(0, 65535) v where seer_private.die_face(v, 6) is not null) % 6, 0,
+  'every face of a d6 has as many byte values');
+select is((select array_agg(n order by f) from (select seer_private.die_face(v, 1000) f, count(*)::int n
+           from generate_series(0, 65535) v group by 1) x where f is not null and n <> 65),
+  null, 'and of a d1000 (65 values each)');
+
 -- distribution: 6,000 d6 through the RPC, chi-square with 5 degrees of freedom; the
 -- critical value at p = 0.001 is 20.515
 select tests.act_as(:'seer');
@@ -78,8 +88,26 @@ select tests.act_as(:'seer');
 select is(public.roll_dice(:'s', '1d20', null, :'kim_char') ->> 'characterId', :'kim_char', 'the Seer rolls for anyone');
 select is(tests.err(format($$select public.roll_dice(%L, '1d20', null, %L)$$, :'s', :'stan_char')), 'SESSION_000:400',
   'a character not seated here is refused');
+select tests.reset_role();
+select last_seq, state_version, dice_rolled from public.sessions where id = :'s' \gset before_
 select tests.act_as(:'stan');
 select is(tests.err(format($$select public.roll_dice(%L, '1d20')$$, :'s')), 'SESSION_001:404', 'strangers cannot roll');
+select tests.reset_role();
+-- the lock allocates the roll's seq, state version and dice (lock_game's p_turn): a refusal after it undoes them
+select is((select array[last_seq, state_version, dice_rolled] from public.sessions where id = :'s'),
+  array[:before_last_seq, :before_state_version, :before_dice_rolled]::bigint[],
+  'a refused roll leaves the seq, the state version and diceRolled as they were');
+select tests.act_as(:'seer');
+select public.roll_dice(:'s', '3d4') as r5 \gset
+select tests.reset_role();
+select is((select array[last_seq, state_version, dice_rolled] from public.sessions where id = :'s'),
+  array[:before_last_seq + 1, :before_state_version + 1, :before_dice_rolled + 3]::bigint[],
+  'a roll takes one seq and one state version and counts its dice, once');
+select is((select array[e.seq, (e.payload ->> 'version')::bigint, r.seq] from public.session_events e
+           join public.dice_rolls r on r.id = (:'r5'::jsonb ->> 'rollId')::uuid
+           where e.session_id = :'s' and e.payload ->> 'rollId' = :'r5'::jsonb ->> 'rollId'),
+  array[:before_last_seq + 1, :before_state_version + 1, :before_last_seq + 1]::bigint[],
+  'its event has that seq and version, and its row names the event');
 select tests.act_as_anon();
 select is(tests.err(format($$select public.roll_dice(%L, '1d20')$$, :'s')), '42501', 'anon cannot roll');
 

@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(47);
+select plan(48);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -215,7 +215,12 @@ select tests.reset_role();
 
 -- the per-session event cap: game writes refused with 029, ending still works
 select tests.reset_role();
-update public.sessions set last_seq = seer_private.session_event_limit() where id = :'s';
+update public.sessions set last_seq = seer_private.session_event_limit() - 1 where id = :'s';
+select tests.act_as(:'seer');
+select public.roll_dice(:'s', '1d6') as last_roll \gset
+select tests.reset_role();
+select is((select seq from public.dice_rolls where id = (:'last_roll'::jsonb ->> 'rollId')::uuid), seer_private.session_event_limit(),
+  'the last event a session may hold is still written (the lock''s allocation counts once)');
 select tests.act_as(:'seer');
 select is(array[tests.err(format('select public.roll_dice(%L, %L)', :'s', '1d6')),
                 tests.err(format($$select public.update_game_state(%L, '{"setVariables": {"a": 1}}')$$, :'s'))],
