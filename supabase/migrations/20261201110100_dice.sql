@@ -103,7 +103,7 @@ declare
   v_values int[];
   v_kept boolean[];
   v_order int[];
-  v_dice jsonb[] := '{}';
+  v_dice jsonb[] := '{}'::jsonb[];
   v_total int := 0;
   v_count int := 0;
 begin
