@@ -266,20 +266,22 @@ insert into seer_private.rate_limits (bucket, max_hits, per, error_code, what) v
   ('roll_dice', 60, interval '1 minute', 'SESSION_028', 'rolls'),
   ('import_adventure', 20, interval '1 hour', 'SESSION_028', 'adventure imports');
 
--- One row per counted hit (for code_lookup: per failed lookup) inside its bucket's window;
--- rows older than the window are pruned by the subject's next hit (and by account deletion).
--- No foreign key to rate_limits (issue 24): only rate_budget below inserts, with a bucket it
--- has just read from rate_limits (strict: an unknown bucket is an error), and rate_limits rows
--- change only in migrations. The key check cost more than the insert: every hit of a bucket
--- took a KEY SHARE lock on the same rate_limits row, so concurrent players' hits made a
--- MultiXact per call (~1 per submit_action in section 1 of the bench).
+-- One row per subject and bucket: its counted hits (for code_lookup: its failed lookups) inside
+-- the bucket's window, oldest first, as an array. The limiter reads and writes that one row
+-- (issue 24: with a row per hit, every check counted the subject's rows in the window through
+-- the index and the heap and deleted the expired ones, a quarter of a player action's database
+-- time in the bench); hits older than the window are dropped by the subject's next hit, rows
+-- whose every hit has left it by prune_rate_limit_hits (hourly) and account deletion.
+-- No foreign key to rate_limits: only rate_budget below writes, with a bucket it has just read
+-- from rate_limits (strict: an unknown bucket is an error), and rate_limits rows change only in
+-- migrations. The key check cost more than the write: every hit of a bucket took a KEY SHARE
+-- lock on the same rate_limits row, so concurrent players' hits made a MultiXact per call.
 create table seer_private.rate_limit_hits (
   bucket text not null,
   subject text not null check (length(subject) <= 100),
-  hit_at timestamptz not null default clock_timestamp()
+  hits timestamptz[] not null,
+  primary key (bucket, subject)
 );
--- the only query: this subject's hits in this bucket inside the window
-create index rate_limit_hits_subject_idx on seer_private.rate_limit_hits (bucket, subject, hit_at);
 revoke all on seer_private.rate_limit_hits from public;
 
 -- The limiter's one body. p_check: the bucket's error when p_subject has used up its hits in
@@ -287,10 +289,9 @@ revoke all on seer_private.rate_limit_hits from public;
 -- caller's transaction, so a caller that must refuse and still count, like
 -- get_session_by_code, records instead of raising. Serialises one subject's calls in the
 -- bucket (advisory lock, until the transaction ends) so parallel calls cannot all pass the
--- check at once, and prunes this subject's rows that have left the window so the table stays
--- small. Two statements (issue 24: the limiter was two nested calls and four statements per
--- player action): the limit with the lock, then prune, count and record in one; the count's
--- snapshot is taken after the lock was granted, so it sees every hit committed before.
+-- check at once: the window is read after the lock was granted, so it holds every hit
+-- committed before. Three single-row statements: the limit with the lock, the subject's
+-- hits inside the window, and with p_record the row written back with this hit.
 create function seer_private.rate_budget(
   p_bucket text, p_subject text, p_check boolean, p_record boolean)
 returns void
@@ -300,33 +301,32 @@ set search_path = ''
 as $$
 declare
   v_limit seer_private.rate_limits%rowtype;
+  v_now timestamptz;
+  v_hits timestamptz[];
   v_count int;
-  v_free_at timestamptz;
 begin
   -- pg_advisory_xact_lock returns void, which is not null: the lock is taken once, for the
   -- bucket's row
   select * into strict v_limit from seer_private.rate_limits l
   where l.bucket = p_bucket
     and pg_advisory_xact_lock(hashtextextended('seer.rate:' || p_bucket || ':' || p_subject, 0)) is not null;
-  with gone as (
-    delete from seer_private.rate_limit_hits h
-    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at <= clock_timestamp() - v_limit.per),
-  n as (
-    select count(*)::int as hits from seer_private.rate_limit_hits h
-    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per),
-  hit as (
-    insert into seer_private.rate_limit_hits (bucket, subject)
-    select p_bucket, p_subject from n
-    where p_record and not (p_check and n.hits >= v_limit.max_hits))
-  select n.hits into v_count from n;
+  -- the time of this hit, taken under the lock: a subject's hits are appended in time order
+  v_now := clock_timestamp();
+  select array(select t from unnest(h.hits) t where t > v_now - v_limit.per order by t) into v_hits
+  from seer_private.rate_limit_hits h
+  where h.bucket = p_bucket and h.subject = p_subject;
+  v_count := coalesce(cardinality(v_hits), 0);
   if p_check and v_count >= v_limit.max_hits then
     -- free again when the hit that makes the count too high leaves the window
-    select h.hit_at + v_limit.per into v_free_at from seer_private.rate_limit_hits h
-    where h.bucket = p_bucket and h.subject = p_subject and h.hit_at > clock_timestamp() - v_limit.per
-    order by h.hit_at offset v_count - v_limit.max_hits limit 1;
     perform seer_private.raise_error(v_limit.error_code,
       'at most ' || v_limit.max_hits || ' ' || v_limit.what || ' per ' || v_limit.per::text,
-      p_retry_after => greatest(1, ceil(extract(epoch from v_free_at - clock_timestamp())))::int);
+      p_retry_after => greatest(1, ceil(extract(epoch from
+        v_hits[v_count - v_limit.max_hits + 1] + v_limit.per - clock_timestamp())))::int);
+  end if;
+  if p_record then
+    insert into seer_private.rate_limit_hits (bucket, subject, hits)
+    values (p_bucket, p_subject, coalesce(v_hits, '{}'::timestamptz[]) || v_now)
+    on conflict (bucket, subject) do update set hits = excluded.hits;
   end if;
 end
 $$;

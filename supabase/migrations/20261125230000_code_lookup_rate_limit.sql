@@ -32,8 +32,9 @@
 -- record_rate_hit, spend_rate_budget) and SESSION_015 are in the _private_schema_and_errors
 -- migration, so that every RPC can use it; the code lookups are its bucket `code_lookup`.
 
--- Rows of subjects that stopped calling stay until their next hit prunes them; this drops
--- every row that has left its bucket's window, hourly where pg_cron exists (scheduled below,
+-- Rows of subjects that stopped calling stay until their next hit; this drops every row whose
+-- hits have all left its bucket's window (its newest, the array's last, included), and
+-- returns how many, hourly where pg_cron exists (scheduled below,
 -- as the sweeper is: 20261125200800_cron_schedule), so the table holds only live windows.
 create function seer_private.prune_rate_limit_hits()
 returns int
@@ -46,7 +47,7 @@ declare
 begin
   delete from seer_private.rate_limit_hits h
   using seer_private.rate_limits l
-  where l.bucket = h.bucket and h.hit_at <= clock_timestamp() - l.per;
+  where l.bucket = h.bucket and coalesce(h.hits[cardinality(h.hits)], '-infinity') <= clock_timestamp() - l.per;
   get diagnostics v_count = row_count;
   return v_count;
 end

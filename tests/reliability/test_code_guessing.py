@@ -45,16 +45,18 @@ async def test_guessing_is_refused_and_normal_users_are_not(api: Api) -> None:
 
     # the window slides: once the failures are older than 10 minutes the guesser may try again
     await api.db.execute(
-        "update seer_private.rate_limit_hits set hit_at = hit_at - interval '10 minutes 1 second'"
+        "update seer_private.rate_limit_hits"
+        " set hits = array(select t - interval '10 minutes 1 second' from unnest(hits) t)"
         " where bucket = 'code_lookup' and subject = $1",
         f"user:{guesser.id}",
     )
     assert (await api.rpc(guesser.token, "get_session_by_code", {"p_code": code})).status == 200
-    # and the old rows were pruned by the next failure
+    # and the old hits were dropped by the next failure: the row holds only the new one
     assert (await api.rpc(guesser.token, "get_session_by_code", {"p_code": "QZZZZX"})).status == 404
     assert (
         await api.db.fetchval(
-            "select count(*) from seer_private.rate_limit_hits where bucket = 'code_lookup' and subject = $1",
+            "select cardinality(hits) from seer_private.rate_limit_hits"
+            " where bucket = 'code_lookup' and subject = $1",
             f"user:{guesser.id}",
         )
         == 1
@@ -87,8 +89,8 @@ async def test_sdk_raises_too_many_attempts(api: Api) -> None:
         email = f"sdk-{uuid.uuid4().hex[:8]}@example.com"
         uid = await client.sign_up(email, "guess-pw-12345")
         await api.db.execute(
-            "insert into seer_private.rate_limit_hits (bucket, subject)"
-            " select 'code_lookup', $1 from generate_series(1, 10)",
+            "insert into seer_private.rate_limit_hits (bucket, subject, hits)"
+            " select 'code_lookup', $1, array(select clock_timestamp() from generate_series(1, 10))",
             f"user:{uid}",
         )
         try:

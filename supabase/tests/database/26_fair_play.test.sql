@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(48);
+select plan(49);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -254,12 +254,15 @@ select is((select count(*)::int from public.adventures where created_by = :'auth
 
 -- stale rate-limit rows are pruned (hourly by pg_cron where it exists)
 select tests.reset_role();
-insert into seer_private.rate_limit_hits (bucket, subject, hit_at)
-values ('submit_action', 'user:stale', now() - interval '2 minutes'), ('code_lookup', 'user:stale', now() - interval '11 minutes'),
-       ('import_adventure', 'user:stale', now() - interval '30 minutes');
-select seer_private.prune_rate_limit_hits() \g /dev/null
-select is((select array_agg(bucket) from seer_private.rate_limit_hits where subject = 'user:stale'), array['import_adventure'],
-  'prune_rate_limit_hits drops the rows that left their bucket''s window (1 minute, 10 minutes), keeps the others (1 hour)');
+insert into seer_private.rate_limit_hits (bucket, subject, hits)
+values ('submit_action', 'user:stale', array[now() - interval '3 minutes', now() - interval '2 minutes']),
+       ('roll_dice', 'user:stale', array[now() - interval '2 minutes', now() - interval '30 seconds']),
+       ('code_lookup', 'user:stale', array[now() - interval '11 minutes']),
+       ('import_adventure', 'user:stale', array[now() - interval '30 minutes']);
+select is(seer_private.prune_rate_limit_hits(), 2, 'prune_rate_limit_hits returns the rows it dropped');
+select is((select array_agg(bucket order by bucket) from seer_private.rate_limit_hits where subject = 'user:stale'),
+  array['import_adventure', 'roll_dice'],
+  'it drops the rows whose every hit left their bucket''s window (1 minute, 10 minutes), keeps a row with a hit inside it');
 select ok(tests.cron_scheduled('select seer_private.prune_rate_limit_hits()', '17 * * * *'), 'scheduled hourly where pg_cron exists');
 
 select * from finish();
