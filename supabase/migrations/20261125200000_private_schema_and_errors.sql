@@ -324,9 +324,16 @@ begin
         v_hits[v_count - v_limit.max_hits + 1] + v_limit.per - clock_timestamp())))::int);
   end if;
   if p_record then
-    insert into seer_private.rate_limit_hits (bucket, subject, hits)
-    values (p_bucket, p_subject, coalesce(v_hits, '{}'::timestamptz[]) || v_now)
-    on conflict (bucket, subject) do update set hits = excluded.hits;
+    -- an UPDATE of the row read above (cheaper than INSERT ... ON CONFLICT); the first hit of a
+    -- subject, or one whose row prune_rate_limit_hits has just dropped, inserts it (the
+    -- advisory lock keeps two of its calls from both inserting)
+    if v_hits is not null then
+      update seer_private.rate_limit_hits h set hits = v_hits || v_now
+      where h.bucket = p_bucket and h.subject = p_subject;
+    end if;
+    if v_hits is null or not found then
+      insert into seer_private.rate_limit_hits (bucket, subject, hits) values (p_bucket, p_subject, array[v_now]);
+    end if;
   end if;
 end
 $$;
