@@ -3,7 +3,7 @@
 -- never failing on overflow, per-player rate limits with a retry hint, the per-session event cap.
 begin;
 \ir _helpers.psql
-select plan(49);
+select plan(51);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -187,6 +187,16 @@ select ok((:'lim'::jsonb -> 'body' ->> 'hint') ~ '^retry in ([1-9]|[1-5][0-9]|60
           and (:'lim'::jsonb -> 'detail' -> 'headers' ->> 'Retry-After')::int between 1 and 60
           and :'lim'::jsonb -> 'body' ->> 'details' = 'at most 30 actions per 00:01:00',
   'with a retry hint (HTTP Retry-After and the hint) and the limit in details');
+select tests.reset_role();
+select is((select cardinality(hits) from seer_private.rate_limit_hits where bucket = 'submit_action' and subject = 'user:' || :'pia'),
+  30, 'refused actions are not counted: the window holds the 30');
+-- the retry hint is when the oldest hit of the window leaves it
+update seer_private.rate_limit_hits set hits = array(select t - interval '50 seconds' from unnest(hits) t)
+where bucket = 'submit_action' and subject = 'user:' || :'pia';
+select tests.act_as(:'pia');
+select pg_temp.raised(format('select public.submit_action(%L, %L)', :'s', 'one more')) as lim2 \gset
+select ok((:'lim2'::jsonb -> 'detail' -> 'headers' ->> 'Retry-After')::int between 1 and 10,
+  'retry after the oldest hit leaves the window (~10 s once the hits are 50 s old)');
 select tests.act_as(:'kim');
 select ok(public.submit_action(:'s', 'I am not pia') ? 'seq', 'the limit is per player');
 select is((select count(*)::int from generate_series(1, 60) g where public.roll_dice(:'s', '1d6') ? 'total'), 60,
