@@ -269,7 +269,8 @@ values ('submit_action', 'user:stale', array[now() - interval '3 minutes', now()
        ('roll_dice', 'user:stale', array[now() - interval '2 minutes', now() - interval '30 seconds']),
        ('code_lookup', 'user:stale', array[now() - interval '11 minutes']),
        ('import_adventure', 'user:stale', array[now() - interval '30 minutes']);
-select is(seer_private.prune_rate_limit_hits(), 2, 'prune_rate_limit_hits returns the rows it dropped');
+-- (other tests' committed rows may be stale too in a shared database: at least these two)
+select ok(seer_private.prune_rate_limit_hits() >= 2, 'prune_rate_limit_hits returns the rows it dropped');
 select is((select array_agg(bucket order by bucket) from seer_private.rate_limit_hits where subject = 'user:stale'),
   array['import_adventure', 'roll_dice'],
   'it drops the rows whose every hit left their bucket''s window (1 minute, 10 minutes), keeps a row with a hit inside it');
