@@ -605,14 +605,15 @@ $$;
 -- The seq: p_seq when the caller allocated it (update_game_state allocates its seqs in its
 -- own state UPDATE, one row version instead of two, see the _game_state_rpc migration; a
 -- turn RPC's lock allocates its one event's seq and version, lock_session's p_turn, and
--- passes the version as p_version); without it (write_event, write_turn_event below) the writer advances last_seq of the
--- (already locked) session row itself. A turn (p_turn: a roll, an action, a combat step) also
--- counts a state version in that UPDATE, and the event's `version` is that version (issue 22:
--- a client folds the state without reading it; the constructor's own p_version is then
--- null), optionally replacing combatState (p_set_combat) and adding to the dice / combat
--- counters. Without a combat change the UPDATE leaves game_state alone, so a roll or an action
--- does not copy the whole state: the row's TOASTed state is kept by reference and the update
--- can be HOT (issue 24: turnHistory, up to 128 KiB, is derived from the events).
+-- passes the version as p_version); without it (write_event, write_turn_event below) the
+-- writer advances last_seq of the (already locked) session row itself. A turn (p_turn: a
+-- roll, an action, a combat step) also counts a state version in that UPDATE, and the
+-- event's `version` is that version (issue 22: a client folds the state without reading it;
+-- the constructor's own p_version is then null), optionally replacing combatState
+-- (p_set_combat) and adding to the dice / combat counters. Without a combat change the
+-- UPDATE leaves game_state alone, so a roll or an action does not copy the whole state: the
+-- row's TOASTed state is kept by reference and the update can be HOT (issue 24:
+-- turnHistory, up to 128 KiB, is derived from the events).
 --
 -- Issue 24, the per-event cost: the event row (with its size check) is one statement, the
 -- broadcast a second one: at a realistic load each SPI statement and nested plpgsql call
