@@ -3,7 +3,8 @@
 --   session channels and key rotation   session_channels, rotate_session_channel
 --   JSON shapes (docs/contract.md)       character_json ... preview_json, turns_of_event, turn_history
 --   event constructors                   event_<type>, one per event type
---   the event writer                     write_event_at, write_event, write_turn_event
+--   the event writer                     write_event_at, write_event, write_turn_event,
+--                                        write_locked_turn_event
 --   locks and roles                      lock_session, read_session, role_in, require_seer,
 --                                        require_participant
 --   the status transition table          status_transitions, assert_transition, change_status
@@ -47,8 +48,8 @@
 --     node_json, player_fields, player_json, preview_json, read_session, refuse_join,
 --     request_readmit, require_event_room, require_participant, require_seer, restore_seat,
 --     role_in, role_of, rotate_session_channel, session_event_limit, session_json, turn_history,
---     turn_json, turns_of_event, write_event, write_event_at, write_turn_event, xp_per_minute,
---     xp_session_max
+--     turn_json, turns_of_event, write_event, write_event_at, write_locked_turn_event,
+--     write_turn_event, xp_per_minute, xp_session_max
 --   20261125200410_session_lobby: create_session, generate_join_code, get_session,
 --     join_session, kick_player, leave_session, list_my_sessions, readmit_player,
 --     require_session_quota, update_session_settings, validate_settings
@@ -605,7 +606,7 @@ $$;
 -- The seq: p_seq when the caller allocated it (update_game_state allocates its seqs in its
 -- own state UPDATE, one row version instead of two, see the _game_state_rpc migration; a
 -- turn RPC's lock allocates its one event's seq and version, lock_session's p_turn, and
--- passes the version as p_version); without it (write_event, write_turn_event below) the
+-- write_locked_turn_event below passes them); without it (write_event, write_turn_event below) the
 -- writer advances last_seq of the (already locked) session row itself. A turn (p_turn: a
 -- roll, an action, a combat step) also counts a state version in that UPDATE, and the
 -- event's `version` is that version (issue 22: a client folds the state without reading it;
@@ -727,6 +728,19 @@ volatile
 as $$
   select seer_private.write_event_at(p_session_id, null, p_type, p_actor, p_fields, now(), true,
                                      p_combat, p_set_combat, p_dice, p_combats)
+$$;
+
+-- A turn's event whose seq and state version the caller's lock allocated (lock_game's p_turn:
+-- roll_dice, submit_action): they are the locked row's last_seq and state_version, read here
+-- once. Returns the event. Inlines like write_event.
+create function seer_private.write_locked_turn_event(
+  p_session public.sessions, p_type text, p_actor uuid, p_fields jsonb)
+returns jsonb
+language sql
+volatile
+as $$
+  select seer_private.write_event_at((p_session).id, (p_session).last_seq, p_type, p_actor, p_fields,
+                                     now(), true, p_version => (p_session).state_version)
 $$;
 
 -- The per-session event cap: a session holds at most 10,000 events (last_seq). Past it, the

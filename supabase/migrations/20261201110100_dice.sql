@@ -197,12 +197,12 @@ $$;
 
 -- Records a roll (roll_expression's result, p_roll) for a locked, active session: its row and
 -- its event with its turn entry. Shared by roll_dice and the combat RPCs (initiative,
--- auto-resolve). p_seq: the event's seq when the caller's lock allocated it with the turn's
--- state version and the dice (lock_game's p_turn: roll_dice, one event per call); without it
--- the writer's UPDATE allocates them and counts the dice (the combat RPCs roll several times).
+-- auto-resolve). p_allocated: p_session's lock allocated the event's seq and state version
+-- and counted the dice (lock_game's p_turn: roll_dice, one event per call); without it the
+-- writer's UPDATE allocates them and counts the dice (the combat RPCs roll several times).
 create function seer_private.record_roll(
   p_session public.sessions, p_actor uuid, p_roll jsonb, p_reason text,
-  p_character_id uuid, p_hidden boolean, p_seq bigint default null)
+  p_character_id uuid, p_hidden boolean, p_allocated boolean default false)
 returns public.dice_rolls
 language plpgsql
 volatile
@@ -230,10 +230,9 @@ begin
   -- names the event's seq
   v_entry := seer_private.turn_entry('roll', p_actor, seer_private.roll_json(v_roll, false) - 'dice');
   v_fields := seer_private.event_dice_rolled(v_roll, null, v_entry);
-  if p_seq is not null then
-    perform seer_private.write_event_at((p_session).id, p_seq, 'dice_rolled', p_actor, v_fields,
-                                        p_turn => true, p_version => (p_session).state_version);
-    v_roll.seq := p_seq;
+  if p_allocated then
+    v_roll.seq := (seer_private.write_locked_turn_event(p_session, 'dice_rolled', p_actor, v_fields)
+                   ->> 'seq')::bigint;
   else
     v_roll.seq := (seer_private.write_turn_event((p_session).id, 'dice_rolled', p_actor, v_fields,
                      p_dice => (p_roll ->> 'count')::int) ->> 'seq')::bigint;
@@ -325,7 +324,7 @@ begin
     -- a player's rolls are rate-limited (SESSION_028, the roll_dice bucket); the Seer's are not
     perform seer_private.spend_rate_budget('roll_dice', v_uid);
   end if;
-  v_roll := seer_private.record_roll(v_s, v_uid, v_result, v_reason, v_char, p_hidden, v_s.last_seq);
+  v_roll := seer_private.record_roll(v_s, v_uid, v_result, v_reason, v_char, p_hidden, p_allocated => true);
   return seer_private.roll_json(v_roll, v_s.seer_id = v_uid);
 end
 $$;

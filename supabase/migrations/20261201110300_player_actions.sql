@@ -66,10 +66,9 @@ begin
   v_entry := seer_private.turn_entry('action', v_uid,
     seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, null)
       - 'version' - 'entry');
-  -- the writer sets the event's version to the one the lock counted
-  return seer_private.write_event_at(v_s.id, v_s.last_seq, 'player_action', v_uid,
-    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, v_entry),
-    p_turn => true, p_version => v_s.state_version);
+  -- with the seq and state version the lock allocated
+  return seer_private.write_locked_turn_event(v_s, 'player_action', v_uid,
+    seer_private.event_player_action(v_seat, v_name, v_text, v_choice, v_s.seer_id = v_uid, null, v_entry));
 end
 $$;
 
