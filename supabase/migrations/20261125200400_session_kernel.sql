@@ -252,11 +252,19 @@ $$;
 -- rule keeps every entry of every one of them, in seq order, which is json_agg of the column.
 -- Otherwise the rule in full (the window's running sum, a patch's entries unnested, the
 -- 100-entry cut), about twice the work.
+-- enable_bitmapscan off: the newest 100 must be read backwards along the index and stop there.
+-- The planner estimates a session's turn events as the table's average per session; when
+-- that is below 100 (most sessions are short), LIMIT 100 saves nothing on paper, and a bitmap
+-- scan of every turn event of the session plus a sort costs less than the ordered index scan.
+-- plpgsql's cached generic plan then reads a long game's whole history on every call: 2,730
+-- rows and 0.9-1.9 ms instead of 100 rows and 0.1-0.2 ms (issue 24, docs/performance.md
+-- section 9). Without a bitmap path, the index scan is the only plan that keeps the order.
 create function seer_private.turn_history(p_session_id uuid)
 returns json
 language plpgsql
 stable
 set search_path = ''
+set enable_bitmapscan = off
 as $$
 declare
   v_bytes bigint;

@@ -4,10 +4,11 @@
 -- * Turns travel in the events (`entry`, `turns`) and turnHistory is derived from the log: a roll or an
 --   action no longer rewrites the game state, and turnHistory is what it was.
 -- * session_json's players: player_fields inlined, not one function call per seat.
+-- * turnHistory reads a long game's newest 100 turns along the index, not all of its turns.
 -- * The heartbeat's fast path commits asynchronously; nothing else does.
 begin;
 \ir _helpers.psql
-select plan(21);
+select plan(23);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -127,6 +128,34 @@ select ok(:'turns_plan' !~ 'turns_of_event' and :'turns_plan' ~ 'jsonb_build_arr
 select is((select count(*)::int from pg_constraint
            where conrelid = 'seer_private.rate_limit_hits'::regclass and contype = 'f'), 0,
   'rate_limit_hits has no foreign key (no shared row lock per hit)');
+
+-- turnHistory reads the newest 100 turns of a long game, not all of them: with the planner's
+-- estimate for a session (the table's average, below 100 here as in production) and plpgsql's
+-- cached generic plan, a bitmap scan plus a sort of every turn event of the session was the
+-- cheaper plan on paper. 300 turn events; each read may fetch at most 100 of them. The
+-- sequential scan is off as in a table of production size (this one is too small for any
+-- index to pay), and every read uses the generic plan.
+select tests.new_session(:'seer') as s4 \gset
+insert into public.session_events (session_id, seq, type, payload, actor, turn_bytes, turn_json)
+select :'s4', 1000 + g, 'dice_rolled', jsonb_build_object('seq', 1000 + g, 'entry', e), :'seer'::uuid,
+       octet_length(jsonb_build_array(e)::text), seer_private.turn_json(jsonb_build_array(e))
+from generate_series(1, 300) g,
+     lateral (select jsonb_build_object('type', 'roll', 'actorId', :'seer'::uuid, 'total', g) as e) x;
+analyze public.session_events;
+set local plan_cache_mode = force_generic_plan;
+set local enable_seqscan = off;
+select idx_tup_fetch + seq_tup_read as fetched_before from pg_stat_xact_user_tables
+  where relid = 'public.session_events'::regclass \gset
+select seer_private.turn_history(:'s4') \g /dev/null
+select seer_private.turn_history(:'s4') \g /dev/null
+select array_agg((t ->> 'total')::int) as totals from json_array_elements(seer_private.turn_history(:'s4')) t \gset
+select is((select idx_tup_fetch + seq_tup_read - :fetched_before from pg_stat_xact_user_tables
+           where relid = 'public.session_events'::regclass), 300::bigint,
+  'three reads of a 300-turn history fetch 100 event rows each (the newest, along the index)');
+select is(:'totals'::int[], (select array_agg(g) from generate_series(201, 300) g),
+  '... which are its newest 100 turns in order');
+reset enable_seqscan;
+reset plan_cache_mode;
 
 -- The heartbeat: the fast path (a connected seat) commits asynchronously, the rest does not
 select tests.new_session(:'seer') as s3 \gset
