@@ -136,11 +136,14 @@ select is((select count(*)::int from pg_constraint
 -- sequential scan is off as in a table of production size (this one is too small for any
 -- index to pay), and every read uses the generic plan.
 select tests.new_session(:'seer') as s4 \gset
+-- (turn_bytes and turn_json derived by the writer's own functions, as bench/history.py fills)
 insert into public.session_events (session_id, seq, type, payload, actor, turn_bytes, turn_json)
-select :'s4', 1000 + g, 'dice_rolled', jsonb_build_object('seq', 1000 + g, 'entry', e), :'seer'::uuid,
-       octet_length(jsonb_build_array(e)::text), seer_private.turn_json(jsonb_build_array(e))
+select :'s4', 1000 + g, 'dice_rolled', ev.payload, :'seer'::uuid,
+       octet_length(t.turns::text), seer_private.turn_json(t.turns)
 from generate_series(1, 300) g,
-     lateral (select jsonb_build_object('type', 'roll', 'actorId', :'seer'::uuid, 'total', g) as e) x;
+     lateral (select jsonb_build_object('seq', 1000 + g, 'entry',
+                jsonb_build_object('type', 'roll', 'actorId', :'seer'::uuid, 'total', g)) as payload) ev,
+     lateral (select seer_private.turns_of_event('dice_rolled', ev.payload) as turns) t;
 analyze public.session_events;
 set local plan_cache_mode = force_generic_plan;
 set local enable_seqscan = off;
