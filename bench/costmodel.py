@@ -43,6 +43,8 @@ Where the CPU goes (bench-full, after the ramps of a durability setting, at the 
 the same step with every RPC call replaced by a read of the slot's row (the floor: the same
 transactions, begin, claims, commit, at the same rates, which no SQL change can go below),
 and with only the heartbeats real (on each path: the heartbeats' own work above the floor);
+the collector's mix with every event RPC reduced to its event's writes alone (bench/writes.py:
+the rows, no checks, no reply), the least any implementation of these events costs here;
 and each step's CPU by process (backends, autovacuum, WAL writer and checkpointer), sampled
 from /proc. After today's ramp, at its largest N held: today's paths with every connection
 heartbeating every 30 s and every 60 s, ABBA (what that product change would buy; steps
@@ -63,7 +65,7 @@ import asyncpg
 
 from seer_devstack.postgres import PostgresCluster
 
-from . import history, population
+from . import history, population, writes
 from .common import DbCpu, Row, Sizes, cpu_by_role, env_int, full_run, pct
 from .sqlpath import PROLOGUE, pgbench_run
 
@@ -223,6 +225,12 @@ def floor_scripts(schema: str, real: tuple[str, ...] = ()) -> dict[str, str]:
             text = "\n".join(lines)
         out[name] = text
     return out
+
+
+def writes_scripts() -> dict[str, str]:
+    """The collector's mix with every event RPC replaced by its writes alone (bench/writes.py)."""
+    mix, _ = side_mix("collector")
+    return {name: writes.writes_only(text) for name, text in mix.items()}
 
 
 # 100 typical roll turns per cost-model session, in the form each side keeps them: the slots
@@ -638,11 +646,13 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 # each on the half of the slots its history form is on (bench-full only: make
                 # bench stays under 8 minutes)
                 parts: dict[str, dict[str, Any]] = {}
+                await conn.execute(writes.FUNCTION + writes.TEMPLATES)
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
-                    for part, mix, off in (
-                        ("floor", floor_scripts("public"), 0),
-                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), 0),
-                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), at),
+                    for part, mix, weights, off in (
+                        ("floor", floor_scripts("public"), None, 0),
+                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), None, 0),
+                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), None, at),
+                        ("writes", writes_scripts(), COLLECTOR_PER_SESSION_HOUR, 0),
                     ):
                         parts[part] = await _step(
                             cluster,
@@ -655,7 +665,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             Path(tmpdir),
                             side,
                             mix,
-                            None,
+                            weights,
                             off,
                         )
                         print(
@@ -688,6 +698,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     durable,
                     _pooled(paired[durable]["today"]),
                     _pooled(paired[durable]["pre-24"]),
+                    _pooled(paired[durable]["collector"]),
                     parts,
                     idle_rate,
                 )
@@ -773,6 +784,7 @@ def _decompose(
     durable: bool,
     today: dict[str, Any],
     pre: dict[str, Any],
+    collector: dict[str, Any],
     parts: dict[str, dict[str, Any]],
     idle_rate: float,
 ) -> None:
@@ -821,6 +833,19 @@ def _decompose(
                     f"{t / o:.2f}x" if o else "",
                 )
             )
+    # the collector's mix with its events as their writes alone: the least these events can
+    # cost on this schema, against the collector's real events and half of pre-24's total
+    writes, coll = (_per_hour(r, idle_rate)[0] * 1000 for r in (parts["writes"], collector))
+    rows.append(
+        Row(
+            sec,
+            f"{mode}: CPU per live player-hour, the collector's mix with every event RPC reduced to its writes"
+            " (no checks, no reply)",
+            f"{writes:.1f} ms",
+            f"{coll:.1f} ms with the real RPCs",
+            f"{writes / tot_o:.2f}x of pre-24's total (goal 0.5x)" if tot_o else "",
+        )
+    )
     # half the pre-24 total, less today's floor and heartbeats: what the events may cost
     budget = 0.5 * tot_o - hb_t
     rows.append(

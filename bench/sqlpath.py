@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
+from . import writes
 from .common import Row, Sizes, pg_bin
 
 PROLOGUE = (
@@ -187,6 +188,14 @@ async def run(
     shape_args = [*common, "-T", str(secs), "-D", f"nsessions={sizes.sessions}"]
     results: dict[str, PgbenchResult] = {}
     bases: dict[str, PgbenchResult] = {}
+    # each event RPC's writes alone (bench/writes.py), run right after the RPC: what its target
+    # leaves for everything else it does
+    alone: dict[str, PgbenchResult] = {}
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(writes.FUNCTION)
+    finally:
+        await admin.close()
     with tempfile.TemporaryDirectory(prefix="seer-pgbench-") as tmp:
         shape_path = Path(tmp) / "shape.sql"
         shape_path.write_text(SHAPE_ONLY)
@@ -215,6 +224,15 @@ async def run(
             else:
                 args = [*common, "-T", str(secs), "-D", f"nsessions={sizes.sessions}", "-f", str(path)]
             results[name] = pgbench(db_url, args)
+            if name in writes.CALLS:
+                admin = await asyncpg.connect(admin_dsn)
+                try:
+                    await admin.execute(writes.TEMPLATES)
+                finally:
+                    await admin.close()
+                alone_path = Path(tmp) / f"{name}-writes.sql"
+                alone_path.write_text(writes.writes_only(SCRIPTS[name]))
+                alone[name] = pgbench(db_url, [*shape_args, "-f", str(alone_path)])
             log.append(f"\n  where the time goes in {name} (pg_stat_statements, track=all; ms):")
             for q, total, calls, mean in await top_statements(admin_dsn):
                 log.append(f"    {total:9.0f} total {calls:8d} calls {mean:7.3f} mean  {q}")
@@ -254,6 +272,18 @@ async def run(
             )
         )
         tps[name] = r.tps
+        if name in alone:
+            a = alone[name]
+            rows.append(
+                Row(
+                    "1 SQL (pgbench)",
+                    f"{name}: its event's writes alone, no checks, no reply (bench/writes.py)",
+                    f"{a.tps:.0f} tps",
+                    f"{base.tps:.0f} tps TPC-B",
+                    f"{a.tps / base.tps:.0%}",
+                    f"the RPC: {r.tps / a.tps:.0%} of it",
+                )
+            )
     tps["shape"] = shape.tps
     return tps
 

@@ -1,0 +1,97 @@
+"""bench/writes.py's writes alone are a lower bound only if they write what the RPC writes for
+its event and nothing more: per table, the rows bench.event_writes inserts and updates must equal
+the RPC's on the event's own tables (the session row, the event, the broadcast, the roll) and
+never exceed them elsewhere. Counted with pg_stat_xact_user_tables inside one transaction that is
+rolled back; the RPCs run as their callers, on a session made by the bench population."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from bench import costmodel, population, sqlpath, writes
+
+# the event's own rows: what the writes alone must write exactly as the RPC does
+EVENT_TABLES = {"public.sessions", "public.session_events", "realtime.messages", "public.dice_rolls"}
+COUNTS = """
+select case when schemaname = 'realtime' and relname like 'messages%' then 'realtime.messages'
+            else schemaname || '.' || relname end as t,
+       sum(n_tup_ins)::int as ins, sum(n_tup_upd)::int as upd
+from pg_stat_xact_user_tables group by 1
+"""
+CALLS = {
+    "update_game_state": 'select public.update_game_state($1, \'{"setVariables": {"hp": 3}}\'::jsonb)',
+    "roll_dice": "select public.roll_dice($1, '2d6+3', 'test')",
+    "submit_action": "select public.submit_action($1, 'I search the room')",
+}
+EVENT = {"update_game_state": "game_state", "roll_dice": "dice_rolled", "submit_action": "player_action"}
+
+
+async def _delta(conn: asyncpg.Connection, sql: str, *args: object) -> dict[str, tuple[int, int]]:
+    before = {r["t"]: (r["ins"], r["upd"]) for r in await conn.fetch(COUNTS)}
+    await conn.execute(sql, *args)
+    after = {r["t"]: (r["ins"], r["upd"]) for r in await conn.fetch(COUNTS)}
+    out = {}
+    for t, (i, u) in after.items():
+        i0, u0 = before.get(t, (0, 0))
+        if (i - i0, u - u0) != (0, 0):
+            out[t] = (i - i0, u - u0)
+    return out
+
+
+async def test_the_writes_alone_write_the_rpcs_event_rows_and_no_more(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            await conn.execute(population.SCHEMA)
+            await conn.execute("select bench.active_sessions(1, 1)")
+            sid = await conn.fetchval("select sid from bench.map where i = 1")
+            for rpc, sql in CALLS.items():
+                who = "bench.claims(1, 1)" if rpc == "submit_action" else "bench.claims(1, 0)"
+                await conn.execute(f"select bench.as_user({who})")
+                real = await _delta(conn, sql, sid)
+                await conn.execute(writes.FUNCTION + writes.TEMPLATES)
+                alone = await _delta(
+                    conn,
+                    "select bench.event_writes($1, $2, 3)"
+                    if rpc == "update_game_state"
+                    else "select bench.event_writes($1, $2)",
+                    sid,
+                    EVENT[rpc],
+                )
+                assert real.get("public.session_events") == (1, 0), (rpc, real)
+                for t in EVENT_TABLES:
+                    assert alone.get(t) == real.get(t), (rpc, t, alone, real)
+                for t, (ins, upd) in alone.items():
+                    r_ins, r_upd = real.get(t, (0, 0))
+                    assert ins <= r_ins and upd <= r_upd, (rpc, t, alone, real)
+            # the event copied is the newest real one of its type, with its turn
+            assert (
+                await conn.fetchval("select count(*) from bench.event_templates where turn_json is not null")
+                == 2
+            )
+        finally:
+            await tr.rollback()
+    finally:
+        await conn.close()
+
+
+def test_every_event_rpc_of_the_scripts_is_replaced_and_nothing_else() -> None:
+    mix, _ = costmodel.side_mix("collector")
+    alone = costmodel.writes_scripts()
+    assert set(alone) == set(mix)
+    replaced = 0
+    for name, text in mix.items():
+        calls = [rpc for rpc in writes.CALLS if f"public.{rpc}(" in text]
+        replaced += len(calls)
+        assert alone[name].count("bench.event_writes(") == len(calls), name
+        assert not any(f"public.{rpc}(" in alone[name] for rpc in writes.CALLS), name
+        # every other line as it was: the same transactions, claims and bookkeeping
+        kept = [line for line in text.splitlines() if not any(f"public.{rpc}(" in line for rpc in calls)]
+        assert [line for line in alone[name].splitlines() if "event_writes" not in line] == kept, name
+    assert replaced == 3
+    for rpc in writes.CALLS:
+        text = writes.writes_only(sqlpath.SCRIPTS[rpc])
+        assert f"public.{rpc}(" in sqlpath.SCRIPTS[rpc] and f"public.{rpc}(" not in text
+        assert text.count("bench.event_writes(") == 1 and text.count("begin;") == text.count("commit;") == 1
