@@ -44,7 +44,8 @@ the same step with every RPC call replaced by a read of the slot's row (the floo
 transactions, begin, claims, commit, at the same rates, which no SQL change can go below),
 and with only the heartbeats real (on each path: the heartbeats' own work above the floor);
 the collector's mix with every event RPC reduced to its event's writes alone (bench/writes.py:
-the rows, no checks, no reply), the least any implementation of these events costs here;
+the rows, no checks, no reply; a side of the paired rounds), the least any implementation of
+these events costs here;
 and each step's CPU by process (backends, autovacuum, WAL writer and checkpointer), sampled
 from /proc. After today's ramp, at its largest N held: today's paths with every connection
 heartbeating every 30 s and every 60 s, ABBA (what that product change would buy; steps
@@ -199,7 +200,10 @@ SIDE_LABEL = {"today": "", "collector": ", heartbeats batched by the collector",
 
 
 def side_mix(side: str) -> tuple[dict[str, str], dict[str, int]]:
-    """A side's scripts and their weights (transactions per session-hour)."""
+    """A side's scripts and their weights (transactions per session-hour); the side "writes" is
+    the collector's mix with its events as their writes alone (bench-full's paired rounds)."""
+    if side == "writes":
+        return writes_scripts(), COLLECTOR_PER_SESSION_HOUR
     mix = scripts(PATHS[side])
     if side != "collector":
         return mix, PER_SESSION_HOUR
@@ -610,6 +614,15 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 await _refill(conn, fill("today", 1, at), fill("pre-24", at + 1, 2 * at))
                 filled = ""
                 offsets = {"today": 0, "collector": 0, "pre-24": at}
+                order = ["today", "collector", "pre-24"]
+                if not quick:
+                    # bench-full: the collector's mix with its events as their writes alone
+                    # (bench/writes.py) joins the rounds, on today's half: the least these
+                    # events cost, paired like the rest (one step of it read 0.50x where three
+                    # paired rounds read 0.42x, 2026-12-07)
+                    await conn.execute(writes.FUNCTION + writes.TEMPLATES)
+                    offsets["writes"] = 0
+                    order = ["today", "collector", "writes", "pre-24"]
                 dmode = "durability on" if durable else "durability off"
                 pair: dict[str, list[dict[str, Any]]] = {p: [] for p in offsets}
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
@@ -627,7 +640,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             p,
                             off=offsets[p],
                         )
-                    for p in ("today", "collector", "pre-24", "pre-24", "collector", "today"):
+                    for p in order + order[::-1]:
                         r = await _step(
                             cluster, conn, cpu, at, clients, secs, k, Path(tmpdir), p, off=offsets[p]
                         )
@@ -646,13 +659,11 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                 # each on the half of the slots its history form is on (bench-full only: make
                 # bench stays under 8 minutes)
                 parts: dict[str, dict[str, Any]] = {}
-                await conn.execute(writes.FUNCTION + writes.TEMPLATES)
                 with tempfile.TemporaryDirectory(prefix="seer-cost-") as tmpdir:
-                    for part, mix, weights, off in (
-                        ("floor", floor_scripts("public"), None, 0),
-                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), None, 0),
-                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), None, at),
-                        ("writes", writes_scripts(), COLLECTOR_PER_SESSION_HOUR, 0),
+                    for part, mix, off in (
+                        ("floor", floor_scripts("public"), 0),
+                        ("hb_today", floor_scripts(PATHS["today"], HEARTBEATS), 0),
+                        ("hb_pre", floor_scripts(PATHS["pre-24"], HEARTBEATS), at),
                     ):
                         parts[part] = await _step(
                             cluster,
@@ -665,7 +676,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                             Path(tmpdir),
                             side,
                             mix,
-                            weights,
+                            None,
                             off,
                         )
                         print(
@@ -699,6 +710,7 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     _pooled(paired[durable]["today"]),
                     _pooled(paired[durable]["pre-24"]),
                     _pooled(paired[durable]["collector"]),
+                    _pooled(paired[durable]["writes"]),
                     parts,
                     idle_rate,
                 )
@@ -785,6 +797,7 @@ def _decompose(
     today: dict[str, Any],
     pre: dict[str, Any],
     collector: dict[str, Any],
+    alone: dict[str, Any],
     parts: dict[str, dict[str, Any]],
     idle_rate: float,
 ) -> None:
@@ -835,12 +848,12 @@ def _decompose(
             )
     # the collector's mix with its events as their writes alone: the least these events can
     # cost on this schema, against the collector's real events and half of pre-24's total
-    writes, coll = (_per_hour(r, idle_rate)[0] * 1000 for r in (parts["writes"], collector))
+    writes, coll = (_per_hour(r, idle_rate)[0] * 1000 for r in (alone, collector))
     rows.append(
         Row(
             sec,
             f"{mode}: CPU per live player-hour, the collector's mix with every event RPC reduced to its writes"
-            " (no checks, no reply)",
+            " (no checks, no reply; paired rounds)",
             f"{writes:.1f} ms",
             f"{coll:.1f} ms with the real RPCs",
             f"{writes / tot_o:.2f}x of pre-24's total (goal 0.5x)" if tot_o else "",
