@@ -69,11 +69,12 @@ where e.type in ('game_state', 'dice_rolled', 'player_action')
 order by e.type, e.created_at desc, e.seq desc;
 """
 
+# the event each RPC of the benchmarks writes
+EVENT_TYPE = {"update_game_state": "game_state", "roll_dice": "dice_rolled", "submit_action": "player_action"}
 # each event RPC's call in a script (its arguments up to `from bench.`), as its writes alone
 CALLS = {
-    "update_game_state": "bench.event_writes(sid, 'game_state', (:hp)::int)",
-    "roll_dice": "bench.event_writes(sid, 'dice_rolled')",
-    "submit_action": "bench.event_writes(sid, 'player_action')",
+    rpc: f"bench.event_writes(sid, '{t}'" + (", (:hp)::int)" if rpc == "update_game_state" else ")")
+    for rpc, t in EVENT_TYPE.items()
 }
 _CALL = re.compile(r"\b(?:public|bench_pre24)\.(" + "|".join(CALLS) + r")\((?:.|\n)*?\)(\s+from bench\.)")
 

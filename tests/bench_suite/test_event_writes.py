@@ -23,7 +23,6 @@ CALLS = {
     "roll_dice": "select public.roll_dice($1, '2d6+3', 'test')",
     "submit_action": "select public.submit_action($1, 'I search the room')",
 }
-EVENT = {"update_game_state": "game_state", "roll_dice": "dice_rolled", "submit_action": "player_action"}
 
 
 async def _delta(conn: asyncpg.Connection, sql: str, *args: object) -> dict[str, tuple[int, int]]:
@@ -58,7 +57,7 @@ async def test_the_writes_alone_write_the_rpcs_event_rows_and_no_more(database_u
                     if rpc == "update_game_state"
                     else "select bench.event_writes($1, $2)",
                     sid,
-                    EVENT[rpc],
+                    writes.EVENT_TYPE[rpc],
                 )
                 assert real.get("public.session_events") == (1, 0), (rpc, real)
                 for t in EVENT_TABLES:
