@@ -22,11 +22,13 @@ The same ramps run on today's code paths and on the copies of the code before is
 submit_action, join_session and the heartbeat), so the per-player-hour figures and the players
 held are compared in one run; leave_session, end_session, create_session and start_session
 are today's on both sides (their events use today's writer: 14 of ~1,470 transactions per
-session-hour). A third side, "collector", is today's paths with the heartbeats sent as the
-heartbeat Edge Function sends them (docs/heartbeat.md): one heartbeat_batch transaction for
-the beats of BATCH_SESSIONS sessions, 30 instead of 840 transactions per session-hour, a beat
-answered null going on as that user's own heartbeat; it runs a ramp too and joins the paired
-rounds (ABCCBA), and both today's sides are compared with the pre-24 paths.
+session-hour). A third side, "collector", is what the SDK's live session sends: the heartbeats
+as the heartbeat Edge Function sends them (docs/heartbeat.md): one heartbeat_batch transaction
+for the beats of BATCH_SESSIONS sessions, 30 instead of 840 transactions per session-hour, a
+beat answered null going on as that user's own heartbeat; and the Seer's changes as
+SessionConnection.update_game_state sends them, without the turn history in the reply (the
+connection folds the turns from the events). It runs a ramp too and joins the paired rounds
+(ABCCBA), and both today's sides are compared with the pre-24 paths.
 
 Time is compressed K times (BENCH_COST_COMPRESS, default 10): every rate is K times the real
 one, so N sessions here load the database like N x K real sessions; per-player-hour costs
@@ -184,6 +186,15 @@ COLLECTOR = (
     + PROLOGUE.format(claims="(:missing)::json -> 0 ->> 'claims'")
     + ";\nselect public.heartbeat(((:missing)::json -> 0 ->> 'sid')::uuid);\ncommit;\n\\endif\n"
 )
+# The Seer's change as the SDK's live session sends it (SessionConnection.update_game_state):
+# the connection folds the turns from the events, so the request skips the turn history (the
+# collector's side is the SDK's live session: its heartbeats batched, its Seer's changes lean)
+LIVE_SEER_ACTION = (
+    TEMPLATES["seer_action"]
+    .replace("{schema}", "public")
+    .replace("(:hp)::int))) from", "(:hp)::int)), p_turn_history => false) from")
+)
+assert "p_turn_history => false" in LIVE_SEER_ACTION
 COLLECTOR_PER_SESSION_HOUR = {
     name: w for name, w in PER_SESSION_HOUR.items() if name not in ("heartbeat", "seer_heartbeat")
 } | {
@@ -196,7 +207,11 @@ def scripts(schema: str) -> dict[str, str]:
     return {name: t.replace("{schema}", schema) for name, t in TEMPLATES.items()}
 
 
-SIDE_LABEL = {"today": "", "collector": ", heartbeats batched by the collector", "pre-24": ", pre-24 paths"}
+SIDE_LABEL = {
+    "today": "",
+    "collector": ", the SDK's live session (heartbeats batched by the collector, lean Seer changes)",
+    "pre-24": ", pre-24 paths",
+}
 
 
 def side_mix(side: str) -> tuple[dict[str, str], dict[str, int]]:
@@ -208,7 +223,7 @@ def side_mix(side: str) -> tuple[dict[str, str], dict[str, int]]:
     if side != "collector":
         return mix, PER_SESSION_HOUR
     mix = {name: t for name, t in mix.items() if name in COLLECTOR_PER_SESSION_HOUR}
-    return mix | {"heartbeat_batch": COLLECTOR}, COLLECTOR_PER_SESSION_HOUR
+    return mix | {"heartbeat_batch": COLLECTOR, "seer_action": LIVE_SEER_ACTION}, COLLECTOR_PER_SESSION_HOUR
 
 
 def floor_scripts(schema: str, real: tuple[str, ...] = ()) -> dict[str, str]:

@@ -57,7 +57,8 @@ def main() -> None:
                 started = seer.start_session(session.id)
                 for warning in started.warnings:
                     print("warning:", warning)
-                seer.update_game_state(session.id, current_node_id=SECOND_NODE, add_flags=["rowed_out"])
+                # through the Seer's connection: it has the turns, so the reply need not re-send them
+                lobby.update_game_state(current_node_id=SECOND_NODE, add_flags=["rowed_out"])
                 ended = seer.end_session(session.id, outcome="completed")
                 conn.wait_for_seq(seer.get_session(session.id).last_seq)
                 print(f"Ended: {ended.stats.nodes_visited} nodes, {ended.stats.experience_earned} XP each")

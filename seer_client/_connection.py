@@ -74,7 +74,7 @@ from .events import (
     SessionSettingsEvent,
     SessionStatusEvent,
 )
-from .models import GameState, HeartbeatResult, Session, SessionPlayer
+from .models import GameState, GameStatePatch, HeartbeatResult, Session, SessionPlayer
 
 if TYPE_CHECKING:
     from ._client import SeerClient
@@ -98,6 +98,9 @@ async def _within(awaitable: Awaitable[T], timeout: float, what: str) -> T:  # n
         raise SeerTimeoutError(f"timed out after {timeout:g} s {what}") from exc
 
 
+#: update_game_state: how long the change's own event gets to arrive on the stream (it
+#: normally comes with the reply) before one read of the log fetches it
+_CHANGE_ON_STREAM = 2.0
 #: after a read found nothing new for what was claimed, the next claim-driven read waits this
 #: long (a flood of forged broadcasts costs at most a few reads per second)
 _IDLE_FETCH_PAUSE = 0.25
@@ -627,6 +630,55 @@ class SessionConnection:
         if self.last_seq >= seq:
             return
         await self.wait_for(lambda e: e.seq >= seq, timeout=timeout)
+
+    async def update_game_state(
+        self,
+        patch: GameStatePatch | dict[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - also used through the blocking facade
+        **fields: Any,
+    ) -> GameState:
+        """The Seer changes this session's game state, as a live dashboard does.
+
+        The same change as ``client.update_game_state(session_id, ...)`` (same patch, same
+        ``expected_version`` rule, same event), asked without its turn history
+        (``turn_history=False``): this connection folds the session's events, so it has the
+        turns, and the server skips reading and sending the newest 100 of them (about a third
+        of the call's database CPU in a long game, docs/performance.md). Returns
+        :attr:`state`'s game state once it holds the change: its ``version`` is at least the
+        change's (events after it may be in it too), with the full ``turn_history``. The
+        change's event normally arrives on the stream with the reply; when it has not within
+        2 s (a dropped broadcast, a reconnect), one read of the log fetches it. Raises what
+        the RPC raises, and :class:`~seer_client.TimeoutError` when the change is not
+        delivered within ``timeout`` seconds.
+        """
+        reply = await self.client.update_game_state(
+            self.session_id, patch, expected_version=expected_version, turn_history=False, **fields
+        )
+        await _within(self._hold_version(reply.version), timeout, "waiting for the game state change")
+        return self.state.game
+
+    async def _hold_version(self, version: int) -> None:
+        """Until :attr:`state` holds ``version``: the stream first, then the log."""
+
+        def holds(_event: object = None) -> bool:
+            return self.state.version >= version
+
+        if holds():
+            return
+        try:
+            await self.wait_for(holds, timeout=_CHANGE_ON_STREAM)
+            return
+        except SeerTimeoutError:
+            logger.info("session %s: version %d not on the stream, reading the log", self.session_id, version)
+        await self._catch_up()
+        if holds():
+            return
+        async for _event in self.events():
+            if holds():
+                return
+        raise RealtimeError("connection closed while waiting for the game state change")
 
     async def sync(self, *, timeout: float = 10.0) -> int:  # noqa: ASYNC109
         """Fetch anything missed now (as after a reconnect); returns the last delivered seq."""

@@ -1055,6 +1055,21 @@ class SyncSessionConnection(_BlockingClient["SessionConnection"]):
         value: str | None = self._target.topic
         return value
 
+    def update_game_state(
+        self,
+        patch: GameStatePatch | dict[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+        timeout: float = 10.0,
+        **fields: Any,
+    ) -> GameState:
+        """The Seer changes this session's game state, as a live dashboard does."""
+        return self._await(
+            lambda: self._target.update_game_state(
+                patch, expected_version=expected_version, timeout=timeout, **fields
+            )
+        )
+
     def view(self) -> SessionView:
         """A renderable snapshot (Jupyter ``_repr_html_``, rich, or ``str``)."""
         return self._call(lambda: self._target.view())

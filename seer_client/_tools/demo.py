@@ -187,10 +187,14 @@ class Demo:
         return self.people[0]
 
     async def patch(self, **fields: Any) -> None:
-        """The Seer's game-state change. The Seer's connection folds the turn history from the
-        events, so the reply need not carry it (``turn_history=False``: the server skips
-        reading and sending the newest 100 turns)."""
-        await self.seer.client.update_game_state(self.session_id, turn_history=False, **fields)
+        """The Seer's game-state change, through the Seer's connection when it is open: it folds
+        the turn history from the events, so the request skips it (the server does not read
+        and send the newest 100 turns) and the answer is the connection's state."""
+        conn = self.seer.conn
+        if conn is not None and not conn.closed:
+            await conn.update_game_state(**fields)
+        else:
+            await self.seer.client.update_game_state(self.session_id, **fields)
 
     async def settle(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109
         """Wait until every connected participant has delivered every event so far."""

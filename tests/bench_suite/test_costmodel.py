@@ -112,6 +112,20 @@ def test_the_collector_mix_sends_every_beat_in_batches() -> None:
     assert "heartbeat(" not in "".join(t for n, t in mix.items() if n != "heartbeat_batch")
 
 
+def test_only_the_live_sessions_seer_skips_the_turn_history() -> None:
+    """The collector's side sends the Seer's change as SessionConnection.update_game_state does
+    (p_turn_history false); today's and the pre-24 sides send the PRD's request; every other
+    script of the live side is today's."""
+    live, _ = costmodel.side_mix("collector")
+    today, _ = costmodel.side_mix("today")
+    pre, _ = costmodel.side_mix("pre-24")
+    assert "public.update_game_state(" in live["seer_action"]
+    assert live["seer_action"].count("p_turn_history => false") == 1
+    assert "p_turn_history" not in "".join(today.values()) + "".join(pre.values())
+    assert live["seer_action"].replace(", p_turn_history => false", "") == today["seer_action"]
+    assert all(live[n] == today[n] for n in live if n not in ("seer_action", "heartbeat_batch"))
+
+
 async def test_a_collector_batch_holds_distinct_slots(database_url: str, tmp_path: Path) -> None:
     """pgbench evaluates the batch's slot lines: BATCH_SESSIONS distinct slots, all the
     client's own (after the offset), and over many batches every slot of it."""

@@ -260,3 +260,52 @@ async def test_settings_change_in_the_lobby_with_bounds_and_one_event(people: Fa
         with pytest.raises(InvalidStatusTransition):
             await seer.client.update_session_settings(sid, {"enableAISeer": False})
         assert (await seer.client.get_session(sid)).settings.enable_ai_seer is True
+
+
+async def test_the_seers_live_change_is_asked_without_turns_and_returns_them(
+    people: Factory, devstack: Any
+) -> None:
+    """conn.update_game_state: the request skips the turn history (p_turn_history false), the
+    answer is the connection's folded state at (at least) the change's version, with every turn;
+    with every database broadcast dropped the change comes from one read of the log."""
+    seer, aria, _bram, sid = await _table(people)
+    sent: list[dict[str, Any]] = []
+    rpc = seer.client._rpc
+
+    async def spy(name: str, args: dict[str, Any], **kw: Any) -> Any:
+        if name == "update_game_state":
+            sent.append(dict(args))
+        return await rpc(name, args, **kw)
+
+    seer.client._rpc = spy  # type: ignore[method-assign]
+    async with seer.client.connect(sid, **FAST) as sc:
+        await aria.client.roll_dice(sid, "1d20", reason="swim")
+        await aria.client.submit_action(sid, "I climb")
+        state = await sc.update_game_state(turn={"text": "the tide turns"}, add_flags=["tide"])
+        truth = await seer.client.get_game_state(sid)
+        assert state.model_dump() == truth.model_dump()
+        assert [t.get("text") for t in state.turn_history][-1] == "the tide turns"
+        assert len(state.turn_history) == 3 and "tide" in state.flags
+        assert sent and all(a.get("p_turn_history") is False for a in sent)
+
+        reads = sc.sequencer.delivered  # the log read below adds to the delivered count
+        dropped = devstack.realtime.dropped_db_broadcasts
+        devstack.realtime.set_drop_db_broadcasts(1.0)
+        try:
+            state = await sc.update_game_state({"setVariables": {"gold": 7}}, expected_version=truth.version)
+        finally:
+            devstack.realtime.set_drop_db_broadcasts(0.0)
+        assert devstack.realtime.dropped_db_broadcasts > dropped  # the change's broadcast was lost
+        truth = await seer.client.get_game_state(sid)
+        assert state.model_dump() == truth.model_dump() and state.variables["gold"] == 7
+        assert sc.sequencer.delivered > reads
+
+
+async def test_a_player_cannot_make_the_seers_live_change(people: Factory) -> None:
+    seer, aria, _bram, sid = await _table(people)
+    before = await seer.client.get_game_state(sid)
+    async with aria.client.connect(sid, **FAST) as ac:
+        with pytest.raises(NotSeer):
+            await ac.update_game_state(add_flags=["mine"])
+    after = await seer.client.get_game_state(sid)
+    assert after.model_dump() == before.model_dump()
