@@ -34,7 +34,8 @@ Time is compressed K times (BENCH_COST_COMPRESS, default 10): every rate is K ti
 one, so N sessions here load the database like N x K real sessions; per-player-hour costs
 divide by the simulated hours (wall time x K). N steps up (doubling) until the p99 of the
 single-RPC transactions (heartbeat or collector batch, Seer action) passes 50 ms or the rate is not kept; the
-largest N held is printed, with the costs measured at it: database CPU seconds (all server
+largest N held is printed (bench-full runs one more step between it and the first N not held,
+so the figure moves by half a doubling), with the costs measured at it: database CPU seconds (all server
 processes) and WAL bytes per live player-hour and per event, heap/index bytes per session and
 per event, dead tuples and HOT ratio per table. Run with durability off (the bench cluster's
 default) and on (fsync, synchronous_commit, full_page_writes). Every slot of sessions is
@@ -552,6 +553,9 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                     side,
                 )
                 todo = list(steps)
+                # bench-full: one step between the largest N held and the first N not held, so
+                # the players held move by half a doubling, not a doubling (BENCH_COST_BISECT=0: off)
+                bisect = env_int("BENCH_COST_BISECT", 0 if quick else 1) > 0
                 while todo:
                     n = todo.pop(0)
                     r = await _step(cluster, conn, cpu, n, clients, secs, k, Path(tmpdir), side)
@@ -587,6 +591,11 @@ async def run(cluster: PostgresCluster, sizes: Sizes, rows: list[Row], log: list
                         # the first step already too much (durability on, a slow disk): step down
                         if not any(x["held"] for x in results) and n // 2 >= clients:
                             todo = [n // 2 - (n // 2) % clients]
+                            continue
+                        mid = between(max((x["n"] for x in results if x["held"]), default=0), n, clients)
+                        if bisect and mid is not None:
+                            bisect = False
+                            todo = [mid]
                             continue
                         break
             by_ramp[(side, durable)] = results
@@ -758,6 +767,17 @@ def _pooled(steps: list[dict[str, Any]]) -> dict[str, Any]:
 def _by_type(r: dict[str, Any]) -> str:
     """A step's events by type, for its progress line."""
     return ", ".join(f"{t} {c}" for t, c in r["by_type"].items())
+
+
+def between(held: int, failed: int, clients: int) -> int | None:
+    """The step between the largest N held and the first N not held (a multiple of the
+    clients, each driving its own slots), or None when there is none (nothing held yet, or no
+    multiple strictly between them)."""
+    if not held or failed <= held:
+        return None
+    mid = (held + failed) // 2
+    mid -= mid % clients
+    return mid if held < mid < failed else None
 
 
 def _compare_n(*ramps: list[dict[str, Any]]) -> int | None:

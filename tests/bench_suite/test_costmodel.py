@@ -164,3 +164,14 @@ def test_players_held_is_a_bound_when_a_side_held_every_step() -> None:
     assert hv(384, False, 192, True) == ("<= 2.0x", "UNDECIDED (pre-24 held every step)")
     assert hv(192, True, 192, True) == ("1.0x?", "UNDECIDED (both held every step)")
     assert hv(192, False, 0, False) == ("", "")
+
+
+def test_the_step_between_held_and_not_held() -> None:
+    """bench-full's bisection step: strictly between the two, a multiple of the clients."""
+    assert costmodel.between(192, 384, 8) == 288
+    assert costmodel.between(96, 192, 8) == 144
+    assert costmodel.between(8, 16, 8) is None  # no multiple of 8 strictly between
+    assert costmodel.between(16, 24, 8) is None
+    assert costmodel.between(0, 96, 8) is None  # nothing held: the ramp steps down instead
+    assert costmodel.between(96, 96, 8) is None
+    assert costmodel.between(192, 384, 7) == 287
