@@ -922,7 +922,7 @@ def _compare(
     (the largest N the ramps held, else the smallest they ran; from the paired rounds at that N
     when they ran, else from the two ramps' steps), and the players each held at p99 <= 50 ms."""
     mode = "durability on" if durable else "durability off"
-    paths = "today" if side == "today" else "today + heartbeat collector"
+    paths = "today" if side == "today" else "the SDK's live session (collector, lean Seer changes)"
     # the paired rounds ran at the N all three ramps were compared at
     n = paired["today"][0]["n"] if paired else _compare_n(today, pre)
     if n is not None:
