@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import tempfile
 import time
@@ -421,7 +422,7 @@ async def _step(
         "p99_replace": pct(lat["replace_session"], 99),
         # each script's p99: which one passed 50 ms when a step is not held
         "p99_by_script": {name: pct(v, 99) for name, v in lat.items() if v},
-        "held": pct(rpc, 99) <= 50 and res.tps >= 0.95 * rate and not res.failed and not errors,
+        "held": pct(rpc, 99) <= 50 and kept_rate(res.tps, rate, secs) and not res.failed and not errors,
         "errors": errors,
         "cpu": c1 - c0,
         "roles": roles,
@@ -767,6 +768,17 @@ def _pooled(steps: list[dict[str, Any]]) -> dict[str, Any]:
 def _by_type(r: dict[str, Any]) -> str:
     """A step's events by type, for its progress line."""
     return ", ".join(f"{t} {c}" for t, c in r["by_type"].items())
+
+
+def kept_rate(tps: float, rate: float, secs: float) -> bool:
+    """Whether a rate-limited step kept its rate. pgbench -R starts transactions on a Poisson
+    schedule, so the count a step makes varies by sqrt(rate x secs) even on an idle server: at
+    the collector mix's 85 tx/s for 8 s (680 expected, +-26) a 5% bar failed ~1 step in 10 on
+    chance alone (seen 2026-12-08: 81 of 85 tx/s at p99 11 ms). The bar is 5% below the rate or
+    three standard deviations, whichever is wider. A server that falls behind shows in the p99
+    anyway: latencies count from the scheduled start."""
+    expected = rate * secs
+    return tps >= rate * (1 - max(0.05, 3 / math.sqrt(expected))) if expected > 0 else True
 
 
 def between(held: int, failed: int, clients: int) -> int | None:

@@ -175,3 +175,12 @@ def test_the_step_between_held_and_not_held() -> None:
     assert costmodel.between(0, 96, 8) is None  # nothing held: the ramp steps down instead
     assert costmodel.between(96, 96, 8) is None
     assert costmodel.between(192, 384, 7) == 287
+
+
+def test_a_step_keeps_its_rate_within_the_schedules_own_noise() -> None:
+    """pgbench -R's Poisson schedule: 3 standard deviations at low counts, 5% at high ones."""
+    assert costmodel.kept_rate(81.0, 85.0, 8)  # 680 expected: the bar is 11.5% below
+    assert not costmodel.kept_rate(74.0, 85.0, 8)
+    assert costmodel.kept_rate(2900.0, 3000.0, 30)  # 90,000 expected: the 5% bar
+    assert not costmodel.kept_rate(2800.0, 3000.0, 30)
+    assert costmodel.kept_rate(0.0, 0.0, 8)
