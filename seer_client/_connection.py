@@ -651,8 +651,13 @@ class SessionConnection:
         change's event normally arrives on the stream with the reply; when it has not within
         2 s (a dropped broadcast, a reconnect), one read of the log fetches it. Raises what
         the RPC raises, and :class:`~seer_client.TimeoutError` when the change is not
-        delivered within ``timeout`` seconds.
+        delivered within ``timeout`` seconds; a connection not open (or closed, or dead) raises
+        before anything is sent (its :attr:`error` if it died, else :class:`RealtimeError`).
         """
+        if self._supervisor is None or self._ended:
+            raise self.error or RealtimeError(
+                "the connection is not open: open it first, or call client.update_game_state"
+            )
         reply = await self.client.update_game_state(
             self.session_id, patch, expected_version=expected_version, turn_history=False, **fields
         )

@@ -14,6 +14,7 @@ from seer_client import (
     InvalidStatusTransition,
     NotSeer,
     ReadmitRequestedEvent,
+    RealtimeError,
     SeerConnectionEvent,
     SessionSettingsEvent,
     SessionStatusEvent,
@@ -307,5 +308,21 @@ async def test_a_player_cannot_make_the_seers_live_change(people: Factory) -> No
     async with aria.client.connect(sid, **FAST) as ac:
         with pytest.raises(NotSeer):
             await ac.update_game_state(add_flags=["mine"])
+    after = await seer.client.get_game_state(sid)
+    assert after.model_dump() == before.model_dump()
+
+
+async def test_the_live_change_needs_an_open_connection_and_sends_nothing_otherwise(
+    people: Factory,
+) -> None:
+    seer, _aria, _bram, sid = await _table(people)
+    before = await seer.client.get_game_state(sid)
+    never_opened = SessionConnection(seer.client, sid)
+    with pytest.raises(RealtimeError, match="not open"):
+        await never_opened.update_game_state(add_flags=["early"])
+    async with seer.client.connect(sid, **FAST) as sc:
+        pass
+    with pytest.raises(RealtimeError, match="not open"):
+        await sc.update_game_state(add_flags=["late"])
     after = await seer.client.get_game_state(sid)
     assert after.model_dump() == before.model_dump()
