@@ -617,13 +617,14 @@ class SessionConnection:
         :attr:`error` if it died, or :class:`RealtimeError` if it was closed meanwhile.
         """
 
-        async def _scan() -> SessionEvent:
-            async for event in self.events(replay=replay):
-                if predicate(event):
-                    return event
-            raise RealtimeError("connection closed while waiting for an event")
+        return await _within(self._first(predicate, replay=replay), timeout, "waiting for a session event")
 
-        return await _within(_scan(), timeout, "waiting for a session event")
+    async def _first(self, predicate: Callable[[SessionEvent], bool], *, replay: bool = True) -> SessionEvent:
+        """The first delivered event matching ``predicate``, with no time limit."""
+        async for event in self.events(replay=replay):
+            if predicate(event):
+                return event
+        raise RealtimeError("connection closed while waiting for an event")
 
     async def wait_for_seq(self, seq: int, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until every event up to ``seq`` has been delivered (raises like :meth:`wait_for`)."""
@@ -678,12 +679,8 @@ class SessionConnection:
         except SeerTimeoutError:
             logger.info("session %s: version %d not on the stream, reading the log", self.session_id, version)
         await self._catch_up()
-        if holds():
-            return
-        async for _event in self.events():
-            if holds():
-                return
-        raise RealtimeError("connection closed while waiting for the game state change")
+        if not holds():
+            await self._first(holds)
 
     async def sync(self, *, timeout: float = 10.0) -> int:  # noqa: ASYNC109
         """Fetch anything missed now (as after a reconnect); returns the last delivered seq."""
