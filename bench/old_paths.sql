@@ -133,6 +133,18 @@ as $$
       where sp.session_id = p_session_id and sp.user_id = auth.uid() and sp.left_at is null)
 $$;
 
+-- 20261125200400_session_kernel.sql: seer_private.character_json (jsonb before issue 24)
+create or replace function bench_pre24.character_json(p_character public.characters)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', (p_character).id, 'ownerId', (p_character).owner_id, 'name', (p_character).name,
+    'class', (p_character).class, 'level', (p_character).level,
+    'experience', (p_character).experience)
+$$;
+
 -- 20261125200400_session_kernel.sql: seer_private.player_fields
 create or replace function bench_pre24.player_fields(
   p_player public.session_players, p_character public.characters, p_display_name text)
@@ -146,7 +158,7 @@ as $$
     'userId', (p_player).user_id,
     'characterId', (p_player).character_id,
     'character', case when (p_character).id is null then null
-                      else seer_private.character_json(p_character) end,
+                      else bench_pre24.character_json(p_character) end,
     'displayName', p_display_name,
     'joinedAt', (p_player).joined_at,
     -- a connected seat's last heartbeat is in its liveness row (20261125200200)

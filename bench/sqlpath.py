@@ -237,6 +237,14 @@ async def run(
             base = pgbench(tpcb_url, [*common, "-T", t])
             args = [*common, "-T", t, "-D", f"nsessions={sizes.sessions}", "-f", str(alone_path)]
             alone[name] = (pgbench(db_url, args), base)
+        # the join's writes alone: the joiners after the RPC's (the population holds both)
+        alone_path = Path(tmp) / "join_session-writes.sql"
+        alone_path.write_text(SCRIPTS["join_session"].replace(writes.JOIN_CALL, writes.JOIN_WRITES))
+        base = pgbench(tpcb_url, [*common, "-T", t])
+        alone["join_session"] = (
+            pgbench(db_url, [*common, "-t", str(max(1, sizes.joins // c)), "-f", str(alone_path)]),
+            base,
+        )
     tpcb = [bases[n].tps for n in WRITES]
     sel = [shape_base.tps]
     rows.append(
@@ -278,7 +286,8 @@ async def run(
             rows.append(
                 Row(
                     "1 SQL (pgbench)",
-                    f"{name}: its event's writes alone, no checks, no reply (bench/writes.py)",
+                    f"{name}: its {'seat and ' if name == 'join_session' else ''}event's writes alone,"
+                    " no checks, no reply (bench/writes.py)",
                     f"{a.tps:.0f} tps",
                     f"{a_base.tps:.0f} tps TPC-B",
                     f"{a.tps / a_base.tps:.0%}",

@@ -76,8 +76,9 @@ async def prepare(cluster_dsn: str, admin_dsn: str, sizes: Sizes) -> None:
         )
     finally:
         await conn.close()
-    # pgbench's joins plus the gateway path's (at most a few thousand in its time budget)
-    join_sessions = math.ceil((sizes.joins + 6000) / 6) + sizes.clients
+    # pgbench's joins and their writes alone (section 1), plus the gateway path's (at most a
+    # few thousand in its time budget)
+    join_sessions = math.ceil((2 * sizes.joins + 6000) / 6) + 2 * sizes.clients
     await population.populate(cluster_dsn, max(sizes.sessions, sizes.fanout_sessions), join_sessions)
 
 

@@ -158,12 +158,16 @@ $$;
 
 -- Pure builders: inlinable (no SET, no FROM, no sub-select).
 
+-- character_json and player_fields build `json` (text in key order), not `jsonb`: the players
+-- go out in session_json's json_agg, which appends a json value's text as it is, where a
+-- jsonb one is a tree built per seat and written out again (issue 24: 10-15% of a full
+-- lobby's session_json). Callers that need jsonb operators cast (`::jsonb`).
 create function seer_private.character_json(p_character public.characters)
-returns jsonb
+returns json
 language sql
 stable
 as $$
-  select jsonb_build_object(
+  select json_build_object(
     'id', (p_character).id, 'ownerId', (p_character).owner_id, 'name', (p_character).name,
     'class', (p_character).class, 'level', (p_character).level,
     'experience', (p_character).experience)
@@ -177,11 +181,11 @@ $$;
 create function seer_private.player_fields(
   p_player public.session_players, p_character public.characters, p_display_name text,
   p_last_heartbeat_at timestamptz)
-returns jsonb
+returns json
 language sql
 stable
 as $$
-  select jsonb_build_object(
+  select json_build_object(
     'id', (p_player).id,
     'sessionId', (p_player).session_id,
     'userId', (p_player).user_id,
@@ -337,7 +341,7 @@ $$;
 -- Table readers: plpgsql, so their plans are cached.
 
 create function seer_private.player_json(p_player public.session_players)
-returns jsonb
+returns json
 language plpgsql
 stable
 set search_path = ''

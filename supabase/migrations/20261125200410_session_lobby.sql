@@ -205,7 +205,7 @@ declare
   v_char public.characters%rowtype;
   v_refusal text;
   v_back text;
-  v_player jsonb;
+  v_player json;
 begin
   if p_character_id is null then
     perform seer_private.raise_error('SESSION_000', 'characterId is required');
@@ -276,7 +276,7 @@ begin
   v_player := seer_private.player_fields(v_seat, v_char,
     (select pr.display_name from public.profiles pr where pr.id = v_uid), null);
   perform seer_private.write_event_at(v_s.id, v_s.last_seq, 'player_joined', v_uid,
-    seer_private.event_player_joined(v_player));
+    seer_private.event_player_joined(v_player::jsonb));
   return json_build_object('player', v_player, 'session', seer_private.session_json(v_s.id));
 end
 $$;
@@ -393,7 +393,7 @@ begin
   end if;
   perform seer_private.write_event(v_s.id, 'player_connection', v_uid,
     seer_private.event_player_connection(v_seat));
-  return seer_private.player_json(v_seat);
+  return seer_private.player_json(v_seat)::jsonb;
 end
 $$;
 

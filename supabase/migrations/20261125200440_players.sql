@@ -78,7 +78,7 @@ begin
   insert into public.characters (owner_id, name, class)
   values (v_uid, v_name, v_class)
   returning * into v_char;
-  return seer_private.character_json(v_char);
+  return seer_private.character_json(v_char)::jsonb;
 end
 $$;
 
@@ -93,7 +93,7 @@ declare
   v_uid uuid := seer_private.require_uid();
 begin
   return coalesce((
-    select jsonb_agg(seer_private.character_json(c) || jsonb_build_object('activeSessionId', (
+    select jsonb_agg(seer_private.character_json(c)::jsonb || jsonb_build_object('activeSessionId', (
         select sp.session_id from public.session_players sp
         where sp.character_id = c.id and sp.left_at is null and not sp.session_ended),
         'items', coalesce((select jsonb_agg(ci.item order by ci.created_at, ci.id)

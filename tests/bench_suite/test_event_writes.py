@@ -76,6 +76,37 @@ async def test_the_writes_alone_write_the_rpcs_event_rows_and_no_more(database_u
         await conn.close()
 
 
+async def test_the_join_writes_alone_write_what_a_join_writes(database_url: str) -> None:
+    """A new seat in a lobby: the RPC's join (joiner 1) and bench.join_writes (joiner 2, the
+    same lobby) insert and update the same rows in every table."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            await conn.execute(population.SCHEMA)
+            await conn.execute("select bench.waiting_sessions(1, 1)")
+            await conn.execute("select bench.number_joins()")
+            joiner = {r["n"]: r for r in await conn.fetch("select n, sid, claims, cid from bench.joins")}
+            await conn.execute("select bench.as_user($1)", joiner[1]["claims"])
+            real = await _delta(
+                conn, "select public.join_session($1, $2)", joiner[1]["sid"], joiner[1]["cid"]
+            )
+            await conn.execute(writes.FUNCTION + writes.TEMPLATES)
+            await conn.execute("select bench.as_user($1)", joiner[2]["claims"])
+            alone = await _delta(conn, "select bench.join_writes($1, $2)", joiner[2]["sid"], joiner[2]["cid"])
+            assert real.get("public.session_players") == (1, 0), real
+            assert real.get("seer_private.seat_liveness") == (1, 0), real
+            assert alone == real
+            # section 1's join script becomes the writes alone by its one call
+            script = sqlpath.SCRIPTS["join_session"].replace(writes.JOIN_CALL, writes.JOIN_WRITES)
+            assert writes.JOIN_WRITES in script and "public.join_session" not in script
+        finally:
+            await tr.rollback()
+    finally:
+        await conn.close()
+
+
 def test_every_event_rpc_of_the_scripts_is_replaced_and_nothing_else() -> None:
     mix, _ = costmodel.side_mix("collector")
     alone = costmodel.writes_scripts()

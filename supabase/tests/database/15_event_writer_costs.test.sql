@@ -105,13 +105,13 @@ begin
   return t;
 end $$;
 select tests.plan_text(format($$
-  select jsonb_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at) order by sp.joined_at, sp.id)
+  select json_agg(seer_private.player_fields(sp, c, pr.display_name, l.last_heartbeat_at) order by sp.joined_at, sp.id)
   from public.session_players sp
   left join public.characters c on c.id = sp.character_id
   left join public.profiles pr on pr.id = sp.user_id
   left join seer_private.seat_liveness l on l.player_id = sp.id
   where sp.session_id = %L and sp.left_at is null$$, :'s2')) as players_plan \gset
-select ok(:'players_plan' !~ 'player_fields' and :'players_plan' ~ 'jsonb_build_object',
+select ok(:'players_plan' !~ 'player_fields' and :'players_plan' ~ 'json_build_object',
   'session_json''s players query inlines player_fields');
 
 -- The event writer measures each event's turn entries with turns_of_event: stable, so it
