@@ -780,6 +780,79 @@ begin
 end
 $$;
 
+-- 20261201110100_dice.sql: seer_private.roll_expression (its terms by regexp_matches in a FOR)
+create or replace function bench_pre24.roll_expression(p_expression text)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  c_body constant text := '(?:([0-9]{0,3})d([0-9]{1,4})(?:(kh|kl)([0-9]{1,3}))?|([0-9]{1,6}))';
+  c_term constant text := '([+-]?)' || c_body;
+  -- spaces are allowed around + and - only ("2d6 3" is not "2d63")
+  v_expr text;
+  v_m text[];
+  v_term int := 0;
+  v_sign int;
+  v_n int;
+  v_sides int;
+  v_keep int;
+  v_values int[];
+  v_kept boolean[];
+  v_order int[];
+  v_dice jsonb := '[]'::jsonb;
+  v_total int := 0;
+  v_count int := 0;
+begin
+  -- the length of what was sent, before any normalisation (a bound on the work, too)
+  if p_expression is null or length(p_expression) > 100 then
+    perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
+  end if;
+  v_expr := lower(btrim(regexp_replace(p_expression, '[ ]*([+-])[ ]*', '\1', 'g'), ' '));
+  if v_expr = '' then
+    perform seer_private.raise_error('SESSION_000', 'expression must be 1-100 characters of dice notation');
+  end if;
+  -- the whole text is terms, every term after the first with its sign
+  if v_expr !~ ('^' || c_term || '(?:[+-]' || c_body || ')*$') then
+    perform seer_private.raise_error('SESSION_000', 'expression is not dice notation (e.g. 2d6+3, 4d6kh3, 1d20-1)');
+  end if;
+  for v_m in select regexp_matches(v_expr, c_term, 'g') loop
+    v_term := v_term + 1;
+    v_sign := case when v_m[1] = '-' then -1 else 1 end;
+    if v_m[6] is not null then
+      v_total := v_total + v_sign * v_m[6]::int;
+      continue;
+    end if;
+    v_n := coalesce(nullif(v_m[2], '')::int, 1);
+    v_sides := v_m[3]::int;
+    if v_n < 1 or v_sides not between 1 and 1000 then
+      perform seer_private.raise_error('SESSION_000', 'dice need 1-100 dice of 1-1000 sides');
+    end if;
+    v_count := v_count + v_n;
+    if v_count > 100 then
+      perform seer_private.raise_error('SESSION_000', 'at most 100 dice per roll');
+    end if;
+    v_keep := coalesce(v_m[5]::int, v_n);
+    if v_keep not between 1 and v_n then
+      perform seer_private.raise_error('SESSION_000', 'keep must be between 1 and the number of dice');
+    end if;
+    v_values := array(select seer_private.random_die(v_sides) from generate_series(1, v_n));
+    -- kept: the K highest (kh) or lowest (kl), ties broken by position
+    v_order := array(select o from unnest(v_values) with ordinality u(v, o)
+                     order by case when v_m[4] = 'kl' then v else -v end, o limit v_keep);
+    v_kept := array(select o = any (v_order) from generate_series(1, v_n) o);
+    for i in 1 .. v_n loop
+      v_dice := v_dice || jsonb_build_object('term', v_term, 'sides', v_sides, 'value', v_values[i], 'kept', v_kept[i]);
+      if v_kept[i] then
+        v_total := v_total + v_sign * v_values[i];
+      end if;
+    end loop;
+  end loop;
+  return jsonb_build_object('expression', v_expr, 'dice', v_dice, 'total', v_total, 'count', v_count);
+end
+$$;
+
 -- 20261201110100_dice.sql: seer_private.record_roll
 create or replace function bench_pre24.record_roll(
   p_session public.sessions, p_actor uuid, p_expression text, p_reason text,
@@ -790,7 +863,7 @@ volatile
 set search_path = ''
 as $$
 declare
-  v_result jsonb := seer_private.roll_expression(p_expression);
+  v_result jsonb := bench_pre24.roll_expression(p_expression);
   v_roll public.dice_rolls%rowtype;
   v_entry jsonb;
   v_version int;

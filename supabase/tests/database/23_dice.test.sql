@@ -2,7 +2,7 @@
 -- and hidden rolls per role in the event, the reads and the tables.
 begin;
 \ir _helpers.psql
-select plan(38);
+select plan(42);
 
 select tests.create_user('seer') as seer \gset
 select tests.create_user('pia') as pia \gset
@@ -52,6 +52,21 @@ select ok((select bool_and((d ->> 'value')::int between 1 and 1000) from jsonb_a
   '100d1000: every die within 1..1000');
 select is(public.roll_dice(:'s', '7') ->> 'total', '7', 'a constant alone is a roll of no dice');
 select tests.reset_role();
+
+-- every form of term at once (no count, kl in a subtracted term, a constant with a leading 0):
+-- what each term's parts say, and the total they make
+select seer_private.roll_expression(' D8 - 3d6KL2 + 10 - 2d4 + 012 ') as rx \gset
+select is(:'rx'::jsonb ->> 'expression', 'd8-3d6kl2+10-2d4+012', 'the expression as parsed: lower case, no spaces');
+select is((select jsonb_agg(jsonb_build_array((d ->> 'term')::int, (d ->> 'sides')::int) order by o)
+           from jsonb_array_elements(:'rx'::jsonb -> 'dice') with ordinality t(d, o)),
+  '[[1, 8], [2, 6], [2, 6], [2, 6], [4, 4], [4, 4]]'::jsonb, 'each die names its term and its sides');
+select is((select array_agg((d ->> 'kept')::boolean order by (d ->> 'value')::int, o)
+           from jsonb_array_elements(:'rx'::jsonb -> 'dice') with ordinality t(d, o) where (d ->> 'term')::int = 2),
+  array[true, true, false], '3d6kl2 keeps its two lowest');
+select is((:'rx'::jsonb ->> 'total')::int,
+  (select sum(case when (d ->> 'term')::int in (2, 4) then -1 else 1 end * (d ->> 'value')::int)::int + 10 + 12
+   from jsonb_array_elements(:'rx'::jsonb -> 'dice') d where (d ->> 'kept')::boolean),
+  'the total: the kept dice with their terms'' signs, and the constants');
 select is((select dice_rolled::int from public.sessions where id = :'s'), 4 + 2 + 1 + 100, 'diceRolled counts the dice really rolled');
 
 -- die_face: two random bytes to a face, refusing the values past the last whole multiple
