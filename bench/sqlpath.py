@@ -186,6 +186,8 @@ async def run(
     c, secs = sizes.clients, sizes.pgbench_seconds
     common = ["-c", str(c), "-j", "2"]
     shape_args = [*common, "-T", str(secs), "-D", f"nsessions={sizes.sessions}"]
+    # a join takes a joiner of its own (bench.join_seq): a count of transactions, not seconds
+    join_args = [*common, "-t", str(max(1, sizes.joins // c))]
     results: dict[str, PgbenchResult] = {}
     bases: dict[str, PgbenchResult] = {}
     # each event RPC's writes alone (bench/writes.py), each after a TPC-B-like run of its own:
@@ -214,8 +216,7 @@ async def run(
                 bases[name] = pgbench(db_url, [*shape_args, "-f", str(shape_path)])
             await reset_statements(admin_dsn)
             if name == "join_session":
-                per_client = max(1, sizes.joins // c)
-                args = [*common, "-t", str(per_client), "-f", str(path)]
+                args = [*join_args, "-f", str(path)]
             else:
                 args = [*common, "-T", str(secs), "-D", f"nsessions={sizes.sessions}", "-f", str(path)]
             results[name] = pgbench(db_url, args)
@@ -241,10 +242,7 @@ async def run(
         alone_path = Path(tmp) / "join_session-writes.sql"
         alone_path.write_text(SCRIPTS["join_session"].replace(writes.JOIN_CALL, writes.JOIN_WRITES))
         base = pgbench(tpcb_url, [*common, "-T", t])
-        alone["join_session"] = (
-            pgbench(db_url, [*common, "-t", str(max(1, sizes.joins // c)), "-f", str(alone_path)]),
-            base,
-        )
+        alone["join_session"] = (pgbench(db_url, [*join_args, "-f", str(alone_path)]), base)
     tpcb = [bases[n].tps for n in WRITES]
     sel = [shape_base.tps]
     rows.append(
